@@ -1,0 +1,120 @@
+"""What every pipeline stage shares: reading params, writing outputs atomically, failing cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError
+
+META_FILE = "meta.json"
+
+
+class StageError(MlgateError):
+    """A pipeline stage cannot run on its input; the message names what to fix."""
+
+
+def load_params(path: Path, section: str) -> dict[str, Any]:
+    """Return one top-level section of a params file (``data``, ``prepare``, ``train``...)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            params = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise StageError(f"params file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise StageError(f"{path} is not valid YAML: {first_line(exc)}") from None
+    if not isinstance(params, dict):
+        raise StageError(f"{path} must be a mapping of sections, got {type(params).__name__}")
+    value = params.get(section, {})
+    if not isinstance(value, dict):
+        raise StageError(f"{path}: section '{section}' must be a mapping")
+    return value
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise StageError(f"input not found: {path} (did the previous stage run?)") from None
+    except json.JSONDecodeError as exc:
+        raise StageError(f"{path} is not valid JSON: {exc}") from None
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; move it into place only if the block succeeds.
+
+    Works for files and directories alike, so a failed stage never leaves a half-written output.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = tmp_dir / path.name
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_stage(
+    name: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    main: Callable[[argparse.Namespace], None],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse arguments and run a stage; an expected failure is one line on stderr and exit 2."""
+    parser = argparse.ArgumentParser(prog=f"python -m mlgate.pipeline.{name}")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        main(args)
+    except MlgateError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,159 @@
+"""Stage ``train``: fit the estimator named by ``train.model`` and write the model and its card.
+
+Every key of the ``train`` section other than ``model`` is a hyperparameter of that estimator;
+an unknown one is an error that lists the valid ones. Numeric columns are imputed (and scaled for
+linear models); text columns are imputed and one-hot encoded, so the saved model takes raw rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate.pipeline._common import (
+    META_FILE,
+    StageError,
+    atomic_path,
+    file_md5,
+    load_params,
+    read_json,
+    run_stage,
+    to_json,
+    write_text,
+)
+from mlgate.pipeline.prepare import TRAIN_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+ESTIMATORS = {
+    "random_forest": "sklearn.ensemble:RandomForestClassifier",
+    "extra_trees": "sklearn.ensemble:ExtraTreesClassifier",
+    "hist_gradient_boosting": "sklearn.ensemble:HistGradientBoostingClassifier",
+    "gradient_boosting": "sklearn.ensemble:GradientBoostingClassifier",
+    "logistic_regression": "sklearn.linear_model:LogisticRegression",
+}
+_SCALED = {"logistic_regression"}
+INPUT_EXAMPLE_ROWS = 5
+
+
+def feature_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
+    return [c for c in frame.columns if c not in (meta["target"], meta["id_column"])]
+
+
+def make_estimator(params: dict[str, Any]) -> Any:
+    """Build the estimator named by ``params['model']`` with the other keys as hyperparameters."""
+    name = str(params.get("model", "random_forest"))
+    if name not in ESTIMATORS:
+        raise StageError(f"unknown train.model '{name}'; valid models: {', '.join(ESTIMATORS)}")
+    module_name, class_name = ESTIMATORS[name].split(":")
+    estimator_class = getattr(importlib.import_module(module_name), class_name)
+    hyperparameters = {k: v for k, v in params.items() if k != "model"}
+    valid = estimator_class().get_params()
+    unknown = sorted(set(hyperparameters) - set(valid))
+    if unknown:
+        raise StageError(
+            f"train.{unknown[0]} is not a hyperparameter of {name} ({class_name}); "
+            f"valid ones: {', '.join(sorted(valid))}"
+        )
+    try:
+        return estimator_class(**hyperparameters)
+    except (TypeError, ValueError) as exc:
+        raise StageError(f"invalid hyperparameters for {name}: {exc}") from None
+
+
+def make_pipeline(frame: pd.DataFrame, features: list[str], params: dict[str, Any]) -> Pipeline:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import make_pipeline as chain
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+    categorical = [c for c in features if c not in numeric]
+    numeric_steps: list[Any] = [SimpleImputer(strategy="median")]
+    if params.get("model") in _SCALED:
+        numeric_steps.append(StandardScaler())
+    transformers = []
+    if numeric:
+        transformers.append(("numeric", chain(*numeric_steps), numeric))
+    if categorical:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        categorical_steps = chain(SimpleImputer(strategy="most_frequent"), encoder)
+        transformers.append(("categorical", categorical_steps, categorical))
+    columns = ColumnTransformer(transformers)
+    return Pipeline([("columns", columns), ("estimator", make_estimator(params))])
+
+
+def model_card(
+    frame: pd.DataFrame,
+    features: list[str],
+    model: Pipeline,
+    meta: dict[str, Any],
+    params: dict[str, Any],
+    train_md5: str,
+) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+    import sklearn
+
+    example = frame[features].head(INPUT_EXAMPLE_ROWS)
+    return {
+        "estimator": params.get("model", "random_forest"),
+        "estimator_class": type(model.named_steps["estimator"]).__name__,
+        "target": meta["target"],
+        "id_column": meta["id_column"],
+        "features": [{"name": c, "dtype": str(frame[c].dtype)} for c in features],
+        "classes": model.classes_.tolist(),
+        "params": params,
+        "training_data": {"file": TRAIN_FILE, "md5": train_md5, "rows": len(frame)},
+        "libraries": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "pandas": pd.__version__,
+            "numpy": np.__version__,
+        },
+        "input_example": example.astype(object).where(example.notna(), None).to_dict("records"),
+    }
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--input", type=Path, required=True, help="prepare's output dir")
+    parser.add_argument("--model", type=Path, required=True, help="model file (joblib pickle)")
+    parser.add_argument("--card", type=Path, required=True, help="model card (JSON)")
+
+
+def _main(args: argparse.Namespace) -> None:
+    import joblib
+    import pandas as pd
+
+    params = load_params(args.params, "train")
+    meta = read_json(args.input / META_FILE)
+    frame = pd.read_csv(args.input / TRAIN_FILE, low_memory=False)
+    features = feature_columns(frame, meta)
+    if not features:
+        raise StageError("the training data has no feature columns besides the id and target")
+    model = make_pipeline(frame, features, params)
+    try:
+        model.fit(frame[features], frame[meta["target"]])
+    except ValueError as exc:
+        raise StageError(f"training failed: {exc}") from None
+    card = model_card(frame, features, model, meta, params, file_md5(args.input / TRAIN_FILE))
+    with atomic_path(args.model) as tmp:
+        joblib.dump(model, tmp)
+    write_text(args.card, to_json(card))
+    print(f"train: {card['estimator_class']} on {len(frame)} rows -> {args.model}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage("train", _add_arguments, _main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Real git and DVC, but never the developer's own configuration, and the test venv first."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "mlgate tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@mlgate.invalid")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    for name in [n for n in os.environ if n.startswith("GITHUB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("MLGATE_SKIP", raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh git repository holding this repository's DVC pipeline on small synthetic data."""
+    from helpers import make_project
+
+    return make_project(tmp_path / "project")

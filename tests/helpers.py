@@ -1,0 +1,72 @@
+"""Builders for real git repositories and DVC projects in temporary directories."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PIPELINE_DIR = Path("src/mlgate/pipeline")
+# Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
+TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}
+
+
+def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(cwd, "git", *args).stdout.strip()
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def commit_all(cwd: Path, message: str) -> str:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "--no-verify", "-m", message)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_update(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def write_params(project: Path, changes: dict[str, Any], replace: bool = False) -> None:
+    path = project / "params.yaml"
+    current = {} if replace else yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump(deep_update(current, changes), sort_keys=False))
+
+
+def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool = True) -> Path:
+    """Copy this repository's pipeline (dvc.yaml, params, stage code, .dvc) into a new git repo."""
+    path.mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy2(REPO_ROOT / name, path / name)
+    (path / ".dvc").mkdir()
+    for name in ("config", ".gitignore"):
+        shutil.copy2(REPO_ROOT / ".dvc" / name, path / ".dvc" / name)
+    shutil.copytree(REPO_ROOT / PIPELINE_DIR, path / PIPELINE_DIR,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    write_params(path, deep_update(TEST_PARAMS, params or {}))
+    git(path, "init", "-q", "-b", "main")
+    if commit:
+        commit_all(path, "pipeline")
+    return path

@@ -1,0 +1,149 @@
+"""The repository's pipeline through real `dvc repro` in temporary git repositories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import commit_all, dvc, make_project, write_params
+
+pytestmark = pytest.mark.slow
+
+STAGES = ("ingest", "prepare", "train", "evaluate")
+
+
+def stages_run(output: str) -> list[str]:
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+def test_fresh_repro_runs_every_stage_then_nothing_then_only_what_changed(project: Path) -> None:
+    first = dvc(project, "repro")
+    assert stages_run(first.stdout) == list(STAGES)
+    metrics = json.loads((project / "metrics.json").read_text())
+    assert 0.8 < metrics["roc_auc"] <= 1.0
+    assert metrics["data"]["test_rows"] == 800
+    assert 0.005 < metrics["data"]["positive_rate"] < 0.05
+    for output in (
+        "data/raw/data.csv",
+        "data/processed/train.csv",
+        "models/model.pkl",
+        "models/model.json",
+        "eval/predictions.csv",
+        "eval/plots/roc.json",
+        "dvc.lock",
+    ):
+        assert (project / output).is_file(), output
+    assert (project / "eval/predictions.csv").read_text().splitlines()[
+        0
+    ] == "id,label,prediction,score"
+    commit_all(project, "trained")
+
+    second = dvc(project, "repro")
+    assert stages_run(second.stdout) == []
+
+    write_params(project, {"train": {"n_estimators": 10}})
+    third = dvc(project, "repro")
+    assert stages_run(third.stdout) == ["train", "evaluate"]
+
+
+def test_model_card_describes_the_signature_and_data(project: Path) -> None:
+    dvc(project, "repro")
+    card = json.loads((project / "models/model.json").read_text())
+    names = [f["name"] for f in card["features"]]
+    assert "amount" in names and "merchant_category" in names
+    assert "is_fraud" not in names and "transaction_id" not in names
+    assert card["classes"] == [0, 1]
+    assert len(card["training_data"]["md5"]) == 32
+    assert set(card["libraries"]) >= {"python", "scikit-learn", "pandas", "numpy"}
+    assert len(card["input_example"]) == 5 and set(card["input_example"][0]) == set(names)
+
+
+def test_iris_quickstart_parity(tmp_path: Path) -> None:
+    """The classic RandomForest-on-iris example, reproduced through the pipeline."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import train_test_split
+
+    project = make_project(tmp_path / "iris")
+    write_params(project, {
+        "data": {"source": "sklearn:iris"},
+        "prepare": {"test_size": 0.3, "seed": 42, "stratify": False},
+        "train": {"model": "random_forest", "random_state": 42},
+    }, replace=True)  # fmt: skip
+    dvc(project, "repro")
+
+    X, y = load_iris(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=42)
+    classic = RandomForestClassifier(random_state=42).fit(X_train, y_train)
+    expected = accuracy_score(y_test, classic.predict(X_test))
+
+    metrics = json.loads((project / "metrics.json").read_text())
+    assert metrics["accuracy"] == expected == 1.0
+    header = (project / "eval/predictions.csv").read_text().splitlines()[0]
+    assert header == "id,label,prediction,score_0,score_1,score_2"
+
+
+def _repro_fails(project: Path) -> str:
+    result = dvc(project, "repro", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    return output
+
+
+def test_missing_csv_names_the_path(project: Path) -> None:
+    write_params(project, {"data": {"source": "data/external/transactions.csv"}})
+    output = _repro_fails(project)
+    assert "data.source file not found:" in output and "data/external/transactions.csv" in output
+    assert not (project / "data/raw").exists()
+
+
+def test_csv_without_target_lists_its_columns(project: Path) -> None:
+    (project / "mine.csv").write_text("a,b,outcome\n1,2,0\n3,4,1\n")
+    write_params(project, {"data": {"source": "mine.csv", "target": "label"}})
+    output = _repro_fails(project)
+    assert "target column 'label' not found" in output
+    assert "columns are: a, b, outcome" in output
+    assert not (project / "data/raw").exists()
+
+
+def test_garbage_in_numeric_column_names_column_and_row(project: Path) -> None:
+    rows = "\n".join(f"{i},{i % 2}" for i in range(30))
+    (project / "mine.csv").write_text("amount,label\n" + rows.replace("17,1", "seventeen,1") + "\n")
+    write_params(project, {"data": {"source": "mine.csv", "target": "label"}})
+    output = _repro_fails(project)
+    assert "column 'amount', data row 18 (line 19 of a CSV): 'seventeen' is not a number" in output
+    assert not (project / "data/raw").exists()
+
+
+def test_unknown_model_lists_valid_ones_and_loses_nothing(project: Path) -> None:
+    dvc(project, "repro")
+    model_before = (project / "models/model.pkl").read_bytes()
+    lock_before = (project / "dvc.lock").read_text()
+    write_params(project, {"train": {"model": "xgboost_turbo"}})
+    output = _repro_fails(project)
+    assert "unknown train.model 'xgboost_turbo'; valid models: random_forest," in output
+    assert "logistic_regression" in output
+    # No half-written or temporary file of ours; DVC's record still names the previous model.
+    assert [p.name for p in (project / "models").iterdir() if p.name.startswith(".model")] == []
+    assert (project / "dvc.lock").read_text() == lock_before
+    dvc(project, "checkout", "models/model.pkl")
+    assert (project / "models/model.pkl").read_bytes() == model_before
+
+
+def test_user_csv_trains_end_to_end(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "csv")
+    lines = ["x1,x2,colour,label"] + [
+        f"{i % 7},{(i * 3) % 11},{'red' if i % 3 else 'blue'},{int(i % 7 > 3)}" for i in range(300)
+    ]
+    (project / "mine.csv").write_text("\n".join(lines) + "\n")
+    write_params(project, {"data": {"source": "mine.csv", "target": "label"},
+                           "prepare": {"test_size": 0.25, "seed": 1},
+                           "train": {"model": "logistic_regression", "max_iter": 500}},
+                 replace=True)  # fmt: skip
+    dvc(project, "repro")
+    metrics = json.loads((project / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9

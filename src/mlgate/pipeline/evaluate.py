@@ -33,6 +33,10 @@ PRECISION_RECALL_FILE = "precision_recall.json"
 
 def score(model: Any, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Return (class probabilities, predicted labels) for ``frame``."""
+    estimator = model.named_steps.get("estimator") if hasattr(model, "named_steps") else model
+    if "n_jobs" in estimator.get_params():
+        # Parallel trees add their votes in completion order: the last bits would vary per run.
+        estimator.set_params(n_jobs=1)
     try:
         probabilities = model.predict_proba(frame[features])
     except (KeyError, ValueError) as exc:
@@ -162,7 +166,7 @@ def _main(args: argparse.Namespace) -> None:
     plot_data = curves(labels, probabilities, classes)
 
     with atomic_path(args.predictions) as tmp:
-        predictions.to_csv(tmp, index=False)
+        predictions.to_csv(tmp, index=False, float_format="%.10g")
     with atomic_path(args.plots) as tmp:
         tmp.mkdir()
         (tmp / ROC_FILE).write_text(to_json({"roc": plot_data["roc"]}), encoding="utf-8")

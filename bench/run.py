@@ -1,0 +1,102 @@
+"""mlgate's benchmarks: run one by name and it prints its figures (medians) and, where a peer
+tool does the same job, the ratio measured side by side in the same run.
+
+    python bench/run.py pipeline [--rows 10000,100000,1000000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
+
+
+def machine() -> str:
+    import os
+
+    import psutil
+
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def run_measured(command: Sequence[str], cwd: Path) -> tuple[float, float]:
+    """Run ``command``; return (wall seconds, peak MiB summed over its whole process tree)."""
+    import psutil
+
+    start = time.perf_counter()
+    process = psutil.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        tree = [process, *process.children(recursive=True)]
+        rss = 0
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                rss += member.memory_info().rss
+        peak = max(peak, rss)
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()}")
+    return wall, peak / 2**20
+
+
+def median_time(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_pipeline(args: argparse.Namespace) -> None:
+    import yaml
+
+    train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    dvc = [sys.executable, "-m", "dvc", "repro"]
+    print(f"pipeline: full `dvc repro` of this repository's pipeline ({train['model']}, "
+          f"{train['n_estimators']} trees), then a no-op `dvc repro`")  # fmt: skip
+    print(f"{'rows':>10} {'full repro s':>13} {'peak MiB':>9} {'no-op repro s (median)':>23}")
+    for rows in args.rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = make_project(Path(tmp) / "p", {"data": {"rows": rows}, "train": train})
+            wall, peak = run_measured(dvc, project)
+            commit_all(project, "trained")
+            noop = median_time(lambda p=project: subprocess.run(dvc, cwd=p, check=True,
+                                                                capture_output=True), args.repeat)  # fmt: skip
+            print(f"{rows:>10} {wall:>13.1f} {peak:>9.0f} {noop:>23.2f}", flush=True)
+
+
+BENCHMARKS = {"pipeline": bench_pipeline}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
+    parser.add_argument("--rows", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[10_000, 100_000, 1_000_000], help="pipeline sizes")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
+    args = parser.parse_args(argv)
+    print(f"# {args.benchmark} on {date.today()}: {machine()}")
+    BENCHMARKS[args.benchmark](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""The metrics and params of a revision, flattened with dots as DVC does, and their diff.
+
+Files kept in git are read from git objects (or the workspace); metrics that live only in DVC's
+cache, and pipelines whose dvc.yaml is templated, are read through DVC's API, imported lazily.
+The diff follows ``dvc metrics diff --json`` / ``dvc params diff --json`` value for value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgate import dvcfiles
+from mlgate.git import Revision
+
+FileValues = dict[str, dict[str, Any]]  # file -> flattened key -> value
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: Revision
+    metrics: FileValues = field(default_factory=dict)
+    params: FileValues = field(default_factory=dict)
+    # Declared metrics files that do not exist at this revision.
+    missing_metrics: tuple[str, ...] = ()
+
+
+def read_snapshot(revision: Revision) -> Snapshot:
+    """Read every declared metrics and params file at ``revision``.
+
+    A file that exists but cannot be parsed raises DataError naming the file and the revision.
+    """
+    declared = dvcfiles.read_declarations(revision)
+    if declared.templated:
+        return _snapshot_through_dvc(revision)
+    paths = [m.path for m in declared.metrics] + list(declared.params)
+    contents = revision.read(paths)
+    metrics: FileValues = {}
+    missing = []
+    for metrics_file in declared.metrics:
+        content = contents[metrics_file.path]
+        if content is None and metrics_file.cached and revision.commit is not None:
+            content = _read_through_dvc(revision, metrics_file.path)
+        if content is None:
+            missing.append(metrics_file.path)
+            continue
+        parsed = _parse(metrics_file.path, content, revision)
+        metrics[metrics_file.path] = flatten(metric_values(parsed) or {})
+    params: FileValues = {}
+    for path, keys in declared.params.items():
+        content = contents[path]
+        if content is not None:
+            flat = flatten(_select(_parse(path, content, revision), keys))
+            # DVC shows a list-valued param as its text: "[64, 32]".
+            params[path] = {k: str(v) if isinstance(v, list) else v for k, v in flat.items()}
+    return Snapshot(revision, metrics, params, tuple(missing))
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings become dotted keys; lists and scalars are values; empty mappings vanish."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else ({} if data is None else {"": data})
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def metric_values(data: Any) -> Any:
+    """Keep what DVC counts as metrics: numbers, booleans and text, in nested mappings."""
+    if isinstance(data, (int, float, str)):
+        return data
+    if not isinstance(data, dict):
+        return None
+    kept = {key: metric_values(value) for key, value in data.items()}
+    return {key: value for key, value in kept.items() if value not in (None, {})}
+
+
+def diff(
+    old: FileValues, new: FileValues, with_unchanged: bool = False
+) -> dict[str, dict[str, Any]]:
+    """``{file: {key: {"old", "new"[, "diff"]}}}``, as DVC's diff computes it."""
+    result: dict[str, dict[str, Any]] = {}
+    for path in sorted(set(old) | set(new)):
+        old_values, new_values = old.get(path, {}), new.get(path, {})
+        changes = {}
+        for key in sorted(set(old_values) | set(new_values)):
+            entry = diff_values(old_values.get(key), new_values.get(key), with_unchanged)
+            if entry:
+                changes[key] = entry
+        if changes:
+            result[path] = changes
+    return result
+
+
+def diff_values(old: Any, new: Any, with_unchanged: bool = False) -> dict[str, Any]:
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) == 1:
+        return diff_values(old[0], new[0], with_unchanged)
+    if old == new and not with_unchanged:
+        return {}
+    entry = {"old": old, "new": new}
+    if is_number(old) and is_number(new):
+        entry["diff"] = new - old
+    return entry
+
+
+def is_number(value: Any) -> bool:
+    """What DVC computes a difference for (booleans included, as in Python)."""
+    return isinstance(value, (int, float))
+
+
+def _parse(path: str, content: bytes, revision: Revision) -> Any:
+    return dvcfiles.parse_data_file(path, content, f"{path} at {revision.label}")
+
+
+def _select(data: Any, keys: tuple[str, ...] | None) -> Any:
+    """Keep only the tracked top-level or dotted keys of a params file, nested as they were."""
+    if keys is None or not isinstance(data, dict):
+        return data
+    selected: dict[str, Any] = {}
+    for key in keys:
+        source, target, parts = data, selected, key.split(".")
+        for part in parts[:-1]:
+            source = source.get(part, {}) if isinstance(source, dict) else {}
+            target = target.setdefault(part, {})
+        if isinstance(source, dict) and parts[-1] in source:
+            target[parts[-1]] = source[parts[-1]]
+    return selected
+
+
+def _read_through_dvc(revision: Revision, path: str) -> bytes | None:
+    """A metrics file kept in DVC's cache, read with DVC's API at that commit."""
+    try:
+        import dvc.api
+
+        return bytes(dvc.api.read(path, repo=str(revision.root), rev=revision.commit, mode="rb"))
+    except Exception:
+        return None
+
+
+def _snapshot_through_dvc(revision: Revision) -> Snapshot:
+    """DVC resolves templated pipelines itself; only this path imports DVC's repository code."""
+    from dvc.repo import Repo
+
+    rev = revision.commit or "workspace"
+    with Repo(str(revision.root)) as repo:
+        shown: dict[str, dict[str, Any]] = {
+            "metrics": repo.metrics.show(revs=[rev] if revision.commit else None),
+            "params": repo.params.show(revs=[rev] if revision.commit else None),
+        }
+    values: dict[str, FileValues] = {}
+    missing: list[str] = []
+    for kind, by_rev in shown.items():
+        files = (by_rev.get(rev) or next(iter(by_rev.values()), {})).get("data", {})
+        values[kind] = {}
+        for path, result in files.items():
+            if "error" in result:
+                if kind == "metrics":
+                    missing.append(path)
+                continue
+            values[kind][path] = flatten(result.get("data", {}))
+    return Snapshot(revision, values["metrics"], values["params"], tuple(missing))

@@ -1,0 +1,146 @@
+"""Metrics and params read and diffed by mlgate agree with DVC's own diff, value for value."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO_ROOT, commit_all, dvc, git
+from mlgate import git as gitmod
+from mlgate.errors import DataError
+from mlgate.metrics import diff, flatten, read_snapshot
+
+DVC_YAML = {
+    "stages": {
+        "train": {
+            "cmd": "true",
+            "params": ["train", {"custom.yaml": ["model.depth", "model.kind"]}],
+            "metrics": [{"metrics.json": {"cache": False}}, {"eval/scores.yaml": {"cache": False}}],
+        },
+        "report": {"cmd": "true", "metrics": [{"summary.toml": {"cache": False}}]},
+    },
+    "params": ["extra.json"],
+}
+
+BASE_FILES = {
+    "params.yaml": {"train": {"lr": 0.1, "layers": [64, 32], "opt": {"name": "adam"}}, "seed": 1},
+    "custom.yaml": {"model": {"depth": 3, "kind": "tree", "ignored": 1}, "other": 5},
+    "extra.json": {"batch": 32, "tags": ["a"]},
+    "metrics.json": {
+        "accuracy": 0.8,
+        "loss": 0.5,
+        "nested": {"auc": 0.7, "deep": {"f1": 0.6}},
+        "name": "rf",
+        "flag": True,
+        "single": [0.5],
+        "removed": 1,
+    },
+    "eval/scores.yaml": {"precision": 0.9, "counts": [1, 2, 3]},
+}
+HEAD_FILES = {
+    "params.yaml": {"train": {"lr": 0.05, "layers": [64], "opt": {"name": "sgd"}}, "seed": 1, "new": 2},
+    "custom.yaml": {"model": {"depth": 4, "kind": "tree", "ignored": 9}, "other": 6},
+    "extra.json": {"batch": 64, "tags": ["b"]},
+    "metrics.json": {"accuracy": 0.85, "loss": 0.4, "nested": {"auc": 0.75, "deep": {"f1": 0.6}},
+                     "name": "hgb", "flag": False, "single": [0.7], "added": 3},
+    "eval/scores.yaml": {"precision": 0.9, "counts": [1, 2, 4]},
+    "summary.toml": {"rows": {"train": 100}},
+}  # fmt: skip
+
+
+def write_files(root: Path, files: dict[str, object]) -> None:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".json"):
+            path.write_text(json.dumps(data))
+        elif name.endswith(".toml"):
+            path.write_text("[rows]\ntrain = 100\n")
+        else:
+            path.write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def two_revisions(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / ".dvc").mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / ".dvc/config", root / ".dvc/config")
+    git(root, "init", "-q", "-b", "main")
+    (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML))
+    write_files(root, BASE_FILES)
+    commit_all(root, "base")
+    git(root, "tag", "base")
+    (root / "metrics.json").unlink()
+    write_files(root, HEAD_FILES)
+    commit_all(root, "head")
+    return root
+
+
+def dvc_json(root: Path, *args: str) -> dict:
+    return json.loads(dvc(root, *args, "--json").stdout or "{}")
+
+
+def ours(root: Path, kind: str, with_unchanged: bool = False) -> dict:
+    old = read_snapshot(gitmod.revision("base", root))
+    new = read_snapshot(gitmod.revision("HEAD", root))
+    return diff(getattr(old, kind), getattr(new, kind), with_unchanged)
+
+
+@pytest.mark.parametrize("all_keys", [False, True])
+def test_metrics_diff_agrees_with_dvc(two_revisions: Path, all_keys: bool) -> None:
+    flags = ["--all"] if all_keys else []
+    expected = dvc_json(two_revisions, "metrics", "diff", "base", "HEAD", *flags)
+    assert ours(two_revisions, "metrics", all_keys) == expected
+
+
+@pytest.mark.parametrize("all_keys", [False, True])
+def test_params_diff_agrees_with_dvc(two_revisions: Path, all_keys: bool) -> None:
+    flags = ["--all"] if all_keys else []
+    expected = dvc_json(two_revisions, "params", "diff", "base", "HEAD", *flags)
+    assert ours(two_revisions, "params", all_keys) == expected
+
+
+def test_workspace_diff_agrees_with_dvc(two_revisions: Path) -> None:
+    metrics = json.loads((two_revisions / "metrics.json").read_text())
+    metrics["accuracy"] = 0.91
+    (two_revisions / "metrics.json").write_text(json.dumps(metrics))
+    expected = dvc_json(two_revisions, "metrics", "diff", "HEAD")
+    head = read_snapshot(gitmod.revision("HEAD", two_revisions))
+    workspace = read_snapshot(gitmod.revision("workspace", two_revisions))
+    assert diff(head.metrics, workspace.metrics) == expected
+
+
+def test_this_repositorys_pipeline_agrees_with_dvc(project: Path) -> None:
+    dvc(project, "repro")
+    commit_all(project, "trained")
+    git(project, "tag", "base")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["n_estimators"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    dvc(project, "repro")
+    commit_all(project, "fewer trees")
+    for kind in ("metrics", "params"):
+        assert ours(project, kind) == dvc_json(project, kind, "diff", "base", "HEAD"), kind
+
+
+def test_malformed_metrics_file_names_file_and_revision(two_revisions: Path) -> None:
+    (two_revisions / "metrics.json").write_text("{not json")
+    commit_all(two_revisions, "broken")
+    with pytest.raises(DataError, match=r"metrics.json at HEAD \([0-9a-f]{8}\) is not valid JSON"):
+        read_snapshot(gitmod.revision("HEAD", two_revisions))
+
+
+def test_missing_metrics_file_is_reported_not_raised(two_revisions: Path) -> None:
+    (two_revisions / "summary.toml").unlink()
+    snapshot = read_snapshot(gitmod.revision("workspace", two_revisions))
+    assert snapshot.missing_metrics == ("summary.toml",)
+
+
+def test_flatten() -> None:
+    assert flatten({"a": {"b": 1, "c": {"d": [1]}}, "e": {}, "f": None}) == {
+        "a.b": 1, "a.c.d": [1], "f": None,
+    }  # fmt: skip

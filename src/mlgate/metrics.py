@@ -155,7 +155,8 @@ def _snapshot_through_dvc(revision: Revision) -> Snapshot:
     values: dict[str, FileValues] = {}
     missing: list[str] = []
     for kind, by_rev in shown.items():
-        files = (by_rev.get(rev) or next(iter(by_rev.values()), {})).get("data", {})
+        result_at_rev: dict[str, Any] = by_rev.get(rev) or next(iter(by_rev.values()), {})
+        files: dict[str, Any] = result_at_rev.get("data", {})
         values[kind] = {}
         for path, result in files.items():
             if "error" in result:

@@ -9,11 +9,21 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
-from mlgate import __version__
-from mlgate.errors import EXIT_BUG, EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError
+from mlgate import __version__, compare, git, github, report
+from mlgate.errors import (
+    EXIT_BUG,
+    EXIT_COULD_NOT_RUN,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    MlgateError,
+)
+
+FORMATS = click.Choice(["table", "md", "json"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +38,100 @@ from mlgate.errors import EXIT_BUG, EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, Mlgate
 def cli(ctx: click.Context, show_traceback: bool) -> None:
     """mlgate: versioned, gated, released ML models for DVC projects."""
     ctx.obj = {"traceback": show_traceback}
+
+
+@cli.command("diff")
+@click.argument("base", required=False)
+@click.argument("head", required=False, default=git.WORKSPACE)
+@click.option("--all", "all_keys", is_flag=True, help="Show unchanged keys too.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.")  # fmt: skip
+def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
+    """Metrics and params of two revisions side by side.
+
+    BASE defaults to the merge-base of HEAD and the main branch; HEAD to the workspace.
+    """
+    comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None)
+    if fmt == "json":
+        click.echo(report.diff_json(comparison, all_keys), nl=False)
+    else:
+        click.echo(report.diff_text(comparison, all_keys, markdown=fmt == "md"), nl=False)
+
+
+@cli.command("check")
+@click.option("--base", help="Compare with the merge-base of this ref (default: the main branch).")
+@click.option("--head", default=git.WORKSPACE, show_default=True, help="The revision under review.")
+@click.option("--policy-from", type=click.Choice(compare.POLICY_FROM), default="base", show_default=True,
+              help="Read [tool.mlgate] from the base (as CI must) or from the change itself.")  # fmt: skip
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output: a table, Markdown, or the documented JSON document.")  # fmt: skip
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the Markdown report to this file.")  # fmt: skip
+@click.option(
+    "--comment", is_flag=True, help="Post the report as the pull request's sticky comment."
+)
+@click.pass_context
+def check_command(
+    ctx: click.Context, base: str | None, head: str, policy_from: str, fmt: str,
+    report_path: Path | None, comment: bool,
+) -> None:  # fmt: skip
+    """Gate the change: compare its metrics with the base under the policy.
+
+    Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
+    """
+    result = compare.check(git.repo_root(), base, head, policy_from)
+    markdown = report.check_markdown(result)
+    if fmt == "json":
+        click.echo(report.check_json(result), nl=False)
+    elif fmt == "md":
+        click.echo(markdown, nl=False)
+    else:
+        click.echo(report.check_text(result, colour=sys.stdout.isatty()), nl=False)
+    if report_path:
+        _write_report(report_path, markdown)
+    if github.in_actions():
+        _publish_to_actions(result, markdown, report_path)
+    if comment:
+        _post_comment(markdown)
+    ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
+
+
+@cli.command("comment")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def comment_command(file: Path) -> None:
+    """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
+    _post_comment(file.read_text(encoding="utf-8"))
+
+
+def _write_report(path: Path, markdown: str) -> None:
+    from mlgate.pipeline._common import write_text
+
+    write_text(path, markdown)
+
+
+def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:
+    github.append_step_summary(markdown)
+    github.write_outputs({
+        "verdict": "pass" if result.gate.passed else "fail",
+        "failed": ",".join(dict.fromkeys(o.metric or o.rule.key for o in result.gate.failures)),
+        "report": str(report_path or ""),
+    })  # fmt: skip
+    for outcome in result.gate.failures:
+        name = outcome.metric or outcome.rule.key
+        click.echo(github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"))
+
+
+def _post_comment(markdown: str) -> None:
+    client = github.GitHubClient.from_env()
+    number = github.pull_request_number()
+    try:
+        action, url = client.upsert_comment(number, markdown, report.COMMENT_MARKER)
+    except github.CommentForbidden as exc:
+        click.echo(
+            f"::warning title=mlgate::{exc}" if github.in_actions() else f"mlgate: warning: {exc}"
+        )
+        return
+    click.echo(f"mlgate: {action} the pull request comment {url}".rstrip(), err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

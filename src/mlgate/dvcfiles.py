@@ -150,3 +150,38 @@ def _is_templated(content: bytes, document: dict[str, Any]) -> bool:
         return True
     stages = document.get("stages") or {}
     return any(isinstance(s, dict) and ("foreach" in s or "matrix" in s) for s in stages.values())
+
+
+@dataclass(frozen=True)
+class DataChange:
+    path: str
+    old_md5: str | None
+    new_md5: str | None
+    old_size: int | None
+    new_size: int | None
+
+
+def lock_changes(old_lock: dict[str, Any], new_lock: dict[str, Any]) -> list[DataChange]:
+    """Dependencies and outputs whose hash or size differs between two dvc.lock files."""
+    old, new = _lock_entries(old_lock), _lock_entries(new_lock)
+    changes = []
+    for path in sorted(set(old) | set(new)):
+        (old_md5, old_size), (new_md5, new_size) = (
+            old.get(path, (None, None)),
+            new.get(path, (None, None)),
+        )
+        if (old_md5, old_size) != (new_md5, new_size):
+            changes.append(DataChange(path, old_md5, new_md5, old_size, new_size))
+    return changes
+
+
+def _lock_entries(stages: dict[str, Any]) -> dict[str, tuple[str | None, int | None]]:
+    entries: dict[str, tuple[str | None, int | None]] = {}
+    for stage in stages.values():
+        if not isinstance(stage, dict):
+            continue
+        wdir = str(stage.get("wdir", "."))
+        for entry in [*(stage.get("deps") or []), *(stage.get("outs") or [])]:
+            if isinstance(entry, dict) and "path" in entry:
+                entries[_join(wdir, str(entry["path"]))] = (entry.get("md5"), entry.get("size"))
+    return entries

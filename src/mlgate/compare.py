@@ -1,0 +1,130 @@
+"""What ``mlgate diff`` and ``mlgate check`` compare: two revisions, their values, the policy.
+
+Resolves the base the way a pull request means it (the merge-base with the main branch), fetches
+it when a shallow CI clone lacks it, and reads the policy from the base revision.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgate import dvcfiles, git
+from mlgate.config import Policy, read_policy
+from mlgate.errors import DataError, GitError
+from mlgate.gate import GateResult, evaluate
+from mlgate.metrics import Snapshot, read_snapshot
+
+POLICY_FROM = ("base", "head")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: Snapshot
+    head: Snapshot
+    notes: tuple[str, ...] = ()
+
+    @property
+    def compared(self) -> bool:
+        return any(self.base.metrics.values())
+
+
+@dataclass(frozen=True)
+class Check:
+    comparison: Comparison
+    policy: Policy
+    policy_from: str
+    policy_changed: bool
+    gate: GateResult
+    data_changes: tuple[dvcfiles.DataChange, ...]
+
+
+def compare(
+    root: Path, base: str | None = None, head: str = git.WORKSPACE, merge_base: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Comparison:  # fmt: skip
+    """Read both revisions; ``base`` None means the merge-base of ``head`` and the main branch."""
+    env = os.environ if env is None else env
+    head_revision = git.revision(head, root)
+    base_revision, notes = resolve_base(root, base, head_revision, merge_base, env)
+    base_snapshot = read_snapshot(base_revision)
+    head_snapshot = read_snapshot(head_revision)
+    if head_snapshot.missing_metrics:
+        missing = ", ".join(head_snapshot.missing_metrics)
+        raise DataError(
+            f"metrics file {missing} declared in dvc.yaml is missing at {head_revision.label} "
+            "(run `dvc repro`, or `dvc pull` if it is cached)"
+        )
+    if not any(base_snapshot.metrics.values()):
+        notes = (*notes, f"{base_revision.label} has no metrics yet: nothing to compare against")
+    return Comparison(base_snapshot, head_snapshot, notes)
+
+
+def check(
+    root: Path, base: str | None = None, head: str = git.WORKSPACE, policy_from: str = "base",
+    env: Mapping[str, str] | None = None,
+) -> Check:  # fmt: skip
+    comparison = compare(root, base, head, merge_base=True, env=env)
+    base_policy = read_policy(comparison.base.revision)
+    head_policy = read_policy(comparison.head.revision)
+    policy = base_policy if policy_from == "base" else head_policy
+    notes = comparison.notes
+    if policy_from == "base" and base_policy.source is None and head_policy.source is not None:
+        policy, policy_from = head_policy, "head"
+        notes = (*notes, "the base has no [tool.mlgate] policy yet: using the change's own")
+    if policy_from == "head":
+        notes = (
+            *notes,
+            "policy read from the change itself (--policy-from head): for local experiments only",
+        )
+    comparison = Comparison(comparison.base, comparison.head, notes)
+    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics)
+    changes = dvcfiles.lock_changes(
+        dvcfiles.read_lock(comparison.base.revision), dvcfiles.read_lock(comparison.head.revision)
+    )
+    return Check(comparison, policy, policy_from, base_policy.table != head_policy.table,
+                 result, tuple(changes))  # fmt: skip
+
+
+def resolve_base(
+    root: Path, base: str | None, head: git.Revision, merge_base: bool, env: Mapping[str, str]
+) -> tuple[git.Revision, tuple[str, ...]]:
+    """The revision to compare with, and notes on how it was chosen."""
+    head_commit = head.commit or git.resolve_commit("HEAD", root)
+    if base is not None and not merge_base:
+        return git.revision(base, root), ()
+    branch = base or env.get("GITHUB_BASE_REF") or _configured_base(root)
+    ref = _find_or_fetch(root, branch, env) if branch else git.find_main_branch(root)
+    if ref is None:
+        raise GitError(
+            "no base to compare with: no main, origin/main or master branch; pass --base REF"
+        )
+    fork_point = git.merge_base(head_commit, ref, root)
+    if fork_point is None:
+        note = (f"no common history with {ref} (a shallow clone?): compared with its tip; "
+                "use `fetch-depth: 0` in actions/checkout for the exact merge-base")  # fmt: skip
+        return git.revision(ref, root), (note,)
+    name = ref if fork_point == git.resolve_commit(ref, root) else f"merge-base of {ref}"
+    return git.Revision(root, fork_point, name), ()
+
+
+def _configured_base(root: Path) -> str | None:
+    return read_policy(git.revision(git.WORKSPACE, root)).base
+
+
+def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> str:
+    for candidate in (branch, f"origin/{branch}"):
+        if git.has_commit(candidate, root):
+            return candidate
+    try:
+        git.fetch_ref("origin", branch, root)
+    except GitError as exc:
+        workflow = " in GitHub Actions" if env.get("GITHUB_ACTIONS") == "true" else ""
+        raise GitError(
+            f"base branch '{branch}' is not in this clone and fetching it failed ({exc}); "
+            f"fetch it before mlgate runs{workflow} (actions/checkout with `fetch-depth: 0`), "
+            "or pass --base REF"
+        ) from None
+    return f"origin/{branch}"

@@ -1,0 +1,234 @@
+"""Pure rendering: a comparison or a check -> terminal table, Markdown, or JSON.
+
+Numbers are rounded for people in tables only; JSON keeps full precision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from mlgate.compare import Check, Comparison
+from mlgate.gate import FAIL, PASS, Outcome
+from mlgate.metrics import diff, is_number
+
+COMMENT_MARKER = "<!-- mlgate-report -->"
+JSON_SCHEMA_VERSION = 1
+_COLOURS = {PASS: "32", FAIL: "31", "skip": "33", "bold": "1"}
+
+
+# --- mlgate diff ---------------------------------------------------------------------------
+
+
+def diff_json(comparison: Comparison, all_keys: bool = False) -> str:
+    """The shape of ``dvc exp diff --json``: {"metrics": {file: {key: {old, new, diff}}}, "params"}."""
+    return _dump(_diffs(comparison, all_keys))
+
+
+def diff_text(comparison: Comparison, all_keys: bool = False, markdown: bool = False) -> str:
+    title = f"{comparison.base.revision.label} -> {comparison.head.revision.label}"
+    lines = [f"**mlgate diff**: {title}" if markdown else f"mlgate diff: {title}", ""]
+    for kind, changes in _diffs(comparison, all_keys).items():
+        rows = [[path, key, _fmt(e["old"]), _fmt(e["new"]), _fmt_signed(e.get("diff"))]
+                for path, keys in changes.items() for key, e in keys.items()]  # fmt: skip
+        header = ["file", kind[:-1] if kind == "params" else "metric", "base", "head", "change"]
+        lines.append(f"### {kind.capitalize()}" if markdown else kind.capitalize())
+        lines.extend(_table(header, rows, markdown) if rows else ["(no changes)"])
+        lines.append("")
+    lines.extend(f"note: {n}" for n in comparison.notes)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _diffs(comparison: Comparison, all_keys: bool) -> dict[str, Any]:
+    base, head = comparison.base, comparison.head
+    return {"metrics": diff(base.metrics, head.metrics, all_keys),
+            "params": diff(base.params, head.params, all_keys)}  # fmt: skip
+
+
+# --- mlgate check --------------------------------------------------------------------------
+
+
+def verdict_line(check: Check) -> str:
+    gate = check.gate
+    judged = [o for o in gate.outcomes if o.status != "skip"]
+    if not gate.passed:
+        names = ", ".join(dict.fromkeys(_name(o) for o in gate.failures))
+        return f"FAIL: {len(gate.failures)} of {len(judged)} checks failed ({names})"
+    if not judged:
+        return "PASS: no rule applied (add rules under [tool.mlgate.rules])"
+    return f"PASS: all {len(judged)} checks passed"
+
+
+def check_text(check: Check, colour: bool = False) -> str:
+    paint = _painter(colour)
+    comparison = check.comparison
+    status = PASS if check.gate.passed else FAIL
+    lines = [paint(verdict_line(check), status, bold=True),
+             f"base {comparison.base.revision.label}, head {comparison.head.revision.label}", ""]  # fmt: skip
+    rows = [_outcome_row(o) for o in check.gate.outcomes]
+    table = _table(["metric", "base", "head", "change", "change %", "rule", "verdict"], rows)
+    lines.extend(table[:2])
+    lines.extend(
+        paint(line, o.status) for line, o in zip(table[2:], check.gate.outcomes, strict=True)
+    )
+    lines.extend(_sections(check, markdown=False))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def check_markdown(check: Check) -> str:
+    comparison = check.comparison
+    icon = ":white_check_mark:" if check.gate.passed else ":x:"
+    lines = [COMMENT_MARKER, f"## {icon} mlgate: {verdict_line(check)}", "",
+             f"Base `{comparison.base.revision.label}`, head `{comparison.head.revision.label}`.", ""]  # fmt: skip
+    rows = [_outcome_row(o, markdown=True) for o in check.gate.outcomes]
+    if rows:
+        lines.extend(
+            _table(["metric", "base", "head", "change", "change %", "rule", "verdict"], rows, True)
+        )
+    lines.extend(_sections(check, markdown=True))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def check_json(check: Check) -> str:
+    comparison = check.comparison
+    document = {
+        "version": JSON_SCHEMA_VERSION,
+        "verdict": PASS if check.gate.passed else FAIL,
+        "summary": verdict_line(check),
+        "base": _revision_json(comparison.base.revision),
+        "head": _revision_json(comparison.head.revision),
+        "compared": comparison.compared,
+        "policy": {
+            "from": check.policy_from,
+            "file": check.policy.source,
+            "changed": check.policy_changed,
+        },
+        "rules": [_outcome_json(o) for o in check.gate.outcomes],
+        **_diffs(comparison, all_keys=False),
+        "data": [vars(c) for c in check.data_changes],
+        "notes": list(comparison.notes),
+    }
+    return _dump(document)
+
+
+def _sections(check: Check, markdown: bool) -> list[str]:
+    lines: list[str] = []
+    heading = (lambda t: ["", f"### {t}", ""]) if markdown else (lambda t: ["", f"{t}:"])
+    params = diff(check.comparison.base.params, check.comparison.head.params)
+    if params:
+        lines.extend(heading("Params changed"))
+        rows = [
+            [f"{p}:{k}", _fmt(e["old"]), _fmt(e["new"])]
+            for p, keys in params.items()
+            for k, e in keys.items()
+        ]
+        lines.extend(_table(["param", "base", "head"], rows, markdown))
+    if check.data_changes:
+        lines.extend(heading("Data changed"))
+        rows = [[c.path, _short(c.old_md5), _short(c.new_md5), _size(c.old_size), _size(c.new_size)]
+                for c in check.data_changes]  # fmt: skip
+        lines.extend(
+            _table(["path", "base md5", "head md5", "base size", "head size"], rows, markdown)
+        )
+    if check.policy_changed:
+        lines.extend(heading("Policy changed"))
+        lines.append("This change edits the [tool.mlgate] policy. It was judged by the "
+                     f"{check.policy_from}'s policy; the new one applies after merge.")  # fmt: skip
+    if check.comparison.notes:
+        lines.extend(heading("Notes"))
+        lines.extend(f"- {n}" for n in check.comparison.notes)
+    return lines
+
+
+def _outcome_row(outcome: Outcome, markdown: bool = False) -> list[str]:
+    verdict = f"{outcome.status.upper()}: {outcome.reason}"
+    if markdown:
+        verdict = {PASS: ":white_check_mark: ", FAIL: ":x: "}.get(
+            outcome.status, ":warning: "
+        ) + verdict
+    change_pct = outcome.change_pct
+    return [_name(outcome), _fmt(outcome.base), _fmt(outcome.head), _fmt_signed(outcome.change),
+            "" if change_pct is None else f"{change_pct:+.2f}%", outcome.rule.describe(), verdict]  # fmt: skip
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {"rule": outcome.rule.key, "file": outcome.path, "metric": outcome.metric,
+            "base": outcome.base, "head": outcome.head, "change": outcome.change,
+            "change_pct": outcome.change_pct, "status": outcome.status, "reason": outcome.reason}  # fmt: skip
+
+
+def _revision_json(revision: Any) -> dict[str, Any]:
+    return {"name": revision.name, "commit": revision.commit}
+
+
+def _name(outcome: Outcome) -> str:
+    return outcome.metric or outcome.rule.key
+
+
+def _table(header: Sequence[str], rows: list[list[str]], markdown: bool = False) -> list[str]:
+    if markdown:
+        escape = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                *("| " + " | ".join(row) + " |" for row in escape)]  # fmt: skip
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if is_number(value) and not isinstance(value, bool) and isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+    return str(value)
+
+
+def _fmt_signed(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:+.4f}" if isinstance(value, float) else f"{value:+d}"
+
+
+def _short(md5: str | None) -> str:
+    return md5[:8] if md5 else "-"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _painter(colour: bool) -> Any:
+    def paint(text: str, status: str, bold: bool = False) -> str:
+        if not colour or status not in _COLOURS:
+            return text
+        codes = _COLOURS[status] + (";1" if bold else "")
+        return f"\033[{codes}m{text}\033[0m"
+
+    return paint
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(_json_safe(document), indent=2, allow_nan=False, default=str) + "\n"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity are not JSON: they become null."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -138,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code; the one place errors become messages."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="mlgate", standalone_mode=False)
+        # Outside standalone mode Click returns the code a command passed to ctx.exit().
+        code = cli.main(args=args, prog_name="mlgate", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -162,4 +163,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=True,
         )
         return EXIT_BUG
-    return 0
+    return code if isinstance(code, int) else EXIT_OK

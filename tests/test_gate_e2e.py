@@ -1,0 +1,118 @@
+"""`mlgate check` and `mlgate diff` end to end: real git, real `dvc repro`, the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import commit_all, dvc, git, make_project, write_params
+from mlgate.cli import main
+
+pytestmark = pytest.mark.slow
+
+POLICY = """
+[tool.mlgate]
+base = "main"
+
+[tool.mlgate.rules]
+roc_auc = { direction = "higher", min = 0.6, tolerance = 0.02, required = true }
+log_loss = { direction = "lower", tolerance_pct = 25.0 }
+"""
+
+LAX_POLICY = """
+[tool.mlgate.rules]
+roc_auc = { min = 0.1 }
+log_loss = { max = 1000.0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_main(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project trained and committed on main, with a policy (built once, copied per test)."""
+    project = make_project(tmp_path_factory.mktemp("gate") / "project", {"data": {"rows": 6000}})
+    (project / "pyproject.toml").write_text(POLICY)
+    dvc(project, "repro")
+    commit_all(project, "trained on main")
+    return project
+
+
+@pytest.fixture
+def repo(trained_main: Path, tmp_path: Path) -> Path:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(trained_main), str(clone))
+    cache = trained_main / ".dvc" / "cache"
+    dvc(clone, "config", "--local", "cache.dir", str(cache))
+    dvc(clone, "checkout", "-q")
+    git(clone, "checkout", "-q", "-b", "change")
+    return clone
+
+
+def run_cli(repo: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.chdir(repo)
+    return main(list(args))
+
+
+def test_regressing_branch_fails_naming_the_rule(repo: Path, monkeypatch, capsys) -> None:
+    write_params(repo, {"train": {"n_estimators": 1, "min_samples_leaf": 1, "max_features": 1}})
+    dvc(repo, "repro")
+    commit_all(repo, "one tree")
+    assert run_cli(repo, "check", monkeypatch=monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL:") and "log_loss" in out
+    assert "params.yaml:train.n_estimators" in out
+
+
+def test_improving_branch_passes(repo: Path, monkeypatch, capsys) -> None:
+    write_params(repo, {"train": {"n_estimators": 80}})
+    dvc(repo, "repro")
+    commit_all(repo, "more trees")
+    assert run_cli(repo, "check", "--format", "json", monkeypatch=monkeypatch) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["verdict"] == "pass"
+    assert document["params"]["params.yaml"]["train.n_estimators"] == {
+        "old": 25,
+        "new": 80,
+        "diff": 55,
+    }
+
+
+def test_corrupted_metrics_exits_2_naming_file_and_revision(
+    repo: Path, monkeypatch, capsys
+) -> None:
+    (repo / "metrics.json").write_text('{"roc_auc": 0.9,')
+    commit_all(repo, "broken metrics")
+    assert run_cli(repo, "check", "--head", "HEAD", monkeypatch=monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "metrics.json at HEAD (" in err and "is not valid JSON" in err
+    assert "Traceback" not in err
+
+
+def test_lowering_the_threshold_in_the_change_does_not_relax_the_gate(
+    repo: Path, monkeypatch, capsys
+) -> None:
+    write_params(repo, {"train": {"n_estimators": 1, "min_samples_leaf": 1, "max_features": 1}})
+    dvc(repo, "repro")
+    (repo / "pyproject.toml").write_text(LAX_POLICY)
+    commit_all(repo, "one tree, and a laxer policy")
+    assert run_cli(repo, "check", monkeypatch=monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "Policy changed" in out
+    assert run_cli(repo, "check", "--policy-from", "head", monkeypatch=monkeypatch) == 0
+    assert "--policy-from head" in capsys.readouterr().out
+
+
+def test_unknown_base_exits_2(repo: Path, monkeypatch, capsys) -> None:
+    assert run_cli(repo, "check", "--base", "no-such-branch", monkeypatch=monkeypatch) == 2
+    assert "no-such-branch" in capsys.readouterr().err
+
+
+def test_diff_json_matches_dvc_exp_diff_shape(repo: Path, monkeypatch, capsys) -> None:
+    write_params(repo, {"train": {"n_estimators": 5}})
+    dvc(repo, "repro")
+    assert run_cli(repo, "diff", "main", "--format", "json", monkeypatch=monkeypatch) == 0
+    ours = json.loads(capsys.readouterr().out)
+    expected = json.loads(dvc(repo, "metrics", "diff", "main", "--json").stdout)
+    assert ours["metrics"] == expected
+    assert set(ours) == {"metrics", "params"}

@@ -116,3 +116,50 @@ def test_diff_json_matches_dvc_exp_diff_shape(repo: Path, monkeypatch, capsys) -
     expected = json.loads(dvc(repo, "metrics", "diff", "main", "--json").stdout)
     assert ours["metrics"] == expected
     assert set(ours) == {"metrics", "params"}
+
+
+def test_github_actions_shallow_clone_fetches_base_and_reports(
+    repo: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from fake_github import fake_github
+
+    write_params(repo, {"train": {"n_estimators": 1, "min_samples_leaf": 1, "max_features": 1}})
+    dvc(repo, "repro")
+    commit_all(repo, "one tree")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    shallow = tmp_path / "checkout"
+    git(
+        tmp_path, "clone", "-q", "--depth=1", "--branch", "change", f"file://{origin}", str(shallow)
+    )
+    assert "main" not in git(shallow, "branch", "-a")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 3}}))
+    with fake_github() as server:
+        for name, value in {
+            "GITHUB_ACTIONS": "true", "GITHUB_BASE_REF": "main", "GITHUB_API_URL": server.url,
+            "GITHUB_REPOSITORY": "acme/fraud", "GITHUB_TOKEN": "t0ken", "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        for _ in range(2):
+            assert (
+                run_cli(
+                    shallow,
+                    "check",
+                    "--comment",
+                    "--report",
+                    str(tmp_path / "r.md"),
+                    monkeypatch=monkeypatch,
+                )
+                == 1
+            )
+        comments = server.comments[3]
+    out = capsys.readouterr().out
+    assert "::error title=mlgate%3A log_loss::log_loss: regression" in out
+    assert "compared with its tip" in out
+    assert len(comments) == 1 and comments[0]["body"].startswith("<!-- mlgate-report -->")
+    assert "FAIL" in (tmp_path / "summary").read_text()
+    outputs = (tmp_path / "output").read_text()
+    assert "\nfail\n" in outputs and "log_loss" in outputs
+    assert (tmp_path / "r.md").read_text() == comments[0]["body"]

@@ -1,0 +1,98 @@
+"""A real HTTP server on 127.0.0.1 implementing the GitHub REST endpoints mlgate calls.
+
+GitHub's API cannot be reached from tests, so this server stands in for it: it keeps issue
+comments in memory, records every request, and can be told to fail the next requests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class FakeGitHub:
+    url: str = ""
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)  # status codes to answer, in order
+    pulls: list[dict[str, Any]] = field(default_factory=list)
+    next_id: int = 1000
+
+
+def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(
+            self, status: int, body: Any = None, headers: dict[str, str] | None = None
+        ) -> None:
+            data = json.dumps(body if body is not None else {"message": "error"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length)) if length else None
+            state.requests.append({"method": method, "path": self.path, "body": payload,
+                                   "authorization": self.headers.get("Authorization")})  # fmt: skip
+            if state.fail_next:
+                status = state.fail_next.pop(0)
+                headers = (
+                    {"x-ratelimit-remaining": "0", "retry-after": "0"} if status == 429 else {}
+                )
+                return self._answer(status, {"message": "failure requested"}, headers)
+            parts = self.path.split("?")[0].strip("/").split("/")
+            # repos/OWNER/NAME/issues/N/comments | repos/OWNER/NAME/issues/comments/ID
+            if parts[3:4] == ["issues"] and parts[5:6] == ["comments"]:
+                number = int(parts[4])
+                if method == "GET":
+                    return self._answer(200, state.comments.get(number, []))
+                state.next_id += 1
+                comment = {"id": state.next_id, "body": payload["body"],
+                           "html_url": f"{state.url}/comment/{state.next_id}"}  # fmt: skip
+                state.comments.setdefault(number, []).append(comment)
+                return self._answer(201, comment)
+            if parts[3:5] == ["issues", "comments"] and method == "PATCH":
+                for comments in state.comments.values():
+                    for comment in comments:
+                        if comment["id"] == int(parts[5]):
+                            comment["body"] = payload["body"]
+                            return self._answer(200, comment)
+            return self._answer(404, {"message": "Not Found"})
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
+    return Handler
+
+
+@contextmanager
+def fake_github() -> Iterator[FakeGitHub]:
+    state = FakeGitHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

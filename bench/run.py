@@ -2,6 +2,7 @@
 tool does the same job, the ratio measured side by side in the same run.
 
     python bench/run.py pipeline [--rows 10000,100000,1000000] [--repeat 5]
+    python bench/run.py gate [--repeat 5]
 """
 
 from __future__ import annotations
@@ -81,7 +82,34 @@ def bench_pipeline(args: argparse.Namespace) -> None:
             print(f"{rows:>10} {wall:>13.1f} {peak:>9.0f} {noop:>23.2f}", flush=True)
 
 
-BENCHMARKS = {"pipeline": bench_pipeline}
+def bench_gate(args: argparse.Namespace) -> None:
+    """`mlgate check` against main vs `dvc metrics diff main` + `dvc params diff main`."""
+    dvc = [sys.executable, "-m", "dvc"]
+    mlgate = [sys.executable, "-m", "mlgate", "check"]
+    with tempfile.TemporaryDirectory() as tmp:
+        project = make_project(Path(tmp) / "p", {"data": {"rows": 20_000}})
+        (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+        subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+        commit_all(project, "trained on main")
+        subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=project, check=True)
+        params = (project / "params.yaml").read_text().replace("n_estimators: 25", "n_estimators: 40")
+        (project / "params.yaml").write_text(params)
+        subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+        commit_all(project, "more trees")
+
+        def run(command: list[str]) -> None:
+            subprocess.run(command, cwd=project, capture_output=True)
+
+        ours = median_time(lambda: run(mlgate), args.repeat)
+        theirs = median_time(lambda: (run([*dvc, "metrics", "diff", "main"]),
+                                      run([*dvc, "params", "diff", "main"])), args.repeat)  # fmt: skip
+    print(f"gate: median of {args.repeat} runs on a 2-commit repository (this repository's pipeline)")
+    print(f"  mlgate check                                   {ours:7.3f} s")
+    print(f"  dvc metrics diff main + dvc params diff main   {theirs:7.3f} s")
+    print(f"  ratio: mlgate is {theirs / ours:.1f}x faster")
+
+
+BENCHMARKS = {"gate": bench_gate, "pipeline": bench_pipeline}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -163,3 +163,15 @@ def test_github_actions_shallow_clone_fetches_base_and_reports(
     outputs = (tmp_path / "output").read_text()
     assert "\nfail\n" in outputs and "log_loss" in outputs
     assert (tmp_path / "r.md").read_text() == comments[0]["body"]
+
+
+def test_check_imports_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlgate.cli import main; code = main(['check']); "
+        "print(code, sorted(m for m in ('dvc', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert result.stdout.strip().endswith("0 []"), result.stdout + result.stderr

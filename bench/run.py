@@ -92,7 +92,9 @@ def bench_gate(args: argparse.Namespace) -> None:
         subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
         commit_all(project, "trained on main")
         subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=project, check=True)
-        params = (project / "params.yaml").read_text().replace("n_estimators: 25", "n_estimators: 40")
+        params = (
+            (project / "params.yaml").read_text().replace("n_estimators: 25", "n_estimators: 40")
+        )
         (project / "params.yaml").write_text(params)
         subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
         commit_all(project, "more trees")
@@ -103,7 +105,9 @@ def bench_gate(args: argparse.Namespace) -> None:
         ours = median_time(lambda: run(mlgate), args.repeat)
         theirs = median_time(lambda: (run([*dvc, "metrics", "diff", "main"]),
                                       run([*dvc, "params", "diff", "main"])), args.repeat)  # fmt: skip
-    print(f"gate: median of {args.repeat} runs on a 2-commit repository (this repository's pipeline)")
+    print(
+        f"gate: median of {args.repeat} runs on a 2-commit repository (this repository's pipeline)"
+    )
     print(f"  mlgate check                                   {ours:7.3f} s")
     print(f"  dvc metrics diff main + dvc params diff main   {theirs:7.3f} s")
     print(f"  ratio: mlgate is {theirs / ours:.1f}x faster")

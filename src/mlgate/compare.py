@@ -121,10 +121,10 @@ def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> str:
     try:
         git.fetch_ref("origin", branch, root)
     except GitError as exc:
-        workflow = " in GitHub Actions" if env.get("GITHUB_ACTIONS") == "true" else ""
+        how = ("give actions/checkout `fetch-depth: 0`" if env.get("GITHUB_ACTIONS") == "true"
+               else f"check the name, or `git fetch origin {branch}`")  # fmt: skip
         raise GitError(
             f"base branch '{branch}' is not in this clone and fetching it failed ({exc}); "
-            f"fetch it before mlgate runs{workflow} (actions/checkout with `fetch-depth: 0`), "
-            "or pass --base REF"
+            f"{how}, or pass --base REF"
         ) from None
     return f"origin/{branch}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlgate.compare import Check, Comparison
 from mlgate.gate import FAIL, PASS, Outcome
-from mlgate.metrics import diff, is_number
+from mlgate.metrics import diff
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 JSON_SCHEMA_VERSION = 1
@@ -183,7 +183,7 @@ def _table(header: Sequence[str], rows: list[list[str]], markdown: bool = False)
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
-    if is_number(value) and not isinstance(value, bool) and isinstance(value, float):
+    if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
     return str(value)
 

@@ -144,3 +144,62 @@ def test_flatten() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": [1]}}, "e": {}, "f": None}) == {
         "a.b": 1, "a.c.d": [1], "f": None,
     }  # fmt: skip
+
+
+def write_metric_stage(root: Path, accuracy: float) -> None:
+    (root / "score.py").write_text(
+        "import json, sys\n"
+        "json.dump({'accuracy': float(sys.argv[1]), 'model': {'depth': 3}}, open('metrics.json', 'w'))\n"
+    )
+    stage = {"cmd": f"python score.py {accuracy}", "deps": ["score.py"], "metrics": ["metrics.json"]}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"score": stage}}))
+
+
+@pytest.fixture
+def cached_metrics(tmp_path: Path) -> Path:
+    """metrics.json is a cached output: git holds only its hash in dvc.lock."""
+    root = tmp_path / "cached"
+    (root / ".dvc").mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / ".dvc/config", root / ".dvc/config")
+    git(root, "init", "-q", "-b", "main")
+    for accuracy, tag in ((0.8, "base"), (0.9, "head")):
+        write_metric_stage(root, accuracy)
+        dvc(root, "repro", "-q")
+        commit_all(root, tag)
+        git(root, "tag", tag)
+    return root
+
+
+def test_metrics_in_the_dvc_cache_are_read_through_dvc(cached_metrics: Path) -> None:
+    assert git(cached_metrics, "ls-files", "metrics.json") == ""
+    old = read_snapshot(gitmod.revision("base", cached_metrics))
+    new = read_snapshot(gitmod.revision("head", cached_metrics))
+    assert old.metrics == {"metrics.json": {"accuracy": 0.8, "model.depth": 3}}
+    expected = dvc_json(cached_metrics, "metrics", "diff", "base", "head")
+    assert diff(old.metrics, new.metrics) == expected
+
+
+def test_metrics_missing_from_the_dvc_cache_are_missing(cached_metrics: Path) -> None:
+    shutil.rmtree(cached_metrics / ".dvc" / "cache")
+    snapshot = read_snapshot(gitmod.revision("base", cached_metrics))
+    assert snapshot.missing_metrics == ("metrics.json",)
+
+
+def test_templated_pipeline_falls_back_to_dvc(two_revisions: Path) -> None:
+    templated = {
+        "vars": [{"scores": "eval/scores.yaml"}],
+        "stages": {
+            "train": {
+                "cmd": "true",
+                "params": ["train"],
+                "metrics": [{"metrics.json": {"cache": False}}, {"${scores}": {"cache": False}}],
+            }
+        },
+    }
+    (two_revisions / "dvc.yaml").write_text(yaml.safe_dump(templated))
+    commit_all(two_revisions, "templated head")
+    snapshot = read_snapshot(gitmod.revision("HEAD", two_revisions))
+    assert set(snapshot.metrics) == {"metrics.json", "eval/scores.yaml"}
+    for kind in ("metrics", "params"):
+        expected = dvc_json(two_revisions, kind, "diff", "base", "HEAD", "--all")
+        assert ours(two_revisions, kind, with_unchanged=True) == expected, kind

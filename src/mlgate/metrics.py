@@ -50,9 +50,7 @@ def read_snapshot(revision: Revision) -> Snapshot:
     for path, keys in declared.params.items():
         content = contents[path]
         if content is not None:
-            flat = flatten(_select(_parse(path, content, revision), keys))
-            # DVC shows a list-valued param as its text: "[64, 32]".
-            params[path] = {k: str(v) if isinstance(v, list) else v for k, v in flat.items()}
+            params[path] = _param_values(_select(_parse(path, content, revision), keys))
     return Snapshot(revision, metrics, params, tuple(missing))
 
 
@@ -132,6 +130,11 @@ def _select(data: Any, keys: tuple[str, ...] | None) -> Any:
     return selected
 
 
+def _param_values(data: Any) -> dict[str, Any]:
+    """DVC shows a list-valued param as its text: "[64, 32]"."""
+    return {k: str(v) if isinstance(v, list) else v for k, v in flatten(data).items()}
+
+
 def _read_through_dvc(revision: Revision, path: str) -> bytes | None:
     """A metrics file kept in DVC's cache, read with DVC's API at that commit."""
     try:
@@ -163,5 +166,6 @@ def _snapshot_through_dvc(revision: Revision) -> Snapshot:
                 if kind == "metrics":
                     missing.append(path)
                 continue
-            values[kind][path] = flatten(result.get("data", {}))
+            data = result.get("data", {})
+            values[kind][path] = flatten(data) if kind == "metrics" else _param_values(data)
     return Snapshot(revision, values["metrics"], values["params"], tuple(missing))

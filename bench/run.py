@@ -2,7 +2,7 @@
 tool does the same job, the ratio measured side by side in the same run.
 
     python bench/run.py pipeline [--rows 10000,100000,1000000] [--repeat 5]
-    python bench/run.py gate [--repeat 5]
+    python bench/run.py gate [--history 0,10000,100000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -82,35 +82,58 @@ def bench_pipeline(args: argparse.Namespace) -> None:
             print(f"{rows:>10} {wall:>13.1f} {peak:>9.0f} {noop:>23.2f}", flush=True)
 
 
+def add_history(project: Path, commits: int) -> None:
+    """Give ``project``'s main branch ``commits`` earlier commits (git fast-import: seconds)."""
+    if not commits:
+        return
+    lines = []
+    for n in range(commits):
+        body = f"commit {n}\n"
+        lines += ["commit refs/heads/main", f"committer Bench <bench@example.com> {1_600_000_000 + n} +0000",
+                  f"data {len(body)}", body, "M 644 inline history.txt", f"data {len(body)}", body]  # fmt: skip
+    stream = "\n".join(lines) + "\n"
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=project, input=stream.encode(), check=True
+    )
+    subprocess.run(["git", "reset", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "checkout", "-q", "HEAD", "--", "history.txt"], cwd=project, check=True)
+
+
+def gate_project(root: Path, history: int) -> Path:
+    """This repository's pipeline trained on main after ``history`` commits, and a change branch."""
+    dvc = [sys.executable, "-m", "dvc"]
+    project = make_project(root, {"data": {"rows": 20_000}}, commit=False)
+    add_history(project, history)
+    (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+    commit_all(project, "trained on main")
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=project, check=True)
+    params = (project / "params.yaml").read_text().replace("n_estimators: 25", "n_estimators: 40")
+    (project / "params.yaml").write_text(params)
+    subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+    commit_all(project, "more trees")
+    return project
+
+
 def bench_gate(args: argparse.Namespace) -> None:
-    """`mlgate check` against main vs `dvc metrics diff main` + `dvc params diff main`."""
+    """`mlgate check` against main vs `dvc metrics diff main` + `dvc params diff main`,
+    on repositories whose main branch has more and more history."""
     dvc = [sys.executable, "-m", "dvc"]
     mlgate = [sys.executable, "-m", "mlgate", "check"]
-    with tempfile.TemporaryDirectory() as tmp:
-        project = make_project(Path(tmp) / "p", {"data": {"rows": 20_000}})
-        (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
-        subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
-        commit_all(project, "trained on main")
-        subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=project, check=True)
-        params = (
-            (project / "params.yaml").read_text().replace("n_estimators: 25", "n_estimators: 40")
-        )
-        (project / "params.yaml").write_text(params)
-        subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
-        commit_all(project, "more trees")
+    print(f"gate: median of {args.repeat} runs, this repository's pipeline on a change branch")
+    print(f"{'commits':>8} {'mlgate check s':>15} {'dvc metrics+params diff s':>26} {'ratio':>6}")
+    for history in args.history:
+        with tempfile.TemporaryDirectory() as tmp:
+            project = gate_project(Path(tmp) / "p", history)
 
-        def run(command: list[str]) -> None:
-            subprocess.run(command, cwd=project, capture_output=True)
+            def run(command: list[str], project: Path = project) -> None:
+                subprocess.run(command, cwd=project, capture_output=True)
 
-        ours = median_time(lambda: run(mlgate), args.repeat)
-        theirs = median_time(lambda: (run([*dvc, "metrics", "diff", "main"]),
-                                      run([*dvc, "params", "diff", "main"])), args.repeat)  # fmt: skip
-    print(
-        f"gate: median of {args.repeat} runs on a 2-commit repository (this repository's pipeline)"
-    )
-    print(f"  mlgate check                                   {ours:7.3f} s")
-    print(f"  dvc metrics diff main + dvc params diff main   {theirs:7.3f} s")
-    print(f"  ratio: mlgate is {theirs / ours:.1f}x faster")
+            ours = median_time(lambda: run(mlgate), args.repeat)
+            theirs = median_time(lambda: (run([*dvc, "metrics", "diff", "main"]),
+                                          run([*dvc, "params", "diff", "main"])), args.repeat)  # fmt: skip
+        commits = int(history) + 2
+        print(f"{commits:>8} {ours:>15.3f} {theirs:>26.3f} {theirs / ours:>5.1f}x", flush=True)
 
 
 BENCHMARKS = {"gate": bench_gate, "pipeline": bench_pipeline}
@@ -123,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
     parser.add_argument("--rows", type=lambda s: [int(x) for x in s.split(",")],
                         default=[10_000, 100_000, 1_000_000], help="pipeline sizes")  # fmt: skip
+    parser.add_argument("--history", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[0, 10_000, 100_000], help="gate: earlier commits on main")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)
     print(f"# {args.benchmark} on {date.today()}: {machine()}")

@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PIPELINE_DIR = Path("src/mlgate/pipeline")
+# Code the pipeline stages depend on (dvc.yaml deps), copied so DVC can hash it.
+PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"))
 # Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
 TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}
 
@@ -63,8 +64,13 @@ def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool 
     (path / ".dvc").mkdir()
     for name in ("config", ".gitignore"):
         shutil.copy2(REPO_ROOT / ".dvc" / name, path / ".dvc" / name)
-    shutil.copytree(REPO_ROOT / PIPELINE_DIR, path / PIPELINE_DIR,
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for code in PIPELINE_CODE:
+        if (REPO_ROOT / code).is_dir():
+            shutil.copytree(
+                REPO_ROOT / code, path / code, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(REPO_ROOT / code, path / code)
     write_params(path, deep_update(TEST_PARAMS, params or {}))
     git(path, "init", "-q", "-b", "main")
     if commit:

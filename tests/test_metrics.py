@@ -151,7 +151,11 @@ def write_metric_stage(root: Path, accuracy: float) -> None:
         "import json, sys\n"
         "json.dump({'accuracy': float(sys.argv[1]), 'model': {'depth': 3}}, open('metrics.json', 'w'))\n"
     )
-    stage = {"cmd": f"python score.py {accuracy}", "deps": ["score.py"], "metrics": ["metrics.json"]}
+    stage = {
+        "cmd": f"python score.py {accuracy}",
+        "deps": ["score.py"],
+        "metrics": ["metrics.json"],
+    }
     (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"score": stage}}))
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlgate.files import atomic_path
 from mlgate.pipeline import evaluate, ingest, prepare, synthetic, train
-from mlgate.pipeline._common import StageError, atomic_path
+from mlgate.pipeline._common import StageError
 
 
 def test_synthetic_data_is_seeded_and_about_two_percent_fraud() -> None:

@@ -22,6 +22,7 @@ from mlgate.errors import (
     EXIT_REJECTED,
     MlgateError,
 )
+from mlgate.files import write_text
 
 FORMATS = click.Choice(["table", "md", "json"])
 
@@ -88,7 +89,7 @@ def check_command(
     else:
         click.echo(report.check_text(result, colour=sys.stdout.isatty()), nl=False)
     if report_path:
-        _write_report(report_path, markdown)
+        write_text(report_path, markdown)
     if github.in_actions():
         _publish_to_actions(result, markdown, report_path)
     if comment:
@@ -101,12 +102,6 @@ def check_command(
 def comment_command(file: Path) -> None:
     """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
     _post_comment(file.read_text(encoding="utf-8"))
-
-
-def _write_report(path: Path, markdown: str) -> None:
-    from mlgate.pipeline._common import write_text
-
-    write_text(path, markdown)
 
 
 def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:

@@ -11,14 +11,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.files import atomic_path, write_text
 from mlgate.pipeline._common import (
     META_FILE,
     StageError,
-    atomic_path,
     read_json,
     run_stage,
     to_json,
-    write_text,
 )
 from mlgate.pipeline.prepare import TEST_FILE
 

@@ -10,10 +10,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.files import atomic_path
 from mlgate.pipeline._common import (
     META_FILE,
     StageError,
-    atomic_path,
     first_line,
     load_params,
     run_stage,

@@ -13,16 +13,14 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.files import atomic_path, file_md5, write_text
 from mlgate.pipeline._common import (
     META_FILE,
     StageError,
-    atomic_path,
-    file_md5,
     load_params,
     read_json,
     run_stage,
     to_json,
-    write_text,
 )
 from mlgate.pipeline.prepare import TRAIN_FILE
 

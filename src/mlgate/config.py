@@ -17,7 +17,7 @@ from mlgate.git import Revision
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = ("higher", "lower")
 RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required")
-POLICY_KEYS = ("base", "rules", "model", "predictions", "environments")
+POLICY_KEYS = ("base", "rules", "model", "predictions", "environments", "promotion_order")
 _GLOB_CHARS = "*?["
 
 
@@ -75,6 +75,21 @@ class Policy:
     base: str | None = None
     source: str | None = None  # the file it came from; None: no policy
     table: dict[str, Any] = field(default_factory=dict)  # as written, to compare two policies
+    model: str | None = None  # the artifact name when dvc.yaml declares none
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> options
+    promotion_order: tuple[str, ...] = ()  # a version reaches each only after the one before
+
+    def allows_environment(self, name: str) -> bool:
+        """With no environments declared, any name is allowed (as GTO allows any stage)."""
+        declared = set(self.environments) | set(self.promotion_order)
+        return not declared or name in declared
+
+    def environment_before(self, name: str) -> str | None:
+        """The environment a version must have reached before ``name``, if the order says so."""
+        if name not in self.promotion_order:
+            return None
+        position = self.promotion_order.index(name)
+        return self.promotion_order[position - 1] if position else None
 
 
 def read_policy(revision: Revision) -> Policy:
@@ -102,7 +117,26 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
     base = table.get("base")
     if base is not None and not isinstance(base, str):
         raise ConfigError(f"{where}: base must be a branch name")
-    return Policy(rules, base, source, table)
+    model = table.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"{where}: model must be an artifact name")
+    environments = table.get("environments", {})
+    if not isinstance(environments, dict) or not all(
+        isinstance(options, dict) for options in environments.values()
+    ):
+        raise ConfigError(
+            f"{where}: [tool.mlgate.environments] must hold one table per environment"
+        )
+    order = table.get("promotion_order", [])
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
+        raise ConfigError(f"{where}: promotion_order must be a list of environment names")
+    undeclared = [name for name in order if environments and name not in environments]
+    if undeclared:
+        raise ConfigError(
+            f"{where}: promotion_order names {', '.join(undeclared)}, "
+            f"not declared in [tool.mlgate.environments]"
+        )
+    return Policy(rules, base, source, table, model, environments, tuple(order))
 
 
 def _parse_rule(key: str, value: Any, where: str) -> Rule:

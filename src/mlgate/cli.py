@@ -13,7 +13,9 @@ from pathlib import Path
 
 import click
 
-from mlgate import __version__, compare, git, github, report
+from mlgate import __version__, compare, git, github, lifecycle, registry, report
+from mlgate import release as release_
+from mlgate.config import read_policy
 from mlgate.errors import (
     EXIT_BUG,
     EXIT_COULD_NOT_RUN,
@@ -21,6 +23,7 @@ from mlgate.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     MlgateError,
+    Refused,
 )
 from mlgate.files import write_text
 
@@ -102,6 +105,128 @@ def check_command(
 def comment_command(file: Path) -> None:
     """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
     _post_comment(file.read_text(encoding="utf-8"))
+
+
+@cli.command("release")
+@click.argument("name", required=False)
+@click.option("--bump", type=click.Choice(release_.BUMPS), default="auto", show_default=True,
+              help="Which part to raise; auto: major if the input signature changed, "
+                   "minor if a gated metric improved, else patch.")  # fmt: skip
+@click.option("--version", "version", help="Release exactly this version (vX.Y.Z).")
+@click.option("--message", "-m", help="A note for the annotation, above the release record.")
+@click.option("--force", is_flag=True, help="Release despite a failing gate (recorded in the tag).")
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Push the tag to the remote; retry if another job took the version.",
+)
+@click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
+def release_command(
+    name: str | None, bump: str, version: str | None, message: str | None, force: bool,
+    push: bool, remote: str,
+) -> None:  # fmt: skip
+    """Tag HEAD as a new version NAME@vX.Y.Z, with a release record in the annotation.
+
+    NAME defaults to the model artifact declared in dvc.yaml.
+    """
+    root = git.repo_root()
+    outcome = release_.release(root, name or release_.default_artifact(root), bump, version,
+                               force, message, push, remote)  # fmt: skip
+    made = outcome.release
+    for tag in outcome.taken:
+        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
+    where = f" and pushed it to {remote}" if outcome.pushed else ""
+    click.echo(f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){where}.")
+    click.echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
+
+
+@cli.command("promote")
+@click.argument("release")
+@click.argument("environment")
+@click.option("--push", is_flag=True, help="Push the tag; retry if another job took the counter.")
+@click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
+def promote_command(release: str, environment: str, push: bool, remote: str) -> None:
+    """Assign RELEASE (NAME@vX.Y.Z) to ENVIRONMENT with the tag NAME#ENVIRONMENT#N."""
+    root = git.repo_root()
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    if lifecycle.plan_promotion(root, release, environment, policy) is None:
+        click.echo(f"{release} is already the version in {environment}: nothing to do.")
+        return
+    planned, taken = registry.publish(
+        root, lambda: _must(lifecycle.plan_promotion(root, release, environment, policy), release,
+                            environment), push, remote,
+    )  # fmt: skip
+    for tag in taken:
+        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
+    where = f" and pushed it to {remote}" if push else ""
+    click.echo(f"Created tag {planned.tag}: {release} is in {environment}{where}.")
+
+
+cli.add_command(promote_command, "assign")
+
+
+@cli.command("deprecate")
+@click.argument("release")
+@click.option("--push", is_flag=True, help="Push the tag to the remote.")
+@click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
+def deprecate_command(release: str, push: bool, remote: str) -> None:
+    """Withdraw RELEASE (NAME@vX.Y.Z) with GTO's deprecation tag NAME@vX.Y.Z!#N."""
+    root = git.repo_root()
+    planned, _ = registry.publish(
+        root, lambda: lifecycle.plan_deprecation(root, release), push, remote
+    )
+    click.echo(f"Created tag {planned.tag}: {release} is deprecated.")
+
+
+@cli.command("releases")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def releases_command(name: str | None, as_json: bool) -> None:
+    """Every artifact's latest version and environments; with NAME, all of its versions."""
+    reg = registry.read_registry(git.repo_root())
+    _warn_ignored(reg)
+    rows = lifecycle.versions(reg, name) if name else lifecycle.summary(reg)
+    if as_json:
+        click.echo(report.to_json(rows), nl=False)
+    else:
+        click.echo(report.versions_text(rows) if name else report.releases_text(rows), nl=False)
+
+
+@cli.command("history")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history_command(name: str, as_json: bool) -> None:
+    """Every registration, promotion and deprecation of NAME, oldest first."""
+    reg = registry.read_registry(git.repo_root())
+    _warn_ignored(reg)
+    rows = lifecycle.history(reg, name)
+    click.echo(report.to_json(rows) if as_json else report.history_text(rows), nl=False)
+
+
+@cli.command("check-ref")
+@click.argument("ref")
+def check_ref_command(ref: str) -> None:
+    """Say what a pushed registry tag means, as JSON (and as step outputs in GitHub Actions)."""
+    meaning = lifecycle.check_ref(git.repo_root(), ref)
+    click.echo(report.to_json(meaning), nl=False)
+    if github.in_actions():
+        github.write_outputs({k: v or "" for k, v in meaning.items()})
+
+
+def _must(
+    planned: lifecycle.PlannedTag | None, release: str, environment: str
+) -> lifecycle.PlannedTag:
+    if planned is None:
+        raise Refused(f"{release} was put in {environment} by someone else meanwhile")
+    return planned
+
+
+def _warn_ignored(reg: registry.Registry) -> None:
+    for tag in reg.ignored:
+        click.echo(
+            f"mlgate: warning: ignoring lightweight tag {tag} (registry tags are annotated)",
+            err=True,
+        )
 
 
 def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:

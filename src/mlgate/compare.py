@@ -64,9 +64,10 @@ def compare(
 
 def check(
     root: Path, base: str | None = None, head: str = git.WORKSPACE, policy_from: str = "base",
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, merge_base: bool = True,
 ) -> Check:  # fmt: skip
-    comparison = compare(root, base, head, merge_base=True, env=env)
+    """``merge_base`` False compares with ``base`` itself (a release with the one before it)."""
+    comparison = compare(root, base, head, merge_base=merge_base, env=env)
     base_policy = read_policy(comparison.base.revision)
     head_policy = read_policy(comparison.head.revision)
     policy = base_policy if policy_from == "base" else head_policy

@@ -175,6 +175,20 @@ def lock_changes(old_lock: dict[str, Any], new_lock: dict[str, Any]) -> list[Dat
     return changes
 
 
+def lock_outputs(stages: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every stage output recorded in dvc.lock: path -> {"md5", "size"[, "nfiles"]}."""
+    outputs = {}
+    for stage in stages.values():
+        if not isinstance(stage, dict):
+            continue
+        wdir = str(stage.get("wdir", "."))
+        for entry in stage.get("outs") or []:
+            if isinstance(entry, dict) and "path" in entry:
+                kept = {k: entry[k] for k in ("md5", "size", "nfiles") if k in entry}
+                outputs[_join(wdir, str(entry["path"]))] = kept
+    return outputs
+
+
 def _lock_entries(stages: dict[str, Any]) -> dict[str, tuple[str | None, int | None]]:
     entries: dict[str, tuple[str | None, int | None]] = {}
     for stage in stages.values():

@@ -27,3 +27,7 @@ class ConfigError(MlgateError):
 
 class DataError(MlgateError):
     """Input data (a CSV, a metrics file, a params file) cannot be used as it is."""
+
+
+class Refused(MlgateError):
+    """An action would leave a false or inconsistent record, so nothing was changed."""

@@ -24,7 +24,7 @@ _COLOURS = {PASS: "32", FAIL: "31", "skip": "33", "bold": "1"}
 
 def diff_json(comparison: Comparison, all_keys: bool = False) -> str:
     """The shape of ``dvc exp diff --json``: {"metrics": {file: {key: {old, new, diff}}}, "params"}."""
-    return _dump(_diffs(comparison, all_keys))
+    return to_json(_diffs(comparison, all_keys))
 
 
 def diff_text(comparison: Comparison, all_keys: bool = False, markdown: bool = False) -> str:
@@ -110,7 +110,7 @@ def check_json(check: Check) -> str:
         "data": [vars(c) for c in check.data_changes],
         "notes": list(comparison.notes),
     }
-    return _dump(document)
+    return to_json(document)
 
 
 def _sections(check: Check, markdown: bool) -> list[str]:
@@ -219,7 +219,7 @@ def _painter(colour: bool) -> Any:
     return paint
 
 
-def _dump(document: Any) -> str:
+def to_json(document: Any) -> str:
     return json.dumps(_json_safe(document), indent=2, allow_nan=False, default=str) + "\n"
 
 
@@ -232,3 +232,32 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+def releases_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate releases``: one row per artifact, one column per environment."""
+    if not rows:
+        return "No releases yet: `mlgate release` tags the first one.\n"
+    stages = list(rows[0]["stages"])
+    table = [[r["artifact"], r["latest"] or "-", *(r["stages"][s] or "-" for s in stages)]
+             for r in rows]  # fmt: skip
+    return "\n".join(_table(["artifact", "latest", *stages], table)) + "\n"
+
+
+def versions_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate releases NAME``: every version with its stages, gate verdict and metrics."""
+    table = []
+    for r in rows:
+        shown = ", ".join(f"{k} {_fmt(v)}" for k, v in (r["gated"] or {}).items())
+        status = ", ".join(r["stages"]) if r["active"] else "deprecated"
+        table.append([r["version"], r["created_at"][:19].replace("T", " "), r["commit"][:8],
+                      status or "-", r["gate"] or "-", shown or "-"])  # fmt: skip
+    header = ["version", "created", "commit", "environments", "gate", "gated metrics"]
+    return "\n".join(_table(header, table)) + "\n"
+
+
+def history_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate history NAME``: one line per event, oldest first."""
+    table = [[r["created_at"][:19].replace("T", " "), r["event"], r["version"] or "-",
+              r["stage"] or "-", r["tag"], r["author"]] for r in rows]  # fmt: skip
+    return "\n".join(_table(["time", "event", "version", "environment", "tag", "by"], table)) + "\n"

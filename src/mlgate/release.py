@@ -1,0 +1,281 @@
+"""Releases: an annotated ``NAME@vX.Y.Z`` tag whose annotation records what was released.
+
+A release is refused (nothing is tagged) on a dirty worktree, a stale pipeline, a version or
+commit already released, or a gate failure against the previous release unless forced. With
+``push``, a tag that another job pushed first is met by fetching the tags, planning again and
+retrying, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate import __version__, compare, dvcfiles, git, registry
+from mlgate.config import read_policy
+from mlgate.errors import ConfigError, Refused
+from mlgate.gate import FAIL, GateResult, Outcome, evaluate
+from mlgate.metrics import Snapshot, read_snapshot
+from mlgate.registry import Version
+
+BUMPS = ("auto", "major", "minor", "patch")
+FIRST_VERSION = Version(0, 1, 0)
+RECORD_BEGIN = "-----BEGIN MLGATE RELEASE RECORD-----"
+RECORD_END = "-----END MLGATE RELEASE RECORD-----"
+RECORD_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Release:
+    artifact: str
+    version: Version
+    commit: str
+    previous: str | None  # the version released before, e.g. "v0.1.0"
+    bump: str  # major, minor, patch, first or given
+    reason: str
+    record: dict[str, Any]
+    message: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tag(self) -> str:
+        return str(registry.TagName(self.artifact, registry.REGISTER, version=str(self.version)))
+
+
+@dataclass(frozen=True)
+class Released:
+    release: Release
+    pushed: bool = False
+    taken: tuple[str, ...] = ()  # tags another job pushed first, so this one planned again
+
+
+def default_artifact(root: Path) -> str:
+    """The model artifact dvc.yaml declares, else the policy's ``model`` name."""
+    workspace = git.revision(git.WORKSPACE, root)
+    artifacts = dvcfiles.read_declarations(workspace).artifacts
+    models = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("type") == "model"]
+    candidates = models or list(artifacts)
+    if len(candidates) == 1:
+        return candidates[0]
+    policy_model = read_policy(workspace).model
+    if policy_model:
+        return policy_model
+    if candidates:
+        raise ConfigError(
+            f"dvc.yaml declares several artifacts ({', '.join(candidates)}): name the one to use"
+        )
+    raise ConfigError(
+        "no artifact to release: declare one in dvc.yaml's `artifacts:` section, "
+        "set `model` in [tool.mlgate], or name it"
+    )
+
+
+def plan(
+    root: Path, artifact: str, bump: str = "auto", version: str | None = None,
+    force: bool = False, message: str | None = None, stale_check: bool = True,
+) -> Release:  # fmt: skip
+    """Decide the version and write the record for releasing HEAD; refuse what must not be."""
+    registry.check_name("artifact", artifact)
+    _refuse_dirty(root)
+    if stale_check:
+        _refuse_stale(root)
+    commit = git.resolve_commit("HEAD", root)
+    state = registry.read_registry(root).artifact(artifact)
+    if state.deprecated:
+        raise Refused(f"{artifact} is deprecated: its registry takes no new versions")
+    if commit in state.by_commit:
+        raise Refused(
+            f"HEAD ({commit[:8]}) is already released as {artifact}@{state.by_commit[commit]}"
+        )
+    latest = state.latest()
+    previous = latest.name.version if latest else None
+    head, result = _gate_against(root, latest)
+    against = f"{artifact}@{previous}" if previous else "the policy's bounds (first release)"
+    if result.failures and not force:
+        raise Refused(
+            f"the gate fails against {against}: {_describe(result.failures)} "
+            "(fix the model, or --force to release anyway; the annotation records it)"
+        )
+    chosen, kind, reason = _choose_version(root, artifact, state, latest, result, bump, version)
+    record = _record(head, artifact, chosen, previous, result, force, kind, reason)
+    return Release(artifact, chosen, commit, previous, kind, reason, record,
+                   _message(record, message))  # fmt: skip
+
+
+def release(
+    root: Path, artifact: str, bump: str = "auto", version: str | None = None,
+    force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",
+    stale_check: bool = True,
+) -> Released:  # fmt: skip
+    """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
+    planned, taken = registry.publish(
+        root, lambda: plan(root, artifact, bump, version, force, message, stale_check),
+        push, remote,
+    )  # fmt: skip
+    return Released(planned, pushed=push, taken=tuple(taken))
+
+
+def read_record(message: str) -> dict[str, Any] | None:
+    """The machine-readable block of a release annotation (None for tags mlgate did not make)."""
+    start, end = message.find(RECORD_BEGIN), message.find(RECORD_END)
+    if start < 0 or end < start:
+        return None
+    try:
+        record = json.loads(message[start + len(RECORD_BEGIN) : end])
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, GateResult]:
+    """HEAD judged against the latest release, or against the policy's bounds alone."""
+    if latest is not None:
+        check = compare.check(root, base=latest.tag, head="HEAD", merge_base=False)
+        return check.comparison.head, check.gate
+    head = read_snapshot(git.revision("HEAD", root))
+    return head, evaluate(read_policy(head.revision), {}, head.metrics)
+
+
+def _refuse_dirty(root: Path) -> None:
+    changed = git.run_git("status", "--porcelain", "--untracked-files=no", cwd=root).splitlines()
+    if changed:
+        paths = ", ".join(line[3:] for line in changed[:3]) + (", ..." if len(changed) > 3 else "")
+        raise Refused(f"the worktree has uncommitted changes ({paths}): commit them first")
+
+
+def _refuse_stale(root: Path) -> None:
+    from mlgate import pipeline_status
+
+    stale = pipeline_status.stale_stages(root)
+    if stale:
+        raise Refused(
+            f"the pipeline is stale ({'; '.join(f'{s}: {why}' for s, why in stale.items())}): "
+            "run `dvc repro` and commit dvc.lock"
+        )
+
+
+def _choose_version(
+    root: Path, artifact: str, state: registry.Artifact, latest: registry.Event | None,
+    result: GateResult, bump: str, version: str | None,
+) -> tuple[Version, str, str]:  # fmt: skip
+    current = Version.parse(latest.name.version or "") if latest else None
+    if version is not None:
+        chosen = Version.parse(version if version.startswith("v") else f"v{version}")
+        if current is not None and not current < chosen:
+            raise Refused(f"{chosen} is not above the latest version {artifact}@{current}")
+        if str(chosen) in state.registrations:
+            raise Refused(f"{artifact}@{chosen} already exists")
+        return chosen, "given", "the version was given"
+    if current is None or latest is None:
+        return FIRST_VERSION, "first", "the first release"
+    if bump != "auto":
+        return current.bump(bump), bump, f"--bump {bump}"
+    old_signature = _signature(root, artifact, latest.commit)
+    new_signature = _signature(root, artifact, git.resolve_commit("HEAD", root))
+    if old_signature != new_signature:
+        return current.bump("major"), "major", "the model's input signature changed"
+    improved = [o for o in result.outcomes if _improved(o)]
+    if improved:
+        names = ", ".join(o.metric or o.rule.key for o in improved)
+        return current.bump("minor"), "minor", f"gated metrics improved: {names}"
+    return current.bump("patch"), "patch", "no gated metric improved, same input signature"
+
+
+def _improved(outcome: Outcome) -> bool:
+    change, direction = outcome.change, outcome.rule.direction
+    if change is None or direction is None or outcome.status == FAIL:
+        return False
+    return change > 0 if direction == "higher" else change < 0
+
+
+def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] | None:
+    """Feature names and types from the model card next to the artifact (None: no card)."""
+    revision = git.Revision(root, commit, commit[:8])
+    path = _artifact_path(revision, artifact)
+    if path is None:
+        return None
+    card_path = str(Path(path).with_suffix(".json"))
+    content = revision.read_one(card_path)
+    if content is None:
+        return None
+    card = dvcfiles.parse_data_file(card_path, content, f"{card_path} at {revision.label}")
+    features = card.get("features") if isinstance(card, dict) else None
+    if not isinstance(features, list):
+        return None
+    return [(str(f.get("name")), str(f.get("dtype"))) for f in features if isinstance(f, dict)]
+
+
+def _artifact_path(revision: git.Revision, artifact: str) -> str | None:
+    declared = dvcfiles.read_declarations(revision).artifacts.get(artifact)
+    return str(declared["path"]) if isinstance(declared, dict) and "path" in declared else None
+
+
+def _record(
+    head: Snapshot, artifact: str, version: Version, previous: str | None, result: GateResult,
+    forced: bool, bump: str, reason: str,
+) -> dict[str, Any]:  # fmt: skip
+    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
+    path = _artifact_path(head.revision, artifact)
+    return {
+        "schema": RECORD_SCHEMA,
+        "artifact": artifact,
+        "version": str(version),
+        "commit": head.revision.commit,
+        "previous": previous,
+        "bump": {"kind": bump, "reason": reason},
+        "model": {"path": path, "md5": (outputs.get(path) or {}).get("md5") if path else None},
+        "outputs": outputs,
+        "metrics": head.metrics,
+        "params": head.params,
+        "gate": {
+            "against": f"{artifact}@{previous}" if previous else None,
+            "verdict": "pass" if result.passed else "fail",
+            "rules": [
+                {
+                    "metric": o.metric or o.rule.key,
+                    "file": o.path,
+                    "base": o.base,
+                    "head": o.head,
+                    "status": o.status,
+                }
+                for o in result.outcomes
+            ],
+            "failed": [
+                {"metric": o.metric or o.rule.key, "reason": o.reason} for o in result.failures
+            ],
+            "forced": forced,
+        },
+        "mlgate": __version__,
+    }
+
+
+def _message(record: dict[str, Any], message: str | None) -> str:
+    lines = [f"Registering artifact {record['artifact']} version {record['version']}"]
+    if message:
+        lines += ["", message]
+    lines += ["", f"Commit: {record['commit']}", f"Version: {record['bump']['reason']}"]
+    gate = record["gate"]
+    verdict = gate["verdict"].upper() + (" (released with --force)" if gate["forced"] else "")
+    against = gate["against"] or "the policy's bounds (first release)"
+    lines.append(f"Gate against {against}: {verdict}")
+    for failure in gate["failed"]:
+        lines.append(f"  failed: {failure['metric']}: {failure['reason']}")
+    for path, values in record["metrics"].items():
+        shown = ", ".join(
+            f"{k} {_short(v)}" for k, v in values.items() if not k.startswith("data.")
+        )
+        lines.append(f"Metrics ({path}): {shown}")
+    if record["model"]["md5"]:
+        lines.append(f"Model: {record['model']['path']} md5 {record['model']['md5']}")
+    body = json.dumps(record, indent=2, sort_keys=True)
+    return "\n".join([*lines, "", RECORD_BEGIN, body, RECORD_END, ""])
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _describe(failures: tuple[Outcome, ...]) -> str:
+    return "; ".join(f"{o.metric or o.rule.key}: {o.reason}" for o in failures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,13 @@ def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool 
     if commit:
         commit_all(path, "pipeline")
     return path
+
+
+TAG_EPOCH = 1_780_000_000  # tags made with tag_at are this many seconds after the epoch, plus n
+
+
+def tag_at(repo: Path, name: str, rev: str, second: int, message: str | None = None) -> None:
+    """An annotated tag with a fixed time, so GTO and mlgate see the same event order."""
+    env = {**os.environ, "GIT_COMMITTER_DATE": f"{TAG_EPOCH + second} +0000"}
+    subprocess.run(["git", "tag", "-a", "-m", message or name, name, rev], cwd=repo, env=env,
+                   check=True, capture_output=True)  # fmt: skip

@@ -11,8 +11,11 @@ from mlgate.errors import DataError
 def stale_stages(root: Path) -> dict[str, str]:
     """Stages whose dependencies, params or outputs differ from dvc.lock: stage -> why.
 
-    Asks DVC itself (``dvc status``), which hashes what changed; imported only here.
+    Asks DVC itself (``dvc status``), which hashes what changed; imported only here. A git
+    repository that is not a DVC repository has no pipeline to be stale.
     """
+    if not (root / ".dvc").is_dir():
+        return {}
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -32,7 +35,14 @@ def _why(changes: list[Any]) -> str:
             continue
         for kind, paths in change.items():
             if isinstance(paths, dict):
-                reasons.append(f"{kind} {', '.join(f'{p} ({s})' for p, s in paths.items())}")
+                reasons.append(f"{kind} {', '.join(_describe(p, s) for p, s in paths.items())}")
             else:
                 reasons.append(str(kind))
     return "; ".join(reasons) or "changed"
+
+
+def _describe(path: str, state: Any) -> str:
+    """``metrics.json (modified)``; a params file names its keys: ``params.yaml (train modified)``."""
+    if isinstance(state, dict):
+        state = ", ".join(f"{key} {value}" for key, value in state.items())
+    return f"{path} ({state})"

@@ -184,6 +184,7 @@ class Artifact:
                     self.registrations.setdefault(version, event)
         self.active = {v for v, action in last_direct.items() if action == REGISTER}
         self.by_commit = {e.commit: v for v, e in self.registrations.items() if v in self.active}
+        self._any_by_commit = {e.commit: v for v, e in self.registrations.items()}
 
     @property
     def deprecated(self) -> bool:
@@ -200,7 +201,9 @@ class Artifact:
 
     def version_of(self, event: Event) -> str:
         """The version an event is about; a stage tag names it by its commit, as in GTO."""
-        return event.name.version or self.by_commit.get(event.commit, event.commit)
+        if event.name.version:
+            return event.name.version
+        return self.by_commit.get(event.commit) or self._any_by_commit.get(event.commit, event.commit)
 
     def stages(self) -> dict[str, str]:
         """Each stage's current version: the newest assignment still in force."""

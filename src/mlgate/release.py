@@ -74,13 +74,12 @@ def default_artifact(root: Path) -> str:
 
 def plan(
     root: Path, artifact: str, bump: str = "auto", version: str | None = None,
-    force: bool = False, message: str | None = None, stale_check: bool = True,
+    force: bool = False, message: str | None = None,
 ) -> Release:  # fmt: skip
     """Decide the version and write the record for releasing HEAD; refuse what must not be."""
     registry.check_name("artifact", artifact)
     _refuse_dirty(root)
-    if stale_check:
-        _refuse_stale(root)
+    _refuse_stale(root)
     commit = git.resolve_commit("HEAD", root)
     state = registry.read_registry(root).artifact(artifact)
     if state.deprecated:
@@ -107,11 +106,10 @@ def plan(
 def release(
     root: Path, artifact: str, bump: str = "auto", version: str | None = None,
     force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",
-    stale_check: bool = True,
 ) -> Released:  # fmt: skip
     """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
     planned, taken = registry.publish(
-        root, lambda: plan(root, artifact, bump, version, force, message, stale_check),
+        root, lambda: plan(root, artifact, bump, version, force, message),
         push, remote,
     )  # fmt: skip
     return Released(planned, pushed=push, taken=tuple(taken))

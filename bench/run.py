@@ -3,6 +3,7 @@ tool does the same job, the ratio measured side by side in the same run.
 
     python bench/run.py pipeline [--rows 10000,100000,1000000] [--repeat 5]
     python bench/run.py gate [--history 0,10000,100000] [--repeat 5]
+    python bench/run.py registry [--repeat 5]
 """
 
 from __future__ import annotations
@@ -136,7 +137,87 @@ def bench_gate(args: argparse.Namespace) -> None:
         print(f"{commits:>8} {ours:>15.3f} {theirs:>26.3f} {theirs / ours:>5.1f}x", flush=True)
 
 
-BENCHMARKS = {"gate": bench_gate, "pipeline": bench_pipeline}
+def registry_repository(root: Path, artifacts: int, versions: int, unrelated: int) -> int:
+    """A repository with ``artifacts`` x ``versions`` releases, each promoted once (alternating
+    staging and production), plus ``unrelated`` other annotated tags; all made by fast-import.
+    Returns the number of registry tags."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    lines, when, counters = [], 1_600_000_000, dict.fromkeys(range(artifacts), 0)
+    who = "Bench <bench@example.com>"
+
+    def data(text: str) -> list[str]:
+        return [f"data {len(text.encode())}", text]
+
+    commits = max(versions, 1)
+    for n in range(commits):
+        lines += ["commit refs/heads/main", f"mark :{n + 1}", f"committer {who} {when + n} +0000",
+                  *data(f"commit {n}\n"), "M 644 inline file.txt", *data(f"{n}\n")]  # fmt: skip
+    registry_tags = 0
+    for a in range(artifacts):
+        for v in range(versions):
+            when += 1
+            stage = ("staging", "production")[v % 2]
+            counters[a] += 1
+            for name in (f"model-{a}@v0.{v}.0", f"model-{a}#{stage}#{counters[a]}"):
+                lines += [
+                    f"tag {name}",
+                    f"from :{v + 1}",
+                    f"tagger {who} {when} +0000",
+                    *data(f"{name}\n"),
+                ]
+                registry_tags += 1
+    for u in range(unrelated):
+        lines += [
+            f"tag build-{u}",
+            f"from :{u % commits + 1}",
+            f"tagger {who} {when} +0000",
+            *data("build\n"),
+        ]
+    stream = "\n".join(lines) + "\n"
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=stream.encode(), check=True)
+    return registry_tags
+
+
+def bench_registry(args: argparse.Namespace) -> None:
+    """`mlgate releases --json` vs `gto show --json` on the same repository."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "registry"
+        count = registry_repository(root, artifacts=5, versions=100, unrelated=5000)
+        mlgate = [sys.executable, "-m", "mlgate", "releases", "--json"]
+        gto = [sys.executable, "-m", "gto.cli", "show", "--json"]
+        ours_out = subprocess.run(
+            mlgate, cwd=root, capture_output=True, text=True, check=True
+        ).stdout
+        theirs_out = subprocess.run(
+            gto, cwd=root, capture_output=True, text=True, check=True
+        ).stdout
+        agree = _registry_views_agree(ours_out, theirs_out)
+        ours = median_time(
+            lambda: subprocess.run(mlgate, cwd=root, capture_output=True), args.repeat
+        )
+        theirs = median_time(
+            lambda: subprocess.run(gto, cwd=root, capture_output=True), args.repeat
+        )
+    print(f"registry: median of {args.repeat} runs; {count} registry tags + 5000 unrelated tags")
+    print(f"  mlgate releases --json   {ours:7.3f} s")
+    print(f"  gto show --json          {theirs:7.3f} s")
+    print(f"  ratio: mlgate is {theirs / ours:.1f}x faster; same versions and stages: {agree}")
+
+
+def _registry_views_agree(ours_json: str, gto_json: str) -> bool:
+    import json
+
+    ours = {row["artifact"]: row for row in json.loads(ours_json)}
+    theirs = json.loads(gto_json)
+    return set(ours) == set(theirs) and all(
+        ours[a]["latest"] == s["version"]
+        and {k: v for k, v in ours[a]["stages"].items() if v}
+        == {k: v for k, v in s["stage"].items() if v}
+        for a, s in theirs.items()
+    )
+
+
+BENCHMARKS = {"gate": bench_gate, "pipeline": bench_pipeline, "registry": bench_registry}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -363,3 +363,15 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
         "staging": "v0.2.0",
         "production": "v0.2.0",
     }
+
+
+def test_registry_commands_import_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
+    release(repo, NAME)
+    code = (
+        "import sys; from mlgate.cli import main; "
+        f"codes = [main(['releases']), main(['promote', '{NAME}@v0.1.0', 'staging']), "
+        f"main(['history', '{NAME}']), main(['check-ref', '{NAME}#staging#1'])]; "
+        "print(codes, sorted(m for m in ('dvc', 'pandas', 'sklearn', 'gto') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert result.stdout.strip().endswith("[0, 0, 0, 0] []"), result.stdout + result.stderr

@@ -39,7 +39,10 @@ def test_release_promote_and_a_stale_pipeline_refused(tmp_path: Path, monkeypatc
     commit_all(project, "more trees, not reproduced")
     assert main(["release"]) == 2
     err = capsys.readouterr().err
-    assert "the pipeline is stale (train: changed deps params.yaml (train modified))" in err and "run `dvc repro`" in err
+    assert (
+        "the pipeline is stale (train: changed deps params.yaml (train modified))" in err
+        and "run `dvc repro`" in err
+    )
     assert git(project, "tag", "--list") == "fraud-detector@v0.1.0"
 
     dvc(project, "repro")

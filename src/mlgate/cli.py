@@ -158,8 +158,8 @@ def promote_command(release: str, environment: str, push: bool, remote: str) -> 
     )  # fmt: skip
     for tag in taken:
         click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
-    where = f" and pushed it to {remote}" if push else ""
-    click.echo(f"Created tag {planned.tag}: {release} is in {environment}{where}.")
+    pushed = f" and pushed it to {remote}" if push else ""
+    click.echo(f"Created tag {planned.tag}{pushed}: {release} is in {environment}.")
 
 
 cli.add_command(promote_command, "assign")

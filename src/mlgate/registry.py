@@ -203,7 +203,9 @@ class Artifact:
         """The version an event is about; a stage tag names it by its commit, as in GTO."""
         if event.name.version:
             return event.name.version
-        return self.by_commit.get(event.commit) or self._any_by_commit.get(event.commit, event.commit)
+        return self.by_commit.get(event.commit) or self._any_by_commit.get(
+            event.commit, event.commit
+        )
 
     def stages(self) -> dict[str, str]:
         """Each stage's current version: the newest assignment still in force."""

@@ -258,13 +258,9 @@ def _message(record: dict[str, Any], message: str | None) -> str:
     verdict = gate["verdict"].upper() + (" (released with --force)" if gate["forced"] else "")
     against = gate["against"] or "the policy's bounds (first release)"
     lines.append(f"Gate against {against}: {verdict}")
-    for failure in gate["failed"]:
-        lines.append(f"  failed: {failure['metric']}: {failure['reason']}")
-    for path, values in record["metrics"].items():
-        shown = ", ".join(
-            f"{k} {_short(v)}" for k, v in values.items() if not k.startswith("data.")
-        )
-        lines.append(f"Metrics ({path}): {shown}")
+    for rule in gate["rules"]:
+        was = f" (was {_short(rule['base'])})" if rule["base"] is not None else ""
+        lines.append(f"  {rule['metric']} {_short(rule['head'])}{was}: {rule['status']}")
     if record["model"]["md5"]:
         lines.append(f"Model: {record['model']['path']} md5 {record['model']['md5']}")
     body = json.dumps(record, indent=2, sort_keys=True)

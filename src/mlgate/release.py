@@ -37,7 +37,6 @@ class Release:
     reason: str
     record: dict[str, Any]
     message: str
-    notes: tuple[str, ...] = ()
 
     @property
     def tag(self) -> str:

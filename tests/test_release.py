@@ -320,7 +320,7 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
     new_model(repo, 0.93)
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000010 +0000")
     release(repo, NAME)
-    tag_at(repo, f"{NAME}#staging#1", f"{NAME}@v0.1.0", 20)
+    tag_at(repo, f"{NAME}#staging#1", f"{NAME}@v0.1.0^{{commit}}", 20)
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000030 +0000")
     run(
         repo,
@@ -336,9 +336,15 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
     )  # GTO's own tag
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000040 +0000")
     assert cli(repo, monkeypatch, "promote", f"{NAME}@v0.2.0", "production") == 0
-    tag_at(repo, "other@v1.0.0", "HEAD~1", 50)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000050 +0000")
+    run(repo, sys.executable, "-m", "gto.cli", "register", "other", "HEAD~1", "--version", "v1.0.0")
+    run(repo, sys.executable, "-m", "gto.cli", "register", "third", "HEAD", "--version", "v2.0.0")
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000060 +0000")
     assert cli(repo, monkeypatch, "deprecate", "other@v1.0.0") == 0
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000070 +0000")
+    run(
+        repo, sys.executable, "-m", "gto.cli", "deprecate", NAME, "v0.2.0", "staging"
+    )  # GTO's unassign
     capsys.readouterr()
 
     shown = gto_json(repo, "show")
@@ -359,10 +365,9 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
         return (e["event"], e["version"], e["stage"], e["commit"])
 
     assert sorted(map(key, ours_history)) == sorted(map(key, theirs))
-    assert registry.read_registry(repo).artifact(NAME).stages() == {
-        "staging": "v0.2.0",
-        "production": "v0.2.0",
-    }
+    reg = registry.read_registry(repo)
+    assert reg.artifact(NAME).stages() == {"staging": "v0.1.0", "production": "v0.2.0"}
+    assert reg.artifact("third").latest().name.version == "v2.0.0"
 
 
 def test_registry_commands_import_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:

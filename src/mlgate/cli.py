@@ -133,10 +133,10 @@ def release_command(
     outcome = release_.release(root, name or release_.default_artifact(root), bump, version,
                                force, message, push, remote)  # fmt: skip
     made = outcome.release
-    for tag in outcome.taken:
-        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
-    where = f" and pushed it to {remote}" if outcome.pushed else ""
-    click.echo(f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){where}.")
+    _say_taken(outcome.taken)
+    click.echo(
+        f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}."
+    )
     click.echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
 
 
@@ -149,17 +149,21 @@ def promote_command(release: str, environment: str, push: bool, remote: str) -> 
     """Assign RELEASE (NAME@vX.Y.Z) to ENVIRONMENT with the tag NAME#ENVIRONMENT#N."""
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
-    if lifecycle.plan_promotion(root, release, environment, policy) is None:
+    first = lifecycle.plan_promotion(root, release, environment, policy)
+    if first is None:
         click.echo(f"{release} is already the version in {environment}: nothing to do.")
         return
-    planned, taken = registry.publish(
-        root, lambda: _must(lifecycle.plan_promotion(root, release, environment, policy), release,
-                            environment), push, remote,
-    )  # fmt: skip
-    for tag in taken:
-        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
-    pushed = f" and pushed it to {remote}" if push else ""
-    click.echo(f"Created tag {planned.tag}{pushed}: {release} is in {environment}.")
+    plans = iter([first])  # a retry after a push race plans again from the fetched tags
+
+    def plan() -> lifecycle.PlannedTag:
+        planned = next(plans, None) or lifecycle.plan_promotion(root, release, environment, policy)
+        if planned is None:
+            raise Refused(f"{release} was put in {environment} by someone else meanwhile")
+        return planned
+
+    planned, taken = registry.publish(root, plan, push, remote)
+    _say_taken(taken)
+    click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is in {environment}.")
 
 
 cli.add_command(promote_command, "assign")
@@ -175,7 +179,7 @@ def deprecate_command(release: str, push: bool, remote: str) -> None:
     planned, _ = registry.publish(
         root, lambda: lifecycle.plan_deprecation(root, release), push, remote
     )
-    click.echo(f"Created tag {planned.tag}: {release} is deprecated.")
+    click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is deprecated.")
 
 
 @cli.command("releases")
@@ -213,12 +217,13 @@ def check_ref_command(ref: str) -> None:
         github.write_outputs({k: v or "" for k, v in meaning.items()})
 
 
-def _must(
-    planned: lifecycle.PlannedTag | None, release: str, environment: str
-) -> lifecycle.PlannedTag:
-    if planned is None:
-        raise Refused(f"{release} was put in {environment} by someone else meanwhile")
-    return planned
+def _say_taken(taken: Sequence[str]) -> None:
+    for tag in taken:
+        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
+
+
+def _pushed(push: bool, remote: str) -> str:
+    return f" and pushed it to {remote}" if push else ""
 
 
 def _warn_ignored(reg: registry.Registry) -> None:

@@ -133,8 +133,7 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     artifact = _known(reg, name)
     current = artifact.stages()
     rows: list[dict[str, Any]] = []
-    for event in sorted(artifact.registrations.values(), reverse=True,
-                        key=lambda e: registry.Version.parse(e.name.version or "")):  # fmt: skip
+    for event in artifact.versions(include_deprecated=True):
         version = event.name.version
         record = read_record(event.message) or {}
         rows.append({

@@ -190,9 +190,10 @@ class Artifact:
     def deprecated(self) -> bool:
         return bool(self.events) and self.events[-1].action == DEPRECATE
 
-    def versions(self) -> list[Event]:
-        """Active registrations, highest version first."""
-        return sorted((self.registrations[v] for v in self.active),
+    def versions(self, include_deprecated: bool = False) -> list[Event]:
+        """Registrations, highest version first; deregistered ones only if asked."""
+        kept = self.registrations if include_deprecated else self.active
+        return sorted((self.registrations[v] for v in kept),
                       key=lambda e: Version.parse(e.name.version or ""), reverse=True)  # fmt: skip
 
     def latest(self) -> Event | None:

@@ -96,7 +96,9 @@ def plan(
             f"the gate fails against {against}: {_describe(result.failures)} "
             "(fix the model, or --force to release anyway; the annotation records it)"
         )
-    chosen, kind, reason = _choose_version(root, artifact, state, latest, result, bump, version)
+    chosen, kind, reason = _choose_version(
+        root, commit, artifact, state, latest, result, bump, version
+    )
     record = _record(head, artifact, chosen, previous, result, force, kind, reason)
     return Release(artifact, chosen, commit, previous, kind, reason, record,
                    _message(record, message))  # fmt: skip
@@ -154,7 +156,7 @@ def _refuse_stale(root: Path) -> None:
 
 
 def _choose_version(
-    root: Path, artifact: str, state: registry.Artifact, latest: registry.Event | None,
+    root: Path, commit: str, artifact: str, state: registry.Artifact, latest: registry.Event | None,
     result: GateResult, bump: str, version: str | None,
 ) -> tuple[Version, str, str]:  # fmt: skip
     current = Version.parse(latest.name.version or "") if latest else None
@@ -170,7 +172,7 @@ def _choose_version(
     if bump != "auto":
         return current.bump(bump), bump, f"--bump {bump}"
     old_signature = _signature(root, artifact, latest.commit)
-    new_signature = _signature(root, artifact, git.resolve_commit("HEAD", root))
+    new_signature = _signature(root, artifact, commit)
     if old_signature != new_signature:
         return current.bump("major"), "major", "the model's input signature changed"
     improved = [o for o in result.outcomes if _improved(o)]

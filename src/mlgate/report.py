@@ -250,7 +250,7 @@ def versions_text(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         shown = ", ".join(f"{k} {_fmt(v)}" for k, v in (r["gated"] or {}).items())
         status = ", ".join(r["stages"]) if r["active"] else "deprecated"
-        table.append([r["version"], r["created_at"][:19].replace("T", " "), r["commit"][:8],
+        table.append([r["version"], _when(r["created_at"]), r["commit"][:8],
                       status or "-", r["gate"] or "-", shown or "-"])  # fmt: skip
     header = ["version", "created", "commit", "environments", "gate", "gated metrics"]
     return "\n".join(_table(header, table)) + "\n"
@@ -258,6 +258,11 @@ def versions_text(rows: list[dict[str, Any]]) -> str:
 
 def history_text(rows: list[dict[str, Any]]) -> str:
     """``mlgate history NAME``: one line per event, oldest first."""
-    table = [[r["created_at"][:19].replace("T", " "), r["event"], r["version"] or "-",
+    table = [[_when(r["created_at"]), r["event"], r["version"] or "-",
               r["stage"] or "-", r["tag"], r["author"]] for r in rows]  # fmt: skip
     return "\n".join(_table(["time", "event", "version", "environment", "tag", "by"], table)) + "\n"
+
+
+def _when(iso_time: str) -> str:
+    """``2026-11-23T13:40:19+00:00`` -> ``2026-11-23 13:40:19`` (the tag's own time zone)."""
+    return iso_time[:19].replace("T", " ")

@@ -57,14 +57,21 @@ def write_params(project: Path, changes: dict[str, Any], replace: bool = False) 
     path.write_text(yaml.safe_dump(deep_update(current, changes), sort_keys=False))
 
 
-def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool = True) -> Path:
-    """Copy this repository's pipeline (dvc.yaml, params, stage code, .dvc) into a new git repo."""
-    path.mkdir(parents=True)
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
-        shutil.copy2(REPO_ROOT / name, path / name)
-    (path / ".dvc").mkdir()
+def init_dvc_repo(path: Path) -> Path:
+    """An empty git repository on ``main`` with this repository's DVC config (no analytics,
+    no remote) and .dvc/.gitignore, so the cache is never committed."""
+    (path / ".dvc").mkdir(parents=True)
     for name in ("config", ".gitignore"):
         shutil.copy2(REPO_ROOT / ".dvc" / name, path / ".dvc" / name)
+    git(path, "init", "-q", "-b", "main")
+    return path
+
+
+def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool = True) -> Path:
+    """Copy this repository's pipeline (dvc.yaml, params, stage code, .dvc) into a new git repo."""
+    init_dvc_repo(path)
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy2(REPO_ROOT / name, path / name)
     for code in PIPELINE_CODE:
         if (REPO_ROOT / code).is_dir():
             shutil.copytree(
@@ -73,7 +80,6 @@ def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool 
         else:
             shutil.copy2(REPO_ROOT / code, path / code)
     write_params(path, deep_update(TEST_PARAMS, params or {}))
-    git(path, "init", "-q", "-b", "main")
     if commit:
         commit_all(path, "pipeline")
     return path

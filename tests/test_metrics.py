@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, commit_all, dvc, git
+from helpers import commit_all, dvc, git, init_dvc_repo
 from mlgate import git as gitmod
 from mlgate.errors import DataError
 from mlgate.metrics import diff, flatten, read_snapshot
@@ -66,10 +66,7 @@ def write_files(root: Path, files: dict[str, object]) -> None:
 
 @pytest.fixture
 def two_revisions(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    (root / ".dvc").mkdir(parents=True)
-    shutil.copy2(REPO_ROOT / ".dvc/config", root / ".dvc/config")
-    git(root, "init", "-q", "-b", "main")
+    root = init_dvc_repo(tmp_path / "repo")
     (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML))
     write_files(root, BASE_FILES)
     commit_all(root, "base")
@@ -162,10 +159,7 @@ def write_metric_stage(root: Path, accuracy: float) -> None:
 @pytest.fixture
 def cached_metrics(tmp_path: Path) -> Path:
     """metrics.json is a cached output: git holds only its hash in dvc.lock."""
-    root = tmp_path / "cached"
-    (root / ".dvc").mkdir(parents=True)
-    shutil.copy2(REPO_ROOT / ".dvc/config", root / ".dvc/config")
-    git(root, "init", "-q", "-b", "main")
+    root = init_dvc_repo(tmp_path / "cached")
     for accuracy, tag in ((0.8, "base"), (0.9, "head")):
         write_metric_stage(root, accuracy)
         dvc(root, "repro", "-q")

@@ -1,12 +1,7 @@
 """mlgate: a Git-hooked CI/CD plugin for DVC machine-learning projects."""
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mlgate")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written (pyproject.toml reads it): importlib.metadata would
+# cost the hooks 50 ms at every start.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 the gate or a check said no, 2 could not run (an MlgateError
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from mlgate import __version__, compare, git, github, lifecycle, registry, report
+from mlgate import __version__, compare, git, github, hooks, lifecycle, registry, report
 from mlgate import release as release_
 from mlgate.config import read_policy
 from mlgate.errors import (
@@ -215,6 +216,52 @@ def check_ref_command(ref: str) -> None:
     click.echo(report.to_json(meaning), nl=False)
     if github.in_actions():
         github.write_outputs({k: v or "" for k, v in meaning.items()})
+
+
+@cli.group("hooks")
+def hooks_group() -> None:
+    """Git hooks: a stale pipeline stops a commit, a regression stops a push, checkout syncs data."""
+
+
+HOOK_OPTION = click.option(
+    "--hook", "hook_names", type=click.Choice(hooks.HOOKS), multiple=True,
+    help="Only this hook (repeatable); default: all three.",
+)  # fmt: skip
+
+
+@hooks_group.command("install")
+@HOOK_OPTION
+def hooks_install_command(hook_names: tuple[str, ...]) -> None:
+    """Install the hooks, keeping any existing hook to run first."""
+    states = hooks.install(git.repo_root(), hook_names or hooks.HOOKS)
+    click.echo(report.hooks_text(states), nl=False)
+
+
+@hooks_group.command("uninstall")
+@HOOK_OPTION
+def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
+    """Remove mlgate's hooks and put back the hooks they chained."""
+    states = hooks.uninstall(git.repo_root(), hook_names or hooks.HOOKS)
+    click.echo(report.hooks_text(states), nl=False)
+
+
+@hooks_group.command("status")
+def hooks_status_command() -> None:
+    """Which hooks are installed, where, and with which Python."""
+    click.echo(report.hooks_text(hooks.status(git.repo_root())), nl=False)
+
+
+@hooks_group.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("hook", type=click.Choice(hooks.HOOKS))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> None:
+    """Run HOOK now with git's ARGS (what the pre-commit framework calls)."""
+    refs = sys.stdin.read() if hook == "pre-push" and not sys.stdin.isatty() else ""
+    result = hooks.run(hook, args, refs, os.environ)
+    for line in result.lines:
+        click.echo(line, err=True)
+    ctx.exit(result.exit_code)
 
 
 def _say_taken(taken: Sequence[str]) -> None:

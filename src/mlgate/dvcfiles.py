@@ -78,7 +78,7 @@ def read_declarations(revision: Revision) -> Declarations:
     document = parse_yaml(content, where) or {}
     if not isinstance(document, dict):
         raise DataError(f"{where} must be a mapping")
-    if _is_templated(content, document):
+    if is_templated(content, document):
         return Declarations(templated=True)
     metrics: dict[str, bool] = {p: False for p in _paths(document.get("metrics"))}
     params: dict[str, tuple[str, ...] | None] = {p: None for p in _paths(document.get("params"))}
@@ -86,7 +86,7 @@ def read_declarations(revision: Revision) -> Declarations:
         if not isinstance(stage, dict):
             raise DataError(f"{where}: stage '{name}' must be a mapping")
         wdir = str(stage.get("wdir", "."))
-        for path, options in _entries(stage.get("metrics")):
+        for path, options in entries(stage.get("metrics")):
             metrics[_join(wdir, path)] = bool((options or {}).get("cache", True))
         _collect_stage_params(stage.get("params"), wdir, params)
     params[DEFAULT_PARAMS_FILE] = None  # DVC always shows the default params file whole
@@ -127,7 +127,7 @@ def _track(
     params[path] = (*(params.get(path) or ()), *keys) if keys else None
 
 
-def _entries(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
+def entries(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
     entries: list[tuple[str, dict[str, Any] | None]] = []
     for item in value or []:
         if isinstance(item, str):
@@ -138,14 +138,14 @@ def _entries(value: Any) -> list[tuple[str, dict[str, Any] | None]]:
 
 
 def _paths(value: Any) -> list[str]:
-    return [path for path, _ in _entries(value)]
+    return [path for path, _ in entries(value)]
 
 
 def _join(wdir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(wdir, path))
 
 
-def _is_templated(content: bytes, document: dict[str, Any]) -> bool:
+def is_templated(content: bytes, document: dict[str, Any]) -> bool:
     if b"${" in content or "vars" in document:
         return True
     stages = document.get("stages") or {}

@@ -15,6 +15,8 @@ from pathlib import Path
 from mlgate.errors import GitError
 
 WORKSPACE = "workspace"
+STAGED = ":"  # git's name for the index in ``:path``
+NO_COMMIT = "0" * 40  # what git passes a hook for a ref that does not exist (a deletion)
 MAIN_BRANCH_CANDIDATES = ("main", "origin/main", "master", "origin/master")
 
 
@@ -125,12 +127,12 @@ class Revision:
     """A commit to read files from, or the workspace (files on disk)."""
 
     root: Path
-    commit: str | None  # None: the workspace
+    commit: str | None  # None: the workspace; "": the index (what the next commit holds)
     name: str  # what the user called it: "main", "HEAD~1", "workspace"
 
     @property
     def label(self) -> str:
-        return self.name if self.commit is None else f"{self.name} ({self.commit[:8]})"
+        return f"{self.name} ({self.commit[:8]})" if self.commit else self.name
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes | None]:
         if self.commit is not None:
@@ -144,7 +146,36 @@ class Revision:
 def revision(name: str, root: Path) -> Revision:
     if name == WORKSPACE:
         return Revision(root, None, WORKSPACE)
+    if name == STAGED:
+        return Revision(root, "", "the staged changes")
     return Revision(root, resolve_commit(name, root), name)
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Paths the next commit adds, changes or deletes (all of the index before a first commit)."""
+    if has_commit("HEAD", root):
+        output = run_git("diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", cwd=root)
+    else:
+        output = run_git("ls-files", "-z", cwd=root)
+    return [p for p in output.split("\0") if p]
+
+
+def tracked_files(root: Path, paths: Iterable[str]) -> list[str]:
+    """The files in the index at or under ``paths`` (git's own pathspec matching)."""
+    pathspecs = [f":(literal){p}" for p in paths]
+    if not pathspecs:
+        return []
+    return [p for p in run_git("ls-files", "-z", "--", *pathspecs, cwd=root).split("\0") if p]
+
+
+def changed_between(old: str, new: str, root: Path) -> list[str]:
+    output = run_git("diff", "--name-only", "-z", "--no-renames", old, new, cwd=root)
+    return [p for p in output.split("\0") if p]
+
+
+def git_path(name: str, root: Path) -> Path:
+    """Where git keeps ``name`` for this worktree: hooks (honouring core.hooksPath), rebase-merge."""
+    return (root / run_git("rev-parse", "--git-path", name, cwd=root).strip()).resolve()
 
 
 def _read_file(path: Path) -> bytes | None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import MlgateError
+
+if TYPE_CHECKING:
+    import urllib.error
 
 DEFAULT_API_URL = "https://api.github.com"
 RETRIES = 4
@@ -134,6 +135,9 @@ class GitHubClient:
 
     def request(self, method: str, path: str, payload: Any = None) -> Any:
         """One REST call with retries on 5xx and rate limits; 403 raises CommentForbidden."""
+        import urllib.error  # only when posting: the gate's start-up stays short
+        import urllib.request
+
         data = None if payload is None else json.dumps(payload).encode()
         for attempt in range(RETRIES + 1):
             request = urllib.request.Request(

@@ -1,0 +1,355 @@
+"""Git hooks: install, uninstall, status, and what each hook does when git runs it.
+
+The hooks git runs are small shell scripts that call ``python -m mlgate.hooks HOOK`` with the
+interpreter that installed them, so they work from GUIs and shells without the virtual
+environment. That entry point (``main``) is deliberately not a Click command: the pre-commit hook
+must answer in about 0.1 s, and importing Click with the whole command line costs more than that.
+
+A hook already in place is moved aside to ``<hook>.before-mlgate``, run first (its failure stops
+git), and put back exactly by uninstall.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgate import git
+from mlgate.errors import (
+    EXIT_BUG,
+    EXIT_COULD_NOT_RUN,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    ConfigError,
+    MlgateError,
+)
+
+HOOKS = ("pre-commit", "pre-push", "post-checkout")
+CHAINED_SUFFIX = ".before-mlgate"
+MARKER = "# mlgate-managed-hook"
+SKIP_VARIABLE = "MLGATE_SKIP"
+
+_TEMPLATE = """#!/bin/sh
+{marker} (`mlgate hooks install`). `mlgate hooks uninstall` removes it and puts back the
+# hook it found here, which it runs first: {hook}{suffix}
+MLGATE_PYTHON={python}
+hook={hook}
+chained="$(dirname "$0")/$hook{suffix}"
+{read_stdin}if [ -x "$chained" ]; then
+    {feed}"$chained" "$@" || exit $?
+fi
+[ "${{{skip}:-}}" = 1 ] && exit 0
+if [ -x "$MLGATE_PYTHON" ]; then
+    {feed}exec "$MLGATE_PYTHON" -m mlgate.hooks "$hook" "$@"
+elif command -v mlgate >/dev/null 2>&1; then
+    {feed}exec mlgate hooks run "$hook" "$@"
+fi
+echo "mlgate: $MLGATE_PYTHON is gone and mlgate is not on PATH: run \\`mlgate hooks install\\` again, or set {skip}=1 to skip" >&2
+exit 1
+"""
+
+
+@dataclass(frozen=True)
+class HookState:
+    hook: str
+    path: Path
+    installed: bool  # mlgate's hook is in place
+    foreign: bool  # a hook mlgate did not write is in place
+    chained: bool  # a hook mlgate found there is kept aside and run first
+    python: str | None  # the interpreter mlgate's hook calls
+
+    @property
+    def python_missing(self) -> bool:
+        return self.python is not None and not os.access(self.python, os.X_OK)
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for hooks: core.hooksPath if set, else the repository's (shared by worktrees)."""
+    return git.git_path("hooks", root)
+
+
+def status(root: Path, hooks: Sequence[str] = HOOKS) -> list[HookState]:
+    directory = hooks_dir(root)
+    return [_state(hook, directory / hook) for hook in hooks]
+
+
+def install(
+    root: Path, hooks: Sequence[str] = HOOKS, python: str = sys.executable
+) -> list[HookState]:
+    """Install (or refresh) mlgate's hooks, keeping any other hook to run first."""
+    directory = hooks_dir(root)
+    directory.mkdir(parents=True, exist_ok=True)
+    for hook in hooks:
+        _install_one(directory / hook, hook, python)
+    return status(root, hooks)
+
+
+def uninstall(root: Path, hooks: Sequence[str] = HOOKS) -> list[HookState]:
+    """Remove mlgate's hooks and put back the hooks they chained, byte for byte."""
+    directory = hooks_dir(root)
+    for hook in hooks:
+        path = directory / hook
+        chained = _chained_path(path)
+        if _is_ours(path):
+            path.unlink()
+        if chained.exists() or chained.is_symlink():
+            if path.exists() or path.is_symlink():
+                raise ConfigError(f"cannot put back {chained.name}: {path} is in the way")
+            os.replace(chained, path)
+    return status(root, hooks)
+
+
+def _install_one(path: Path, hook: str, python: str) -> None:
+    chained = _chained_path(path)
+    if (path.exists() or path.is_symlink()) and not _is_ours(path):
+        if chained.exists() or chained.is_symlink():
+            raise ConfigError(
+                f"both {path} and {chained.name} exist and neither is mlgate's: "
+                "move one of them away, then install again"
+            )
+        script = _write_script(path.with_name(f".{hook}.mlgate-new"), hook, python)
+        os.replace(path, chained)  # the same file, mode and all, so uninstall restores it
+        os.replace(script, path)
+        return
+    os.replace(_write_script(path.with_name(f".{hook}.mlgate-new"), hook, python), path)
+
+
+def _write_script(path: Path, hook: str, python: str) -> Path:
+    path.write_text(render_hook(hook, python), encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def render_hook(hook: str, python: str) -> str:
+    reads_stdin = hook == "pre-push"  # git gives pre-push the pushed refs on standard input
+    return _TEMPLATE.format(
+        marker=MARKER,
+        hook=hook,
+        suffix=CHAINED_SUFFIX,
+        python=_shell_quote(python),
+        skip=SKIP_VARIABLE,
+        read_stdin="refs=$(cat)\n" if reads_stdin else "",
+        feed="printf '%s\\n' \"$refs\" | " if reads_stdin else "",
+    )
+
+
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _state(hook: str, path: Path) -> HookState:
+    ours = _is_ours(path)
+    chained = _chained_path(path)
+    return HookState(
+        hook=hook,
+        path=path,
+        installed=ours,
+        foreign=(path.exists() or path.is_symlink()) and not ours,
+        chained=chained.exists() or chained.is_symlink(),
+        python=_installed_python(path) if ours else None,
+    )
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return MARKER.encode() in f.read(512)
+    except OSError:
+        return False
+
+
+def _installed_python(path: Path) -> str | None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("MLGATE_PYTHON="):
+            value = line.split("=", 1)[1]
+            return value[1:-1].replace("'\\''", "'") if value.startswith("'") else value
+    return None
+
+
+def _chained_path(path: Path) -> Path:
+    return path.with_name(path.name + CHAINED_SUFFIX)
+
+
+# What each hook does when git runs it.
+
+
+@dataclass(frozen=True)
+class HookResult:
+    exit_code: int = EXIT_OK
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushedRef:
+    """One line of what git gives pre-push: which local commit goes to which remote ref."""
+
+    local_ref: str
+    local_commit: str
+    remote_ref: str
+    remote_commit: str
+
+
+def run(hook: str, args: Sequence[str], stdin: str, env: Mapping[str, str]) -> HookResult:
+    """Run ``hook`` as git (or the pre-commit framework, through its variables) invoked it."""
+    if hook not in HOOKS:
+        raise ConfigError(f"unknown hook '{hook}' (mlgate has {', '.join(HOOKS)})")
+    if env.get(SKIP_VARIABLE) == "1":
+        return HookResult()
+    root = git.repo_root()
+    if not (root / ".dvc").is_dir():
+        return HookResult()  # not a DVC repository: nothing to guard
+    if hook == "pre-commit":
+        return pre_commit(root)
+    if hook == "pre-push":
+        remote = args[0] if args else env.get("PRE_COMMIT_REMOTE_NAME", "origin")
+        return pre_push(root, remote, pushed_refs(stdin, env, root))
+    previous, new, flag = (*args, "", "", "")[:3] if args else _checkout_from_env(env)
+    return post_checkout(root, previous, new, is_branch_checkout=flag == "1")
+
+
+def pre_commit(root: Path) -> HookResult:
+    from mlgate import report, staleness
+
+    result = staleness.check_staged(root)
+    if not result.is_stale:
+        return HookResult(lines=tuple(f"mlgate: note: {n}" for n in result.notes))
+    unstaged = staleness.check_workspace(root)
+    return HookResult(EXIT_REJECTED, tuple(report.staleness_lines(result, not unstaged.is_stale)))
+
+
+def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRef]:
+    """Parse git's pre-push input; the pre-commit framework passes one ref in variables instead."""
+    refs = [PushedRef(*line.split()) for line in stdin.splitlines() if len(line.split()) == 4]
+    if refs or "PRE_COMMIT_REMOTE_BRANCH" not in env:
+        return refs
+    local_ref = env.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD")
+    local_commit = env.get("PRE_COMMIT_TO_REF") or git.resolve_commit(local_ref, root)
+    remote_commit = env.get("PRE_COMMIT_FROM_REF") or git.NO_COMMIT
+    return [PushedRef(local_ref, local_commit, env["PRE_COMMIT_REMOTE_BRANCH"], remote_commit)]
+
+
+def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
+    """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
+    from mlgate import compare, report
+    from mlgate.config import read_policy
+
+    main = read_policy(git.revision(git.WORKSPACE, root)).base or "main"
+    gated = [r for r in refs if _is_gated(r, main)]
+    if not gated:
+        return HookResult()
+    base = _remote_main(root, remote, main)
+    if base is None:
+        return HookResult(
+            lines=(f"mlgate: {remote} has no branch {main} yet: nothing to gate against",)
+        )
+    lines, code = [], EXIT_OK
+    for ref in gated:
+        check = compare.check(root, base, _head_name(root, ref), merge_base=True)
+        branch = ref.remote_ref.removeprefix("refs/heads/")
+        if check.gate.passed:
+            lines.append(f"mlgate: {branch}: the gate passes against {remote}/{main}")
+            continue
+        code = EXIT_REJECTED
+        lines.append(f"mlgate: push of {branch} blocked: the gate fails against {remote}/{main}")
+        lines.extend(report.check_text(check, colour=False).rstrip("\n").splitlines())
+    if code != EXIT_OK:
+        lines.append(
+            f"Fix the regression, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
+        )
+    return HookResult(code, tuple(lines))
+
+
+def _is_gated(ref: PushedRef, main: str) -> bool:
+    if ref.local_commit == git.NO_COMMIT or not ref.remote_ref.startswith("refs/heads/"):
+        return False  # a deletion, or tags
+    return ref.remote_ref != f"refs/heads/{main}"
+
+
+def _remote_main(root: Path, remote: str, main: str) -> str | None:
+    """The remote's main branch as last fetched, fetching it once if this clone never has."""
+    tracking = f"refs/remotes/{remote}/{main}"
+    if git.has_commit(tracking, root):
+        return f"{remote}/{main}"
+    try:
+        git.run_git("fetch", "--no-tags", "--quiet", remote, f"refs/heads/{main}", cwd=root)
+    except MlgateError:
+        return None
+    return git.resolve_commit("FETCH_HEAD", root)
+
+
+def _head_name(root: Path, ref: PushedRef) -> str:
+    """The pushed branch's name when it points at the pushed commit (for the report), else the id."""
+    name = ref.local_ref.removeprefix("refs/heads/")
+    try:
+        return (
+            name
+            if git.resolve_commit(ref.local_ref, root) == ref.local_commit
+            else ref.local_commit
+        )
+    except MlgateError:
+        return ref.local_commit
+
+
+def post_checkout(root: Path, previous: str, new: str, is_branch_checkout: bool) -> HookResult:
+    """After a branch checkout, `dvc checkout` when the branches' DVC records differ."""
+    if not is_branch_checkout or previous == new or _is_rebasing(root):
+        return HookResult()
+    if previous != git.NO_COMMIT and not any(
+        _is_dvc_record(p) for p in git.changed_between(previous, new, root)
+    ):
+        return HookResult()
+    from mlgate import dvc_checkout, report
+
+    return HookResult(lines=tuple(report.checkout_lines(dvc_checkout.checkout(root))))
+
+
+def _is_dvc_record(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name in ("dvc.lock", "dvc.yaml") or name.endswith(".dvc")
+
+
+def _is_rebasing(root: Path) -> bool:
+    if "rebase" in os.environ.get("GIT_REFLOG_ACTION", ""):
+        return True
+    return any(git.git_path(name, root).exists() for name in ("rebase-merge", "rebase-apply"))
+
+
+def _checkout_from_env(env: Mapping[str, str]) -> tuple[str, str, str]:
+    return (env.get("PRE_COMMIT_FROM_REF", ""), env.get("PRE_COMMIT_TO_REF", ""),
+            env.get("PRE_COMMIT_CHECKOUT_TYPE", ""))  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mlgate.hooks HOOK [git's arguments]``: run one hook, print, return its code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print(
+            f"usage: python -m mlgate.hooks {{{','.join(HOOKS)}}} [git's hook arguments]",
+            file=sys.stderr,
+        )
+        return EXIT_COULD_NOT_RUN
+    stdin = sys.stdin.read() if args[0] == "pre-push" and not sys.stdin.isatty() else ""
+    try:
+        result = run(args[0], args[1:], stdin, os.environ)
+    except MlgateError as exc:
+        print(f"mlgate: error: {exc} (set {SKIP_VARIABLE}=1 to skip the hook)", file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
+    except KeyboardInterrupt:
+        print("mlgate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug must not leave git with a traceback and no way out
+        print(f"mlgate: an unexpected error has occurred in the {args[0]} hook: "
+              f"{type(exc).__name__}: {exc} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BUG
+    for line in result.lines:
+        print(line, file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""Is the pipeline stale for what is being committed? The pre-commit hook's check, without DVC.
+
+Each stage's command, parameter values and dependency hashes, as the commit will hold them, are
+compared with what ``dvc.lock`` recorded when ``dvc repro`` last ran. Hashes come from the
+cheapest exact source: a file git tracks is hashed from its staged content (code is small); a
+dependency that another stage produces, or that a ``.dvc`` file tracks, takes the hash those
+records give, so large data is never read. Only data that neither git nor DVC tracks is hashed on
+disk, when it is small; otherwise its size is compared and the report says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate import dvcfiles, git
+from mlgate.errors import DataError
+from mlgate.metrics import flatten
+
+HASH_LIMIT = 64 * 1024 * 1024  # bytes of untracked data hashed at most; larger is size-checked
+NOT_HASHED = "not hashed"
+
+
+@dataclass(frozen=True)
+class StaleStage:
+    name: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Staleness:
+    stale: tuple[StaleStage, ...] = ()
+    downstream: tuple[str, ...] = ()  # stages `dvc repro` will rerun because of the stale ones
+    notes: tuple[str, ...] = ()
+    checked: bool = True  # False: the commit touches nothing the pipeline depends on
+
+    @property
+    def is_stale(self) -> bool:
+        return bool(self.stale)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: Any
+    wdir: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    params: Mapping[str, tuple[str, ...] | None]  # params file -> keys (None: the whole file)
+
+
+@dataclass
+class View:
+    """The files as one revision holds them: the index (what is being committed) or the disk."""
+
+    revision: git.Revision
+    lock: dict[str, Any]
+    tracked: set[str] = field(default_factory=set)  # files git tracks at or under the paths asked
+    notes: list[str] = field(default_factory=list)
+    _blobs: dict[str, bytes | None] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.revision.root
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._blobs:
+            self._blobs.update(self.revision.read([path]))
+        return self._blobs[path]
+
+    def preload(self, paths: Iterable[str]) -> None:
+        wanted = [p for p in paths if p not in self._blobs]
+        self._blobs.update(self.revision.read(wanted))
+
+
+def check_staged(root: Path) -> Staleness:
+    """The pre-commit check: stale stages for the index, if the commit touches the pipeline."""
+    staged = git.staged_paths(root)
+    index = git.revision(git.STAGED, root)
+    stages = read_stages(index)
+    if stages is None or not _touches_pipeline(staged, stages):
+        return Staleness(checked=False)
+    return check(index, stages)
+
+
+def check_workspace(root: Path) -> Staleness:
+    """The same check against the files on disk (what `dvc repro` would see)."""
+    workspace = git.revision(git.WORKSPACE, root)
+    stages = read_stages(workspace)
+    return Staleness(checked=False) if stages is None else check(workspace, stages)
+
+
+def check(revision: git.Revision, stages: list[Stage]) -> Staleness:
+    view = View(revision, dvcfiles.read_lock(revision))
+    view.tracked = set(git.tracked_files(revision.root, _paths_to_hash(stages)))
+    view.preload(sorted(_small_files(stages, view)))
+    stale = [s for s in (_stale_stage(stage, view) for stage in stages) if s is not None]
+    downstream = _downstream({s.name for s in stale}, stages)
+    return Staleness(tuple(stale), tuple(downstream), tuple(dict.fromkeys(view.notes)))
+
+
+def read_stages(revision: git.Revision) -> list[Stage] | None:
+    """dvc.yaml's stages at ``revision``; None when there is no dvc.yaml or it is templated."""
+    content = revision.read_one(dvcfiles.DVC_YAML)
+    if content is None:
+        return None
+    where = f"{dvcfiles.DVC_YAML} in {revision.label}"
+    document = dvcfiles.parse_yaml(content, where) or {}
+    if not isinstance(document, dict):
+        raise DataError(f"{where} must be a mapping")
+    if dvcfiles.is_templated(content, document):
+        return None
+    return [_stage(name, body, where) for name, body in (document.get("stages") or {}).items()]
+
+
+def _stage(name: str, body: Any, where: str) -> Stage:
+    if not isinstance(body, dict):
+        raise DataError(f"{where}: stage '{name}' must be a mapping")
+    wdir = str(body.get("wdir", "."))
+    params: dict[str, tuple[str, ...] | None] = {}
+    for entry in body.get("params") or []:
+        if isinstance(entry, str):
+            params[dvcfiles.DEFAULT_PARAMS_FILE] = (*(params.get("params.yaml") or ()), entry)
+        elif isinstance(entry, dict):
+            for path, keys in entry.items():
+                params[str(path)] = tuple(keys) if keys else None
+    return Stage(
+        name=str(name),
+        cmd=body.get("cmd"),
+        wdir=wdir,
+        deps=tuple(str(d) for d in body.get("deps") or []),
+        outs=tuple(path for path, _ in dvcfiles.entries(body.get("outs"))),
+        params=params,
+    )
+
+
+def _touches_pipeline(staged: list[str], stages: list[Stage]) -> bool:
+    watched = {dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK}
+    for stage in stages:
+        watched.update(_join(stage.wdir, p) for p in (*stage.deps, *stage.outs, *stage.params))
+    return any(
+        path in watched
+        or path.endswith(".dvc")
+        or any(path.startswith(w.rstrip("/") + "/") for w in watched)
+        for path in staged
+    )
+
+
+def _paths_to_hash(stages: list[Stage]) -> list[str]:
+    return sorted({_join(s.wdir, p) for s in stages for p in (*s.deps, *s.outs, *s.params)})
+
+
+def _small_files(stages: list[Stage], view: View) -> set[str]:
+    """What the check reads: params files, tracked dependencies and outputs, .dvc files."""
+    wanted = {_join(s.wdir, p) for s in stages for p in s.params} | view.tracked
+    wanted.update(_join(s.wdir, d) + ".dvc" for s in stages for d in s.deps)
+    return wanted
+
+
+def _stale_stage(stage: Stage, view: View) -> StaleStage | None:
+    recorded = view.lock.get(stage.name)
+    if not isinstance(recorded, dict):
+        return StaleStage(stage.name, ("never reproduced: not in dvc.lock",))
+    reasons = []
+    if recorded.get("cmd") != stage.cmd:
+        reasons.append("command changed")
+    reasons.extend(_param_changes(stage, recorded.get("params") or {}, view))
+    reasons.extend(_dep_changes(stage, recorded.get("deps") or [], view))
+    reasons.extend(_tracked_output_changes(stage, recorded.get("outs") or [], view))
+    return StaleStage(stage.name, tuple(reasons)) if reasons else None
+
+
+def _param_changes(stage: Stage, recorded: dict[str, Any], view: View) -> list[str]:
+    reasons = []
+    for path, keys in stage.params.items():
+        values = _params_file(_join(stage.wdir, path), view)
+        now = dict(values) if keys is None else {k: _lookup(values, k) for k in keys}
+        was, now = flatten(recorded.get(path) or {}), flatten(now)
+        changed = [
+            k for k in sorted(set(now) | set(was)) if now.get(k, _MISSING) != was.get(k, _MISSING)
+        ]
+        if changed:
+            described = ", ".join(
+                _describe_param(k, was.get(k, _MISSING), now.get(k, _MISSING)) for k in changed
+            )
+            reasons.append(f"{path} changed: {described}")
+    return reasons
+
+
+def _describe_param(key: str, was: Any, now: Any) -> str:
+    if was is _MISSING:
+        return f"{key} added"
+    if now is _MISSING:
+        return f"{key} removed"
+    return f"{key} ({_short(was)} -> {_short(now)})"
+
+
+_MISSING = object()
+
+
+def _params_file(path: str, view: View) -> dict[str, Any]:
+    content = view.read(path)
+    if content is None:
+        raise DataError(f"params file {path} is missing from {view.revision.label}")
+    values = dvcfiles.parse_data_file(path, content, f"{path} in {view.revision.label}") or {}
+    if not isinstance(values, dict):
+        raise DataError(f"{path} in {view.revision.label} must be a mapping of parameters")
+    return values
+
+
+def _lookup(values: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return _MISSING
+        values = values[part]
+    return values
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def _dep_changes(stage: Stage, recorded: list[Any], view: View) -> list[str]:
+    entries = {str(e["path"]): e for e in recorded if isinstance(e, dict) and "path" in e}
+    reasons = []
+    added = [d for d in stage.deps if d not in entries]
+    removed = [p for p in entries if p not in stage.deps]
+    if added or removed:
+        parts = [f"added {', '.join(added)}"] if added else []
+        parts += [f"removed {', '.join(removed)}"] if removed else []
+        reasons.append(f"dependencies {'; '.join(parts)}")
+    for dep in stage.deps:
+        if dep in entries:
+            reasons.extend(_hash_change(_join(stage.wdir, dep), entries[dep], view))
+    return reasons
+
+
+def _tracked_output_changes(stage: Stage, recorded: list[Any], view: View) -> list[str]:
+    """An output git tracks (``cache: false``) must be committed as `dvc repro` wrote it."""
+    reasons = []
+    for entry in recorded:
+        if not isinstance(entry, dict) or "path" not in entry:
+            continue
+        path = _join(stage.wdir, str(entry["path"]))
+        if path in view.tracked:
+            actual = _content_md5(view.read(path), _is_legacy(entry))
+            if actual != entry.get("md5"):
+                reasons.append(f"output {path} differs from what dvc.lock records")
+    return reasons
+
+
+def _hash_change(path: str, entry: dict[str, Any], view: View) -> list[str]:
+    expected = entry.get("md5")
+    if expected is None:
+        return []
+    actual = _dependency_md5(path, entry, view)
+    if actual == NOT_HASHED:
+        return []
+    if actual is None:
+        return [f"{path} is missing"]
+    return [] if actual == expected else [f"{path} changed"]
+
+
+def _dependency_md5(path: str, entry: dict[str, Any], view: View) -> str | None:
+    legacy = _is_legacy(entry)
+    if path in view.tracked:
+        return _content_md5(view.read(path), legacy)
+    under = sorted(p for p in view.tracked if p.startswith(path + "/"))
+    if under:
+        return _dir_md5(path, under, lambda p: view.read(p), legacy)
+    produced = dvcfiles.lock_outputs(view.lock).get(path)
+    if produced is not None:
+        return produced.get("md5")
+    dvc_file = view.read(path + ".dvc")
+    if dvc_file is not None:
+        return _dvc_file_md5(path, dvc_file, view)
+    return _untracked_md5(path, entry, view)
+
+
+def _dvc_file_md5(path: str, content: bytes, view: View) -> str | None:
+    document = dvcfiles.parse_yaml(content, f"{path}.dvc in {view.revision.label}") or {}
+    outs = document.get("outs") if isinstance(document, dict) else None
+    first = outs[0] if isinstance(outs, list) and outs and isinstance(outs[0], dict) else {}
+    md5 = first.get("md5")
+    return str(md5) if md5 else None
+
+
+def _untracked_md5(path: str, entry: dict[str, Any], view: View) -> str | None:
+    """Data on disk that neither git nor DVC tracks: hash it when small, else compare sizes."""
+    files = _files_on_disk(path, view.root)
+    if files is None:
+        return None
+    size = sum(f.stat().st_size for f in files.values())
+    if entry.get("size", size) != size or entry.get("nfiles", len(files)) != len(files):
+        return f"size {size}"  # differs from the record: changed, without reading a byte
+    if size > HASH_LIMIT:
+        view.notes.append(f"{path} ({size / 2**20:.0f} MiB) not hashed; `dvc status` checks it")
+        return NOT_HASHED
+    legacy = _is_legacy(entry)
+    if path in files:
+        return _content_md5(files[path].read_bytes(), legacy)
+    return _dir_md5(path, sorted(files), lambda p: files[p].read_bytes(), legacy)
+
+
+def _files_on_disk(path: str, root: Path) -> dict[str, Path] | None:
+    """Repository-relative path -> file, for a file or every file under a directory."""
+    full = root / path
+    if full.is_file():
+        return {path: full}
+    if not full.is_dir():
+        return None
+    return {
+        posixpath.join(path, (Path(directory) / name).relative_to(full).as_posix()): Path(directory)
+        / name
+        for directory, _, names in os.walk(full)
+        for name in names
+    }
+
+
+def _dir_md5(path: str, files: list[str], read: Callable[[str], bytes | None], legacy: bool) -> str:
+    """DVC's directory hash: the md5 of its sorted listing of relative paths and file md5s."""
+    listing = sorted(
+        (
+            {"md5": _content_md5(read(file), legacy), "relpath": file[len(path) + 1 :]}
+            for file in files
+        ),
+        key=lambda item: str(item["relpath"]),
+    )
+    return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _content_md5(content: bytes | None, legacy: bool) -> str | None:
+    if content is None:
+        return None
+    if legacy and b"\x00" not in content[:8192]:  # DVC 2 hashed text with Unix line endings
+        content = content.replace(b"\r\n", b"\n")
+    return hashlib.md5(content).hexdigest()
+
+
+def _is_legacy(entry: dict[str, Any]) -> bool:
+    """A dvc.lock entry written by DVC 2 has no ``hash: md5`` field."""
+    return "hash" not in entry
+
+
+def _downstream(stale: set[str], stages: list[Stage]) -> list[str]:
+    outputs = {s.name: {_join(s.wdir, o) for o in s.outs} for s in stages}
+    rerun, changed = set(stale), True
+    while changed:
+        changed = False
+        produced = set().union(*(outputs[name] for name in rerun)) if rerun else set()
+        for stage in stages:
+            deps = {_join(stage.wdir, d) for d in stage.deps}
+            if stage.name not in rerun and any(_overlaps(d, produced) for d in deps):
+                rerun.add(stage.name)
+                changed = True
+    return [s.name for s in stages if s.name in rerun and s.name not in stale]
+
+
+def _overlaps(path: str, produced: set[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") or p.startswith(path + "/") for p in produced)
+
+
+def _join(wdir: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(wdir, path))

@@ -93,3 +93,60 @@ def tag_at(repo: Path, name: str, rev: str, second: int, message: str | None = N
     env = {**os.environ, "GIT_COMMITTER_DATE": f"{TAG_EPOCH + second} +0000"}
     subprocess.run(["git", "tag", "-a", "-m", message or name, name, rev], cwd=repo, env=env,
                    check=True, capture_output=True)  # fmt: skip
+
+
+SCORE_SCRIPT = """\
+import json, pathlib, yaml
+params = yaml.safe_load(open("params.yaml"))
+rows = sum(len(f.read_text().splitlines()) for f in sorted(pathlib.Path("data").iterdir()))
+pathlib.Path("model.txt").write_text(f"quality {params['score']['quality']} on {rows} rows\\n")
+json.dump({"accuracy": params["score"]["quality"], "rows": rows}, open("metrics.json", "w"))
+"""
+
+SCORE_PIPELINE = {
+    "stages": {
+        "score": {
+            "cmd": "python score.py",
+            "deps": ["score.py", "lib", "data", "raw"],
+            "params": ["score"],
+            "outs": ["model.txt"],
+            "metrics": [{"metrics.json": {"cache": False}}],
+        },
+        "report": {
+            "cmd": "python -c \"open('report.txt', 'w').write(open('model.txt').read())\"",
+            "deps": ["model.txt"],
+            "outs": ["report.txt"],
+        },
+    }
+}
+
+GATE_POLICY = """\
+[tool.mlgate]
+base = "main"
+
+[tool.mlgate.rules]
+accuracy = { direction = "higher", tolerance = 0.01 }
+"""
+
+
+def make_score_project(path: Path) -> Path:
+    """A two-stage DVC pipeline that runs in a second: every kind of dependency the pre-commit
+    check reads (git-tracked code and directory, a `dvc add`-ed directory, untracked data, an
+    upstream stage's output), a parameter, a git-tracked metric. Reproduced and committed."""
+    init_dvc_repo(path)
+    (path / "score.py").write_text(SCORE_SCRIPT)
+    (path / "lib").mkdir()
+    (path / "lib" / "a.py").write_text("A = 1\n")
+    (path / "lib" / "b.py").write_text("B = 2\r\nC = 3\n")
+    (path / "data").mkdir()
+    (path / "data" / "train.csv").write_text("x,y\n1,0\n2,1\n")
+    (path / "raw").mkdir()
+    (path / "raw" / "events.log").write_text("one\ntwo\n")
+    (path / "params.yaml").write_text(yaml.safe_dump({"score": {"quality": 0.9}}))
+    (path / "dvc.yaml").write_text(yaml.safe_dump(SCORE_PIPELINE, sort_keys=False))
+    (path / "pyproject.toml").write_text(GATE_POLICY)
+    (path / ".gitignore").write_text("/raw\n")
+    dvc(path, "add", "-q", "data")
+    dvc(path, "repro", "-q")
+    commit_all(path, "score pipeline")
+    return path

@@ -25,6 +25,10 @@ from mlgate.metrics import flatten
 
 HASH_LIMIT = 64 * 1024 * 1024  # bytes of untracked data hashed at most; larger is size-checked
 NOT_HASHED = "not hashed"
+TEMPLATED_NOTE = (
+    "dvc.yaml uses templating (vars, ${...}, foreach or matrix), which only DVC can resolve: "
+    "not checked (`dvc status` checks it)"
+)
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,11 @@ class View:
 
 def check_staged(root: Path) -> Staleness:
     """The pre-commit check: stale stages for the index, if the commit touches the pipeline."""
-    staged = git.staged_paths(root)
     index = git.revision(git.STAGED, root)
     stages = read_stages(index)
-    if stages is None or not _touches_pipeline(staged, stages):
+    if stages is None:
+        return Staleness(checked=False, notes=(TEMPLATED_NOTE,))
+    if not stages or not _touches_pipeline(git.staged_paths(root), stages):
         return Staleness(checked=False)
     return check(index, stages)
 
@@ -93,7 +98,9 @@ def check_workspace(root: Path) -> Staleness:
     """The same check against the files on disk (what `dvc repro` would see)."""
     workspace = git.revision(git.WORKSPACE, root)
     stages = read_stages(workspace)
-    return Staleness(checked=False) if stages is None else check(workspace, stages)
+    if stages is None:
+        return Staleness(checked=False, notes=(TEMPLATED_NOTE,))
+    return check(workspace, stages) if stages else Staleness(checked=False)
 
 
 def check(revision: git.Revision, stages: list[Stage]) -> Staleness:
@@ -106,10 +113,10 @@ def check(revision: git.Revision, stages: list[Stage]) -> Staleness:
 
 
 def read_stages(revision: git.Revision) -> list[Stage] | None:
-    """dvc.yaml's stages at ``revision``; None when there is no dvc.yaml or it is templated."""
+    """dvc.yaml's stages at ``revision``: [] without a dvc.yaml, None when it is templated."""
     content = revision.read_one(dvcfiles.DVC_YAML)
     if content is None:
-        return None
+        return []
     where = f"{dvcfiles.DVC_YAML} in {revision.label}"
     document = dvcfiles.parse_yaml(content, where) or {}
     if not isinstance(document, dict):
@@ -135,7 +142,11 @@ def _stage(name: str, body: Any, where: str) -> Stage:
         cmd=body.get("cmd"),
         wdir=wdir,
         deps=tuple(str(d) for d in body.get("deps") or []),
-        outs=tuple(path for path, _ in dvcfiles.entries(body.get("outs"))),
+        outs=tuple(
+            path
+            for kind in ("outs", "metrics", "plots")
+            for path, _ in dvcfiles.entries(body.get(kind))
+        ),
         params=params,
     )
 

@@ -44,9 +44,11 @@ chained="$(dirname "$0")/$hook{suffix}"
 fi
 [ "${{{skip}:-}}" = 1 ] && exit 0
 if [ -x "$MLGATE_PYTHON" ]; then
-    {feed}exec "$MLGATE_PYTHON" -m mlgate.hooks "$hook" "$@"
+    {feed}"$MLGATE_PYTHON" -m mlgate.hooks "$hook" "$@"
+    exit $?
 elif command -v mlgate >/dev/null 2>&1; then
-    {feed}exec mlgate hooks run "$hook" "$@"
+    {feed}mlgate hooks run "$hook" "$@"
+    exit $?
 fi
 echo "mlgate: $MLGATE_PYTHON is gone and mlgate is not on PATH: run \\`mlgate hooks install\\` again, or set {skip}=1 to skip" >&2
 exit 1

@@ -4,6 +4,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py pipeline [--rows 10000,100000,1000000] [--repeat 5]
     python bench/run.py gate [--history 0,10000,100000] [--repeat 5]
     python bench/run.py registry [--repeat 5]
+    python bench/run.py hooks [--repeat 15]
 """
 
 from __future__ import annotations
@@ -137,6 +138,68 @@ def bench_gate(args: argparse.Namespace) -> None:
         print(f"{commits:>8} {ours:>15.3f} {theirs:>26.3f} {theirs / ours:>5.1f}x", flush=True)
 
 
+def hooks_project(root: Path) -> Path:
+    """This repository's pipeline trained on main, pushed to a bare origin, with mlgate's hooks."""
+    dvc = [sys.executable, "-m", "dvc"]
+    project = make_project(root / "p", {"data": {"rows": 20_000}}, commit=False)
+    (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+    commit_all(project, "trained on main")
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], check=True
+    )
+    for command in (["remote", "add", "origin", str(root / "origin.git")], ["push", "-q", "origin", "main"],
+                    ["checkout", "-q", "-b", "change"]):  # fmt: skip
+        subprocess.run(["git", *command], cwd=project, check=True)
+    subprocess.run([sys.executable, "-m", "mlgate", "hooks", "install"], cwd=project, check=True,
+                   capture_output=True)  # fmt: skip
+    return project
+
+
+def bench_hooks(args: argparse.Namespace) -> None:
+    """The installed hooks as git runs them, against `dvc status` (the work DVC's own hook does)."""
+    dvc = [sys.executable, "-m", "dvc"]
+    print(f"hooks: median of {args.repeat} runs of the installed hook scripts, this repository's "
+          "pipeline (20,000 rows) on a change branch")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        project = hooks_project(Path(tmp))
+        hook = project / ".git" / "hooks"
+
+        def timed(command: list[str], expect: int, stdin: str = "") -> float:
+            def once() -> None:
+                result = subprocess.run(
+                    command, cwd=project, input=stdin, capture_output=True, text=True
+                )
+                if result.returncode != expect:
+                    raise SystemExit(f"{command} exited {result.returncode}:\n{result.stderr}")
+
+            return median_time(once, args.repeat)
+
+        params = (project / "params.yaml").read_text()
+        (project / "params.yaml").write_text(params.replace("n_estimators: 25", "n_estimators: 40"))
+        subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
+        subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+        clean = timed([str(hook / "pre-commit")], 0)
+        status = timed([*dvc, "status"], 0)
+        (project / "params.yaml").write_text(params.replace("n_estimators: 25", "n_estimators: 60"))
+        subprocess.run(["git", "add", "params.yaml"], cwd=project, check=True)
+        blocked = timed([str(hook / "pre-commit")], 1)
+        subprocess.run(
+            ["git", "checkout", "-q", "HEAD", "--", "params.yaml"], cwd=project, check=True
+        )
+        subprocess.run(
+            ["git", "commit", "-q", "--no-verify", "-m", "more trees"], cwd=project, check=True
+        )
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+        refs = f"refs/heads/change {head} refs/heads/change {'0' * 40}\n"
+        push = timed([str(hook / "pre-push"), "origin", str(Path(tmp) / "origin.git")], 0, refs)
+    print(f"{'hook':<34} {'median s':>9} {'dvc status s':>13} {'ratio':>6}")
+    for name, seconds in (("pre-commit, nothing stale", clean), ("pre-commit, blocks a stale commit", blocked),
+                          ("pre-push, gate passes", push)):  # fmt: skip
+        print(f"{name:<34} {seconds:>9.3f} {status:>13.3f} {status / seconds:>5.1f}x", flush=True)
+
+
 def registry_repository(root: Path, artifacts: int, versions: int, unrelated: int) -> int:
     """A repository with ``artifacts`` x ``versions`` releases, each promoted once (alternating
     staging and production), plus ``unrelated`` other annotated tags; all made by fast-import.
@@ -217,7 +280,8 @@ def _registry_views_agree(ours_json: str, gto_json: str) -> bool:
     )
 
 
-BENCHMARKS = {"gate": bench_gate, "pipeline": bench_pipeline, "registry": bench_registry}
+BENCHMARKS = {"gate": bench_gate, "hooks": bench_hooks, "pipeline": bench_pipeline,
+              "registry": bench_registry}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -303,3 +303,18 @@ def test_a_checkout_of_files_is_not_a_branch_checkout(repo: Path) -> None:
 def test_unknown_hook_is_a_clear_error(capsys) -> None:
     assert hooks.main(["pre-rebase"]) == 2
     assert capsys.readouterr().err.startswith("mlgate: error: unknown hook 'pre-rebase'")
+
+
+def test_the_commit_and_push_hooks_import_neither_click_dvc_pandas_nor_sklearn(repo: Path) -> None:
+    set_quality(repo, 0.5)
+    git(repo, "add", "params.yaml")
+    head = git(repo, "rev-parse", "HEAD")
+    code = (
+        "import sys; from mlgate.hooks import main; "
+        "codes = [main(['pre-commit']), main(['pre-push', 'origin', 'url'])]; "
+        "print(codes, sorted(m for m in ('click', 'dvc', 'pandas', 'sklearn') if m in sys.modules))"
+    )
+    refs = f"refs/heads/side {head} refs/heads/side {'0' * 40}\n"
+    result = subprocess.run([hooks.sys.executable, "-c", code], cwd=repo, input=refs,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.stdout.strip() == "[1, 0] []", result.stdout + result.stderr

@@ -160,3 +160,10 @@ def test_a_params_file_that_is_not_a_mapping_is_a_clear_error(repo: Path) -> Non
     git(repo, "add", "params.yaml")
     with pytest.raises(DataError, match=r"params.yaml in the staged changes must be a mapping"):
         staleness.check_staged(repo)
+
+
+def test_the_first_commit_of_a_pipeline_is_checked(tmp_path: Path) -> None:
+    repo = init_dvc_repo(tmp_path / "repo")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "true"}}}))
+    git(repo, "add", "-A")
+    assert stale(staleness.check_staged(repo)) == {"s": ("never reproduced: not in dvc.lock",)}

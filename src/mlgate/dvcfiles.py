@@ -100,9 +100,11 @@ def read_declarations(revision: Revision) -> Declarations:
 def read_lock(revision: Revision) -> dict[str, Any]:
     """Return dvc.lock's stages at ``revision`` ({} when there is none)."""
     content = revision.read_one(DVC_LOCK)
-    if content is None:
-        return {}
-    document = parse_yaml(content, f"{DVC_LOCK} at {revision.label}") or {}
+    return {} if content is None else parse_lock(content, f"{DVC_LOCK} at {revision.label}")
+
+
+def parse_lock(content: bytes, where: str) -> dict[str, Any]:
+    document = parse_yaml(content, where) or {}
     stages = document.get("stages", {}) if isinstance(document, dict) else {}
     return stages if isinstance(stages, dict) else {}
 

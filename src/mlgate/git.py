@@ -153,9 +153,9 @@ def revision(name: str, root: Path) -> Revision:
 
 def staged_paths(root: Path) -> list[str]:
     """Paths the next commit adds, changes or deletes (all of the index before a first commit)."""
-    if has_commit("HEAD", root):
+    try:
         output = run_git("diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", cwd=root)
-    else:
+    except GitError:  # no HEAD yet: the first commit holds the whole index
         output = run_git("ls-files", "-z", cwd=root)
     return [p for p in output.split("\0") if p]
 

@@ -64,7 +64,7 @@ class View:
     """The files as one revision holds them: the index (what is being committed) or the disk."""
 
     revision: git.Revision
-    lock: dict[str, Any]
+    lock: dict[str, Any] = field(default_factory=dict)
     tracked: set[str] = field(default_factory=set)  # files git tracks at or under the paths asked
     notes: list[str] = field(default_factory=list)
     _blobs: dict[str, bytes | None] = field(default_factory=dict)
@@ -85,26 +85,27 @@ class View:
 
 def check_staged(root: Path) -> Staleness:
     """The pre-commit check: stale stages for the index, if the commit touches the pipeline."""
-    index = git.revision(git.STAGED, root)
-    stages = read_stages(index)
-    if stages is None:
-        return Staleness(checked=False, notes=(TEMPLATED_NOTE,))
-    if not stages or not _touches_pipeline(git.staged_paths(root), stages):
-        return Staleness(checked=False)
-    return check(index, stages)
+    staged = git.staged_paths(root)
+    return _check(git.revision(git.STAGED, root), staged) if staged else Staleness(checked=False)
 
 
 def check_workspace(root: Path) -> Staleness:
     """The same check against the files on disk (what `dvc repro` would see)."""
-    workspace = git.revision(git.WORKSPACE, root)
-    stages = read_stages(workspace)
+    return _check(git.revision(git.WORKSPACE, root), None)
+
+
+def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
+    view = View(revision)
+    view.preload([dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK, dvcfiles.DEFAULT_PARAMS_FILE])
+    stages = read_stages(view)
     if stages is None:
         return Staleness(checked=False, notes=(TEMPLATED_NOTE,))
-    return check(workspace, stages) if stages else Staleness(checked=False)
-
-
-def check(revision: git.Revision, stages: list[Stage]) -> Staleness:
-    view = View(revision, dvcfiles.read_lock(revision))
+    if not stages or (staged is not None and not _touches_pipeline(staged, stages)):
+        return Staleness(checked=False)
+    lock = view.read(dvcfiles.DVC_LOCK)
+    view.lock = (
+        dvcfiles.parse_lock(lock, f"{dvcfiles.DVC_LOCK} in {revision.label}") if lock else {}
+    )
     view.tracked = set(git.tracked_files(revision.root, _paths_to_hash(stages)))
     view.preload(sorted(_small_files(stages, view)))
     stale = [s for s in (_stale_stage(stage, view) for stage in stages) if s is not None]
@@ -112,12 +113,12 @@ def check(revision: git.Revision, stages: list[Stage]) -> Staleness:
     return Staleness(tuple(stale), tuple(downstream), tuple(dict.fromkeys(view.notes)))
 
 
-def read_stages(revision: git.Revision) -> list[Stage] | None:
-    """dvc.yaml's stages at ``revision``: [] without a dvc.yaml, None when it is templated."""
-    content = revision.read_one(dvcfiles.DVC_YAML)
+def read_stages(view: View) -> list[Stage] | None:
+    """dvc.yaml's stages: [] without a dvc.yaml, None when it is templated (only DVC resolves it)."""
+    content = view.read(dvcfiles.DVC_YAML)
     if content is None:
         return []
-    where = f"{dvcfiles.DVC_YAML} in {revision.label}"
+    where = f"{dvcfiles.DVC_YAML} in {view.revision.label}"
     document = dvcfiles.parse_yaml(content, where) or {}
     if not isinstance(document, dict):
         raise DataError(f"{where} must be a mapping")

@@ -109,8 +109,22 @@ def test_install_refuses_when_a_foreign_hook_and_a_chained_one_both_exist(tmp_pa
     (directory / "pre-commit").write_text(LEGACY_HOOK)
     (directory / "pre-commit.before-mlgate").write_text("#!/bin/sh\n")
     with pytest.raises(ConfigError, match="move one of them away"):
-        hooks.install(repo, ["pre-commit"])
+        hooks.install(repo)
     assert (directory / "pre-commit").read_text() == LEGACY_HOOK  # untouched
+    assert not (directory / "pre-push").exists()  # and no hook half installed
+
+
+def test_uninstall_refuses_to_put_back_a_hook_over_one_written_since(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    directory = repo / ".git" / "hooks"
+    (directory / "pre-commit").write_text(LEGACY_HOOK)
+    hooks.install(repo)
+    (directory / "pre-commit").write_text("#!/bin/sh\necho another tool\n")
+    with pytest.raises(ConfigError, match="is not mlgate's hook any more"):
+        hooks.uninstall(repo)
+    assert hooks.status(repo)[1].installed  # pre-push untouched too
+    assert (directory / "pre-commit.before-mlgate").read_text() == LEGACY_HOOK
 
 
 def test_core_hooks_path_is_honoured(repo: Path) -> None:

@@ -84,6 +84,12 @@ def install(
 ) -> list[HookState]:
     """Install (or refresh) mlgate's hooks, keeping any other hook to run first."""
     directory = hooks_dir(root)
+    for state in status(root, hooks):  # refuse before touching any hook
+        if state.foreign and state.chained:
+            raise ConfigError(
+                f"both {state.path} and {state.path.name}{CHAINED_SUFFIX} exist and neither is "
+                "mlgate's: move one of them away, then install again"
+            )
     directory.mkdir(parents=True, exist_ok=True)
     for hook in hooks:
         _install_one(directory / hook, hook, python)
@@ -92,32 +98,26 @@ def install(
 
 def uninstall(root: Path, hooks: Sequence[str] = HOOKS) -> list[HookState]:
     """Remove mlgate's hooks and put back the hooks they chained, byte for byte."""
-    directory = hooks_dir(root)
-    for hook in hooks:
-        path = directory / hook
-        chained = _chained_path(path)
-        if _is_ours(path):
-            path.unlink()
-        if chained.exists() or chained.is_symlink():
-            if path.exists() or path.is_symlink():
-                raise ConfigError(f"cannot put back {chained.name}: {path} is in the way")
-            os.replace(chained, path)
+    for state in status(root, hooks):  # refuse before touching any hook
+        if state.foreign and state.chained:
+            raise ConfigError(
+                f"cannot put back {state.path.name}{CHAINED_SUFFIX}: {state.path} is not mlgate's "
+                "hook any more; move one of them away, then uninstall again"
+            )
+    for state in status(root, hooks):
+        if state.installed:
+            state.path.unlink()
+        chained = _chained_path(state.path)
+        if state.chained:
+            os.replace(chained, state.path)
     return status(root, hooks)
 
 
 def _install_one(path: Path, hook: str, python: str) -> None:
-    chained = _chained_path(path)
+    script = _write_script(path.with_name(f".{hook}.mlgate-new"), hook, python)
     if (path.exists() or path.is_symlink()) and not _is_ours(path):
-        if chained.exists() or chained.is_symlink():
-            raise ConfigError(
-                f"both {path} and {chained.name} exist and neither is mlgate's: "
-                "move one of them away, then install again"
-            )
-        script = _write_script(path.with_name(f".{hook}.mlgate-new"), hook, python)
-        os.replace(path, chained)  # the same file, mode and all, so uninstall restores it
-        os.replace(script, path)
-        return
-    os.replace(_write_script(path.with_name(f".{hook}.mlgate-new"), hook, python), path)
+        os.replace(path, _chained_path(path))  # the same file, mode and all: uninstall restores it
+    os.replace(script, path)
 
 
 def _write_script(path: Path, hook: str, python: str) -> Path:

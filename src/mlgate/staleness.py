@@ -99,7 +99,9 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     view.preload([dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK, dvcfiles.DEFAULT_PARAMS_FILE])
     stages = read_stages(view)
     if stages is None:
-        return Staleness(checked=False, notes=(TEMPLATED_NOTE,))
+        pipeline_files = {dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK, dvcfiles.DEFAULT_PARAMS_FILE}
+        touched = staged is None or bool(pipeline_files.intersection(staged))
+        return Staleness(checked=False, notes=(TEMPLATED_NOTE,) if touched else ())
     if not stages or (staged is not None and not _touches_pipeline(staged, stages)):
         return Staleness(checked=False)
     lock = view.read(dvcfiles.DVC_LOCK)

@@ -63,7 +63,7 @@ def test_mcnemar_counts_only_the_rows_the_revisions_disagree_on() -> None:
 
 def test_identical_predictions_differ_by_exactly_nothing() -> None:
     data = scored(3)
-    result = stats.paired_bootstrap("roc_auc", data, data, resamples=200)
+    [result] = stats.paired_bootstrap(["roc_auc"], data, data, resamples=200)
     assert (result.difference, result.low, result.high, result.p_value) == (0.0, 0.0, 0.0, 1.0)
 
 
@@ -72,20 +72,20 @@ def test_a_real_regression_is_significant_and_noise_is_not() -> None:
     rng = np.random.default_rng(5)
     worse_scores = np.where(rng.random(len(base)) < 0.3, rng.random(len(base)), base.scores)
     worse = stats.Scored(base.labels, (worse_scores >= 0.5).astype(np.int8), worse_scores)
-    real = stats.paired_bootstrap("roc_auc", base, worse, resamples=500)
+    [real] = stats.paired_bootstrap(["roc_auc"], base, worse, resamples=500)
     assert real.high < 0 and real.p_value < 0.01 and real.low <= real.difference <= real.high
     # another model as good as base: the same recipe with its own noise
     equal_scores = np.clip(0.35 * base.labels + 0.8 * rng.random(len(base)) + 0.2, 0.0, 1.0)
     equal = stats.Scored(base.labels, (equal_scores >= 0.5).astype(np.int8), equal_scores)
-    noise = stats.paired_bootstrap("roc_auc", base, equal, resamples=500)
+    [noise] = stats.paired_bootstrap(["roc_auc"], base, equal, resamples=500)
     assert noise.low < 0 < noise.high and noise.p_value > 0.05
 
 
 def test_the_same_seed_gives_the_same_interval_and_another_seed_another() -> None:
     base, head = scored(6), scored(7)
-    first = stats.paired_bootstrap("f1", base, head, resamples=300, seed=11)
-    assert stats.paired_bootstrap("f1", base, head, resamples=300, seed=11) == first
-    assert stats.paired_bootstrap("f1", base, head, resamples=300, seed=12) != first
+    [first] = stats.paired_bootstrap(["f1"], base, head, resamples=300, seed=11)
+    assert stats.paired_bootstrap(["f1"], base, head, resamples=300, seed=11) == [first]
+    assert stats.paired_bootstrap(["f1"], base, head, resamples=300, seed=12) != [first]
     assert (first.method, first.rows, first.resamples, first.seed) == (
         "paired bootstrap",
         3000,
@@ -95,8 +95,8 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another() -> Non
 
 
 def test_unpaired_bootstrap_takes_row_sets_of_different_sizes() -> None:
-    result = stats.unpaired_bootstrap(
-        "accuracy", scored(8, rows=2000), scored(9, rows=2500), resamples=200
+    [result] = stats.unpaired_bootstrap(
+        ["accuracy"], scored(8, rows=2000), scored(9, rows=2500), resamples=200
     )
     assert result.method == "unpaired bootstrap" and result.rows == 2000
     assert result.low <= result.difference <= result.high
@@ -104,4 +104,4 @@ def test_unpaired_bootstrap_takes_row_sets_of_different_sizes() -> None:
 
 def test_a_paired_comparison_of_different_rows_is_refused() -> None:
     with pytest.raises(ValueError, match="same rows"):
-        stats.paired_bootstrap("accuracy", scored(1, rows=10), scored(1, rows=11))
+        stats.paired_bootstrap(["accuracy"], scored(1, rows=10), scored(1, rows=11))

@@ -10,8 +10,9 @@ when a rule asks for significance.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,10 @@ class Scored:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @functools.cached_property
+    def ranks(self) -> Ranks:
+        return Ranks.of(self.labels, self.scores)
 
 
 @dataclass(frozen=True)
@@ -88,30 +93,60 @@ def _log_loss(data: Scored, weights: Floats) -> Floats:
 
 def _roc_auc(data: Scored, weights: Floats) -> Floats:
     """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties half."""
-    positive, negative = _grouped_by_score(data, weights, descending=False)
-    negatives_below = np.cumsum(negative, axis=1) - negative
-    ranked_right = (positive * (negatives_below + 0.5 * negative)).sum(axis=1)
-    return _ratio(ranked_right, positive.sum(axis=1) * negative.sum(axis=1))
+    below, up_to, positive, negatives = data.ranks.negatives_around_positives(weights)
+    ranked_right = (positive * 0.5 * (below + up_to)).sum(axis=1)
+    return _ratio(ranked_right, positive.sum(axis=1) * negatives)
 
 
 def _average_precision(data: Scored, weights: Floats) -> Floats:
-    """scikit-learn's definition: precision at each threshold, weighted by the recall it adds."""
-    positive, negative = _grouped_by_score(data, weights, descending=True)
-    true_positives = np.cumsum(positive, axis=1)
-    precision = _ratio(true_positives, true_positives + np.cumsum(negative, axis=1))
+    """scikit-learn's definition: the mean, over positives, of the precision at their score
+    (every row scored at least as high counted, ties included)."""
+    below, _, positive, negatives = data.ranks.negatives_around_positives(weights)
+    false_positives = negatives[:, None] - below
+    true_positives = data.ranks.positives_at_or_above(positive)
+    precision = _ratio(true_positives, true_positives + false_positives)
     return _ratio((positive * precision).sum(axis=1), positive.sum(axis=1))
 
 
-def _grouped_by_score(data: Scored, weights: Floats, descending: bool) -> tuple[Floats, Floats]:
-    """Weighted positives and negatives per distinct score, in score order."""
-    order = np.argsort(-data.scores if descending else data.scores, kind="stable")
-    sorted_scores = data.scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ordered = weights[:, order]
-    labels = data.labels[order].astype(bool)
-    positive = np.add.reduceat(np.where(labels, ordered, 0.0), starts, axis=1)
-    negative = np.add.reduceat(np.where(labels, 0.0, ordered), starts, axis=1)
-    return positive, negative
+@dataclass(frozen=True)
+class Ranks:
+    """Where each positive's score falls among the negatives' (and the positives'), computed
+    once per revision: each resample is then a cumulative sum and a few gathers."""
+
+    negatives: NDArray[np.intp]  # negative rows, by ascending score
+    positives: NDArray[np.intp]  # positive rows, by ascending score
+    negatives_below: NDArray[np.intp]  # per positive: negatives scored strictly lower
+    negatives_up_to: NDArray[np.intp]  # per positive: negatives scored lower or equal
+    positives_below: NDArray[np.intp]  # per positive: positives scored strictly lower
+
+    @classmethod
+    def of(cls, labels: NDArray[np.int8], scores: Floats) -> Ranks:
+        negatives = np.flatnonzero(labels == 0)
+        negatives = negatives[np.argsort(scores[negatives], kind="stable")]
+        positives = np.flatnonzero(labels == 1)
+        positives = positives[np.argsort(scores[positives], kind="stable")]
+        negative_scores, positive_scores = scores[negatives], scores[positives]
+        return cls(
+            negatives, positives,
+            np.searchsorted(negative_scores, positive_scores, side="left"),
+            np.searchsorted(negative_scores, positive_scores, side="right"),
+            np.searchsorted(positive_scores, positive_scores, side="left"),
+        )  # fmt: skip
+
+    def negatives_around_positives(self, weights: Floats) -> tuple[Floats, Floats, Floats, Floats]:
+        """Per resample and positive: the negative weight scored below it, at or below it, the
+        positive's own weight; and per resample the whole negative weight."""
+        cumulative = np.zeros((len(weights), len(self.negatives) + 1), dtype=weights.dtype)
+        np.cumsum(weights[:, self.negatives], axis=1, out=cumulative[:, 1:])
+        wide = np.float64  # products of counts outgrow float32's exact integers
+        return (cumulative[:, self.negatives_below].astype(wide),
+                cumulative[:, self.negatives_up_to].astype(wide),
+                weights[:, self.positives].astype(wide), cumulative[:, -1].astype(wide))  # fmt: skip
+
+    def positives_at_or_above(self, positive: Floats) -> Floats:
+        cumulative = np.zeros((len(positive), positive.shape[1] + 1))
+        np.cumsum(positive, axis=1, out=cumulative[:, 1:])
+        return cumulative[:, -1:] - cumulative[:, self.positives_below]
 
 
 def _ratio(numerator: Floats, denominator: Floats) -> Floats:
@@ -134,40 +169,44 @@ def point_estimate(metric: str, data: Scored) -> float:
     return float(METRICS[metric](data, np.ones((1, len(data))))[0])
 
 
-def paired_bootstrap(metric: str, base: Scored, head: Scored, resamples: int = DEFAULT_RESAMPLES,
-                     seed: int = DEFAULT_SEED) -> Difference:  # fmt: skip
-    """Resample rows (the same rows for both revisions) and recompute the metric's difference."""
+def paired_bootstrap(metrics: Sequence[str], base: Scored, head: Scored,
+                     resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[Difference]:  # fmt: skip
+    """Resample rows (the same rows for both revisions) and recompute each metric's difference;
+    all metrics share the resamples."""
     if len(base) != len(head):
         raise ValueError("a paired comparison needs the same rows at both revisions")
-    compute = METRICS[metric]
-    rng = np.random.default_rng(seed)
-    differences = np.concatenate([
-        compute(head, weights) - compute(base, weights)
-        for weights in _weight_blocks(rng, len(base), resamples)
-    ])  # fmt: skip
-    return _summarise(metric, base, head, differences, "paired bootstrap", seed)
+    differences: dict[str, list[Floats]] = {m: [] for m in metrics}
+    for weights in _weight_blocks(np.random.default_rng(seed), len(base), resamples):
+        for metric in metrics:
+            compute = METRICS[metric]
+            differences[metric].append(compute(head, weights) - compute(base, weights))
+    return [_summarise(m, base, head, np.concatenate(d), "paired bootstrap", seed)
+            for m, d in differences.items()]  # fmt: skip
 
 
-def unpaired_bootstrap(metric: str, base: Scored, head: Scored, resamples: int = DEFAULT_RESAMPLES,
-                       seed: int = DEFAULT_SEED) -> Difference:  # fmt: skip
+def unpaired_bootstrap(metrics: Sequence[str], base: Scored, head: Scored,
+                       resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[Difference]:  # fmt: skip
     """Resample each revision's rows on their own (the test set changed between them)."""
-    compute = METRICS[metric]
     rng = np.random.default_rng(seed)
-    heads = np.concatenate([compute(head, w) for w in _weight_blocks(rng, len(head), resamples)])
-    bases = np.concatenate([compute(base, w) for w in _weight_blocks(rng, len(base), resamples)])
-    return _summarise(metric, base, head, heads - bases, "unpaired bootstrap", seed)
+    values: dict[tuple[str, int], list[Floats]] = {
+        (m, side): [] for m in metrics for side in (0, 1)
+    }
+    for side, data in enumerate((base, head)):
+        for weights in _weight_blocks(rng, len(data), resamples):
+            for metric in metrics:
+                values[metric, side].append(METRICS[metric](data, weights))
+    return [_summarise(m, base, head, np.concatenate(values[m, 1]) - np.concatenate(values[m, 0]),
+                       "unpaired bootstrap", seed) for m in metrics]  # fmt: skip
 
 
-def _weight_blocks(rng: np.random.Generator, rows: int, resamples: int) -> list[Floats]:
-    """Bootstrap resamples as counts per row (how often each row was drawn), in blocks."""
+def _weight_blocks(rng: np.random.Generator, rows: int, resamples: int) -> Iterator[Floats]:
+    """Bootstrap resamples as counts per row (how often each row was drawn), a block at a time."""
     per_block = max(1, min(resamples, _BLOCK_CELLS // max(rows, 1)))
-    blocks = []
     for start in range(0, resamples, per_block):
         count = min(per_block, resamples - start)
         drawn = rng.integers(0, rows, size=(count, rows)) + rows * np.arange(count)[:, None]
         counts = np.bincount(drawn.ravel(), minlength=count * rows).reshape(count, rows)
-        blocks.append(counts.astype(np.float64))
-    return blocks
+        yield counts.astype(np.float32)  # exact: counts stay far below 2**24
 
 
 def _summarise(metric: str, base: Scored, head: Scored, differences: Floats, method: str,

@@ -87,8 +87,8 @@ def read_declarations(revision: Revision) -> Declarations:
             raise DataError(f"{where}: stage '{name}' must be a mapping")
         wdir = str(stage.get("wdir", "."))
         for path, options in entries(stage.get("metrics")):
-            metrics[_join(wdir, path)] = bool((options or {}).get("cache", True))
-        _collect_stage_params(stage.get("params"), wdir, params)
+            metrics[join(wdir, path)] = bool((options or {}).get("cache", True))
+        collect_stage_params(stage.get("params"), wdir, params)
     params[DEFAULT_PARAMS_FILE] = None  # DVC always shows the default params file whole
     return Declarations(
         metrics=tuple(MetricsFile(p, c) for p, c in metrics.items()),
@@ -109,15 +109,16 @@ def parse_lock(content: bytes, where: str) -> dict[str, Any]:
     return stages if isinstance(stages, dict) else {}
 
 
-def _collect_stage_params(
+def collect_stage_params(
     entries: Any, wdir: str, params: dict[str, tuple[str, ...] | None]
 ) -> None:
+    """Add one stage's ``params`` entries to ``params``: file -> keys (None: the whole file)."""
     for entry in entries or []:
         if isinstance(entry, str):
-            _track(params, _join(wdir, DEFAULT_PARAMS_FILE), (entry,))
+            _track(params, join(wdir, DEFAULT_PARAMS_FILE), (entry,))
         elif isinstance(entry, dict):
             for path, keys in entry.items():
-                _track(params, _join(wdir, str(path)), tuple(keys) if keys else None)
+                _track(params, join(wdir, str(path)), tuple(keys) if keys else None)
 
 
 def _track(
@@ -143,7 +144,7 @@ def _paths(value: Any) -> list[str]:
     return [path for path, _ in entries(value)]
 
 
-def _join(wdir: str, path: str) -> str:
+def join(wdir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(wdir, path))
 
 
@@ -187,7 +188,7 @@ def lock_outputs(stages: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for entry in stage.get("outs") or []:
             if isinstance(entry, dict) and "path" in entry:
                 kept = {k: entry[k] for k in ("md5", "size", "nfiles") if k in entry}
-                outputs[_join(wdir, str(entry["path"]))] = kept
+                outputs[join(wdir, str(entry["path"]))] = kept
     return outputs
 
 
@@ -199,5 +200,5 @@ def _lock_entries(stages: dict[str, Any]) -> dict[str, tuple[str | None, int | N
         wdir = str(stage.get("wdir", "."))
         for entry in [*(stage.get("deps") or []), *(stage.get("outs") or [])]:
             if isinstance(entry, dict) and "path" in entry:
-                entries[_join(wdir, str(entry["path"]))] = (entry.get("md5"), entry.get("size"))
+                entries[join(wdir, str(entry["path"]))] = (entry.get("md5"), entry.get("size"))
     return entries

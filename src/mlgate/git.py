@@ -157,7 +157,7 @@ def staged_paths(root: Path) -> list[str]:
         output = run_git("diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", cwd=root)
     except GitError:  # no HEAD yet: the first commit holds the whole index
         output = run_git("ls-files", "-z", cwd=root)
-    return [p for p in output.split("\0") if p]
+    return _paths(output)
 
 
 def tracked_files(root: Path, paths: Iterable[str]) -> list[str]:
@@ -165,12 +165,16 @@ def tracked_files(root: Path, paths: Iterable[str]) -> list[str]:
     pathspecs = [f":(literal){p}" for p in paths]
     if not pathspecs:
         return []
-    return [p for p in run_git("ls-files", "-z", "--", *pathspecs, cwd=root).split("\0") if p]
+    return _paths(run_git("ls-files", "-z", "--", *pathspecs, cwd=root))
 
 
 def changed_between(old: str, new: str, root: Path) -> list[str]:
     output = run_git("diff", "--name-only", "-z", "--no-renames", old, new, cwd=root)
-    return [p for p in output.split("\0") if p]
+    return _paths(output)
+
+
+def _paths(nul_separated: str) -> list[str]:
+    return [p for p in nul_separated.split("\0") if p]
 
 
 def git_path(name: str, root: Path) -> Path:

@@ -98,18 +98,18 @@ def install(
 
 def uninstall(root: Path, hooks: Sequence[str] = HOOKS) -> list[HookState]:
     """Remove mlgate's hooks and put back the hooks they chained, byte for byte."""
-    for state in status(root, hooks):  # refuse before touching any hook
+    states = status(root, hooks)
+    for state in states:  # refuse before touching any hook
         if state.foreign and state.chained:
             raise ConfigError(
                 f"cannot put back {state.path.name}{CHAINED_SUFFIX}: {state.path} is not mlgate's "
                 "hook any more; move one of them away, then uninstall again"
             )
-    for state in status(root, hooks):
+    for state in states:
         if state.installed:
             state.path.unlink()
-        chained = _chained_path(state.path)
         if state.chained:
-            os.replace(chained, state.path)
+            os.replace(_chained_path(state.path), state.path)
     return status(root, hooks)
 
 

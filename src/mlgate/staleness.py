@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import dvcfiles, git
+from mlgate.dvcfiles import join
 from mlgate.errors import DataError
 from mlgate.metrics import flatten
 
@@ -134,12 +135,7 @@ def _stage(name: str, body: Any, where: str) -> Stage:
         raise DataError(f"{where}: stage '{name}' must be a mapping")
     wdir = str(body.get("wdir", "."))
     params: dict[str, tuple[str, ...] | None] = {}
-    for entry in body.get("params") or []:
-        if isinstance(entry, str):
-            params[dvcfiles.DEFAULT_PARAMS_FILE] = (*(params.get("params.yaml") or ()), entry)
-        elif isinstance(entry, dict):
-            for path, keys in entry.items():
-                params[str(path)] = tuple(keys) if keys else None
+    dvcfiles.collect_stage_params(body.get("params"), ".", params)  # as dvc.lock keys them
     return Stage(
         name=str(name),
         cmd=body.get("cmd"),
@@ -157,7 +153,7 @@ def _stage(name: str, body: Any, where: str) -> Stage:
 def _touches_pipeline(staged: list[str], stages: list[Stage]) -> bool:
     watched = {dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK}
     for stage in stages:
-        watched.update(_join(stage.wdir, p) for p in (*stage.deps, *stage.outs, *stage.params))
+        watched.update(join(stage.wdir, p) for p in (*stage.deps, *stage.outs, *stage.params))
     return any(
         path in watched
         or path.endswith(".dvc")
@@ -167,13 +163,13 @@ def _touches_pipeline(staged: list[str], stages: list[Stage]) -> bool:
 
 
 def _paths_to_hash(stages: list[Stage]) -> list[str]:
-    return sorted({_join(s.wdir, p) for s in stages for p in (*s.deps, *s.outs, *s.params)})
+    return sorted({join(s.wdir, p) for s in stages for p in (*s.deps, *s.outs, *s.params)})
 
 
 def _small_files(stages: list[Stage], view: View) -> set[str]:
     """What the check reads: params files, tracked dependencies and outputs, .dvc files."""
-    wanted = {_join(s.wdir, p) for s in stages for p in s.params} | view.tracked
-    wanted.update(_join(s.wdir, d) + ".dvc" for s in stages for d in s.deps)
+    wanted = {join(s.wdir, p) for s in stages for p in s.params} | view.tracked
+    wanted.update(join(s.wdir, d) + ".dvc" for s in stages for d in s.deps)
     return wanted
 
 
@@ -193,7 +189,7 @@ def _stale_stage(stage: Stage, view: View) -> StaleStage | None:
 def _param_changes(stage: Stage, recorded: dict[str, Any], view: View) -> list[str]:
     reasons = []
     for path, keys in stage.params.items():
-        values = _params_file(_join(stage.wdir, path), view)
+        values = _params_file(join(stage.wdir, path), view)
         now = dict(values) if keys is None else {k: _lookup(values, k) for k in keys}
         was, now = flatten(recorded.get(path) or {}), flatten(now)
         changed = [
@@ -252,7 +248,7 @@ def _dep_changes(stage: Stage, recorded: list[Any], view: View) -> list[str]:
         reasons.append(f"dependencies {'; '.join(parts)}")
     for dep in stage.deps:
         if dep in entries:
-            reasons.extend(_hash_change(_join(stage.wdir, dep), entries[dep], view))
+            reasons.extend(_hash_change(join(stage.wdir, dep), entries[dep], view))
     return reasons
 
 
@@ -262,7 +258,7 @@ def _tracked_output_changes(stage: Stage, recorded: list[Any], view: View) -> li
     for entry in recorded:
         if not isinstance(entry, dict) or "path" not in entry:
             continue
-        path = _join(stage.wdir, str(entry["path"]))
+        path = join(stage.wdir, str(entry["path"]))
         if path in view.tracked:
             actual = _content_md5(view.read(path), _is_legacy(entry))
             if actual != entry.get("md5"):
@@ -364,13 +360,13 @@ def _is_legacy(entry: dict[str, Any]) -> bool:
 
 
 def _downstream(stale: set[str], stages: list[Stage]) -> list[str]:
-    outputs = {s.name: {_join(s.wdir, o) for o in s.outs} for s in stages}
+    outputs = {s.name: {join(s.wdir, o) for o in s.outs} for s in stages}
     rerun, changed = set(stale), True
     while changed:
         changed = False
         produced = set().union(*(outputs[name] for name in rerun)) if rerun else set()
         for stage in stages:
-            deps = {_join(stage.wdir, d) for d in stage.deps}
+            deps = {join(stage.wdir, d) for d in stage.deps}
             if stage.name not in rerun and any(_overlaps(d, produced) for d in deps):
                 rerun.add(stage.name)
                 changed = True
@@ -379,7 +375,3 @@ def _downstream(stale: set[str], stages: list[Stage]) -> list[str]:
 
 def _overlaps(path: str, produced: set[str]) -> bool:
     return any(path == p or path.startswith(p + "/") or p.startswith(path + "/") for p in produced)
-
-
-def _join(wdir: str, path: str) -> str:
-    return posixpath.normpath(posixpath.join(wdir, path))

@@ -10,12 +10,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlgate import dvcfiles, git
 from mlgate.config import Policy, read_policy
 from mlgate.errors import DataError, GitError
-from mlgate.gate import GateResult, evaluate
+from mlgate.gate import GateResult, evaluate, significance_rules
 from mlgate.metrics import Snapshot, read_snapshot
+
+if TYPE_CHECKING:
+    from mlgate.stats import Difference
 
 POLICY_FROM = ("base", "head")
 
@@ -80,13 +84,60 @@ def check(
             *notes,
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
-    comparison = Comparison(comparison.base, comparison.head, notes)
-    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics)
+    tested, untested, test_notes = _test_significance(policy, comparison)
+    comparison = Comparison(comparison.base, comparison.head, (*notes, *test_notes))
+    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics, tested, untested)
+    comparison = Comparison(comparison.base, comparison.head,
+                            (*comparison.notes, *_disagreements(result, policy.predictions)))  # fmt: skip
     changes = dvcfiles.lock_changes(
         dvcfiles.read_lock(comparison.base.revision), dvcfiles.read_lock(comparison.head.revision)
     )
     return Check(comparison, policy, policy_from, base_policy.table != head_policy.table,
                  result, tuple(changes))  # fmt: skip
+
+
+def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str, Difference], str | None, tuple[str, ...]]:  # fmt: skip
+    """Tests for the rules that ask for significance: (by prediction metric, why there are
+    none, notes). Unusable predictions stop the check unless every such rule falls back to its
+    point estimate."""
+    if not policy.tests_significance or not comparison.compared or policy.predictions is None:
+        return {}, None, ()
+    rules = significance_rules(policy, comparison.base.metrics, comparison.head.metrics)
+    levels: dict[str, float] = {}
+    for tested_metrics in rules.values():
+        for name, level in tested_metrics.items():
+            levels[name] = min(levels.get(name, 1.0), level)
+    if not levels:
+        return {}, None, ()
+    from mlgate import significance  # NumPy, only when a rule asks for significance
+
+    try:
+        measured = significance.measure(
+            comparison.base.revision, comparison.head.revision, policy.predictions,
+            {name: 1 - level for name, level in levels.items()}, policy.resamples, policy.seed,
+        )  # fmt: skip
+    except DataError as exc:
+        if all(rule.fallback == "point-estimate" for rule in rules):
+            return {}, f"no significance test ({exc})", ()
+        raise DataError(f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
+                        "point estimate instead") from None  # fmt: skip
+    return measured.differences, None, measured.notes
+
+
+def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
+    """Where the metrics file and the predictions give one metric different values (a stale
+    file, or another definition), the report says which the test used."""
+    notes = []
+    for outcome in result.outcomes:
+        tested = outcome.tested
+        if tested is None:
+            continue
+        for side, recorded, computed in (("base", outcome.base, tested.base),
+                                         ("head", outcome.head, tested.head)):  # fmt: skip
+            if abs(float(recorded) - computed) > 1e-6 * max(1.0, abs(computed)):
+                notes.append(f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
+                             f"{predictions} gives {computed:.6g}; the test used the latter")  # fmt: skip
+    return notes
 
 
 def resolve_base(

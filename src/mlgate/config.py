@@ -16,8 +16,19 @@ from mlgate.git import Revision
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = ("higher", "lower")
-RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required")
-POLICY_KEYS = ("base", "rules", "model", "predictions", "environments", "promotion_order")
+RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required",
+             "significance", "min_effect", "fallback")  # fmt: skip
+POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "environments",
+               "promotion_order")  # fmt: skip
+# What significance can be computed for, from per-example predictions (see mlgate.stats), and
+# other names people give those metrics.
+PREDICTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
+                      "log_loss")  # fmt: skip
+METRIC_ALIASES = {"auc": "roc_auc", "roc_auc_score": "roc_auc", "ap": "average_precision",
+                  "f1_score": "f1", "acc": "accuracy", "logloss": "log_loss"}  # fmt: skip
+FALLBACKS = ("error", "point-estimate")  # when a significance rule's predictions are unusable
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 20261123
 _GLOB_CHARS = "*?["
 
 
@@ -32,6 +43,9 @@ class Rule:
     tolerance: float | None = None
     tolerance_pct: float | None = None
     required: bool = False
+    significance: float | None = None  # the test's level: a regression counts only if p < it
+    min_effect: float | None = None  # with significance: the practical margin, metric's units
+    fallback: str = "error"  # predictions unusable: stop ("error") or judge the point estimate
 
     def matches(self, path: str, metric: str) -> bool:
         """``roc_auc``, ``metrics.json:roc_auc`` or a glob such as ``*.roc_auc``."""
@@ -44,7 +58,10 @@ class Rule:
         return self.key == metric
 
     def allowed_worsening(self, base: float) -> float:
-        """How much worse than ``base`` still passes: the stricter of the two tolerances."""
+        """How much worse than ``base`` still passes: the stricter of the two tolerances (or,
+        under a significance rule, ``min_effect``)."""
+        if self.min_effect is not None:
+            return self.min_effect
         allowances = []
         if self.tolerance is not None:
             allowances.append(self.tolerance)
@@ -64,6 +81,10 @@ class Rule:
             parts.append(f"tolerance {self.tolerance:g}")
         if self.tolerance_pct is not None:
             parts.append(f"tolerance {self.tolerance_pct:g}%")
+        if self.significance is not None:
+            parts.append(f"significance {self.significance:g}")
+        if self.min_effect is not None:
+            parts.append(f"min effect {self.min_effect:g}")
         if self.required:
             parts.append("required")
         return ", ".join(parts)
@@ -78,6 +99,13 @@ class Policy:
     model: str | None = None  # the artifact name when dvc.yaml declares none
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> options
     promotion_order: tuple[str, ...] = ()  # a version reaches each only after the one before
+    predictions: str | None = None  # per-example predictions, for significance rules
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+    @property
+    def tests_significance(self) -> bool:
+        return any(rule.significance is not None for rule in self.rules)
 
     def allows_environment(self, name: str) -> bool:
         """With no environments declared, any name is allowed (as GTO allows any stage)."""
@@ -90,6 +118,13 @@ class Policy:
             return None
         position = self.promotion_order.index(name)
         return self.promotion_order[position - 1] if position else None
+
+
+def prediction_metric(metric: str) -> str | None:
+    """The prediction metric a metric key names (``test.roc_auc`` -> ``roc_auc``), or None."""
+    name = metric.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
+    name = METRIC_ALIASES.get(name, name)
+    return name if name in PREDICTION_METRICS else None
 
 
 def read_policy(revision: Revision) -> Policy:
@@ -136,7 +171,29 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
             f"{where}: promotion_order names {', '.join(undeclared)}, "
             f"not declared in [tool.mlgate.environments]"
         )
-    return Policy(rules, base, source, table, model, environments, tuple(order))
+    predictions = table.get("predictions")
+    if predictions is not None and (not isinstance(predictions, str) or not predictions):
+        raise ConfigError(f"{where}: predictions must be a file path such as "
+                          '"eval/predictions.csv"')  # fmt: skip
+    asking = [rule.key for rule in rules if rule.significance is not None]
+    if asking and predictions is None:
+        raise ConfigError(f"{where}: rule '{asking[0]}' asks for significance, which needs "
+                          'per-example predictions: add predictions = "eval/predictions.csv" '
+                          "(your file) to [tool.mlgate]")  # fmt: skip
+    resamples = _integer(table, "resamples", DEFAULT_RESAMPLES, (100, 1_000_000), where)
+    seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
+    return Policy(rules, base, source, table, model, environments, tuple(order), predictions,
+                  resamples, seed)  # fmt: skip
+
+
+def _integer(table: dict[str, Any], name: str, default: int, bounds: tuple[int, int],
+             where: str) -> int:  # fmt: skip
+    value = table.get(name, default)
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}: {name} must be a whole number from {low:,} to {high:,}, "
+                          f"not {value!r}")  # fmt: skip
+    return value
 
 
 def _parse_rule(key: str, value: Any, where: str) -> Rule:
@@ -147,7 +204,9 @@ def _parse_rule(key: str, value: Any, where: str) -> Rule:
     direction = value.get("direction")
     if direction is not None and direction not in DIRECTIONS:
         raise ConfigError(f"{context}: direction must be 'higher' or 'lower', not {direction!r}")
-    numbers = {name: _number(value, name, context) for name in RULE_KEYS[1:5]}
+    numbers = {name: _number(value, name, context)
+               for name in ("min", "max", "tolerance", "tolerance_pct", "significance", "min_effect")}  # fmt: skip
+    _check_significance(key, value, numbers, direction, context)
     required = value.get("required", False)
     if not isinstance(required, bool):
         raise ConfigError(f"{context}: required must be true or false")
@@ -159,7 +218,37 @@ def _parse_rule(key: str, value: Any, where: str) -> Rule:
             raise ConfigError(f"{context}: {name} needs a direction ('higher' or 'lower')")
     if direction is None and numbers["min"] is None and numbers["max"] is None and not required:
         raise ConfigError(f"{context} checks nothing: give a direction, min or max")
-    return Rule(key, direction, required=required, **numbers)
+    return Rule(key, direction, required=required, fallback=value.get("fallback", "error"),
+                **numbers)  # fmt: skip
+
+
+def _check_significance(key: str, value: dict[str, Any], numbers: dict[str, float | None],
+                        direction: str | None, context: str) -> None:  # fmt: skip
+    level, margin = numbers["significance"], numbers["min_effect"]
+    if level is None:
+        for name in ("min_effect", "fallback"):
+            if name in value:
+                raise ConfigError(f"{context}: {name} applies only with significance (such as "
+                                  "significance = 0.05)")  # fmt: skip
+        return
+    if not 0 < level < 1:
+        raise ConfigError(f"{context}: significance is a test level such as 0.05, "
+                          f"between 0 and 1, not {level:g}")  # fmt: skip
+    if direction is None:
+        raise ConfigError(f"{context}: significance needs a direction ('higher' or 'lower')")
+    if not any(c in key for c in _GLOB_CHARS) and prediction_metric(key) is None:
+        raise ConfigError(f"{context}: significance is computed from predictions, for "
+                          f"{', '.join(PREDICTION_METRICS)}; '{key}' is none of them")  # fmt: skip
+    if margin is not None and margin < 0:
+        raise ConfigError(f"{context}: min_effect must not be negative")
+    if margin is not None and (numbers["tolerance"] is not None
+                               or numbers["tolerance_pct"] is not None):  # fmt: skip
+        raise ConfigError(f"{context}: give min_effect or a tolerance, not both (with "
+                          "significance, min_effect is the tolerance)")  # fmt: skip
+    fallback = value.get("fallback", "error")
+    if fallback not in FALLBACKS:
+        raise ConfigError(f"{context}: fallback must be 'error' or 'point-estimate', "
+                          f"not {fallback!r}")  # fmt: skip
 
 
 def _number(table: dict[str, Any], name: str, context: str) -> float | None:

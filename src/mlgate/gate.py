@@ -6,10 +6,15 @@ No I/O here. A failed rule is a result, not an exception.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlgate.config import Policy, Rule
+from mlgate.config import PREDICTION_METRICS, Policy, Rule, prediction_metric
+from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlgate.stats import Difference
 
 FileValues = dict[str, dict[str, Any]]
 
@@ -27,6 +32,7 @@ class Outcome:
     head: Any
     status: str
     reason: str
+    tested: Difference | None = None  # the significance test behind the verdict, if any
 
     @property
     def change(self) -> float | None:
@@ -56,26 +62,51 @@ class GateResult:
         return tuple(o for o in self.outcomes if o.status == FAIL)
 
 
-def evaluate(policy: Policy, base: FileValues, head: FileValues) -> GateResult:
+def evaluate(policy: Policy, base: FileValues, head: FileValues,
+             tested: Mapping[str, Difference] | None = None, untested: str | None = None) -> GateResult:  # fmt: skip
+    """``tested``: significance tests by prediction metric, for the rules that ask for them;
+    ``untested``: why there are none (rules with ``fallback = "point-estimate"`` then judge
+    the point estimate)."""
     compared = any(base.values())
     outcomes: list[Outcome] = []
     for rule in policy.rules:
-        outcomes.extend(_apply(rule, base if compared else {}, head))
+        outcomes.extend(_apply(rule, base if compared else {}, head, tested or {}, untested))
     return GateResult(tuple(outcomes), compared)
 
 
-def _apply(rule: Rule, base: FileValues, head: FileValues) -> list[Outcome]:
+def significance_rules(policy: Policy, base: FileValues, head: FileValues) -> dict[Rule, dict[str, float]]:  # fmt: skip
+    """The rules asking for significance that apply here: each with the prediction metrics it
+    tests and their test levels. A metric no prediction metric can stand for is a ConfigError."""
+    found: dict[Rule, dict[str, float]] = {}
+    for rule in policy.rules:
+        if rule.significance is None:
+            continue
+        for path, metric in sorted(_matching(rule, head) & _matching(rule, base)):
+            name = prediction_metric(metric)
+            if name is None:
+                raise ConfigError(f"rule '{rule.key}' asks for significance of {path}:{metric}, "
+                                  "which is not computed from predictions "
+                                  f"({', '.join(PREDICTION_METRICS)})")  # fmt: skip
+            found.setdefault(rule, {})[name] = rule.significance
+    return found
+
+
+def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, Difference],
+           untested: str | None) -> list[Outcome]:  # fmt: skip
     targets = _matching(rule, head) | _matching(rule, base)
     if not targets:
         status, reason = (FAIL, "missing at head") if rule.required else (SKIP, "no such metric")
         return [Outcome(rule, None, None, None, None, status, reason)]
-    return [
-        judge(rule, path, metric, base.get(path, {}).get(metric), head.get(path, {}).get(metric))
-        for path, metric in sorted(targets)
-    ]
+    outcomes = []
+    for path, metric in sorted(targets):
+        base_value, head_value = base.get(path, {}).get(metric), head.get(path, {}).get(metric)
+        test = tested.get(prediction_metric(metric) or "")
+        outcomes.append(judge(rule, path, metric, base_value, head_value, test, untested))
+    return outcomes
 
 
-def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any) -> Outcome:
+def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any,
+          tested: Difference | None = None, untested: str | None = None) -> Outcome:  # fmt: skip
     def outcome(status: str, reason: str) -> Outcome:
         return Outcome(rule, path, metric, base, head, status, reason)
 
@@ -94,13 +125,43 @@ def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any
     if not _is_real(base):
         missing = "no value at base" if base is None else f"base value {base!r} is not a number"
         return outcome(PASS, f"{missing}: judged on bounds only")
-    worse = (base - head) if rule.direction == "higher" else (head - base)
     allowed = rule.allowed_worsening(float(base))
+    if rule.significance is not None and tested is not None:
+        status, reason = _judge_tested(rule, tested, allowed)
+        return Outcome(rule, path, metric, base, head, status, reason, tested)
+    worse = (base - head) if rule.direction == "higher" else (head - base)
+    prefix = f"{untested}; point estimate: " if rule.significance is not None and untested else ""
     if worse > allowed + 1e-12:
-        return outcome(FAIL, f"regression of {worse:.4g}, more than the {allowed:.4g} allowed")
+        return outcome(
+            FAIL, f"{prefix}regression of {worse:.4g}, more than the {allowed:.4g} allowed"
+        )
     if worse > 0:
-        return outcome(PASS, f"worse by {worse:.4g}, within the {allowed:.4g} allowed")
-    return outcome(PASS, "improved" if worse < 0 else "unchanged")
+        return outcome(PASS, f"{prefix}worse by {worse:.4g}, within the {allowed:.4g} allowed")
+    return outcome(PASS, prefix + ("improved" if worse < 0 else "unchanged"))
+
+
+REGRESSION, NOISE, IMPROVEMENT = "regression, significant", "within noise", "improvement, significant"  # fmt: skip
+
+
+def significance_verdict(rule: Rule, tested: Difference) -> str:
+    """The plain verdict on a tested difference: REGRESSION, NOISE or IMPROVEMENT."""
+    if rule.significance is None or not tested.p_value < rule.significance:
+        return NOISE
+    better = tested.difference > 0 if rule.direction == "higher" else tested.difference < 0
+    worse = tested.difference < 0 if rule.direction == "higher" else tested.difference > 0
+    return IMPROVEMENT if better else REGRESSION if worse else NOISE
+
+
+def _judge_tested(rule: Rule, tested: Difference, allowed: float) -> tuple[str, str]:
+    """Fail only on a regression that is both significant and larger than the margin (the
+    interval and p-value are in the report's significance table)."""
+    verdict = significance_verdict(rule, tested)
+    worse = -tested.difference if rule.direction == "higher" else tested.difference
+    if verdict == REGRESSION and worse > allowed + 1e-12:
+        return FAIL, f"{verdict}: {worse:.4g} worse, more than the {allowed:.4g} allowed"
+    if verdict == REGRESSION:
+        return PASS, f"{verdict}: {worse:.4g} worse, within the {allowed:.4g} allowed"
+    return PASS, verdict
 
 
 def _matching(rule: Rule, values: FileValues) -> set[tuple[str, str]]:

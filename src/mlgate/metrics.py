@@ -40,7 +40,7 @@ def read_snapshot(revision: Revision) -> Snapshot:
     for metrics_file in declared.metrics:
         content = contents[metrics_file.path]
         if content is None and metrics_file.cached and revision.commit is not None:
-            content = _read_through_dvc(revision, metrics_file.path)
+            content = read_through_dvc(revision, metrics_file.path)
         if content is None:
             missing.append(metrics_file.path)
             continue
@@ -135,8 +135,8 @@ def _param_values(data: Any) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, list) else v for k, v in flatten(data).items()}
 
 
-def _read_through_dvc(revision: Revision, path: str) -> bytes | None:
-    """A metrics file kept in DVC's cache, read with DVC's API at that commit."""
+def read_through_dvc(revision: Revision, path: str) -> bytes | None:
+    """A file kept in DVC's cache (metrics, predictions), read with DVC's API at that commit."""
     try:
         import dvc.api
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from mlgate.compare import Check, Comparison
 from mlgate.dvc_checkout import Checkout
-from mlgate.gate import FAIL, PASS, Outcome
+from mlgate.gate import FAIL, PASS, Outcome, significance_verdict
 from mlgate.hooks import HookState
 from mlgate.metrics import diff
 from mlgate.staleness import Staleness
@@ -119,6 +119,17 @@ def check_json(check: Check) -> str:
 def _sections(check: Check, markdown: bool) -> list[str]:
     lines: list[str] = []
     heading = (lambda t: ["", f"### {t}", ""]) if markdown else (lambda t: ["", f"{t}:"])
+    tested = _tested(check)
+    if tested:
+        first = tested[0].tested
+        assert first is not None
+        lines.extend(heading("Significance"))
+        lines.append(f"From {check.policy.predictions}: {first.method}, {first.resamples:,} "
+                     f"resamples, seed {first.seed}.")  # fmt: skip
+        lines.append("")
+        rows = [_significance_row(o) for o in tested]
+        header = ["metric", "difference", "interval", "p-value", "test", "verdict", "rows"]
+        lines.extend(_table(header, rows, markdown))
     params = diff(check.comparison.base.params, check.comparison.head.params)
     if params:
         lines.extend(heading("Params changed"))
@@ -145,6 +156,36 @@ def _sections(check: Check, markdown: bool) -> list[str]:
     return lines
 
 
+def _tested(check: Check) -> list[Outcome]:
+    """One outcome per tested metric, in the policy's order."""
+    seen: dict[str | None, Outcome] = {}
+    for outcome in check.gate.outcomes:
+        if outcome.tested is not None:
+            seen.setdefault(outcome.metric, outcome)
+    return list(seen.values())
+
+
+def _significance_row(outcome: Outcome) -> list[str]:
+    tested = outcome.tested
+    assert tested is not None
+    p_value = "<0.001" if tested.p_value < 0.001 else f"{tested.p_value:.3f}"
+    return [_name(outcome), f"{tested.difference:+.4f}",
+            f"{tested.confidence:.0%} [{tested.low:+.4f}, {tested.high:+.4f}]", p_value,
+            tested.test, significance_verdict(outcome.rule, tested), f"{tested.rows:,}"]  # fmt: skip
+
+
+def _significance_json(outcome: Outcome) -> dict[str, Any] | None:
+    tested = outcome.tested
+    if tested is None:
+        return None
+    return {"difference": tested.difference, "low": tested.low, "high": tested.high,
+            "confidence": tested.confidence, "p_value": tested.p_value, "test": tested.test,
+            "method": tested.method, "paired": tested.method.startswith("paired"),
+            "resamples": tested.resamples, "seed": tested.seed, "rows": tested.rows,
+            "base": tested.base, "head": tested.head,
+            "verdict": significance_verdict(outcome.rule, tested)}  # fmt: skip
+
+
 def _outcome_row(outcome: Outcome, markdown: bool = False) -> list[str]:
     verdict = f"{outcome.status.upper()}: {outcome.reason}"
     if markdown:
@@ -159,7 +200,8 @@ def _outcome_row(outcome: Outcome, markdown: bool = False) -> list[str]:
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {"rule": outcome.rule.key, "file": outcome.path, "metric": outcome.metric,
             "base": outcome.base, "head": outcome.head, "change": outcome.change,
-            "change_pct": outcome.change_pct, "status": outcome.status, "reason": outcome.reason}  # fmt: skip
+            "change_pct": outcome.change_pct, "status": outcome.status, "reason": outcome.reason,
+            "significance": _significance_json(outcome)}  # fmt: skip
 
 
 def _revision_json(revision: Any) -> dict[str, Any]:

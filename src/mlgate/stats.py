@@ -1,18 +1,28 @@
 """Pure statistics for the gate: is a metric's change between two revisions real or noise?
 
-Paired bootstrap of a metric's difference where both revisions scored the same rows, unpaired
-where the rows differ, and McNemar's exact test for accuracy. Resamples are drawn as counts per
-row (a multinomial draw), so every metric is a weighted sum over rows and a block of resamples
-is a handful of NumPy matrix operations; ROC AUC and average precision use one sort of the
-scores shared by all resamples. NumPy is imported here only: the gate loads this module only
-when a rule asks for significance.
+A bootstrap of each metric's difference: paired (the same resampled rows at both revisions)
+where both revisions scored the same rows, unpaired where the rows differ, and McNemar's exact
+test for paired accuracy. Two ways to resample, both exact or standard:
+
+- Metrics of the confusion matrix alone (accuracy, precision, recall, f1): a bootstrap resample
+  of n rows is a multinomial draw over the confusion cells, (label, base prediction, head
+  prediction) when paired. That is the row bootstrap's distribution exactly, at the cost of a
+  handful of cells instead of n rows.
+- Metrics of scores (roc_auc, average_precision, log_loss): the Poisson bootstrap (each row
+  drawn Poisson(1) times, independently), the usual bootstrap for large data; resamples run a
+  block at a time on two threads, and ROC AUC and average precision use one sort per revision.
+
+Multi-class data gets macro averages, as the pipeline's metrics are. NumPy is imported here
+only: the gate loads this module only when a rule asks for significance.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,28 +30,68 @@ from numpy.typing import NDArray
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
-CONFIDENCE = 0.95
-_BLOCK_CELLS = 4_000_000  # resamples x rows handled at once: bounds memory at about 100 MB
+PAIRED, UNPAIRED, MCNEMAR, BOOTSTRAP = "paired bootstrap", "unpaired bootstrap", "McNemar exact", "bootstrap"  # fmt: skip
+_BLOCK_CELLS = 4_000_000  # resamples x rows at once: about 30 MB of working arrays per thread
+_WORKERS = min(2, os.cpu_count() or 1)
 _EPSILON = np.finfo(np.float64).eps  # log loss clips probabilities as scikit-learn does
 
 Floats = NDArray[np.float64]
+Weights = NDArray[np.uint8]  # one row per resample, one column per data row: draws of that row
+
+
+def _poisson_table(resolution: int = 1 << 16) -> NDArray[np.uint8]:
+    """Maps a uniform 16-bit number to a Poisson(1) draw (quantiles of its distribution)."""
+    pmf = [math.exp(-1) / math.factorial(k) for k in range(16)]
+    uniform = (np.arange(resolution) + 0.5) / resolution
+    return np.searchsorted(np.cumsum(pmf), uniform, side="right").astype(np.uint8)
+
+
+_POISSON = _poisson_table()
+_POISSON_AT_LEAST = np.searchsorted(_POISSON, np.arange(1, 6)).astype(np.uint16)  # k = 1..5
 
 
 @dataclass(frozen=True)
 class Scored:
-    """One revision's predictions on a binary problem, rows in the same order across revisions
-    when the comparison is paired."""
+    """One revision's predictions: class indices and each class's probability per row (for a
+    binary problem, column 1 is the positive class). Rows are in the same order at both
+    revisions when the comparison is paired."""
 
-    labels: NDArray[np.int8]  # 1 for the positive class
-    predictions: NDArray[np.int8]
-    scores: Floats  # the positive class's probability
+    labels: NDArray[np.intp]
+    predictions: NDArray[np.intp]
+    probabilities: Floats  # rows x classes
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def classes(self) -> int:
+        return int(self.probabilities.shape[1])
+
     @functools.cached_property
-    def ranks(self) -> Ranks:
-        return Ranks.of(self.labels, self.scores)
+    def present(self) -> NDArray[np.bool_]:
+        """The classes macro averages run over: those seen in the labels or the predictions."""
+        seen = np.zeros(self.classes, dtype=bool)
+        seen[self.labels] = True
+        seen[self.predictions] = True
+        return seen
+
+    @functools.cached_property
+    def ranked(self) -> tuple[Ranks, ...]:
+        """One-vs-rest problems: the positive class for binary data, every class otherwise."""
+        columns = [1] if self.classes == 2 else range(self.classes)
+        return tuple(Ranks.of(self.labels == k, self.probabilities[:, k]) for k in columns)
+
+    @functools.cached_property
+    def losses(self) -> Floats:
+        own = self.probabilities[np.arange(len(self)), self.labels]
+        return -np.log(np.clip(own, _EPSILON, 1 - _EPSILON))
+
+
+def scored(labels: NDArray[np.intp], predictions: NDArray[np.intp], scores: Floats) -> Scored:
+    """A binary problem from the positive class's scores."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return Scored(np.asarray(labels, dtype=np.intp), np.asarray(predictions, dtype=np.intp),
+                  np.column_stack([1 - scores, scores]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,9 +103,11 @@ class Difference:
     head: float
     low: float
     high: float
+    confidence: float  # of the interval [low, high]
     p_value: float
-    method: str  # "paired bootstrap", "unpaired bootstrap" or "McNemar exact"
-    rows: int
+    method: str  # how the interval was drawn: PAIRED or UNPAIRED
+    test: str  # where the p-value comes from: BOOTSTRAP or MCNEMAR
+    rows: int  # the rows it rests on (the smaller revision's, when unpaired)
     resamples: int
     seed: int
 
@@ -64,161 +116,279 @@ class Difference:
         return self.head - self.base
 
 
-# A metric of weighted rows: weights has one row per resample, one column per prediction.
-WeightedMetric = Callable[[Scored, Floats], Floats]
+# --- metrics of a confusion matrix: counts has shape (resamples, classes, classes) ----------
 
 
-def _accuracy(data: Scored, weights: Floats) -> Floats:
-    return _ratio(weights @ (data.labels == data.predictions), weights.sum(axis=1))
+def _accuracy(counts: Floats, present: NDArray[np.bool_]) -> Floats:
+    return _ratio(np.trace(counts, axis1=1, axis2=2), counts.sum(axis=(1, 2)))
 
 
-def _precision(data: Scored, weights: Floats) -> Floats:
-    return _ratio(weights @ (data.labels & data.predictions), weights @ data.predictions)
+def _precision(counts: Floats, present: NDArray[np.bool_]) -> Floats:
+    hits, predicted, _ = _per_class(counts)
+    return _average(_ratio(hits, predicted, zero=0.0), present)
 
 
-def _recall(data: Scored, weights: Floats) -> Floats:
-    return _ratio(weights @ (data.labels & data.predictions), weights @ data.labels)
+def _recall(counts: Floats, present: NDArray[np.bool_]) -> Floats:
+    hits, _, actual = _per_class(counts)
+    return _average(_ratio(hits, actual, zero=0.0), present)
 
 
-def _f1(data: Scored, weights: Floats) -> Floats:
-    true_positives = weights @ (data.labels & data.predictions)
-    return _ratio(2 * true_positives, weights @ data.predictions + weights @ data.labels)
+def _f1(counts: Floats, present: NDArray[np.bool_]) -> Floats:
+    hits, predicted, actual = _per_class(counts)
+    return _average(_ratio(2 * hits, predicted + actual, zero=0.0), present)
 
 
-def _log_loss(data: Scored, weights: Floats) -> Floats:
-    p = np.clip(data.scores, _EPSILON, 1 - _EPSILON)
-    losses = -np.where(data.labels == 1, np.log(p), np.log1p(-p))
-    return _ratio(weights @ losses, weights.sum(axis=1))
+def _per_class(counts: Floats) -> tuple[Floats, Floats, Floats]:
+    """Per resample and class: rows right, rows predicted as it, rows labelled as it."""
+    return np.diagonal(counts, axis1=1, axis2=2), counts.sum(axis=1), counts.sum(axis=2)
 
 
-def _roc_auc(data: Scored, weights: Floats) -> Floats:
-    """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties half."""
-    below, up_to, positive, negatives = data.ranks.negatives_around_positives(weights)
-    ranked_right = (positive * 0.5 * (below + up_to)).sum(axis=1)
-    return _ratio(ranked_right, positive.sum(axis=1) * negatives)
+def _average(per_class: Floats, present: NDArray[np.bool_]) -> Floats:
+    """The positive class's value for binary data, else the macro average (as scikit-learn)."""
+    if per_class.shape[1] == 2:
+        return per_class[:, 1]
+    return per_class[:, present].mean(axis=1)
 
 
-def _average_precision(data: Scored, weights: Floats) -> Floats:
-    """scikit-learn's definition: the mean, over positives, of the precision at their score
-    (every row scored at least as high counted, ties included)."""
-    below, _, positive, negatives = data.ranks.negatives_around_positives(weights)
-    false_positives = negatives[:, None] - below
-    true_positives = data.ranks.positives_at_or_above(positive)
-    precision = _ratio(true_positives, true_positives + false_positives)
-    return _ratio((positive * precision).sum(axis=1), positive.sum(axis=1))
+# --- metrics of scores under resampling weights ---------------------------------------------
+
+
+def _log_loss(data: Scored, weights: Weights) -> Floats:
+    return _ratio(weights.astype(np.float64) @ data.losses, weights.sum(axis=1, dtype=np.int64))
+
+
+def _roc_auc(data: Scored, weights: Weights) -> Floats:
+    return np.mean([ranks.roc_auc(weights) for ranks in data.ranked], axis=0)
+
+
+def _average_precision(data: Scored, weights: Weights) -> Floats:
+    return np.mean([ranks.average_precision(weights) for ranks in data.ranked], axis=0)
 
 
 @dataclass(frozen=True)
 class Ranks:
-    """Where each positive's score falls among the negatives' (and the positives'), computed
-    once per revision: each resample is then a cumulative sum and a few gathers."""
+    """One one-vs-rest problem, sorted once: negatives by ascending score, then positives; and
+    where each positive's score falls among the negatives and the positives. A resample is then
+    a cumulative sum over the negatives and a few gathers."""
 
-    negatives: NDArray[np.intp]  # negative rows, by ascending score
-    positives: NDArray[np.intp]  # positive rows, by ascending score
+    order: NDArray[np.intp]
+    negatives: int
     negatives_below: NDArray[np.intp]  # per positive: negatives scored strictly lower
     negatives_up_to: NDArray[np.intp]  # per positive: negatives scored lower or equal
     positives_below: NDArray[np.intp]  # per positive: positives scored strictly lower
 
     @classmethod
-    def of(cls, labels: NDArray[np.int8], scores: Floats) -> Ranks:
-        negatives = np.flatnonzero(labels == 0)
+    def of(cls, positive: NDArray[np.bool_], scores: Floats) -> Ranks:
+        negatives = np.flatnonzero(~positive)
         negatives = negatives[np.argsort(scores[negatives], kind="stable")]
-        positives = np.flatnonzero(labels == 1)
+        positives = np.flatnonzero(positive)
         positives = positives[np.argsort(scores[positives], kind="stable")]
         negative_scores, positive_scores = scores[negatives], scores[positives]
         return cls(
-            negatives, positives,
+            np.concatenate([negatives, positives]), len(negatives),
             np.searchsorted(negative_scores, positive_scores, side="left"),
             np.searchsorted(negative_scores, positive_scores, side="right"),
             np.searchsorted(positive_scores, positive_scores, side="left"),
         )  # fmt: skip
 
-    def negatives_around_positives(self, weights: Floats) -> tuple[Floats, Floats, Floats, Floats]:
-        """Per resample and positive: the negative weight scored below it, at or below it, the
-        positive's own weight; and per resample the whole negative weight."""
-        cumulative = np.zeros((len(weights), len(self.negatives) + 1), dtype=weights.dtype)
-        np.cumsum(weights[:, self.negatives], axis=1, out=cumulative[:, 1:])
-        wide = np.float64  # products of counts outgrow float32's exact integers
-        return (cumulative[:, self.negatives_below].astype(wide),
-                cumulative[:, self.negatives_up_to].astype(wide),
-                weights[:, self.positives].astype(wide), cumulative[:, -1].astype(wide))  # fmt: skip
+    def roc_auc(self, weights: Weights) -> Floats:
+        """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties
+        counted half (twice the count, halved at the end, to stay in integers)."""
+        negative_sums, positive, negative_total = self._split(weights)
+        twice_right = (
+            negative_sums[:, self.negatives_below] + negative_sums[:, self.negatives_up_to]
+        )
+        pairs = positive.sum(axis=1, dtype=np.int64) * negative_total
+        return _ratio(np.einsum("ij,ij->i", positive, twice_right, dtype=np.float64), 2.0 * pairs)
 
-    def positives_at_or_above(self, positive: Floats) -> Floats:
-        cumulative = np.zeros((len(positive), positive.shape[1] + 1))
-        np.cumsum(positive, axis=1, out=cumulative[:, 1:])
-        return cumulative[:, -1:] - cumulative[:, self.positives_below]
+    def average_precision(self, weights: Weights) -> Floats:
+        """scikit-learn's definition: the mean, over positives, of the precision at their score
+        (every row scored at least as high counted, ties included)."""
+        negative_sums, positive, negative_total = self._split(weights)
+        false_positives = negative_total[:, None] - negative_sums[:, self.negatives_below]
+        positive_sums = _cumulative(positive)
+        true_positives = positive_sums[:, -1:] - positive_sums[:, self.positives_below]
+        # 0 where no weight is at or above a positive: that positive has no weight either
+        precision = _ratio(true_positives, true_positives + false_positives, zero=0.0)
+        return _ratio(np.einsum("ij,ij->i", positive, precision), positive_sums[:, -1])
+
+    def _split(self, weights: Weights) -> tuple[NDArray[np.int32], Weights, NDArray[np.int64]]:
+        """Cumulative negative weights by score (from 0), the positives' weights, the total."""
+        arranged = weights[:, self.order]
+        negative_sums = _cumulative(arranged[:, : self.negatives])
+        return negative_sums, arranged[:, self.negatives :], negative_sums[:, -1].astype(np.int64)
 
 
-def _ratio(numerator: Floats, denominator: Floats) -> Floats:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(numerator, dtype=np.float64) / denominator
+def _cumulative(weights: Weights) -> NDArray[np.int32]:
+    """Running sums along each resample, starting at 0 (integer adds: faster than floats)."""
+    sums = np.zeros((len(weights), weights.shape[1] + 1), dtype=np.int32)
+    np.cumsum(weights, axis=1, dtype=np.int32, out=sums[:, 1:])
+    return sums
 
 
-METRICS: dict[str, WeightedMetric] = {
-    "accuracy": _accuracy,
-    "precision": _precision,
-    "recall": _recall,
-    "f1": _f1,
-    "roc_auc": _roc_auc,
-    "average_precision": _average_precision,
-    "log_loss": _log_loss,
-}
+def _ratio(numerator: NDArray, denominator: NDArray, zero: float = math.nan) -> Floats:
+    """numerator / denominator, with ``zero`` where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    result = np.full(np.broadcast(numerator, denominator).shape, zero)
+    np.divide(numerator, denominator, out=result, where=np.asarray(denominator) != 0)
+    return result
+
+
+CountMetric = Callable[[Floats, NDArray[np.bool_]], Floats]
+ScoreMetric = Callable[[Scored, Weights], Floats]
+COUNT_METRICS: dict[str, CountMetric] = {
+    "accuracy": _accuracy, "precision": _precision, "recall": _recall, "f1": _f1,
+}  # fmt: skip
+SCORE_METRICS: dict[str, ScoreMetric] = {
+    "roc_auc": _roc_auc, "average_precision": _average_precision, "log_loss": _log_loss,
+}  # fmt: skip
+METRICS = (*COUNT_METRICS, *SCORE_METRICS)
 
 
 def point_estimate(metric: str, data: Scored) -> float:
-    return float(METRICS[metric](data, np.ones((1, len(data))))[0])
+    if metric in COUNT_METRICS:
+        return float(COUNT_METRICS[metric](_confusion(data)[None], data.present)[0])
+    return float(SCORE_METRICS[metric](data, np.ones((1, len(data)), dtype=np.uint8))[0])
 
 
-def paired_bootstrap(metrics: Sequence[str], base: Scored, head: Scored,
-                     resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[Difference]:  # fmt: skip
-    """Resample rows (the same rows for both revisions) and recompute each metric's difference;
-    all metrics share the resamples."""
-    if len(base) != len(head):
+def _confusion(data: Scored) -> Floats:
+    k = data.classes
+    cells = np.bincount(data.labels * k + data.predictions, minlength=k * k)
+    return cells.reshape(k, k).astype(np.float64)
+
+
+# --- the bootstrap ---------------------------------------------------------------------------
+
+
+def compare(levels: Mapping[str, float], base: Scored, head: Scored, paired: bool,
+            resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Difference]:  # fmt: skip
+    """Each metric's difference (head - base) with an interval at its confidence level
+    (``levels``: metric -> 0.95, say). ``paired``: both revisions scored the same rows, in the
+    same order."""
+    if paired and len(base) != len(head):
         raise ValueError("a paired comparison needs the same rows at both revisions")
-    differences: dict[str, list[Floats]] = {m: [] for m in metrics}
-    for weights in _weight_blocks(np.random.default_rng(seed), len(base), resamples):
-        for metric in metrics:
-            compute = METRICS[metric]
-            differences[metric].append(compute(head, weights) - compute(base, weights))
-    return [_summarise(m, base, head, np.concatenate(d), "paired bootstrap", seed)
-            for m, d in differences.items()]  # fmt: skip
+    if base.classes != head.classes:
+        raise ValueError("both revisions must score the same classes")
+    metrics = list(levels)
+    draws = _count_draws([m for m in metrics if m in COUNT_METRICS], base, head, paired,
+                         resamples, seed)  # fmt: skip
+    draws |= _score_draws([m for m in metrics if m in SCORE_METRICS], base, head, paired,
+                          resamples, seed)  # fmt: skip
+    method = PAIRED if paired else UNPAIRED
+    results = {}
+    for metric in metrics:
+        tests = {MCNEMAR: mcnemar_exact(base, head)} if paired and metric == "accuracy" else {}
+        results[metric] = _summarise(metric, base, head, draws[metric], levels[metric], method,
+                                     tests, seed)  # fmt: skip
+    return results
 
 
-def unpaired_bootstrap(metrics: Sequence[str], base: Scored, head: Scored,
-                       resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> list[Difference]:  # fmt: skip
-    """Resample each revision's rows on their own (the test set changed between them)."""
-    rng = np.random.default_rng(seed)
-    values: dict[tuple[str, int], list[Floats]] = {
-        (m, side): [] for m in metrics for side in (0, 1)
-    }
-    for side, data in enumerate((base, head)):
-        for weights in _weight_blocks(rng, len(data), resamples):
-            for metric in metrics:
-                values[metric, side].append(METRICS[metric](data, weights))
-    return [_summarise(m, base, head, np.concatenate(values[m, 1]) - np.concatenate(values[m, 0]),
-                       "unpaired bootstrap", seed) for m in metrics]  # fmt: skip
+def _count_draws(metrics: list[str], base: Scored, head: Scored, paired: bool, resamples: int,
+                 seed: int) -> dict[str, Floats]:  # fmt: skip
+    if not metrics:
+        return {}
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    if paired:
+        base_counts, head_counts = _paired_confusions(base, head, rng, resamples)
+    else:
+        base_counts, head_counts = (_confusions(data, rng, resamples) for data in (base, head))
+    return {m: COUNT_METRICS[m](head_counts, head.present) - COUNT_METRICS[m](base_counts, base.present)
+            for m in metrics}  # fmt: skip
 
 
-def _weight_blocks(rng: np.random.Generator, rows: int, resamples: int) -> Iterator[Floats]:
-    """Bootstrap resamples as counts per row (how often each row was drawn), a block at a time."""
+def _confusions(data: Scored, rng: np.random.Generator, resamples: int) -> Floats:
+    cells = _confusion(data).ravel()
+    drawn = rng.multinomial(len(data), cells / cells.sum(), size=resamples)
+    return drawn.reshape(resamples, data.classes, data.classes).astype(np.float64)
+
+
+def _paired_confusions(base: Scored, head: Scored, rng: np.random.Generator,
+                       resamples: int) -> tuple[Floats, Floats]:  # fmt: skip
+    """Draw over the (label, base prediction, head prediction) cells the rows fall in, then
+    read each revision's confusion matrix off the draw."""
+    k = base.classes
+    codes = (base.labels * k + base.predictions) * k + head.predictions
+    cells, counts = np.unique(codes, return_counts=True)
+    drawn = rng.multinomial(len(codes), counts / len(codes), size=resamples).astype(np.float64)
+    labels, base_predicted, head_predicted = cells // (k * k), cells // k % k, cells % k
+
+    def confusions(predicted: NDArray[np.intp]) -> Floats:
+        into = np.zeros((len(cells), k * k))
+        into[np.arange(len(cells)), labels * k + predicted] = 1
+        return (drawn @ into).reshape(resamples, k, k)
+
+    return confusions(base_predicted), confusions(head_predicted)
+
+
+def _score_draws(metrics: list[str], base: Scored, head: Scored, paired: bool, resamples: int,
+                 seed: int) -> dict[str, Floats]:  # fmt: skip
+    if not metrics:
+        return {}
+    for data in (base, head):  # sort once, before the threads share them
+        data.ranked, data.losses  # noqa: B018
+
+    def block(rng: np.random.Generator, count: int) -> dict[str, Floats]:
+        base_weights = _poisson_weights(rng, count, len(base))
+        head_weights = base_weights if paired else _poisson_weights(rng, count, len(head))
+        return {m: SCORE_METRICS[m](head, head_weights) - SCORE_METRICS[m](base, base_weights)
+                for m in metrics}  # fmt: skip
+
+    blocks = list(_run_blocks(block, seed, resamples, max(len(base), len(head))))
+    return {m: np.concatenate([b[m] for b in blocks]) for m in metrics}
+
+
+def _poisson_weights(rng: np.random.Generator, resamples: int, rows: int) -> Weights:
+    """Poisson(1) draws from 16-bit uniforms (raw generator output, four per word): counted as
+    thresholds passed up to 4, then the rare larger draws (0.4% of rows) looked up."""
+    cells = resamples * rows
+    words = rng.bit_generator.random_raw(-(-cells // 4))
+    uniform = words.view(np.uint16)[:cells].reshape(resamples, rows)
+    weights = (uniform >= _POISSON_AT_LEAST[0]).view(np.uint8)
+    for threshold in _POISSON_AT_LEAST[1:4]:
+        weights += (uniform >= threshold).view(np.uint8)
+    rare = np.flatnonzero(uniform >= _POISSON_AT_LEAST[4])
+    weights.flat[rare] = _POISSON[uniform.flat[rare]]
+    return weights
+
+
+def _run_blocks(block: Callable[[np.random.Generator, int], dict[str, Floats]], seed: int,
+                resamples: int, rows: int) -> Iterator[dict[str, Floats]]:  # fmt: skip
+    """Blocks of resamples on ``_WORKERS`` threads (NumPy releases the GIL), in order. Each
+    block has its own random stream from the seed, so results do not depend on the threads."""
     per_block = max(1, min(resamples, _BLOCK_CELLS // max(rows, 1)))
-    for start in range(0, resamples, per_block):
-        count = min(per_block, resamples - start)
-        drawn = rng.integers(0, rows, size=(count, rows)) + rows * np.arange(count)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=count * rows).reshape(count, rows)
-        yield counts.astype(np.float32)  # exact: counts stay far below 2**24
+    counts = [min(per_block, resamples - start) for start in range(0, resamples, per_block)]
+
+    def run(index: int) -> dict[str, Floats]:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, index)))
+        return block(rng, counts[index])
+
+    if _WORKERS == 1 or len(counts) == 1:
+        yield from map(run, range(len(counts)))
+        return
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        yield from pool.map(run, range(len(counts)))
 
 
-def _summarise(metric: str, base: Scored, head: Scored, differences: Floats, method: str,
-               seed: int) -> Difference:  # fmt: skip
-    finite = differences[np.isfinite(differences)]
-    tail = (1 - CONFIDENCE) / 2
+def _summarise(metric: str, base: Scored, head: Scored, draws: Floats, confidence: float,
+               method: str, tests: dict[str, float], seed: int) -> Difference:  # fmt: skip
+    finite = draws[np.isfinite(draws)]
+    tail = (1 - confidence) / 2
     low, high = np.quantile(finite, [tail, 1 - tail]) if len(finite) else (math.nan, math.nan)
-    p_value = (min(1.0, 2 * min(np.mean(finite <= 0), np.mean(finite >= 0)))
-               if len(finite) else math.nan)  # fmt: skip
+    test, p_value = next(iter(tests.items())) if tests else (BOOTSTRAP, _bootstrap_p(finite))
     return Difference(metric, point_estimate(metric, base), point_estimate(metric, head),
-                      float(low), float(high), float(p_value), method,
-                      min(len(base), len(head)), len(differences), seed)  # fmt: skip
+                      float(low), float(high), confidence, p_value, method, test,
+                      min(len(base), len(head)), len(draws), seed)  # fmt: skip
+
+
+def _bootstrap_p(draws: Floats) -> float:
+    """Two-sided: twice the share of resamples on the far side of zero, counted as
+    (k + 1) / (n + 1) so that 1,000 resamples never claim a p-value of 0."""
+    if not len(draws):
+        return math.nan
+    if not draws.any():
+        return 1.0
+    far_side = min(int(np.sum(draws <= 0)), int(np.sum(draws >= 0)))
+    return min(1.0, 2 * (far_side + 1) / (len(draws) + 1))
 
 
 def mcnemar_exact(base: Scored, head: Scored) -> float:

@@ -1,0 +1,239 @@
+"""Is a metric's change real? Per-example predictions at two revisions, paired by row id.
+
+Reads the policy's predictions file (``id,label,prediction,score``, or one ``score_<class>``
+column per class) at both revisions from git, or through DVC when it lives in the cache, checks
+it, pairs the rows by id, and hands them to the bootstrap in ``stats``. Loaded (with NumPy) only
+when a rule asks for significance.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlgate import stats
+from mlgate.errors import DataError
+from mlgate.git import Revision
+from mlgate.metrics import read_through_dvc
+
+REQUIRED_COLUMNS = ("id", "label", "prediction")
+SAME_ORDER = np.arange(0)  # a marker: head's rows are in base's order already
+BINARY_SCORE = "score"
+CLASS_SCORE_PREFIX = "score_"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One revision's predictions file, checked but not yet tied to classes."""
+
+    where: str  # "eval/predictions.csv at main (1a2b3c4d)"
+    ids: list[str]
+    labels: list[str]
+    predicted: list[str]
+    classes: tuple[str, ...]  # from the score_<class> columns; () for a binary ``score``
+    scores: stats.Floats  # rows x score columns
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Significance:
+    differences: dict[str, stats.Difference]  # by prediction metric (config.PREDICTION_METRICS)
+    paired: bool
+    notes: tuple[str, ...] = ()
+
+
+def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, float],
+            resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> Significance:  # fmt: skip
+    """Each statistic's difference at its confidence level (``levels``: "roc_auc" -> 0.95).
+
+    Raises DataError when the predictions cannot be used at either revision.
+    """
+    base_predictions, head_predictions = read_predictions(base, path), read_predictions(head, path)
+    base_scored, head_scored = _scored(base_predictions, head_predictions)
+    order = _pairing(base_predictions, head_predictions)
+    notes: tuple[str, ...] = ()
+    if order is None:
+        notes = (_unpaired_reason(base_predictions, head_predictions),)
+    elif order is not SAME_ORDER:
+        head_scored = _take(head_scored, order)
+    relabelled = 0 if order is None else int(np.sum(base_scored.labels != head_scored.labels))
+    if relabelled:
+        order = None
+        notes = (f"unpaired comparison: the same row ids, but {relabelled:,} of them have another "
+                 "label at head, so each revision was resampled on its own",)  # fmt: skip
+    differences = stats.compare(levels, base_scored, head_scored, paired=order is not None,
+                                resamples=resamples, seed=seed)  # fmt: skip
+    return Significance(differences, order is not None, notes)
+
+
+def read_predictions(revision: Revision, path: str) -> Predictions:
+    where = f"{path} at {revision.label}"
+    content = revision.read_one(path)
+    if content is None and revision.commit:
+        content = read_through_dvc(revision, path)
+    if content is None:
+        raise DataError(f"{where} is missing (the policy's predictions file; run `dvc repro`, "
+                        "or `dvc pull` if it is cached)")  # fmt: skip
+    return parse_predictions(content, where)
+
+
+def parse_predictions(content: bytes, where: str) -> Predictions:
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{where} is not a readable CSV file: {exc}") from None
+    if not rows:
+        raise DataError(f"{where} is empty")
+    header = [name.strip() for name in rows[0]]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    score_columns = _score_columns(header)
+    if missing or not score_columns:
+        lacking = missing + ([] if score_columns else ["score (or score_<class> columns)"])
+        raise DataError(f"{where} lacks the column{'s' if len(lacking) > 1 else ''} "
+                        f"{', '.join(lacking)} (it has: {', '.join(header)})")  # fmt: skip
+    body = rows[1:]
+    if not body:
+        raise DataError(f"{where} has no rows")
+    bad = next((n for n, row in enumerate(body, start=2) if len(row) != len(header)), None)
+    if bad is not None:
+        raise DataError(f"{where}: line {bad} has {len(body[bad - 2])} fields, "
+                        f"the header {len(header)}")  # fmt: skip
+    columns = dict(zip(header, zip(*body, strict=True), strict=True))
+    ids = list(columns["id"])
+    _check_unique(ids, where)
+    scores = np.column_stack([_numbers(columns[name], name, where) for name in score_columns])
+    classes = tuple(name[len(CLASS_SCORE_PREFIX):] for name in score_columns
+                    if name != BINARY_SCORE)  # fmt: skip
+    return Predictions(where, ids, list(columns["label"]), list(columns["prediction"]),
+                       classes, scores)  # fmt: skip
+
+
+def _score_columns(header: list[str]) -> list[str]:
+    if BINARY_SCORE in header:
+        return [BINARY_SCORE]
+    return [name for name in header if name.startswith(CLASS_SCORE_PREFIX)]
+
+
+def _check_unique(ids: list[str], where: str) -> None:
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        repeated = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise DataError(f"{where}: id {repeated!r} appears more than once (ids pair the rows "
+                        "of two revisions, so each must be unique)")  # fmt: skip
+
+
+def _numbers(values: tuple[str, ...], column: str, where: str) -> stats.Floats:
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except ValueError:
+        line, text = next((n, v) for n, v in enumerate(values, start=2) if not _is_float(v))
+        raise DataError(f"{where}: {column} {text!r} on line {line} is not a number") from None
+    outside = ~((numbers >= 0) & (numbers <= 1))  # NaN is outside too
+    if outside.any():
+        line = int(np.flatnonzero(outside)[0])
+        raise DataError(f"{where}: {column} is {values[line]!r} on line {line + 2} "
+                        f"({int(outside.sum())} rows in all): scores must be probabilities "
+                        "from 0 to 1")  # fmt: skip
+    return numbers
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _scored(base: Predictions, head: Predictions) -> tuple[stats.Scored, stats.Scored]:
+    """Both revisions as class indices over one list of classes."""
+    if (base.classes == ()) != (head.classes == ()) or set(base.classes) != set(head.classes):
+        raise DataError(f"mismatched columns: {base.where} has {_columns(base)}, "
+                        f"{head.where} has {_columns(head)}")  # fmt: skip
+    if base.classes:
+        classes = [_class_key(c) for c in base.classes]
+        head_order = [classes.index(_class_key(c)) for c in head.classes]
+        head_scores = np.empty_like(head.scores)
+        head_scores[:, head_order] = head.scores
+        return (_indexed(base, classes, base.scores), _indexed(head, classes, head_scores))
+    classes = _binary_classes(base, head)
+    return tuple(  # type: ignore[return-value]
+        _indexed(p, classes, np.column_stack([1 - p.scores[:, 0], p.scores[:, 0]]))
+        for p in (base, head)
+    )
+
+
+def _columns(predictions: Predictions) -> str:
+    if not predictions.classes:
+        return "'score'"
+    return ", ".join(f"'{CLASS_SCORE_PREFIX}{c}'" for c in predictions.classes)
+
+
+def _binary_classes(base: Predictions, head: Predictions) -> list[object]:
+    """The two classes, the positive one (what ``score`` is the probability of) last, sorted
+    as scikit-learn sorts a model's classes."""
+    seen = {_class_key(v) for p in (base, head) for v in (*p.labels, *p.predicted)}
+    if len(seen) > 2:
+        raise DataError(f"{base.where}: {len(seen)} classes but one 'score' column: a "
+                        "multi-class file has one score_<class> column per class")  # fmt: skip
+    if len(seen) < 2:
+        seen |= {0.0, 1.0} if seen <= {0.0, 1.0} else set()
+    if len(seen) < 2:
+        raise DataError(f"{base.where}: only the class {next(iter(seen))!r} appears, so which "
+                        "class 'score' is the probability of is unknown")  # fmt: skip
+    return sorted(seen, key=lambda c: (isinstance(c, str), c))
+
+
+def _class_key(value: str) -> object:
+    """Class labels compare as numbers when they are numbers: "1" and "1.0" are one class."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value.strip()
+    return number if math.isfinite(number) else value.strip()
+
+
+def _indexed(predictions: Predictions, classes: list[object], probabilities: stats.Floats) -> stats.Scored:  # fmt: skip
+    index = {c: i for i, c in enumerate(classes)}
+
+    def indices(values: list[str], column: str) -> stats.NDArray[np.intp]:
+        try:
+            return np.fromiter((index[_class_key(v)] for v in values), dtype=np.intp,
+                               count=len(values))  # fmt: skip
+        except KeyError as exc:
+            raise DataError(
+                f"{predictions.where}: {column} {exc.args[0]!r} is not one of the "
+                f"classes scored ({', '.join(map(str, classes))})"
+            ) from None
+
+    return stats.Scored(indices(predictions.labels, "label"),
+                        indices(predictions.predicted, "prediction"), probabilities)  # fmt: skip
+
+
+def _pairing(base: Predictions, head: Predictions) -> stats.NDArray[np.intp] | None:
+    """Head's rows in base's order (SAME_ORDER when they already are); None: the row sets
+    differ, so the comparison is unpaired."""
+    if base.ids == head.ids:
+        return SAME_ORDER
+    if len(base.ids) != len(head.ids) or set(base.ids) != set(head.ids):
+        return None
+    position = {row_id: i for i, row_id in enumerate(head.ids)}
+    return np.fromiter((position[i] for i in base.ids), dtype=np.intp, count=len(base.ids))
+
+
+def _take(data: stats.Scored, order: stats.NDArray[np.intp]) -> stats.Scored:
+    return stats.Scored(data.labels[order], data.predictions[order], data.probabilities[order])
+
+
+def _unpaired_reason(base: Predictions, head: Predictions) -> str:
+    base_ids, head_ids = set(base.ids), set(head.ids)
+    return (f"unpaired comparison: the test rows differ between the revisions "
+            f"({len(base_ids - head_ids):,} rows only at base, {len(head_ids - base_ids):,} only "
+            f"at head), so each revision was resampled on its own")  # fmt: skip

@@ -1,0 +1,162 @@
+"""`mlgate check` with significance rules, end to end: a real DVC pipeline whose model gets
+worse by a known amount, real git branches, the real CLI and its exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import commit_all, dvc, git, init_dvc_repo
+from mlgate.cli import main
+
+pytestmark = pytest.mark.slow
+
+# The same test rows on every revision (their own random stream); a worse model is wrong on
+# `flip` of the rows the good one gets right.
+PREDICT = """\
+import json, pathlib, random, yaml
+p = yaml.safe_load(open("params.yaml"))["predict"]
+rows, flip = random.Random(p["rows_seed"]), random.Random(1)
+lines, right = ["id,label,prediction,score"], 0
+for i in range(p["rows"]):
+    label = int(rows.random() < 0.3)
+    score = min(1.0, max(0.0, rows.gauss(0.75 if label else 0.25, 0.2)))
+    prediction = int(score >= 0.5)
+    if prediction == label and flip.random() < p["flip"]:
+        prediction, score = 1 - label, 1 - score
+    right += prediction == label
+    lines.append(f"{p['first_id'] + i},{label},{prediction},{score:.6f}")
+pathlib.Path("eval").mkdir(exist_ok=True)
+pathlib.Path("eval/predictions.csv").write_text("\\n".join(lines) + "\\n")
+json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))
+"""
+
+PIPELINE = {"stages": {"predict": {
+    "cmd": "python predict.py", "deps": ["predict.py"], "params": ["predict"],
+    "outs": [{"eval/predictions.csv": {"cache": False}}],
+    "metrics": [{"metrics.json": {"cache": False}}],
+}}}  # fmt: skip
+
+POLICY = """\
+[tool.mlgate]
+base = "main"
+predictions = "eval/predictions.csv"
+
+[tool.mlgate.rules]
+accuracy = {{ direction = "higher", significance = 0.05{extra} }}
+"""
+
+
+def project(path: Path, rows: int, extra: str = "") -> Path:
+    init_dvc_repo(path)
+    (path / "predict.py").write_text(PREDICT)
+    (path / "dvc.yaml").write_text(yaml.safe_dump(PIPELINE))
+    (path / "pyproject.toml").write_text(POLICY.format(extra=extra))
+    change(path, rows=rows, flip=0.0, rows_seed=1, first_id=0)
+    commit_all(path, "a model on main")
+    git(path, "checkout", "-q", "-b", "change")
+    return path
+
+
+def change(path: Path, **params: object) -> None:
+    params_file = path / "params.yaml"
+    current = yaml.safe_load(params_file.read_text()) if params_file.exists() else {"predict": {}}
+    current["predict"].update(params)
+    params_file.write_text(yaml.safe_dump(current))
+    dvc(path, "repro", "-q")
+
+
+def check(path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.chdir(path)
+    return main(["check", *args])
+
+
+def test_a_small_drop_on_500_rows_is_noise_though_the_point_estimate_would_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=500)
+    change(repo, flip=0.004)  # wrong on 0.4% of the rows it had right: 1 or 2 rows
+    assert check(repo, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "PASS: within noise" in out and "McNemar exact" in out and "500" in out
+    # the same change judged on the point estimate alone (the change's own policy, no test)
+    (repo / "pyproject.toml").write_text(
+        POLICY.format(extra="").replace(", significance = 0.05", "")
+    )
+    assert check(repo, monkeypatch, "--policy-from", "head") == 1
+    assert "FAIL: regression of" in capsys.readouterr().out
+
+
+def test_two_percent_fewer_right_on_50000_rows_fails_with_the_evidence_in_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=50_000)
+    change(repo, flip=0.02)
+    commit_all(repo, "a worse model")
+    assert check(repo, monkeypatch, "--format", "json") == 1
+    [rule] = json.loads(capsys.readouterr().out)["rules"]
+    tested = rule["significance"]
+    assert rule["status"] == "fail" and tested["verdict"] == "regression, significant"
+    assert tested["low"] <= tested["difference"] <= tested["high"] < 0
+    assert tested["p_value"] < 1e-10 and tested["test"] == "McNemar exact"
+    assert (tested["method"], tested["paired"], tested["rows"]) == (
+        "paired bootstrap",
+        True,
+        50_000,
+    )
+    assert (tested["resamples"], tested["seed"], tested["confidence"]) == (1000, 20261123, 0.95)
+    # deterministic: the same inputs, the same verdict and interval
+    assert check(repo, monkeypatch, "--format", "json") == 1
+    assert json.loads(capsys.readouterr().out)["rules"][0]["significance"] == tested
+
+
+def test_a_regression_within_min_effect_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=20_000, extra=", min_effect = 0.05")
+    change(repo, flip=0.02)
+    assert check(repo, monkeypatch) == 0
+    assert "PASS: regression, significant: 0.01" in capsys.readouterr().out
+
+
+def test_a_changed_test_set_is_compared_unpaired_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=2_000)
+    change(repo, rows_seed=2, first_id=1_000)
+    assert check(repo, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "unpaired bootstrap" in out
+    assert "1,000 rows only at base, 1,000 only at head" in out
+
+
+def test_unusable_predictions_stop_the_check_saying_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=300)
+    change(repo, flip=0.1)
+    predictions = repo / "eval" / "predictions.csv"
+    header, first, *rest = predictions.read_text().splitlines()
+    predictions.write_text("\n".join([header, first.rsplit(",", 1)[0] + ",nan", *rest]) + "\n")
+    assert check(repo, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "eval/predictions.csv at workspace: score is 'nan' on line" in err
+    assert 'fallback = "point-estimate"' in err and "Traceback" not in err
+    predictions.unlink()
+    assert check(repo, monkeypatch) == 2
+    assert "eval/predictions.csv at workspace is missing" in capsys.readouterr().err
+
+
+def test_a_fallback_rule_judges_the_point_estimate_when_predictions_are_unusable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=300, extra=', fallback = "point-estimate"')
+    change(repo, flip=0.1)
+    (repo / "eval" / "predictions.csv").unlink()
+    assert check(repo, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: no significance test (eval/predictions.csv at workspace is missing" in out
+    assert "point estimate: regression of" in out

@@ -5,6 +5,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py gate [--history 0,10000,100000] [--repeat 5]
     python bench/run.py registry [--repeat 5]
     python bench/run.py hooks [--repeat 15]
+    python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -280,8 +281,104 @@ def _registry_views_agree(ours_json: str, gto_json: str) -> bool:
     )
 
 
+PREDICTIONS = "eval/predictions.csv"
+SIGNIFICANCE_POLICY = """\
+[tool.mlgate]
+base = "main"
+predictions = "eval/predictions.csv"
+
+[tool.mlgate.rules]
+accuracy = { direction = "higher", significance = 0.05 }
+roc_auc = { direction = "higher", significance = 0.05 }
+"""
+
+
+def predictions_repository(root: Path, rows: int) -> Path:
+    """main: a model's predictions on ``rows`` test rows and its metrics; branch change: the
+    same rows, the model wrong on 1% more of them."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random(rows) < 0.3).astype(int)
+    scores = np.clip(rng.normal(np.where(labels == 1, 0.7, 0.3), 0.2), 0, 1)
+    worse = np.where(rng.random(rows) < 0.01, 1 - scores, scores)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    (root / "eval").mkdir()
+    (root / "dvc.yaml").write_text("metrics:\n  - metrics.json\n")
+    (root / "pyproject.toml").write_text(SIGNIFICANCE_POLICY)
+    for branch, values in (("main", scores), ("change", worse)):
+        if branch != "main":
+            subprocess.run(["git", "checkout", "-q", "-b", branch], cwd=root, check=True)
+        predicted = (values >= 0.5).astype(int)
+        lines = [
+            f"{i},{y},{p},{s:.6f}"
+            for i, (y, p, s) in enumerate(zip(labels, predicted, values, strict=True))
+        ]
+        (root / PREDICTIONS).write_text("id,label,prediction,score\n" + "\n".join(lines) + "\n")
+        accuracy = float(np.mean(predicted == labels))
+        (root / "metrics.json").write_text(f'{{"accuracy": {accuracy}, "roc_auc": 0.9}}\n')
+        commit_all(root, branch)
+    return root
+
+
+def bench_significance(args: argparse.Namespace) -> None:
+    """Bootstrap significance of each metric (1,000 paired resamples), reading both revisions'
+    predictions from git; then `mlgate check` with two significance rules, end to end. No peer
+    tool tests significance in a gate: the reference is the loop one writes with
+    scikit-learn (timed on 100 resamples, scaled to 1,000)."""
+    import numpy as np
+    from sklearn import metrics
+
+    from mlgate import significance, stats
+    from mlgate.git import revision
+
+    rows = args.prediction_rows
+    with tempfile.TemporaryDirectory() as tmp:
+        project = predictions_repository(Path(tmp) / "p", rows)
+        base, head = revision("main", project), revision("change", project)
+        print(f"significance: {rows:,} paired predictions, 1,000 resamples, median of "
+              f"{args.repeat} runs, including reading both revisions' files from git")  # fmt: skip
+        sets = [[m] for m in stats.METRICS] + [["accuracy", "roc_auc"], list(stats.METRICS)]
+        print(f"{'metrics':<40} {'median s':>9}")
+        for names in sets:
+            levels = dict.fromkeys(names, 0.95)
+            seconds = median_time(lambda levels=levels: significance.measure(base, head, PREDICTIONS, levels),
+                                  args.repeat)  # fmt: skip
+            label = "all seven" if len(names) == len(stats.METRICS) else " + ".join(names)
+            print(f"{label:<40} {seconds:>9.3f}", flush=True)
+        check = [sys.executable, "-m", "mlgate", "check", "--base", "main"]
+        end_to_end = median_time(lambda: subprocess.run(check, cwd=project, capture_output=True),
+                                 args.repeat)  # fmt: skip
+        print(f"{'mlgate check (accuracy + roc_auc), process':<40} {end_to_end:>9.3f}")
+        read = median_time(lambda: (significance.read_predictions(base, PREDICTIONS),
+                                    significance.read_predictions(head, PREDICTIONS)), args.repeat)  # fmt: skip
+        print(f"{'  of which reading both files from git':<40} {read:>9.3f}")
+        labels = np.array(
+            [
+                int(line.split(",")[1])
+                for line in (project / PREDICTIONS).read_text().splitlines()[1:]
+            ]
+        )
+        scores = np.array([float(line.rsplit(",", 1)[1]) for line in (project / PREDICTIONS).read_text().splitlines()[1:]])  # fmt: skip
+        rng = np.random.default_rng(0)
+
+        def naive(metric: Callable[[np.ndarray, np.ndarray], float]) -> None:
+            for _ in range(100):
+                rows_drawn = rng.integers(0, rows, rows)
+                metric(labels[rows_drawn], scores[rows_drawn])
+
+        for name, metric in (("accuracy", lambda y, s: metrics.accuracy_score(y, s >= 0.5)),
+                             ("roc_auc", metrics.roc_auc_score)):  # fmt: skip
+            seconds = (
+                median_time(lambda metric=metric: naive(metric), max(1, args.repeat // 2)) * 10
+            )
+            print(
+                f"{'scikit-learn loop, one revision, ' + name:<40} {seconds:>9.3f} (x2 for a paired difference)"
+            )
+
+
 BENCHMARKS = {"gate": bench_gate, "hooks": bench_hooks, "pipeline": bench_pipeline,
-              "registry": bench_registry}  # fmt: skip
+              "registry": bench_registry, "significance": bench_significance}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -293,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=[10_000, 100_000, 1_000_000], help="pipeline sizes")  # fmt: skip
     parser.add_argument("--history", type=lambda s: [int(x) for x in s.split(",")],
                         default=[0, 10_000, 100_000], help="gate: earlier commits on main")  # fmt: skip
+    parser.add_argument("--prediction-rows", type=int, default=100_000,
+                        help="significance: paired predictions per revision")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)
     print(f"# {args.benchmark} on {date.today()}: {machine()}")

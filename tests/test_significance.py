@@ -88,7 +88,7 @@ def test_a_worse_model_is_a_significant_regression(repo: Path) -> None:
 
 def test_multiclass_score_columns_in_another_order_are_matched_by_class(repo: Path) -> None:
     header = "id,label,prediction,score_cat,score_dog,score_eel"
-    rows = [(i, "cat dog eel".split()[i % 3], "cat", "0.5,0.3,0.2") for i in range(60)]
+    rows = [(i, ["cat", "dog", "eel"][i % 3], "cat", "0.5,0.3,0.2") for i in range(60)]
     (repo / PATH).write_bytes(csv_of(rows, header))
     commit_all(repo, "three classes")
     swapped = [(i, y, p, "0.2,0.3,0.5") for i, y, p, _ in rows]  # eel, dog, cat: the same scores
@@ -154,7 +154,9 @@ def test_a_prediction_outside_the_scored_classes_is_a_data_error(repo: Path) -> 
 
 def test_missing_predictions_at_a_revision_say_how_to_make_them(repo: Path) -> None:
     (repo / PATH).unlink()
-    with pytest.raises(DataError, match="eval/predictions.csv at workspace is missing .*dvc repro"):
+    with pytest.raises(
+        DataError, match=r"eval/predictions\.csv at workspace is missing .*dvc repro"
+    ):
         measure(revision("main", repo), revision(WORKSPACE, repo), PATH, {"accuracy": 0.95})
 
 

@@ -64,7 +64,9 @@ def weighted(data: stats.Scored, metric: str, weights: np.ndarray) -> float:
         k = data.classes
         cells = np.bincount(data.labels * k + data.predictions, weights=weights, minlength=k * k)
         return float(stats.COUNT_METRICS[metric](cells.reshape(1, k, k), data.present)[0])
-    return float(stats.SCORE_METRICS[metric](data, weights.astype(np.uint8)[None])[0])
+    return float(
+        stats.SCORE_METRICS[metric](data, stats.Resample(weights.astype(np.uint8)[None]))[0]
+    )
 
 
 def test_the_statistics_cover_the_policys_prediction_metrics() -> None:

@@ -107,8 +107,10 @@ def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, 
 
 def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any,
           tested: Difference | None = None, untested: str | None = None) -> Outcome:  # fmt: skip
+    evidence = tested if rule.significance is not None else None  # reported even when a bound fails
+
     def outcome(status: str, reason: str) -> Outcome:
-        return Outcome(rule, path, metric, base, head, status, reason)
+        return Outcome(rule, path, metric, base, head, status, reason, evidence)
 
     if head is None:
         return outcome(FAIL, "missing at head")
@@ -127,8 +129,7 @@ def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any
         return outcome(PASS, f"{missing}: judged on bounds only")
     allowed = rule.allowed_worsening(float(base))
     if rule.significance is not None and tested is not None:
-        status, reason = _judge_tested(rule, tested, allowed)
-        return Outcome(rule, path, metric, base, head, status, reason, tested)
+        return outcome(*_judge_tested(rule, tested, allowed))
     worse = (base - head) if rule.direction == "higher" else (head - base)
     prefix = f"{untested}; point estimate: " if rule.significance is not None and untested else ""
     if worse > allowed + 1e-12:

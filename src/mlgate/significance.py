@@ -62,7 +62,7 @@ def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, floa
     if order is None:
         notes = (_unpaired_reason(base_predictions, head_predictions),)
     elif order is not SAME_ORDER:
-        head_scored = _take(head_scored, order)
+        head_scored = head_scored.take(order)
     relabelled = 0 if order is None else int(np.sum(base_scored.labels != head_scored.labels))
     if relabelled:
         order = None
@@ -226,10 +226,6 @@ def _pairing(base: Predictions, head: Predictions) -> stats.NDArray[np.intp] | N
         return None
     position = {row_id: i for i, row_id in enumerate(head.ids)}
     return np.fromiter((position[i] for i in base.ids), dtype=np.intp, count=len(base.ids))
-
-
-def _take(data: stats.Scored, order: stats.NDArray[np.intp]) -> stats.Scored:
-    return stats.Scored(data.labels[order], data.predictions[order], data.probabilities[order])
 
 
 def _unpaired_reason(base: Predictions, head: Predictions) -> str:

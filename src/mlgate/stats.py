@@ -63,6 +63,10 @@ class Scored:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, rows: NDArray[np.intp]) -> Scored:
+        """These rows, in this order."""
+        return Scored(self.labels[rows], self.predictions[rows], self.probabilities[rows])
+
     @property
     def classes(self) -> int:
         return int(self.probabilities.shape[1])
@@ -153,16 +157,42 @@ def _average(per_class: Floats, present: NDArray[np.bool_]) -> Floats:
 # --- metrics of scores under resampling weights ---------------------------------------------
 
 
-def _log_loss(data: Scored, weights: Weights) -> Floats:
+class Resample:
+    """A block of resamples: the weights, and what several metrics need of them (each
+    ranking's cumulative sums) computed once."""
+
+    def __init__(self, weights: Weights) -> None:
+        self.weights = weights
+        self._splits: dict[int, Split] = {}
+
+    def split(self, ranks: Ranks) -> Split:
+        key = id(ranks)
+        if key not in self._splits:
+            self._splits[key] = ranks.split(self.weights)
+        return self._splits[key]
+
+
+def _log_loss(data: Scored, resample: Resample) -> Floats:
+    weights = resample.weights
     return _ratio(weights.astype(np.float64) @ data.losses, weights.sum(axis=1, dtype=np.int64))
 
 
-def _roc_auc(data: Scored, weights: Weights) -> Floats:
-    return np.mean([ranks.roc_auc(weights) for ranks in data.ranked], axis=0)
+def _roc_auc(data: Scored, resample: Resample) -> Floats:
+    return np.mean([ranks.roc_auc(resample.split(ranks)) for ranks in data.ranked], axis=0)
 
 
-def _average_precision(data: Scored, weights: Weights) -> Floats:
-    return np.mean([ranks.average_precision(weights) for ranks in data.ranked], axis=0)
+def _average_precision(data: Scored, resample: Resample) -> Floats:
+    return np.mean([ranks.average_precision(resample.split(ranks)) for ranks in data.ranked],
+                   axis=0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Split:
+    """A ranking's view of a block of weights."""
+
+    negative_sums: NDArray[np.int32]  # cumulative negative weight by ascending score, from 0
+    positive: Weights  # the positives' weights, by ascending score
+    negative_total: NDArray[np.int64]  # per resample
 
 
 @dataclass(frozen=True)
@@ -172,6 +202,7 @@ class Ranks:
     a cumulative sum over the negatives and a few gathers."""
 
     order: NDArray[np.intp]
+    in_order: bool  # the rows are sorted this way already: no gather needed
     negatives: int
     negatives_below: NDArray[np.intp]  # per positive: negatives scored strictly lower
     negatives_up_to: NDArray[np.intp]  # per positive: negatives scored lower or equal
@@ -184,39 +215,39 @@ class Ranks:
         positives = np.flatnonzero(positive)
         positives = positives[np.argsort(scores[positives], kind="stable")]
         negative_scores, positive_scores = scores[negatives], scores[positives]
+        order = np.concatenate([negatives, positives])
         return cls(
-            np.concatenate([negatives, positives]), len(negatives),
+            order, bool(np.array_equal(order, np.arange(len(order)))), len(negatives),
             np.searchsorted(negative_scores, positive_scores, side="left"),
             np.searchsorted(negative_scores, positive_scores, side="right"),
             np.searchsorted(positive_scores, positive_scores, side="left"),
         )  # fmt: skip
 
-    def roc_auc(self, weights: Weights) -> Floats:
+    def roc_auc(self, split: Split) -> Floats:
         """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties
         counted half (twice the count, halved at the end, to stay in integers)."""
-        negative_sums, positive, negative_total = self._split(weights)
-        twice_right = (
-            negative_sums[:, self.negatives_below] + negative_sums[:, self.negatives_up_to]
-        )
-        pairs = positive.sum(axis=1, dtype=np.int64) * negative_total
+        sums, positive = split.negative_sums, split.positive
+        twice_right = sums[:, self.negatives_below] + sums[:, self.negatives_up_to]
+        pairs = positive.sum(axis=1, dtype=np.int64) * split.negative_total
         return _ratio(np.einsum("ij,ij->i", positive, twice_right, dtype=np.float64), 2.0 * pairs)
 
-    def average_precision(self, weights: Weights) -> Floats:
+    def average_precision(self, split: Split) -> Floats:
         """scikit-learn's definition: the mean, over positives, of the precision at their score
         (every row scored at least as high counted, ties included)."""
-        negative_sums, positive, negative_total = self._split(weights)
-        false_positives = negative_total[:, None] - negative_sums[:, self.negatives_below]
+        positive = split.positive
+        negatives_below = split.negative_sums[:, self.negatives_below]
+        false_positives = split.negative_total[:, None] - negatives_below
         positive_sums = _cumulative(positive)
         true_positives = positive_sums[:, -1:] - positive_sums[:, self.positives_below]
         # 0 where no weight is at or above a positive: that positive has no weight either
         precision = _ratio(true_positives, true_positives + false_positives, zero=0.0)
         return _ratio(np.einsum("ij,ij->i", positive, precision), positive_sums[:, -1])
 
-    def _split(self, weights: Weights) -> tuple[NDArray[np.int32], Weights, NDArray[np.int64]]:
-        """Cumulative negative weights by score (from 0), the positives' weights, the total."""
-        arranged = weights[:, self.order]
+    def split(self, weights: Weights) -> Split:
+        arranged = weights if self.in_order else weights[:, self.order]
         negative_sums = _cumulative(arranged[:, : self.negatives])
-        return negative_sums, arranged[:, self.negatives :], negative_sums[:, -1].astype(np.int64)
+        return Split(negative_sums, arranged[:, self.negatives :],
+                     negative_sums[:, -1].astype(np.int64))  # fmt: skip
 
 
 def _cumulative(weights: Weights) -> NDArray[np.int32]:
@@ -235,7 +266,7 @@ def _ratio(numerator: NDArray, denominator: NDArray, zero: float = math.nan) -> 
 
 
 CountMetric = Callable[[Floats, NDArray[np.bool_]], Floats]
-ScoreMetric = Callable[[Scored, Weights], Floats]
+ScoreMetric = Callable[[Scored, Resample], Floats]
 COUNT_METRICS: dict[str, CountMetric] = {
     "accuracy": _accuracy, "precision": _precision, "recall": _recall, "f1": _f1,
 }  # fmt: skip
@@ -248,7 +279,7 @@ METRICS = (*COUNT_METRICS, *SCORE_METRICS)
 def point_estimate(metric: str, data: Scored) -> float:
     if metric in COUNT_METRICS:
         return float(COUNT_METRICS[metric](_confusion(data)[None], data.present)[0])
-    return float(SCORE_METRICS[metric](data, np.ones((1, len(data)), dtype=np.uint8))[0])
+    return float(SCORE_METRICS[metric](data, Resample(np.ones((1, len(data)), dtype=np.uint8)))[0])
 
 
 def _confusion(data: Scored) -> Floats:
@@ -324,13 +355,17 @@ def _score_draws(metrics: list[str], base: Scored, head: Scored, paired: bool, r
                  seed: int) -> dict[str, Floats]:  # fmt: skip
     if not metrics:
         return {}
+    if paired:  # rows in base's ranking order: base's rankings then need no gather
+        order = base.ranked[0].order
+        base, head = base.take(order), head.take(order)
     for data in (base, head):  # sort once, before the threads share them
         data.ranked, data.losses  # noqa: B018
 
     def block(rng: np.random.Generator, count: int) -> dict[str, Floats]:
-        base_weights = _poisson_weights(rng, count, len(base))
-        head_weights = base_weights if paired else _poisson_weights(rng, count, len(head))
-        return {m: SCORE_METRICS[m](head, head_weights) - SCORE_METRICS[m](base, base_weights)
+        base_resample = Resample(_poisson_weights(rng, count, len(base)))
+        head_resample = (Resample(base_resample.weights) if paired
+                         else Resample(_poisson_weights(rng, count, len(head))))  # fmt: skip
+        return {m: SCORE_METRICS[m](head, head_resample) - SCORE_METRICS[m](base, base_resample)
                 for m in metrics}  # fmt: skip
 
     blocks = list(_run_blocks(block, seed, resamples, max(len(base), len(head))))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlgate.stats import Difference
 
 POLICY_FROM = ("base", "head")
+DISAGREEMENT = 5e-4  # metrics file vs predictions: more than scores rounded in a CSV explain
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
             continue
         for side, recorded, computed in (("base", outcome.base, tested.base),
                                          ("head", outcome.head, tested.head)):  # fmt: skip
-            if abs(float(recorded) - computed) > 1e-6 * max(1.0, abs(computed)):
+            if abs(float(recorded) - computed) > DISAGREEMENT:
                 notes.append(f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
                              f"{predictions} gives {computed:.6g}; the test used the latter")  # fmt: skip
     return notes

@@ -175,3 +175,20 @@ def test_one_class_only_is_binary_when_the_labels_are_0_and_1(repo: Path) -> Non
     (repo / PATH).write_bytes(csv_of([(i, "cat", "cat", "0.1") for i in range(5)]))
     with pytest.raises(DataError, match="only the class 'cat' appears"):
         measure(revision(WORKSPACE, repo), revision(WORKSPACE, repo), PATH, {"accuracy": 0.95})
+
+
+def test_quoted_fields_are_read_like_unquoted_ones() -> None:
+    plain = parse_predictions(b"id,label,prediction,score\nr1,0,0,0.2\nr2,1,1,0.9\n", WHERE)
+    quoted = parse_predictions(
+        b'id,label,prediction,score\n"r1",0,0,0.2\r\n"r2",1,"1",0.9\n', WHERE
+    )
+    assert (quoted.ids, quoted.labels, quoted.predicted) == (
+        plain.ids,
+        plain.labels,
+        plain.predicted,
+    )
+    assert quoted.scores.tolist() == plain.scores.tolist()
+    with_comma = parse_predictions(b'id,label,prediction,score\n"a,b",0,0,0.2\n', WHERE)
+    assert with_comma.ids == ["a,b"]
+    with pytest.raises(DataError, match="line 3 has 5 fields, the header 4"):
+        parse_predictions(b'id,label,prediction,score\n"a",0,0,0.2\n"b",1,1,0.9,x\n', WHERE)

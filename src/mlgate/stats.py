@@ -239,8 +239,9 @@ class Ranks:
         false_positives = split.negative_total[:, None] - negatives_below
         positive_sums = _cumulative(positive)
         true_positives = positive_sums[:, -1:] - positive_sums[:, self.positives_below]
-        # 0 where no weight is at or above a positive: that positive has no weight either
-        precision = _ratio(true_positives, true_positives + false_positives, zero=0.0)
+        # weights are whole numbers: where none is at or above a positive, that positive has
+        # none either, and the precision counts as 0 (a plain division: no masked divide)
+        precision = true_positives / np.maximum(true_positives + false_positives, 1)
         return _ratio(np.einsum("ij,ij->i", positive, precision), positive_sums[:, -1])
 
     def split(self, weights: Weights) -> Split:

@@ -160,3 +160,13 @@ def test_a_fallback_rule_judges_the_point_estimate_when_predictions_are_unusable
     out = capsys.readouterr().out
     assert "FAIL: no significance test (eval/predictions.csv at workspace is missing" in out
     assert "point estimate: regression of" in out
+
+
+def test_a_metric_that_is_not_a_number_at_head_fails_with_its_test_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project(tmp_path / "p", rows=300)
+    (repo / "metrics.json").write_text('{"accuracy": "n/a"}')
+    assert check(repo, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: not a number at head: 'n/a'" in out and "McNemar exact" in out

@@ -16,7 +16,7 @@ from mlgate import dvcfiles, git
 from mlgate.config import Policy, read_policy
 from mlgate.errors import DataError, GitError
 from mlgate.gate import GateResult, evaluate, significance_rules
-from mlgate.metrics import Snapshot, read_snapshot
+from mlgate.metrics import Snapshot, is_number, read_snapshot
 
 if TYPE_CHECKING:
     from mlgate.stats import Difference
@@ -86,10 +86,9 @@ def check(
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
     tested, untested, test_notes = _test_significance(policy, comparison)
-    comparison = Comparison(comparison.base, comparison.head, (*notes, *test_notes))
     result = evaluate(policy, comparison.base.metrics, comparison.head.metrics, tested, untested)
-    comparison = Comparison(comparison.base, comparison.head,
-                            (*comparison.notes, *_disagreements(result, policy.predictions)))  # fmt: skip
+    notes = (*notes, *test_notes, *_disagreements(result, policy.predictions))
+    comparison = Comparison(comparison.base, comparison.head, notes)
     changes = dvcfiles.lock_changes(
         dvcfiles.read_lock(comparison.base.revision), dvcfiles.read_lock(comparison.head.revision)
     )
@@ -135,7 +134,7 @@ def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
             continue
         for side, recorded, computed in (("base", outcome.base, tested.base),
                                          ("head", outcome.head, tested.head)):  # fmt: skip
-            if abs(float(recorded) - computed) > DISAGREEMENT:
+            if is_number(recorded) and abs(float(recorded) - computed) > DISAGREEMENT:
                 notes.append(f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
                              f"{predictions} gives {computed:.6g}; the test used the latter")  # fmt: skip
     return notes

@@ -165,9 +165,13 @@ def _numbers(values: list[str], column: str, where: str) -> stats.Floats:
     if outside.any():
         line = int(np.flatnonzero(outside)[0])
         raise DataError(f"{where}: {column} is {values[line]!r} on line {line + 2} "
-                        f"({int(outside.sum())} rows in all): scores must be probabilities "
+                        f"({_rows(int(outside.sum()))} in all): scores must be probabilities "
                         "from 0 to 1")  # fmt: skip
     return numbers
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
 
 
 def _is_float(text: str) -> bool:

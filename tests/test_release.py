@@ -138,6 +138,25 @@ def assert_refused(repo: Path, match: str, **kwargs: object) -> None:
     assert tags(repo) == before, "a refused release must not leave a tag"
 
 
+def test_if_changed_releases_only_a_model_that_differs_from_the_latest_release(
+    repo: Path, monkeypatch, capsys
+) -> None:
+    assert cli(repo, monkeypatch, "release", "--if-changed") == 0  # no release yet: released
+    assert tags(repo) == [f"{NAME}@v0.1.0"]
+    (repo / "README.md").write_text("docs only\n")
+    commit_all(repo, "docs")
+    capsys.readouterr()
+    assert cli(repo, monkeypatch, "release", "--if-changed") == 0
+    assert (
+        capsys.readouterr().out
+        == f"Nothing to release: the model is the one released as {NAME}@v0.1.0.\n"
+    )
+    assert tags(repo) == [f"{NAME}@v0.1.0"]
+    new_model(repo, 0.90, weights="w2")
+    assert cli(repo, monkeypatch, "release", "--if-changed") == 0
+    assert tags(repo) == [f"{NAME}@v0.1.0", f"{NAME}@v0.1.1"]
+
+
 def test_refuses_a_dirty_worktree(repo: Path) -> None:
     (repo / "metrics.json").write_text('{"roc_auc": 0.95}')
     assert_refused(repo, r"uncommitted changes \(metrics.json\): commit them first")

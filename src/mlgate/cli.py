@@ -122,17 +122,23 @@ def comment_command(file: Path) -> None:
     help="Push the tag to the remote; retry if another job took the version.",
 )
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
+@click.option("--if-changed", is_flag=True,
+              help="Release only if the model file differs from the latest release's (CI on main).")  # fmt: skip
 def release_command(
     name: str | None, bump: str, version: str | None, message: str | None, force: bool,
-    push: bool, remote: str,
+    push: bool, remote: str, if_changed: bool,
 ) -> None:  # fmt: skip
     """Tag HEAD as a new version NAME@vX.Y.Z, with a release record in the annotation.
 
     NAME defaults to the model artifact declared in dvc.yaml.
     """
     root = git.repo_root()
-    outcome = release_.release(root, name or release_.default_artifact(root), bump, version,
-                               force, message, push, remote)  # fmt: skip
+    artifact = name or release_.default_artifact(root)
+    same_as = release_.unchanged_since(root, artifact) if if_changed else None
+    if same_as:
+        click.echo(f"Nothing to release: the model is the one released as {same_as}.")
+        return
+    outcome = release_.release(root, artifact, bump, version, force, message, push, remote)
     made = outcome.release
     _say_taken(outcome.taken)
     click.echo(

@@ -104,6 +104,21 @@ def plan(
                    _message(record, message))  # fmt: skip
 
 
+def unchanged_since(root: Path, artifact: str) -> str | None:
+    """The latest release whose model file HEAD has byte for byte (same md5 in dvc.lock), as
+    ``NAME@vX.Y.Z``; None when HEAD's model differs, or there is no release to compare with."""
+    latest = registry.read_registry(root).artifact(artifact).latest()
+    record = read_record(latest.message) if latest else None
+    released_md5 = ((record or {}).get("model") or {}).get("md5")
+    if latest is None or not released_md5:
+        return None
+    head = git.revision("HEAD", root)
+    path = _artifact_path(head, artifact)
+    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head))
+    md5 = (outputs.get(path) or {}).get("md5") if path else None
+    return f"{artifact}@{latest.name.version}" if md5 == released_md5 else None
+
+
 def release(
     root: Path, artifact: str, bump: str = "auto", version: str | None = None,
     force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",

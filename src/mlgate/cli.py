@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from mlgate import __version__, compare, git, github, hooks, lifecycle, registry, report
+from mlgate import __version__, compare, git, github, hooks, lifecycle, registry, report, scaffold
 from mlgate import release as release_
 from mlgate.config import read_policy
 from mlgate.errors import (
@@ -222,6 +222,22 @@ def check_ref_command(ref: str) -> None:
     click.echo(report.to_json(meaning), nl=False)
     if github.in_actions():
         github.write_outputs({k: v or "" for k, v in meaning.items()})
+
+
+@cli.command("init")
+@click.option("--python", "python_version", default=scaffold.Settings.python, show_default=True,
+              help="The Python version the workflows set up.")  # fmt: skip
+@click.option("--install", default=scaffold.Settings.install, show_default=True,
+              help="The workflows' install step (mlgate and the pipeline's own dependencies).")  # fmt: skip
+@click.option("--main", "main_branch", default=scaffold.Settings.main, show_default=True,
+              help="The branch releases are made from.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
+def init_command(python_version: str, install: str, main_branch: str, force: bool) -> None:
+    """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
+    settings = scaffold.Settings(python_version, install, main_branch)
+    for written in scaffold.init(git.repo_root(), settings, force):
+        note = f" ({written.note})" if written.note else ""
+        click.echo(f"{written.action:<9} {written.path}{note}")
 
 
 @cli.group("hooks")

@@ -1,0 +1,187 @@
+"""`mlgate init` on real repositories, and the workflows it writes (this repository's own among
+them) under GitHub's workflow schema and zizmor's security audits, both offline."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO_ROOT, commit_all, git
+from mlgate import scaffold
+from mlgate.cli import main
+from mlgate.config import read_policy
+from mlgate.git import WORKSPACE, revision
+
+THIS_REPOSITORY = scaffold.Settings(install="python -m pip install -e .")
+TOOLS = Path(sys.executable).parent
+ZIZMOR_CONFIG = REPO_ROOT / "src/mlgate/templates/zizmor.yml"
+
+
+def test_this_repositorys_workflows_are_the_templates_rendered() -> None:
+    for path, content in scaffold.workflows(THIS_REPOSITORY).items():
+        assert (REPO_ROOT / path).read_text() == content, (
+            f'{path}: run `mlgate init --install "python -m pip install -e ." --force`'
+        )
+    for content in scaffold.workflows(scaffold.Settings()).values():
+        assert "@@" not in content
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TOOLS / "zizmor"), "--offline", "--persona", "pedantic", "--config",
+                           str(ZIZMOR_CONFIG), *map(str, paths)], capture_output=True, text=True)  # fmt: skip
+
+
+def schema(kind: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TOOLS / "check-jsonschema"), "--builtin-schema", f"vendor.{kind}",
+                           *map(str, paths)], capture_output=True, text=True)  # fmt: skip
+
+
+def test_this_repositorys_workflows_and_action_pass_zizmor_and_githubs_schemas() -> None:
+    workflows = sorted((REPO_ROOT / ".github/workflows").glob("*.yml"))
+    result = zizmor(REPO_ROOT / "action.yml", *workflows)
+    assert result.returncode == 0 and "No findings to report" in result.stdout + result.stderr, (
+        result.stdout
+    )
+    assert schema("github-workflows", *workflows).returncode == 0
+    assert schema("github-actions", REPO_ROOT / "action.yml").returncode == 0
+
+
+def test_zizmor_catches_what_the_rules_forbid(tmp_path: Path) -> None:
+    """The check above can fail: the same audit on a workflow that breaks the rules."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "name: bad\non: pull_request_target\npermissions: write-all\njobs:\n  x:\n    name: x\n"
+        "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n      - uses: someone/action@main\n"
+    )
+    findings = zizmor(bad).stdout
+    for audit in (
+        "dangerous-triggers",
+        "excessive-permissions",
+        "template-injection",
+        "unpinned-uses",
+    ):
+        assert audit in findings
+
+
+@pytest.mark.parametrize("path", sorted(scaffold.TEMPLATES))
+def test_every_workflow_follows_the_security_rules(path: str) -> None:
+    if not path.startswith(".github/workflows/"):
+        return
+    workflow = yaml.safe_load(scaffold.workflows(scaffold.Settings())[path])
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request_target" not in triggers
+    assert workflow["permissions"] == {} and "concurrency" in workflow
+    for job in workflow["jobs"].values():
+        assert job["permissions"] and "write-all" not in str(job["permissions"])
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step  # expressions reach scripts via env only
+            uses = step.get("uses", "")
+            assert not uses or uses.startswith("actions/") or re.search(r"@[0-9a-f]{40}$", uses)
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    """A plain DVC-less repository: one training script and a metrics file, as many start."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "train.py").write_text(
+        'import json\njson.dump({"accuracy": 0.91, "loss": 0.3, "rows": 100}, open("metrics.json", "w"))\n'
+    )
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": "python train.py", "deps": ["train.py"], "metrics": [{"metrics.json": {"cache": False}}]}}}))  # fmt: skip
+    subprocess.run([sys.executable, "train.py"], cwd=root, check=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "plain"\n')
+    commit_all(root, "a training script")
+    return root
+
+
+def init(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.chdir(root)
+    return main(["init", *args])
+
+
+def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
+    plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert init(plain, monkeypatch) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "wrote     .dvc/",
+        "wrote     .github/workflows/pr.yml",
+        "wrote     .github/workflows/release.yml",
+        "wrote     .github/workflows/deploy.yml",
+        "wrote     .github/zizmor.yml",
+        "wrote     .pre-commit-config.yaml",
+        "wrote     pyproject.toml [tool.mlgate]",
+    ]
+    assert (plain / ".dvc" / "config").exists()
+    policy = read_policy(revision(WORKSPACE, plain))
+    assert [(r.key, r.direction, r.tolerance) for r in policy.rules] == [
+        ("accuracy", "higher", 0.0091), ("loss", "lower", 0.003)]  # fmt: skip
+    assert (
+        (plain / "pyproject.toml")
+        .read_text()
+        .startswith('[project]\nname = "plain"\n\n[tool.mlgate]')
+    )
+    workflows = sorted((plain / ".github/workflows").glob("*.yml"))
+    assert zizmor(*workflows).returncode == 0
+    assert schema("github-workflows", *workflows).returncode == 0
+    hooks = yaml.safe_load((plain / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    assert [h["entry"] for h in hooks] == [
+        f"mlgate hooks run {h}" for h in ("pre-commit", "pre-push", "post-checkout")
+    ]
+    assert init(plain, monkeypatch) == 0  # again: nothing to do
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "kept      pyproject.toml [tool.mlgate] (a policy exists)"
+    )
+    assert "wrote" not in capsys.readouterr().out
+
+
+def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_commit_config(
+    plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (plain / ".pre-commit-config.yaml").write_text("repos: []  # the team's\n")
+    assert init(plain, monkeypatch) == 0
+    pr = plain / ".github/workflows/pr.yml"
+    pr.write_text(pr.read_text() + "# ours\n")
+    capsys.readouterr()
+    assert init(plain, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert (
+        "kept      .github/workflows/pr.yml (differs from mlgate's template: --force overwrites)"
+        in out
+    )
+    assert "kept      .pre-commit-config.yaml (yours: add the mlgate hooks from the README)" in out
+    assert pr.read_text().endswith("# ours\n")
+    assert init(plain, monkeypatch, "--force", "--python", "3.12") == 0
+    out = capsys.readouterr().out
+    assert (
+        "overwrote .github/workflows/pr.yml" in out and 'python-version: "3.12"' in pr.read_text()
+    )
+    assert (plain / ".pre-commit-config.yaml").read_text() == "repos: []  # the team's\n"
+
+
+def test_init_outside_a_git_repository_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert init(tmp_path, monkeypatch) == 2
+    assert "is not inside a git repository" in capsys.readouterr().err
+    assert not (tmp_path / ".github").exists()
+
+
+def test_the_package_ships_the_templates(tmp_path: Path) -> None:
+    """A wheel built from this checkout holds every template (package data, not only source)."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(tmp_path), str(REPO_ROOT)], check=True, capture_output=True)  # fmt: skip
+    [wheel] = tmp_path.glob("mlgate-*.whl")
+    shutil.unpack_archive(wheel, tmp_path / "unpacked", "zip")
+    for template in scaffold.TEMPLATES.values():
+        assert (tmp_path / "unpacked" / "mlgate" / "templates" / template).is_file()

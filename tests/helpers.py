@@ -150,3 +150,51 @@ def make_score_project(path: Path) -> Path:
     dvc(path, "repro", "-q")
     commit_all(path, "score pipeline")
     return path
+
+
+# A one-stage DVC pipeline that "predicts" in a second: the same test rows on every revision
+# (their own random stream); a worse model is wrong on `flip` of the rows the good one gets
+# right. It writes metrics.json (accuracy), eval/predictions.csv and model.txt (git-tracked).
+PREDICT = """\
+import json, pathlib, random, yaml
+p = yaml.safe_load(open("params.yaml"))["predict"]
+rows, flip = random.Random(p["rows_seed"]), random.Random(1)
+lines, right = ["id,label,prediction,score"], 0
+for i in range(p["rows"]):
+    label = int(rows.random() < 0.3)
+    score = min(1.0, max(0.0, rows.gauss(0.75 if label else 0.25, 0.2)))
+    prediction = int(score >= 0.5)
+    if prediction == label and flip.random() < p["flip"]:
+        prediction, score = 1 - label, 1 - score
+    right += prediction == label
+    lines.append(f"{p['first_id'] + i},{label},{prediction},{score:.6f}")
+pathlib.Path("eval").mkdir(exist_ok=True)
+pathlib.Path("eval/predictions.csv").write_text("\\n".join(lines) + "\\n")
+json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))
+pathlib.Path("model.txt").write_text(f"flip {p['flip']}\\n")
+"""
+
+PREDICT_PIPELINE = {"stages": {"predict": {
+    "cmd": "python predict.py", "deps": ["predict.py"], "params": ["predict"],
+    "outs": [{"eval/predictions.csv": {"cache": False}}, {"model.txt": {"cache": False}}],
+    "metrics": [{"metrics.json": {"cache": False}}],
+}}, "artifacts": {"predictor": {"path": "model.txt", "type": "model"}}}  # fmt: skip
+
+
+def make_predict_project(path: Path, rows: int, policy: str) -> Path:
+    """The pipeline above on main, trained with no flips and committed, with ``policy``."""
+    init_dvc_repo(path)
+    (path / "predict.py").write_text(PREDICT)
+    (path / "dvc.yaml").write_text(yaml.safe_dump(PREDICT_PIPELINE))
+    (path / "pyproject.toml").write_text(policy)
+    retrain(path, rows=rows, flip=0.0, rows_seed=1, first_id=0)
+    commit_all(path, "a model on main")
+    return path
+
+
+def retrain(path: Path, **params: object) -> None:
+    params_file = path / "params.yaml"
+    current = yaml.safe_load(params_file.read_text()) if params_file.exists() else {"predict": {}}
+    current["predict"].update(params)
+    params_file.write_text(yaml.safe_dump(current))
+    dvc(path, "repro", "-q")

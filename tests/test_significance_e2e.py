@@ -7,38 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import commit_all, dvc, git, init_dvc_repo
+from helpers import commit_all, git, make_predict_project, retrain
 from mlgate.cli import main
 
 pytestmark = pytest.mark.slow
-
-# The same test rows on every revision (their own random stream); a worse model is wrong on
-# `flip` of the rows the good one gets right.
-PREDICT = """\
-import json, pathlib, random, yaml
-p = yaml.safe_load(open("params.yaml"))["predict"]
-rows, flip = random.Random(p["rows_seed"]), random.Random(1)
-lines, right = ["id,label,prediction,score"], 0
-for i in range(p["rows"]):
-    label = int(rows.random() < 0.3)
-    score = min(1.0, max(0.0, rows.gauss(0.75 if label else 0.25, 0.2)))
-    prediction = int(score >= 0.5)
-    if prediction == label and flip.random() < p["flip"]:
-        prediction, score = 1 - label, 1 - score
-    right += prediction == label
-    lines.append(f"{p['first_id'] + i},{label},{prediction},{score:.6f}")
-pathlib.Path("eval").mkdir(exist_ok=True)
-pathlib.Path("eval/predictions.csv").write_text("\\n".join(lines) + "\\n")
-json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))
-"""
-
-PIPELINE = {"stages": {"predict": {
-    "cmd": "python predict.py", "deps": ["predict.py"], "params": ["predict"],
-    "outs": [{"eval/predictions.csv": {"cache": False}}],
-    "metrics": [{"metrics.json": {"cache": False}}],
-}}}  # fmt: skip
 
 POLICY = """\
 [tool.mlgate]
@@ -51,22 +24,9 @@ accuracy = {{ direction = "higher", significance = 0.05{extra} }}
 
 
 def project(path: Path, rows: int, extra: str = "") -> Path:
-    init_dvc_repo(path)
-    (path / "predict.py").write_text(PREDICT)
-    (path / "dvc.yaml").write_text(yaml.safe_dump(PIPELINE))
-    (path / "pyproject.toml").write_text(POLICY.format(extra=extra))
-    change(path, rows=rows, flip=0.0, rows_seed=1, first_id=0)
-    commit_all(path, "a model on main")
+    make_predict_project(path, rows, POLICY.format(extra=extra))
     git(path, "checkout", "-q", "-b", "change")
     return path
-
-
-def change(path: Path, **params: object) -> None:
-    params_file = path / "params.yaml"
-    current = yaml.safe_load(params_file.read_text()) if params_file.exists() else {"predict": {}}
-    current["predict"].update(params)
-    params_file.write_text(yaml.safe_dump(current))
-    dvc(path, "repro", "-q")
 
 
 def check(path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -78,7 +38,7 @@ def test_a_small_drop_on_500_rows_is_noise_though_the_point_estimate_would_fail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=500)
-    change(repo, flip=0.004)  # wrong on 0.4% of the rows it had right: 1 or 2 rows
+    retrain(repo, flip=0.004)  # wrong on 0.4% of the rows it had right: 1 or 2 rows
     assert check(repo, monkeypatch) == 0
     out = capsys.readouterr().out
     assert "PASS: within noise" in out and "McNemar exact" in out and "500" in out
@@ -94,7 +54,7 @@ def test_two_percent_fewer_right_on_50000_rows_fails_with_the_evidence_in_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=50_000)
-    change(repo, flip=0.02)
+    retrain(repo, flip=0.02)
     commit_all(repo, "a worse model")
     assert check(repo, monkeypatch, "--format", "json") == 1
     [rule] = json.loads(capsys.readouterr().out)["rules"]
@@ -117,7 +77,7 @@ def test_a_regression_within_min_effect_passes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=20_000, extra=", min_effect = 0.05")
-    change(repo, flip=0.02)
+    retrain(repo, flip=0.02)
     assert check(repo, monkeypatch) == 0
     assert "PASS: regression, significant: 0.01" in capsys.readouterr().out
 
@@ -126,7 +86,7 @@ def test_a_changed_test_set_is_compared_unpaired_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=2_000)
-    change(repo, rows_seed=2, first_id=1_000)
+    retrain(repo, rows_seed=2, first_id=1_000)
     assert check(repo, monkeypatch) == 0
     out = capsys.readouterr().out
     assert "unpaired bootstrap" in out
@@ -137,7 +97,7 @@ def test_unusable_predictions_stop_the_check_saying_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=300)
-    change(repo, flip=0.1)
+    retrain(repo, flip=0.1)
     predictions = repo / "eval" / "predictions.csv"
     header, first, *rest = predictions.read_text().splitlines()
     predictions.write_text("\n".join([header, first.rsplit(",", 1)[0] + ",nan", *rest]) + "\n")
@@ -154,7 +114,7 @@ def test_a_fallback_rule_judges_the_point_estimate_when_predictions_are_unusable
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project(tmp_path / "p", rows=300, extra=', fallback = "point-estimate"')
-    change(repo, flip=0.1)
+    retrain(repo, flip=0.1)
     (repo / "eval" / "predictions.csv").unlink()
     assert check(repo, monkeypatch) == 1
     out = capsys.readouterr().out

@@ -1,0 +1,111 @@
+"""The workflows `mlgate init` writes, run step by step (actions_runner.py) on real git
+repositories with a bare origin, real `dvc repro`, and GitHub's REST API played by a server on
+127.0.0.1 (fake_github.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from actions_runner import Job, pull_request_event, run_job
+from fake_github import FakeGitHub, fake_github
+from helpers import commit_all, git, make_predict_project, retrain
+from mlgate import scaffold
+
+pytestmark = pytest.mark.slow
+
+POLICY = """\
+[tool.mlgate]
+base = "main"
+
+[tool.mlgate.rules]
+accuracy = { direction = "higher", tolerance = 0.01 }
+"""
+PULL_REQUEST = 7
+
+
+@pytest.fixture
+def workflows(tmp_path: Path) -> Path:
+    """The workflows as `mlgate init` writes them for any repository."""
+    folder = tmp_path / "workflows"
+    for path, content in scaffold.workflows(scaffold.Settings()).items():
+        if path.startswith(".github/workflows/"):
+            (folder / Path(path).name).parent.mkdir(exist_ok=True)
+            (folder / Path(path).name).write_text(content)
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    """A developer's clone whose main branch has a model wrong on 5% of its rows, pushed to a
+    bare origin."""
+    developer = make_predict_project(tmp_path / "developer", 2_000, POLICY)
+    retrain(developer, flip=0.05)
+    commit_all(developer, "a model on main")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(developer, "remote", "add", "origin", str(origin))
+    git(developer, "push", "-q", "origin", "main")
+    return developer, origin
+
+
+def push_model(developer: Path, branch: str, flip: float) -> str:
+    git(developer, "checkout", "-q", "-B", branch, "main" if branch != "main" else "HEAD")
+    retrain(developer, flip=flip)
+    commit_all(developer, f"a model wrong on {flip:.0%} of the rows")
+    git(developer, "push", "-q", "-f", "origin", branch)
+    return git(developer, "rev-parse", "HEAD")
+
+
+def pull_request_job(workflows: Path, developer: Path, origin: Path, sha: str, server: FakeGitHub,
+                     workspace: Path) -> Job:  # fmt: skip
+    context = {"github.token": "t0ken", "github.base_ref": "main", "github.head_ref": "change",
+               "github.ref": f"refs/pull/{PULL_REQUEST}/merge", "github.sha": sha,
+               "github.event_name": "pull_request", "github.repository": "team/model",
+               "github.api_url": server.url,
+               "event": pull_request_event(PULL_REQUEST, "main", sha)}  # fmt: skip
+    return run_job(workflows / "pr.yml", "gate", workspace, origin.as_uri(), sha, context,
+                   dvc_cache=developer / ".dvc" / "cache")  # fmt: skip
+
+
+def test_the_pull_request_job_passes_an_improvement_fails_a_regression_and_comments_once(
+    workflows: Path, project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    developer, origin = project
+    with fake_github() as server:
+        better = push_model(developer, "change", flip=0.0)
+        first = pull_request_job(workflows, developer, origin, better, server, tmp_path / "run1")
+        assert first.succeeded, [(s.name, s.exit_code, s.output[-500:]) for s in first.steps]
+        assert "PASS" in first.step("Gate").output
+        assert "mlgate" in first.summary and "PASS" in first.summary
+        assert "mlgate-report.md" in first.uploaded
+        worse = push_model(developer, "change", flip=0.2)
+        second = pull_request_job(workflows, developer, origin, worse, server, tmp_path / "run2")
+        assert second.step("Gate").exit_code == 1 and not second.succeeded
+        assert "FAIL" in second.summary
+        assert second.step("Upload the report and plots").exit_code == 0  # runs after a failure
+        [comment] = server.comments[PULL_REQUEST]
+        assert "FAIL" in comment["body"] and "accuracy" in comment["body"]
+        tokens = {r["authorization"] for r in server.requests}
+        assert tokens == {"Bearer t0ken"}
+
+
+def test_the_release_job_tags_a_changed_model_once(
+    workflows: Path, project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    developer, origin = project
+    sha = push_model(developer, "main", flip=0.0)
+    context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
+               "github.event_name": "push", "github.repository": "team/model"}  # fmt: skip
+    job = run_job(
+        workflows / "release.yml", "release", tmp_path / "run1", origin.as_uri(), sha, context
+    )
+    assert job.succeeded, [(s.name, s.exit_code, s.output[-500:]) for s in job.steps]
+    assert "Created tag predictor@v0.1.0" in job.step("Release if the model changed").output
+    assert git(origin, "tag", "--list") == "predictor@v0.1.0"
+    again = run_job(
+        workflows / "release.yml", "release", tmp_path / "run2", origin.as_uri(), sha, context
+    )
+    assert "Nothing to release" in again.step("Release if the model changed").output
+    assert git(origin, "tag", "--list") == "predictor@v0.1.0"

@@ -35,6 +35,14 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
 
 
+def mlgate_in(cwd: Path, monkeypatch: Any, *args: str) -> int:
+    """Run the mlgate CLI in ``cwd``, in this process; its exit code."""
+    from mlgate.cli import main
+
+    monkeypatch.chdir(cwd)
+    return main(list(args))
+
+
 def commit_all(cwd: Path, message: str) -> str:
     git(cwd, "add", "-A")
     git(cwd, "commit", "-q", "--no-verify", "-m", message)

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, commit_all, git
+from helpers import REPO_ROOT, commit_all, git, mlgate_in
 from mlgate import scaffold
-from mlgate.cli import main
 from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
 
@@ -104,8 +103,7 @@ def plain(tmp_path: Path) -> Path:
 
 
 def init(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.chdir(root)
-    return main(["init", *args])
+    return mlgate_in(root, monkeypatch, "init", *args)
 
 
 def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import commit_all, git, make_predict_project, retrain
-from mlgate.cli import main
+from helpers import commit_all, git, make_predict_project, mlgate_in, retrain
 
 pytestmark = pytest.mark.slow
 
@@ -30,8 +29,7 @@ def project(path: Path, rows: int, extra: str = "") -> Path:
 
 
 def check(path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.chdir(path)
-    return main(["check", *args])
+    return mlgate_in(path, monkeypatch, "check", *args)
 
 
 def test_a_small_drop_on_500_rows_is_noise_though_the_point_estimate_would_fail(

@@ -353,13 +353,9 @@ def bench_significance(args: argparse.Namespace) -> None:
         read = median_time(lambda: (significance.read_predictions(base, PREDICTIONS),
                                     significance.read_predictions(head, PREDICTIONS)), args.repeat)  # fmt: skip
         print(f"{'  of which reading both files from git':<40} {read:>9.3f}")
-        labels = np.array(
-            [
-                int(line.split(",")[1])
-                for line in (project / PREDICTIONS).read_text().splitlines()[1:]
-            ]
-        )
-        scores = np.array([float(line.rsplit(",", 1)[1]) for line in (project / PREDICTIONS).read_text().splitlines()[1:]])  # fmt: skip
+        base_predictions = significance.read_predictions(base, PREDICTIONS)  # the reference's input
+        labels = np.array(base_predictions.labels, dtype=int)
+        scores = base_predictions.scores[:, 0]
         rng = np.random.default_rng(0)
 
         def naive(metric: Callable[[np.ndarray, np.ndarray], float]) -> None:

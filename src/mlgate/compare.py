@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from mlgate import dvcfiles, git
 from mlgate.config import Policy, read_policy
 from mlgate.errors import DataError, GitError
-from mlgate.gate import GateResult, evaluate, significance_rules
-from mlgate.metrics import Snapshot, is_number, read_snapshot
+from mlgate.gate import GateResult, evaluate, is_real, significance_rules
+from mlgate.metrics import Snapshot, read_snapshot
 
 if TYPE_CHECKING:
     from mlgate.stats import Difference
@@ -134,7 +134,7 @@ def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
             continue
         for side, recorded, computed in (("base", outcome.base, tested.base),
                                          ("head", outcome.head, tested.head)):  # fmt: skip
-            if is_number(recorded) and abs(float(recorded) - computed) > DISAGREEMENT:
+            if is_real(recorded) and abs(float(recorded) - computed) > DISAGREEMENT:
                 notes.append(f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
                              f"{predictions} gives {computed:.6g}; the test used the latter")  # fmt: skip
     return notes

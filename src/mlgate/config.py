@@ -70,21 +70,12 @@ class Rule:
         return min(allowances) if allowances else 0.0
 
     def describe(self) -> str:
-        parts = []
-        if self.direction:
-            parts.append(f"{self.direction} is better")
-        if self.min is not None:
-            parts.append(f">= {self.min:g}")
-        if self.max is not None:
-            parts.append(f"<= {self.max:g}")
-        if self.tolerance is not None:
-            parts.append(f"tolerance {self.tolerance:g}")
-        if self.tolerance_pct is not None:
-            parts.append(f"tolerance {self.tolerance_pct:g}%")
-        if self.significance is not None:
-            parts.append(f"significance {self.significance:g}")
-        if self.min_effect is not None:
-            parts.append(f"min effect {self.min_effect:g}")
+        parts = [f"{self.direction} is better"] if self.direction else []
+        for value, text in ((self.min, ">= {:g}"), (self.max, "<= {:g}"),
+                            (self.tolerance, "tolerance {:g}"), (self.tolerance_pct, "tolerance {:g}%"),
+                            (self.significance, "significance {:g}"), (self.min_effect, "min effect {:g}")):  # fmt: skip
+            if value is not None:
+                parts.append(text.format(value))
         if self.required:
             parts.append("required")
         return ", ".join(parts)

@@ -36,7 +36,7 @@ class Outcome:
 
     @property
     def change(self) -> float | None:
-        if _is_real(self.base) and _is_real(self.head):
+        if is_real(self.base) and is_real(self.head):
             return float(self.head) - float(self.base)
         return None
 
@@ -124,7 +124,7 @@ def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any
         return outcome(FAIL, f"above the maximum {rule.max:g}")
     if rule.direction is None:
         return outcome(PASS, "within bounds")
-    if not _is_real(base):
+    if not is_real(base):
         missing = "no value at base" if base is None else f"base value {base!r} is not a number"
         return outcome(PASS, f"{missing}: judged on bounds only")
     allowed = rule.allowed_worsening(float(base))
@@ -173,5 +173,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """A number a rule can judge: not a boolean, not NaN."""
     return _is_number(value) and not math.isnan(value)

@@ -112,10 +112,7 @@ def unchanged_since(root: Path, artifact: str) -> str | None:
     released_md5 = ((record or {}).get("model") or {}).get("md5")
     if latest is None or not released_md5:
         return None
-    head = git.revision("HEAD", root)
-    path = _artifact_path(head, artifact)
-    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head))
-    md5 = (outputs.get(path) or {}).get("md5") if path else None
+    _, md5 = _model_file(git.revision("HEAD", root), artifact)
     return f"{artifact}@{latest.name.version}" if md5 == released_md5 else None
 
 
@@ -221,6 +218,15 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
     return [(str(f.get("name")), str(f.get("dtype"))) for f in features if isinstance(f, dict)]
 
 
+def _model_file(revision: git.Revision, artifact: str,
+                outputs: dict[str, Any] | None = None) -> tuple[str | None, str | None]:  # fmt: skip
+    """The artifact's path and the md5 dvc.lock records for it at ``revision``."""
+    path = _artifact_path(revision, artifact)
+    if outputs is None:
+        outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(revision))
+    return path, (outputs.get(path) or {}).get("md5") if path else None
+
+
 def _artifact_path(revision: git.Revision, artifact: str) -> str | None:
     declared = dvcfiles.read_declarations(revision).artifacts.get(artifact)
     return str(declared["path"]) if isinstance(declared, dict) and "path" in declared else None
@@ -231,7 +237,7 @@ def _record(
     forced: bool, bump: str, reason: str,
 ) -> dict[str, Any]:  # fmt: skip
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
-    path = _artifact_path(head.revision, artifact)
+    path, md5 = _model_file(head.revision, artifact, outputs)
     return {
         "schema": RECORD_SCHEMA,
         "artifact": artifact,
@@ -239,7 +245,7 @@ def _record(
         "commit": head.revision.commit,
         "previous": previous,
         "bump": {"kind": bump, "reason": reason},
-        "model": {"path": path, "md5": (outputs.get(path) or {}).get("md5") if path else None},
+        "model": {"path": path, "md5": md5},
         "outputs": outputs,
         "metrics": head.metrics,
         "params": head.params,

@@ -26,7 +26,7 @@ TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",
              ".github/zizmor.yml": "zizmor.yml"}  # fmt: skip
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 # Where a metric's name says which way is better (the rest get no starter rule).
-LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "log_loss", "brier")
+LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc", "auc",
                     "average_precision", "r2", "score")  # fmt: skip
 WROTE, SAME, KEPT, OVERWROTE = "wrote", "unchanged", "kept", "overwrote"
@@ -131,7 +131,7 @@ def starter_policy(metrics: dict[str, dict[str, object]]) -> str:
 
 def _direction(key: str) -> str | None:
     name = key.rsplit(".", 1)[-1].lower()
-    if prediction_metric(name) == "log_loss" or any(w in name for w in LOWER_IS_BETTER):
+    if any(w in name for w in LOWER_IS_BETTER):  # log_loss and logloss among them
         return "lower"
     if prediction_metric(name) or any(name.endswith(w) for w in HIGHER_IS_BETTER):
         return "higher"

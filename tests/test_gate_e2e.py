@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import commit_all, dvc, git, make_project, write_params
-from mlgate.cli import main
+from helpers import commit_all, dvc, git, make_project, mlgate_in, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +48,11 @@ def repo(trained_main: Path, tmp_path: Path) -> Path:
     return clone
 
 
-def run_cli(repo: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.chdir(repo)
-    return main(list(args))
-
-
 def test_regressing_branch_fails_naming_the_rule(repo: Path, monkeypatch, capsys) -> None:
     write_params(repo, {"train": {"n_estimators": 1, "min_samples_leaf": 1, "max_features": 1}})
     dvc(repo, "repro")
     commit_all(repo, "one tree")
-    assert run_cli(repo, "check", monkeypatch=monkeypatch) == 1
+    assert mlgate_in(repo, monkeypatch, "check") == 1
     out = capsys.readouterr().out
     assert out.startswith("FAIL:") and "log_loss" in out
     assert "params.yaml:train.n_estimators" in out
@@ -68,7 +62,7 @@ def test_improving_branch_passes(repo: Path, monkeypatch, capsys) -> None:
     write_params(repo, {"train": {"n_estimators": 80}})
     dvc(repo, "repro")
     commit_all(repo, "more trees")
-    assert run_cli(repo, "check", "--format", "json", monkeypatch=monkeypatch) == 0
+    assert mlgate_in(repo, monkeypatch, "check", "--format", "json") == 0
     document = json.loads(capsys.readouterr().out)
     assert document["verdict"] == "pass"
     assert document["params"]["params.yaml"]["train.n_estimators"] == {
@@ -83,7 +77,7 @@ def test_corrupted_metrics_exits_2_naming_file_and_revision(
 ) -> None:
     (repo / "metrics.json").write_text('{"roc_auc": 0.9,')
     commit_all(repo, "broken metrics")
-    assert run_cli(repo, "check", "--head", "HEAD", monkeypatch=monkeypatch) == 2
+    assert mlgate_in(repo, monkeypatch, "check", "--head", "HEAD") == 2
     err = capsys.readouterr().err
     assert "metrics.json at HEAD (" in err and "is not valid JSON" in err
     assert "Traceback" not in err
@@ -96,22 +90,22 @@ def test_lowering_the_threshold_in_the_change_does_not_relax_the_gate(
     dvc(repo, "repro")
     (repo / "pyproject.toml").write_text(LAX_POLICY)
     commit_all(repo, "one tree, and a laxer policy")
-    assert run_cli(repo, "check", monkeypatch=monkeypatch) == 1
+    assert mlgate_in(repo, monkeypatch, "check") == 1
     out = capsys.readouterr().out
     assert "Policy changed" in out
-    assert run_cli(repo, "check", "--policy-from", "head", monkeypatch=monkeypatch) == 0
+    assert mlgate_in(repo, monkeypatch, "check", "--policy-from", "head") == 0
     assert "--policy-from head" in capsys.readouterr().out
 
 
 def test_unknown_base_exits_2(repo: Path, monkeypatch, capsys) -> None:
-    assert run_cli(repo, "check", "--base", "no-such-branch", monkeypatch=monkeypatch) == 2
+    assert mlgate_in(repo, monkeypatch, "check", "--base", "no-such-branch") == 2
     assert "no-such-branch" in capsys.readouterr().err
 
 
 def test_diff_json_matches_dvc_exp_diff_shape(repo: Path, monkeypatch, capsys) -> None:
     write_params(repo, {"train": {"n_estimators": 5}})
     dvc(repo, "repro")
-    assert run_cli(repo, "diff", "main", "--format", "json", monkeypatch=monkeypatch) == 0
+    assert mlgate_in(repo, monkeypatch, "diff", "main", "--format", "json") == 0
     ours = json.loads(capsys.readouterr().out)
     expected = json.loads(dvc(repo, "metrics", "diff", "main", "--json").stdout)
     assert ours["metrics"] == expected
@@ -143,17 +137,8 @@ def test_github_actions_shallow_clone_fetches_base_and_reports(
         }.items():  # fmt: skip
             monkeypatch.setenv(name, value)
         for _ in range(2):
-            assert (
-                run_cli(
-                    shallow,
-                    "check",
-                    "--comment",
-                    "--report",
-                    str(tmp_path / "r.md"),
-                    monkeypatch=monkeypatch,
-                )
-                == 1
-            )
+            report = str(tmp_path / "r.md")
+            assert mlgate_in(shallow, monkeypatch, "check", "--comment", "--report", report) == 1
         comments = server.comments[3]
     out = capsys.readouterr().out
     assert "::error title=mlgate%3A log_loss::log_loss: regression" in out

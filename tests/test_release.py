@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import commit_all, git, run, tag_at
+from helpers import commit_all, git, mlgate_in, run, tag_at
 from mlgate import registry
-from mlgate.cli import main
 from mlgate.errors import Refused
 from mlgate.release import read_record, release
 
@@ -82,17 +81,12 @@ def new_model(repo: Path, roc_auc: float, **kwargs: object) -> None:
     commit_all(repo, f"model with roc_auc {roc_auc}")
 
 
-def cli(repo: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.chdir(repo)
-    return main(list(args))
-
-
 def tags(repo: Path) -> list[str]:
     return git(repo, "tag", "--list").split()
 
 
 def test_first_release_records_what_was_released(repo: Path, monkeypatch, capsys) -> None:
-    assert cli(repo, monkeypatch, "release", "-m", "first model for the fraud team") == 0
+    assert mlgate_in(repo, monkeypatch, "release", "-m", "first model for the fraud team") == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Created tag {NAME}@v0.1.0 on ")
     assert "Gate against the policy's bounds (first release): PASS" in out
@@ -141,19 +135,19 @@ def assert_refused(repo: Path, match: str, **kwargs: object) -> None:
 def test_if_changed_releases_only_a_model_that_differs_from_the_latest_release(
     repo: Path, monkeypatch, capsys
 ) -> None:
-    assert cli(repo, monkeypatch, "release", "--if-changed") == 0  # no release yet: released
+    assert mlgate_in(repo, monkeypatch, "release", "--if-changed") == 0  # no release yet: released
     assert tags(repo) == [f"{NAME}@v0.1.0"]
     (repo / "README.md").write_text("docs only\n")
     commit_all(repo, "docs")
     capsys.readouterr()
-    assert cli(repo, monkeypatch, "release", "--if-changed") == 0
+    assert mlgate_in(repo, monkeypatch, "release", "--if-changed") == 0
     assert (
         capsys.readouterr().out
         == f"Nothing to release: the model is the one released as {NAME}@v0.1.0.\n"
     )
     assert tags(repo) == [f"{NAME}@v0.1.0"]
     new_model(repo, 0.90, weights="w2")
-    assert cli(repo, monkeypatch, "release", "--if-changed") == 0
+    assert mlgate_in(repo, monkeypatch, "release", "--if-changed") == 0
     assert tags(repo) == [f"{NAME}@v0.1.0", f"{NAME}@v0.1.1"]
 
 
@@ -248,48 +242,48 @@ def test_two_concurrent_releases_end_with_two_versions(
 def test_promotion_follows_the_policys_order(repo: Path, monkeypatch, capsys) -> None:
     release(repo, NAME)
     ref = f"{NAME}@v0.1.0"
-    assert cli(repo, monkeypatch, "promote", ref, "production") == 2
+    assert mlgate_in(repo, monkeypatch, "promote", ref, "production") == 2
     assert (
         "has not been in staging: the policy's promotion order is staging -> production"
         in capsys.readouterr().err
     )
-    assert cli(repo, monkeypatch, "promote", ref, "qa") == 2
+    assert mlgate_in(repo, monkeypatch, "promote", ref, "qa") == 2
     assert (
         "unknown environment 'qa': the policy allows production, staging" in capsys.readouterr().err
     )
-    assert cli(repo, monkeypatch, "promote", f"{NAME}@v9.9.9", "staging") == 2
+    assert mlgate_in(repo, monkeypatch, "promote", f"{NAME}@v9.9.9", "staging") == 2
     assert (
         f"{NAME}@v9.9.9 is not a registered version (versions: v0.1.0)" in capsys.readouterr().err
     )
-    assert cli(repo, monkeypatch, "promote", "fraud-v1", "staging") == 2
+    assert mlgate_in(repo, monkeypatch, "promote", "fraud-v1", "staging") == 2
     assert "is not a release: write it as NAME@vX.Y.Z" in capsys.readouterr().err
     assert tags(repo) == [ref]
-    assert cli(repo, monkeypatch, "promote", ref, "staging") == 0
-    assert cli(repo, monkeypatch, "assign", ref, "production") == 0
+    assert mlgate_in(repo, monkeypatch, "promote", ref, "staging") == 0
+    assert mlgate_in(repo, monkeypatch, "assign", ref, "production") == 0
     assert sorted(tags(repo)) == sorted([ref, f"{NAME}#staging#1", f"{NAME}#production#2"])
     capsys.readouterr()
-    assert cli(repo, monkeypatch, "promote", ref, "production") == 0
+    assert mlgate_in(repo, monkeypatch, "promote", ref, "production") == 0
     assert "already the version in production: nothing to do" in capsys.readouterr().out
     assert len(tags(repo)) == 3
 
 
 def test_a_deprecated_version_cannot_be_promoted(repo: Path, monkeypatch, capsys) -> None:
     release(repo, NAME)
-    assert cli(repo, monkeypatch, "deprecate", f"{NAME}@v0.1.0") == 0
+    assert mlgate_in(repo, monkeypatch, "deprecate", f"{NAME}@v0.1.0") == 0
     assert f"{NAME}@v0.1.0!#1" in tags(repo)
-    assert cli(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging") == 2
+    assert mlgate_in(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging") == 2
     assert f"{NAME}@v0.1.0 is deprecated" in capsys.readouterr().err
-    assert cli(repo, monkeypatch, "deprecate", f"{NAME}@v0.1.0") == 2
+    assert mlgate_in(repo, monkeypatch, "deprecate", f"{NAME}@v0.1.0") == 2
 
 
 def test_check_ref_reads_a_pushed_tag(repo: Path, monkeypatch, capsys, tmp_path: Path) -> None:
     release(repo, NAME)
-    cli(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging")
+    mlgate_in(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging")
     capsys.readouterr()
     outputs = tmp_path / "outputs"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    assert cli(repo, monkeypatch, "check-ref", f"refs/tags/{NAME}#staging#1") == 0
+    assert mlgate_in(repo, monkeypatch, "check-ref", f"refs/tags/{NAME}#staging#1") == 0
     meaning = json.loads(capsys.readouterr().out)
     assert meaning | {"commit": None} == {
         "artifact": NAME,
@@ -300,7 +294,7 @@ def test_check_ref_reads_a_pushed_tag(repo: Path, monkeypatch, capsys, tmp_path:
         "commit": None,
     }
     assert re.search(r"^stage<<(\S+)\nstaging\n\1$", outputs.read_text(), re.M)
-    assert cli(repo, monkeypatch, "check-ref", "refs/heads/main") == 2
+    assert mlgate_in(repo, monkeypatch, "check-ref", "refs/heads/main") == 2
     assert "is not a registry tag" in capsys.readouterr().err
 
 
@@ -308,20 +302,20 @@ def test_releases_and_history(repo: Path, monkeypatch, capsys) -> None:
     release(repo, NAME)
     new_model(repo, 0.93)
     release(repo, NAME)
-    cli(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging")
+    mlgate_in(repo, monkeypatch, "promote", f"{NAME}@v0.1.0", "staging")
     git(repo, "tag", f"{NAME}#production#7")  # a lightweight mistake: ignored, with a warning
     capsys.readouterr()
-    assert cli(repo, monkeypatch, "releases", "--json") == 0
+    assert mlgate_in(repo, monkeypatch, "releases", "--json") == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == [
         {"artifact": NAME, "latest": "v0.2.0", "stages": {"staging": "v0.1.0"}}
     ]
     assert f"ignoring lightweight tag {NAME}#production#7" in captured.err
-    assert cli(repo, monkeypatch, "releases", NAME) == 0
+    assert mlgate_in(repo, monkeypatch, "releases", NAME) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].startswith("v0.2.0") and "roc_auc 0.9300" in lines[2]
     assert lines[3].startswith("v0.1.0") and "staging" in lines[3]
-    assert cli(repo, monkeypatch, "history", NAME, "--json") == 0
+    assert mlgate_in(repo, monkeypatch, "history", NAME, "--json") == 0
     events = json.loads(capsys.readouterr().out)
     assert [(e["event"], e["version"], e["stage"]) for e in events] == [
         ("registration", "v0.1.0", None), ("registration", "v0.2.0", None), ("assignment", "v0.1.0", "staging"),
@@ -354,12 +348,12 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
         "staging",
     )  # GTO's own tag
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000040 +0000")
-    assert cli(repo, monkeypatch, "promote", f"{NAME}@v0.2.0", "production") == 0
+    assert mlgate_in(repo, monkeypatch, "promote", f"{NAME}@v0.2.0", "production") == 0
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000050 +0000")
     run(repo, sys.executable, "-m", "gto.cli", "register", "other", "HEAD~1", "--version", "v1.0.0")
     run(repo, sys.executable, "-m", "gto.cli", "register", "third", "HEAD", "--version", "v2.0.0")
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000060 +0000")
-    assert cli(repo, monkeypatch, "deprecate", "other@v1.0.0") == 0
+    assert mlgate_in(repo, monkeypatch, "deprecate", "other@v1.0.0") == 0
     monkeypatch.setenv("GIT_COMMITTER_DATE", "1780000070 +0000")
     run(
         repo, sys.executable, "-m", "gto.cli", "deprecate", NAME, "v0.2.0", "staging"
@@ -367,7 +361,7 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
     capsys.readouterr()
 
     shown = gto_json(repo, "show")
-    cli(repo, monkeypatch, "releases", "--json")
+    mlgate_in(repo, monkeypatch, "releases", "--json")
     ours = {row["artifact"]: row for row in json.loads(capsys.readouterr().out)}
     assert set(ours) == {a for a, s in shown.items() if s["active"]}
     for artifact, state in shown.items():
@@ -377,7 +371,7 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
         }, artifact
 
     theirs = gto_json(repo, "history", NAME)
-    cli(repo, monkeypatch, "history", NAME, "--json")
+    mlgate_in(repo, monkeypatch, "history", NAME, "--json")
     ours_history = json.loads(capsys.readouterr().out)
 
     def key(e: dict) -> tuple:

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 implementing the GitHub REST endpoints mlgate calls.
 
 GitHub's API cannot be reached from tests, so this server stands in for it: it keeps issue
-comments in memory, records every request, and can be told to fail the next requests.
+comments and pull requests in memory, records every request, and can be told to fail the next
+requests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -64,12 +66,38 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                            "html_url": f"{state.url}/comment/{state.next_id}"}  # fmt: skip
                 state.comments.setdefault(number, []).append(comment)
                 return self._answer(201, comment)
+            if parts[3:4] == ["pulls"]:
+                return self._pulls(method, parts[4:], payload)
             if parts[3:5] == ["issues", "comments"] and method == "PATCH":
                 for comments in state.comments.values():
                     for comment in comments:
                         if comment["id"] == int(parts[5]):
                             comment["body"] = payload["body"]
                             return self._answer(200, comment)
+            return self._answer(404, {"message": "Not Found"})
+
+        def _pulls(self, method: str, rest: list[str], payload: Any) -> None:
+            """repos/OWNER/NAME/pulls[?head=OWNER:BRANCH&base=B&state=open] | pulls/N"""
+            owner = self.path.split("/")[2]
+            if method == "GET":
+                query = parse_qs(urlsplit(self.path).query)
+                found = [p for p in state.pulls if p["state"] == query.get("state", ["open"])[0]
+                         and f"{owner}:{p['head']}" in query.get("head", [f"{owner}:{p['head']}"])
+                         and p["base"] in query.get("base", [p["base"]])]  # fmt: skip
+                return self._answer(200, found)
+            if method == "POST" and not rest:
+                if any(p["head"] == payload["head"] and p["state"] == "open" for p in state.pulls):
+                    return self._answer(422, {"message": "A pull request already exists"})
+                number = len(state.pulls) + 1
+                pull = {"number": number, "state": "open", "title": payload["title"],
+                        "body": payload["body"], "head": payload["head"], "base": payload["base"],
+                        "html_url": f"{state.url}/pull/{number}"}  # fmt: skip
+                state.pulls.append(pull)
+                return self._answer(201, pull)
+            if method == "PATCH" and rest and rest[0].isdigit():
+                pull = next(p for p in state.pulls if p["number"] == int(rest[0]))
+                pull.update({k: payload[k] for k in ("title", "body") if k in payload})
+                return self._answer(200, pull)
             return self._answer(404, {"message": "Not Found"})
 
         def do_GET(self) -> None:

@@ -206,3 +206,38 @@ def retrain(path: Path, **params: object) -> None:
     current["predict"].update(params)
     params_file.write_text(yaml.safe_dump(current))
     dvc(path, "repro", "-q")
+
+
+# The predictions pipeline behind a `fetch` stage that copies "fresh data" from a file outside
+# the repository (the upstream source): how often the model is wrong. The stage has no
+# dependency that would tell DVC the source changed; retraining reruns it on purpose.
+FETCH = """\
+import pathlib, shutil, yaml
+source = yaml.safe_load(open("params.yaml"))["fetch"]["source"]
+pathlib.Path("data").mkdir(exist_ok=True)
+shutil.copyfile(source, "data/flip.txt")
+"""
+
+FETCH_PIPELINE = {"stages": {
+    "fetch": {"cmd": "python fetch.py", "deps": ["fetch.py"], "outs": ["data/flip.txt"]},
+    "predict": {**PREDICT_PIPELINE["stages"]["predict"], "deps": ["predict.py", "data/flip.txt"]},
+}, "artifacts": PREDICT_PIPELINE["artifacts"]}  # fmt: skip
+
+
+def make_fetch_project(path: Path, upstream: Path, rows: int, policy: str) -> Path:
+    """The pipeline above trained on ``upstream``'s flip share, committed on main."""
+    init_dvc_repo(path)
+    (path / "fetch.py").write_text(FETCH)
+    (path / "predict.py").write_text(
+        PREDICT.replace('p["flip"]', 'float(open("data/flip.txt").read())').replace(
+            "p['flip']", "float(open('data/flip.txt').read())"
+        )
+    )
+    (path / "dvc.yaml").write_text(yaml.safe_dump(FETCH_PIPELINE))
+    (path / "pyproject.toml").write_text(policy)
+    params = {"fetch": {"source": str(upstream)},
+              "predict": {"rows": rows, "rows_seed": 1, "first_id": 0}}  # fmt: skip
+    (path / "params.yaml").write_text(yaml.safe_dump(params))
+    dvc(path, "repro", "-q")
+    commit_all(path, "a model on main")
+    return path

@@ -115,6 +115,7 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         "wrote     .github/workflows/pr.yml",
         "wrote     .github/workflows/release.yml",
         "wrote     .github/workflows/deploy.yml",
+        "wrote     .github/workflows/retrain.yml",
         "wrote     .github/zizmor.yml",
         "wrote     .pre-commit-config.yaml",
         "wrote     pyproject.toml [tool.mlgate]",

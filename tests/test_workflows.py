@@ -10,7 +10,7 @@ import pytest
 
 from actions_runner import Job, pull_request_event, run_job
 from fake_github import FakeGitHub, fake_github
-from helpers import commit_all, git, make_predict_project, retrain
+from helpers import commit_all, git, make_fetch_project, make_predict_project, retrain
 from mlgate import scaffold
 
 pytestmark = pytest.mark.slow
@@ -109,3 +109,30 @@ def test_the_release_job_tags_a_changed_model_once(
     )
     assert "Nothing to release" in again.step("Release if the model changed").output
     assert git(origin, "tag", "--list") == "predictor@v0.1.0"
+
+
+def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
+    workflows: Path, tmp_path: Path
+) -> None:
+    upstream = tmp_path / "upstream.txt"
+    upstream.write_text("0.05")
+    policy = POLICY + '\n[tool.mlgate.retrain]\nrefresh = ["fetch"]\n'
+    developer = make_fetch_project(tmp_path / "developer", upstream, 2_000, policy)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(developer, "remote", "add", "origin", str(origin))
+    git(developer, "push", "-q", "origin", "main")
+    sha = git(developer, "rev-parse", "HEAD")
+    upstream.write_text("0.0")
+    with fake_github() as server:
+        context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
+                   "github.event_name": "schedule", "github.repository": "team/model",
+                   "github.api_url": server.url}  # fmt: skip
+        job = run_job(workflows / "retrain.yml", "retrain", tmp_path / "run", origin.as_uri(),
+                      sha, context)  # fmt: skip
+        assert job.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in job.steps]
+        assert "opened pull request #1" in job.step("Retrain and propose").output
+        [pull] = server.pulls
+        assert (pull["head"], pull["base"]) == ("mlgate/retrain", "main")
+        assert "PASS" in job.summary and job.uploaded == ["mlgate-report.md"]
+    assert git(origin, "show", "mlgate/retrain:model.txt") == "flip 0.0"

@@ -14,7 +14,18 @@ from pathlib import Path
 
 import click
 
-from mlgate import __version__, compare, git, github, hooks, lifecycle, registry, report, scaffold
+from mlgate import (
+    __version__,
+    compare,
+    git,
+    github,
+    hooks,
+    lifecycle,
+    registry,
+    report,
+    retrain,
+    scaffold,
+)
 from mlgate import release as release_
 from mlgate.config import read_policy
 from mlgate.errors import (
@@ -145,6 +156,55 @@ def release_command(
         f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}."
     )
     click.echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
+
+
+@cli.command("retrain")
+@click.argument("name", required=False)
+@click.option("--refresh", multiple=True, metavar="STAGE",
+              help="A stage that fetches fresh data, rerun even when unchanged (repeatable; "
+                   "default: the policy's retrain.refresh).")  # fmt: skip
+@click.option("--base", help="Judge against the merge-base of this ref (default: the main branch).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the gate's Markdown report to this file.")  # fmt: skip
+@click.option("--propose", is_flag=True,
+              help="Commit a changed model on a branch, push it and open or update its pull request.")  # fmt: skip
+@click.option("--branch", help="The proposal's branch (default: the policy's retrain.branch).")
+@click.option(
+    "--remote", default="origin", show_default=True, help="The remote --propose pushes to."
+)
+@click.pass_context
+def retrain_command(
+    ctx: click.Context, name: str | None, refresh: tuple[str, ...], base: str | None,
+    report_path: Path | None, propose: bool, branch: str | None, remote: str,
+) -> None:  # fmt: skip
+    """Retrain on fresh data and gate the new model against the main branch.
+
+    NAME defaults to the model artifact declared in dvc.yaml. Exit 0 when the model is unchanged
+    or passes the gate, 1 when it fails (a proposal is still made, for people to see).
+    """
+    root = git.repo_root()
+    policy = read_policy(git.revision("HEAD", root))
+    artifact = name or release_.default_artifact(root)
+    client = github.GitHubClient.from_env() if propose else None  # before hours of training
+    retrain.reproduce(root, refresh or policy.retrain.refresh)
+    retrained = retrain.judge(root, artifact, base)
+    if retrained.check is None:
+        click.echo(f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
+                   "nothing to propose.")  # fmt: skip
+        return
+    markdown = report.check_markdown(retrained.check)
+    click.echo(report.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
+    if report_path:
+        write_text(report_path, markdown)
+    if github.in_actions():
+        _publish_to_actions(retrained.check, markdown, report_path)
+    if client is not None:
+        proposal = retrain.propose(root, retrained, markdown, client,
+                                   branch or policy.retrain.branch, base, remote)  # fmt: skip
+        data = " and its data to the DVC remote" if proposal.data_pushed else ""
+        click.echo(f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
+                   f"pull request #{proposal.number} {proposal.url}".rstrip())  # fmt: skip
+    ctx.exit(EXIT_OK if retrained.check.gate.passed else EXIT_REJECTED)
 
 
 @cli.command("promote")
@@ -320,9 +380,13 @@ def _post_comment(markdown: str) -> None:
     number = github.pull_request_number()
     try:
         action, url = client.upsert_comment(number, markdown, report.COMMENT_MARKER)
-    except github.CommentForbidden as exc:
+    except github.Forbidden:
+        warning = ("GitHub refused the comment (403): the token is read-only, as for a pull "
+                   "request from a fork; the report is in the job summary instead")  # fmt: skip
         click.echo(
-            f"::warning title=mlgate::{exc}" if github.in_actions() else f"mlgate: warning: {exc}"
+            f"::warning title=mlgate::{warning}"
+            if github.in_actions()
+            else f"mlgate: warning: {warning}"
         )
         return
     click.echo(f"mlgate: {action} the pull request comment {url}".rstrip(), err=True)

@@ -19,7 +19,9 @@ DIRECTIONS = ("higher", "lower")
 RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required",
              "significance", "min_effect", "fallback")  # fmt: skip
 POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "environments",
-               "promotion_order")  # fmt: skip
+               "promotion_order", "retrain")  # fmt: skip
+RETRAIN_KEYS = ("refresh", "branch")
+DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.stats), and
 # other names people give those metrics.
 PREDICTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
@@ -82,6 +84,14 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Retraining:
+    """``[tool.mlgate.retrain]``: how scheduled retraining gets fresh data and proposes it."""
+
+    refresh: tuple[str, ...] = ()  # stages rerun even when unchanged: they fetch fresh data
+    branch: str = DEFAULT_RETRAIN_BRANCH  # the pull request's branch, replaced on each run
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     base: str | None = None
@@ -93,6 +103,7 @@ class Policy:
     predictions: str | None = None  # per-example predictions, for significance rules
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    retrain: Retraining = field(default_factory=Retraining)
 
     @property
     def tests_significance(self) -> bool:
@@ -173,8 +184,23 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
                           "(your file) to [tool.mlgate]")  # fmt: skip
     resamples = _integer(table, "resamples", DEFAULT_RESAMPLES, (100, 1_000_000), where)
     seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
+    retrain = _parse_retrain(table.get("retrain", {}), where)
     return Policy(rules, base, source, table, model, environments, tuple(order), predictions,
-                  resamples, seed)  # fmt: skip
+                  resamples, seed, retrain)  # fmt: skip
+
+
+def _parse_retrain(table: Any, where: str) -> Retraining:
+    context = f"{where}: [tool.mlgate.retrain]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{context} must be a table")
+    _reject_unknown(table, RETRAIN_KEYS, context)
+    refresh = table.get("refresh", [])
+    if not isinstance(refresh, list) or not all(isinstance(s, str) and s for s in refresh):
+        raise ConfigError(f'{context}: refresh must be a list of stage names such as ["ingest"]')
+    branch = table.get("branch", DEFAULT_RETRAIN_BRANCH)
+    if not isinstance(branch, str) or not branch or branch.startswith("-") or " " in branch:
+        raise ConfigError(f"{context}: branch must be a branch name, not {branch!r}")
+    return Retraining(tuple(refresh), branch)
 
 
 def _integer(table: dict[str, Any], name: str, default: int, bounds: tuple[int, int],

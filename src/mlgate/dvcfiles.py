@@ -97,6 +97,21 @@ def read_declarations(revision: Revision) -> Declarations:
     )
 
 
+def artifact_path(revision: Revision, artifact: str) -> str | None:
+    """Where dvc.yaml's ``artifacts:`` section puts ``artifact`` at ``revision``."""
+    declared = read_declarations(revision).artifacts.get(artifact)
+    return str(declared["path"]) if isinstance(declared, dict) and "path" in declared else None
+
+
+def artifact_file(revision: Revision, artifact: str,
+                  outputs: dict[str, Any] | None = None) -> tuple[str | None, str | None]:  # fmt: skip
+    """The artifact's path and the md5 dvc.lock records for it at ``revision``."""
+    path = artifact_path(revision, artifact)
+    if outputs is None:
+        outputs = lock_outputs(read_lock(revision))
+    return path, (outputs.get(path) or {}).get("md5") if path else None
+
+
 def read_lock(revision: Revision) -> dict[str, Any]:
     """Return dvc.lock's stages at ``revision`` ({} when there is none)."""
     content = revision.read_one(DVC_LOCK)

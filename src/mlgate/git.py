@@ -160,6 +160,11 @@ def staged_paths(root: Path) -> list[str]:
     return _paths(output)
 
 
+def uncommitted(root: Path) -> list[str]:
+    """Tracked files whose worktree or index differs from HEAD."""
+    return _paths(run_git("diff", "HEAD", "--name-only", "-z", cwd=root))
+
+
 def tracked_files(root: Path, paths: Iterable[str]) -> list[str]:
     """The files in the index at or under ``paths`` (git's own pathspec matching)."""
     pathspecs = [f":(literal){p}" for p in paths]

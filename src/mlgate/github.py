@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ DEFAULT_API_URL = "https://api.github.com"
 RETRIES = 4
 
 
-class CommentForbidden(MlgateError):
-    """The token may not comment (a fork's pull request gets a read-only token)."""
+class Forbidden(MlgateError):
+    """GitHub answered 403: the token may not do this (a fork's pull request gets a read-only
+    token; GITHUB_TOKEN opens pull requests only where the repository allows it)."""
 
 
 def in_actions(env: Mapping[str, str] | None = None) -> bool:
@@ -120,6 +122,24 @@ class GitHubClient:
         )
         return "updated", str(updated.get("html_url", ""))
 
+    def upsert_pull_request(
+        self, branch: str, base: str, title: str, body: str
+    ) -> tuple[str, int, str]:
+        """Update the open pull request from ``branch`` into ``base``, else open one.
+        Returns (action, number, URL)."""
+        owner = self.repository.split("/")[0]
+        query = urllib.parse.urlencode({"head": f"{owner}:{branch}", "base": base, "state": "open"})
+        existing = self.request("GET", f"/repos/{self.repository}/pulls?{query}")
+        payload = {"title": title, "body": body}
+        if existing:
+            number = int(existing[0]["number"])
+            pull = self.request("PATCH", f"/repos/{self.repository}/pulls/{number}", payload)
+            return "updated", number, str(pull.get("html_url", ""))
+        pull = self.request(
+            "POST", f"/repos/{self.repository}/pulls", {**payload, "head": branch, "base": base}
+        )
+        return "opened", int(pull["number"]), str(pull.get("html_url", ""))
+
     def _find_comment(self, number: int, marker: str) -> int | None:
         page = 1
         while True:
@@ -134,7 +154,7 @@ class GitHubClient:
             page += 1
 
     def request(self, method: str, path: str, payload: Any = None) -> Any:
-        """One REST call with retries on 5xx and rate limits; 403 raises CommentForbidden."""
+        """One REST call with retries on 5xx and rate limits; 403 raises Forbidden."""
         import urllib.error  # only when posting: the gate's start-up stays short
         import urllib.request
 
@@ -168,9 +188,9 @@ class GitHubClient:
 
     def _error(self, method: str, path: str, exc: urllib.error.HTTPError) -> MlgateError:
         if exc.code == 403:
-            return CommentForbidden(
-                "GitHub refused the comment (403): the token is read-only, as for a pull request "
-                "from a fork; the report is in the job summary instead"
+            return Forbidden(
+                f"GitHub API {method} {path.split('?')[0]} refused (HTTP 403): the token may not "
+                "do this"
             )
         return MlgateError(
             f"GitHub API {method} {path.split('?')[0]} failed: HTTP {exc.code} {exc.reason}"

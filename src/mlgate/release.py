@@ -112,7 +112,7 @@ def unchanged_since(root: Path, artifact: str) -> str | None:
     released_md5 = ((record or {}).get("model") or {}).get("md5")
     if latest is None or not released_md5:
         return None
-    _, md5 = _model_file(git.revision("HEAD", root), artifact)
+    _, md5 = dvcfiles.artifact_file(git.revision("HEAD", root), artifact)
     return f"{artifact}@{latest.name.version}" if md5 == released_md5 else None
 
 
@@ -150,9 +150,9 @@ def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, 
 
 
 def _refuse_dirty(root: Path) -> None:
-    changed = git.run_git("status", "--porcelain", "--untracked-files=no", cwd=root).splitlines()
+    changed = git.uncommitted(root)
     if changed:
-        paths = ", ".join(line[3:] for line in changed[:3]) + (", ..." if len(changed) > 3 else "")
+        paths = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
         raise Refused(f"the worktree has uncommitted changes ({paths}): commit them first")
 
 
@@ -204,7 +204,7 @@ def _improved(outcome: Outcome) -> bool:
 def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] | None:
     """Feature names and types from the model card next to the artifact (None: no card)."""
     revision = git.Revision(root, commit, commit[:8])
-    path = _artifact_path(revision, artifact)
+    path = dvcfiles.artifact_path(revision, artifact)
     if path is None:
         return None
     card_path = str(Path(path).with_suffix(".json"))
@@ -218,26 +218,12 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
     return [(str(f.get("name")), str(f.get("dtype"))) for f in features if isinstance(f, dict)]
 
 
-def _model_file(revision: git.Revision, artifact: str,
-                outputs: dict[str, Any] | None = None) -> tuple[str | None, str | None]:  # fmt: skip
-    """The artifact's path and the md5 dvc.lock records for it at ``revision``."""
-    path = _artifact_path(revision, artifact)
-    if outputs is None:
-        outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(revision))
-    return path, (outputs.get(path) or {}).get("md5") if path else None
-
-
-def _artifact_path(revision: git.Revision, artifact: str) -> str | None:
-    declared = dvcfiles.read_declarations(revision).artifacts.get(artifact)
-    return str(declared["path"]) if isinstance(declared, dict) and "path" in declared else None
-
-
 def _record(
     head: Snapshot, artifact: str, version: Version, previous: str | None, result: GateResult,
     forced: bool, bump: str, reason: str,
 ) -> dict[str, Any]:  # fmt: skip
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
-    path, md5 = _model_file(head.revision, artifact, outputs)
+    path, md5 = dvcfiles.artifact_file(head.revision, artifact, outputs)
     return {
         "schema": RECORD_SCHEMA,
         "artifact": artifact,

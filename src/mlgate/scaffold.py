@@ -23,6 +23,7 @@ from mlgate.metrics import read_snapshot
 TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",
              ".github/workflows/release.yml": "workflows/release.yml",
              ".github/workflows/deploy.yml": "workflows/deploy.yml",
+             ".github/workflows/retrain.yml": "workflows/retrain.yml",
              ".github/zizmor.yml": "zizmor.yml"}  # fmt: skip
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 # Where a metric's name says which way is better (the rest get no starter rule).

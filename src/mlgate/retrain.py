@@ -1,0 +1,183 @@
+"""Scheduled retraining through the same gate as a person's change: rerun the stages that fetch
+fresh data, reproduce the pipeline, judge the new model against the main branch, and propose it
+as a pull request from one branch that each run replaces.
+
+The proposal is committed with a temporary index, so the checked-out branch and the index stay
+as they were; the retrained files stay in the worktree for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlgate import compare, dvcfiles, git, github
+from mlgate.config import read_policy
+from mlgate.errors import MlgateError, Refused
+
+
+@dataclass(frozen=True)
+class Proposal:
+    branch: str
+    commit: str
+    action: str  # "opened" or "updated"
+    number: int
+    url: str
+    data_pushed: bool  # to the DVC remote, so the pull request's job can pull it
+
+
+@dataclass(frozen=True)
+class Retrained:
+    artifact: str
+    model_path: str | None
+    old_md5: str | None
+    new_md5: str | None
+    check: compare.Check | None  # None when the model did not change
+
+    @property
+    def changed(self) -> bool:
+        return self.new_md5 != self.old_md5
+
+
+def reproduce(root: Path, refresh: Sequence[str]) -> None:
+    """Rerun ``refresh`` stages whatever their state (they fetch data from outside the
+    repository), then every stage downstream that changed, as ``dvc repro`` decides."""
+    uncommitted = git.uncommitted(root)
+    if uncommitted:
+        raise Refused(
+            f"the worktree has uncommitted changes ({', '.join(uncommitted[:3])}): retraining "
+            "starts from a commit, so commit or stash them first"
+        )
+    stages = _stages(root)
+    unknown = [stage for stage in refresh if stage not in stages]
+    if unknown:
+        raise MlgateError(
+            f"no stage {', '.join(unknown)} in dvc.yaml to refresh "
+            f"(stages: {', '.join(stages) or 'none'})"
+        )
+    pull = ("--pull", "--allow-missing") if _has_dvc_remote(root) else ()
+    for stage in refresh:
+        _dvc(root, "repro", *pull, "--force", "--single-item", stage)
+    _dvc(root, "repro", *pull)
+
+
+def judge(root: Path, artifact: str, base: str | None) -> Retrained:
+    """Whether the workspace's model differs from HEAD's, and if so the gate's verdict on it
+    against ``base`` (default: the main branch)."""
+    path, old_md5 = dvcfiles.artifact_file(git.revision("HEAD", root), artifact)
+    _, new_md5 = dvcfiles.artifact_file(git.revision(git.WORKSPACE, root), artifact)
+    if path is None:
+        raise MlgateError(f"dvc.yaml declares no path for the artifact {artifact}")
+    if new_md5 == old_md5:
+        return Retrained(artifact, path, old_md5, new_md5, None)
+    check = compare.check(root, base, git.WORKSPACE)
+    return Retrained(artifact, path, old_md5, new_md5, check)
+
+
+def propose(
+    root: Path, retrained: Retrained, report_markdown: str, client: github.GitHubClient,
+    branch: str, base: str | None, remote: str, env: Mapping[str, str] | None = None,
+) -> Proposal:  # fmt: skip
+    """Commit the retrained files on ``branch`` (from HEAD), push it, push the data to the DVC
+    remote if there is one, and open the pull request into ``base`` (default: the policy's base,
+    else the main branch) or update the one already open."""
+    env = os.environ if env is None else env
+    base = base or read_policy(git.revision("HEAD", root)).base or _main_branch(root)
+    commit = _commit_on_branch(root, _message(retrained))
+    git.run_git("push", "--quiet", "--force", remote, f"{commit}:refs/heads/{branch}", cwd=root)
+    data_pushed = _push_data(root)
+    title = f"Retrain {retrained.artifact} on fresh data ({_today()})"
+    try:
+        action, number, url = client.upsert_pull_request(
+            branch, base, title, _body(retrained, report_markdown, env)
+        )
+    except github.Forbidden:
+        raise MlgateError(
+            f"GitHub refused to open the pull request (403); the branch {branch} is pushed. "
+            "Give the job a token that may (secret MLGATE_RELEASE_TOKEN), or allow GitHub "
+            "Actions to create pull requests in the repository's Actions settings"
+        ) from None
+    return Proposal(branch, commit, action, number, url, data_pushed)
+
+
+def _stages(root: Path) -> list[str]:
+    content = git.revision(git.WORKSPACE, root).read_one(dvcfiles.DVC_YAML)
+    document = dvcfiles.parse_yaml(content, dvcfiles.DVC_YAML) if content else None
+    return list(document.get("stages") or {}) if isinstance(document, dict) else []
+
+
+def _dvc(root: Path, *args: str) -> None:
+    """Run DVC's own command line, its progress going to our stderr."""
+    command = [sys.executable, "-m", "dvc", *args]
+    try:
+        sink: int | None = sys.stderr.fileno()
+    except (AttributeError, OSError):  # an in-memory stderr, as under a test runner
+        sink = None
+    result = subprocess.run(command, cwd=root, stdout=sink if sink is not None else subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    if sink is None:
+        sys.stderr.write(result.stdout)
+    if result.returncode != 0:
+        raise MlgateError(f"`dvc {' '.join(args)}` failed (exit {result.returncode}); see above")
+
+
+def _main_branch(root: Path) -> str:
+    return (git.find_main_branch(root) or "main").removeprefix("origin/")
+
+
+def _commit_on_branch(root: Path, message: str) -> str:
+    """A commit on top of HEAD holding the worktree's changes to tracked files, made with a
+    temporary index so the real index and the checked-out branch are untouched."""
+    with tempfile.TemporaryDirectory() as folder:
+        index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+        git.run_git("read-tree", "HEAD", cwd=root, env=index)
+        git.run_git("add", "--update", "--", ".", cwd=root, env=index)
+        tree = git.run_git("write-tree", cwd=root, env=index).strip()
+    return git.run_git("commit-tree", tree, "-p", "HEAD", "-m", message, cwd=root).strip()
+
+
+def _push_data(root: Path) -> bool:
+    """``dvc push`` when the project has a default remote; False when it has none."""
+    if not _has_dvc_remote(root):
+        return False
+    _dvc(root, "push")
+    return True
+
+
+def _has_dvc_remote(root: Path) -> bool:
+    remote = subprocess.run([sys.executable, "-m", "dvc", "remote", "default"], cwd=root,
+                            capture_output=True, text=True)  # fmt: skip
+    return remote.returncode == 0 and bool(remote.stdout.strip())
+
+
+def _message(retrained: Retrained) -> str:
+    return (
+        f"Retrain {retrained.artifact} on fresh data\n\n"
+        f"{retrained.model_path}: md5 {retrained.old_md5} -> {retrained.new_md5}\n"
+        "Proposed by `mlgate retrain --propose`."
+    )
+
+
+def _body(retrained: Retrained, report_markdown: str, env: Mapping[str, str]) -> str:
+    run = ""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_SERVER_URL"):
+        run = (
+            f" by [this run]({env['GITHUB_SERVER_URL']}/{env.get('GITHUB_REPOSITORY', '')}"
+            f"/actions/runs/{env['GITHUB_RUN_ID']})"
+        )
+    return (
+        f"Scheduled retraining{run} on {_today()} produced a new `{retrained.model_path}` "
+        f"(md5 `{retrained.new_md5}`, was `{retrained.old_md5}`). It goes through the same gate "
+        "as any change; the gate's verdict against the main branch when it was proposed:\n\n"
+        f"{report_markdown}"
+    )
+
+
+def _today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()

@@ -241,3 +241,20 @@ def make_fetch_project(path: Path, upstream: Path, rows: int, policy: str) -> Pa
     dvc(path, "repro", "-q")
     commit_all(path, "a model on main")
     return path
+
+
+PLAIN_TRAIN = 'import json\njson.dump({"accuracy": 0.91, "loss": 0.3, "rows": 100}, open("metrics.json", "w"))\n'
+
+
+def make_plain_project(root: Path) -> Path:
+    """A plain DVC-less repository, as many start: one training script, a one-stage dvc.yaml,
+    its metrics file, a pyproject.toml without a policy; committed on main."""
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "train.py").write_text(PLAIN_TRAIN)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": "python train.py", "deps": ["train.py"], "metrics": [{"metrics.json": {"cache": False}}]}}}))  # fmt: skip
+    subprocess.run([sys.executable, "train.py"], cwd=root, check=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "plain"\n')
+    commit_all(root, "a training script")
+    return root

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, commit_all, git, mlgate_in
+from helpers import REPO_ROOT, make_plain_project, mlgate_in
 from mlgate import scaffold
 from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
@@ -87,19 +87,7 @@ def test_every_workflow_follows_the_security_rules(path: str) -> None:
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Path:
-    """A plain DVC-less repository: one training script and a metrics file, as many start."""
-    root = tmp_path / "plain"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "train.py").write_text(
-        'import json\njson.dump({"accuracy": 0.91, "loss": 0.3, "rows": 100}, open("metrics.json", "w"))\n'
-    )
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
-        "cmd": "python train.py", "deps": ["train.py"], "metrics": [{"metrics.json": {"cache": False}}]}}}))  # fmt: skip
-    subprocess.run([sys.executable, "train.py"], cwd=root, check=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "plain"\n')
-    commit_all(root, "a training script")
-    return root
+    return make_plain_project(tmp_path / "plain")
 
 
 def init(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -119,6 +107,9 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         "wrote     .github/zizmor.yml",
         "wrote     .pre-commit-config.yaml",
         "wrote     pyproject.toml [tool.mlgate]",
+        "note      dvc.yaml (releases, retraining and deploys need a model artifact: declare one "
+        "in dvc.yaml, such as `artifacts: {model: {path: model.pkl, type: model}}`, or set "
+        "`model` in [tool.mlgate])",
     ]
     assert (plain / ".dvc" / "config").exists()
     policy = read_policy(revision(WORKSPACE, plain))
@@ -137,11 +128,9 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         f"mlgate hooks run {h}" for h in ("pre-commit", "pre-push", "post-checkout")
     ]
     assert init(plain, monkeypatch) == 0  # again: nothing to do
-    assert (
-        capsys.readouterr().out.splitlines()[-1]
-        == "kept      pyproject.toml [tool.mlgate] (a policy exists)"
-    )
-    assert "wrote" not in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "kept      pyproject.toml [tool.mlgate] (a policy exists)" in again.splitlines()
+    assert "wrote" not in again and again.count("unchanged") == 6
 
 
 def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_commit_config(

@@ -10,7 +10,17 @@ import pytest
 
 from actions_runner import Job, pull_request_event, run_job
 from fake_github import FakeGitHub, fake_github
-from helpers import commit_all, git, make_fetch_project, make_predict_project, retrain
+from helpers import (
+    PLAIN_TRAIN,
+    commit_all,
+    dvc,
+    git,
+    make_fetch_project,
+    make_plain_project,
+    make_predict_project,
+    mlgate_in,
+    retrain,
+)
 from mlgate import scaffold
 
 pytestmark = pytest.mark.slow
@@ -136,3 +146,43 @@ def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
         assert (pull["head"], pull["base"]) == ("mlgate/retrain", "main")
         assert "PASS" in job.summary and job.uploaded == ["mlgate-report.md"]
     assert git(origin, "show", "mlgate/retrain:model.txt") == "flip 0.0"
+
+
+def test_the_workflows_init_writes_into_a_plain_repository_run_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    developer = make_plain_project(tmp_path / "developer")
+    assert mlgate_in(developer, monkeypatch, "init") == 0
+    dvc(developer, "repro", "-q")
+    commit_all(developer, "mlgate init")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(developer, "remote", "add", "origin", str(origin))
+    git(developer, "push", "-q", "origin", "main")
+    workflows = developer / ".github" / "workflows"
+
+    def change(accuracy: float) -> str:
+        git(developer, "checkout", "-q", "-B", "change", "main")
+        (developer / "train.py").write_text(PLAIN_TRAIN.replace("0.91", str(accuracy)))
+        dvc(developer, "repro", "-q")
+        commit_all(developer, f"accuracy {accuracy}")
+        git(developer, "push", "-q", "-f", "origin", "change")
+        return git(developer, "rev-parse", "HEAD")
+
+    with fake_github() as server:
+        better = change(0.95)
+        passed = pull_request_job(workflows, developer, origin, better, server, tmp_path / "pr1")
+        assert passed.succeeded, [(s.name, s.exit_code, s.output[-500:]) for s in passed.steps]
+        worse = change(0.85)
+        failed = pull_request_job(workflows, developer, origin, worse, server, tmp_path / "pr2")
+        assert failed.step("Gate").exit_code == 1 and "accuracy" in failed.summary
+        assert len(server.comments[PULL_REQUEST]) == 1
+    main = git(developer, "rev-parse", "main")
+    push = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": main,
+            "github.event_name": "push", "github.repository": "team/plain"}  # fmt: skip
+    for workflow, job, step, said in (
+        ("release.yml", "release", "Release if the model changed", "Nothing to release"),
+        ("retrain.yml", "retrain", "Retrain and propose", "Nothing to retrain"),
+    ):
+        run = run_job(workflows / workflow, job, tmp_path / job, origin.as_uri(), main, push)
+        assert run.succeeded and said in run.step(step).output, run.step(step).output

@@ -144,7 +144,11 @@ def release_command(
     NAME defaults to the model artifact declared in dvc.yaml.
     """
     root = git.repo_root()
-    artifact = name or release_.default_artifact(root)
+    artifact = name or (release_.declared_artifact(root) if if_changed else None)
+    if if_changed and artifact is None:
+        click.echo(f"Nothing to release: no model artifact ({release_.NO_ARTIFACT_HINT}).")
+        return
+    artifact = artifact or release_.default_artifact(root)
     same_as = release_.unchanged_since(root, artifact) if if_changed else None
     if same_as:
         click.echo(f"Nothing to release: the model is the one released as {same_as}.")
@@ -184,7 +188,10 @@ def retrain_command(
     """
     root = git.repo_root()
     policy = read_policy(git.revision("HEAD", root))
-    artifact = name or release_.default_artifact(root)
+    artifact = name or release_.declared_artifact(root)
+    if artifact is None:
+        click.echo(f"Nothing to retrain: no model artifact ({release_.NO_ARTIFACT_HINT}).")
+        return
     client = github.GitHubClient.from_env() if propose else None  # before hours of training
     retrain.reproduce(root, refresh or policy.retrain.refresh)
     retrained = retrain.judge(root, artifact, base)

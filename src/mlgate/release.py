@@ -52,6 +52,20 @@ class Released:
 
 def default_artifact(root: Path) -> str:
     """The model artifact dvc.yaml declares, else the policy's ``model`` name."""
+    artifact = declared_artifact(root)
+    if artifact is None:
+        raise ConfigError(f"no artifact to release: {NO_ARTIFACT_HINT}, or name it")
+    return artifact
+
+
+NO_ARTIFACT_HINT = (
+    "declare one in dvc.yaml, such as `artifacts: {model: {path: model.pkl, type: model}}`, "
+    "or set `model` in [tool.mlgate]"
+)
+
+
+def declared_artifact(root: Path) -> str | None:
+    """As default_artifact, but None when nothing is declared (several is still an error)."""
     workspace = git.revision(git.WORKSPACE, root)
     artifacts = dvcfiles.read_declarations(workspace).artifacts
     models = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("type") == "model"]
@@ -65,10 +79,7 @@ def default_artifact(root: Path) -> str:
         raise ConfigError(
             f"dvc.yaml declares several artifacts ({', '.join(candidates)}): name the one to use"
         )
-    raise ConfigError(
-        "no artifact to release: declare one in dvc.yaml's `artifacts:` section, "
-        "set `model` in [tool.mlgate], or name it"
-    )
+    return None
 
 
 def plan(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from mlgate import __version__, git
+from mlgate import __version__, git, release
 from mlgate.config import POLICY_FILES, prediction_metric, read_policy
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
@@ -30,7 +30,7 @@ PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc", "auc",
                     "average_precision", "r2", "score")  # fmt: skip
-WROTE, SAME, KEPT, OVERWROTE = "wrote", "unchanged", "kept", "overwrote"
+WROTE, SAME, KEPT, OVERWROTE, NOTE = "wrote", "unchanged", "kept", "overwrote", "note"
 _PRE_COMMIT_HEADER = "# Written by `mlgate init`"
 
 
@@ -46,7 +46,7 @@ class Settings:
 @dataclass(frozen=True)
 class Written:
     path: str
-    action: str  # WROTE, SAME, KEPT or OVERWROTE
+    action: str  # WROTE, SAME, KEPT, OVERWROTE, or NOTE (nothing written, something to do)
     note: str = ""
 
 
@@ -74,6 +74,9 @@ def init(root: Path, settings: Settings, force: bool = False) -> list[Written]:
         written.append(_write(root / path, path, content, force))
     written.append(_pre_commit(root, force))
     written.append(_starter_policy(root))
+    if release.declared_artifact(root) is None:
+        need = "releases, retraining and deploys need a model artifact"
+        written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
     return written
 
 

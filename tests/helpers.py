@@ -258,3 +258,44 @@ def make_plain_project(root: Path) -> Path:
     (root / "pyproject.toml").write_text('[project]\nname = "plain"\n')
     commit_all(root, "a training script")
     return root
+
+
+# A real scikit-learn model in a second: logistic regression on 300 seeded rows of three
+# features, saved with joblib (DVC-cached) with a card holding its features and an input
+# example, as this repository's train stage writes them. `pad_mb` makes the file that much
+# larger (for deploys interrupted mid-copy).
+TRAIN_MODEL = """\
+import json, os, joblib, numpy as np, pandas as pd, yaml
+from sklearn.linear_model import LogisticRegression
+p = yaml.safe_load(open("params.yaml"))["train"]
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({"x1": rng.normal(size=300), "x2": rng.normal(size=300),
+                      "kind": rng.choice(["a", "b"], size=300)})
+label = (frame.x1 + frame.x2 + rng.normal(scale=0.5, size=300) > 0).astype(int)
+model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
+model.padding = os.urandom(p.get("pad_mb", 0) << 20)
+os.makedirs("models", exist_ok=True)
+joblib.dump(model, "models/model.pkl")
+features = [{"name": "x1", "dtype": "float64"}, {"name": "x2", "dtype": "float64"}]
+example = frame[["x1", "x2"]].head(3).to_dict("records")
+json.dump({"features": features, "input_example": example}, open("models/model.json", "w"))
+json.dump({"accuracy": float(model.score(frame[["x1", "x2"]], label))}, open("metrics.json", "w"))
+"""
+
+MODEL_PIPELINE = {"stages": {"train": {
+    "cmd": "python train.py", "deps": ["train.py"], "params": ["train"],
+    "outs": ["models/model.pkl", {"models/model.json": {"cache": False}}],
+    "metrics": [{"metrics.json": {"cache": False}}],
+}}, "artifacts": {"scorer": {"path": "models/model.pkl", "type": "model"}}}  # fmt: skip
+
+
+def make_model_project(path: Path, policy: str = "", **train: object) -> Path:
+    """The pipeline above, trained and committed on main."""
+    init_dvc_repo(path)
+    (path / "train.py").write_text(TRAIN_MODEL)
+    (path / "dvc.yaml").write_text(yaml.safe_dump(MODEL_PIPELINE))
+    (path / "pyproject.toml").write_text(policy or '[project]\nname = "scorer"\n')
+    (path / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 1.0, **train}}))
+    dvc(path, "repro", "-q")
+    commit_all(path, "a scorer on main")
+    return path

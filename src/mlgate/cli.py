@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ import click
 from mlgate import (
     __version__,
     compare,
+    deploy,
     git,
     github,
     hooks,
@@ -291,6 +293,60 @@ def check_ref_command(ref: str) -> None:
         github.write_outputs({k: v or "" for k, v in meaning.items()})
 
 
+@cli.command("deploy")
+@click.option("--model", "model_ref", required=True,
+              help="NAME@vX.Y.Z, a promotion tag NAME#ENV#N, NAME#ENV (the version there now), "
+                   "or a model file that dvc.lock records.")  # fmt: skip
+@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+              help="An environment from [tool.mlgate.environments], or local.")  # fmt: skip
+@click.option("--monitoring", type=click.Choice(["enable", "disable"]), default="disable",
+              show_default=True, help="Log each request's inputs and predictions for `mlgate monitor`.")  # fmt: skip
+@click.option("--wait", type=click.FloatRange(min=0), default=deploy.DEFAULT_WAIT, show_default=True,
+              help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
+def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
+    """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
+    click.echo(f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
+               f"monitoring {monitoring}d.")  # fmt: skip
+    root = git.repo_root()
+    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    model = deploy.resolve(root, model_ref, Path.cwd())
+    done = deploy.deploy(root, model, env, monitoring == "enable", wait)
+    click.echo(_deployed(done, env))
+
+
+@cli.command("rollback")
+@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+              help="The environment to roll back.")  # fmt: skip
+@click.option("--to", "version", help="This version (default: the one before the current).")
+@click.option("--wait", type=click.FloatRange(min=0), default=deploy.DEFAULT_WAIT, show_default=True,
+              help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
+def rollback_command(env_name: str, version: str | None, wait: float) -> None:
+    """Switch ENV back to the previous (or given) successfully deployed version."""
+    root = git.repo_root()
+    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    done = deploy.rollback(root, env, version, wait)
+    click.echo(_deployed(done, env, "Rolled back"))
+
+
+@cli.command("deployments")
+@click.option("--env", "env_name", help="Only this environment (default: every one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def deployments_command(env_name: str | None, as_json: bool) -> None:
+    """Every deploy and rollback, oldest first, from each environment's log."""
+    root = git.repo_root()
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    names = [env_name] if env_name else [deploy.LOCAL, *policy.environments]
+    rows = [d for name in dict.fromkeys(names)
+            for d in deploy.read_log(deploy.environment(root, policy, name))]  # fmt: skip
+    rows.sort(key=lambda d: d.time)
+    if as_json:
+        click.echo(report.to_json([asdict(d) for d in rows]), nl=False)
+    elif rows:
+        click.echo(report.deployments_text(rows), nl=False)
+    else:
+        click.echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
+
+
 @cli.command("init")
 @click.option("--python", "python_version", default=scaffold.Settings.python, show_default=True,
               help="The Python version the workflows set up.")  # fmt: skip
@@ -351,6 +407,15 @@ def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> N
     for line in result.lines:
         click.echo(line, err=True)
     ctx.exit(result.exit_code)
+
+
+def _deployed(done: deploy.Deployment, env: deploy.Environment, verb: str = "Deployed") -> str:
+    commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
+    smoke = (f"smoke test: {done.smoke_rows} rows predicted" if done.smoke_rows
+             else "smoke test: the model loads; its card has no input example")  # fmt: skip
+    previous = f"; was {done.previous}" if done.previous else ""
+    return (f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
+            f"at {env.target}{previous}; {smoke}.")  # fmt: skip
 
 
 def _say_taken(taken: Sequence[str]) -> None:

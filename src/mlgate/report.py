@@ -308,6 +308,18 @@ def history_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(_table(["time", "event", "version", "environment", "tag", "by"], table)) + "\n"
 
 
+def deployments_text(rows: Sequence[Any]) -> str:
+    """``mlgate deployments``: one line per deploy or rollback, oldest first."""
+    table = [[_when(d.time), d.environment, d.action, d.outcome, f"{d.artifact} {d.version}",
+              d.md5[:8], d.commit[:8] if d.commit else "workspace", d.previous or "-",
+              "on" if d.monitoring else "off", d.who] for d in rows]  # fmt: skip
+    header = ["time", "environment", "action", "outcome", "model", "md5", "commit", "previous",
+              "monitoring", "by"]  # fmt: skip
+    lines = _table(header, table)
+    lines += [f"  {d.time} {d.environment} {d.action} failed: {d.error}" for d in rows if d.error]
+    return "\n".join(lines) + "\n"
+
+
 def _when(iso_time: str) -> str:
     """``2026-11-23T13:40:19+00:00`` -> ``2026-11-23 13:40:19`` (the tag's own time zone)."""
     return iso_time[:19].replace("T", " ")

@@ -1,0 +1,523 @@
+"""Deployments: a verified model version copied into an environment's target directory and
+switched to atomically, with an append-only log, and rollback.
+
+A target directory holds::
+
+    versions/<version>/model file, its card (model.json), deployed.json (what it is)
+    current              JSON: the deployment being served; replaced by a rename, never edited
+    deployments.jsonl    one line per deploy or rollback, appended
+    .lock                locked (flock) while a deploy or rollback changes the target
+
+The model's md5 is checked against the release record (or dvc.lock) before it is unpickled: a
+pickle from an unverified source is never loaded. Any failure leaves ``current`` as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlgate import dvcfiles, git, registry
+from mlgate.config import Policy
+from mlgate.errors import ConfigError, MlgateError, Refused
+from mlgate.files import file_md5
+from mlgate.lifecycle import parse_release_ref
+from mlgate.release import declared_artifact, read_record
+
+LOCAL = "local"
+DEFAULT_TARGETS = ".mlgate/deployments"
+CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
+DEPLOYED_FILE = "deployed.json"
+CARD_FILE = "model.json"
+DEFAULT_WAIT = 60.0  # seconds a deploy waits for another one to the same environment
+_STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)$")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    target: Path
+
+
+@dataclass(frozen=True)
+class Model:
+    """What ``--model`` names, resolved to a file whose md5 is known before it is read."""
+
+    ref: str
+    artifact: str
+    version: str  # vX.Y.Z, or "md5-<first 12>" for a file that no release names
+    commit: str | None  # None: the workspace
+    path: str  # the model file's path in the repository
+    md5: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One line of the log; ``current`` holds the last successful one."""
+
+    id: str
+    time: str
+    environment: str
+    action: str  # deploy or rollback
+    outcome: str  # deployed or failed
+    artifact: str
+    version: str
+    md5: str
+    commit: str | None
+    model_file: str  # the file's name inside versions/<version>/
+    who: str
+    monitoring: bool
+    previous: str | None  # the version served before
+    error: str | None = None
+    smoke_rows: int = 0  # rows of the input example predicted before switching
+
+
+def environment(root: Path, policy: Policy, name: str) -> Environment:
+    """The policy's environment ``name``; ``local`` works with no configuration."""
+    registry.check_name("environment", name)
+    declared = policy.environments.get(name)
+    if declared is None and name != LOCAL:
+        known = ", ".join([LOCAL, *policy.environments]) if policy.environments else LOCAL
+        raise ConfigError(
+            f"unknown environment '{name}': declare [tool.mlgate.environments.{name}] with a "
+            f"target directory (environments: {known})"
+        )
+    target = str((declared or {}).get("target") or f"{DEFAULT_TARGETS}/{name}")
+    if "://" in target:
+        raise ConfigError(
+            f"environment '{name}': target {target} is a URL; deployments go to a local or "
+            "mounted directory for now"
+        )
+    return Environment(name, (root / target).resolve())
+
+
+def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
+    """``NAME@vX.Y.Z``, ``NAME#ENV#N``, ``NAME#ENV`` or a model file's path."""
+    reg = registry.read_registry(root)
+    tag = registry.parse_tag_name(ref)
+    stage_ref = _STAGE_REF.match(ref)
+    if tag is not None and tag.action == registry.ASSIGN and registry.tag_exists(root, ref):
+        commit = git.resolve_commit(f"refs/tags/{ref}", root)
+        version = reg.artifact(tag.artifact).by_commit.get(commit)
+        if version is None:
+            raise Refused(f"{ref} points at {commit[:8]}, which no active release of "
+                          f"{tag.artifact} names")  # fmt: skip
+        return _release(root, reg, ref, tag.artifact, version)
+    if stage_ref is not None:  # NAME#ENV: the version there now
+        artifact, stage = stage_ref["artifact"], stage_ref["stage"]
+        version = reg.artifact(artifact).stages().get(stage)
+        if version is None:
+            raise Refused(f"no version of {artifact} is in {stage}")
+        return _release(root, reg, ref, artifact, version)
+    if tag is not None and tag.action == registry.ASSIGN:
+        raise ConfigError(f"tag '{ref}' does not exist in this repository (fetch tags first?)")
+    if "@" in ref and not Path(cwd or root, ref).exists():
+        artifact, version = parse_release_ref(ref)
+        return _release(root, reg, ref, artifact, version)
+    return _workspace_file(root, reg, ref, cwd or root)
+
+
+def deploy(
+    root: Path, model: Model, env: Environment, monitoring: bool,
+    wait: float = DEFAULT_WAIT, who: str | None = None,
+) -> Deployment:  # fmt: skip
+    """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
+    ``current``. On any failure ``current`` is untouched and the failure is logged."""
+    with _locked(env.target, wait):
+        _recover(env)
+        previous = read_current(env)
+        record = Deployment(
+            uuid.uuid4().hex, _now(), env.name, "deploy", "deployed", model.artifact,
+            model.version, model.md5, model.commit, Path(model.path).name, who or _who(),
+            monitoring, previous.version if previous else None,
+        )  # fmt: skip
+        try:
+            version_dir = _install(root, model, env, record)
+            rows = smoke_test(version_dir / record.model_file, version_dir / CARD_FILE)
+        except MlgateError as exc:
+            _append(env, _replace(record, outcome="failed", error=str(exc)))
+            raise Refused(f"{exc}; {_still(previous, env)}") from None
+        done = _replace(record, smoke_rows=rows)
+        _switch(env, done)
+        return done
+
+
+def rollback(root: Path, env: Environment, to: str | None = None, wait: float = DEFAULT_WAIT,
+             who: str | None = None) -> Deployment:  # fmt: skip
+    """Switch back to the previous successful version (or ``to``), verified and smoke-tested
+    again from its folder in ``versions/``."""
+    with _locked(env.target, wait):
+        _recover(env)
+        current = read_current(env)
+        if current is None:
+            raise Refused(f"nothing is deployed in {env.name}: nothing to roll back")
+        target = _rollback_target(env, current, to)
+        version_dir = env.target / VERSIONS / target.version
+        record = _replace(target, id=uuid.uuid4().hex, time=_now(), action="rollback",
+                          outcome="deployed", who=who or _who(), previous=current.version,
+                          error=None)  # fmt: skip
+        try:
+            _verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
+            rows = smoke_test(version_dir / target.model_file, version_dir / CARD_FILE)
+        except MlgateError as exc:
+            _append(env, _replace(record, outcome="failed", error=str(exc)))
+            raise Refused(f"{exc}; {_still(current, env)}") from None
+        done = _replace(record, smoke_rows=rows)
+        _switch(env, done)
+        return done
+
+
+def read_current(env: Environment) -> Deployment | None:
+    path = env.target / CURRENT
+    try:
+        return _deployment(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise MlgateError(f"{path} is unreadable ({exc}): restore it from the log") from None
+
+
+def read_log(env: Environment) -> list[Deployment]:
+    """Every complete line of the log (a line cut short by a crash is skipped)."""
+    path = env.target / LOG
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in lines:
+        try:
+            entries.append(_deployment(json.loads(line)))
+        except (ValueError, TypeError):
+            continue
+    return entries
+
+
+def smoke_test(model_file: Path, card_file: Path) -> int:
+    """Load the model and predict the card's input example; the number of rows predicted
+    (0 when the card has no example)."""
+    card = _read_card(card_file)
+    example = card.get("input_example") if isinstance(card, dict) else None
+    try:
+        import joblib
+
+        model = joblib.load(model_file)
+    except Exception as exc:  # an unpickling error can be anything the pickle raises
+        raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
+    if not example:
+        return 0
+    import pandas as pd
+
+    features = [f["name"] for f in card.get("features", []) if isinstance(f, dict)]
+    try:
+        frame = pd.DataFrame(example)
+        predictions = model.predict(frame[features] if features else frame)
+    except Exception as exc:
+        raise MlgateError(
+            f"the model failed its smoke test on the card's input example: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if len(predictions) != len(frame):
+        raise MlgateError(
+            f"the model's smoke test returned {len(predictions)} predictions for {len(frame)} rows"
+        )
+    return len(frame)
+
+
+def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, version: str) -> Model:
+    state = reg.artifact(artifact)
+    event = state.registrations.get(version)
+    if event is None or version not in state.active:
+        known = ", ".join(e.name.version or "" for e in state.versions()[:5]) or "none"
+        raise Refused(f"{artifact}@{version} is not an active release (versions: {known})")
+    model = (read_record(event.message) or {}).get("model") or {}
+    path, md5 = model.get("path"), model.get("md5")
+    if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
+        path, md5 = dvcfiles.artifact_file(git.Revision(root, event.commit, ref), artifact)
+    if not path or not md5:
+        raise Refused(f"{ref}: neither its release record nor dvc.lock at {event.commit[:8]} "
+                      "gives the model file's md5, so it cannot be verified")  # fmt: skip
+    return Model(ref, artifact, version, event.commit, str(path), str(md5))
+
+
+def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> Model:
+    file = (cwd / ref).resolve()
+    if not file.is_file():
+        raise ConfigError(f"'{ref}' is neither a release (NAME@vX.Y.Z), a promotion "
+                          "(NAME#ENV#N, NAME#ENV) nor a model file")  # fmt: skip
+    try:
+        path = file.relative_to(root).as_posix()
+    except ValueError:
+        raise Refused(f"{ref} is outside the repository: mlgate deploys only models whose md5 "
+                      "dvc.lock or a release records") from None  # fmt: skip
+    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(git.revision(git.WORKSPACE, root)))
+    md5 = (outputs.get(path) or {}).get("md5")
+    if not md5:
+        raise Refused(f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
+                      "dvc.lock or a release records (`dvc repro` it first)")  # fmt: skip
+    artifacts = dvcfiles.read_declarations(git.revision(git.WORKSPACE, root)).artifacts
+    named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
+    artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)
+    released = [e.name.version for e in reg.artifact(artifact).versions()
+                if (read_record(e.message) or {}).get("model", {}).get("md5") == md5]  # fmt: skip
+    version = released[0] if released and released[0] else f"md5-{md5[:12]}"
+    return Model(ref, artifact, version, None, path, md5)
+
+
+def _install(root: Path, model: Model, env: Environment, record: Deployment) -> Path:
+    """``versions/<version>/`` with the verified model, its card and deployed.json; built in a
+    temporary folder and renamed into place, or kept when it already holds the same model."""
+    versions = env.target / VERSIONS
+    final = versions / model.version
+    if final.is_dir():
+        _verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
+        return final
+    versions.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model.version}-", dir=versions))
+    try:
+        _fetch(root, model, staging / record.model_file)
+        (staging / CARD_FILE).write_bytes(_card_bytes(root, model))
+        description = {k: v for k, v in asdict(record).items()
+                       if k in ("artifact", "version", "md5", "commit", "model_file")}  # fmt: skip
+        (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        _fsync_tree(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _fetch(root: Path, model: Model, destination: Path) -> None:
+    """Copy the model's bytes from the first place that has them (the workspace, DVC's cache,
+    git, DVC's remote), checking the md5 of what was copied."""
+    where = model.path if model.ref == model.path else f"{model.ref} ({model.path})"
+    for source in _local_sources(root, model):
+        if source.is_file():
+            _copy_verified(source, destination, model.md5, where)
+            return
+    content = (
+        git.read_blobs(model.commit, [model.path], root).get(model.path) if model.commit else None
+    )
+    if content is None and model.commit:
+        from mlgate.metrics import read_through_dvc
+
+        content = read_through_dvc(git.Revision(root, model.commit, model.ref), model.path)
+    if content is None:
+        raise MlgateError(f"{where}: the model file is in neither the workspace, DVC's cache, "
+                          "git nor a DVC remote (`dvc pull` or `dvc push` it)")  # fmt: skip
+    if hashlib.md5(content).hexdigest() != model.md5:
+        raise Refused(f"{where}: md5 {hashlib.md5(content).hexdigest()} is not the recorded "
+                      f"{model.md5}: the file is not the one released, and was not loaded")  # fmt: skip
+    destination.write_bytes(content)
+
+
+def _local_sources(root: Path, model: Model) -> list[Path]:
+    """The workspace copy when it is the right file (size and md5 are checked on copy), then
+    DVC's cache in its 3.x and 2.x layouts."""
+    cache = root / ".dvc" / "cache"
+    candidates = [cache / "files" / "md5" / model.md5[:2] / model.md5[2:],
+                  cache / model.md5[:2] / model.md5[2:]]  # fmt: skip
+    workspace = root / model.path
+    if workspace.is_file() and model.commit is None:
+        return [workspace]
+    if workspace.is_file() and file_md5(workspace) == model.md5:
+        return [workspace]
+    return [c for c in candidates if c.is_file()]
+
+
+def _copy_verified(source: Path, destination: Path, md5: str, where: str) -> None:
+    digest = hashlib.md5()
+    with open(source, "rb") as reader, open(destination, "wb") as writer:
+        for chunk in iter(lambda: reader.read(_CHUNK), b""):
+            digest.update(chunk)
+            writer.write(chunk)
+    if digest.hexdigest() != md5:
+        raise Refused(f"{where}: md5 {digest.hexdigest()} is not the recorded {md5}: the file "
+                      "is not the one released or reproduced, and was not loaded")  # fmt: skip
+
+
+def _verify(path: Path, md5: str, what: str) -> None:
+    if not path.is_file():
+        raise MlgateError(f"{what}: {path} is missing")
+    actual = file_md5(path)
+    if actual != md5:
+        raise Refused(f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
+                      "after deployment, and was not loaded")  # fmt: skip
+
+
+def _card_bytes(root: Path, model: Model) -> bytes:
+    card_path = str(Path(model.path).with_suffix(".json"))
+    content = None
+    if model.commit:
+        content = git.read_blobs(model.commit, [card_path], root).get(card_path)
+    elif (root / card_path).is_file():
+        content = (root / card_path).read_bytes()
+    return content if content is not None else b"{}"
+
+
+def _read_card(card_file: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def _switch(env: Environment, done: Deployment) -> None:
+    """Point ``current`` at ``done`` (write a sibling, rename over), then log it."""
+    text = json.dumps(asdict(done), indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".current.", dir=env.target)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, env.target / CURRENT)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(env.target)
+    _append(env, done)
+
+
+def _recover(env: Environment) -> None:
+    """After a crash: log the deployment ``current`` names if the log missed it, and remove
+    half-copied version folders."""
+    current = read_current(env)
+    if current is not None and current.id not in {d.id for d in read_log(env)}:
+        _append(env, current)
+    for leftover in (env.target / VERSIONS).glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _rollback_target(env: Environment, current: Deployment, to: str | None) -> Deployment:
+    succeeded = [d for d in read_log(env) if d.outcome == "deployed"]
+    if to is not None:
+        matching = [d for d in succeeded if d.version == to]
+        if not matching:
+            known = ", ".join(dict.fromkeys(d.version for d in reversed(succeeded))) or "none"
+            raise Refused(f"{to} was never deployed to {env.name} (deployed: {known})")
+        if to == current.version:
+            raise Refused(f"{to} is already the version in {env.name}")
+        return matching[-1]
+    position = max(
+        (i for i, d in enumerate(succeeded) if d.id == current.id), default=len(succeeded)
+    )
+    for earlier in reversed(succeeded[:position]):
+        if earlier.version != current.version:
+            return earlier
+    raise Refused(f"{env.name} has had no other version than {current.version}: nothing to "
+                  "roll back to")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _locked(target: Path, wait: float) -> Iterator[None]:
+    """One deploy or rollback per target at a time. flock is released by the kernel when the
+    holder dies, so a killed deploy never leaves a stale lock."""
+    target.mkdir(parents=True, exist_ok=True)
+    _ignore_in_git(target)
+    deadline = time.monotonic() + wait
+    with open(target / LOCK, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise MlgateError(
+                        f"another deploy or rollback to {target} is running; waited {wait:g} s "
+                        "(--wait to wait longer)"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _ignore_in_git(target: Path) -> None:
+    """A target inside ``.mlgate/`` gets a ``.mlgate/.gitignore``, so deployments never show as
+    untracked files."""
+    for parent in target.parents:
+        if parent.name == ".mlgate":
+            ignore = parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("*\n")
+            return
+
+
+def _append(env: Environment, record: Deployment) -> None:
+    line = json.dumps(asdict(record), separators=(",", ":")) + "\n"
+    fd = os.open(env.target / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _deployment(data: Mapping[str, Any]) -> Deployment:
+    fields = Deployment.__dataclass_fields__
+    return Deployment(**{k: v for k, v in data.items() if k in fields})
+
+
+def _replace(record: Deployment, **changes: Any) -> Deployment:
+    return Deployment(**{**asdict(record), **changes})
+
+
+def _still(previous: Deployment | None, env: Environment) -> str:
+    if previous is None:
+        return f"nothing was deployed to {env.name}"
+    return f"{previous.artifact} {previous.version} is still deployed in {env.name}"
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _who() -> str:
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return f"{actor} (GitHub Actions)"
+    with contextlib.suppress(MlgateError):
+        email = git.run_git("config", "user.email").strip()
+        if email:
+            return email
+    return getpass.getuser()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

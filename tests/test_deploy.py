@@ -1,0 +1,329 @@
+"""`mlgate deploy`, `rollback` and `deployments` on real git repositories with a real DVC
+pipeline that trains a scikit-learn model (helpers.make_model_project)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import commit_all, dvc, git, make_model_project, mlgate_in, write_params
+from mlgate import deploy
+from mlgate.config import read_policy
+from mlgate.files import file_md5
+from mlgate.git import WORKSPACE, revision
+
+pytestmark = pytest.mark.slow
+
+POLICY = """\
+[project]
+name = "scorer"
+
+[tool.mlgate]
+promotion_order = ["staging", "production"]
+
+[tool.mlgate.environments.staging]
+target = "deployed/staging"
+
+[tool.mlgate.environments.production]
+target = "deployed/production"
+"""
+
+
+def current(project: Path, env: str = "local") -> dict[str, object] | None:
+    target = project / (".mlgate/deployments/local" if env == "local" else f"deployed/{env}")
+    path = target / "current"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def log(project: Path, env: str) -> list[dict[str, object]]:
+    path = project / f"deployed/{env}/deployments.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_model_project(tmp_path / "project", POLICY)
+
+
+def two_releases(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scorer@v0.1.0 (C = 1) and scorer@v0.2.0 (C = 0.01)."""
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    write_params(project, {"train": {"C": 0.01}})
+    dvc(project, "repro", "-q")
+    commit_all(project, "C = 0.01")
+    assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+
+
+def test_deploying_a_model_file_prints_the_line_and_switches_local(
+    project: Path, monkeypatch, capsys
+) -> None:
+    code = mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl",
+                     "--monitoring", "enable")  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("Deployment started for model 'models/model.pkl' in 'local' environment "
+                      "with monitoring enabled.")  # fmt: skip
+    md5 = file_md5(project / "models/model.pkl")
+    assert out[1].startswith(f"Deployed scorer md5-{md5[:12]} (md5 {md5[:8]}, from the workspace)")
+    assert out[1].endswith("smoke test: 3 rows predicted.")
+    now = current(project)
+    assert now is not None and now["md5"] == md5 and now["monitoring"] is True
+    installed = project / ".mlgate/deployments/local/versions" / f"md5-{md5[:12]}"
+    assert file_md5(installed / "model.pkl") == md5
+    assert json.loads((installed / "model.json").read_text())["features"][0]["name"] == "x1"
+    assert git(project, "status", "--porcelain") == ""  # .mlgate/ ignores itself
+
+
+def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
+    project: Path, monkeypatch, capsys
+) -> None:
+    two_releases(project, monkeypatch)
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env", "staging")
+        == 0
+    )
+    assert mlgate_in(project, monkeypatch, "promote", "scorer@v0.2.0", "staging") == 0
+    promotion = git(project, "tag", "--list", "scorer#staging#*")
+    assert promotion == "scorer#staging#1"
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", promotion, "--env", "staging") == 0
+    assert current(project, "staging")["version"] == "v0.2.0"  # type: ignore[index]
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "scorer#staging",
+                     "--env", "production", "--monitoring", "enable") == 0  # fmt: skip
+    assert current(project, "production")["version"] == "v0.2.0"  # type: ignore[index]
+    capsys.readouterr()
+
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging") == 0
+    assert capsys.readouterr().out.startswith("Rolled back scorer v0.1.0 ")
+    assert current(project, "staging")["version"] == "v0.1.0"  # type: ignore[index]
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging", "--to", "v0.2.0") == 0
+    entries = log(project, "staging")
+    assert [(e["action"], e["version"], e["previous"], e["outcome"]) for e in entries] == [
+        ("deploy", "v0.1.0", None, "deployed"), ("deploy", "v0.2.0", "v0.1.0", "deployed"),
+        ("rollback", "v0.1.0", "v0.2.0", "deployed"), ("rollback", "v0.2.0", "v0.1.0", "deployed"),
+    ]  # fmt: skip
+    assert entries[-1]["id"] == current(project, "staging")["id"]  # type: ignore[index]
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "deployments", "--env", "staging") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 + 4 and "rollback  deployed  scorer v0.2.0" in table[-1]
+    assert mlgate_in(project, monkeypatch, "deployments", "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 5  # staging's four and production's one
+
+
+def test_a_tampered_model_is_refused_before_it_is_unpickled(
+    project: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env", "staging")
+        == 0
+    )
+    write_params(project, {"train": {"C": 0.01}})
+    dvc(project, "repro", "-q")
+    commit_all(project, "C = 0.01")
+    assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+    # The released file, in the workspace and in DVC's cache, replaced by a pickle that would
+    # leave a mark if anything unpickled it.
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(_Mark(str(marker)))
+    released = file_md5(project / "models/model.pkl")
+    cached = project / ".dvc/cache/files/md5" / released[:2] / released[2:]
+    for path in (project / "models/model.pkl", cached):
+        path.chmod(0o644)
+        path.write_bytes(payload)
+    capsys.readouterr()
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.2.0", "--env", "staging")
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert f"is not the recorded {released}" in err and "was not loaded" in err
+    assert "scorer v0.1.0 is still deployed in staging" in err
+    assert not marker.exists()
+    assert current(project, "staging")["version"] == "v0.1.0"  # type: ignore[index]
+    assert [e["outcome"] for e in log(project, "staging")] == ["deployed", "failed"]
+    assert not list((project / "deployed/staging/versions").glob(".tmp-*"))
+
+    # A deployed folder changed afterwards is refused on rollback too.
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env", "production")
+        == 0
+    )
+    first = project / "deployed/production/versions/v0.1.0/model.pkl"
+    first.write_bytes(payload)
+    assert (
+        mlgate_in(
+            project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "production"
+        )
+        == 2
+    )
+    assert not marker.exists()
+
+
+class _Mark:
+    """Unpickling this touches a file: the proof that something was unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (Path.write_text, (Path(self.path), "unpickled"))
+
+
+def test_a_model_that_fails_its_smoke_test_is_not_switched_to(
+    project: Path, monkeypatch, capsys
+) -> None:
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+    before = current(project, "staging")
+    card = json.loads((project / "models/model.json").read_text())
+    card["input_example"] = [{"x1": "not a number", "x2": 1.0}]
+    (project / "models/model.json").write_text(json.dumps(card))
+    write_params(project, {"train": {"C": 0.5}})
+    dvc(project, "repro", "-q", "--force")  # a new model file, then the broken card over it
+    (project / "models/model.json").write_text(json.dumps(card))
+    capsys.readouterr()
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "the model failed its smoke test on the card's input example: ValueError" in err
+    assert "not a number" not in err.splitlines()[-1] or "could not convert" in err
+    assert current(project, "staging") == before
+
+
+def test_a_second_deploy_waits_for_the_first_then_fails_clearly(
+    project: Path, monkeypatch, capsys
+) -> None:
+    target = project / "deployed/staging"
+    target.mkdir(parents=True)
+    with open(target / ".lock", "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        started = time.monotonic()
+        code = mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl",
+                         "--env", "staging", "--wait", "0.5")  # fmt: skip
+        assert code == 2 and time.monotonic() - started >= 0.5
+    assert "another deploy or rollback to" in capsys.readouterr().err
+    assert current(project, "staging") is None and log(project, "staging") == []
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+
+
+def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: Path) -> None:
+    project = make_model_project(tmp_path / "project", POLICY, pad_mb=400)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    mlgate = [sys.executable, "-m", "mlgate", "deploy", "--env", "staging", "--model"]
+    subprocess.run([*mlgate, "models/model.pkl"], cwd=project, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    first = current(project, "staging")
+    write_params(project, {"train": {"C": 0.5}})
+    dvc(project, "repro", "-q")
+    size = (project / "models/model.pkl").stat().st_size
+    process = subprocess.Popen([*mlgate, "models/model.pkl"], cwd=project, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    versions = project / "deployed/staging/versions"
+    deadline, copied = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and not 0 < copied < size:
+        partial = list(versions.glob(".tmp-*/model.pkl"))
+        copied = partial[0].stat().st_size if partial else 0
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 0 < copied < size, "the copy was not caught in progress"
+    assert current(project, "staging") == first
+    assert [e["version"] for e in log(project, "staging")] == [first["version"]]  # type: ignore[index]
+    # The next deploy removes the half copy and completes.
+    subprocess.run([*mlgate, "models/model.pkl"], cwd=project, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    assert not list(versions.glob(".tmp-*"))
+    assert current(project, "staging")["previous"] == first["version"]  # type: ignore[index]
+
+
+def test_a_switch_the_log_missed_is_logged_by_the_next_deploy(project: Path, monkeypatch) -> None:
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+    log_file = project / "deployed/staging/deployments.jsonl"
+    switched = log_file.read_text()
+    log_file.write_text("")  # as if the process died after renaming `current`, before logging
+    env = deploy.environment(project, read_policy(revision(WORKSPACE, project)), "staging")
+    assert deploy.read_log(env) == []
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+    entries = log(project, "staging")
+    assert [json.dumps(entries[0], separators=(",", ":")) + "\n"] == [switched]
+    assert entries[1]["previous"] == entries[0]["version"] and len(entries) == 2
+    log_file.write_text(log_file.read_text() + '{"id": "cut sho')  # a line cut by a crash
+    assert len(deploy.read_log(env)) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["deploy", "--model", "models/model.pkl", "--env", "prod"],
+            "unknown environment 'prod': declare [tool.mlgate.environments.prod]",
+        ),
+        (["deploy", "--model", "scorer@v1.0.0"], "scorer@v1.0.0 is not an active release"),
+        (["deploy", "--model", "nothing-here.pkl"], "'nothing-here.pkl' is neither a release"),
+        (["deploy", "--model", "params.yaml"], "params.yaml is not an output in dvc.lock"),
+        (["deploy", "--model", "scorer#production"], "no version of scorer is in production"),
+        (["deploy", "--model", "scorer#staging#9"], "tag 'scorer#staging#9' does not exist"),
+        (
+            ["deploy", "--model", "models/model.pkl", "--env", "Bad Name"],
+            "invalid environment name",
+        ),
+        (["rollback", "--env", "staging"], "nothing is deployed in staging: nothing to roll back"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    project: Path, monkeypatch, capsys, args: list[str], message: str
+) -> None:
+    assert mlgate_in(project, monkeypatch, *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (project / "deployed").exists() or not any((project / "deployed").rglob("current"))
+
+
+def test_a_model_outside_the_repository_and_a_url_target_are_refused(
+    project: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    outside = tmp_path / "model.pkl"
+    outside.write_bytes((project / "models/model.pkl").read_bytes())
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", str(outside)) == 2
+    assert "is outside the repository" in capsys.readouterr().err
+    (project / "pyproject.toml").write_text(POLICY.replace('"deployed/staging"', '"s3://bucket/m"'))
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 2
+    )
+    assert "target s3://bucket/m is a URL" in capsys.readouterr().err
+
+
+def test_rolling_back_to_a_version_never_deployed_names_the_ones_that_were(
+    project: Path, monkeypatch, capsys
+) -> None:
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging") == 2
+    assert "has had no other version than md5-" in capsys.readouterr().err
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging", "--to", "v9.9.9") == 2
+    assert "v9.9.9 was never deployed to staging (deployed: md5-" in capsys.readouterr().err

@@ -4,6 +4,7 @@ repositories with a bare origin, real `dvc repro`, and GitHub's REST API played 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from helpers import (
     dvc,
     git,
     make_fetch_project,
+    make_model_project,
     make_plain_project,
     make_predict_project,
     mlgate_in,
@@ -186,3 +188,42 @@ def test_the_workflows_init_writes_into_a_plain_repository_run_there(
     ):
         run = run_job(workflows / workflow, job, tmp_path / job, origin.as_uri(), main, push)
         assert run.succeeded and said in run.step(step).output, run.step(step).output
+
+
+def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
+    workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = tmp_path / "served"
+    policy = (f'[project]\nname = "scorer"\n\n[tool.mlgate.environments.production]\n'
+              f'target = "{served / "production"}"\n')  # fmt: skip
+    developer = make_model_project(tmp_path / "developer", policy)
+    dvc(developer, "remote", "add", "--default", "storage", str(tmp_path / "storage"))
+    commit_all(developer, "a DVC remote")
+    dvc(developer, "push", "-q")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(developer, "remote", "add", "origin", str(origin))
+    git(developer, "push", "-q", "origin", "main")
+    assert mlgate_in(developer, monkeypatch, "release", "--push") == 0
+    assert (
+        mlgate_in(developer, monkeypatch, "promote", "scorer@v0.1.0", "production", "--push") == 0
+    )
+    tag = "scorer#production#1"
+    sha = git(developer, "rev-parse", f"{tag}^{{commit}}")
+    context = {"github.token": "t0ken", "github.ref": f"refs/tags/{tag}", "github.sha": sha,
+               "github.ref_name": tag, "github.event_name": "push",
+               "github.repository": "team/scorer"}  # fmt: skip
+    resolve = run_job(workflows / "deploy.yml", "resolve", tmp_path / "resolve", origin.as_uri(),
+                      sha, context)  # fmt: skip
+    assert resolve.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in resolve.steps]
+    assert resolve.outputs["ref.event"] == "assignment"
+    needs = {f"needs.resolve.outputs.{k.split('.', 1)[1]}": v for k, v in resolve.outputs.items()}
+    job = run_job(workflows / "deploy.yml", "deploy", tmp_path / "deploy", origin.as_uri(), sha,
+                  {**context, **needs})  # fmt: skip
+    assert job.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in job.steps]
+    output = job.step("Deploy").output
+    assert output.startswith("Deployment started for model 'scorer@v0.1.0' in 'production' "
+                             "environment with monitoring enabled.")  # fmt: skip
+    assert "Deployed scorer v0.1.0" in output and "smoke test: 3 rows predicted" in output
+    current = json.loads((served / "production" / "current").read_text())
+    assert (current["version"], current["monitoring"], current["commit"]) == ("v0.1.0", True, sha)

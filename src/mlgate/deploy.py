@@ -89,11 +89,12 @@ class Deployment:
 
 
 def environment(root: Path, policy: Policy, name: str) -> Environment:
-    """The policy's environment ``name``; ``local`` works with no configuration."""
+    """The policy's environment ``name``. ``local``, and any name while the policy declares no
+    environments (as promotions allow), deploy to ``.mlgate/deployments/<name>``."""
     registry.check_name("environment", name)
     declared = policy.environments.get(name)
-    if declared is None and name != LOCAL:
-        known = ", ".join([LOCAL, *policy.environments]) if policy.environments else LOCAL
+    if declared is None and name != LOCAL and policy.environments:
+        known = ", ".join([LOCAL, *policy.environments])
         raise ConfigError(
             f"unknown environment '{name}': declare [tool.mlgate.environments.{name}] with a "
             f"target directory (environments: {known})"

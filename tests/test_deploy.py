@@ -327,3 +327,18 @@ def test_rolling_back_to_a_version_never_deployed_names_the_ones_that_were(
     assert "has had no other version than md5-" in capsys.readouterr().err
     assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging", "--to", "v9.9.9") == 2
     assert "v9.9.9 was never deployed to staging (deployed: md5-" in capsys.readouterr().err
+
+
+def test_without_declared_environments_any_name_deploys_and_is_listed(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    project = make_model_project(tmp_path / "project")  # no [tool.mlgate] at all
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "edge")
+        == 0
+    )
+    assert (project / ".mlgate/deployments/edge/current").is_file()
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "deployments") == 0
+    [row] = capsys.readouterr().out.splitlines()[2:]
+    assert row.split()[2:5] == ["edge", "deploy", "deployed"]

@@ -335,9 +335,12 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     """Every deploy and rollback, oldest first, from each environment's log."""
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
-    names = [env_name] if env_name else [deploy.LOCAL, *policy.environments]
-    rows = [d for name in dict.fromkeys(names)
-            for d in deploy.read_log(deploy.environment(root, policy, name))]  # fmt: skip
+    environments = (
+        [deploy.environment(root, policy, env_name)]
+        if env_name
+        else deploy.known_environments(root, policy)
+    )
+    rows = [d for env in environments for d in deploy.read_log(env)]
     rows.sort(key=lambda d: d.time)
     if as_json:
         click.echo(report.to_json([asdict(d) for d in rows]), nl=False)

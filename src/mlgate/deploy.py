@@ -108,6 +108,14 @@ def environment(root: Path, policy: Policy, name: str) -> Environment:
     return Environment(name, (root / target).resolve())
 
 
+def known_environments(root: Path, policy: Policy) -> list[Environment]:
+    """``local``, the policy's environments, and any other that was deployed to by name."""
+    names = [LOCAL, *policy.environments]
+    if not policy.environments and (root / DEFAULT_TARGETS).is_dir():
+        names += sorted(p.name for p in (root / DEFAULT_TARGETS).iterdir() if p.is_dir())
+    return [environment(root, policy, name) for name in dict.fromkeys(names)]
+
+
 def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
     """``NAME@vX.Y.Z``, ``NAME#ENV#N``, ``NAME#ENV`` or a model file's path."""
     reg = registry.read_registry(root)

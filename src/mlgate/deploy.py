@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -156,15 +156,8 @@ def deploy(
             model.version, model.md5, model.commit, Path(model.path).name, who or _who(),
             monitoring, previous.version if previous else None,
         )  # fmt: skip
-        try:
-            version_dir = _install(root, model, env, record)
-            rows = smoke_test(version_dir / record.model_file, version_dir / CARD_FILE)
-        except MlgateError as exc:
-            _append(env, _replace(record, outcome="failed", error=str(exc)))
-            raise Refused(f"{exc}; {_still(previous, env)}") from None
-        done = _replace(record, smoke_rows=rows)
-        _switch(env, done)
-        return done
+        return _switch_after_checks(env, record, previous,
+                                    lambda: _install(root, model, env, record))  # fmt: skip
 
 
 def rollback(root: Path, env: Environment, to: str | None = None, wait: float = DEFAULT_WAIT,
@@ -181,15 +174,27 @@ def rollback(root: Path, env: Environment, to: str | None = None, wait: float = 
         record = _replace(target, id=uuid.uuid4().hex, time=_now(), action="rollback",
                           outcome="deployed", who=who or _who(), previous=current.version,
                           error=None)  # fmt: skip
-        try:
+
+        def verified() -> Path:
             _verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
-            rows = smoke_test(version_dir / target.model_file, version_dir / CARD_FILE)
-        except MlgateError as exc:
-            _append(env, _replace(record, outcome="failed", error=str(exc)))
-            raise Refused(f"{exc}; {_still(current, env)}") from None
-        done = _replace(record, smoke_rows=rows)
-        _switch(env, done)
-        return done
+            return version_dir
+
+        return _switch_after_checks(env, record, current, verified)
+
+
+def _switch_after_checks(env: Environment, record: Deployment, previous: Deployment | None,
+                         prepare: Callable[[], Path]) -> Deployment:  # fmt: skip
+    """``prepare`` the version's folder (verified), smoke-test it, then switch to it; on any
+    failure log the attempt and leave ``current`` alone."""
+    try:
+        version_dir = prepare()
+        rows = smoke_test(version_dir / record.model_file, version_dir / CARD_FILE)
+    except MlgateError as exc:
+        _append(env, _replace(record, outcome="failed", error=str(exc)))
+        raise Refused(f"{exc}; {_still(previous, env)}") from None
+    done = _replace(record, smoke_rows=rows)
+    _switch(env, done)
+    return done
 
 
 def read_current(env: Environment) -> Deployment | None:

@@ -40,10 +40,6 @@ class Retrained:
     new_md5: str | None
     check: compare.Check | None  # None when the model did not change
 
-    @property
-    def changed(self) -> bool:
-        return self.new_md5 != self.old_md5
-
 
 def reproduce(root: Path, refresh: Sequence[str]) -> None:
     """Rerun ``refresh`` stages whatever their state (they fetch data from outside the

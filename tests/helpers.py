@@ -263,7 +263,8 @@ def make_plain_project(root: Path) -> Path:
 # A real scikit-learn model in a second: logistic regression on 300 seeded rows of three
 # features, saved with joblib (DVC-cached) with a card holding its features and an input
 # example, as this repository's train stage writes them. `pad_mb` makes the file that much
-# larger (for deploys interrupted mid-copy).
+# larger (for deploys interrupted mid-copy); `invert` learns the opposite labels (a model that
+# visibly differs).
 TRAIN_MODEL = """\
 import json, os, joblib, numpy as np, pandas as pd, yaml
 from sklearn.linear_model import LogisticRegression
@@ -272,6 +273,7 @@ rng = np.random.default_rng(0)
 frame = pd.DataFrame({"x1": rng.normal(size=300), "x2": rng.normal(size=300),
                       "kind": rng.choice(["a", "b"], size=300)})
 label = (frame.x1 + frame.x2 + rng.normal(scale=0.5, size=300) > 0).astype(int)
+label = 1 - label if p.get("invert") else label
 model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
 model.padding = os.urandom(p.get("pad_mb", 0) << 20)
 os.makedirs("models", exist_ok=True)

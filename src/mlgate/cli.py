@@ -27,6 +27,7 @@ from mlgate import (
     report,
     retrain,
     scaffold,
+    serve,
 )
 from mlgate import release as release_
 from mlgate.config import read_policy
@@ -348,6 +349,29 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
         click.echo(report.deployments_text(rows), nl=False)
     else:
         click.echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
+
+
+@cli.command("serve")
+@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+              help="Serve this environment's current model.")  # fmt: skip
+@click.option("--host", default=serve.DEFAULT_HOST, show_default=True,
+              help="The address to listen on (0.0.0.0 exposes it to the network).")  # fmt: skip
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=serve.DEFAULT_PORT, show_default=True
+)
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True),
+              default=serve.DEFAULT_MAX_BODY_MB, show_default=True,
+              help="Larger request bodies get HTTP 413.")  # fmt: skip
+def serve_command(env_name: str, host: str, port: int, max_body_mb: float) -> None:
+    """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
+    root = git.repo_root()
+    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    current = deploy.read_current(env)
+    serving = (
+        f"{current.artifact} {current.version}" if current else "nothing yet (waiting for a deploy)"
+    )
+    click.echo(f"Serving {env.name} ({serving}) on http://{host}:{port}", err=True)
+    serve.run(env, host, port, max_body_mb)
 
 
 @cli.command("init")

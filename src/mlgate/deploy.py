@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ _CHUNK = 1 << 20
 class Environment:
     name: str
     target: Path
+    options: Mapping[str, Any] = field(default_factory=dict)  # as the policy gives them
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def environment(root: Path, policy: Policy, name: str) -> Environment:
             f"environment '{name}': target {target} is a URL; deployments go to a local or "
             "mounted directory for now"
         )
-    return Environment(name, (root / target).resolve())
+    return Environment(name, (root / target).resolve(), declared or {})
 
 
 def known_environments(root: Path, policy: Policy) -> list[Environment]:
@@ -176,7 +177,7 @@ def rollback(root: Path, env: Environment, to: str | None = None, wait: float = 
                           error=None)  # fmt: skip
 
         def verified() -> Path:
-            _verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
+            verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
             return version_dir
 
         return _switch_after_checks(env, record, current, verified)
@@ -188,7 +189,8 @@ def _switch_after_checks(env: Environment, record: Deployment, previous: Deploym
     failure log the attempt and leave ``current`` alone."""
     try:
         version_dir = prepare()
-        rows = smoke_test(version_dir / record.model_file, version_dir / CARD_FILE)
+        model = load_model(version_dir / record.model_file)
+        rows = smoke_test(model, read_card(version_dir / CARD_FILE))
     except MlgateError as exc:
         _append(env, _replace(record, outcome="failed", error=str(exc)))
         raise Refused(f"{exc}; {_still(previous, env)}") from None
@@ -223,17 +225,19 @@ def read_log(env: Environment) -> list[Deployment]:
     return entries
 
 
-def smoke_test(model_file: Path, card_file: Path) -> int:
-    """Load the model and predict the card's input example; the number of rows predicted
-    (0 when the card has no example)."""
-    card = _read_card(card_file)
-    example = card.get("input_example") if isinstance(card, dict) else None
+def load_model(model_file: Path) -> Any:
+    """Unpickle a model file; call only after its md5 was verified."""
     try:
         import joblib
 
-        model = joblib.load(model_file)
+        return joblib.load(model_file)
     except Exception as exc:  # an unpickling error can be anything the pickle raises
         raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
+
+
+def smoke_test(model: Any, card: dict[str, Any]) -> int:
+    """Predict the card's input example; the number of rows predicted (0: the card has none)."""
+    example = card.get("input_example")
     if not example:
         return 0
     import pandas as pd
@@ -252,6 +256,24 @@ def smoke_test(model_file: Path, card_file: Path) -> int:
             f"the model's smoke test returned {len(predictions)} predictions for {len(frame)} rows"
         )
     return len(frame)
+
+
+def read_card(card_file: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def verify(path: Path, md5: str, what: str) -> None:
+    """Refuse a file whose md5 is not the recorded one (before anything unpickles it)."""
+    if not path.is_file():
+        raise MlgateError(f"{what}: {path} is missing")
+    actual = file_md5(path)
+    if actual != md5:
+        raise Refused(f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
+                      "after deployment, and was not loaded")  # fmt: skip
 
 
 def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, version: str) -> Model:
@@ -300,7 +322,7 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
     versions = env.target / VERSIONS
     final = versions / model.version
     if final.is_dir():
-        _verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
+        verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
         return final
     versions.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model.version}-", dir=versions))
@@ -368,15 +390,6 @@ def _copy_verified(source: Path, destination: Path, md5: str, where: str) -> Non
                       "is not the one released or reproduced, and was not loaded")  # fmt: skip
 
 
-def _verify(path: Path, md5: str, what: str) -> None:
-    if not path.is_file():
-        raise MlgateError(f"{what}: {path} is missing")
-    actual = file_md5(path)
-    if actual != md5:
-        raise Refused(f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
-                      "after deployment, and was not loaded")  # fmt: skip
-
-
 def _card_bytes(root: Path, model: Model) -> bytes:
     card_path = str(Path(model.path).with_suffix(".json"))
     content = None
@@ -385,14 +398,6 @@ def _card_bytes(root: Path, model: Model) -> bytes:
     elif (root / card_path).is_file():
         content = (root / card_path).read_bytes()
     return content if content is not None else b"{}"
-
-
-def _read_card(card_file: Path) -> dict[str, Any]:
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
 
 
 def _switch(env: Environment, done: Deployment) -> None:

@@ -1,0 +1,199 @@
+"""Scoring requests in MLflow's protocol, checked against the model card and turned into the
+frame the model was trained on.
+
+JSON bodies hold one of ``dataframe_split``, ``dataframe_records``, ``instances`` or ``inputs``
+(MLflow 2's ``params`` is ignored); ``text/csv`` bodies have a header row. Columns the card does
+not name are dropped; missing ones are an error. Casts are the safe ones only: a whole number
+into a float column, a float with no fraction into an integer column, an integer into a text
+column. Messages name the column and row, never the value, so data does not leak into logs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import MlgateError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+JSON_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_NUMBER_KINDS = {"f": "float", "i": "integer", "u": "integer", "b": "integer"}
+
+
+class BadRequest(MlgateError):
+    """The body cannot be scored (HTTP 400)."""
+
+
+class UnsupportedMediaType(MlgateError):
+    """Neither JSON nor CSV (HTTP 415)."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: str  # "float", "integer" or "text"
+
+    @classmethod
+    def from_card(cls, entry: dict[str, Any]) -> Feature:
+        dtype = str(entry.get("dtype", "object"))
+        kind = (
+            "float"
+            if dtype.startswith("float")
+            else "integer"
+            if dtype.startswith(("int", "uint", "bool"))
+            else "text"
+        )
+        return cls(str(entry["name"]), kind)
+
+
+def features_of(card: dict[str, Any]) -> tuple[Feature, ...]:
+    return tuple(
+        Feature.from_card(f)
+        for f in card.get("features", [])
+        if isinstance(f, dict) and "name" in f
+    )
+
+
+def parse(body: bytes, content_type: str, features: Sequence[Feature]) -> pd.DataFrame:
+    """The request's rows as a frame with exactly ``features``' columns, in order."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return _checked(_json_frame(body, features), features, from_text=False)
+    if media == "text/csv":
+        return _checked(_csv_frame(body), features, from_text=True)
+    raise UnsupportedMediaType(
+        f"content type {media or 'none'} is not supported: send application/json or text/csv"
+    )
+
+
+def _json_frame(body: bytes, features: Sequence[Feature]) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise BadRequest(f"the JSON body must be an object with one of {', '.join(JSON_KEYS)}")
+    given = [k for k in JSON_KEYS if k in document]
+    if len(given) != 1:
+        raise BadRequest(f"the JSON body must have exactly one of {', '.join(JSON_KEYS)}")
+    key, value = given[0], document[given[0]]
+    names = [f.name for f in features]
+    try:
+        if key == "dataframe_split":
+            if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+                raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
+            return pd.DataFrame(
+                value["data"], columns=value.get("columns") or names[: _width(value["data"])]
+            )
+        if key == "dataframe_records":
+            return _records(value, names, key)
+        # instances and inputs: records, rows in the card's column order, or a column mapping
+        if isinstance(value, dict):
+            columns = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+            return pd.DataFrame(columns)
+        return _records(value, names, key)
+    except BadRequest:
+        raise
+    except (ValueError, TypeError, AssertionError):
+        raise BadRequest(f"{key} does not describe a table (rows of equal length)") from None
+
+
+def _records(value: Any, names: list[str], key: str) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(value, list) or not value:
+        raise BadRequest(f"{key} must be a non-empty list of rows")
+    if all(isinstance(row, dict) for row in value):
+        return pd.DataFrame.from_records(value)
+    if all(isinstance(row, list) for row in value):
+        if {len(row) for row in value} != {len(names)}:
+            raise BadRequest(f"{key} rows given as lists must have the model's {len(names)} "
+                             f"columns in order: {', '.join(names)}")  # fmt: skip
+        return pd.DataFrame(value, columns=names)
+    raise BadRequest(f"{key} must be a list of objects or a list of lists")
+
+
+def _width(rows: list[Any]) -> int:
+    return len(rows[0]) if rows and isinstance(rows[0], list) else 0
+
+
+def _csv_frame(body: bytes) -> pd.DataFrame:
+    import io
+
+    import pandas as pd
+
+    try:
+        return pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""])
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        raise BadRequest("the body is not a CSV table with a header row") from None
+
+
+def _checked(frame: pd.DataFrame, features: Sequence[Feature], from_text: bool) -> pd.DataFrame:
+    if frame.empty:
+        raise BadRequest("the request has no rows")
+    missing = [f.name for f in features if f.name not in frame.columns]
+    if missing:
+        raise BadRequest(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    if not features:
+        return frame
+    frame = frame[[f.name for f in features]]
+    return frame.assign(**{f.name: _cast(frame[f.name], f, from_text) for f in features})
+
+
+def _cast(column: pd.Series, feature: Feature, from_text: bool) -> pd.Series:
+    import pandas as pd
+
+    if feature.kind == "text":
+        return _as_text(column, feature)
+    if from_text:
+        numbers = pd.to_numeric(column, errors="coerce")
+        _reject_rows(numbers.isna() & column.notna(), feature, "numbers")
+    elif column.dtype.kind == "b":  # true/false: a flag column takes them as 1/0
+        _reject_rows(column.notna() & (feature.kind == "float"), feature, "numbers")
+        numbers = column.astype("int64")
+    elif column.dtype.kind in _NUMBER_KINDS:
+        numbers = column
+    else:
+        bad = column.map(lambda v: not (v is None or _is_number(v)))
+        _reject_rows(bad, feature, "numbers")
+        numbers = pd.to_numeric(column, errors="coerce")
+    if feature.kind == "integer":
+        fractional = numbers.notna() & (numbers != numbers.round())
+        _reject_rows(fractional, feature, "whole numbers")
+    return numbers.astype("float64") if feature.kind == "float" or numbers.isna().any() else numbers
+
+
+def _as_text(column: pd.Series, feature: Feature) -> pd.Series:
+    if column.dtype.kind in "iu":
+        return column.astype(str)
+    bad = column.map(
+        lambda v: (
+            not (
+                v is None
+                or isinstance(v, str)
+                or (isinstance(v, int) and not isinstance(v, bool))
+                or (isinstance(v, float) and math.isnan(v))
+            )
+        )
+    )
+    _reject_rows(bad, feature, "text")
+    return column.map(lambda v: str(v) if isinstance(v, int) else v)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reject_rows(bad: pd.Series, feature: Feature, what: str) -> None:
+    if bool(bad.any()):
+        rows = [int(i) + 1 for i in bad.to_numpy().nonzero()[0][:3]]
+        more = ", ..." if int(bad.sum()) > 3 else ""
+        raise BadRequest(f"column '{feature.name}' must hold {what} (row "
+                         f"{', '.join(map(str, rows))}{more})")  # fmt: skip

@@ -1,0 +1,267 @@
+"""`mlgate serve`: an environment's current model over HTTP (FastAPI on uvicorn).
+
+Endpoints follow MLflow's scoring server, so its clients work unchanged: ``POST /invocations``
+(see mlgate.payload) answers ``{"predictions": [...]}``; ``GET /ping`` and ``/health`` say the
+process is alive; ``/ready`` whether a verified, smoke-tested model is loaded; ``/version``
+which; ``/metrics`` Prometheus' text format.
+
+A watcher thread looks at the environment's ``current`` twice a second. When a deploy or
+rollback replaces it, the new version is verified, loaded and smoke-tested beside the old one,
+then swapped in with one reference assignment: requests in flight finish on the model they
+started with, and none is refused. A version that fails to load leaves the old one serving.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlgate import deploy, payload, requestlog
+from mlgate.errors import MlgateError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request, Response
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_MB = 10.0
+POLL_SECONDS = 0.5
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    deployment: deploy.Deployment
+    model: Any
+    features: tuple[payload.Feature, ...]
+    log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
+
+
+class ModelHolder:
+    """The environment's current model, reloaded when ``current`` changes."""
+
+    def __init__(self, env: deploy.Environment) -> None:
+        self.env = env
+        self.loaded: Loaded | None = None
+        self.problem: str | None = "nothing is deployed"
+        self._seen: tuple[int, int, int] | None = None
+
+    def refresh(self) -> bool:
+        """Load ``current`` if it changed since the last look; True when a new model is in."""
+        try:
+            stat = (self.env.target / deploy.CURRENT).stat()
+        except FileNotFoundError:
+            return False
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if key == self._seen:
+            return False
+        self._seen = key
+        try:
+            deployment = deploy.read_current(self.env)
+            if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
+                return False
+            loaded = self._load(deployment)
+        except MlgateError as exc:
+            self.problem = f"{exc}"
+            kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
+            print(f"mlgate serve: cannot switch: {exc}{kept}", file=sys.stderr, flush=True)
+            return False
+        self.loaded, self.problem = loaded, None
+        return True
+
+    def _load(self, deployment: deploy.Deployment) -> Loaded:
+        folder = self.env.target / deploy.VERSIONS / deployment.version
+        model_file = folder / deployment.model_file
+        deploy.verify(model_file, deployment.md5, f"{self.env.name} {deployment.version}")
+        model = deploy.load_model(model_file)
+        card = deploy.read_card(folder / deploy.CARD_FILE)
+        deploy.smoke_test(model, card)
+        _one_thread_per_prediction(model)
+        log = None
+        if deployment.monitoring:
+            options = self.env.options
+            log = requestlog.RequestLog(
+                self.env.target,
+                float(options.get("monitoring_sample", requestlog.DEFAULT_SAMPLE)),
+                int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),
+            )
+        return Loaded(deployment, model, payload.features_of(card), log)
+
+
+def create_app(env: deploy.Environment, max_body_bytes: int) -> FastAPI:
+    """The ASGI application; its lifespan runs the watcher thread."""
+    from fastapi import FastAPI, Response
+    from fastapi.concurrency import run_in_threadpool
+
+    holder = ModelHolder(env)
+    holder.refresh()
+    metrics = _Metrics()
+    metrics.model_changed(holder.loaded)
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(POLL_SECONDS):
+            if holder.refresh():
+                metrics.model_changed(holder.loaded)
+                print(f"mlgate serve: now serving {holder.loaded.deployment.version}"  # type: ignore[union-attr]
+                      , file=sys.stderr, flush=True)  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        watcher = threading.Thread(target=watch, name="mlgate-watcher", daemon=True)
+        watcher.start()
+        yield
+        stop.set()
+        watcher.join(timeout=5)
+
+    app = FastAPI(title="mlgate", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
+
+    def answer(endpoint: str, status: int, body: Any, started: float,
+               media_type: str = "application/json") -> Response:  # fmt: skip
+        metrics.observe(endpoint, status, time.perf_counter() - started)
+        content = body if isinstance(body, (bytes, str)) else json.dumps(body, allow_nan=False)
+        return Response(content=content, status_code=status, media_type=media_type)
+
+    @app.get("/ping")
+    @app.get("/health")
+    async def ping() -> Response:
+        return answer("/ping", 200, "\n", time.perf_counter(), "text/plain")
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        started, loaded = time.perf_counter(), holder.loaded
+        if loaded is None:
+            return answer("/ready", 503, {"ready": False, "reason": holder.problem}, started)
+        return answer("/ready", 200, {"ready": True, "version": loaded.deployment.version}, started)
+
+    @app.get("/version")
+    async def version() -> Response:
+        started, loaded = time.perf_counter(), holder.loaded
+        if loaded is None:
+            return answer("/version", 503, {"error": f"no model: {holder.problem}"}, started)
+        shown = ("artifact", "version", "md5", "commit", "environment", "time", "monitoring")
+        described = {k: v for k, v in asdict(loaded.deployment).items() if k in shown}
+        return answer("/version", 200, described, started)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def invocations(request: Request) -> Response:
+        started, loaded = time.perf_counter(), holder.loaded
+        metrics.in_progress.inc()
+        try:
+            if loaded is None:
+                return answer(
+                    "/invocations", 503, {"error": f"no model: {holder.problem}"}, started
+                )
+            body = await _read_body(request, max_body_bytes)
+            if body is None:
+                too_big = f"the body is over the limit of {max_body_bytes:,} bytes"
+                return answer("/invocations", 413, {"error": too_big}, started)
+            frame = payload.parse(body, request.headers.get("content-type", ""), loaded.features)
+            predictions = (await run_in_threadpool(loaded.model.predict, frame)).tolist()
+            metrics.predicted(predictions, hasattr(loaded.model, "classes_"))
+            if loaded.log is not None:
+                loaded.log.append(loaded.deployment.version, frame.to_dict("records"), predictions)
+            return answer("/invocations", 200, {"predictions": predictions}, started)
+        except payload.UnsupportedMediaType as exc:
+            return answer("/invocations", 415, {"error": str(exc)}, started)
+        except payload.BadRequest as exc:
+            return answer("/invocations", 400, {"error": str(exc)}, started)
+        except Exception as exc:  # the model's own failure: say what kind, never the data
+            print(f"mlgate serve: prediction failed: {type(exc).__name__}", file=sys.stderr)
+            return answer("/invocations", 500, {"error": f"prediction failed ({type(exc).__name__})"},
+                          started)  # fmt: skip
+        finally:
+            metrics.in_progress.dec()
+
+    # A plain Starlette route: the body is read as bytes, with no validation layer in between.
+    app.add_route("/invocations", invocations, methods=["POST"])
+    app.state.holder = holder
+    return app
+
+
+def run(env: deploy.Environment, host: str, port: int, max_body_mb: float) -> None:
+    """Serve until interrupted."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise MlgateError(
+            "mlgate serve needs its optional dependencies: pip install 'mlgate[serve]'"
+        ) from None
+    app = create_app(env, int(max_body_mb * 2**20))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is over ``limit`` bytes (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _one_thread_per_prediction(model: Any) -> None:
+    """Trained with ``n_jobs=-1``, a forest starts a thread pool on every call: for one request's
+    rows that costs more than the prediction. Requests are the parallelism when serving."""
+    estimators = [model, *getattr(model, "named_steps", {}).values()]
+    for estimator in estimators:
+        if getattr(estimator, "n_jobs", None) not in (None, 1):
+            estimator.n_jobs = 1
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("mlgate_requests", "HTTP requests by endpoint and status",
+                                ["endpoint", "status"], registry=self.registry)  # fmt: skip
+        self.latency = Histogram("mlgate_request_duration_seconds", "Time to answer a request",
+                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
+        self.in_progress = Gauge("mlgate_requests_in_progress", "Scoring requests being answered",
+                                 registry=self.registry)  # fmt: skip
+        self.predictions = Counter("mlgate_predictions", "A classifier's predictions, by class",
+                                   ["prediction"], registry=self.registry)  # fmt: skip
+        self.values = Histogram("mlgate_prediction_value", "A regressor's predicted values",
+                                registry=self.registry)  # fmt: skip
+        self.model = Gauge("mlgate_model_info", "The model being served (value 1)",
+                           ["artifact", "version", "md5"], registry=self.registry)  # fmt: skip
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def predicted(self, predictions: list[Any], classifier: bool) -> None:
+        if not classifier:
+            for value in predictions:
+                self.values.observe(float(value))
+            return
+        counts: dict[str, int] = {}
+        for value in predictions:
+            label = str(value)
+            counts[label] = counts.get(label, 0) + 1
+        for label, count in counts.items():
+            self.predictions.labels(label).inc(count)
+
+    def model_changed(self, loaded: Loaded | None) -> None:
+        self.model.clear()
+        if loaded is not None:
+            d = loaded.deployment
+            self.model.labels(d.artifact, d.version, d.md5).set(1)

@@ -1,0 +1,106 @@
+"""Scoring requests in MLflow's formats, checked against a model card's columns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlgate.payload import BadRequest, Feature, UnsupportedMediaType, features_of, parse
+
+CARD = {"features": [{"name": "amount", "dtype": "float64"}, {"name": "hour", "dtype": "int64"},
+                     {"name": "shop", "dtype": "str"}]}  # fmt: skip
+FEATURES = features_of(CARD)
+EXPECTED = [
+    {"amount": 5.0, "hour": 3, "shop": "grocery"},
+    {"amount": 7.5, "hour": 23, "shop": "fuel"},
+]
+
+
+def as_json(document: object) -> bytes:
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"dataframe_split": {"columns": ["amount", "hour", "shop"], "data": [[5, 3, "grocery"], [7.5, 23, "fuel"]]}},
+        {"dataframe_records": [{"amount": 5, "hour": 3, "shop": "grocery", "extra": 1},
+                               {"shop": "fuel", "hour": 23, "amount": 7.5}]},
+        {"instances": [{"amount": 5, "hour": 3, "shop": "grocery"}, {"amount": 7.5, "hour": 23, "shop": "fuel"}]},
+        {"instances": [[5, 3, "grocery"], [7.5, 23, "fuel"]]},
+        {"inputs": {"amount": [5, 7.5], "hour": [3, 23], "shop": ["grocery", "fuel"]}},
+        {"inputs": [{"amount": 5, "hour": 3, "shop": "grocery"}, {"amount": 7.5, "hour": 23, "shop": "fuel"}],
+         "params": {"ignored": True}},
+        {"dataframe_split": {"columns": ["amount", "hour", "shop"], "data": [[5, 3.0, "grocery"], [7.5, 23, "fuel"]]}},
+    ],
+)  # fmt: skip
+def test_every_json_format_gives_the_same_frame(document: dict[str, object]) -> None:
+    frame = parse(as_json(document), "application/json; charset=utf-8", FEATURES)
+    assert list(frame.columns) == ["amount", "hour", "shop"]
+    assert frame.to_dict("records") == EXPECTED
+    assert str(frame["amount"].dtype) == "float64"
+
+
+def test_csv_with_a_header_row_is_cast_from_text() -> None:
+    body = b"shop,hour,amount,extra\ngrocery,3,5,x\nfuel,23,7.5,y\n"
+    assert parse(body, "text/csv", FEATURES).to_dict("records") == EXPECTED
+
+
+def test_a_missing_value_stays_missing_for_the_models_imputer() -> None:
+    frame = parse(as_json({"dataframe_records": [{"amount": None, "hour": 3, "shop": None}]}),
+                  "application/json", FEATURES)  # fmt: skip
+    assert frame["amount"].isna().all() and frame["shop"].isna().all()
+
+
+def test_an_integer_is_safe_text_but_a_number_string_is_not_a_number() -> None:
+    frame = parse(as_json({"dataframe_records": [{"amount": 1, "hour": 3, "shop": 42}]}),
+                  "application/json", FEATURES)  # fmt: skip
+    assert frame["shop"].tolist() == ["42"]
+    with pytest.raises(BadRequest, match=r"column 'amount' must hold numbers \(row 1\)"):
+        parse(as_json({"dataframe_records": [{"amount": "12", "hour": 3, "shop": "a"}]}),
+              "application/json", FEATURES)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"{not json", "application/json", "the body is not valid JSON"),
+        (b"[1, 2]", "application/json", "must be an object with one of"),
+        (as_json({"instances": [], "inputs": []}), "application/json", "exactly one of"),
+        (as_json({"rows": []}), "application/json", "exactly one of"),
+        (as_json({"dataframe_records": []}), "application/json", "non-empty list of rows"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2}]}), "application/json", "missing column: shop"),
+        (as_json({"instances": [[1, 2]]}), "application/json", "must have the model's 3 columns in order"),
+        (as_json({"dataframe_split": {"data": 5}}), "application/json", "dataframe_split must be"),
+        (as_json({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "application/json", "does not describe a table"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2.5, "shop": "a"}]}), "application/json",
+         "column 'hour' must hold whole numbers (row 1)"),
+        (as_json({"dataframe_records": [{"amount": True, "hour": 2, "shop": "a"}]}), "application/json",
+         "column 'amount' must hold numbers"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2, "shop": 1.5}]}), "application/json",
+         "column 'shop' must hold text"),
+        (b"shop,hour,amount\na,1,secret-value\n", "text/csv", "column 'amount' must hold numbers (row 1)"),
+        (b"", "text/csv", "not a CSV table"),
+        (b"\xff\xfe", "application/json", "not valid JSON"),
+    ],
+)  # fmt: skip
+def test_bad_requests_name_the_problem_without_echoing_data(
+    body: bytes, content_type: str, message: str
+) -> None:
+    with pytest.raises(BadRequest) as error:
+        parse(body, content_type, FEATURES)
+    assert message in str(error.value) and "secret-value" not in str(error.value)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded"])
+def test_other_content_types_are_unsupported(content_type: str) -> None:
+    with pytest.raises(UnsupportedMediaType, match="send application/json or text/csv"):
+        parse(b"x", content_type, FEATURES)
+
+
+def test_card_dtypes_map_to_three_kinds() -> None:
+    card = {"features": [{"name": "a", "dtype": "float32"}, {"name": "b", "dtype": "uint8"},
+                         {"name": "c", "dtype": "bool"}, {"name": "d", "dtype": "category"}]}  # fmt: skip
+    assert features_of(card) == (Feature("a", "float"), Feature("b", "integer"),
+                                 Feature("c", "integer"), Feature("d", "text"))  # fmt: skip

@@ -1,0 +1,285 @@
+"""`mlgate serve` over real HTTP on 127.0.0.1: uvicorn serving the app in a thread (and once as
+the CLI in a subprocess), a real scikit-learn model deployed by `mlgate deploy`."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
+from mlgate import deploy, serve
+from mlgate.config import read_policy
+from mlgate.git import WORKSPACE, revision
+
+pytestmark = pytest.mark.slow
+
+POLICY = """\
+[project]
+name = "scorer"
+
+[tool.mlgate.environments.production]
+target = "deployed/production"
+monitoring_max_mb = 0.002
+"""
+ROWS = [{"x1": 0.5, "x2": -1.0}, {"x1": 2.0, "x2": 1.5}, {"x1": -3, "x2": 0}]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """scorer@v0.1.0 and v0.2.0 (trained on inverted labels), v0.1.0 in production."""
+    project = make_model_project(tmp_path / "project", POLICY)
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    write_params(project, {"train": {"invert": True}})
+    dvc(project, "repro", "-q")
+    commit_all(project, "inverted labels")
+    assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+    deployed = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0",
+                         "--env", "production", "--monitoring", "enable")  # fmt: skip
+    assert deployed == 0
+    return project
+
+
+def production(project: Path) -> deploy.Environment:
+    return deploy.environment(project, read_policy(revision(WORKSPACE, project)), "production")
+
+
+@contextmanager
+def serving(env: deploy.Environment, max_body_bytes: int = 1 << 20) -> Iterator[str]:
+    import uvicorn
+
+    app = serve.create_app(env, max_body_bytes)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def request(address: str, method: str, path: str, body: bytes | None = None,
+            content_type: str = "application/json") -> tuple[int, bytes]:  # fmt: skip
+    connection = http.client.HTTPConnection(address, timeout=30)
+    try:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def score(address: str, document: object) -> tuple[int, dict[str, object]]:
+    status, body = request(address, "POST", "/invocations", json.dumps(document).encode())
+    return status, json.loads(body)
+
+
+def expected_predictions(project: Path, version: str) -> list[int]:
+    model = joblib.load(project / f"deployed/production/versions/{version}/model.pkl")
+    return model.predict(pd.DataFrame(ROWS)).tolist()
+
+
+def test_every_format_every_endpoint_and_metrics(project: Path) -> None:
+    expected = expected_predictions(project, "v0.1.0")
+    with serving(production(project)) as address:
+        for path in ("/ping", "/health"):
+            assert request(address, "GET", path)[0] == 200
+        assert json.loads(request(address, "GET", "/ready")[1]) == {
+            "ready": True,
+            "version": "v0.1.0",
+        }
+        version = json.loads(request(address, "GET", "/version")[1])
+        assert (version["artifact"], version["version"], version["monitoring"]) == (
+            "scorer",
+            "v0.1.0",
+            True,
+        )
+        assert len(version["md5"]) == 32 and len(version["commit"]) == 40
+        documents = [
+            {"dataframe_split": {"columns": ["x1", "x2"], "data": [list(r.values()) for r in ROWS]}},
+            {"dataframe_records": ROWS}, {"instances": ROWS},
+            {"inputs": {"x1": [r["x1"] for r in ROWS], "x2": [r["x2"] for r in ROWS]}},
+        ]  # fmt: skip
+        for document in documents:
+            assert score(address, document) == (200, {"predictions": expected})
+        csv = ("x2,x1\n" + "".join(f"{r['x2']},{r['x1']}\n" for r in ROWS)).encode()
+        status, body = request(address, "POST", "/invocations", csv, "text/csv")
+        assert (status, json.loads(body)) == (200, {"predictions": expected})
+        status, text = request(address, "GET", "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    requests = {(s.labels["endpoint"], s.labels["status"]): s.value
+                for s in families["mlgate_requests"].samples if s.name == "mlgate_requests_total"}  # fmt: skip
+    assert requests[("/invocations", "200")] == 5 and requests[("/ping", "200")] == 2
+    latency = [s for s in families["mlgate_request_duration_seconds"].samples
+               if s.name.endswith("_count") and s.labels["endpoint"] == "/invocations"]  # fmt: skip
+    assert latency[0].value == 5
+    predicted = {s.labels["prediction"]: s.value for s in families["mlgate_predictions"].samples
+                 if s.name == "mlgate_predictions_total"}  # fmt: skip
+    assert sum(predicted.values()) == 5 * len(ROWS)
+    [info] = families["mlgate_model_info"].samples
+    assert info.labels["version"] == "v0.1.0" and info.value == 1
+    assert families["mlgate_requests_in_progress"].samples[0].value == 0
+
+
+def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Path) -> None:
+    secret = "4111-1111-1111-1111"
+    with serving(production(project), max_body_bytes=1024) as address:
+        cases = [
+            (b"{oops", "application/json", 400, "not valid JSON"),
+            (json.dumps({"dataframe_records": [{"x1": 1}]}).encode(), "application/json", 400, "missing column: x2"),
+            (json.dumps({"dataframe_records": [{"x1": secret, "x2": 1}]}).encode(), "application/json", 400,
+             "column 'x1' must hold numbers (row 1)"),
+            (b"x1,x2\n1,2\n", "text/plain", 415, "send application/json or text/csv"),
+            (json.dumps({"instances": [{"x1": 1.0, "x2": 2.0}] * 100}).encode(), "application/json", 413, "over the limit of 1,024 bytes"),
+        ]  # fmt: skip
+        for body, content_type, status, message in cases:
+            got, answer = request(address, "POST", "/invocations", body, content_type)
+            assert got == status and message in json.loads(answer)["error"], answer
+            assert secret.encode() not in answer
+            assert request(address, "GET", "/ping")[0] == 200
+        assert _chunked_post(address, b'{"instances": [' + b'{"x1": 1, "x2": 2},' * 100) == 413
+        assert request(address, "GET", "/invocations")[0] == 405
+        assert request(address, "GET", "/nothing")[0] == 404
+        assert score(address, {"instances": ROWS})[0] == 200
+
+
+def _chunked_post(address: str, body: bytes) -> int:
+    """A body sent in chunks with no Content-Length: the limit holds while reading."""
+    connection = http.client.HTTPConnection(address, timeout=30)
+    try:
+        chunks = [body[i : i + 100] for i in range(0, len(body), 100)]
+        connection.request("POST", "/invocations", body=iter(chunks),
+                           headers={"Content-Type": "application/json"}, encode_chunked=True)  # fmt: skip
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_deploy_and_a_rollback_switch_the_model_with_no_failed_request(project: Path) -> None:
+    env = production(project)
+    before, after = expected_predictions(project, "v0.1.0"), None
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+    with serving(env) as address:
+
+        def stream() -> None:
+            connection = http.client.HTTPConnection(address, timeout=30)
+            body = json.dumps({"instances": ROWS}).encode()
+            while not stop.is_set():
+                connection.request("POST", "/invocations", body=body,
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+                response = connection.getresponse()
+                statuses.append(response.status)
+                response.read()
+            connection.close()
+
+        client = threading.Thread(target=stream)
+        client.start()
+        model = deploy.resolve(project, "scorer@v0.2.0")
+        deploy.deploy(project, model, env, monitoring=False)
+        after = expected_predictions(project, "v0.2.0")
+        versions.add(_wait_for_version(address, "v0.2.0"))
+        assert score(address, {"instances": ROWS})[1] == {"predictions": after}
+        deploy.rollback(project, env)
+        versions.add(_wait_for_version(address, "v0.1.0"))
+        stop.set()
+        client.join()
+    assert before != after, (
+        "the two versions must predict differently for this test to see a switch"
+    )
+    assert versions == {"v0.1.0", "v0.2.0"}
+    assert len(statuses) > 20 and set(statuses) == {200}
+
+
+def _wait_for_version(address: str, version: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        served = json.loads(request(address, "GET", "/version")[1]).get("version")
+        if served == version:
+            return str(served)
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not switch to {version}")
+
+
+def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    env = production(project)
+    with serving(env) as address:
+        pointer = json.loads((env.target / "current").read_text())
+        tampered = {**pointer, "id": "tampered", "md5": "0" * 32}
+        (env.target / "current.tmp").write_text(json.dumps(tampered))
+        (env.target / "current.tmp").replace(env.target / "current")
+        time.sleep(3 * serve.POLL_SECONDS)
+        assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
+        assert score(address, {"instances": ROWS})[0] == 200
+    assert "cannot switch" in capfd.readouterr().err
+
+
+def test_nothing_deployed_is_not_ready_until_a_deploy(tmp_path: Path) -> None:
+    project = make_model_project(tmp_path / "project", POLICY)
+    env = production(project)
+    with serving(env) as address:
+        status, body = request(address, "GET", "/ready")
+        assert status == 503 and json.loads(body)["reason"] == "nothing is deployed"
+        assert score(address, {"instances": ROWS})[0] == 503
+        assert request(address, "GET", "/ping")[0] == 200
+        deploy.deploy(project, deploy.resolve(project, "models/model.pkl"), env, monitoring=False)
+        _wait_for_version(address, deploy.read_current(env).version)  # type: ignore[union-attr]
+        assert score(address, {"instances": ROWS})[0] == 200
+
+
+def test_monitoring_logs_each_row_and_rotates_by_size(project: Path) -> None:
+    env = production(project)
+    with serving(env) as address:
+        for _ in range(20):
+            assert score(address, {"instances": ROWS})[0] == 200
+    folder = env.target / "monitoring"
+    files = sorted(folder.glob("requests*.jsonl"))
+    assert len(files) > 1  # 0.002 MB per file: rotated
+    lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    assert len(lines) == 20 * len(ROWS)
+    assert lines[0]["inputs"] == {"x1": 0.5, "x2": -1.0} and lines[0]["version"] == "v0.1.0"
+    assert {line["prediction"] for line in lines} <= {0, 1}
+
+
+def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--env", "production",
+                                "--port", str(port)], cwd=project, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if request(f"127.0.0.1:{port}", "GET", "/ready")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert score(f"127.0.0.1:{port}", {"instances": ROWS})[0] == 200
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert f"Serving production (scorer v0.1.0) on http://127.0.0.1:{port}" in err

@@ -357,7 +357,11 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
 @click.option("--host", default=serve.DEFAULT_HOST, show_default=True,
               help="The address to listen on (0.0.0.0 exposes it to the network).")  # fmt: skip
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=serve.DEFAULT_PORT, show_default=True
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=serve.DEFAULT_PORT,
+    show_default=True,
+    help="The TCP port to listen on.",
 )
 @click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True),
               default=serve.DEFAULT_MAX_BODY_MB, show_default=True,

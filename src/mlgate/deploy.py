@@ -302,12 +302,13 @@ def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> 
     except ValueError:
         raise Refused(f"{ref} is outside the repository: mlgate deploys only models whose md5 "
                       "dvc.lock or a release records") from None  # fmt: skip
-    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(git.revision(git.WORKSPACE, root)))
+    workspace = git.revision(git.WORKSPACE, root)
+    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(workspace))
     md5 = (outputs.get(path) or {}).get("md5")
     if not md5:
         raise Refused(f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
                       "dvc.lock or a release records (`dvc repro` it first)")  # fmt: skip
-    artifacts = dvcfiles.read_declarations(git.revision(git.WORKSPACE, root)).artifacts
+    artifacts = dvcfiles.read_declarations(workspace).artifacts
     named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
     artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)
     released = [e.name.version for e in reg.artifact(artifact).versions()
@@ -342,13 +343,17 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
 
 
 def _fetch(root: Path, model: Model, destination: Path) -> None:
-    """Copy the model's bytes from the first place that has them (the workspace, DVC's cache,
-    git, DVC's remote), checking the md5 of what was copied."""
+    """Copy the model's bytes from the first place that has the right ones (the workspace,
+    DVC's cache, git, DVC's remote), hashing them as they are copied."""
     where = model.path if model.ref == model.path else f"{model.ref} ({model.path})"
+    workspace = root / model.path
     for source in _local_sources(root, model):
-        if source.is_file():
-            _copy_verified(source, destination, model.md5, where)
+        actual = _copy_hashed(source, destination)
+        if actual == model.md5:
             return
+        if source != workspace or model.commit is None:
+            raise _not_recorded(where, actual, model.md5)
+        # A release's file edited in the workspace: look for the released bytes elsewhere.
     content = (
         git.read_blobs(model.commit, [model.path], root).get(model.path) if model.commit else None
     )
@@ -359,35 +364,33 @@ def _fetch(root: Path, model: Model, destination: Path) -> None:
     if content is None:
         raise MlgateError(f"{where}: the model file is in neither the workspace, DVC's cache, "
                           "git nor a DVC remote (`dvc pull` or `dvc push` it)")  # fmt: skip
-    if hashlib.md5(content).hexdigest() != model.md5:
-        raise Refused(f"{where}: md5 {hashlib.md5(content).hexdigest()} is not the recorded "
-                      f"{model.md5}: the file is not the one released, and was not loaded")  # fmt: skip
+    actual = hashlib.md5(content).hexdigest()
+    if actual != model.md5:
+        raise _not_recorded(where, actual, model.md5)
     destination.write_bytes(content)
 
 
 def _local_sources(root: Path, model: Model) -> list[Path]:
-    """The workspace copy when it is the right file (size and md5 are checked on copy), then
-    DVC's cache in its 3.x and 2.x layouts."""
+    """The workspace copy, then DVC's cache in its 3.x and 2.x layouts, where they exist."""
     cache = root / ".dvc" / "cache"
-    candidates = [cache / "files" / "md5" / model.md5[:2] / model.md5[2:],
+    candidates = [root / model.path, cache / "files" / "md5" / model.md5[:2] / model.md5[2:],
                   cache / model.md5[:2] / model.md5[2:]]  # fmt: skip
-    workspace = root / model.path
-    if workspace.is_file() and model.commit is None:
-        return [workspace]
-    if workspace.is_file() and file_md5(workspace) == model.md5:
-        return [workspace]
     return [c for c in candidates if c.is_file()]
 
 
-def _copy_verified(source: Path, destination: Path, md5: str, where: str) -> None:
+def _copy_hashed(source: Path, destination: Path) -> str:
+    """Copy ``source`` over ``destination``; the md5 of the bytes copied."""
     digest = hashlib.md5()
     with open(source, "rb") as reader, open(destination, "wb") as writer:
         for chunk in iter(lambda: reader.read(_CHUNK), b""):
             digest.update(chunk)
             writer.write(chunk)
-    if digest.hexdigest() != md5:
-        raise Refused(f"{where}: md5 {digest.hexdigest()} is not the recorded {md5}: the file "
-                      "is not the one released or reproduced, and was not loaded")  # fmt: skip
+    return digest.hexdigest()
+
+
+def _not_recorded(where: str, actual: str, md5: str) -> Refused:
+    return Refused(f"{where}: md5 {actual} is not the recorded {md5}: the file is not the one "
+                   "released or reproduced, and was not loaded")  # fmt: skip
 
 
 def _card_bytes(root: Path, model: Model) -> bytes:

@@ -147,11 +147,11 @@ def release_command(
     NAME defaults to the model artifact declared in dvc.yaml.
     """
     root = git.repo_root()
-    artifact = name or (release_.declared_artifact(root) if if_changed else None)
-    if if_changed and artifact is None:
+    artifact = name or release_.declared_artifact(root)
+    if artifact is None and if_changed:
         click.echo(f"Nothing to release: no model artifact ({release_.NO_ARTIFACT_HINT}).")
         return
-    artifact = artifact or release_.default_artifact(root)
+    artifact = artifact or release_.default_artifact(root)  # raises, saying what to declare
     same_as = release_.unchanged_since(root, artifact) if if_changed else None
     if same_as:
         click.echo(f"Nothing to release: the model is the one released as {same_as}.")

@@ -88,7 +88,7 @@ def plan(
 ) -> Release:  # fmt: skip
     """Decide the version and write the record for releasing HEAD; refuse what must not be."""
     registry.check_name("artifact", artifact)
-    _refuse_dirty(root)
+    refuse_uncommitted(root)
     _refuse_stale(root)
     commit = git.resolve_commit("HEAD", root)
     state = registry.read_registry(root).artifact(artifact)
@@ -160,11 +160,12 @@ def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, 
     return head, evaluate(read_policy(head.revision), {}, head.metrics)
 
 
-def _refuse_dirty(root: Path) -> None:
+def refuse_uncommitted(root: Path, advice: str = "commit them first") -> None:
+    """Refuse to act on a worktree whose tracked files differ from HEAD."""
     changed = git.uncommitted(root)
     if changed:
         paths = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
-        raise Refused(f"the worktree has uncommitted changes ({paths}): commit them first")
+        raise Refused(f"the worktree has uncommitted changes ({paths}): {advice}")
 
 
 def _refuse_stale(root: Path) -> None:

@@ -8,6 +8,7 @@ as they were; the retrained files stay in the worktree for a person to look at.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from mlgate import compare, dvcfiles, git, github
 from mlgate.config import read_policy
-from mlgate.errors import MlgateError, Refused
+from mlgate.errors import MlgateError
+from mlgate.release import refuse_uncommitted
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,7 @@ class Retrained:
 def reproduce(root: Path, refresh: Sequence[str]) -> None:
     """Rerun ``refresh`` stages whatever their state (they fetch data from outside the
     repository), then every stage downstream that changed, as ``dvc repro`` decides."""
-    uncommitted = git.uncommitted(root)
-    if uncommitted:
-        raise Refused(
-            f"the worktree has uncommitted changes ({', '.join(uncommitted[:3])}): retraining "
-            "starts from a commit, so commit or stash them first"
-        )
+    refuse_uncommitted(root, "retraining starts from a commit, so commit or stash them first")
     stages = _stages(root)
     unknown = [stage for stage in refresh if stage not in stages]
     if unknown:
@@ -146,6 +143,7 @@ def _push_data(root: Path) -> bool:
     return True
 
 
+@functools.cache  # asked before reproducing and again before pushing: one `dvc` process
 def _has_dvc_remote(root: Path) -> bool:
     remote = subprocess.run([sys.executable, "-m", "dvc", "remote", "default"], cwd=root,
                             capture_output=True, text=True)  # fmt: skip

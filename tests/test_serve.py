@@ -141,6 +141,43 @@ def test_every_format_every_endpoint_and_metrics(project: Path) -> None:
     assert families["mlgate_requests_in_progress"].samples[0].value == 0
 
 
+def test_concurrent_clients_each_get_their_own_rows_predicted(project: Path) -> None:
+    """Requests that wait for the model together are predicted in one call (see batching):
+    every client must still get exactly its own rows' predictions, in order."""
+    model = joblib.load(project / "deployed/production/versions/v0.1.0/model.pkl")
+    clients, requests_each = 8, 15
+    answers: dict[int, list[tuple[list[dict[str, float]], int, object]]] = {}
+    with serving(production(project)) as address:
+
+        def client(n: int) -> None:
+            connection = http.client.HTTPConnection(address, timeout=30)
+            for r in range(requests_each):
+                rows = [
+                    {"x1": n - 4 + r / 10, "x2": (-1) ** r * (i + 1)}
+                    for i in range(1 + (n + r) % 5)
+                ]
+                connection.request("POST", "/invocations", json.dumps({"dataframe_records": rows}),
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+                response = connection.getresponse()
+                answers.setdefault(n, []).append(
+                    (rows, response.status, json.loads(response.read()))
+                )
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _, text = request(address, "GET", "/metrics")
+    for rows, status, body in (a for n in answers for a in answers[n]):
+        assert (status, body) == (200, {"predictions": model.predict(pd.DataFrame(rows)).tolist()})
+    assert sum(len(a) for a in answers.values()) == clients * requests_each
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    batches = {s.name: s.value for s in families["mlgate_batch_requests"].samples}
+    assert batches["mlgate_batch_requests_sum"] == clients * requests_each
+
+
 def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Path) -> None:
     secret = "4111-1111-1111-1111"
     with serving(production(project), max_body_bytes=1024) as address:

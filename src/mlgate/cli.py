@@ -17,6 +17,7 @@ import click
 
 from mlgate import (
     __version__,
+    batching,
     compare,
     deploy,
     git,
@@ -366,7 +367,11 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
 @click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True),
               default=serve.DEFAULT_MAX_BODY_MB, show_default=True,
               help="Larger request bodies get HTTP 413.")  # fmt: skip
-def serve_command(env_name: str, host: str, port: int, max_body_mb: float) -> None:
+@click.option("--max-batch-rows", type=click.IntRange(min=1), default=batching.DEFAULT_MAX_ROWS,
+              show_default=True, help="Requests waiting for the model are predicted together, "
+              "up to this many rows per call (1: never merged).")  # fmt: skip
+def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
+                  max_batch_rows: int) -> None:  # fmt: skip
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
     root = git.repo_root()
     env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
@@ -375,7 +380,7 @@ def serve_command(env_name: str, host: str, port: int, max_body_mb: float) -> No
         f"{current.artifact} {current.version}" if current else "nothing yet (waiting for a deploy)"
     )
     click.echo(f"Serving {env.name} ({serving}) on http://{host}:{port}", err=True)
-    serve.run(env, host, port, max_body_mb)
+    serve.run(env, host, port, max_body_mb, max_batch_rows)
 
 
 @cli.command("init")

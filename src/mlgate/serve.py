@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgate import deploy, payload, requestlog
+from mlgate import batching, deploy, payload, requestlog
 from mlgate.errors import MlgateError
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_MB = 10.0
 POLL_SECONDS = 0.5
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -94,7 +95,8 @@ class ModelHolder:
         return Loaded(deployment, model, payload.features_of(card), log)
 
 
-def create_app(env: deploy.Environment, max_body_bytes: int) -> FastAPI:
+def create_app(env: deploy.Environment, max_body_bytes: int,
+               max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> FastAPI:  # fmt: skip
     """The ASGI application; its lifespan runs the watcher thread."""
     from fastapi import FastAPI, Response
     from fastapi.concurrency import run_in_threadpool
@@ -102,6 +104,7 @@ def create_app(env: deploy.Environment, max_body_bytes: int) -> FastAPI:
     holder = ModelHolder(env)
     holder.refresh()
     metrics = _Metrics()
+    batcher = batching.Batcher(run_in_threadpool, max_batch_rows, metrics.batch.observe)
     metrics.model_changed(holder.loaded)
     stop = threading.Event()
 
@@ -169,7 +172,7 @@ def create_app(env: deploy.Environment, max_body_bytes: int) -> FastAPI:
                 too_big = f"the body is over the limit of {max_body_bytes:,} bytes"
                 return answer("/invocations", 413, {"error": too_big}, started)
             frame = payload.parse(body, request.headers.get("content-type", ""), loaded.features)
-            predictions = (await run_in_threadpool(loaded.model.predict, frame)).tolist()
+            predictions = await batcher.predict(loaded.model, frame)
             metrics.predicted(predictions, hasattr(loaded.model, "classes_"))
             if loaded.log is not None:
                 loaded.log.append(loaded.deployment.version, frame.to_dict("records"), predictions)
@@ -191,7 +194,8 @@ def create_app(env: deploy.Environment, max_body_bytes: int) -> FastAPI:
     return app
 
 
-def run(env: deploy.Environment, host: str, port: int, max_body_mb: float) -> None:
+def run(env: deploy.Environment, host: str, port: int, max_body_mb: float,
+        max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> None:  # fmt: skip
     """Serve until interrupted."""
     try:
         import uvicorn
@@ -199,7 +203,7 @@ def run(env: deploy.Environment, host: str, port: int, max_body_mb: float) -> No
         raise MlgateError(
             "mlgate serve needs its optional dependencies: pip install 'mlgate[serve]'"
         ) from None
-    app = create_app(env, int(max_body_mb * 2**20))
+    app = create_app(env, int(max_body_mb * 2**20), max_batch_rows)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -241,6 +245,8 @@ class _Metrics:
                                    ["prediction"], registry=self.registry)  # fmt: skip
         self.values = Histogram("mlgate_prediction_value", "A regressor's predicted values",
                                 registry=self.registry)  # fmt: skip
+        self.batch = Histogram("mlgate_batch_requests", "Requests answered by one model call",
+                               buckets=BATCH_BUCKETS, registry=self.registry)  # fmt: skip
         self.model = Gauge("mlgate_model_info", "The model being served (value 1)",
                            ["artifact", "version", "md5"], registry=self.registry)  # fmt: skip
 

@@ -6,6 +6,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py registry [--repeat 5]
     python bench/run.py hooks [--repeat 15]
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
+    python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from serving import bench_serve  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
 
@@ -374,7 +377,7 @@ def bench_significance(args: argparse.Namespace) -> None:
 
 
 BENCHMARKS = {"gate": bench_gate, "hooks": bench_hooks, "pipeline": bench_pipeline,
-              "registry": bench_registry, "significance": bench_significance}  # fmt: skip
+              "registry": bench_registry, "serve": bench_serve, "significance": bench_significance}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -388,6 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=[0, 10_000, 100_000], help="gate: earlier commits on main")  # fmt: skip
     parser.add_argument("--prediction-rows", type=int, default=100_000,
                         help="significance: paired predictions per revision")  # fmt: skip
+    parser.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1, 4], help="serve: wrk's open connections, one run each")  # fmt: skip
+    parser.add_argument("--seconds", type=int, default=10, help="serve: seconds of load per run")
+    parser.add_argument("--serve-rows", type=int, default=20_000, help="serve: training rows")
+    parser.add_argument("--mlflow-venv", default=str(ROOT / "bench" / ".peers" / "mlflow"),
+                        help="serve: MLflow's own virtual environment (made on first use)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)
     print(f"# {args.benchmark} on {date.today()}: {machine()}")

@@ -1,0 +1,253 @@
+"""The `serve` benchmark: `mlgate serve` against `mlflow models serve` of the same model.
+
+Both servers answer the same POST /invocations bodies (one row and 100 rows, MLflow's
+``dataframe_split``) under the same load from wrk, a C load generator on loopback; each runs one
+uvicorn worker on this machine. Rounds alternate the servers so the machine's drift is shared.
+MLflow lives in its own virtual environment (``--mlflow-venv``, made on first use), never in
+mlgate's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
+
+SAVE_FOR_MLFLOW = """\
+import json, sys
+import joblib, mlflow.sklearn, pandas
+model_file, card_file, out = sys.argv[1:]
+model = joblib.load(model_file)
+for step in [model, *getattr(model, "named_steps", {}).values()]:
+    if getattr(step, "n_jobs", None) not in (None, 1):
+        step.n_jobs = 1  # as mlgate serves it: one thread per prediction
+example = pandas.DataFrame(json.load(open(card_file))["input_example"])
+# MLflow's default format (skops), told to trust the types a forest is made of
+mlflow.sklearn.save_model(model, out, input_example=example,
+                          skops_trusted_types=["numpy.dtype", "sklearn.tree._tree.Tree"])
+"""
+
+WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local body = io.open("{body}", "rb")
+wrk.body = body:read("*a")
+body:close()
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def mlflow_python(venv: Path) -> Path:
+    """The peer environment's Python, made with MLflow and this scikit-learn on first use."""
+    import sklearn
+
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"(making MLflow's own environment in {venv}: a minute, once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "mlflow",
+                        f"scikit-learn=={sklearn.__version__}"], check=True)  # fmt: skip
+    return python
+
+
+def trained_project(root: Path, rows: int) -> Path:
+    """This repository's pipeline with its own model parameters, trained and committed."""
+    import yaml
+
+    train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    project = make_project(root, {"data": {"rows": rows}, "train": train}, commit=False)
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True)
+    commit_all(project, "trained")
+    return project
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(command: list[str], cwd: Path, port: int) -> Iterator[str]:
+    """Start a server; yield its URL once /ping answers; stop it."""
+    url = f"http://127.0.0.1:{port}"
+    # MLflow starts `uvicorn` from PATH: its own environment's comes first
+    path = f"{Path(command[0]).parent}{os.pathsep}{os.environ['PATH']}"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=log,
+                                   env={**os.environ, "PATH": path})  # fmt: skip
+        try:
+            _wait_for_ping(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: Any) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"{url}/ping", timeout=1).close()
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise SystemExit(f"{process.args} did not start:\n{log.read().decode()[-2000:]}")
+        time.sleep(0.2)
+
+
+def predictions(url: str, body: bytes) -> list[object]:
+    request = urllib.request.Request(f"{url}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return list(json.load(response)["predictions"])
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int) -> Load:
+    """Requests/s and latency percentiles of ``seconds`` of closed-loop load; exit on any
+    failed request."""
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"{url}/invocations"], capture_output=True, text=True, check=True)  # fmt: skip
+    out = result.stdout
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    if failed or errors:
+        raise SystemExit(f"requests failed against {url}:\n{out}")
+    return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+                _percentile_ms(out, "50"), _percentile_ms(out, "99"))  # fmt: skip
+
+
+def _percentile_ms(wrk_output: str, percent: str) -> float:
+    found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", wrk_output, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"no {percent}% latency in wrk's output:\n{wrk_output}")
+    value, unit = float(found.group(1)), found.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def request_bodies(project: Path, folder: Path) -> dict[str, Path]:
+    """One-row and 100-row dataframe_split bodies of the test split's features."""
+    import pandas as pd
+
+    card = json.loads((project / "models" / "model.json").read_text())
+    features = [feature["name"] for feature in card["features"]]
+    test = pd.read_csv(project / "data" / "processed" / "test.csv")[features]
+    bodies = {}
+    for label, rows in (("1 row", 1), ("100 rows", 100)):
+        body = folder / f"body-{rows}.json"
+        split = json.loads(test.head(rows).to_json(orient="split", index=False))
+        body.write_text(json.dumps({"dataframe_split": split}))
+        bodies[label] = body
+    return bodies
+
+
+def bench_serve(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("the serve benchmark needs wrk on PATH (Debian: apt-get install wrk)")
+    peer = mlflow_python(Path(args.mlflow_venv))
+    mlgate = [sys.executable, "-m", "mlgate"]
+    with tempfile.TemporaryDirectory() as tmp:
+        project = trained_project(Path(tmp) / "p", args.serve_rows)
+        for env, monitoring in (("plain", "disable"), ("monitored", "enable")):
+            subprocess.run([*mlgate, "deploy", "--model", "models/model.pkl", "--env", env,
+                            "--monitoring", monitoring], cwd=project, check=True,
+                           capture_output=True)  # fmt: skip
+        saved = Path(tmp) / "mlflow-model"
+        subprocess.run([str(peer), "-c", SAVE_FOR_MLFLOW, "models/model.pkl", "models/model.json",
+                        str(saved)], cwd=project, check=True)  # fmt: skip
+        bodies = request_bodies(project, Path(tmp))
+        ports = [free_port() for _ in range(3)]
+        mlflow = [str(peer.parent / "mlflow"), "models", "serve", "-m", str(saved),
+                  "--env-manager", "local", "-h", "127.0.0.1", "-p"]  # fmt: skip
+        commands = {
+            "mlgate serve": [*mlgate, "serve", "--env", "plain", "--port", str(ports[0])],
+            "mlgate serve, monitoring on": [
+                *mlgate,
+                "serve",
+                "--env",
+                "monitored",
+                "--port",
+                str(ports[1]),
+            ],
+            "mlflow models serve": [*mlflow, str(ports[2])],
+        }
+        with contextlib.ExitStack() as stack:
+            urls = {name: stack.enter_context(server(command, project, port))
+                    for (name, command), port in zip(commands.items(), ports, strict=True)}  # fmt: skip
+            _check_same_answers(urls, bodies)
+            results = _measure(urls, bodies, Path(tmp), args)
+    _print_results(results, args)
+
+
+def _check_same_answers(urls: dict[str, str], bodies: dict[str, Path]) -> None:
+    for label, body in bodies.items():
+        answers = {name: predictions(url, body.read_bytes()) for name, url in urls.items()}
+        if len({json.dumps(a) for a in answers.values()}) != 1:
+            raise SystemExit(f"the servers disagree on the {label} body: {answers}")
+
+
+def _measure(urls: dict[str, str], bodies: dict[str, Path], folder: Path,
+             args: argparse.Namespace) -> dict[tuple[str, int, str], list[Load]]:  # fmt: skip
+    """wrk against each server in turn, ``--repeat`` rounds, per body and connection count."""
+    results: dict[tuple[str, int, str], list[Load]] = {}
+    for label, body in bodies.items():
+        script = folder / f"post-{body.stem}.lua"
+        script.write_text(WRK_SCRIPT.format(body=body))
+        for url in urls.values():
+            wrk(url, script, max(args.connections), 2)  # warm-up, not counted
+        for connections in args.connections:
+            for _ in range(args.repeat):
+                for name, url in urls.items():
+                    results.setdefault((label, connections, name), []).append(
+                        wrk(url, script, connections, args.seconds)
+                    )
+    return results
+
+
+def _median(loads: list[Load], figure: str) -> float:
+    return statistics.median(getattr(load, figure) for load in loads)
+
+
+def _print_results(
+    results: dict[tuple[str, int, str], list[Load]], args: argparse.Namespace
+) -> None:
+    print(f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one uvicorn "
+          "worker per server; the same random forest; wrk on the same 2 cores")  # fmt: skip
+    print(f"{'body':<9} {'conns':>5} {'server':<30} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
+    for (label, connections, name), loads in results.items():
+        print(f"{label:<9} {connections:>5} {name:<30} {_median(loads, 'requests_per_second'):>11.1f} "
+              f"{_median(loads, 'p50_ms'):>8.2f} {_median(loads, 'p99_ms'):>8.2f}")  # fmt: skip
+    for label, connections in dict.fromkeys((label, c) for label, c, _ in results):
+        ours = results[(label, connections, "mlgate serve")]
+        theirs = results[(label, connections, "mlflow models serve")]
+        rps = _median(ours, "requests_per_second") / _median(theirs, "requests_per_second")
+        p50 = _median(theirs, "p50_ms") / _median(ours, "p50_ms")
+        p99 = _median(theirs, "p99_ms") / _median(ours, "p99_ms")
+        print(f"ratio, {label}, {connections} connection{'s' * (connections > 1)}: mlgate "
+              f"{rps:.2f}x MLflow's requests/s; p50 {p50:.2f}x, p99 {p99:.2f}x lower")  # fmt: skip

@@ -316,6 +316,27 @@ def test_a_model_outside_the_repository_and_a_url_target_are_refused(
     assert "target s3://bucket/m is a URL" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ('target = "deployed/staging"\nmonitoring_sample = "half"', "monitoring_sample must be a number"),
+        ('target = "deployed/staging"\nmonitoring_sample = 1.5', "monitoring_sample is the share of requests"),
+        ('target = "deployed/staging"\nmonitoring_max_mb = 0', "monitoring_max_mb must be above 0"),
+        ('target = ""', "target must be a directory"),
+        ('target = "deployed/staging"\nmonitoring = true', "unknown key"),
+    ],
+)  # fmt: skip
+def test_a_bad_environment_table_is_named_and_nothing_is_deployed(
+    project: Path, monkeypatch, capsys, options: str, message: str
+) -> None:
+    (project / "pyproject.toml").write_text(POLICY.replace('target = "deployed/staging"', options))
+    args = ("deploy", "--model", "models/model.pkl", "--env", "staging")
+    assert mlgate_in(project, monkeypatch, *args) == 2
+    err = capsys.readouterr().err
+    assert "[tool.mlgate.environments.staging]" in err and message in err, err
+    assert err.count("\n") == 1 and not (project / "deployed").exists()
+
+
 def test_rolling_back_to_a_version_never_deployed_names_the_ones_that_were(
     project: Path, monkeypatch, capsys
 ) -> None:

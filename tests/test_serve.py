@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -272,6 +273,33 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
         assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
         assert score(address, {"instances": ROWS})[0] == 200
     assert "cannot switch" in capfd.readouterr().err
+
+
+def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A card edited by hand after deployment (features = 5) fails in a way no check names;
+    the old model keeps serving and the next real deploy is still picked up."""
+    env = production(project)
+    with serving(env) as address:
+        pointer = json.loads((env.target / "current").read_text())
+        broken = env.target / "versions" / "v9.9.9"
+        shutil.copytree(env.target / "versions" / pointer["version"], broken)
+        card = json.loads((broken / "model.json").read_text())
+        (broken / "model.json").write_text(json.dumps({**card, "features": 5}))
+        (env.target / "current.tmp").write_text(
+            json.dumps({**pointer, "id": "x", "version": "v9.9.9"})
+        )
+        (env.target / "current.tmp").replace(env.target / "current")
+        time.sleep(3 * serve.POLL_SECONDS)
+        assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
+        deploy.deploy(project, deploy.resolve(project, "scorer@v0.2.0"), env, monitoring=False)
+        _wait_for_version(address, "v0.2.0")
+        assert score(address, {"instances": ROWS}) == (
+            200,
+            {"predictions": expected_predictions(project, "v0.2.0")},
+        )
+    assert "TypeError" in capfd.readouterr().err
 
 
 def test_nothing_deployed_is_not_ready_until_a_deploy(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required"
 POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "environments",
                "promotion_order", "retrain")  # fmt: skip
 RETRAIN_KEYS = ("refresh", "branch")
+ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.stats), and
 # other names people give those metrics.
@@ -164,6 +165,8 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         raise ConfigError(
             f"{where}: [tool.mlgate.environments] must hold one table per environment"
         )
+    for name, options in environments.items():
+        _check_environment(options, f"{where}: [tool.mlgate.environments.{name}]")
     order = table.get("promotion_order", [])
     if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
         raise ConfigError(f"{where}: promotion_order must be a list of environment names")
@@ -201,6 +204,20 @@ def _parse_retrain(table: Any, where: str) -> Retraining:
     if not isinstance(branch, str) or not branch or branch.startswith("-") or " " in branch:
         raise ConfigError(f"{context}: branch must be a branch name, not {branch!r}")
     return Retraining(tuple(refresh), branch)
+
+
+def _check_environment(options: dict[str, Any], context: str) -> None:
+    _reject_unknown(options, ENVIRONMENT_KEYS, context)
+    target = options.get("target")
+    if target is not None and (not isinstance(target, str) or not target):
+        raise ConfigError(f'{context}: target must be a directory such as "deployments/production"')
+    sample = _number(options, "monitoring_sample", context)
+    if sample is not None and not 0 < sample <= 1:
+        raise ConfigError(f"{context}: monitoring_sample is the share of requests logged, "
+                          f"above 0 and at most 1, not {sample:g}")  # fmt: skip
+    max_mb = _number(options, "monitoring_max_mb", context)
+    if max_mb is not None and not max_mb > 0:
+        raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
 
 
 def _integer(table: dict[str, Any], name: str, default: int, bounds: tuple[int, int],

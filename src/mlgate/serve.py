@@ -68,10 +68,12 @@ class ModelHolder:
             if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
                 return False
             loaded = self._load(deployment)
-        except MlgateError as exc:
-            self.problem = f"{exc}"
+        except Exception as exc:  # a version folder edited by hand can fail in any way
+            self.problem = (
+                str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
+            )
             kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
-            print(f"mlgate serve: cannot switch: {exc}{kept}", file=sys.stderr, flush=True)
+            print(f"mlgate serve: cannot switch: {self.problem}{kept}", file=sys.stderr, flush=True)
             return False
         self.loaded, self.problem = loaded, None
         return True

@@ -1,0 +1,330 @@
+"""Distribution drift of one column: a reference profile of the training data, and the test that
+compares new values with it.
+
+The tests are the ones Evidently chooses by default, so a team that knows its reports reads
+ours the same way:
+
+- numeric columns (more than 5 distinct values in the reference): two-sample Kolmogorov-Smirnov,
+  drift when p < 0.05, while the reference has at most 1,000 rows; past that, the Wasserstein
+  distance divided by the reference's standard deviation, drift when >= 0.1;
+- categorical columns (text, true/false, or numbers with at most 5 distinct values): chi-square,
+  p < 0.05 (two categories: the z-test of two proportions), while the reference has at most
+  1,000 rows; past that, the Jensen-Shannon distance, drift when >= 0.1. The chi-square test is
+  the two-sample (homogeneity) form: the goodness-of-fit form takes the reference's shares as
+  exact and, on a small reference, alarms far more often than 5% on identical distributions
+  (18% over 200 draws of 800 and 400 rows from one mix, measured before this was changed).
+
+The Population Stability Index is reported beside (bins: the reference's deciles, or its
+categories), with its usual bands: below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major.
+
+A profile keeps, per column, 1,000 quantiles (all values too while there are at most 1,000, so
+the K-S test is exact), or category counts. The Wasserstein distance is computed between
+quantile functions at the same 1,000 levels: its error is below 0.1% of the column's range.
+Missing values are left out of every test and counted apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlgate.errors import MlgateError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+SMALL_REFERENCE = 1_000  # rows: at most this many, p-value tests; more, distances
+MAX_CATEGORY_VALUES = 5  # a numeric column with at most this many values is categorical
+LEVELS = 1_000  # quantiles kept per numeric column
+P_VALUE, DISTANCE = 0.05, 0.1  # default thresholds
+PSI_BANDS = (0.1, 0.25)
+HISTOGRAM_BINS = 12
+_ZERO_SHARE = 1e-4  # an empty bin's share in PSI and Jensen-Shannon (a log of 0 is undefined)
+_MIN_STD = 1e-3  # the Wasserstein distance's divisor for a constant reference
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What the training data looked like in one column."""
+
+    name: str
+    kind: str  # NUMERIC or CATEGORICAL
+    rows: int  # values present (missing ones left out)
+    missing: int
+    quantiles: tuple[float, ...] = ()  # numeric: at levels (i + 0.5) / LEVELS
+    values: tuple[float, ...] = ()  # numeric, at most SMALL_REFERENCE rows: all of them, sorted
+    std: float = 0.0
+    counts: tuple[tuple[str, int], ...] = ()  # categorical: (category, rows), most common first
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"kind": self.kind, "rows": self.rows, "missing": self.missing}
+        if self.kind == NUMERIC:
+            document.update(std=self.std, quantiles=list(self.quantiles))
+            if self.values:
+                document["values"] = list(self.values)
+        else:
+            document["counts"] = dict(self.counts)
+        return document
+
+    @classmethod
+    def from_json(cls, name: str, document: Any) -> ColumnProfile:
+        try:
+            kind = document["kind"]
+            if kind == NUMERIC:
+                quantiles = tuple(float(q) for q in document["quantiles"])
+                if len(quantiles) != LEVELS:
+                    raise ValueError("quantiles")
+                return cls(name, kind, int(document["rows"]), int(document["missing"]), quantiles,
+                           tuple(float(v) for v in document.get("values", ())),
+                           float(document["std"]))  # fmt: skip
+            if kind == CATEGORICAL:
+                counts = tuple((str(k), int(v)) for k, v in document["counts"].items())
+                return cls(name, kind, int(document["rows"]), int(document["missing"]),
+                           counts=counts)  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
+        raise MlgateError(f"the reference profile's column '{name}' is malformed")
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column's verdict: which test, its score against its threshold, and PSI beside."""
+
+    name: str
+    kind: str
+    test: str
+    score: float
+    threshold: float
+    drifted: bool
+    psi: float
+    rows: int  # current values present
+    missing: int
+    bins: tuple[str, ...]  # histogram labels, and each side's share of rows per bin
+    reference_shares: tuple[float, ...]
+    current_shares: tuple[float, ...]
+
+    @property
+    def psi_band(self) -> str:
+        low, high = PSI_BANDS
+        return "stable" if self.psi < low else "moderate" if self.psi < high else "major"
+
+
+def profile_column(name: str, values: Any, text: bool = False) -> ColumnProfile:
+    """Profile one column of the training data (``text``: its values are categories)."""
+    import numpy as np
+    import pandas as pd
+
+    column = pd.Series(values)
+    present = column.dropna()
+    missing = len(column) - len(present)
+    if (
+        not text
+        and pd.api.types.is_numeric_dtype(present)
+        and not pd.api.types.is_bool_dtype(present)
+    ):
+        numbers = np.sort(present.to_numpy(dtype="float64"))
+        distinct = 1 + int(np.count_nonzero(np.diff(numbers))) if len(numbers) else 0
+        if distinct > MAX_CATEGORY_VALUES:
+            return _numeric_profile(name, numbers, missing)
+    return _categorical_profile(name, _category_counts(present), missing)
+
+
+def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProfile:
+    import numpy as np
+
+    if len(numbers) == 0:
+        raise MlgateError(f"column '{name}' has no values to profile")
+    quantiles = _quantiles_of_sorted(numbers)
+    kept = tuple(numbers.tolist()) if len(numbers) <= SMALL_REFERENCE else ()
+    return ColumnProfile(name, NUMERIC, len(numbers), missing, tuple(quantiles.tolist()), kept,
+                         float(np.std(numbers)))  # fmt: skip
+
+
+def _categorical_profile(name: str, counts: dict[str, int], missing: int) -> ColumnProfile:
+    ordered = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return ColumnProfile(name, CATEGORICAL, sum(counts.values()), missing, counts=ordered)
+
+
+def _category_counts(present: pd.Series) -> dict[str, int]:
+    """Rows per category, counted by pandas (hashing), then keys spelled one way."""
+    counts: dict[str, int] = {}
+    for value, count in present.value_counts(sort=False).items():
+        key = category_key(value)
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def category_key(value: Any) -> str:
+    """One spelling per category: ``1``, ``1.0`` and ``True`` are all "1"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)) or hasattr(value, "item"):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value)
+
+
+def compare(profile: ColumnProfile, values: Any, p_value: float = P_VALUE,
+            distance: float = DISTANCE) -> ColumnDrift:  # fmt: skip
+    """Test ``values`` (the current data's column) against the reference ``profile``."""
+    import numpy as np
+    import pandas as pd
+
+    column = pd.Series(values)
+    present = column.dropna()
+    missing = len(column) - len(present)
+    if len(present) == 0:
+        raise MlgateError(f"column '{profile.name}' has no values in the current data")
+    if profile.kind == CATEGORICAL:
+        return _categorical_drift(profile, _category_counts(present), missing, p_value, distance)
+    try:
+        numbers = np.sort(present.to_numpy(dtype="float64"))
+    except (TypeError, ValueError):
+        raise MlgateError(f"column '{profile.name}' holds text where the reference has "
+                          "numbers") from None  # fmt: skip
+    return _numeric_drift(profile, numbers, missing, p_value, distance)
+
+
+def _numeric_drift(profile: ColumnProfile, current: np.ndarray, missing: int, p_value: float,
+                   distance: float) -> ColumnDrift:  # fmt: skip
+    import numpy as np
+
+    reference = np.asarray(profile.quantiles)
+    if profile.rows <= SMALL_REFERENCE and profile.values:
+        from scipy.stats import ks_2samp
+
+        test, threshold = "K-S p-value", p_value
+        score = float(ks_2samp(np.asarray(profile.values), current).pvalue)
+        drifted = score < threshold
+    else:
+        test, threshold = "Wasserstein (normed)", distance
+        current_quantiles = _quantiles_of_sorted(current)
+        wasserstein = float(np.mean(np.abs(current_quantiles - reference)))
+        score = wasserstein / max(profile.std, _MIN_STD)
+        drifted = score >= threshold
+    psi = _psi(*_decile_shares(reference, current))
+    bins, ref_shares, cur_shares = _histogram(reference, current)
+    return ColumnDrift(profile.name, NUMERIC, test, score, threshold, drifted, psi, len(current),
+                       missing, bins, ref_shares, cur_shares)  # fmt: skip
+
+
+def _categorical_drift(profile: ColumnProfile, current_counts: dict[str, int], missing: int,
+                       p_value: float, distance: float) -> ColumnDrift:  # fmt: skip
+    import numpy as np
+
+    reference_counts = dict(profile.counts)
+    keys = [k for k, _ in profile.counts] + sorted(set(current_counts) - set(reference_counts))
+    ref = np.array([reference_counts.get(k, 0) for k in keys], dtype="float64")
+    cur = np.array([current_counts.get(k, 0) for k in keys], dtype="float64")
+    if profile.rows <= SMALL_REFERENCE:
+        threshold = p_value
+        if len(keys) == 2:
+            test, score = "z-test p-value", _two_proportions(ref, cur)
+        else:
+            test, score = "chi-square p-value", _chi_square(ref, cur)
+        drifted = score < threshold
+    else:
+        from scipy.spatial.distance import jensenshannon
+
+        test, threshold = "Jensen-Shannon distance", distance
+        score = float(jensenshannon(_shares(ref), _shares(cur)))
+        drifted = score >= threshold
+    return ColumnDrift(profile.name, CATEGORICAL, test, score, threshold, drifted,
+                       _psi(_shares(ref), _shares(cur)), int(cur.sum()), missing, tuple(keys),
+                       tuple((ref / ref.sum()).tolist()), tuple((cur / cur.sum()).tolist()))  # fmt: skip
+
+
+def _two_proportions(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Two-sided p-value that the first category's share is the same in both samples."""
+    from scipy.stats import norm
+
+    n_ref, n_cur = ref.sum(), cur.sum()
+    pooled = (ref[0] + cur[0]) / (n_ref + n_cur)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
+    if spread == 0:
+        return 1.0
+    z = (cur[0] / n_cur - ref[0] / n_ref) / spread
+    return float(2 * norm.sf(abs(z)))
+
+
+def _chi_square(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Pearson's chi-square test that both samples come from one distribution (the two-sample,
+    homogeneity form: the reference's own sampling noise counts too)."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    table = np.vstack([ref, cur])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 1.0
+    return float(chi2_contingency(table, correction=False).pvalue)
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Each bin's share of rows, an empty bin given a small share (a log of 0 is undefined)."""
+    return _shares_of(counts / counts.sum())
+
+
+def _psi(reference: np.ndarray, current: np.ndarray) -> float:
+    import numpy as np
+
+    return float(np.sum((current - reference) * np.log(current / reference)))
+
+
+def _decile_shares(reference_quantiles: np.ndarray, current: np.ndarray) -> tuple[Any, Any]:
+    """Each sample's share of rows in the bins the reference's deciles make (ties merged)."""
+    import numpy as np
+
+    edges = np.unique(reference_quantiles[LEVELS // 10 :: LEVELS // 10][:9])
+    ref = np.diff(_cdf(reference_quantiles, edges), prepend=0.0, append=1.0)
+    cur = np.diff(np.searchsorted(current, edges, side="right") / len(current),
+                  prepend=0.0, append=1.0)  # fmt: skip
+    return _shares_of(ref), _shares_of(cur)
+
+
+def _shares_of(shares: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return np.where(shares <= 0, _ZERO_SHARE, shares)
+
+
+def _cdf(reference_quantiles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The reference's share of rows at or below each point, from its quantiles."""
+    import numpy as np
+
+    return np.searchsorted(reference_quantiles, points, side="right") / LEVELS
+
+
+def _histogram(reference_quantiles: np.ndarray, current: np.ndarray) -> tuple[Any, Any, Any]:
+    """Equal-width bins over the reference's 1st to 99th percentile (the tails folded into the
+    end bins): labels, and each side's share of rows per bin."""
+    import numpy as np
+
+    low, high = reference_quantiles[LEVELS // 100], reference_quantiles[-LEVELS // 100 - 1]
+    if high <= low:
+        low, high = reference_quantiles[0], reference_quantiles[-1] + 1e-9
+    inner = np.linspace(low, high, HISTOGRAM_BINS + 1)[1:-1]
+    ref = np.diff(_cdf(reference_quantiles, inner), prepend=0.0, append=1.0)
+    cur = np.diff(np.searchsorted(current, inner, side="right") / len(current), prepend=0.0,
+                  append=1.0)  # fmt: skip
+    edges = [low, *inner.tolist(), high]
+    labels = tuple(f"{_short(a)}..{_short(b)}" for a, b in itertools.pairwise(edges))
+    return labels, tuple(ref.tolist()), tuple(cur.tolist())
+
+
+def _short(number: float) -> str:
+    return f"{number:.3g}"
+
+
+def _quantiles_of_sorted(numbers: np.ndarray) -> np.ndarray:
+    """The values at levels (i + 0.5) / LEVELS of an ascending array (the inverse of its
+    empirical distribution function, so a 10-row sample gives each value 100 times)."""
+    import numpy as np
+
+    levels = (np.arange(LEVELS) + 0.5) / LEVELS
+    positions = np.minimum((levels * len(numbers)).astype(np.int64), len(numbers) - 1)
+    return numbers[positions]

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
-from mlgate import deploy, serve
+from mlgate import deploy, requestlog, serve
 from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
 
@@ -320,13 +320,18 @@ def test_monitoring_logs_each_row_and_rotates_by_size(project: Path) -> None:
     with serving(env) as address:
         for _ in range(20):
             assert score(address, {"instances": ROWS})[0] == 200
-    folder = env.target / "monitoring"
-    files = sorted(folder.glob("requests*.jsonl"))
+    files = requestlog.log_files(env.target)
     assert len(files) > 1  # 0.002 MB per file: rotated
-    lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    assert len(lines) == 20 * len(ROWS)
-    assert lines[0]["inputs"] == {"x1": 0.5, "x2": -1.0} and lines[0]["version"] == "v0.1.0"
-    assert {line["prediction"] for line in lines} <= {0, 1}
+    logged = requestlog.read(files, {"x1": "numeric", "x2": "numeric"}, version="v0.1.0")
+    assert len(logged) == 20 * len(ROWS)
+    assert logged[["x1", "x2"]].head(3).to_dict("records") == [
+        {k: float(v) for k, v in r.items()} for r in ROWS
+    ]
+    assert (files[0].read_text().splitlines()[0]) == "time,version,x1,x2,prediction"
+    assert {line.rsplit(",", 1)[1] for f in files for line in f.read_text().splitlines()[1:]} <= {
+        "0",
+        "1",
+    }
 
 
 def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:

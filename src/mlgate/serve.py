@@ -86,15 +86,17 @@ class ModelHolder:
         card = deploy.read_card(folder / deploy.CARD_FILE)
         deploy.smoke_test(model, card)
         _one_thread_per_prediction(model)
+        features = payload.features_of(card)
         log = None
         if deployment.monitoring:
             options = self.env.options
             log = requestlog.RequestLog(
                 self.env.target,
+                [f.name for f in features],
                 float(options.get("monitoring_sample", requestlog.DEFAULT_SAMPLE)),
                 int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),
             )
-        return Loaded(deployment, model, payload.features_of(card), log)
+        return Loaded(deployment, model, features, log)
 
 
 def create_app(env: deploy.Environment, max_body_bytes: int,
@@ -177,7 +179,7 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
             predictions = await batcher.predict(loaded.model, frame)
             metrics.predicted(predictions, hasattr(loaded.model, "classes_"))
             if loaded.log is not None:
-                loaded.log.append(loaded.deployment.version, frame.to_dict("records"), predictions)
+                loaded.log.append(loaded.deployment.version, frame, predictions)
             return answer("/invocations", 200, {"predictions": predictions}, started)
         except payload.UnsupportedMediaType as exc:
             return answer("/invocations", 415, {"error": str(exc)}, started)

@@ -13,7 +13,8 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Code the pipeline stages depend on (dvc.yaml deps), copied so DVC can hash it.
-PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"))
+PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"), Path("src/mlgate/drift.py"),
+                 Path("src/mlgate/errors.py"))  # fmt: skip
 # Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
 TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}
 

@@ -6,12 +6,14 @@ Exit codes: 0 ok, 1 the gate or a check said no, 2 could not run (an MlgateError
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,6 +26,7 @@ from mlgate import (
     github,
     hooks,
     lifecycle,
+    monitor,
     registry,
     report,
     retrain,
@@ -44,6 +47,7 @@ from mlgate.errors import (
 from mlgate.files import write_text
 
 FORMATS = click.Choice(["table", "md", "json"])
+_PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -352,6 +356,56 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
         click.echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
 
 
+@cli.command("monitor")
+@click.option("--env", "env_name", help="Compare this environment's monitoring log (its current "
+              "version's requests) with that version's training data.")  # fmt: skip
+@click.option("--since", help="Only requests logged in this last span: 30m, 24h, 7d, 2w.")
+@click.option("--file", "batch", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compare this CSV or Parquet file instead of the log (with --env: against "
+                   "the deployed version; without: against the workspace's model).")  # fmt: skip
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output: a table with text histograms, Markdown, or JSON.")  # fmt: skip
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the Markdown report to this file, with a histogram image per "
+                   "column in the folder beside it.")  # fmt: skip
+@click.pass_context
+def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
+                    batch: Path | None, fmt: str, report_path: Path | None) -> None:  # fmt: skip
+    """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
+    1 yes, 2 when it cannot be computed."""
+    root = git.repo_root()
+    if env_name is None and batch is None:
+        raise click.UsageError("give --env ENV (its monitoring log), --file FILE, or both")
+    if since is not None and batch is not None:
+        raise click.UsageError("--since applies to the monitoring log, not to --file")
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    window = monitor.parse_since(since) if since else None
+    if env_name is None:
+        reference = monitor.workspace_reference(root)
+    else:
+        env = deploy.environment(root, policy, env_name)
+        deployment, reference = monitor.deployed_reference(env)
+    if batch is not None:
+        frame, subject = monitor.batch_data(batch, reference), str(batch)
+    else:
+        with _progress_bar("reading the monitoring log") as progress:
+            frame, subject = monitor.logged_data(env, deployment, reference, window, progress)
+    result = monitor.judge(frame, reference, subject, policy.monitor)
+    images = monitor.write_histograms(result, report_path) if report_path else None
+    markdown = report.monitor_markdown(result, images)
+    if fmt == "json":
+        click.echo(report.monitor_json(result), nl=False)
+    elif fmt == "md":
+        click.echo(report.monitor_markdown(result), nl=False)
+    else:
+        click.echo(report.monitor_text(result, colour=sys.stdout.isatty()), nl=False)
+    if report_path:
+        write_text(report_path, markdown)
+    if github.in_actions():
+        _publish_drift_to_actions(result, markdown, report_path)
+    ctx.exit(EXIT_REJECTED if result.verdict == monitor.DRIFT else EXIT_OK)
+
+
 @cli.command("serve")
 @click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
               help="Serve this environment's current model.")  # fmt: skip
@@ -481,6 +535,44 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
     for outcome in result.gate.failures:
         name = outcome.metric or outcome.rule.key
         click.echo(github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"))
+
+
+def _publish_drift_to_actions(
+    result: monitor.Report, markdown: str, report_path: Path | None
+) -> None:
+    github.append_step_summary(markdown)
+    github.write_outputs(monitor.outputs(result, report_path))
+    for column in result.columns:
+        if column.drifted:
+            message = (
+                f"{column.name}: {column.test} {column.score:.4g} (threshold {column.threshold:g})"
+            )
+            if result.verdict == monitor.DRIFT:
+                click.echo(github.error_annotation(message, f"mlgate: drift in {column.name}"))
+            else:
+                click.echo(f"::warning title=mlgate: drift in {column.name}::{message}")
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long reads, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= _PROGRESS_MIN_BYTES:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr).__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def _post_comment(markdown: str) -> None:

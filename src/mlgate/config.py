@@ -19,8 +19,9 @@ DIRECTIONS = ("higher", "lower")
 RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required",
              "significance", "min_effect", "fallback")  # fmt: skip
 POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "environments",
-               "promotion_order", "retrain")  # fmt: skip
+               "promotion_order", "retrain", "monitor")  # fmt: skip
 RETRAIN_KEYS = ("refresh", "branch")
+MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.stats), and
@@ -93,6 +94,14 @@ class Retraining:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """``[tool.mlgate.monitor]``: when `mlgate monitor` calls the data drifted."""
+
+    drift_share: float = 0.5  # the dataset drifts when at least this share of its columns do
+    min_rows: int = 100  # fewer current rows: not enough data to say either way
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     base: str | None = None
@@ -105,6 +114,7 @@ class Policy:
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
     retrain: Retraining = field(default_factory=Retraining)
+    monitor: Monitoring = field(default_factory=Monitoring)
 
     @property
     def tests_significance(self) -> bool:
@@ -188,8 +198,9 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
     resamples = _integer(table, "resamples", DEFAULT_RESAMPLES, (100, 1_000_000), where)
     seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
     retrain = _parse_retrain(table.get("retrain", {}), where)
+    monitor = _parse_monitor(table.get("monitor", {}), where)
     return Policy(rules, base, source, table, model, environments, tuple(order), predictions,
-                  resamples, seed, retrain)  # fmt: skip
+                  resamples, seed, retrain, monitor)  # fmt: skip
 
 
 def _parse_retrain(table: Any, where: str) -> Retraining:
@@ -218,6 +229,19 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:
         raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
+
+
+def _parse_monitor(table: Any, where: str) -> Monitoring:
+    context = f"{where}: [tool.mlgate.monitor]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{context} must be a table")
+    _reject_unknown(table, MONITOR_KEYS, context)
+    share = _number(table, "drift_share", context)
+    if share is not None and not 0 < share <= 1:
+        raise ConfigError(f"{context}: drift_share is the share of columns that must drift, "
+                          f"above 0 and at most 1, not {share:g}")  # fmt: skip
+    min_rows = _integer(table, "min_rows", Monitoring.min_rows, (1, 10**12), context)
+    return Monitoring(Monitoring.drift_share if share is None else share, min_rows)
 
 
 def _integer(table: dict[str, Any], name: str, default: int, bounds: tuple[int, int],

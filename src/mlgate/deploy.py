@@ -3,7 +3,8 @@ switched to atomically, with an append-only log, and rollback.
 
 A target directory holds::
 
-    versions/<version>/model file, its card (model.json), deployed.json (what it is)
+    versions/<version>/model file, its card (model.json), the training data's reference profile
+        (profile.json) when the pipeline wrote one, deployed.json (what it is)
     current              JSON: the deployment being served; replaced by a rename, never edited
     deployments.jsonl    one line per deploy or rollback, appended
     .lock                locked (flock) while a deploy or rollback changes the target
@@ -44,6 +45,8 @@ DEFAULT_TARGETS = ".mlgate/deployments"
 CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
 DEPLOYED_FILE = "deployed.json"
 CARD_FILE = "model.json"
+PROFILE_FILE = "profile.json"  # the training data's reference profile, for `mlgate monitor`
+PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
 DEFAULT_WAIT = 60.0  # seconds a deploy waits for another one to the same environment
 _STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)$")
 _CHUNK = 1 << 20
@@ -329,7 +332,10 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model.version}-", dir=versions))
     try:
         _fetch(root, model, staging / record.model_file)
-        (staging / CARD_FILE).write_bytes(_card_bytes(root, model))
+        (staging / CARD_FILE).write_bytes(_companion(root, model, ".json") or b"{}")
+        profile = _companion(root, model, PROFILE_SUFFIX)
+        if profile is not None:
+            (staging / PROFILE_FILE).write_bytes(profile)
         description = {k: v for k, v in asdict(record).items()
                        if k in ("artifact", "version", "md5", "commit", "model_file")}  # fmt: skip
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
@@ -393,14 +399,13 @@ def _not_recorded(where: str, actual: str, md5: str) -> Refused:
                    "released or reproduced, and was not loaded")  # fmt: skip
 
 
-def _card_bytes(root: Path, model: Model) -> bytes:
-    card_path = str(Path(model.path).with_suffix(".json"))
-    content = None
+def _companion(root: Path, model: Model, suffix: str) -> bytes | None:
+    """A file the pipeline writes next to the model (``models/model.json`` is the card), from
+    the release's commit or, for a model file, the workspace."""
+    path = str(Path(model.path).with_suffix("")) + suffix
     if model.commit:
-        content = git.read_blobs(model.commit, [card_path], root).get(card_path)
-    elif (root / card_path).is_file():
-        content = (root / card_path).read_bytes()
-    return content if content is not None else b"{}"
+        return git.read_blobs(model.commit, [path], root).get(path)
+    return (root / path).read_bytes() if (root / path).is_file() else None
 
 
 def _switch(env: Environment, done: Deployment) -> None:

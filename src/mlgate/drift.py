@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,12 @@ class ColumnProfile:
     values: tuple[float, ...] = ()  # numeric, at most SMALL_REFERENCE rows: all of them, sorted
     std: float = 0.0
     counts: tuple[tuple[str, int], ...] = ()  # categorical: (category, rows), most common first
+    text: bool = False  # categorical: the categories are text (else numbers, such as 0 and 1)
+
+    @property
+    def numbers(self) -> bool:
+        """Whether the column holds numbers (a categorical one may: flags such as 0 and 1)."""
+        return self.kind == NUMERIC or not self.text
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {"kind": self.kind, "rows": self.rows, "missing": self.missing}
@@ -67,7 +74,7 @@ class ColumnProfile:
             if self.values:
                 document["values"] = list(self.values)
         else:
-            document["counts"] = dict(self.counts)
+            document.update(text=self.text, counts=dict(self.counts))
         return document
 
     @classmethod
@@ -84,7 +91,7 @@ class ColumnProfile:
             if kind == CATEGORICAL:
                 counts = tuple((str(k), int(v)) for k, v in document["counts"].items())
                 return cls(name, kind, int(document["rows"]), int(document["missing"]),
-                           counts=counts)  # fmt: skip
+                           counts=counts, text=bool(document["text"]))  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
         raise MlgateError(f"the reference profile's column '{name}' is malformed")
@@ -113,6 +120,34 @@ class ColumnDrift:
         return "stable" if self.psi < low else "moderate" if self.psi < high else "major"
 
 
+@dataclass(frozen=True)
+class Profile:
+    """The training data's columns, as a deployed model's reference."""
+
+    rows: int
+    columns: dict[str, ColumnProfile]
+
+
+def profile_frame(frame: pd.DataFrame, features: Sequence[str]) -> dict[str, Any]:
+    """The reference profile document of ``frame``'s ``features`` (what the pipeline writes
+    next to the model): a column of any non-numeric type is categorical."""
+    import pandas as pd
+
+    columns = {}
+    for name in features:
+        text = not pd.api.types.is_numeric_dtype(frame[name])
+        columns[name] = profile_column(name, frame[name], text=text).to_json()
+    return {"mlgate_profile": 1, "rows": len(frame), "columns": columns}
+
+
+def parse_profile(document: Any, where: str) -> Profile:
+    if not isinstance(document, dict) or not isinstance(document.get("columns"), dict):
+        raise MlgateError(f"{where} is not a reference profile")
+    columns = {name: ColumnProfile.from_json(name, column)
+               for name, column in document["columns"].items()}  # fmt: skip
+    return Profile(int(document.get("rows", 0)), columns)
+
+
 def profile_column(name: str, values: Any, text: bool = False) -> ColumnProfile:
     """Profile one column of the training data (``text``: its values are categories)."""
     import numpy as np
@@ -130,7 +165,9 @@ def profile_column(name: str, values: Any, text: bool = False) -> ColumnProfile:
         distinct = 1 + int(np.count_nonzero(np.diff(numbers))) if len(numbers) else 0
         if distinct > MAX_CATEGORY_VALUES:
             return _numeric_profile(name, numbers, missing)
-    return _categorical_profile(name, _category_counts(present), missing)
+    return _categorical_profile(
+        name, _category_counts(present), missing, text or present.dtype.kind not in "iufb"
+    )
 
 
 def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProfile:
@@ -144,9 +181,13 @@ def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProf
                          float(np.std(numbers)))  # fmt: skip
 
 
-def _categorical_profile(name: str, counts: dict[str, int], missing: int) -> ColumnProfile:
+def _categorical_profile(
+    name: str, counts: dict[str, int], missing: int, text: bool
+) -> ColumnProfile:
     ordered = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    return ColumnProfile(name, CATEGORICAL, sum(counts.values()), missing, counts=ordered)
+    return ColumnProfile(
+        name, CATEGORICAL, sum(counts.values()), missing, counts=ordered, text=text
+    )
 
 
 def _category_counts(present: pd.Series) -> dict[str, int]:
@@ -301,18 +342,24 @@ def _cdf(reference_quantiles: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _histogram(reference_quantiles: np.ndarray, current: np.ndarray) -> tuple[Any, Any, Any]:
     """Equal-width bins over the reference's 1st to 99th percentile (the tails folded into the
-    end bins): labels, and each side's share of rows per bin."""
+    end bins; whole numbers over a short range get a bin each): labels, and each side's share of
+    rows per bin."""
     import numpy as np
 
     low, high = reference_quantiles[LEVELS // 100], reference_quantiles[-LEVELS // 100 - 1]
     if high <= low:
         low, high = reference_quantiles[0], reference_quantiles[-1] + 1e-9
-    inner = np.linspace(low, high, HISTOGRAM_BINS + 1)[1:-1]
+    whole = bool(np.all(reference_quantiles == np.round(reference_quantiles)))
+    if whole and high - low < HISTOGRAM_BINS:
+        inner = np.arange(low, high) + 0.5  # bins centred on each whole number
+        labels = tuple(_short(v) for v in np.arange(low, high + 1))
+    else:
+        inner = np.linspace(low, high, HISTOGRAM_BINS + 1)[1:-1]
+        edges = [low, *inner.tolist(), high]
+        labels = tuple(f"{_short(a)}..{_short(b)}" for a, b in itertools.pairwise(edges))
     ref = np.diff(_cdf(reference_quantiles, inner), prepend=0.0, append=1.0)
     cur = np.diff(np.searchsorted(current, inner, side="right") / len(current), prepend=0.0,
                   append=1.0)  # fmt: skip
-    edges = [low, *inner.tolist(), high]
-    labels = tuple(f"{_short(a)}..{_short(b)}" for a, b in itertools.pairwise(edges))
     return labels, tuple(ref.tolist()), tuple(cur.tolist())
 
 

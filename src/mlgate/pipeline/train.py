@@ -1,4 +1,5 @@
-"""Stage ``train``: fit the estimator named by ``train.model`` and write the model and its card.
+"""Stage ``train``: fit the estimator named by ``train.model`` and write the model, its card and
+the reference profile of the training data that `mlgate monitor` compares production data with.
 
 Every key of the ``train`` section other than ``model`` is a hyperparameter of that estimator;
 an unknown one is an error that lists the valid ones. Numeric columns are imputed (and scaled for
@@ -125,6 +126,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path, required=True, help="prepare's output dir")
     parser.add_argument("--model", type=Path, required=True, help="model file (joblib pickle)")
     parser.add_argument("--card", type=Path, required=True, help="model card (JSON)")
+    parser.add_argument("--profile", type=Path,
+                        help="reference profile of the training data, for `mlgate monitor`")  # fmt: skip
 
 
 def _main(args: argparse.Namespace) -> None:
@@ -146,6 +149,10 @@ def _main(args: argparse.Namespace) -> None:
     with atomic_path(args.model) as tmp:
         joblib.dump(model, tmp)
     write_text(args.card, to_json(card))
+    if args.profile:
+        from mlgate import drift
+
+        write_text(args.profile, to_json(drift.profile_frame(frame, features)))
     print(f"train: {card['estimator_class']} on {len(frame)} rows -> {args.model}")
 
 

@@ -1,0 +1,198 @@
+"""`mlgate monitor`: is the data a deployed model sees still the data it was trained on?
+
+The reference is the profile the pipeline wrote of the training split (``models/model.profile.json``,
+copied into the deployed version's folder as ``profile.json``). The current data is the
+environment's monitoring log (the current version's rows, optionally only recent ones) or any
+batch file. Each column is tested (see mlgate.drift); the dataset drifts when at least
+``drift_share`` of its columns do. Fewer than ``min_rows`` rows is "not enough data", neither a
+pass nor a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlgate import deploy, drift, dvcfiles, git, release, requestlog
+from mlgate.config import Monitoring
+from mlgate.errors import MlgateError
+from mlgate.files import write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DRIFT, NO_DRIFT, NOT_ENOUGH_DATA = "drift", "no drift", "not enough data"
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class Reference:
+    profile: drift.Profile
+    label: str  # what it describes, for the report: "fraud-detector v0.2.0's training data"
+
+
+@dataclass(frozen=True)
+class Report:
+    subject: str  # the data compared: "production (v0.2.0), requests since ..." or a file
+    reference: str
+    rows: int
+    options: Monitoring
+    columns: tuple[drift.ColumnDrift, ...]  # empty when there is not enough data
+
+    @property
+    def drifted(self) -> list[str]:
+        return [c.name for c in self.columns if c.drifted]
+
+    @property
+    def share(self) -> float:
+        return len(self.drifted) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.rows < self.options.min_rows or not self.columns:
+            return NOT_ENOUGH_DATA
+        return DRIFT if self.share >= self.options.drift_share else NO_DRIFT
+
+
+def parse_since(text: str) -> timedelta:
+    """``30m``, ``24h``, ``7d``, ``2w``."""
+    found = _DURATION.match(text.strip().lower())
+    if found is None or int(found[1]) == 0:
+        raise MlgateError(f"--since {text!r} is not a duration such as 30m, 24h, 7d or 2w")
+    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+
+
+def deployed_reference(env: deploy.Environment) -> tuple[deploy.Deployment, Reference]:
+    """The environment's current deployment and its training data's profile."""
+    current = deploy.read_current(env)
+    if current is None:
+        raise MlgateError(f"nothing is deployed in {env.name}: deploy a model first")
+    path = env.target / deploy.VERSIONS / current.version / deploy.PROFILE_FILE
+    profile = _read_profile(path, f"{env.name} {current.version}")
+    label = f"{current.artifact} {current.version}'s training data ({profile.rows:,} rows)"
+    return current, Reference(profile, label)
+
+
+def workspace_reference(root: Path) -> Reference:
+    """The profile the pipeline wrote next to the declared artifact's model in the workspace."""
+    artifact = release.declared_artifact(root)
+    path = artifact and dvcfiles.artifact_path(git.revision(git.WORKSPACE, root), artifact)
+    if not path:
+        raise MlgateError("no model artifact is declared in dvc.yaml, so there is no reference: "
+                          "give --env to compare with a deployed model's")  # fmt: skip
+    profile_path = root / (str(Path(path).with_suffix("")) + deploy.PROFILE_SUFFIX)
+    profile = _read_profile(profile_path, path)
+    return Reference(profile, f"{path}'s training data in the workspace ({profile.rows:,} rows)")
+
+
+def _read_profile(path: Path, what: str) -> drift.Profile:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MlgateError(f"{what} has no reference profile ({path.name}): the train stage writes "
+                          f"one with --profile; retrain and deploy again") from None  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise MlgateError(f"cannot read the reference profile {path}: {exc}") from None
+    return drift.parse_profile(document, str(path))
+
+
+def logged_data(env: deploy.Environment, deployment: deploy.Deployment, reference: Reference,
+                since: timedelta | None = None,
+                progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """The current version's logged rows (since ``since`` ago), and a description of them.
+    ``progress(done, total)`` is told the bytes read."""
+    cutoff = None
+    if since is not None:
+        start = datetime.now(timezone.utc) - since
+        cutoff = start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    files = requestlog.log_files(env.target, cutoff)
+    total = sum(f.stat().st_size for f in files)
+    done = 0
+
+    def step(size: int) -> None:
+        nonlocal done
+        done += size
+        if progress is not None:
+            progress(done, total)
+
+    frame = requestlog.read(files, _column_kinds(reference), deployment.version, cutoff, step)
+    window = f" since {cutoff}" if cutoff else ""
+    return frame, f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}"
+
+
+def batch_data(path: Path, reference: Reference) -> pd.DataFrame:
+    """A CSV or Parquet file's rows, with the reference's columns (others ignored)."""
+    import pandas as pd
+
+    kinds = _column_kinds(reference)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, low_memory=False, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise MlgateError(f"{path}: no such file") from None
+    except ImportError:
+        raise MlgateError("reading Parquet needs pyarrow: pip install pyarrow") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise MlgateError(f"{path} is not a table mlgate can read: {exc}") from None
+    missing = [name for name in kinds if name not in frame.columns]
+    if missing:
+        raise MlgateError(f"{path} has no column{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)}, which the reference has")  # fmt: skip
+    return frame[list(kinds)]
+
+
+def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Monitoring) -> Report:
+    """Test each of the reference's columns in ``frame``."""
+    profiles = reference.profile.columns
+    rows = len(frame)
+    if rows < options.min_rows:
+        return Report(subject, reference.label, rows, options, ())
+
+    def test(name: str) -> drift.ColumnDrift:
+        return drift.compare(profiles[name], frame[name].to_numpy())
+
+    # NumPy's sorts and SciPy's tests release the GIL: columns are tested side by side.
+    with ThreadPoolExecutor(max_workers=min(len(profiles), os.cpu_count() or 1) or 1) as pool:
+        columns = tuple(pool.map(test, profiles))
+    return Report(subject, reference.label, rows, options, columns)
+
+
+def _column_kinds(reference: Reference) -> dict[str, str]:
+    return {name: ("numeric" if column.numbers else "text")
+            for name, column in reference.profile.columns.items()}  # fmt: skip
+
+
+def write_histograms(result: Report, report_path: Path) -> dict[str, str]:
+    """One SVG histogram per column in ``<report>-images/`` beside the Markdown report; returns
+    each column's link, relative to the report."""
+    from mlgate.report import histogram_svg
+
+    folder = report_path.with_name(f"{report_path.stem}-images")
+    links = {}
+    for n, column in enumerate(result.columns):
+        name = f"{n:02d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', column.name)}.svg"
+        write_text(folder / name, histogram_svg(column))
+        links[column.name] = f"{folder.name}/{name}"
+    return links
+
+
+def outputs(report: Report, report_path: Path | None) -> dict[str, Any]:
+    """The step outputs a workflow branches on."""
+    return {
+        "verdict": report.verdict.replace(" ", "-"),
+        "drift": str(report.verdict == DRIFT).lower(),
+        "drifted": ",".join(report.drifted),
+        "share": f"{report.share:.2f}",
+        "rows": str(report.rows),
+        "report": str(report_path or ""),
+    }

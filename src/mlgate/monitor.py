@@ -113,6 +113,9 @@ def logged_data(env: deploy.Environment, deployment: deploy.Deployment, referenc
     if since is not None:
         start = datetime.now(timezone.utc) - since
         cutoff = start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if not deployment.monitoring:
+        raise MlgateError(f"monitoring is off for {env.name}'s {deployment.version}: deploy it with "
+                          "--monitoring enable, then serve it, to log requests")  # fmt: skip
     files = requestlog.log_files(env.target, cutoff)
     total = sum(f.stat().st_size for f in files)
     done = 0

@@ -1,0 +1,198 @@
+"""`mlgate monitor` on a real project: this repository's pipeline trained by `dvc repro` (which
+writes the reference profile), deployed by `mlgate deploy`, its monitoring log written by the
+server's own writer with transactions from the synthetic generator, drifted or not."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import commit_all, dvc, make_project, mlgate_in
+from mlgate import deploy, requestlog
+from mlgate.config import read_policy
+from mlgate.git import WORKSPACE, revision
+from mlgate.pipeline.synthetic import generate_transactions
+
+pytestmark = pytest.mark.slow
+
+POLICY = """\
+[tool.mlgate.environments.production]
+target = "deployed/production"
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once for the module; each test deploys a copy."""
+    project = make_project(
+        tmp_path_factory.mktemp("trained") / "p", {"data": {"rows": 3000}}, commit=False
+    )
+    (project / "pyproject.toml").write_text(POLICY)
+    dvc(project, "repro", "-q")
+    commit_all(project, "trained")
+    return project
+
+
+@pytest.fixture
+def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    copy = tmp_path / "p"
+    shutil.copytree(trained, copy, symlinks=True)
+    assert mlgate_in(copy, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "production",
+                     "--monitoring", "enable") == 0  # fmt: skip
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    return copy
+
+
+def production(project: Path) -> deploy.Environment:
+    return deploy.environment(project, read_policy(revision(WORKSPACE, project)), "production")
+
+
+def features(project: Path) -> list[str]:
+    return [f["name"] for f in json.loads((project / "models/model.json").read_text())["features"]]
+
+
+def log_traffic(project: Path, rows: int, drift: float, seed: int = 5) -> None:
+    """Requests as `mlgate serve` logs them: 50 rows per request, with the writer it uses."""
+    env = production(project)
+    version = deploy.read_current(env).version  # type: ignore[union-attr]
+    names = features(project)
+    log = requestlog.RequestLog(env.target, names)
+    frame = generate_transactions(rows, seed=seed, drift=drift)[names]
+    for start in range(0, rows, 50):
+        part = frame.iloc[start : start + 50]
+        log.append(version, part, [0] * len(part))
+
+
+def test_traffic_like_the_training_data_does_not_drift(project: Path, monkeypatch, capsys) -> None:
+    log_traffic(project, 1_000, drift=0.0)
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mlgate monitor: NO DRIFT:") and "1,000 rows" in out
+    assert "reference |" in out and "current   |" in out
+
+
+def test_drifted_traffic_is_reported_in_every_format_and_to_actions(
+    project: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    log_traffic(project, 1_000, drift=1.0)
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    report = tmp_path / "out" / "drift.md"
+    assert (
+        mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--report", str(report))
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("mlgate monitor: DRIFT:")
+    assert "::error title=mlgate%3A drift in amount::amount: Wasserstein (normed)" in out
+    assert "mlgate monitor: DRIFT" in summary.read_text()
+    written = outputs.read_text()
+    assert "verdict<<" in written and "\ndrift\n" in written and "amount" in written
+    markdown = report.read_text()
+    images = sorted((tmp_path / "out" / "drift-images").iterdir())
+    assert len(images) == len(features(project))
+    assert all(f"(drift-images/{image.name})" in markdown for image in images)
+    assert images[0].read_text().startswith("<svg")
+
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    assert (
+        mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--format", "json") == 1
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert document["verdict"] == "drift" and document["rows"] == 1_000
+    by_name = {c["name"]: c for c in document["columns"]}
+    assert by_name["amount"]["drifted"] and by_name["amount"]["test"] == "Wasserstein (normed)"
+    assert by_name["merchant_category"]["test"] == "Jensen-Shannon distance"
+
+
+def test_since_looks_only_at_recent_requests(project: Path, monkeypatch, capsys) -> None:
+    log_traffic(project, 1_000, drift=1.0)
+    time.sleep(2.1)
+    log_traffic(project, 1_000, drift=0.0, seed=6)
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--since", "2s") == 0
+    assert "NO DRIFT" in capsys.readouterr().out
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--since", "1h") == 1
+
+
+def test_fewer_rows_than_min_rows_is_not_enough_data(project: Path, monkeypatch, capsys) -> None:
+    log_traffic(project, 50, drift=1.0)
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
+    assert "NOT ENOUGH DATA: 50 rows, 100 needed" in capsys.readouterr().out
+    (project / "pyproject.toml").write_text(POLICY + "\n[tool.mlgate.monitor]\nmin_rows = 20\n")
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 1
+
+
+def test_a_batch_file_is_checked_against_the_workspace_or_the_deployed_model(
+    project: Path, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    batch = tmp_path / "incoming.csv"
+    generate_transactions(800, seed=9, drift=1.0).to_csv(batch, index=False)
+    assert mlgate_in(project, monkeypatch, "monitor", "--file", str(batch)) == 1
+    out = capsys.readouterr().out
+    assert "DRIFT" in out and "models/model.pkl's training data in the workspace" in out
+    generate_transactions(800, seed=9).to_parquet(tmp_path / "incoming.parquet")
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--file",
+                     str(tmp_path / "incoming.parquet")) == 0  # fmt: skip
+    assert "NO DRIFT" in capsys.readouterr().out
+
+
+def _drop_column(project: Path) -> None:
+    [path] = requestlog.log_files(production(project).target)
+    frame = pd.read_csv(path).drop(columns=["amount"])
+    path.write_text(frame.to_csv(index=False))
+
+
+def _remove_profile(project: Path) -> None:
+    env = production(project)
+    version = deploy.read_current(env).version  # type: ignore[union-attr]
+    (env.target / "versions" / version / "profile.json").unlink()
+
+
+def _garble(project: Path) -> None:
+    [path] = requestlog.log_files(production(project).target)
+    path.write_text(path.read_text().replace("grocery", '"unclosed'))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "args", "message"),
+    [
+        (_drop_column, [], "the log has no column amount"),
+        (_remove_profile, [], "production md5-"),
+        (_garble, [], "is not a monitoring log mlgate can read"),
+        (None, ["--since", "yesterday"], "--since 'yesterday' is not a duration"),
+        (None, ["--file", "nothing.csv"], "nothing.csv: no such file"),
+        (None, ["--env", "staging"], "unknown environment 'staging'"),
+    ],
+)
+def test_what_cannot_be_computed_is_one_line_and_exit_2(
+    project: Path, monkeypatch, capsys, spoil, args: list[str], message: str
+) -> None:
+    log_traffic(project, 200, drift=0.0)
+    if spoil is not None:
+        spoil(project)
+    full = args if "--env" in args else ["--env", "production", *args]
+    assert mlgate_in(project, monkeypatch, "monitor", *full) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_no_log_and_monitoring_off_are_explained(project: Path, monkeypatch, capsys) -> None:
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
+    assert "NOT ENOUGH DATA: 0 rows" in capsys.readouterr().out
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "production") == 2  # nothing before
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "local",
+                     "--monitoring", "disable") == 0  # fmt: skip
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "local") == 2
+    assert "monitoring is off for local's md5-" in capsys.readouterr().err
+    assert mlgate_in(project, monkeypatch, "monitor") == 2
+    assert "give --env ENV" in capsys.readouterr().err

@@ -7,6 +7,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py hooks [--repeat 15]
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
+    python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from monitoring import bench_monitor  # noqa: E402
 from serving import bench_serve  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
@@ -377,7 +379,7 @@ def bench_significance(args: argparse.Namespace) -> None:
 
 
 BENCHMARKS = {"gate": bench_gate, "hooks": bench_hooks, "pipeline": bench_pipeline,
-              "registry": bench_registry, "serve": bench_serve, "significance": bench_significance}  # fmt: skip
+              "monitor": bench_monitor, "registry": bench_registry, "serve": bench_serve, "significance": bench_significance}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,6 +399,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--serve-rows", type=int, default=20_000, help="serve: training rows")
     parser.add_argument("--mlflow-venv", default=str(ROOT / "bench" / ".peers" / "mlflow"),
                         help="serve: MLflow's own virtual environment (made on first use)")  # fmt: skip
+    parser.add_argument("--monitor-rows", type=int, default=1_000_000, help="monitor: logged rows")
+    parser.add_argument("--evidently-venv", default=str(ROOT / "bench" / ".peers" / "evidently"),
+                        help="monitor: Evidently's own virtual environment (made on first use)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)
     print(f"# {args.benchmark} on {date.today()}: {machine()}")

@@ -162,7 +162,7 @@ def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Moni
         return Report(subject, reference.label, rows, options, ())
 
     def test(name: str) -> drift.ColumnDrift:
-        return drift.compare(profiles[name], frame[name].to_numpy())
+        return drift.compare(profiles[name], frame[name])
 
     # NumPy's sorts and SciPy's tests release the GIL: columns are tested side by side.
     with ThreadPoolExecutor(max_workers=min(len(profiles), os.cpu_count() or 1) or 1) as pool:

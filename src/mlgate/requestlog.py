@@ -112,8 +112,9 @@ def read(files: Sequence[Path], columns: dict[str, str], version: str | None = N
     "text"); ``progress`` is told the bytes read as reading goes."""
     import pandas as pd
 
-    parts = [_read_file(path, columns, progress) for path in files]
-    frame = pd.concat(parts, ignore_index=True) if parts else _empty(columns)
+    fixed = [name for name, wanted in (("time", since), ("version", version)) if wanted is not None]
+    parts = [_read_file(path, fixed, columns, progress) for path in files]
+    frame = pd.concat(parts, ignore_index=True) if parts else _empty([*fixed, *columns])
     keep = None
     if version is not None:
         keep = frame["version"] == version
@@ -123,9 +124,8 @@ def read(files: Sequence[Path], columns: dict[str, str], version: str | None = N
     return frame if keep is None else frame[keep].reset_index(drop=True)
 
 
-def _read_file(
-    path: Path, columns: dict[str, str], progress: Callable[[int], None] | None
-) -> pd.DataFrame:
+def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
+               progress: Callable[[int], None] | None) -> pd.DataFrame:  # fmt: skip
     import pandas as pd
 
     data = _complete_rows(path)
@@ -134,10 +134,14 @@ def _read_file(
     if missing:
         raise MlgateError(f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "
                           f"{', '.join(missing)} (its columns: {', '.join(header)})")  # fmt: skip
-    dtypes = {name: ("float64" if kind == "numeric" else "str") for name, kind in columns.items()}
+    # Categories, not strings, for text: a million rows hold a handful of distinct values.
+    dtypes = {
+        name: ("float64" if kind == "numeric" else "category") for name, kind in columns.items()
+    }
+    dtypes.update(time="str", version="category")
     try:
-        frame = pd.read_csv(_Counted(data, progress), usecols=[*FIXED_COLUMNS, *columns],
-                            dtype={"time": "str", "version": "str", **dtypes},
+        frame = pd.read_csv(_Counted(data, progress), usecols=[*fixed, *columns],
+                            dtype={name: dtypes[name] for name in [*fixed, *columns]},
                             keep_default_na=False, na_values=[""], engine="c")  # fmt: skip
     except (ValueError, pd.errors.ParserError) as exc:
         raise MlgateError(f"{path} is not a monitoring log mlgate can read: {exc}") from None
@@ -165,10 +169,10 @@ class _Counted(io.BytesIO):
         return chunk
 
 
-def _empty(columns: dict[str, str]) -> pd.DataFrame:
+def _empty(names: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.DataFrame({name: pd.Series(dtype="str") for name in [*FIXED_COLUMNS, *columns]})
+    return pd.DataFrame({name: pd.Series(dtype="str") for name in names})
 
 
 def _rotate(path: Path) -> None:

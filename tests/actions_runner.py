@@ -39,6 +39,7 @@ class Job:
     outputs: dict[str, str] = field(default_factory=dict)  # by step id: name -> value
     summary: str = ""
     uploaded: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # by step id: success, failure, skipped
 
     @property
     def succeeded(self) -> bool:
@@ -75,8 +76,12 @@ def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: st
     for index, step in enumerate(definition["steps"]):
         name = step.get("name") or step.get("uses") or f"step {index}"
         condition = str(step.get("if", ""))
-        if failed and "always()" not in condition:
+        skipped = (failed and "always()" not in condition) or (
+            condition and not _condition(condition, context, job)
+        )
+        if skipped:
             job.steps.append(Step(name, None))
+            job.outcomes[step.get("id", name)] = "skipped"
             continue
         if "uses" in step:
             result = _action(step, workspace, origin, sha, dvc_cache, job)
@@ -94,6 +99,9 @@ def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: st
                 job.outputs.update({f"{step['id']}.{k}": v for k, v in _outputs(outputs).items()})
         result.name = name
         job.steps.append(result)
+        job.outcomes[step.get("id", name)] = (
+            "success" if result.exit_code in (0, None) else "failure"
+        )
         failed = failed or result.exit_code not in (0, None)
     job.summary = summary.read_text()
     return job
@@ -133,6 +141,38 @@ def _expand(value: str, context: dict[str, str]) -> str:
         return ""
 
     return _EXPRESSION.sub(evaluate, value)
+
+
+_TOKEN = re.compile(r"\s*(always\(\)|'[^']*'|==|!=|\|\||&&|!|\(|\)|[A-Za-z_][\w.-]*)")
+
+
+def _condition(expression: str, context: dict[str, str], job: Job) -> bool:
+    """A step's ``if:``: names from ``context`` (vars.X, inputs.X, github.X), steps.ID.outcome,
+    steps.ID.outputs.NAME, 'strings', ==, !=, ||, &&, ! and always()."""
+    python, rest = [], expression.strip()
+    while rest:
+        token = _TOKEN.match(rest)
+        if token is None:
+            raise ValueError(f"the test runner cannot evaluate: {expression}")
+        text, rest = token.group(1), rest[token.end() :]
+        if text == "always()":
+            python.append("True")
+        elif text.startswith("'") or text in ("==", "!=", "(", ")"):
+            python.append(text)
+        elif text in ("||", "&&", "!"):
+            python.append({"||": " or ", "&&": " and ", "!": " not "}[text])
+        else:
+            python.append(repr(_value(text, context, job)))
+    return bool(eval("".join(python), {"__builtins__": {}}))  # the expression is literals only here
+
+
+def _value(name: str, context: dict[str, str], job: Job) -> str:
+    parts = name.split(".")
+    if parts[0] == "steps" and len(parts) == 3 and parts[2] == "outcome":
+        return job.outcomes.get(parts[1], "")
+    if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
+        return job.outputs.get(f"{parts[1]}.{parts[3]}", "")
+    return context.get(name, "")
 
 
 def _outputs(path: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ repositories with a bare origin, real `dvc repro`, and GitHub's REST API played 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,12 @@ from helpers import (
     make_model_project,
     make_plain_project,
     make_predict_project,
+    make_project,
     mlgate_in,
     retrain,
 )
 from mlgate import scaffold
+from mlgate.pipeline.synthetic import generate_transactions
 
 pytestmark = pytest.mark.slow
 
@@ -227,3 +230,123 @@ def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
     assert "Deployed scorer v0.1.0" in output and "smoke test: 3 rows predicted" in output
     current = json.loads((served / "production" / "current").read_text())
     assert (current["version"], current["monitoring"], current["commit"]) == ("v0.1.0", True, sha)
+
+
+LOOP_POLICY = """\
+[tool.mlgate]
+base = "main"
+
+[tool.mlgate.rules]
+roc_auc = {{ min = 0.6 }}
+
+[tool.mlgate.retrain]
+refresh = ["ingest"]
+
+[tool.mlgate.environments.production]
+target = "{target}"
+"""
+
+
+def _send(address: str, rows: int, seed: int, drift: float, names: list[str]) -> None:
+    """Transactions to the served model, 50 per request, over HTTP."""
+    import http.client
+
+    frame = generate_transactions(rows, seed=seed, drift=drift)[names]
+    connection = http.client.HTTPConnection(address, timeout=30)
+    for start in range(0, rows, 50):
+        part = json.loads(frame.iloc[start : start + 50].to_json(orient="split", index=False))
+        connection.request("POST", "/invocations", json.dumps({"dataframe_split": part}),
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        response.read()
+    connection.close()
+
+
+def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
+    workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The loop, locally: a model served in production sees drifted traffic; the retrain
+    workflow's monitor step finds drift, retrains on the (now drifted) upstream data and opens a
+    pull request through the gate; merged, released and deployed, the server switches to it
+    and the same kind of traffic no longer drifts."""
+    from mlgate import deploy
+    from mlgate.config import read_policy
+    from mlgate.git import WORKSPACE, revision
+    from test_serve import serving
+
+    upstream, target = tmp_path / "upstream.csv", tmp_path / "deployments" / "production"
+    generate_transactions(3_000, seed=1).to_csv(upstream, index=False)
+    params = {"data": {"source": str(upstream), "target": "is_fraud", "id": "transaction_id"}}
+    developer = make_project(tmp_path / "developer", params, commit=False)
+    (developer / "pyproject.toml").write_text(LOOP_POLICY.format(target=target))
+    dvc(developer, "repro", "-q")
+    commit_all(developer, "a fraud model on main")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(developer, "remote", "add", "origin", str(origin))
+    git(developer, "push", "-q", "origin", "main")
+    assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0") == 0
+    assert mlgate_in(developer, monkeypatch, "deploy", "--model", "fraud-detector@v0.1.0", "--env",
+                     "production", "--monitoring", "enable") == 0  # fmt: skip
+    env = deploy.environment(developer, read_policy(revision(WORKSPACE, developer)), "production")
+    names = [
+        f["name"] for f in json.loads((developer / "models/model.json").read_text())["features"]
+    ]
+
+    def retrain_job(run: str) -> Job:
+        sha = git(origin, "rev-parse", "main")
+        context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
+                   "github.event_name": "schedule", "github.repository": "team/model",
+                   "github.api_url": server.url, "vars.MLGATE_MONITOR_ENV": "production"}  # fmt: skip
+        return run_job(
+            workflows / "retrain.yml", "retrain", tmp_path / run, origin.as_uri(), sha, context
+        )
+
+    with fake_github() as server, serving(env) as address:
+        quiet = retrain_job("run-quiet")  # nothing logged yet: not enough data, no retraining
+        assert quiet.succeeded and quiet.step("Retrain and propose").exit_code is None
+        assert "NOT ENOUGH DATA" in quiet.step("Look for drift").output and not server.pulls
+
+        _send(address, 600, seed=2, drift=1.0, names=names)
+        generate_transactions(3_000, seed=3, drift=1.0).to_csv(
+            upstream, index=False
+        )  # the world moved
+        job = retrain_job("run-drift")
+        assert job.succeeded, [(s.name, s.exit_code, s.output[-1500:]) for s in job.steps]
+        assert (
+            job.outputs["monitor.drift"] == "true" and "DRIFT" in job.step("Look for drift").output
+        )
+        assert "PASS" in job.step("Retrain and propose").output
+        [pull] = server.pulls
+        assert (pull["head"], pull["base"]) == ("mlgate/retrain", "main")
+        assert {"mlgate-report.md", "mlgate-drift.md", "mlgate-drift-images"} <= set(job.uploaded)
+
+        # The pull request is merged; the runner's workspace has the retrained model in its cache.
+        git(origin, "update-ref", "refs/heads/main", "refs/heads/mlgate/retrain")
+        runner = tmp_path / "run-drift"
+        git(runner, "fetch", "-q", "origin", "main")
+        git(runner, "checkout", "-q", "-f", "FETCH_HEAD")
+        assert mlgate_in(runner, monkeypatch, "release", "--version", "v0.2.0") == 0
+        assert mlgate_in(runner, monkeypatch, "deploy", "--model", "fraud-detector@v0.2.0", "--env",
+                         "production", "--monitoring", "enable") == 0  # fmt: skip
+        deadline = time.monotonic() + 30
+        while json.loads(_get(address, "/version"))["version"] != "v0.2.0":
+            assert time.monotonic() < deadline, "the server did not switch to v0.2.0"
+            time.sleep(0.2)
+        _send(address, 600, seed=4, drift=1.0, names=names)
+    capsys.readouterr()
+    assert mlgate_in(runner, monkeypatch, "monitor", "--env", "production") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mlgate monitor: NO DRIFT") and "v0.2.0), requests: 600 rows" in out
+
+
+def _get(address: str, path: str) -> bytes:
+    import http.client
+
+    connection = http.client.HTTPConnection(address, timeout=30)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().read()
+    finally:
+        connection.close()

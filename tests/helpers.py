@@ -44,6 +44,14 @@ def mlgate_in(cwd: Path, monkeypatch: Any, *args: str) -> int:
     return main(list(args))
 
 
+def push_to_new_origin(clone: Path, origin: Path) -> Path:
+    """A bare repository at ``origin``, added to ``clone`` as origin, with main pushed to it."""
+    git(origin.parent, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(clone, "remote", "add", "origin", str(origin))
+    git(clone, "push", "-q", "origin", "main")
+    return origin
+
+
 def commit_all(cwd: Path, message: str) -> str:
     git(cwd, "add", "-A")
     git(cwd, "commit", "-q", "--no-verify", "-m", message)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fake_github import FakeGitHub, fake_github
-from helpers import dvc, git, make_fetch_project, mlgate_in
+from helpers import dvc, git, make_fetch_project, mlgate_in, push_to_new_origin
 from mlgate.config import ConfigError, parse_policy
 
 pytestmark = pytest.mark.slow
@@ -45,10 +45,7 @@ def project(tmp_path: Path) -> tuple[Path, Path, Path]:
     upstream = tmp_path / "upstream.txt"
     upstream.write_text("0.05")
     clone = make_fetch_project(tmp_path / "clone", upstream, 2_000, POLICY)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(clone, "remote", "add", "origin", str(origin))
-    git(clone, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(clone, tmp_path / "origin.git")
     return clone, upstream, origin
 
 

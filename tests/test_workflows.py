@@ -23,6 +23,7 @@ from helpers import (
     make_predict_project,
     make_project,
     mlgate_in,
+    push_to_new_origin,
     retrain,
 )
 from mlgate import scaffold
@@ -58,10 +59,7 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
     developer = make_predict_project(tmp_path / "developer", 2_000, POLICY)
     retrain(developer, flip=0.05)
     commit_all(developer, "a model on main")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(developer, "remote", "add", "origin", str(origin))
-    git(developer, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
     return developer, origin
 
 
@@ -133,10 +131,7 @@ def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
     upstream.write_text("0.05")
     policy = POLICY + '\n[tool.mlgate.retrain]\nrefresh = ["fetch"]\n'
     developer = make_fetch_project(tmp_path / "developer", upstream, 2_000, policy)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(developer, "remote", "add", "origin", str(origin))
-    git(developer, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
     sha = git(developer, "rev-parse", "HEAD")
     upstream.write_text("0.0")
     with fake_github() as server:
@@ -160,10 +155,7 @@ def test_the_workflows_init_writes_into_a_plain_repository_run_there(
     assert mlgate_in(developer, monkeypatch, "init") == 0
     dvc(developer, "repro", "-q")
     commit_all(developer, "mlgate init")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(developer, "remote", "add", "origin", str(origin))
-    git(developer, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
     workflows = developer / ".github" / "workflows"
 
     def change(accuracy: float) -> str:
@@ -203,10 +195,7 @@ def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
     dvc(developer, "remote", "add", "--default", "storage", str(tmp_path / "storage"))
     commit_all(developer, "a DVC remote")
     dvc(developer, "push", "-q")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(developer, "remote", "add", "origin", str(origin))
-    git(developer, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
     assert mlgate_in(developer, monkeypatch, "release", "--push") == 0
     assert (
         mlgate_in(developer, monkeypatch, "promote", "scorer@v0.1.0", "production", "--push") == 0
@@ -282,10 +271,7 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     (developer / "pyproject.toml").write_text(LOOP_POLICY.format(target=target))
     dvc(developer, "repro", "-q")
     commit_all(developer, "a fraud model on main")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    git(developer, "remote", "add", "origin", str(origin))
-    git(developer, "push", "-q", "origin", "main")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
     assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0") == 0
     assert mlgate_in(developer, monkeypatch, "deploy", "--model", "fraud-detector@v0.1.0", "--env",
                      "production", "--monitoring", "enable") == 0  # fmt: skip

@@ -105,12 +105,8 @@ def check_command(
     """
     result = compare.check(git.repo_root(), base, head, policy_from)
     markdown = report.check_markdown(result)
-    if fmt == "json":
-        click.echo(report.check_json(result), nl=False)
-    elif fmt == "md":
-        click.echo(markdown, nl=False)
-    else:
-        click.echo(report.check_text(result, colour=sys.stdout.isatty()), nl=False)
+    _print_report(fmt, lambda: report.check_json(result), markdown,
+                  lambda colour: report.check_text(result, colour))  # fmt: skip
     if report_path:
         write_text(report_path, markdown)
     if github.in_actions():
@@ -392,13 +388,9 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
             frame, subject = monitor.logged_data(env, deployment, reference, window, progress)
     result = monitor.judge(frame, reference, subject, policy.monitor)
     images = monitor.write_histograms(result, report_path) if report_path else None
-    markdown = report.monitor_markdown(result, images)
-    if fmt == "json":
-        click.echo(report.monitor_json(result), nl=False)
-    elif fmt == "md":
-        click.echo(report.monitor_markdown(result), nl=False)
-    else:
-        click.echo(report.monitor_text(result, colour=sys.stdout.isatty()), nl=False)
+    markdown = report.monitor_markdown(result, images)  # images are linked from the report file
+    _print_report(fmt, lambda: report.monitor_json(result), report.monitor_markdown(result),
+                  lambda colour: report.monitor_text(result, colour))  # fmt: skip
     if report_path:
         write_text(report_path, markdown)
     if github.in_actions():
@@ -523,6 +515,16 @@ def _warn_ignored(reg: registry.Registry) -> None:
             f"mlgate: warning: ignoring lightweight tag {tag} (registry tags are annotated)",
             err=True,
         )
+
+
+def _print_report(fmt: str, as_json: Callable[[], str], markdown: str,
+                  as_text: Callable[[bool], str]) -> None:  # fmt: skip
+    if fmt == "json":
+        click.echo(as_json(), nl=False)
+    elif fmt == "md":
+        click.echo(markdown, nl=False)
+    else:
+        click.echo(as_text(sys.stdout.isatty()), nl=False)
 
 
 def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:

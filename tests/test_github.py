@@ -109,3 +109,10 @@ def test_error_annotation_escapes_newlines() -> None:
         github.error_annotation("bad\nthing", "mlgate: acc")
         == "::error title=mlgate%3A acc::bad%0Athing"
     )
+
+
+def test_warning_annotation_escapes_a_column_name_in_its_title() -> None:
+    assert (
+        github.warning_annotation("amount: K-S\n0.01", "mlgate: drift in a,b")
+        == "::warning title=mlgate%3A drift in a%2Cb::amount: K-S%0A0.01"
+    )

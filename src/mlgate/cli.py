@@ -552,7 +552,7 @@ def _publish_drift_to_actions(
             if result.verdict == monitor.DRIFT:
                 click.echo(github.error_annotation(message, f"mlgate: drift in {column.name}"))
             else:
-                click.echo(f"::warning title=mlgate: drift in {column.name}::{message}")
+                click.echo(github.warning_annotation(message, f"mlgate: drift in {column.name}"))
 
 
 @contextlib.contextmanager
@@ -586,7 +586,7 @@ def _post_comment(markdown: str) -> None:
         warning = ("GitHub refused the comment (403): the token is read-only, as for a pull "
                    "request from a fork; the report is in the job summary instead")  # fmt: skip
         click.echo(
-            f"::warning title=mlgate::{warning}"
+            github.warning_annotation(warning)
             if github.in_actions()
             else f"mlgate: warning: {warning}"
         )

@@ -53,13 +53,19 @@ def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = No
 
 def error_annotation(message: str, title: str = "mlgate") -> str:
     """A workflow command that shows ``message`` as an error on the run's page."""
+    return _annotation("error", message, title)
 
+
+def warning_annotation(message: str, title: str = "mlgate") -> str:
+    """A workflow command that shows ``message`` as a warning on the run's page."""
+    return _annotation("warning", message, title)
+
+
+def _annotation(level: str, message: str, title: str) -> str:
     def escape(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
-    return (
-        f"::error title={escape(title).replace(',', '%2C').replace(':', '%3A')}::{escape(message)}"
-    )
+    return f"::{level} title={escape(title).replace(',', '%2C').replace(':', '%3A')}::{escape(message)}"
 
 
 def pull_request_number(env: Mapping[str, str] | None = None) -> int:

@@ -127,9 +127,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
         ref = monitor.Reference(profile, "bench reference (50,000 rows)")
         files = write_log(folder, current, "v1")
         size = sum(f.stat().st_size for f in files) / 2**20
-        column_kinds = {
-            name: ("numeric" if c.numbers else "text") for name, c in profile.columns.items()
-        }
+        column_kinds = monitor.column_kinds(ref)
         read_times, judge_times, result = [], [], None
         for _ in range(args.repeat):
             start = time.perf_counter()

@@ -109,10 +109,7 @@ def logged_data(env: deploy.Environment, deployment: deploy.Deployment, referenc
                 progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """The current version's logged rows (since ``since`` ago), and a description of them.
     ``progress(done, total)`` is told the bytes read."""
-    cutoff = None
-    if since is not None:
-        start = datetime.now(timezone.utc) - since
-        cutoff = start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
     if not deployment.monitoring:
         raise MlgateError(f"monitoring is off for {env.name}'s {deployment.version}: deploy it with "
                           "--monitoring enable, then serve it, to log requests")  # fmt: skip
@@ -126,7 +123,7 @@ def logged_data(env: deploy.Environment, deployment: deploy.Deployment, referenc
         if progress is not None:
             progress(done, total)
 
-    frame = requestlog.read(files, _column_kinds(reference), deployment.version, cutoff, step)
+    frame = requestlog.read(files, column_kinds(reference), deployment.version, cutoff, step)
     window = f" since {cutoff}" if cutoff else ""
     return frame, f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}"
 
@@ -135,7 +132,7 @@ def batch_data(path: Path, reference: Reference) -> pd.DataFrame:
     """A CSV or Parquet file's rows, with the reference's columns (others ignored)."""
     import pandas as pd
 
-    kinds = _column_kinds(reference)
+    kinds = column_kinds(reference)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -170,7 +167,8 @@ def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Moni
     return Report(subject, reference.label, rows, options, columns)
 
 
-def _column_kinds(reference: Reference) -> dict[str, str]:
+def column_kinds(reference: Reference) -> dict[str, str]:
+    """How the log's reader types each of the reference's columns."""
     return {name: ("numeric" if column.numbers else "text")
             for name, column in reference.profile.columns.items()}  # fmt: skip
 

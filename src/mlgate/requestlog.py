@@ -40,8 +40,12 @@ DEFAULT_MAX_MB = 100.0
 
 
 def now() -> str:
+    return timestamp(datetime.now(timezone.utc))
+
+
+def timestamp(when: datetime) -> str:
     """The log's timestamps: UTC, milliseconds, so that text order is time order."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class RequestLog:
@@ -129,7 +133,8 @@ def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
     import pandas as pd
 
     data = _complete_rows(path)
-    header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8", "replace")]), [])
+    first_line = data[: data.find(b"\n")]  # not split(): that copies the whole file's rest
+    header = next(csv.reader([first_line.decode("utf-8", "replace")]), [])
     missing = [name for name in [*FIXED_COLUMNS, *columns] if name not in header]
     if missing:
         raise MlgateError(f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "

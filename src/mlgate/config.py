@@ -222,13 +222,18 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
     target = options.get("target")
     if target is not None and (not isinstance(target, str) or not target):
         raise ConfigError(f'{context}: target must be a directory such as "deployments/production"')
-    sample = _number(options, "monitoring_sample", context)
-    if sample is not None and not 0 < sample <= 1:
-        raise ConfigError(f"{context}: monitoring_sample is the share of requests logged, "
-                          f"above 0 and at most 1, not {sample:g}")  # fmt: skip
+    _share(options, "monitoring_sample", "the share of requests logged", context)
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:
         raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
+
+
+def _share(table: dict[str, Any], name: str, meaning: str, context: str) -> float | None:
+    """An optional share: above 0, at most 1."""
+    value = _number(table, name, context)
+    if value is not None and not 0 < value <= 1:
+        raise ConfigError(f"{context}: {name} is {meaning}, above 0 and at most 1, not {value:g}")
+    return value
 
 
 def _parse_monitor(table: Any, where: str) -> Monitoring:
@@ -236,10 +241,7 @@ def _parse_monitor(table: Any, where: str) -> Monitoring:
     if not isinstance(table, dict):
         raise ConfigError(f"{context} must be a table")
     _reject_unknown(table, MONITOR_KEYS, context)
-    share = _number(table, "drift_share", context)
-    if share is not None and not 0 < share <= 1:
-        raise ConfigError(f"{context}: drift_share is the share of columns that must drift, "
-                          f"above 0 and at most 1, not {share:g}")  # fmt: skip
+    share = _share(table, "drift_share", "the share of columns that must drift", context)
     min_rows = _integer(table, "min_rows", Monitoring.min_rows, (1, 10**12), context)
     return Monitoring(Monitoring.drift_share if share is None else share, min_rows)
 

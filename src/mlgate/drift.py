@@ -321,10 +321,20 @@ def _decile_shares(reference_quantiles: np.ndarray, current: np.ndarray) -> tupl
     import numpy as np
 
     edges = np.unique(reference_quantiles[LEVELS // 10 :: LEVELS // 10][:9])
-    ref = np.diff(_cdf(reference_quantiles, edges), prepend=0.0, append=1.0)
-    cur = np.diff(np.searchsorted(current, edges, side="right") / len(current),
-                  prepend=0.0, append=1.0)  # fmt: skip
+    ref, cur = _bin_shares(reference_quantiles, current, edges)
     return _shares_of(ref), _shares_of(cur)
+
+
+def _bin_shares(reference_quantiles: np.ndarray, current: np.ndarray,
+                inner_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Each side's share of rows in the bins between ``inner_edges`` (and beyond the first and
+    the last), the reference's from its quantiles, the current's from its sorted values."""
+    import numpy as np
+
+    ref = np.diff(_cdf(reference_quantiles, inner_edges), prepend=0.0, append=1.0)
+    cur = np.diff(np.searchsorted(current, inner_edges, side="right") / len(current),
+                  prepend=0.0, append=1.0)  # fmt: skip
+    return ref, cur
 
 
 def _shares_of(shares: np.ndarray) -> np.ndarray:
@@ -357,9 +367,7 @@ def _histogram(reference_quantiles: np.ndarray, current: np.ndarray) -> tuple[An
         inner = np.linspace(low, high, HISTOGRAM_BINS + 1)[1:-1]
         edges = [low, *inner.tolist(), high]
         labels = tuple(f"{_short(a)}..{_short(b)}" for a, b in itertools.pairwise(edges))
-    ref = np.diff(_cdf(reference_quantiles, inner), prepend=0.0, append=1.0)
-    cur = np.diff(np.searchsorted(current, inner, side="right") / len(current), prepend=0.0,
-                  append=1.0)  # fmt: skip
+    ref, cur = _bin_shares(reference_quantiles, current, inner)
     return labels, tuple(ref.tolist()), tuple(cur.tolist())
 
 

@@ -25,6 +25,14 @@ class FakeGitHub:
     fail_next: list[int] = field(default_factory=list)  # status codes to answer, in order
     pulls: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 1000
+    # token -> login for user tokens; any other token acts as the Actions token does: GET /user
+    # answers 403 and its comments are github-actions[bot]'s
+    logins: dict[str, str] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)  # path prefix -> 301 to this prefix
+
+    def author(self, authorization: str | None) -> str:
+        token = (authorization or "").removeprefix("Bearer ")
+        return self.logins.get(token, "github-actions[bot]")
 
 
 def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
@@ -49,6 +57,9 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             payload = json.loads(self.rfile.read(length)) if length else None
             state.requests.append({"method": method, "path": self.path, "body": payload,
                                    "authorization": self.headers.get("Authorization")})  # fmt: skip
+            for old, new in state.moved.items():
+                if self.path.startswith(old):
+                    return self._answer(301, {}, {"Location": new + self.path[len(old) :]})
             if state.fail_next:
                 status = state.fail_next.pop(0)
                 headers = (
@@ -56,6 +67,11 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 )
                 return self._answer(status, {"message": "failure requested"}, headers)
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts == ["user"]:
+                token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                if token not in state.logins:
+                    return self._answer(403, {"message": "Resource not accessible by integration"})
+                return self._answer(200, {"login": state.logins[token]})
             # repos/OWNER/NAME/issues/N/comments | repos/OWNER/NAME/issues/comments/ID
             if parts[3:4] == ["issues"] and parts[5:6] == ["comments"]:
                 number = int(parts[4])
@@ -63,6 +79,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     return self._answer(200, state.comments.get(number, []))
                 state.next_id += 1
                 comment = {"id": state.next_id, "body": payload["body"],
+                           "user": {"login": state.author(self.headers.get("Authorization"))},
                            "html_url": f"{state.url}/comment/{state.next_id}"}  # fmt: skip
                 state.comments.setdefault(number, []).append(comment)
                 return self._answer(201, comment)
@@ -72,6 +89,9 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 for comments in state.comments.values():
                     for comment in comments:
                         if comment["id"] == int(parts[5]):
+                            author = state.author(self.headers.get("Authorization"))
+                            if (comment.get("user") or {}).get("login") != author:
+                                return self._answer(403, {"message": "Must have admin rights"})
                             comment["body"] = payload["body"]
                             return self._answer(200, comment)
             return self._answer(404, {"message": "Not Found"})

@@ -310,3 +310,60 @@ def make_model_project(path: Path, policy: str = "", **train: object) -> Path:
     dvc(path, "repro", "-q")
     commit_all(path, "a scorer on main")
     return path
+
+
+# DVC's get-started layout in miniature: the evaluate stage logs into eval/ as dvclive does, and
+# eval/ is a DVC-cached output (not in git); dvc.yaml declares the metrics file at the top level,
+# and the model is written by the project's own script (also cached).
+LIVE_TRAIN = """\
+import json, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+os.makedirs("eval", exist_ok=True)
+json.dump({"accuracy": p["quality"], "test": {"roc_auc": p["quality"] - 0.05}},
+          open("eval/metrics.json", "w"))
+open("model.txt", "w").write(f"quality {p['quality']}\\n")
+"""
+
+LIVE_PIPELINE = {
+    "stages": {"train": {"cmd": "python train.py", "deps": ["train.py"], "params": ["train"],
+                         "outs": ["eval", "model.txt"]}},
+    "metrics": ["eval/metrics.json"],
+    "artifacts": {"scorer": {"path": "model.txt", "type": "model"}},
+}  # fmt: skip
+
+LIVE_POLICY = """\
+[tool.mlgate]
+base = "main"
+
+[tool.mlgate.rules]
+accuracy = { direction = "higher", tolerance = 0.01, min = 0.5 }
+"""
+
+
+def make_live_project(path: Path, quality: float = 0.9, policy: str = LIVE_POLICY) -> Path:
+    """The layout above, reproduced and committed on main."""
+    init_dvc_repo(path)
+    (path / "train.py").write_text(LIVE_TRAIN)
+    (path / "dvc.yaml").write_text(yaml.safe_dump(LIVE_PIPELINE, sort_keys=False))
+    (path / "pyproject.toml").write_text(policy)
+    (path / "params.yaml").write_text(yaml.safe_dump({"train": {"quality": quality}}))
+    dvc(path, "repro", "-q")
+    commit_all(path, "a live-style pipeline on main")
+    return path
+
+
+def drop_cached(project: Path, rev: str) -> None:
+    """Remove from DVC's cache every object dvc.lock at ``rev`` records (directories: their
+    manifest and files), as a cleared cache or a fresh clone without `dvc pull` would be."""
+    import json
+
+    lock = yaml.safe_load(git(project, "show", f"{rev}:dvc.lock"))
+    cache = project / ".dvc" / "cache" / "files" / "md5"
+    for stage in lock["stages"].values():
+        for out in stage.get("outs", []):
+            md5 = out["md5"]
+            manifest = cache / md5[:2] / md5[2:]
+            if md5.endswith(".dir") and manifest.exists():
+                for entry in json.loads(manifest.read_text()):
+                    (cache / entry["md5"][:2] / entry["md5"][2:]).unlink(missing_ok=True)
+            manifest.unlink(missing_ok=True)

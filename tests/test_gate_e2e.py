@@ -140,9 +140,9 @@ def test_github_actions_shallow_clone_fetches_base_and_reports(
             report = str(tmp_path / "r.md")
             assert mlgate_in(shallow, monkeypatch, "check", "--comment", "--report", report) == 1
         comments = server.comments[3]
-    out = capsys.readouterr().out
-    assert "::error title=mlgate%3A log_loss::log_loss: regression" in out
-    assert "compared with its tip" in out
+    printed = capsys.readouterr()
+    assert "::error title=mlgate%3A log_loss::log_loss: regression" in printed.err
+    assert "compared with its tip" in printed.out
     assert len(comments) == 1 and comments[0]["body"].startswith("<!-- mlgate-report -->")
     assert "FAIL" in (tmp_path / "summary").read_text()
     outputs = (tmp_path / "output").read_text()

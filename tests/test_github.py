@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -51,7 +54,10 @@ def test_comment_is_created_then_updated_in_place(server: FakeGitHub) -> None:
 def test_server_error_is_retried(server: FakeGitHub) -> None:
     server.fail_next = [502, 503]
     assert client(server).upsert_comment(7, "report", "<!-- m -->")[0] == "created"
-    assert [r["method"] for r in server.requests] == ["GET", "GET", "GET", "POST"]
+    assert [(r["method"], r["path"].split("?")[0]) for r in server.requests] == [
+        ("GET", "/user"), ("GET", "/user"), ("GET", "/user"),
+        ("GET", "/repos/acme/fraud/issues/7/comments"), ("POST", "/repos/acme/fraud/issues/7/comments"),
+    ]  # fmt: skip
 
 
 def test_rate_limit_is_retried(server: FakeGitHub) -> None:
@@ -69,7 +75,7 @@ def test_persistent_failure_is_an_error_without_the_token(server: FakeGitHub) ->
 def test_forbidden_comment_is_a_warning_not_a_failure(
     server: FakeGitHub, actions_env: Path, tmp_path: Path, capsys
 ) -> None:
-    server.fail_next = [403]
+    server.fail_next = [403, 403]  # GET /user (the Actions token), then the comments
     report = tmp_path / "report.md"
     report.write_text("# report\n")
     assert main(["comment", str(report)]) == 0
@@ -116,3 +122,93 @@ def test_warning_annotation_escapes_a_column_name_in_its_title() -> None:
         github.warning_annotation("amount: K-S\n0.01", "mlgate: drift in a,b")
         == "::warning title=mlgate%3A drift in a%2Cb::amount: K-S%0A0.01"
     )
+
+
+def test_a_comment_someone_else_wrote_with_the_marker_is_not_ours(server: FakeGitHub) -> None:
+    """Issue 17.7: anyone can paste the marker; only the token's own comments are updated."""
+    marker = "<!-- m -->"
+    server.comments[7] = [{"id": 1, "body": f"{marker} mine now", "user": {"login": "mallory"}}]
+    gh = client(server)
+    assert gh.upsert_comment(7, "report 1", marker)[0] == "created"
+    server.comments[7].append({"id": 2, "body": f"{marker} again", "user": {"login": "mallory"}})
+    assert gh.upsert_comment(7, "report 2", marker)[0] == "updated"
+    bodies = {c["id"]: c["body"] for c in server.comments[7]}
+    assert bodies[1] == f"{marker} mine now" and bodies[2] == f"{marker} again"
+    ours = [c for c in server.comments[7] if c["user"]["login"] == "github-actions[bot]"]
+    assert [c["body"] for c in ours] == [f"{marker}\nreport 2"]
+    assert not any(
+        r["method"] == "PATCH" and r["path"].endswith(("/1", "/2")) for r in server.requests
+    )
+
+
+def test_a_user_token_updates_its_own_newest_comment(server: FakeGitHub) -> None:
+    marker = "<!-- m -->"
+    server.logins[TOKEN] = "release-bot"
+    server.comments[7] = [
+        {"id": 1, "body": f"{marker} old", "user": {"login": "release-bot"}},
+        {"id": 2, "body": f"{marker} newer", "user": {"login": "release-bot"}},
+        {"id": 3, "body": f"{marker} bait", "user": {"login": "github-actions[bot]"}},
+    ]
+    assert client(server).upsert_comment(7, "report", marker)[0] == "updated"
+    assert [c["body"] for c in server.comments[7]] == [
+        f"{marker} old", f"{marker}\nreport", f"{marker} bait"]  # fmt: skip
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    """Answers every request with a redirect to ``target`` + the same path."""
+
+    target = ""
+    seen: ClassVar[list[str | None]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _Redirecting.seen.append(self.headers.get("Authorization"))
+        self.send_response(301)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def redirecting() -> str:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_redirect_to_another_origin_never_gets_the_token(
+    server: FakeGitHub, redirecting: str
+) -> None:
+    """Issue 17.6: the API answers with a redirect to another server (another port on loopback
+    is another origin): that server sees the request without the token."""
+    _Redirecting.target, _Redirecting.seen = server.url, []
+    gh = github.GitHubClient(redirecting, "acme/fraud", TOKEN, sleep=lambda s: None)
+    gh.request("GET", "/repos/acme/fraud/issues/7/comments")
+    assert _Redirecting.seen == [f"Bearer {TOKEN}"]  # the API's own origin got it
+    assert [r["authorization"] for r in server.requests] == [None]
+
+
+def test_a_redirect_within_the_origin_keeps_the_token(server: FakeGitHub) -> None:
+    """GitHub answers 301 for a renamed repository, on its own origin: followed with the token."""
+    server.moved["/repos/acme/old-name/"] = "/repos/acme/fraud/"
+    gh = github.GitHubClient(server.url, "acme/old-name", TOKEN, sleep=lambda s: None)
+    gh.request("GET", "/repos/acme/old-name/issues/7/comments")
+    assert [(r["path"], r["authorization"]) for r in server.requests] == [
+        ("/repos/acme/old-name/issues/7/comments", f"Bearer {TOKEN}"),
+        ("/repos/acme/fraud/issues/7/comments", f"Bearer {TOKEN}"),
+    ]
+
+
+def test_origins() -> None:
+    assert github._origin("https://api.github.com/a") == github._origin(
+        "https://API.github.com:443/b"
+    )
+    assert github._origin("https://api.github.com/a") != github._origin("http://api.github.com/a")
+    assert github._origin("http://127.0.0.1:1/a") != github._origin("http://127.0.0.1:2/a")

@@ -264,7 +264,7 @@ def test_a_push_to_a_remote_without_main_is_allowed_with_a_note(repo: Path, tmp_
     git(repo, "checkout", "-q", "-b", "first")
     pushed = try_git(repo, "push", "-q", "empty", "first")
     assert pushed.returncode == 0
-    assert "empty has no branch main yet: nothing to gate against" in pushed.stderr
+    assert "empty has no main branch yet: nothing to gate against" in pushed.stderr
 
 
 # --- post-checkout -------------------------------------------------------------------------

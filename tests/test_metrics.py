@@ -177,10 +177,13 @@ def test_metrics_in_the_dvc_cache_are_read_through_dvc(cached_metrics: Path) -> 
     assert diff(old.metrics, new.metrics) == expected
 
 
-def test_metrics_missing_from_the_dvc_cache_are_missing(cached_metrics: Path) -> None:
+def test_metrics_dvc_records_but_cannot_read_are_an_error_not_missing(cached_metrics: Path) -> None:
+    """Issue 17.2: a cleared cache with no remote is "cannot read", never "never had it"."""
     shutil.rmtree(cached_metrics / ".dvc" / "cache")
-    snapshot = read_snapshot(gitmod.revision("base", cached_metrics))
-    assert snapshot.missing_metrics == ("metrics.json",)
+    with pytest.raises(DataError, match=r"metrics.json at base \(\w+\) is tracked by DVC "
+                       r"\(dvc.lock records metrics.json, md5 \w+\) but cannot be read: .*"
+                       r"dvc fetch"):  # fmt: skip
+        read_snapshot(gitmod.revision("base", cached_metrics))
 
 
 def test_templated_pipeline_falls_back_to_dvc(two_revisions: Path) -> None:

@@ -90,9 +90,9 @@ def test_drifted_traffic_is_reported_in_every_format_and_to_actions(
         mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--report", str(report))
         == 1
     )
-    out = capsys.readouterr().out
-    assert out.startswith("mlgate monitor: DRIFT:")
-    assert "::error title=mlgate%3A drift in amount::amount: Wasserstein (normed)" in out
+    printed = capsys.readouterr()
+    assert printed.out.startswith("mlgate monitor: DRIFT:")
+    assert "::error title=mlgate%3A drift in amount::amount: Wasserstein (normed)" in printed.err
     assert "mlgate monitor: DRIFT" in summary.read_text()
     written = outputs.read_text()
     assert "verdict<<" in written and "\ndrift\n" in written and "amount" in written

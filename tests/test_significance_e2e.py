@@ -127,4 +127,4 @@ def test_a_metric_that_is_not_a_number_at_head_fails_with_its_test_still_reporte
     (repo / "metrics.json").write_text('{"accuracy": "n/a"}')
     assert check(repo, monkeypatch) == 1
     out = capsys.readouterr().out
-    assert "FAIL: not a number at head: 'n/a'" in out and "McNemar exact" in out
+    assert "FAIL: head value is not a number ('n/a')" in out and "McNemar exact" in out

@@ -22,6 +22,7 @@ from mlgate import (
     batching,
     compare,
     deploy,
+    escape,
     git,
     github,
     hooks,
@@ -108,11 +109,11 @@ def check_command(
     _print_report(fmt, lambda: report.check_json(result), markdown,
                   lambda colour: report.check_text(result, colour))  # fmt: skip
     if report_path:
-        write_text(report_path, markdown)
+        _write_report(report_path, markdown)
     if github.in_actions():
         _publish_to_actions(result, markdown, report_path)
     if comment:
-        _post_comment(markdown)
+        _post_comment(markdown, report_path)
     ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
 
 
@@ -120,7 +121,11 @@ def check_command(
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def comment_command(file: Path) -> None:
     """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
-    _post_comment(file.read_text(encoding="utf-8"))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MlgateError(f"cannot read {file}: {exc}") from None
+    _post_comment(text, file)
 
 
 @cli.command("release")
@@ -206,7 +211,7 @@ def retrain_command(
     markdown = report.check_markdown(retrained.check)
     click.echo(report.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
     if report_path:
-        write_text(report_path, markdown)
+        _write_report(report_path, markdown)
     if github.in_actions():
         _publish_to_actions(retrained.check, markdown, report_path)
     if client is not None:
@@ -392,10 +397,16 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
     _print_report(fmt, lambda: report.monitor_json(result), report.monitor_markdown(result),
                   lambda colour: report.monitor_text(result, colour))  # fmt: skip
     if report_path:
-        write_text(report_path, markdown)
+        _write_report(report_path, markdown)
     if github.in_actions():
         _publish_drift_to_actions(result, markdown, report_path)
     ctx.exit(EXIT_REJECTED if result.verdict == monitor.DRIFT else EXIT_OK)
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value != value:  # NaN passes every range check
+        raise click.BadParameter("must be a number, not nan")
+    return value
 
 
 @cli.command("serve")
@@ -410,8 +421,8 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
     show_default=True,
     help="The TCP port to listen on.",
 )
-@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True),
-              default=serve.DEFAULT_MAX_BODY_MB, show_default=True,
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True, max=serve.MAX_BODY_MB),
+              default=serve.DEFAULT_MAX_BODY_MB, show_default=True, callback=_finite,
               help="Larger request bodies get HTTP 413.")  # fmt: skip
 @click.option("--max-batch-rows", type=click.IntRange(min=1), default=batching.DEFAULT_MAX_ROWS,
               show_default=True, help="Requests waiting for the model are predicted together, "
@@ -425,8 +436,11 @@ def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
     serving = (
         f"{current.artifact} {current.version}" if current else "nothing yet (waiting for a deploy)"
     )
-    click.echo(f"Serving {env.name} ({serving}) on http://{host}:{port}", err=True)
-    serve.run(env, host, port, max_body_mb, max_batch_rows)
+    sock = serve.listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    click.echo(f"Serving {env.name} ({serving}) on http://{shown}:{bound_port}", err=True)
+    serve.run(env, sock, max_body_mb, max_batch_rows)
 
 
 @cli.command("init")
@@ -527,8 +541,21 @@ def _print_report(fmt: str, as_json: Callable[[], str], markdown: str,
         click.echo(as_text(sys.stdout.isatty()), nl=False)
 
 
+def _write_report(path: Path, markdown: str) -> None:
+    try:
+        write_text(path, markdown)
+    except OSError as exc:
+        raise MlgateError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+def _full_report(report_path: Path | None) -> str:
+    """Where a reader finds what a size limit cut."""
+    return (f"the full report is in {escape.markdown(str(report_path))}" if report_path
+            else "run `mlgate check --format md` for the full report")  # fmt: skip
+
+
 def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:
-    github.append_step_summary(markdown)
+    github.append_step_summary(markdown, full=_full_report(report_path))
     github.write_outputs({
         "verdict": "pass" if result.gate.passed else "fail",
         "failed": ",".join(dict.fromkeys(o.metric or o.rule.key for o in result.gate.failures)),
@@ -536,13 +563,17 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
     })  # fmt: skip
     for outcome in result.gate.failures:
         name = outcome.metric or outcome.rule.key
-        click.echo(github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"))
+        # On stderr (the runner reads workflow commands on both): stdout stays the report,
+        # so `--format json > report.json` holds JSON only.
+        click.echo(
+            github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"), err=True
+        )
 
 
 def _publish_drift_to_actions(
     result: monitor.Report, markdown: str, report_path: Path | None
 ) -> None:
-    github.append_step_summary(markdown)
+    github.append_step_summary(markdown, full=_full_report(report_path))
     github.write_outputs(monitor.outputs(result, report_path))
     for column in result.columns:
         if column.drifted:
@@ -550,9 +581,11 @@ def _publish_drift_to_actions(
                 f"{column.name}: {column.test} {column.score:.4g} (threshold {column.threshold:g})"
             )
             if result.verdict == monitor.DRIFT:
-                click.echo(github.error_annotation(message, f"mlgate: drift in {column.name}"))
+                click.echo(github.error_annotation(message, f"mlgate: drift in {column.name}"),
+                           err=True)  # fmt: skip
             else:
-                click.echo(github.warning_annotation(message, f"mlgate: drift in {column.name}"))
+                click.echo(github.warning_annotation(message, f"mlgate: drift in {column.name}"),
+                           err=True)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -577,11 +610,13 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.__exit__(None, None, None)
 
 
-def _post_comment(markdown: str) -> None:
+def _post_comment(markdown: str, report_path: Path | None) -> None:
     client = github.GitHubClient.from_env()
     number = github.pull_request_number()
+    full = ("the full report is in the job summary" if github.in_actions()
+            else _full_report(report_path))  # fmt: skip
     try:
-        action, url = client.upsert_comment(number, markdown, report.COMMENT_MARKER)
+        action, url = client.upsert_comment(number, markdown, report.COMMENT_MARKER, full)
     except github.Forbidden:
         warning = ("GitHub refused the comment (403): the token is read-only, as for a pull "
                    "request from a fork; the report is in the job summary instead")  # fmt: skip
@@ -608,8 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("mlgate: interrupted", err=True)
         return EXIT_INTERRUPTED
-    except MlgateError as exc:
-        click.echo(f"mlgate: error: {exc}", err=True)
+    except MlgateError as exc:  # its message may quote a file's text: kept to one line
+        click.echo(f"mlgate: error: {escape.one_line(str(exc))}", err=True)
         return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         click.echo("mlgate: interrupted", err=True)
@@ -618,7 +653,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "--traceback" in args:
             traceback.print_exc()
         click.echo(
-            f"mlgate: an unexpected error has occurred: {type(exc).__name__}: {exc} "
+            f"mlgate: an unexpected error has occurred: {type(exc).__name__}: "
+            f"{escape.one_line(str(exc))} "
             "(run again with --traceback for details, and please report it)",
             err=True,
         )

@@ -85,8 +85,9 @@ def check(
             *notes,
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
-    tested, untested, test_notes = _test_significance(policy, comparison)
-    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics, tested, untested)
+    tested, untested, test_notes, distrusted = _test_significance(policy, comparison)
+    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics, tested, untested,
+                      distrusted=distrusted)  # fmt: skip
     notes = (*notes, *test_notes, *_disagreements(result, policy.predictions))
     comparison = Comparison(comparison.base, comparison.head, notes)
     changes = dvcfiles.lock_changes(
@@ -96,19 +97,19 @@ def check(
                  result, tuple(changes))  # fmt: skip
 
 
-def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str, Difference], str | None, tuple[str, ...]]:  # fmt: skip
+def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None]:  # fmt: skip
     """Tests for the rules that ask for significance: (by prediction metric, why there are
-    none, notes). Unusable predictions stop the check unless every such rule falls back to its
-    point estimate."""
+    none, notes, why they cannot be trusted). Unusable predictions stop the check unless every
+    such rule falls back to its point estimate."""
     if not policy.tests_significance or not comparison.compared or policy.predictions is None:
-        return {}, None, ()
+        return {}, None, (), None
     rules = significance_rules(policy, comparison.base.metrics, comparison.head.metrics)
     levels: dict[str, float] = {}
     for tested_metrics in rules.values():
         for name, level in tested_metrics.items():
             levels[name] = min(levels.get(name, 1.0), level)
     if not levels:
-        return {}, None, ()
+        return {}, None, (), None
     from mlgate import significance  # NumPy, only when a rule asks for significance
 
     try:
@@ -118,10 +119,10 @@ def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str
         )  # fmt: skip
     except DataError as exc:
         if all(rule.fallback == "point-estimate" for rule in rules):
-            return {}, f"no significance test ({exc})", ()
+            return {}, f"no significance test ({exc})", (), None
         raise DataError(f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
                         "point estimate instead") from None  # fmt: skip
-    return measured.differences, None, measured.notes
+    return measured.differences, None, measured.notes, policy.shrinkage(*measured.rows)
 
 
 def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
@@ -147,7 +148,7 @@ def resolve_base(
     head_commit = head.commit or git.resolve_commit("HEAD", root)
     if base is not None and not merge_base:
         return git.revision(base, root), ()
-    branch = base or env.get("GITHUB_BASE_REF") or _configured_base(root)
+    branch = base or env.get("GITHUB_BASE_REF") or configured_base(root)
     ref = _find_or_fetch(root, branch, env) if branch else git.find_main_branch(root)
     if ref is None:
         raise GitError(
@@ -162,8 +163,11 @@ def resolve_base(
     return git.Revision(root, fork_point, name), ()
 
 
-def _configured_base(root: Path) -> str | None:
-    return read_policy(git.revision(git.WORKSPACE, root)).base
+def configured_base(root: Path) -> str | None:
+    """The ``base`` the main branch's own policy names: never the change's, so a branch cannot
+    name itself as its base and pass."""
+    main = git.find_main_branch(root)
+    return None if main is None else read_policy(git.revision(main, root)).base
 
 
 def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> str:

@@ -18,8 +18,8 @@ POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = ("higher", "lower")
 RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required",
              "significance", "min_effect", "fallback")  # fmt: skip
-POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "environments",
-               "promotion_order", "retrain", "monitor")  # fmt: skip
+POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "max_rows_drop",
+               "environments", "promotion_order", "retrain", "monitor")  # fmt: skip
 RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
@@ -33,6 +33,7 @@ METRIC_ALIASES = {"auc": "roc_auc", "roc_auc_score": "roc_auc", "ap": "average_p
 FALLBACKS = ("error", "point-estimate")  # when a significance rule's predictions are unusable
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
+DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the base fails
 _GLOB_CHARS = "*?["
 
 
@@ -115,6 +116,17 @@ class Policy:
     seed: int = DEFAULT_SEED
     retrain: Retraining = field(default_factory=Retraining)
     monitor: Monitoring = field(default_factory=Monitoring)
+    max_rows_drop: float = DEFAULT_MAX_ROWS_DROP  # the share of prediction rows head may lose
+
+    def shrinkage(self, base_rows: int, head_rows: int) -> str | None:
+        """Why significance cannot be trusted when the head's test set is much smaller than
+        the base's (a smaller set widens the interval until anything is "within noise")."""
+        if base_rows <= 0 or head_rows >= base_rows * (1 - self.max_rows_drop) - 1e-9:
+            return None
+        return (
+            f"the test set shrank from {base_rows:,} to {head_rows:,} rows (more than the "
+            f"{self.max_rows_drop:.0%} max_rows_drop allows)"
+        )
 
     @property
     def tests_significance(self) -> bool:
@@ -199,8 +211,13 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
     seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
     retrain = _parse_retrain(table.get("retrain", {}), where)
     monitor = _parse_monitor(table.get("monitor", {}), where)
+    rows_drop = _number(table, "max_rows_drop", f"{where}: [tool.mlgate]")
+    if rows_drop is not None and not 0 <= rows_drop <= 1:
+        raise ConfigError(f"{where}: max_rows_drop is the share of prediction rows the head may "
+                          f"lose, from 0 to 1, not {rows_drop:g}")  # fmt: skip
     return Policy(rules, base, source, table, model, environments, tuple(order), predictions,
-                  resamples, seed, retrain, monitor)  # fmt: skip
+                  resamples, seed, retrain, monitor,
+                  DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop)  # fmt: skip
 
 
 def _parse_retrain(table: Any, where: str) -> Retraining:

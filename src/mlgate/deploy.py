@@ -285,7 +285,7 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
     if event is None or version not in state.active:
         known = ", ".join(e.name.version or "" for e in state.versions()[:5]) or "none"
         raise Refused(f"{artifact}@{version} is not an active release (versions: {known})")
-    model = (read_record(event.message) or {}).get("model") or {}
+    model = (read_record(event.message, event.tag) or {}).get("model") or {}
     path, md5 = model.get("path"), model.get("md5")
     if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
         path, md5 = dvcfiles.artifact_file(git.Revision(root, event.commit, ref), artifact)
@@ -315,7 +315,7 @@ def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> 
     named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
     artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)
     released = [e.name.version for e in reg.artifact(artifact).versions()
-                if (read_record(e.message) or {}).get("model", {}).get("md5") == md5]  # fmt: skip
+                if ((read_record(e.message, e.tag) or {}).get("model") or {}).get("md5") == md5]  # fmt: skip
     version = released[0] if released and released[0] else f"md5-{md5[:12]}"
     return Model(ref, artifact, version, None, path, md5)
 
@@ -378,10 +378,8 @@ def _fetch(root: Path, model: Model, destination: Path) -> None:
 
 def _local_sources(root: Path, model: Model) -> list[Path]:
     """The workspace copy, then DVC's cache in its 3.x and 2.x layouts, where they exist."""
-    cache = root / ".dvc" / "cache"
-    candidates = [root / model.path, cache / "files" / "md5" / model.md5[:2] / model.md5[2:],
-                  cache / model.md5[:2] / model.md5[2:]]  # fmt: skip
-    return [c for c in candidates if c.is_file()]
+    cached = dvcfiles.cached_object(root, model.md5)
+    return [c for c in (root / model.path, cached) if c is not None and c.is_file()]
 
 
 def _copy_hashed(source: Path, destination: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlgate import dvcfiles, git
 from mlgate.errors import DataError
 
 
@@ -25,6 +26,7 @@ class Checkout:
 
 def checkout(root: Path) -> Checkout:
     """Run ``dvc checkout`` without ``--force``: data with unsaved changes is never overwritten."""
+    dvcfiles.check_pipeline_files(git.revision(git.WORKSPACE, root))
     from dvc.exceptions import CheckoutError, DvcException
     from dvc.repo import Repo
 

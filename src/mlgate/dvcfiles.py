@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlgate.errors import DataError
@@ -17,6 +18,10 @@ from mlgate.git import Revision
 DVC_YAML = "dvc.yaml"
 DVC_LOCK = "dvc.lock"
 DEFAULT_PARAMS_FILE = "params.yaml"
+# Bounds on a parsed data file, counting every value each alias expands to: a file of a few KB
+# of nested YAML aliases ("billion laughs") would otherwise take gigabytes once walked.
+MAX_VALUES = 1_000_000
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,53 @@ def parse_yaml(text: bytes | str, where: str) -> Any:
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return check_bounded(yaml.load(text, Loader=loader), where)
     except yaml.YAMLError as exc:
         raise DataError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, say
+        raise DataError(f"{where} is not valid YAML: {exc}") from None
+
+
+def check_bounded(data: Any, where: str) -> Any:
+    """``data`` itself, once it is known to hold at most MAX_VALUES values (each alias counted
+    as often as it is used) nested at most MAX_DEPTH deep, with no alias inside itself; else
+    DataError. Shared values are measured once, so this takes microseconds per distinct value
+    whatever the file expands to."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (values, height)
+    _measure(data, 0, measured, set(), where)
+    return data
+
+
+def _measure(value: Any, depth: int, measured: dict[int, tuple[int, int]], open_: set[int],
+             where: str) -> tuple[int, int]:  # fmt: skip
+    if not isinstance(value, (dict, list)):
+        return 1, 0
+    key = id(value)
+    if key in open_:
+        raise DataError(f"{where} holds a YAML alias inside itself: refusing to read it")
+    values, height = measured.get(key) or _measure_children(value, depth, measured, open_, where)
+    if depth + height > MAX_DEPTH:
+        raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)")
+    return values, height
+
+
+def _measure_children(value: dict[Any, Any] | list[Any], depth: int,
+                      measured: dict[int, tuple[int, int]], open_: set[int], where: str) -> tuple[int, int]:  # fmt: skip
+    if depth >= MAX_DEPTH:
+        raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)")
+    open_.add(id(value))
+    values, height = 1 + (len(value) if isinstance(value, dict) else 0), 0
+    for child in value.values() if isinstance(value, dict) else value:
+        child_values, child_height = _measure(child, depth + 1, measured, open_, where)
+        values, height = values + child_values, max(height, child_height + 1)
+        if values > MAX_VALUES:
+            raise DataError(f"{where} expands to more than {MAX_VALUES:,} values (YAML aliases "
+                            "repeated within aliases?): refusing to read it")  # fmt: skip
+    open_.discard(id(value))
+    measured[id(value)] = (values, height)
+    return values, height
 
 
 def parse_data_file(path: str, content: bytes, where: str) -> Any:
@@ -51,9 +100,11 @@ def parse_data_file(path: str, content: bytes, where: str) -> Any:
     extension = posixpath.splitext(path)[1].lower()
     try:
         if extension == ".json":
-            return json.loads(content)
+            return check_bounded(json.loads(content), where)
         if extension == ".toml":
-            return _toml_loads(content.decode())
+            return check_bounded(_toml_loads(content.decode()), where)
+    except RecursionError:
+        raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{where} is not valid {extension[1:].upper()}: {exc}") from None
     if extension in (".yaml", ".yml"):
@@ -97,6 +148,17 @@ def read_declarations(revision: Revision) -> Declarations:
     )
 
 
+def check_pipeline_files(revision: Revision) -> None:
+    """Parse dvc.yaml, dvc.lock and every params file they name with the bounds above, before
+    DVC reads them: DVC itself expands YAML aliases without a bound (gigabytes, minutes)."""
+    declared = read_declarations(revision)
+    read_lock(revision)
+    paths = list(dict.fromkeys([*declared.params, DEFAULT_PARAMS_FILE]))
+    for path, content in revision.read(paths).items():
+        if content is not None:
+            parse_data_file(path, content, f"{path} at {revision.label}")
+
+
 def artifact_path(revision: Revision, artifact: str) -> str | None:
     """Where dvc.yaml's ``artifacts:`` section puts ``artifact`` at ``revision``."""
     declared = read_declarations(revision).artifacts.get(artifact)
@@ -110,6 +172,75 @@ def artifact_file(revision: Revision, artifact: str,
     if outputs is None:
         outputs = lock_outputs(read_lock(revision))
     return path, (outputs.get(path) or {}).get("md5") if path else None
+
+
+@dataclass(frozen=True)
+class DvcRecord:
+    """Where DVC records a file that git does not hold: the file itself or a directory over it."""
+
+    record: str  # the file that records it: "dvc.lock" or a .dvc file such as "data.dvc"
+    output: str  # the recorded output: the file itself, or a directory holding it
+    md5: str | None  # the output's hash (a directory's ends in ".dir")
+
+    def describe(self) -> str:
+        held = "" if self.md5 is None else f", md5 {self.md5[:8]}"
+        return f"{self.record} records {self.output}{held}"
+
+
+def dvc_record(revision: Revision, path: str) -> DvcRecord | None:
+    """The dvc.lock output or .dvc file that tracks ``path`` at ``revision`` (exactly or as a
+    directory holding it); None when DVC does not track it there."""
+    outputs = lock_outputs(read_lock(revision))
+    for output in _covering(path):
+        if output in outputs:
+            return DvcRecord(DVC_LOCK, output, outputs[output].get("md5"))
+    candidates = [f"{output}.dvc" for output in _covering(path)]
+    contents = revision.read(candidates)
+    for record in candidates:
+        content = contents[record]
+        if content is None:
+            continue
+        document = parse_yaml(content, f"{record} at {revision.label}")
+        folder = posixpath.dirname(record)
+        for entry in (document.get("outs") or []) if isinstance(document, dict) else []:
+            if not isinstance(entry, dict) or "path" not in entry:
+                continue
+            output = join(folder, str(entry["path"]))
+            if output in _covering(path):
+                md5 = entry.get("md5")
+                return DvcRecord(record, output, None if md5 is None else str(md5))
+    return None
+
+
+def _covering(path: str) -> list[str]:
+    """``path`` and each folder above it, nearest first: the outputs that could hold it."""
+    parts = posixpath.normpath(path).split("/")
+    return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+
+
+def cached_object(root: Path, md5: str) -> Path | None:
+    """The file DVC's local cache keeps for ``md5`` (3.x layout, then 2.x), if it is there."""
+    cache = root / ".dvc" / "cache"
+    for candidate in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def directory_lists(root: Path, record: DvcRecord, path: str) -> bool | None:
+    """Whether the cached manifest of the directory output ``record`` lists ``path``; None when
+    the manifest is not in the local cache (so nobody here can say)."""
+    if record.md5 is None or not record.md5.endswith(".dir"):
+        return None
+    manifest = cached_object(root, record.md5)
+    if manifest is None:
+        return None
+    try:
+        entries = json.loads(manifest.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    relative = posixpath.relpath(posixpath.normpath(path), record.output)
+    return any(isinstance(e, dict) and e.get("relpath") == relative for e in entries)
 
 
 def read_lock(revision: Revision) -> dict[str, Any]:

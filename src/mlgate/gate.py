@@ -63,14 +63,17 @@ class GateResult:
 
 
 def evaluate(policy: Policy, base: FileValues, head: FileValues,
-             tested: Mapping[str, Difference] | None = None, untested: str | None = None) -> GateResult:  # fmt: skip
+             tested: Mapping[str, Difference] | None = None, untested: str | None = None,
+             *, distrusted: str | None = None) -> GateResult:  # fmt: skip
     """``tested``: significance tests by prediction metric, for the rules that ask for them;
     ``untested``: why there are none (rules with ``fallback = "point-estimate"`` then judge
-    the point estimate)."""
+    the point estimate); ``distrusted``: why the predictions cannot judge a change (the test
+    set shrank), which fails every rule that asks for significance."""
     compared = any(base.values())
     outcomes: list[Outcome] = []
     for rule in policy.rules:
-        outcomes.extend(_apply(rule, base if compared else {}, head, tested or {}, untested))
+        outcomes.extend(_apply(rule, base if compared else {}, head, tested or {}, untested,
+                               distrusted))  # fmt: skip
     return GateResult(tuple(outcomes), compared)
 
 
@@ -92,7 +95,7 @@ def significance_rules(policy: Policy, base: FileValues, head: FileValues) -> di
 
 
 def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, Difference],
-           untested: str | None) -> list[Outcome]:  # fmt: skip
+           untested: str | None, distrusted: str | None) -> list[Outcome]:  # fmt: skip
     targets = _matching(rule, head) | _matching(rule, base)
     if not targets:
         status, reason = (FAIL, "missing at head") if rule.required else (SKIP, "no such metric")
@@ -101,12 +104,14 @@ def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, 
     for path, metric in sorted(targets):
         base_value, head_value = base.get(path, {}).get(metric), head.get(path, {}).get(metric)
         test = tested.get(prediction_metric(metric) or "")
-        outcomes.append(judge(rule, path, metric, base_value, head_value, test, untested))
+        outcomes.append(judge(rule, path, metric, base_value, head_value, test, untested,
+                              distrusted=distrusted))  # fmt: skip
     return outcomes
 
 
 def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any,
-          tested: Difference | None = None, untested: str | None = None) -> Outcome:  # fmt: skip
+          tested: Difference | None = None, untested: str | None = None, *,
+          distrusted: str | None = None) -> Outcome:  # fmt: skip
     evidence = tested if rule.significance is not None else None  # reported even when a bound fails
 
     def outcome(status: str, reason: str) -> Outcome:
@@ -114,19 +119,22 @@ def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any
 
     if head is None:
         return outcome(FAIL, "missing at head")
-    if not _is_number(head):
-        return outcome(FAIL, f"not a number at head: {head!r}")
-    if math.isnan(head):
-        return outcome(FAIL, "NaN at head")
+    unusable = unusable_value(head)
+    if unusable:
+        return outcome(FAIL, f"head value is {unusable}")
     if rule.min is not None and head < rule.min:
         return outcome(FAIL, f"below the minimum {rule.min:g}")
     if rule.max is not None and head > rule.max:
         return outcome(FAIL, f"above the maximum {rule.max:g}")
     if rule.direction is None:
         return outcome(PASS, "within bounds")
-    if not is_real(base):
-        missing = "no value at base" if base is None else f"base value {base!r} is not a number"
-        return outcome(PASS, f"{missing}: judged on bounds only")
+    if base is None:
+        return outcome(PASS, "no value at base (a new metric): judged on bounds only")
+    unusable = unusable_value(base)
+    if unusable:
+        return outcome(FAIL, f"base value is {unusable}: cannot compare")
+    if rule.significance is not None and distrusted:
+        return outcome(FAIL, distrusted)
     allowed = rule.allowed_worsening(float(base))
     if rule.significance is not None and tested is not None:
         return outcome(*_judge_tested(rule, tested, allowed))
@@ -174,5 +182,35 @@ def _is_number(value: Any) -> bool:
 
 
 def is_real(value: Any) -> bool:
-    """A number a rule can judge: not a boolean, not NaN."""
-    return _is_number(value) and not math.isnan(value)
+    """A number a rule can judge: not a boolean, finite, and within a float's range."""
+    return _is_number(value) and unusable_value(value) is None
+
+
+def unusable_value(value: Any) -> str | None:
+    """Why ``value`` cannot be judged ("NaN", "not finite (Infinity)"), or None."""
+    if not _is_number(value):
+        return f"not a number ({show_value(value)})"
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"not finite (an integer of {_digits(value)} digits)"
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return f"not finite ({show_value(number)})"
+    return None
+
+
+def show_value(value: Any) -> str:
+    """A value for a reason or a cell, short and one line, whatever it is."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int) and not isinstance(value, bool) and _digits(value) > 30:
+        return f"an integer of {_digits(value)} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of an integer of any size (str() refuses above 4,300 of them)."""
+    return max(1, math.ceil(abs(value).bit_length() * math.log10(2)))

@@ -76,7 +76,18 @@ def merge_base(a: str, b: str, cwd: Path | str = ".") -> str | None:
 
 
 def find_main_branch(cwd: Path | str = ".") -> str | None:
-    return next((ref for ref in MAIN_BRANCH_CANDIDATES if has_commit(ref, cwd)), None)
+    """main or master (local, then origin's), else the branch origin/HEAD names."""
+    found = next((ref for ref in MAIN_BRANCH_CANDIDATES if has_commit(ref, cwd)), None)
+    return found or remote_default_branch("origin", cwd)
+
+
+def remote_default_branch(remote: str, cwd: Path | str = ".") -> str | None:
+    """``<remote>/<branch>`` that ``refs/remotes/<remote>/HEAD`` points at (set by clone)."""
+    try:
+        target = run_git("symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", cwd=cwd).strip()
+    except GitError:
+        return None
+    return target.removeprefix("refs/remotes/") or None
 
 
 def fetch_ref(remote: str, ref: str, cwd: Path | str = ".", depth: int | None = 1) -> None:

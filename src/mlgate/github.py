@@ -16,12 +16,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import MlgateError
+from mlgate.escape import one_line
 
 if TYPE_CHECKING:
     import urllib.error
+    import urllib.request
 
 DEFAULT_API_URL = "https://api.github.com"
 RETRIES = 4
+MAX_PAGES = 100  # 10,000 comments: a pull request's thread, bounded
+ACTIONS_BOT = "github-actions[bot]"  # who comments with the Actions token (GET /user is 403)
+COMMENT_LIMIT = 65_536  # characters in an issue or pull request comment (HTTP 422 above)
+SUMMARY_LIMIT = 1_048_576  # bytes of one step's job summary (GitHub drops a larger one)
+_CUT_NOTE_SIZE = 300  # room kept for each "rows not shown" line
 
 
 class Forbidden(MlgateError):
@@ -33,11 +40,76 @@ def in_actions(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
 
 
-def append_step_summary(markdown: str, env: Mapping[str, str] | None = None) -> None:
+def append_step_summary(markdown: str, env: Mapping[str, str] | None = None,
+                        full: str = "run `mlgate check --format md` for the full report") -> None:  # fmt: skip
+    """Append to the job summary, cut to fit GitHub's limit (``full``: where the rest is)."""
     path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if path:
+        _append(path, fit(markdown, SUMMARY_LIMIT, full) + "\n", "GITHUB_STEP_SUMMARY")
+
+
+def _append(path: str, text: str, variable: str) -> None:
+    try:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(markdown + "\n")
+            f.write(text)
+    except OSError as exc:
+        raise MlgateError(f"cannot write to {variable} ({path}): {exc.strerror or exc}") from None
+
+
+def fit(markdown: str, limit: int, full: str) -> str:
+    """``markdown`` in at most ``limit`` bytes of UTF-8 (so at most that many characters too):
+    the longest tables and lists lose their last rows first, each saying how many it lost and
+    where the full report is (``full``); text outside them is cut only as a last resort."""
+    if _size(markdown) <= limit:
+        return markdown
+    lines = markdown.split("\n")
+    blocks = _cuttable_blocks(lines)
+    kept = {start: end for start, end in blocks}
+    sizes = {start: sum(_size(line) + 1 for line in lines[start:end]) for start, end in blocks}
+    excess = _size(markdown) - limit + _CUT_NOTE_SIZE * len(blocks)
+    while excess > 0 and any(kept[s] > s for s in kept):
+        start = max((s for s in kept if kept[s] > s), key=sizes.__getitem__)
+        kept[start] -= 1
+        dropped = _size(lines[kept[start]]) + 1
+        sizes[start] -= dropped
+        excess -= dropped
+    out: list[str] = []
+    position = 0
+    for start, end in blocks:
+        out.extend(lines[position : kept[start]])
+        if kept[start] < end:
+            count = end - kept[start]
+            out.append(f"\n*{count:,} more row{'s' if count > 1 else ''} not shown: GitHub "
+                       f"limits this to {limit:,} characters; {full}.*")  # fmt: skip
+        position = end
+    out.extend(lines[position:])
+    text = "\n".join(out)
+    if _size(text) <= limit:
+        return text
+    note = f"\n\n*Cut here: GitHub limits this to {limit:,} characters; {full}.*\n"
+    budget = limit - _size(note)
+    return text.encode()[:budget].decode(errors="ignore").rsplit("\n", 1)[0] + note
+
+
+def _cuttable_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, end) of each run of Markdown table rows (below a table's |---| line) and each run
+    of list items: the lines ``fit`` may drop, from the end of a run."""
+    blocks, index = [], 0
+    while index < len(lines):
+        table = lines[index].startswith("|---")
+        start = index + 1 if table else index
+        prefix = "|" if table else "- "
+        end = start
+        while end < len(lines) and lines[end].startswith(prefix):
+            end += 1
+        if end > start:
+            blocks.append((start, end))
+        index = max(end, index + 1)
+    return blocks
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", errors="replace"))
 
 
 def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
@@ -45,10 +117,11 @@ def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = No
     path = (os.environ if env is None else env).get("GITHUB_OUTPUT")
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as f:
-        for name, value in outputs.items():
-            delimiter = f"mlgate_{uuid.uuid4().hex}"
-            f.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    blocks = []
+    for name, value in outputs.items():
+        delimiter = f"mlgate_{uuid.uuid4().hex}"  # a value cannot end the block early
+        blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    _append(path, "".join(blocks), "GITHUB_OUTPUT")
 
 
 def error_annotation(message: str, title: str = "mlgate") -> str:
@@ -63,7 +136,8 @@ def warning_annotation(message: str, title: str = "mlgate") -> str:
 
 def _annotation(level: str, message: str, title: str) -> str:
     def escape(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        lines = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return one_line(lines)  # the other control characters, shown as escapes
 
     return f"::{level} title={escape(title).replace(',', '%2C').replace(':', '%3A')}::{escape(message)}"
 
@@ -113,11 +187,16 @@ class GitHubClient:
     def __repr__(self) -> str:  # the token never appears in logs or tracebacks
         return f"GitHubClient(api_url={self.api_url!r}, repository={self.repository!r})"
 
-    def upsert_comment(self, number: int, body: str, marker: str) -> tuple[str, str]:
-        """Update the comment carrying ``marker``, else create one. Returns (action, URL)."""
+    def upsert_comment(self, number: int, body: str, marker: str,
+                       full: str = "the full report is in the job summary") -> tuple[str, str]:  # fmt: skip
+        """Update our newest comment carrying ``marker``, else create one. Returns (action, URL).
+
+        Only a comment written by the token's own identity is ours: anyone can paste the marker
+        into a comment of their own, which must neither be edited nor stop the report."""
         if marker not in body:
             body = f"{marker}\n{body}"
-        existing = self._find_comment(number, marker)
+        body = fit(body, COMMENT_LIMIT, full)
+        existing = self._find_comment(number, marker, self.identity())
         if existing is None:
             created = self.request(
                 "POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": body}
@@ -146,17 +225,33 @@ class GitHubClient:
         )
         return "opened", int(pull["number"]), str(pull.get("html_url", ""))
 
-    def _find_comment(self, number: int, marker: str) -> int | None:
-        page = 1
+    def identity(self) -> str:
+        """The login the token acts as: GET /user for a personal or app user token; the Actions
+        token may not call it (403) and comments as github-actions[bot]."""
+        try:
+            user = self.request("GET", "/user")
+        except Forbidden:
+            return ACTIONS_BOT
+        login = user.get("login") if isinstance(user, dict) else None
+        return login if isinstance(login, str) and login else ACTIONS_BOT
+
+    def _find_comment(self, number: int, marker: str, author: str) -> int | None:
+        """The newest comment by ``author`` that carries ``marker`` (comments come oldest first)."""
+        found, page = None, 1
         while True:
             comments = self.request(
                 "GET", f"/repos/{self.repository}/issues/{number}/comments?per_page=100&page={page}"
             )
-            for comment in comments:
-                if marker in (comment.get("body") or ""):
-                    return int(comment["id"])
-            if len(comments) < 100:
-                return None
+            for comment in comments if isinstance(comments, list) else ():
+                login = (
+                    ((comment.get("user") or {}).get("login"))
+                    if isinstance(comment, dict)
+                    else None
+                )
+                if login == author and marker in str(comment.get("body") or ""):
+                    found = int(comment["id"])
+            if not isinstance(comments, list) or len(comments) < 100 or page >= MAX_PAGES:
+                return found
             page += 1
 
     def request(self, method: str, path: str, payload: Any = None) -> Any:
@@ -169,14 +264,16 @@ class GitHubClient:
             request = urllib.request.Request(
                 self.api_url.rstrip("/") + path, data=data, method=method
             )
-            request.add_header("Authorization", f"Bearer {self.token}")
+            # Unredirected: urllib would copy it to wherever a redirect points; _opener puts it
+            # back only for a redirect to the same origin.
+            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
             request.add_header("Accept", "application/vnd.github+json")
             request.add_header("X-GitHub-Api-Version", "2022-11-28")
             request.add_header("User-Agent", "mlgate")
             if data is not None:
                 request.add_header("Content-Type", "application/json")
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with _opener().open(request, timeout=30) as response:
                     body = response.read()
                     return json.loads(body) if body else {}
             except urllib.error.HTTPError as exc:
@@ -201,6 +298,28 @@ class GitHubClient:
         return MlgateError(
             f"GitHub API {method} {path.split('?')[0]} failed: HTTP {exc.code} {exc.reason}"
         )
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's opener, but a redirect to another origin (scheme, host, port) loses the token."""
+    import urllib.request
+
+    class SameOriginAuth(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                             headers: Any, newurl: str) -> urllib.request.Request | None:  # fmt: skip
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            token = req.unredirected_hdrs.get("Authorization")
+            if new is not None and token and _origin(newurl) == _origin(req.full_url):
+                new.add_unredirected_header("Authorization", token)
+            return new
+
+    return urllib.request.build_opener(SameOriginAuth)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
 def _retry_after(exc: urllib.error.HTTPError, attempt: int) -> float | None:

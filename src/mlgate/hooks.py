@@ -27,6 +27,7 @@ from mlgate.errors import (
     ConfigError,
     MlgateError,
 )
+from mlgate.escape import one_line
 
 HOOKS = ("pre-commit", "pre-push", "post-checkout")
 CHAINED_SUFFIX = ".before-mlgate"
@@ -239,17 +240,16 @@ def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRe
 def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
     from mlgate import compare, report
-    from mlgate.config import read_policy
 
-    main = read_policy(git.revision(git.WORKSPACE, root)).base or "main"
+    found = _remote_base(root, remote)
+    if found is None:
+        gated = [r for r in refs if _is_gated(r, "main")]
+        return HookResult(lines=(f"mlgate: {remote} has no main branch yet: nothing to gate "
+                                 "against",) if gated else ())  # fmt: skip
+    main, base = found
     gated = [r for r in refs if _is_gated(r, main)]
     if not gated:
         return HookResult()
-    base = _remote_main(root, remote, main)
-    if base is None:
-        return HookResult(
-            lines=(f"mlgate: {remote} has no branch {main} yet: nothing to gate against",)
-        )
     lines, code = [], EXIT_OK
     for ref in gated:
         check = compare.check(root, base, _head_name(root, ref), merge_base=True)
@@ -271,6 +271,27 @@ def _is_gated(ref: PushedRef, main: str) -> bool:
     if ref.local_commit == git.NO_COMMIT or not ref.remote_ref.startswith("refs/heads/"):
         return False  # a deletion, or tags
     return ref.remote_ref != f"refs/heads/{main}"
+
+
+def _remote_base(root: Path, remote: str) -> tuple[str, str] | None:
+    """(branch, ref) of what pushes are gated against: the remote's main branch (its HEAD, else
+    main or master), or the branch that branch's own policy names as ``base``. Never read from
+    the commits being pushed, which could name themselves."""
+    from mlgate.config import read_policy
+
+    default = git.remote_default_branch(remote, root)
+    names = [default.split("/", 1)[1]] if default else []
+    for name in dict.fromkeys([*names, "main", "master"]):
+        ref = _remote_main(root, remote, name)
+        if ref is None:
+            continue
+        configured = read_policy(git.revision(ref, root)).base
+        if configured and configured != name:
+            other = _remote_main(root, remote, configured)
+            if other is not None:
+                return configured, other
+        return name, ref
+    return None
 
 
 def _remote_main(root: Path, remote: str, main: str) -> str | None:
@@ -340,18 +361,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run(args[0], args[1:], stdin, os.environ)
     except MlgateError as exc:
-        print(f"mlgate: error: {exc} (set {SKIP_VARIABLE}=1 to skip the hook)", file=sys.stderr)
+        print(f"mlgate: error: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip the hook)",
+              file=sys.stderr)  # fmt: skip
         return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         print("mlgate: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug must not leave git with a traceback and no way out
         print(f"mlgate: an unexpected error has occurred in the {args[0]} hook: "
-              f"{type(exc).__name__}: {exc} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
+              f"{type(exc).__name__}: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
               file=sys.stderr)  # fmt: skip
         return EXIT_BUG
     for line in result.lines:
-        print(line, file=sys.stderr)
+        print(one_line(line), file=sys.stderr)
     return result.exit_code
 
 

@@ -135,7 +135,7 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for event in artifact.versions(include_deprecated=True):
         version = event.name.version
-        record = read_record(event.message) or {}
+        record = read_record(event.message, event.tag) or {}
         rows.append({
             "version": version,
             "commit": event.commit,

@@ -7,10 +7,12 @@ The diff follows ``dvc metrics diff --json`` / ``dvc params diff --json`` value 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate import dvcfiles
+from mlgate.errors import DataError
 from mlgate.git import Revision
 
 FileValues = dict[str, dict[str, Any]]  # file -> flattened key -> value
@@ -39,8 +41,8 @@ def read_snapshot(revision: Revision) -> Snapshot:
     missing = []
     for metrics_file in declared.metrics:
         content = contents[metrics_file.path]
-        if content is None and metrics_file.cached and revision.commit is not None:
-            content = read_through_dvc(revision, metrics_file.path)
+        if content is None:
+            content = read_recorded(revision, metrics_file.path)
         if content is None:
             missing.append(metrics_file.path)
             continue
@@ -102,7 +104,8 @@ def diff_values(old: Any, new: Any, with_unchanged: bool = False) -> dict[str, A
         return {}
     entry = {"old": old, "new": new}
     if is_number(old) and is_number(new):
-        entry["diff"] = new - old
+        with contextlib.suppress(OverflowError):  # an integer beyond a float's range
+            entry["diff"] = new - old
     return entry
 
 
@@ -135,18 +138,51 @@ def _param_values(data: Any) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, list) else v for k, v in flatten(data).items()}
 
 
-def read_through_dvc(revision: Revision, path: str) -> bytes | None:
-    """A file kept in DVC's cache (metrics, predictions), read with DVC's API at that commit."""
+def read_recorded(revision: Revision, path: str) -> bytes | None:
+    """``path`` at ``revision`` wherever it is kept: git (or the workspace), else DVC's cache
+    or remote when dvc.lock or a .dvc file tracks it there.
+
+    None means the revision never had the file. A file the revision has but that cannot be read
+    (the cache cleared, no remote) raises DataError naming the file, the revision and the fix:
+    it is never taken for a missing one.
+    """
+    content = revision.read_one(path)
+    if content is not None or revision.commit is None:
+        return content
+    record = dvcfiles.dvc_record(revision, path)
+    if record is None:
+        return None
+    if record.output != path and dvcfiles.directory_lists(revision.root, record, path) is False:
+        return None  # the directory's manifest says the file was never in it
+    return read_through_dvc(revision, path, record)
+
+
+def read_through_dvc(revision: Revision, path: str, record: dvcfiles.DvcRecord | None = None) -> bytes:  # fmt: skip
+    """A file kept in DVC's cache or remote, read with DVC's API at that commit; DataError,
+    with DVC's reason and the fix, when it cannot be."""
     try:
         import dvc.api
 
         return bytes(dvc.api.read(path, repo=str(revision.root), rev=revision.commit, mode="rb"))
-    except Exception:
-        return None
+    except Exception as exc:  # DVC says "does not exist" for a cleared cache and no remote alike
+        tracked = f" ({record.describe()})" if record else ""
+        raise DataError(
+            f"{path} at {revision.label} is tracked by DVC{tracked} but cannot be read: "
+            f"{_first_line(exc)}; fetch it into the cache (`dvc fetch --all-branches`, or "
+            f"`dvc pull` with {revision.name} checked out), or configure the DVC remote that "
+            "holds it (`dvc remote add -d NAME URL`)"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    lines = str(cause).strip().splitlines() or [type(cause).__name__]
+    return lines[0].rstrip(".")
 
 
 def _snapshot_through_dvc(revision: Revision) -> Snapshot:
     """DVC resolves templated pipelines itself; only this path imports DVC's repository code."""
+    dvcfiles.check_pipeline_files(revision)
     from dvc.repo import Repo
 
     rev = revision.commit or "workspace"
@@ -163,9 +199,25 @@ def _snapshot_through_dvc(revision: Revision) -> Snapshot:
         values[kind] = {}
         for path, result in files.items():
             if "error" in result:
+                if kind == "metrics" and revision.commit is not None:
+                    _refuse_unreadable(revision, path, result["error"])
                 if kind == "metrics":
                     missing.append(path)
                 continue
             data = result.get("data", {})
             values[kind][path] = flatten(data) if kind == "metrics" else _param_values(data)
     return Snapshot(revision, values["metrics"], values["params"], tuple(missing))
+
+
+def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
+    """DVC could not show a metrics file: fine when the revision never had it, else DataError."""
+    if revision.read_one(path) is None and dvcfiles.dvc_record(revision, path) is None:
+        return
+    reason = error if isinstance(error, str) else type(error).__name__
+    if isinstance(error, dict):
+        reason = str(error.get("msg") or error.get("type") or "unknown error")
+    elif isinstance(error, BaseException):
+        reason = _first_line(error)
+    raise DataError(f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
+                    "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
+                    "remote that holds it")  # fmt: skip

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DRIFT, NO_DRIFT, NOT_ENOUGH_DATA = "drift", "no drift", "not enough data"
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -62,12 +62,21 @@ class Report:
         return DRIFT if self.share >= self.options.drift_share else NO_DRIFT
 
 
+MAX_SINCE = timedelta(days=36_525)
+
+
 def parse_since(text: str) -> timedelta:
     """``30m``, ``24h``, ``7d``, ``2w``."""
     found = _DURATION.match(text.strip().lower())
     if found is None or int(found[1]) == 0:
         raise MlgateError(f"--since {text!r} is not a duration such as 30m, 24h, 7d or 2w")
-    return timedelta(**{_UNITS[found[2]]: int(found[1])})
+    try:
+        span = timedelta(**{_UNITS[found[2]]: int(found[1])})
+    except OverflowError:
+        span = MAX_SINCE + MAX_SINCE
+    if span > MAX_SINCE:
+        raise MlgateError(f"--since {text!r} is longer than {MAX_SINCE.days:,} days (100 years)")
+    return span
 
 
 def deployed_reference(env: deploy.Environment) -> tuple[deploy.Deployment, Reference]:

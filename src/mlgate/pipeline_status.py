@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlgate import dvcfiles, git
 from mlgate.errors import DataError
 
 
@@ -16,6 +17,7 @@ def stale_stages(root: Path) -> dict[str, str]:
     """
     if not (root / ".dvc").is_dir():
         return {}
+    dvcfiles.check_pipeline_files(git.revision(git.WORKSPACE, root))
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 

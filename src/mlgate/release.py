@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__, compare, dvcfiles, git, registry
+from mlgate import __version__, compare, dvcfiles, escape, git, registry
 from mlgate.config import read_policy
-from mlgate.errors import ConfigError, Refused
+from mlgate.errors import ConfigError, DataError, Refused
 from mlgate.gate import FAIL, GateResult, Outcome, evaluate
 from mlgate.metrics import Snapshot, read_snapshot
 from mlgate.registry import Version
@@ -139,16 +139,52 @@ def release(
     return Released(planned, pushed=push, taken=tuple(taken))
 
 
-def read_record(message: str) -> dict[str, Any] | None:
-    """The machine-readable block of a release annotation (None for tags mlgate did not make)."""
+def read_record(message: str, where: str = "a release tag") -> dict[str, Any] | None:
+    """The machine-readable block of a release annotation (None for tags mlgate did not make).
+
+    Anyone who can push a tag can write its annotation: a block of the wrong shape raises
+    DataError naming ``where`` and the field, so no caller meets a string for a table."""
     start, end = message.find(RECORD_BEGIN), message.find(RECORD_END)
     if start < 0 or end < start:
         return None
     try:
         record = json.loads(message[start + len(RECORD_BEGIN) : end])
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
+    except (ValueError, RecursionError):
+        raise DataError(f"{where}: its release record is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: its release record must be a JSON object")
+    _check_record(record, where)
+    return record
+
+
+_RECORD_TABLES = ("model", "gate", "bump", "outputs", "metrics", "params")
+_RECORD_TEXTS = ("artifact", "version", "commit", "previous")
+
+
+def _check_record(record: dict[str, Any], where: str) -> None:
+    def refuse(field: str, wanted: str) -> DataError:
+        shown = escape.one_line(repr(record_value(field)))[:60]
+        return DataError(f"{where}: release record field '{field}' must be {wanted}, not {shown}")
+
+    def record_value(field: str) -> Any:
+        value: Any = record
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    for name in _RECORD_TABLES:
+        if record.get(name) is not None and not isinstance(record[name], dict):
+            raise refuse(name, "an object")
+    for name in (*_RECORD_TEXTS, "model.path", "model.md5", "gate.verdict"):
+        value = record_value(name)
+        if value is not None and not isinstance(value, str):
+            raise refuse(name, "text")
+    rules = record_value("gate.rules")
+    if rules is not None and not (
+        isinstance(rules, list)
+        and all(isinstance(r, dict) and isinstance(r.get("metric"), str) for r in rules)
+    ):
+        raise refuse("gate.rules", "a list of objects with a metric name")
 
 
 def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, GateResult]:
@@ -280,7 +316,8 @@ def _message(record: dict[str, Any], message: str | None) -> str:
     lines.append(f"Gate against {against}: {verdict}")
     for rule in gate["rules"]:
         was = f" (was {_short(rule['base'])})" if rule["base"] is not None else ""
-        lines.append(f"  {rule['metric']} {_short(rule['head'])}{was}: {rule['status']}")
+        lines.append(f"  {escape.one_line(rule['metric'])} {_short(rule['head'])}{was}: "
+                     f"{rule['status']}")  # fmt: skip
     if record["model"]["md5"]:
         lines.append(f"Model: {record['model']['path']} md5 {record['model']['md5']}")
     body = json.dumps(record, indent=2, sort_keys=True)

@@ -10,9 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlgate import escape
 from mlgate.compare import Check, Comparison
 from mlgate.dvc_checkout import Checkout
-from mlgate.gate import FAIL, PASS, Outcome, significance_verdict
+from mlgate.gate import FAIL, PASS, Outcome, show_value, significance_verdict
 from mlgate.hooks import HookState
 from mlgate.metrics import diff
 from mlgate.staleness import Staleness
@@ -35,8 +36,9 @@ def diff_json(comparison: Comparison, all_keys: bool = False) -> str:
 
 
 def diff_text(comparison: Comparison, all_keys: bool = False, markdown: bool = False) -> str:
-    title = f"{comparison.base.revision.label} -> {comparison.head.revision.label}"
-    lines = [f"**mlgate diff**: {title}" if markdown else f"mlgate diff: {title}", ""]
+    base, head = comparison.base.revision.label, comparison.head.revision.label
+    lines = [f"**mlgate diff**: {escape.code(base)} -> {escape.code(head)}" if markdown
+             else f"mlgate diff: {escape.one_line(base)} -> {escape.one_line(head)}", ""]  # fmt: skip
     for kind, changes in _diffs(comparison, all_keys).items():
         rows = [[path, key, _fmt(e["old"]), _fmt(e["new"]), _fmt_signed(e.get("diff"))]
                 for path, keys in changes.items() for key, e in keys.items()]  # fmt: skip
@@ -44,7 +46,7 @@ def diff_text(comparison: Comparison, all_keys: bool = False, markdown: bool = F
         lines.append(f"### {kind.capitalize()}" if markdown else kind.capitalize())
         lines.extend(_table(header, rows, markdown) if rows else ["(no changes)"])
         lines.append("")
-    lines.extend(f"note: {n}" for n in comparison.notes)
+    lines.extend(_notes(comparison.notes, markdown))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -72,8 +74,9 @@ def check_text(check: Check, colour: bool = False) -> str:
     paint = _painter(colour)
     comparison = check.comparison
     status = PASS if check.gate.passed else FAIL
-    lines = [paint(verdict_line(check), status, bold=True),
-             f"base {comparison.base.revision.label}, head {comparison.head.revision.label}", ""]  # fmt: skip
+    lines = [paint(escape.terminal(verdict_line(check)), status, bold=True),
+             f"base {escape.one_line(comparison.base.revision.label)}, "
+             f"head {escape.one_line(comparison.head.revision.label)}", ""]  # fmt: skip
     rows = [_outcome_row(o) for o in check.gate.outcomes]
     table = _table(["metric", "base", "head", "change", "change %", "rule", "verdict"], rows)
     lines.extend(table[:2])
@@ -87,8 +90,9 @@ def check_text(check: Check, colour: bool = False) -> str:
 def check_markdown(check: Check) -> str:
     comparison = check.comparison
     icon = ":white_check_mark:" if check.gate.passed else ":x:"
-    lines = [COMMENT_MARKER, f"## {icon} mlgate: {verdict_line(check)}", "",
-             f"Base `{comparison.base.revision.label}`, head `{comparison.head.revision.label}`.", ""]  # fmt: skip
+    lines = [COMMENT_MARKER, f"## {icon} mlgate: {escape.markdown(verdict_line(check))}", "",
+             f"Base {escape.code(comparison.base.revision.label)}, "
+             f"head {escape.code(comparison.head.revision.label)}.", ""]  # fmt: skip
     rows = [_outcome_row(o, markdown=True) for o in check.gate.outcomes]
     if rows:
         lines.extend(
@@ -128,8 +132,9 @@ def _sections(check: Check, markdown: bool) -> list[str]:
         first = tested[0].tested
         assert first is not None
         lines.extend(heading("Significance"))
-        lines.append(f"From {check.policy.predictions}: {first.method}, {first.resamples:,} "
-                     f"resamples, seed {first.seed}.")  # fmt: skip
+        source = check.policy.predictions or ""
+        lines.append(f"From {escape.code(source) if markdown else escape.one_line(source)}: "
+                     f"{first.method}, {first.resamples:,} resamples, seed {first.seed}.")  # fmt: skip
         lines.append("")
         rows = [_significance_row(o) for o in tested]
         header = ["metric", "difference", "interval", "p-value", "test", "verdict", "rows"]
@@ -156,8 +161,13 @@ def _sections(check: Check, markdown: bool) -> list[str]:
                      f"{check.policy_from}'s policy; the new one applies after merge.")  # fmt: skip
     if check.comparison.notes:
         lines.extend(heading("Notes"))
-        lines.extend(f"- {n}" for n in check.comparison.notes)
+        lines.extend(_notes(check.comparison.notes, markdown, bullet="- "))
     return lines
+
+
+def _notes(notes: Sequence[str], markdown: bool, bullet: str = "note: ") -> list[str]:
+    """Notes name files, metrics and revisions a pull request chose: escaped for the medium."""
+    return [bullet + (escape.markdown(n) if markdown else escape.one_line(n)) for n in notes]
 
 
 def _tested(check: Check) -> list[Outcome]:
@@ -218,9 +228,10 @@ def _name(outcome: Outcome) -> str:
 
 def _table(header: Sequence[str], rows: list[list[str]], markdown: bool = False) -> list[str]:
     if markdown:
-        escape = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+        escaped = [[escape.markdown(str(cell)) for cell in row] for row in rows]
         return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                *("| " + " | ".join(row) + " |" for row in escape)]  # fmt: skip
+                *("| " + " | ".join(row) + " |" for row in escaped)]  # fmt: skip
+    rows = [[escape.terminal(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
@@ -232,15 +243,20 @@ def _table(header: Sequence[str], rows: list[list[str]], markdown: bool = False)
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
+    if isinstance(value, float) and math.isfinite(value):
         return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return show_value(value)
     return str(value)
 
 
 def _fmt_signed(value: Any) -> str:
     if value is None:
         return ""
-    return f"{value:+.4f}" if isinstance(value, float) else f"{value:+d}"
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:+.4f}"
+    shown = _fmt(value)
+    return shown if shown.startswith("-") or not shown[:1].isdigit() else "+" + shown
 
 
 def _short(md5: str | None) -> str:
@@ -273,9 +289,10 @@ def to_json(document: Any) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    """NaN and infinity are not JSON: they become null."""
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
+    """NaN and infinity are not JSON: they become the strings "NaN", "Infinity", "-Infinity"
+    (null would read as "missing")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return show_value(value)
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

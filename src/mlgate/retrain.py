@@ -47,6 +47,7 @@ def reproduce(root: Path, refresh: Sequence[str]) -> None:
     """Rerun ``refresh`` stages whatever their state (they fetch data from outside the
     repository), then every stage downstream that changed, as ``dvc repro`` decides."""
     refuse_uncommitted(root, "retraining starts from a commit, so commit or stash them first")
+    dvcfiles.check_pipeline_files(git.revision(git.WORKSPACE, root))
     stages = _stages(root)
     unknown = [stage for stage in refresh if stage not in stages]
     if unknown:

@@ -14,6 +14,7 @@ started with, and none is refused. A version that fails to load leaves the old o
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_MB = 10.0
+MAX_BODY_MB = 10_240.0  # 10 GiB: a larger limit is no limit
 POLL_SECONDS = 0.5
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -198,9 +200,28 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
     return app
 
 
-def run(env: deploy.Environment, host: str, port: int, max_body_mb: float,
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free port). Bound here, not by uvicorn, so a
+    port in use or a host that is no address is a one-line error, not uvicorn's own exit 3."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]  # fmt: skip
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise MlgateError(f"--host {host!r} is not an address to listen on: {exc}") from None
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise MlgateError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def run(env: deploy.Environment, sock: socket.socket, max_body_mb: float,
         max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> None:  # fmt: skip
-    """Serve until interrupted."""
+    """Serve on ``sock`` (from ``listen``) until interrupted."""
     try:
         import uvicorn
     except ImportError:
@@ -208,7 +229,8 @@ def run(env: deploy.Environment, host: str, port: int, max_body_mb: float,
             "mlgate serve needs its optional dependencies: pip install 'mlgate[serve]'"
         ) from None
     app = create_app(env, int(max_body_mb * 2**20), max_batch_rows)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:

@@ -19,7 +19,7 @@ import numpy as np
 from mlgate import stats
 from mlgate.errors import DataError
 from mlgate.git import Revision
-from mlgate.metrics import read_through_dvc
+from mlgate.metrics import read_recorded
 
 REQUIRED_COLUMNS = ("id", "label", "prediction")
 SAME_ORDER = np.arange(0)  # a marker: head's rows are in base's order already
@@ -47,6 +47,7 @@ class Significance:
     differences: dict[str, stats.Difference]  # by prediction metric (config.PREDICTION_METRICS)
     paired: bool
     notes: tuple[str, ...] = ()
+    rows: tuple[int, int] = (0, 0)  # the predictions' rows at base and at head
 
 
 def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, float],
@@ -70,14 +71,13 @@ def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, floa
                  "label at head, so each revision was resampled on its own",)  # fmt: skip
     differences = stats.compare(levels, base_scored, head_scored, paired=order is not None,
                                 resamples=resamples, seed=seed)  # fmt: skip
-    return Significance(differences, order is not None, notes)
+    rows = (len(base_predictions), len(head_predictions))
+    return Significance(differences, order is not None, notes, rows)
 
 
 def read_predictions(revision: Revision, path: str) -> Predictions:
     where = f"{path} at {revision.label}"
-    content = revision.read_one(path)
-    if content is None and revision.commit:
-        content = read_through_dvc(revision, path)
+    content = read_recorded(revision, path)
     if content is None:
         raise DataError(f"{where} is missing (the policy's predictions file; run `dvc repro`, "
                         "or `dvc pull` if it is cached)")  # fmt: skip

@@ -16,6 +16,7 @@ from helpers import REPO_ROOT, make_plain_project, mlgate_in
 from mlgate import scaffold
 from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
+from mlgate.scaffold import PROTECT_HINT
 
 THIS_REPOSITORY = scaffold.Settings(install="python -m pip install -e .")
 TOOLS = Path(sys.executable).parent
@@ -110,6 +111,7 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         "note      dvc.yaml (releases, retraining and deploys need a model artifact: declare one "
         "in dvc.yaml, such as `artifacts: {model: {path: model.pkl, type: model}}`, or set "
         "`model` in [tool.mlgate])",
+        f"note      .github/CODEOWNERS ({PROTECT_HINT})",
     ]
     assert (plain / ".dvc" / "config").exists()
     policy = read_policy(revision(WORKSPACE, plain))

@@ -31,6 +31,9 @@ LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc", "auc",
                     "average_precision", "r2", "score")  # fmt: skip
 WROTE, SAME, KEPT, OVERWROTE, NOTE = "wrote", "unchanged", "kept", "overwrote", "note"
+PROTECT_HINT = ("a pull request can edit its own workflow and policy: make the `Gate` check "
+                "(pr.yml) required in branch protection, and give .github/ and pyproject.toml "
+                "owners in CODEOWNERS whose review is required")  # fmt: skip
 _PRE_COMMIT_HEADER = "# Written by `mlgate init`"
 
 
@@ -77,6 +80,7 @@ def init(root: Path, settings: Settings, force: bool = False) -> list[Written]:
     if release.declared_artifact(root) is None:
         need = "releases, retraining and deploys need a model artifact"
         written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
+    written.append(Written(".github/CODEOWNERS", NOTE, PROTECT_HINT))
     return written
 
 

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlgate import defaults
+
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_MAX_ROWS = 2_000
+DEFAULT_MAX_ROWS = defaults.MAX_BATCH_ROWS
 
 
 @dataclass

@@ -9,32 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate import (
-    __version__,
-    batching,
-    compare,
-    deploy,
-    escape,
-    git,
-    github,
-    hooks,
-    lifecycle,
-    monitor,
-    registry,
-    report,
-    retrain,
-    scaffold,
-    serve,
-)
-from mlgate import release as release_
+from mlgate import __version__, compare, defaults, escape, git, github, report
 from mlgate.config import read_policy
 from mlgate.errors import (
     EXIT_BUG,
@@ -45,7 +27,9 @@ from mlgate.errors import (
     MlgateError,
     Refused,
 )
-from mlgate.files import write_text
+
+if TYPE_CHECKING:
+    from mlgate import deploy, monitor, registry
 
 FORMATS = click.Choice(["table", "md", "json"])
 _PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
@@ -130,7 +114,7 @@ def comment_command(file: Path) -> None:
 
 @cli.command("release")
 @click.argument("name", required=False)
-@click.option("--bump", type=click.Choice(release_.BUMPS), default="auto", show_default=True,
+@click.option("--bump", type=click.Choice(defaults.BUMPS), default="auto", show_default=True,
               help="Which part to raise; auto: major if the input signature changed, "
                    "minor if a gated metric improved, else patch.")  # fmt: skip
 @click.option("--version", "version", help="Release exactly this version (vX.Y.Z).")
@@ -152,6 +136,8 @@ def release_command(
 
     NAME defaults to the model artifact declared in dvc.yaml.
     """
+    from mlgate import release as release_
+
     root = git.repo_root()
     artifact = name or release_.declared_artifact(root)
     if artifact is None and if_changed:
@@ -195,6 +181,9 @@ def retrain_command(
     NAME defaults to the model artifact declared in dvc.yaml. Exit 0 when the model is unchanged
     or passes the gate, 1 when it fails (a proposal is still made, for people to see).
     """
+    from mlgate import release as release_
+    from mlgate import retrain
+
     root = git.repo_root()
     policy = read_policy(git.revision("HEAD", root))
     artifact = name or release_.declared_artifact(root)
@@ -230,6 +219,8 @@ def retrain_command(
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
 def promote_command(release: str, environment: str, push: bool, remote: str) -> None:
     """Assign RELEASE (NAME@vX.Y.Z) to ENVIRONMENT with the tag NAME#ENVIRONMENT#N."""
+    from mlgate import lifecycle, registry
+
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
     first = lifecycle.plan_promotion(root, release, environment, policy)
@@ -258,6 +249,8 @@ cli.add_command(promote_command, "assign")
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
 def deprecate_command(release: str, push: bool, remote: str) -> None:
     """Withdraw RELEASE (NAME@vX.Y.Z) with GTO's deprecation tag NAME@vX.Y.Z!#N."""
+    from mlgate import lifecycle, registry
+
     root = git.repo_root()
     planned, _ = registry.publish(
         root, lambda: lifecycle.plan_deprecation(root, release), push, remote
@@ -270,6 +263,8 @@ def deprecate_command(release: str, push: bool, remote: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def releases_command(name: str | None, as_json: bool) -> None:
     """Every artifact's latest version and environments; with NAME, all of its versions."""
+    from mlgate import lifecycle, registry
+
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
     rows = lifecycle.versions(reg, name) if name else lifecycle.summary(reg)
@@ -284,6 +279,8 @@ def releases_command(name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def history_command(name: str, as_json: bool) -> None:
     """Every registration, promotion and deprecation of NAME, oldest first."""
+    from mlgate import lifecycle, registry
+
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
     rows = lifecycle.history(reg, name)
@@ -294,6 +291,8 @@ def history_command(name: str, as_json: bool) -> None:
 @click.argument("ref")
 def check_ref_command(ref: str) -> None:
     """Say what a pushed registry tag means, as JSON (and as step outputs in GitHub Actions)."""
+    from mlgate import lifecycle
+
     meaning = lifecycle.check_ref(git.repo_root(), ref)
     click.echo(report.to_json(meaning), nl=False)
     if github.in_actions():
@@ -304,14 +303,16 @@ def check_ref_command(ref: str) -> None:
 @click.option("--model", "model_ref", required=True,
               help="NAME@vX.Y.Z, a promotion tag NAME#ENV#N, NAME#ENV (the version there now), "
                    "or a model file that dvc.lock records.")  # fmt: skip
-@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
               help="An environment from [tool.mlgate.environments], or local.")  # fmt: skip
 @click.option("--monitoring", type=click.Choice(["enable", "disable"]), default="disable",
               show_default=True, help="Log each request's inputs and predictions for `mlgate monitor`.")  # fmt: skip
-@click.option("--wait", type=click.FloatRange(min=0), default=deploy.DEFAULT_WAIT, show_default=True,
+@click.option("--wait", type=click.FloatRange(min=0), default=defaults.DEPLOY_WAIT_SECONDS, show_default=True,
               help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
 def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
+    from mlgate import deploy
+
     click.echo(f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
                f"monitoring {monitoring}d.")  # fmt: skip
     root = git.repo_root()
@@ -322,13 +323,15 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
 
 
 @cli.command("rollback")
-@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
               help="The environment to roll back.")  # fmt: skip
 @click.option("--to", "version", help="This version (default: the one before the current).")
-@click.option("--wait", type=click.FloatRange(min=0), default=deploy.DEFAULT_WAIT, show_default=True,
+@click.option("--wait", type=click.FloatRange(min=0), default=defaults.DEPLOY_WAIT_SECONDS, show_default=True,
               help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
 def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     """Switch ENV back to the previous (or given) successfully deployed version."""
+    from mlgate import deploy
+
     root = git.repo_root()
     env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     done = deploy.rollback(root, env, version, wait)
@@ -340,6 +343,8 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def deployments_command(env_name: str | None, as_json: bool) -> None:
     """Every deploy and rollback, oldest first, from each environment's log."""
+    from mlgate import deploy
+
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
     environments = (
@@ -374,6 +379,8 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
                     batch: Path | None, fmt: str, report_path: Path | None) -> None:  # fmt: skip
     """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
     1 yes, 2 when it cannot be computed."""
+    from mlgate import deploy, monitor
+
     root = git.repo_root()
     if env_name is None and batch is None:
         raise click.UsageError("give --env ENV (its monitoring log), --file FILE, or both")
@@ -410,26 +417,28 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 
 @cli.command("serve")
-@click.option("--env", "env_name", default=deploy.LOCAL, show_default=True,
+@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
               help="Serve this environment's current model.")  # fmt: skip
-@click.option("--host", default=serve.DEFAULT_HOST, show_default=True,
+@click.option("--host", default=defaults.SERVE_HOST, show_default=True,
               help="The address to listen on (0.0.0.0 exposes it to the network).")  # fmt: skip
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=serve.DEFAULT_PORT,
+    default=defaults.SERVE_PORT,
     show_default=True,
     help="The TCP port to listen on.",
 )
-@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True, max=serve.MAX_BODY_MB),
-              default=serve.DEFAULT_MAX_BODY_MB, show_default=True, callback=_finite,
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True, max=defaults.MAX_BODY_MB_LIMIT),
+              default=defaults.MAX_BODY_MB, show_default=True, callback=_finite,
               help="Larger request bodies get HTTP 413.")  # fmt: skip
-@click.option("--max-batch-rows", type=click.IntRange(min=1), default=batching.DEFAULT_MAX_ROWS,
+@click.option("--max-batch-rows", type=click.IntRange(min=1), default=defaults.MAX_BATCH_ROWS,
               show_default=True, help="Requests waiting for the model are predicted together, "
               "up to this many rows per call (1: never merged).")  # fmt: skip
 def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
                   max_batch_rows: int) -> None:  # fmt: skip
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
+    from mlgate import deploy, serve
+
     root = git.repo_root()
     env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     current = deploy.read_current(env)
@@ -444,15 +453,17 @@ def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
 
 
 @cli.command("init")
-@click.option("--python", "python_version", default=scaffold.Settings.python, show_default=True,
+@click.option("--python", "python_version", default=defaults.WORKFLOW_PYTHON, show_default=True,
               help="The Python version the workflows set up.")  # fmt: skip
-@click.option("--install", default=scaffold.Settings.install, show_default=True,
+@click.option("--install", default=defaults.WORKFLOW_INSTALL, show_default=True,
               help="The workflows' install step (mlgate and the pipeline's own dependencies).")  # fmt: skip
-@click.option("--main", "main_branch", default=scaffold.Settings.main, show_default=True,
+@click.option("--main", "main_branch", default=defaults.MAIN_BRANCH, show_default=True,
               help="The branch releases are made from.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
 def init_command(python_version: str, install: str, main_branch: str, force: bool) -> None:
     """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
+    from mlgate import scaffold
+
     settings = scaffold.Settings(python_version, install, main_branch)
     for written in scaffold.init(git.repo_root(), settings, force):
         note = f" ({written.note})" if written.note else ""
@@ -465,7 +476,7 @@ def hooks_group() -> None:
 
 
 HOOK_OPTION = click.option(
-    "--hook", "hook_names", type=click.Choice(hooks.HOOKS), multiple=True,
+    "--hook", "hook_names", type=click.Choice(defaults.HOOKS), multiple=True,
     help="Only this hook (repeatable); default: all three.",
 )  # fmt: skip
 
@@ -474,6 +485,8 @@ HOOK_OPTION = click.option(
 @HOOK_OPTION
 def hooks_install_command(hook_names: tuple[str, ...]) -> None:
     """Install the hooks, keeping any existing hook to run first."""
+    from mlgate import hooks
+
     states = hooks.install(git.repo_root(), hook_names or hooks.HOOKS)
     click.echo(report.hooks_text(states), nl=False)
 
@@ -482,6 +495,8 @@ def hooks_install_command(hook_names: tuple[str, ...]) -> None:
 @HOOK_OPTION
 def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
     """Remove mlgate's hooks and put back the hooks they chained."""
+    from mlgate import hooks
+
     states = hooks.uninstall(git.repo_root(), hook_names or hooks.HOOKS)
     click.echo(report.hooks_text(states), nl=False)
 
@@ -489,15 +504,19 @@ def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
 @hooks_group.command("status")
 def hooks_status_command() -> None:
     """Which hooks are installed, where, and with which Python."""
+    from mlgate import hooks
+
     click.echo(report.hooks_text(hooks.status(git.repo_root())), nl=False)
 
 
 @hooks_group.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("hook", type=click.Choice(hooks.HOOKS))
+@click.argument("hook", type=click.Choice(defaults.HOOKS))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> None:
     """Run HOOK now with git's ARGS (what the pre-commit framework calls)."""
+    from mlgate import hooks
+
     refs = sys.stdin.read() if hook == "pre-push" and not sys.stdin.isatty() else ""
     result = hooks.run(hook, args, refs, os.environ)
     for line in result.lines:
@@ -542,6 +561,8 @@ def _print_report(fmt: str, as_json: Callable[[], str], markdown: str,
 
 
 def _write_report(path: Path, markdown: str) -> None:
+    from mlgate.files import write_text
+
     try:
         write_text(path, markdown)
     except OSError as exc:
@@ -573,6 +594,8 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
 def _publish_drift_to_actions(
     result: monitor.Report, markdown: str, report_path: Path | None
 ) -> None:
+    from mlgate import monitor
+
     github.append_step_summary(markdown, full=_full_report(report_path))
     github.write_outputs(monitor.outputs(result, report_path))
     for column in result.columns:
@@ -651,6 +674,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:
         if "--traceback" in args:
+            import traceback
+
             traceback.print_exc()
         click.echo(
             f"mlgate: an unexpected error has occurred: {type(exc).__name__}: "

@@ -148,32 +148,37 @@ def resolve_base(
     head_commit = head.commit or git.resolve_commit("HEAD", root)
     if base is not None and not merge_base:
         return git.revision(base, root), ()
-    branch = base or env.get("GITHUB_BASE_REF") or configured_base(root)
-    ref = _find_or_fetch(root, branch, env) if branch else git.find_main_branch(root)
-    if ref is None:
+    main = None if base or env.get("GITHUB_BASE_REF") else git.find_main(root)
+    branch = base or env.get("GITHUB_BASE_REF") or (main and _configured_base(root, main))
+    found = _find_or_fetch(root, branch, env) if branch and branch != (main or ("",))[0] else main
+    if found is None:
         raise GitError(
             "no base to compare with: no main, origin/main or master branch; pass --base REF"
         )
-    fork_point = git.merge_base(head_commit, ref, root)
+    ref, tip = found
+    fork_point = git.merge_base(head_commit, tip, root)
     if fork_point is None:
         note = (f"no common history with {ref} (a shallow clone?): compared with its tip; "
                 "use `fetch-depth: 0` in actions/checkout for the exact merge-base")  # fmt: skip
-        return git.revision(ref, root), (note,)
-    name = ref if fork_point == git.resolve_commit(ref, root) else f"merge-base of {ref}"
+        return git.Revision(root, tip, ref), (note,)
+    name = ref if fork_point == tip else f"merge-base of {ref}"
     return git.Revision(root, fork_point, name), ()
 
 
-def configured_base(root: Path) -> str | None:
-    """The ``base`` the main branch's own policy names: never the change's, so a branch cannot
-    name itself as its base and pass."""
-    main = git.find_main_branch(root)
-    return None if main is None else read_policy(git.revision(main, root)).base
+def _configured_base(root: Path, main: tuple[str, str]) -> str:
+    """The ``base`` the main branch's own policy names (else main itself): never the change's,
+    so a branch cannot name itself as its base and pass."""
+    name, commit = main
+    return read_policy(git.Revision(root, commit, name)).base or name
 
 
-def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> str:
+def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """The branch (or origin's copy of it, fetched if need be): (name, commit)."""
     for candidate in (branch, f"origin/{branch}"):
-        if git.has_commit(candidate, root):
-            return candidate
+        try:
+            return candidate, git.resolve_commit(candidate, root)
+        except GitError:
+            continue
     try:
         git.fetch_ref("origin", branch, root)
     except GitError as exc:
@@ -183,4 +188,4 @@ def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> str:
             f"base branch '{branch}' is not in this clone and fetching it failed ({exc}); "
             f"{how}, or pass --base REF"
         ) from None
-    return f"origin/{branch}"
+    return f"origin/{branch}", git.resolve_commit(f"origin/{branch}", root)

@@ -33,21 +33,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import dvcfiles, git, registry
+from mlgate import defaults, dvcfiles, git, registry
 from mlgate.config import Policy
 from mlgate.errors import ConfigError, MlgateError, Refused
 from mlgate.files import file_md5
 from mlgate.lifecycle import parse_release_ref
 from mlgate.release import declared_artifact, read_record
 
-LOCAL = "local"
+LOCAL = defaults.LOCAL_ENVIRONMENT
 DEFAULT_TARGETS = ".mlgate/deployments"
 CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
 DEPLOYED_FILE = "deployed.json"
 CARD_FILE = "model.json"
 PROFILE_FILE = "profile.json"  # the training data's reference profile, for `mlgate monitor`
 PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
-DEFAULT_WAIT = 60.0  # seconds a deploy waits for another one to the same environment
+DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
 _STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)$")
 _CHUNK = 1 << 20
 

@@ -6,11 +6,16 @@ must start in well under a second, and importing GitPython alone costs about 0.1
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import re
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from mlgate.errors import GitError
 
@@ -77,8 +82,19 @@ def merge_base(a: str, b: str, cwd: Path | str = ".") -> str | None:
 
 def find_main_branch(cwd: Path | str = ".") -> str | None:
     """main or master (local, then origin's), else the branch origin/HEAD names."""
-    found = next((ref for ref in MAIN_BRANCH_CANDIDATES if has_commit(ref, cwd)), None)
-    return found or remote_default_branch("origin", cwd)
+    found = find_main(cwd)
+    return None if found is None else found[0]
+
+
+def find_main(cwd: Path | str = ".") -> tuple[str, str] | None:
+    """(name, commit) of main or master (local, then origin's), else of origin/HEAD's branch."""
+    for ref in MAIN_BRANCH_CANDIDATES:
+        try:
+            return ref, resolve_commit(ref, cwd)
+        except GitError:
+            continue
+    default = remote_default_branch("origin", cwd)
+    return None if default is None else (default, resolve_commit(default, cwd))
 
 
 def remote_default_branch(remote: str, cwd: Path | str = ".") -> str | None:
@@ -103,11 +119,18 @@ def is_shallow(cwd: Path | str = ".") -> bool:
 
 
 def read_blobs(commit: str, paths: Iterable[str], cwd: Path | str = ".") -> dict[str, bytes | None]:
-    """Read several files at one commit with a single git process; absent files map to None."""
+    """Read several files at one commit; absent files map to None. A commit id is read through
+    one ``git cat-file --batch`` process per repository, kept for the command's life (objects
+    never change); anything else (the index) with a process of its own."""
     paths = list(dict.fromkeys(paths))
     if not paths:
         return {}
+    unreadable = next((p for p in paths if "\n" in p or "\r" in p), None)
+    if unreadable is not None:  # it would end git's request line early
+        raise GitError(f"cannot read a path with a line break in it: {unreadable!r}")
     request = "".join(f"{commit}:{p}\n" for p in paths).encode()
+    if _FULL_ID.fullmatch(commit):
+        return dict(zip(paths, _batch_reader(cwd).read(request, len(paths), commit), strict=True))
     try:
         output = subprocess.run(
             ["git", "cat-file", "--batch"], cwd=cwd, input=request, capture_output=True, check=True
@@ -115,6 +138,81 @@ def read_blobs(commit: str, paths: Iterable[str], cwd: Path | str = ".") -> dict
     except (OSError, subprocess.CalledProcessError) as exc:
         raise GitError(f"git cat-file failed at {commit[:12]}: {exc}") from None
     return dict(zip(paths, _parse_batch(output, len(paths)), strict=True))
+
+
+_FULL_ID = re.compile("[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+class _BatchReader:
+    """A running ``git cat-file --batch``: requests in, objects out, one at a time (locked)."""
+
+    def __init__(self, cwd: Path | str) -> None:
+        self.cwd = cwd
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def read(self, request: bytes, count: int, commit: str) -> list[bytes | None]:
+        with self.lock:
+            try:
+                process = self._started()
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(request)
+                process.stdin.flush()
+                return [self._one(process.stdout) for _ in range(count)]
+            except (OSError, ValueError) as exc:
+                self.close()
+                raise GitError(f"git cat-file failed at {commit[:12]}: {exc}") from None
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.process is None or self.process.poll() is not None:
+            try:
+                self.process = subprocess.Popen(
+                    ["git", "cat-file", "--batch"], cwd=self.cwd, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            except FileNotFoundError:
+                raise GitError("git is not installed, or not on PATH") from None
+        return self.process
+
+    @staticmethod
+    def _one(stdout: IO[bytes]) -> bytes | None:
+        header = stdout.readline().split()
+        if not header:
+            raise ValueError("git cat-file stopped answering")
+        if header[-1] == b"missing" or len(header) != 3:
+            return None
+        content = stdout.read(int(header[2]) + 1)[:-1]
+        return content if header[1] == b"blob" else None
+
+    def close(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+_READERS: dict[str, _BatchReader] = {}  # most recently used last
+_READERS_LOCK = threading.Lock()
+_MAX_READERS = 4
+
+
+def _batch_reader(cwd: Path | str) -> _BatchReader:
+    key = os.path.realpath(cwd)
+    with _READERS_LOCK:
+        reader = _READERS.pop(key, None) or _BatchReader(key)
+        _READERS[key] = reader
+        while len(_READERS) > _MAX_READERS:
+            oldest = _READERS.pop(next(iter(_READERS)))
+            with oldest.lock:
+                oldest.close()
+        return reader
+
+
+@atexit.register
+def _close_readers() -> None:
+    for reader in _READERS.values():
+        reader.close()
 
 
 def _parse_batch(output: bytes, count: int) -> list[bytes | None]:

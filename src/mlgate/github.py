@@ -10,7 +10,6 @@ import json
 import os
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,6 +116,8 @@ def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = No
     path = (os.environ if env is None else env).get("GITHUB_OUTPUT")
     if not path:
         return
+    import uuid
+
     blocks = []
     for name, value in outputs.items():
         delimiter = f"mlgate_{uuid.uuid4().hex}"  # a value cannot end the block early

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate import git
+from mlgate import defaults, git
 from mlgate.errors import (
     EXIT_BUG,
     EXIT_COULD_NOT_RUN,
@@ -29,7 +29,7 @@ from mlgate.errors import (
 )
 from mlgate.escape import one_line
 
-HOOKS = ("pre-commit", "pre-push", "post-checkout")
+HOOKS = defaults.HOOKS
 CHAINED_SUFFIX = ".before-mlgate"
 MARKER = "# mlgate-managed-hook"
 SKIP_VARIABLE = "MLGATE_SKIP"

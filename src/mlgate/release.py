@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__, compare, dvcfiles, escape, git, registry
+from mlgate import __version__, compare, defaults, dvcfiles, escape, git, registry
 from mlgate.config import read_policy
 from mlgate.errors import ConfigError, DataError, Refused
 from mlgate.gate import FAIL, GateResult, Outcome, evaluate
 from mlgate.metrics import Snapshot, read_snapshot
 from mlgate.registry import Version
 
-BUMPS = ("auto", "major", "minor", "patch")
+BUMPS = defaults.BUMPS
 FIRST_VERSION = Version(0, 1, 0)
 RECORD_BEGIN = "-----BEGIN MLGATE RELEASE RECORD-----"
 RECORD_END = "-----END MLGATE RELEASE RECORD-----"

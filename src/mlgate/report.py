@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
 from mlgate.compare import Check, Comparison
-from mlgate.dvc_checkout import Checkout
 from mlgate.gate import FAIL, PASS, Outcome, show_value, significance_verdict
-from mlgate.hooks import HookState
 from mlgate.metrics import diff
-from mlgate.staleness import Staleness
 
 if TYPE_CHECKING:
     from mlgate.drift import ColumnDrift as DriftColumn
+    from mlgate.dvc_checkout import Checkout
+    from mlgate.hooks import HookState
     from mlgate.monitor import Report as MonitorReport
+    from mlgate.staleness import Staleness
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 JSON_SCHEMA_VERSION = 1

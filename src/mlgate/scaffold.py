@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from mlgate import __version__, git, release
+from mlgate import __version__, defaults, git, release
 from mlgate.config import POLICY_FILES, prediction_metric, read_policy
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
@@ -41,9 +41,9 @@ _PRE_COMMIT_HEADER = "# Written by `mlgate init`"
 class Settings:
     """What differs between repositories in the workflows."""
 
-    python: str = "3.11"
-    install: str = f'python -m pip install "mlgate=={__version__}"'
-    main: str = "main"
+    python: str = defaults.WORKFLOW_PYTHON
+    install: str = defaults.WORKFLOW_INSTALL
+    main: str = defaults.MAIN_BRANCH
 
 
 @dataclass(frozen=True)

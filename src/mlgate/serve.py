@@ -23,16 +23,15 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgate import batching, deploy, payload, requestlog
+from mlgate import batching, defaults, deploy, payload, requestlog
 from mlgate.errors import MlgateError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_MAX_BODY_MB = 10.0
-MAX_BODY_MB = 10_240.0  # 10 GiB: a larger limit is no limit
+DEFAULT_HOST = defaults.SERVE_HOST
+DEFAULT_PORT = defaults.SERVE_PORT
+DEFAULT_MAX_BODY_MB = defaults.MAX_BODY_MB
 POLL_SECONDS = 0.5
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

@@ -172,6 +172,39 @@ def test_a_base_that_never_had_the_metrics_is_judged_on_bounds_and_says_so(
     assert mlgate_in(repo, monkeypatch, "check") == 1
 
 
+def test_an_unreadable_base_of_a_templated_pipeline_stops_the_gate_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dvc.yaml with ${...} is resolved by DVC itself, which reports a missing file as an error
+    entry: one DVC records is still "cannot read", not "never had"."""
+    repo = init_dvc_repo(tmp_path / "p")
+    (repo / "dvc.yaml").write_text(TEMPLATED)
+    (repo / "params.yaml").write_text("q: 0.9\n")
+    (repo / "pyproject.toml").write_text('[tool.mlgate.rules]\nacc = { direction = "higher" }\n')
+    dvc(repo, "repro", "-q")
+    commit_all(repo, "a templated pipeline")
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "params.yaml").write_text("q: 0.5\n")
+    dvc(repo, "repro", "-q")
+    assert mlgate_in(repo, monkeypatch, "check") == 1
+    drop_cached(repo, "main")
+    capsys.readouterr()
+    assert mlgate_in(repo, monkeypatch, "check") == 2
+    one_line_error(capsys, "m.json at main", "DVC cannot read it", "dvc fetch")
+
+
+TEMPLATED = """\
+vars:
+  - out: m.json
+stages:
+  ev:
+    cmd: python -c "import json, yaml; q = yaml.safe_load(open('params.yaml'))['q']; json.dump({'acc':q}, open('${out}', 'w'))"
+    params: [q]
+    metrics:
+    - ${out}
+"""
+
+
 # --- 3. the base is not the change's to choose --------------------------------------------
 
 

@@ -363,3 +363,26 @@ def test_without_declared_environments_any_name_deploys_and_is_listed(
     assert mlgate_in(project, monkeypatch, "deployments") == 0
     [row] = capsys.readouterr().out.splitlines()[2:]
     assert row.split()[2:5] == ["edge", "deploy", "deployed"]
+
+
+# --- issue 19.2: the deployment log never loses a record, nor blocks an environment ---------
+
+
+@pytest.mark.parametrize("junk", ['{"id": "cut', "null", "[]", "5", '{"time": 5}', '"text"'])
+def test_a_cut_or_malformed_log_line_is_skipped_with_a_warning_and_blocks_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], junk: str
+) -> None:
+    two_releases(project, monkeypatch)
+    args = ("--env", "staging")
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", *args) == 0
+    path = project / "deployed/staging/deployments.jsonl"
+    path.write_bytes(path.read_bytes() + junk.encode())  # no newline: as a crash leaves it
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.2.0", *args) == 0
+    assert mlgate_in(project, monkeypatch, "rollback", *args) == 0
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "deployments", "--env", "staging", "--json") == 0
+    printed = capsys.readouterr()
+    listed = [(d["action"], d["version"]) for d in json.loads(printed.out)]
+    assert listed == [("deploy", "v0.1.0"), ("deploy", "v0.2.0"), ("rollback", "v0.1.0")]
+    assert "deployments.jsonl line 2 is not a deployment record" in printed.err
+    assert printed.err.count("warning") == 1

@@ -101,3 +101,81 @@ def test_a_column_missing_from_the_log_and_a_foreign_file_are_named(tmp_path: Pa
 def test_no_log_reads_as_no_rows(tmp_path: Path) -> None:
     assert requestlog.log_files(tmp_path) == []
     assert len(requestlog.read([], COLUMNS)) == 0
+
+
+# --- issue 19.1: rows whole or absent under faults ------------------------------------------
+
+
+def test_a_row_a_crash_cut_short_is_cut_off_before_the_next_append(tmp_path: Path) -> None:
+    """The crash left `...,3.` with no newline: the next rows must not glue onto it
+    (`3.2026-12-01T...`), and the reader must not take the half row for a whole one."""
+    log = requestlog.RequestLog(tmp_path, ["amount", "shop"])
+    log.append("v1", frame(1.0), [0])
+    path = tmp_path / "monitoring" / "requests.csv"
+    whole = path.read_bytes()
+    path.write_bytes(whole + b"2026-11-23T10:00:00.000Z,v1,3.")
+    log.append("v1", frame(2.0), [1])
+    lines = path.read_bytes().splitlines()
+    assert path.read_bytes().startswith(whole) and len(lines) == 3
+    assert all(line.count(b",") == 4 for line in lines)
+    assert requestlog.read([path], COLUMNS)["amount"].tolist() == [1.0, 2.0]
+
+
+def test_a_file_with_a_cut_header_gets_its_header_again(tmp_path: Path) -> None:
+    folder = tmp_path / "monitoring"
+    folder.mkdir()
+    (folder / "requests.csv").write_bytes(b"time,versi")
+    log = requestlog.RequestLog(tmp_path, ["amount", "shop"])
+    log.append("v1", frame(4.0), [0])
+    files = requestlog.log_files(tmp_path)
+    cut: list[Path] = []
+    assert requestlog.read(files, COLUMNS, on_partial=cut.append)["amount"].tolist() == [4.0]
+    assert len(cut) == len(files) - 1  # the foreign half header was rotated away, and counted
+
+
+def test_a_new_empty_file_and_a_half_written_one_read_as_no_rows(tmp_path: Path) -> None:
+    folder = tmp_path / "monitoring"
+    folder.mkdir()
+    (folder / "requests-20261201T100000.000Z.csv").write_bytes(b"")
+    (folder / "requests.csv").write_bytes(b"time,version,amount,sh")
+    cut: list[Path] = []
+    files = requestlog.log_files(tmp_path)
+    assert len(files) == 2 and len(requestlog.read(files, COLUMNS, on_partial=cut.append)) == 0
+    assert cut == [folder / "requests.csv"]
+
+
+FULL_DISK = """
+import resource, signal, sys
+import pandas as pd
+from pathlib import Path
+from mlgate import requestlog
+
+log = requestlog.RequestLog(Path(sys.argv[1]), ["amount", "shop"])
+log.append("v1", pd.DataFrame({"amount": [1.0], "shop": ["a"]}), [0])
+path = Path(sys.argv[1]) / "monitoring" / "requests.csv"
+before = path.stat().st_size
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+resource.setrlimit(resource.RLIMIT_FSIZE, (before + 100, before + 100))  # 100 bytes left
+big = pd.DataFrame({"amount": [float(n) for n in range(50)], "shop": ["b"] * 50})
+try:
+    log.append("v1", big, [1] * 50)
+except requestlog.LogWriteFailed as exc:
+    print("failed:", exc)
+print("size", path.stat().st_size == before)
+log.append("v1", pd.DataFrame({"amount": [2.0], "shop": ["c"]}), [0])  # fits in what is left
+print("rows", requestlog.read([path], {"amount": "numeric"})["amount"].tolist())
+"""
+
+
+def test_a_full_disk_leaves_no_part_of_a_request(tmp_path: Path) -> None:
+    """A real limit on the file's size (RLIMIT_FSIZE): the write stops part way, EFBIG; the
+    rows written before it are cut back, the next request that fits is logged whole."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("failed: cannot append to the monitoring log: File too large")
+    assert lines[1:] == ["size True", "rows [1.0, 2.0]"]

@@ -353,3 +353,22 @@ def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert f"Serving production (scorer v0.1.0) on http://127.0.0.1:{port}" in err
+
+
+def test_a_log_that_cannot_be_written_never_fails_an_answer(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19.1: the prediction succeeded, so the client gets it; the log failure is counted
+    and said once."""
+    env = production(project)
+    folder = env.target / requestlog.FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.write_text("not a folder: every append fails")
+    with serving(env) as address:
+        for _ in range(3):
+            assert score(address, {"instances": ROWS})[0] == 200
+        _, text = request(address, "GET", "/metrics")
+    values = {s.name: s.value for f in text_string_to_metric_families(text.decode())
+              for s in f.samples}  # fmt: skip
+    assert values["mlgate_log_errors_total"] == 3.0
+    assert capsys.readouterr().err.count("requests are not being logged") == 1

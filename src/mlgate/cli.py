@@ -352,7 +352,7 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
         if env_name
         else deploy.known_environments(root, policy)
     )
-    rows = [d for env in environments for d in deploy.read_log(env)]
+    rows = [d for env in environments for d in deploy.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
         click.echo(report.to_json([asdict(d) for d in rows]), nl=False)
@@ -540,6 +540,10 @@ def _say_taken(taken: Sequence[str]) -> None:
 
 def _pushed(push: bool, remote: str) -> str:
     return f" and pushed it to {remote}" if push else ""
+
+
+def _warn(message: str) -> None:
+    click.echo(f"mlgate: warning: {escape.one_line(message)}", err=True)
 
 
 def _warn_ignored(reg: registry.Registry) -> None:

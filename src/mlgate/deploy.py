@@ -212,20 +212,33 @@ def read_current(env: Environment) -> Deployment | None:
         raise MlgateError(f"{path} is unreadable ({exc}): restore it from the log") from None
 
 
-def read_log(env: Environment) -> list[Deployment]:
-    """Every complete line of the log (a line cut short by a crash is skipped)."""
+def read_log(env: Environment, *, on_skipped: Callable[[str], None] | None = None) -> list[Deployment]:  # fmt: skip
+    """Every deployment record in the log. A line that is not one (cut short by a crash, or
+    edited by hand into JSON of another shape) is skipped, and ``on_skipped`` told why: an
+    environment is never blocked by its log."""
     path = env.target / LOG
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise MlgateError(f"cannot read {path}: {exc.strerror or exc}") from None
     entries = []
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
         try:
             entries.append(_deployment(json.loads(line)))
-        except (ValueError, TypeError):
-            continue
+        except (ValueError, TypeError, RecursionError) as exc:
+            if on_skipped is not None:
+                on_skipped(
+                    f"{path} line {number} is not a deployment record ({_why(exc)}): skipped"
+                )
     return entries
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
 def load_model(model_file: Path) -> Any:
@@ -494,16 +507,42 @@ def _ignore_in_git(target: Path) -> None:
 
 
 def _append(env: Environment, record: Deployment) -> None:
-    line = json.dumps(asdict(record), separators=(",", ":")) + "\n"
-    fd = os.open(env.target / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """One line for ``record``, always on a line of its own: a last line a crash cut short
+    (deploys hold the environment's lock, so it is no other deploy's) is ended first, so it
+    cannot swallow this record."""
+    line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
+    fd = os.open(env.target / LOG, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        while line:
+            line = line[os.write(fd, line) :]
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _deployment(data: Mapping[str, Any]) -> Deployment:
+_TEXT_FIELDS = ("id", "time", "environment", "action", "outcome", "artifact", "version", "md5",
+                "model_file", "who")  # fmt: skip
+_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error")
+
+
+def _deployment(data: Any) -> Deployment:
+    """A record read back from the log or ``current``; TypeError for any other shape."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON {type(data).__name__}, not an object")
+    for name in _TEXT_FIELDS:
+        if not isinstance(data.get(name), str):
+            raise TypeError(f"'{name}' is {'missing' if name not in data else 'not text'}")
+    for name in _OPTIONAL_TEXT_FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise TypeError(f"'{name}' is not text")
+    if not isinstance(data.get("monitoring", False), bool):
+        raise TypeError("'monitoring' is not true or false")
+    rows = data.get("smoke_rows", 0)
+    if isinstance(rows, bool) or not isinstance(rows, int):
+        raise TypeError("'smoke_rows' is not a whole number")
     fields = Deployment.__dataclass_fields__
     return Deployment(**{k: v for k, v in data.items() if k in fields})
 

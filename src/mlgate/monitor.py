@@ -132,9 +132,16 @@ def logged_data(env: deploy.Environment, deployment: deploy.Deployment, referenc
         if progress is not None:
             progress(done, total)
 
-    frame = requestlog.read(files, column_kinds(reference), deployment.version, cutoff, step)
+    cut: list[Path] = []
+    frame = requestlog.read(files, column_kinds(reference), deployment.version, cutoff, step,
+                            on_partial=cut.append)  # fmt: skip
     window = f" since {cutoff}" if cutoff else ""
-    return frame, f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}"
+    dropped = (f"; {len(cut)} row{'s' if len(cut) > 1 else ''} a crash cut short dropped"
+               if cut else "")  # fmt: skip
+    return (
+        frame,
+        f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}{dropped}",
+    )
 
 
 def batch_data(path: Path, reference: Reference) -> pd.DataFrame:

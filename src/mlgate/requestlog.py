@@ -5,16 +5,21 @@ prediction``, then one row per scored row. CSV and not JSON lines because `mlgat
 reads millions of rows: pandas parses a million rows of 20 features from CSV in 1.2 s, where
 the fastest JSON-lines reader (pyarrow's, on two threads) took 3.4 s (bench/README.md).
 
-A request's rows are written with one ``write`` to a file opened for appending, so a crash
-loses at most the last partial row, which the reader drops. The active file is
-``requests.csv``; past ``max_bytes``, or when a version with other columns starts logging, it
-is renamed ``requests-<UTC time>.csv`` and a new one begun. ``sample`` is the share of
-requests logged.
+Rows are whole or absent. A request's rows are appended under an exclusive lock on the file
+(``flock``, so several server processes on one machine take turns); a write that fails part way
+(a full disk) is cut back to where it began, and a row a crash left half written is cut off by
+the next append before it writes, so no row is ever glued to another. The reader drops, and
+counts, a last row without its newline and skips a file whose header is incomplete. The active
+file is ``requests.csv``; past ``max_bytes``, or when a version with other columns starts
+logging, it is renamed ``requests-<UTC time>.csv`` and a new one begun. ``sample`` is the share
+of requests logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import math
 import os
@@ -37,6 +42,11 @@ FIXED_COLUMNS = ("time", "version")
 PREDICTION = "prediction"
 DEFAULT_SAMPLE = 1.0
 DEFAULT_MAX_MB = 100.0
+_TAIL_CHUNK = 1 << 16  # how far back a repair looks for the last newline at a time
+
+
+class LogWriteFailed(MlgateError):
+    """Rows could not be appended (a full disk, say); nothing of them was left in the log."""
 
 
 def now() -> str:
@@ -70,15 +80,19 @@ class RequestLog:
                 for i, p in enumerate(predictions))  # fmt: skip
         text = _rows_text(rows).encode()
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = self._open_active()
             try:
-                if os.fstat(fd).st_size == 0:
-                    text = self.header + text
-                os.write(fd, text)
-                size = os.fstat(fd).st_size
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd = self._open_active()
+            except OSError as exc:
+                raise LogWriteFailed(
+                    f"cannot open the monitoring log: {exc.strerror or exc}"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                start = _cut_partial_row(fd)
+                size = _append_whole(fd, (self.header if start == 0 else b"") + text, start)
             finally:
-                os.close(fd)
+                os.close(fd)  # and with it the lock
             if size >= self.max_bytes:
                 _rotate(self.folder / ACTIVE)
         return True
@@ -99,6 +113,43 @@ class RequestLog:
         return fd
 
 
+def _cut_partial_row(fd: int) -> int:
+    """The file's size once a last row without its newline (a crash mid-write) is cut off:
+    where the next rows begin."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = size
+    while end > 0:
+        begin = max(0, end - _TAIL_CHUNK)
+        newline = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            end = begin + newline + 1
+            break
+        end = begin
+    os.ftruncate(fd, end)  # 0 when even the header was cut: it is written again
+    return end
+
+
+def _append_whole(fd: int, data: bytes, start: int) -> int:
+    """Write all of ``data`` at the end (``start``), or nothing: a short write is continued, a
+    failed one cut back to ``start``. The file's size after."""
+    written = 0
+    try:
+        while written < len(data):
+            count = os.write(fd, data[written:])
+            if count <= 0:
+                raise OSError(28, "no space left on device")
+            written += count
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise LogWriteFailed(
+            f"cannot append to the monitoring log: {exc.strerror or exc}"
+        ) from None
+    return start + written
+
+
 def log_files(target: Path, since: str | None = None) -> list[Path]:
     """The log's files, oldest first; with ``since`` (a log timestamp), only those that may
     hold rows from then on (a rotated file's name is the time it was closed)."""
@@ -111,13 +162,16 @@ def log_files(target: Path, since: str | None = None) -> list[Path]:
 
 
 def read(files: Sequence[Path], columns: dict[str, str], version: str | None = None,
-         since: str | None = None, progress: Callable[[int], None] | None = None) -> pd.DataFrame:  # fmt: skip
+         since: str | None = None, progress: Callable[[int], None] | None = None, *,
+         on_partial: Callable[[Path], None] | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows of ``version`` logged at or after ``since``, with ``columns`` (name -> "numeric" or
-    "text"); ``progress`` is told the bytes read as reading goes."""
+    "text"); ``progress`` is told the bytes read as reading goes, ``on_partial`` each file whose
+    last row (or header) a crash cut short, which is dropped."""
     import pandas as pd
 
     fixed = [name for name, wanted in (("time", since), ("version", version)) if wanted is not None]
-    parts = [_read_file(path, fixed, columns, progress) for path in files]
+    parts = [part for path in files
+             if (part := _read_file(path, fixed, columns, progress, on_partial)) is not None]  # fmt: skip
     frame = pd.concat(parts, ignore_index=True) if parts else _empty([*fixed, *columns])
     keep = None
     if version is not None:
@@ -129,10 +183,16 @@ def read(files: Sequence[Path], columns: dict[str, str], version: str | None = N
 
 
 def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
-               progress: Callable[[int], None] | None) -> pd.DataFrame:  # fmt: skip
+               progress: Callable[[int], None] | None,
+               on_partial: Callable[[Path], None] | None) -> pd.DataFrame | None:  # fmt: skip
+    """The file's rows, or None for a file with no whole header yet (new, or cut by a crash)."""
     import pandas as pd
 
-    data = _complete_rows(path)
+    data, cut = _complete_rows(path)
+    if cut and on_partial is not None:
+        on_partial(path)
+    if not data:
+        return None
     first_line = data[: data.find(b"\n")]  # not split(): that copies the whole file's rest
     header = next(csv.reader([first_line.decode("utf-8", "replace")]), [])
     missing = [name for name in [*FIXED_COLUMNS, *columns] if name not in header]
@@ -153,13 +213,17 @@ def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
     return frame
 
 
-def _complete_rows(path: Path) -> bytes:
-    """The file's bytes up to its last newline: a row a crash cut short is dropped."""
+def _complete_rows(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes up to its last newline (a row a crash cut short is dropped), and
+    whether anything was dropped."""
     try:
         data = path.read_bytes()
+    except FileNotFoundError:  # rotated or removed since it was listed
+        return b"", False
     except OSError as exc:
         raise MlgateError(f"cannot read the monitoring log {path}: {exc}") from None
-    return data[: data.rfind(b"\n") + 1]
+    end = data.rfind(b"\n") + 1
+    return data[:end], end < len(data)
 
 
 class _Counted(io.BytesIO):

@@ -180,7 +180,7 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
             predictions = await batcher.predict(loaded.model, frame)
             metrics.predicted(predictions, hasattr(loaded.model, "classes_"))
             if loaded.log is not None:
-                loaded.log.append(loaded.deployment.version, frame, predictions)
+                _log_rows(loaded, frame, predictions, metrics)
             return answer("/invocations", 200, {"predictions": predictions}, started)
         except payload.UnsupportedMediaType as exc:
             return answer("/invocations", 415, {"error": str(exc)}, started)
@@ -255,6 +255,20 @@ def _one_thread_per_prediction(model: Any) -> None:
             estimator.n_jobs = 1
 
 
+def _log_rows(loaded: Loaded, frame: Any, predictions: list[Any], metrics: _Metrics) -> None:
+    """Log a request's rows; a log that cannot be written (a full disk) never fails the answer:
+    the failure is counted on /metrics and said once on stderr."""
+    assert loaded.log is not None
+    try:
+        loaded.log.append(loaded.deployment.version, frame, predictions)
+    except (requestlog.LogWriteFailed, OSError) as exc:
+        metrics.log_errors.inc()
+        if not metrics.log_error_said:
+            metrics.log_error_said = True
+            print(f"mlgate serve: warning: requests are not being logged ({exc}); answers go on, "
+                  "mlgate_log_errors_total counts the requests not logged", file=sys.stderr)  # fmt: skip
+
+
 class _Metrics:
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -274,6 +288,9 @@ class _Metrics:
                                buckets=BATCH_BUCKETS, registry=self.registry)  # fmt: skip
         self.model = Gauge("mlgate_model_info", "The model being served (value 1)",
                            ["artifact", "version", "md5"], registry=self.registry)  # fmt: skip
+        self.log_errors = Counter("mlgate_log_errors", "Requests answered but not logged "
+                                  "(the monitoring log could not be written)", registry=self.registry)  # fmt: skip
+        self.log_error_said = False
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

@@ -386,3 +386,36 @@ def test_a_cut_or_malformed_log_line_is_skipped_with_a_warning_and_blocks_nothin
     assert listed == [("deploy", "v0.1.0"), ("deploy", "v0.2.0"), ("rollback", "v0.1.0")]
     assert "deployments.jsonl line 2 is not a deployment record" in printed.err
     assert printed.err.count("warning") == 1
+
+
+def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
+    tmp_path: Path,
+) -> None:
+    """Issue 19.3, a real fault: the deploy runs with RLIMIT_FSIZE below the model's size, so
+    copying it fails with EFBIG part way, as a full disk fails a write."""
+    import resource
+
+    project = make_model_project(tmp_path / "project", POLICY, pad_mb=2)
+    deployed = subprocess.run([sys.executable, "-m", "mlgate", "deploy", "--model",
+                               "models/model.pkl", "--env", "staging"],
+                              cwd=project, capture_output=True, text=True)  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    before = current(project, "staging")
+    write_params(project, {"train": {"C": 0.01}})
+    dvc(project, "repro", "-q")
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as ENOSPC, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    failed = subprocess.run([sys.executable, "-m", "mlgate", "deploy", "--model",
+                             "models/model.pkl", "--env", "staging"], cwd=project,
+                            capture_output=True, text=True, preexec_fn=small_files)  # fmt: skip
+    assert failed.returncode == 2, failed.stderr
+    [line] = failed.stderr.strip().splitlines()
+    assert "File too large in" in line and "nothing was switched" in line
+    assert "is still deployed in staging" in line
+    assert current(project, "staging") == before
+    entries = log(project, "staging")
+    assert [e["outcome"] for e in entries] == ["deployed", "failed"]
+    assert not list((project / "deployed/staging/versions").glob(".tmp-*"))

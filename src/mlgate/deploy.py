@@ -194,12 +194,32 @@ def _switch_after_checks(env: Environment, record: Deployment, previous: Deploym
         version_dir = prepare()
         model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, read_card(version_dir / CARD_FILE))
-    except MlgateError as exc:
-        _append(env, _replace(record, outcome="failed", error=str(exc)))
-        raise Refused(f"{exc}; {_still(previous, env)}") from None
-    done = _replace(record, smoke_rows=rows)
-    _switch(env, done)
+        done = _replace(record, smoke_rows=rows)
+        _write_current(env, done)
+    except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
+        reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
+        unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
+        raise Refused(f"{reason}; {_still(previous, env)}{unlogged}") from None
+    # Switched. A log line that cannot be written now (the disk full) is written by the next
+    # deploy or rollback, which logs whatever `current` names that the log lacks.
+    with contextlib.suppress(OSError):
+        _append(env, done)
     return done
+
+
+def _disk_problem(exc: OSError, env: Environment) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc} in {env.target}{where}; nothing was switched"
+
+
+def _log_failure(env: Environment, record: Deployment) -> str:
+    """Log a failed attempt (its half-copied folder is gone by now, so there is room again as
+    a rule); what to add to the error when even that cannot be written."""
+    try:
+        _append(env, record)
+    except OSError as exc:
+        return f" (the attempt could not be logged: {exc.strerror or exc})"
+    return ""
 
 
 def read_current(env: Environment) -> Deployment | None:
@@ -419,8 +439,8 @@ def _companion(root: Path, model: Model, suffix: str) -> bytes | None:
     return (root / path).read_bytes() if (root / path).is_file() else None
 
 
-def _switch(env: Environment, done: Deployment) -> None:
-    """Point ``current`` at ``done`` (write a sibling, rename over), then log it."""
+def _write_current(env: Environment, done: Deployment) -> None:
+    """Point ``current`` at ``done``: write a sibling, rename it over; all or nothing."""
     text = json.dumps(asdict(done), indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=".current.", dir=env.target)
     try:
@@ -435,7 +455,6 @@ def _switch(env: Environment, done: Deployment) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(env.target)
-    _append(env, done)
 
 
 def _recover(env: Environment) -> None:

@@ -70,10 +70,10 @@ def test_an_integer_is_safe_text_but_a_number_string_is_not_a_number() -> None:
         (as_json({"instances": [], "inputs": []}), "application/json", "exactly one of"),
         (as_json({"rows": []}), "application/json", "exactly one of"),
         (as_json({"dataframe_records": []}), "application/json", "non-empty list of rows"),
-        (as_json({"dataframe_records": [{"amount": 1, "hour": 2}]}), "application/json", "missing column: shop"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2}]}), "application/json", "row 1 lacks shop"),
         (as_json({"instances": [[1, 2]]}), "application/json", "must have the model's 3 columns in order"),
         (as_json({"dataframe_split": {"data": 5}}), "application/json", "dataframe_split must be"),
-        (as_json({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "application/json", "does not describe a table"),
+        (as_json({"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}), "application/json", "row 1 has 2 values for 1 columns"),
         (as_json({"dataframe_records": [{"amount": 1, "hour": 2.5, "shop": "a"}]}), "application/json",
          "column 'hour' must hold whole numbers (row 1)"),
         (as_json({"dataframe_records": [{"amount": True, "hour": 2, "shop": "a"}]}), "application/json",
@@ -104,3 +104,59 @@ def test_card_dtypes_map_to_three_kinds() -> None:
                          {"name": "c", "dtype": "bool"}, {"name": "d", "dtype": "category"}]}  # fmt: skip
     assert features_of(card) == (Feature("a", "float"), Feature("b", "integer"),
                                  Feature("c", "integer"), Feature("d", "text"))  # fmt: skip
+
+
+# --- issue 19.4-6: every client error a 400 naming column and row; nothing echoed -----------
+
+BIG = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json",
+         "nested too deeply"),
+        (b'{"dataframe_records": [{"amount": Infinity, "hour": 1, "shop": "a"}]}', "application/json",
+         "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b'{"dataframe_records": [{"amount": 1, "hour": 1, "shop": "a"}, {"amount": -Infinity, "hour": 1, "shop": "a"}]}',
+         "application/json", "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 2)"),
+        (b'{"dataframe_records": [{"amount": 1e308, "hour": 1, "shop": "a"}]}', "application/json",
+         "column 'amount' must hold numbers from -3.4e38 to 3.4e38"),
+        (b'{"dataframe_records": [{"amount": 1e400, "hour": 1, "shop": "a"}]}', "application/json",
+         "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b'{"dataframe_records": [{"amount": ' + BIG.encode() + b', "hour": 1, "shop": "a"}]}',
+         "application/json", "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b'{"dataframe_records": [{"amount": 1, "hour": ' + BIG.encode() + b', "shop": "a"}]}',
+         "application/json", "column 'hour' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b"shop,hour,amount\na,1,1e400\n", "text/csv", "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b"shop,hour,amount\na,1,Infinity\n", "text/csv", "column 'amount' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+        (b"shop,hour,amount\na,1,1\nb," + BIG.encode() + b",1\n", "text/csv",
+         "column 'hour' must hold numbers from -3.4e38 to 3.4e38 (row 2)"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2, "shop": "a"}, {}]}), "application/json",
+         "row 2 lacks amount, hour, shop"),
+        (as_json({"dataframe_records": [{"amount": 1, "hour": 2, "shop": "a"}, {"amount": 1, "shop": "b"}]}),
+         "application/json", "row 2 lacks hour"),
+        (as_json({"dataframe_split": {"columns": ["amount", "hour", "shop"], "data": [[1, 2, "a"], [3]]}}),
+         "application/json", "row 2 has 1 value for 3 columns"),
+    ],
+)  # fmt: skip
+def test_client_errors_are_bad_requests_naming_column_and_row(
+    body: bytes, content_type: str, message: str
+) -> None:
+    with pytest.raises(BadRequest) as error:
+        parse(body, content_type, FEATURES)
+    assert message in str(error.value)
+
+
+def test_a_column_the_card_marks_nullable_may_be_left_out() -> None:
+    card = {"features": [{"name": "amount", "dtype": "float64", "nullable": True},
+                         {"name": "shop", "dtype": "str"}]}  # fmt: skip
+    frame = parse(as_json({"dataframe_records": [{"amount": 1, "shop": "a"}, {"shop": "b"}]}),
+                  "application/json", features_of(card))  # fmt: skip
+    assert frame["amount"].tolist()[0] == 1.0 and frame["amount"].isna().tolist() == [False, True]
+
+
+def test_an_unsupported_content_type_is_never_echoed() -> None:
+    with pytest.raises(UnsupportedMediaType) as error:
+        parse(b"x", "<script>alert(1)</script>", FEATURES)
+    assert "script" not in str(error.value) and "application/json" in str(error.value)

@@ -184,7 +184,14 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Pat
     with serving(production(project), max_body_bytes=1024) as address:
         cases = [
             (b"{oops", "application/json", 400, "not valid JSON"),
-            (json.dumps({"dataframe_records": [{"x1": 1}]}).encode(), "application/json", 400, "missing column: x2"),
+            (json.dumps({"dataframe_records": [{"x1": 1}]}).encode(), "application/json", 400, "row 1 lacks x2"),
+            (b'{"instances": [{"x1": 1, "x2": 2}, {"x1": Infinity, "x2": 1}]}', "application/json", 400,
+             "column 'x1' must hold numbers from -3.4e38 to 3.4e38 (row 2)"),
+            (b'{"instances": [{"x1": 1, "x2": ' + b"9" * 400 + b'}]}', "application/json", 400,
+             "column 'x2' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+            (b"x1,x2\n1e308,1\n", "text/csv", 400, "column 'x1' must hold numbers from"),
+            (b'{"instances": ' + b"[" * 400 + b"]" * 400 + b"}", "application/json", 400, "instances rows"),
+            (b"x1,x2\n1,2\n", "<script>alert(1)</script>", 415, "unsupported content type"),
             (json.dumps({"dataframe_records": [{"x1": secret, "x2": 1}]}).encode(), "application/json", 400,
              "column 'x1' must hold numbers (row 1)"),
             (b"x1,x2\n1,2\n", "text/plain", 415, "send application/json or text/csv"),
@@ -193,7 +200,7 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Pat
         for body, content_type, status, message in cases:
             got, answer = request(address, "POST", "/invocations", body, content_type)
             assert got == status and message in json.loads(answer)["error"], answer
-            assert secret.encode() not in answer
+            assert secret.encode() not in answer and b"script" not in answer
             assert request(address, "GET", "/ping")[0] == 200
         assert _chunked_post(address, b'{"instances": [' + b'{"x1": 1, "x2": 2},' * 100) == 413
         assert request(address, "GET", "/invocations")[0] == 405

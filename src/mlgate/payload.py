@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 JSON_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMBER_KINDS = {"f": "float", "i": "integer", "u": "integer", "b": "integer"}
+# The largest magnitude a feature may have: float32's, which scikit-learn's trees cast to (a
+# larger value, or an infinity, fails inside the model: the client's error, not the server's).
+LARGEST = 3.4028234663852886e38
+_RANGE = "numbers from -3.4e38 to 3.4e38"
 
 
 class BadRequest(MlgateError):
@@ -38,6 +42,7 @@ class UnsupportedMediaType(MlgateError):
 class Feature:
     name: str
     kind: str  # "float", "integer" or "text"
+    nullable: bool = False  # the card allows a request to leave the column out of a row
 
     @classmethod
     def from_card(cls, entry: dict[str, Any]) -> Feature:
@@ -49,7 +54,7 @@ class Feature:
             if dtype.startswith(("int", "uint", "bool"))
             else "text"
         )
-        return cls(str(entry["name"]), kind)
+        return cls(str(entry["name"]), kind, entry.get("nullable") is True)
 
 
 def features_of(card: dict[str, Any]) -> tuple[Feature, ...]:
@@ -67,8 +72,8 @@ def parse(body: bytes, content_type: str, features: Sequence[Feature]) -> pd.Dat
         return _checked(_json_frame(body, features), features, from_text=False)
     if media == "text/csv":
         return _checked(_csv_frame(body), features, from_text=True)
-    raise UnsupportedMediaType(
-        f"content type {media or 'none'} is not supported: send application/json or text/csv"
+    raise UnsupportedMediaType(  # what was sent is never echoed: it may be anything
+        "unsupported content type: send application/json or text/csv"
     )
 
 
@@ -77,6 +82,8 @@ def _json_frame(body: bytes, features: Sequence[Feature]) -> pd.DataFrame:
 
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(document, dict):
@@ -90,28 +97,29 @@ def _json_frame(body: bytes, features: Sequence[Feature]) -> pd.DataFrame:
         if key == "dataframe_split":
             if not isinstance(value, dict) or not isinstance(value.get("data"), list):
                 raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
-            return pd.DataFrame(
-                value["data"], columns=value.get("columns") or names[: _width(value["data"])]
-            )
+            columns = value.get("columns") or names[: _width(value["data"])]
+            _check_widths(value["data"], len(columns) if isinstance(columns, list) else 0)
+            return pd.DataFrame(value["data"], columns=columns)
         if key == "dataframe_records":
-            return _records(value, names, key)
+            return _records(value, names, key, features)
         # instances and inputs: records, rows in the card's column order, or a column mapping
         if isinstance(value, dict):
             columns = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
             return pd.DataFrame(columns)
-        return _records(value, names, key)
+        return _records(value, names, key, features)
     except BadRequest:
         raise
     except (ValueError, TypeError, AssertionError):
         raise BadRequest(f"{key} does not describe a table (rows of equal length)") from None
 
 
-def _records(value: Any, names: list[str], key: str) -> pd.DataFrame:
+def _records(value: Any, names: list[str], key: str, features: Sequence[Feature]) -> pd.DataFrame:
     import pandas as pd
 
     if not isinstance(value, list) or not value:
         raise BadRequest(f"{key} must be a non-empty list of rows")
     if all(isinstance(row, dict) for row in value):
+        _check_fields(value, features)
         return pd.DataFrame.from_records(value)
     if all(isinstance(row, list) for row in value):
         if {len(row) for row in value} != {len(names)}:
@@ -123,6 +131,29 @@ def _records(value: Any, names: list[str], key: str) -> pd.DataFrame:
 
 def _width(rows: list[Any]) -> int:
     return len(rows[0]) if rows and isinstance(rows[0], list) else 0
+
+
+def _check_widths(rows: list[Any], width: int) -> None:
+    """Every row of ``dataframe_split`` has a value per column (pandas would fill in NaN)."""
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, list) or len(row) != width:
+            have = (
+                f"{len(row)} value{'s' if len(row) != 1 else ''}"
+                if isinstance(row, list)
+                else "no list"
+            )
+            raise BadRequest(f"row {number} has {have} for {width} columns")
+
+
+def _check_fields(records: list[dict[str, Any]], features: Sequence[Feature]) -> None:
+    """Every record names every column the card does not mark nullable (a record that leaves one
+    out would be scored with NaN in its place)."""
+    required = [f.name for f in features if not f.nullable]
+    for number, record in enumerate(records, start=1):
+        if len(record) < len(required) or any(name not in record for name in required):
+            lacking = [name for name in required if name not in record]
+            if lacking:
+                raise BadRequest(f"row {number} lacks {', '.join(lacking)}")
 
 
 def _csv_frame(body: bytes) -> pd.DataFrame:
@@ -160,6 +191,8 @@ def _cast(values: np.ndarray, feature: Feature, from_text: bool) -> np.ndarray:
         return _as_text(values, feature)
     if from_text:
         numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.dtype.kind != "f":  # integers too large for int64 stay Python objects
+            numbers = _floats(numbers, feature)
         _reject_rows(np.isnan(numbers) & ~pd.isna(values), feature, "numbers")
     elif values.dtype.kind == "b":  # true/false: a flag column takes them as 1/0
         _reject_rows(np.full(len(values), feature.kind == "float"), feature, "numbers")
@@ -169,13 +202,35 @@ def _cast(values: np.ndarray, feature: Feature, from_text: bool) -> np.ndarray:
     else:
         bad = [not (v is None or _is_number(v)) for v in values]
         _reject_rows(np.array(bad, dtype=bool), feature, "numbers")
-        numbers = np.array(values, dtype="float64")  # None becomes NaN
+        numbers = _floats(values, feature)  # None becomes NaN
+    if numbers.dtype.kind == "f":
+        _reject_rows(np.abs(numbers) > LARGEST, feature, _RANGE)  # infinities too; not NaN
+    elif numbers.dtype.kind in "iu" and len(numbers):
+        _reject_rows(np.abs(numbers.astype("float64")) > LARGEST, feature, _RANGE)
     missing = np.isnan(numbers) if numbers.dtype.kind == "f" else np.zeros(len(numbers), bool)
     if feature.kind == "integer" and numbers.dtype.kind == "f":
         _reject_rows(~missing & (numbers != np.round(numbers)), feature, "whole numbers")
     if feature.kind == "float" or missing.any():
         return numbers.astype("float64", copy=False)
     return numbers
+
+
+def _floats(values: Any, feature: Feature) -> np.ndarray:
+    """Numbers as float64, None as NaN; an integer beyond a float's range is the client's
+    error, named by column and row."""
+    import numpy as np
+
+    try:
+        return np.array(values, dtype="float64")
+    except OverflowError:
+        bad = []
+        for value in values:
+            try:
+                bad.append(value is not None and not math.isfinite(float(value)))
+            except (OverflowError, TypeError, ValueError):
+                bad.append(True)
+        _reject_rows(np.array(bad, dtype=bool), feature, _RANGE)
+        raise  # not reached: some value overflowed
 
 
 def _as_text(values: np.ndarray, feature: Feature) -> np.ndarray:

@@ -277,8 +277,18 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
         (env.target / "current.tmp").write_text(json.dumps(tampered))
         (env.target / "current.tmp").replace(env.target / "current")
         time.sleep(3 * serve.POLL_SECONDS)
-        assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
+        described = json.loads(request(address, "GET", "/version")[1])
+        assert described["version"] == "v0.1.0"
         assert score(address, {"instances": ROWS})[0] == 200
+        # Issue 19.7: the refused version is shown beside the one served, and counted.
+        ready = json.loads(request(address, "GET", "/ready")[1])
+        for shown in (described, ready):
+            assert shown["refused"]["version"] == "v0.1.0" and "md5" in shown["refused"]["reason"]
+        assert ready["ready"] is True and ready["version"] == "v0.1.0"
+        _, text = request(address, "GET", "/metrics")
+        values = {s.name: s.value for f in text_string_to_metric_families(text.decode())
+                  for s in f.samples}  # fmt: skip
+        assert values["mlgate_switch_failures_total"] == 1.0
     assert "cannot switch" in capfd.readouterr().err
 
 

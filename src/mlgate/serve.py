@@ -52,6 +52,8 @@ class ModelHolder:
         self.env = env
         self.loaded: Loaded | None = None
         self.problem: str | None = "nothing is deployed"
+        self.refused: dict[str, str] | None = None  # the last version it would not switch to
+        self.switch_failures = 0
         self._seen: tuple[int, int, int] | None = None
 
     def refresh(self) -> bool:
@@ -64,6 +66,7 @@ class ModelHolder:
         if key == self._seen:
             return False
         self._seen = key
+        deployment = None
         try:
             deployment = deploy.read_current(self.env)
             if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
@@ -73,10 +76,13 @@ class ModelHolder:
             self.problem = (
                 str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
             )
+            self.refused = {"version": deployment.version if deployment else "unreadable current",
+                            "reason": self.problem, "time": requestlog.now()}  # fmt: skip
+            self.switch_failures += 1
             kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
             print(f"mlgate serve: cannot switch: {self.problem}{kept}", file=sys.stderr, flush=True)
             return False
-        self.loaded, self.problem = loaded, None
+        self.loaded, self.problem, self.refused = loaded, None, None
         return True
 
     def _load(self, deployment: deploy.Deployment) -> Loaded:
@@ -109,13 +115,17 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
     holder = ModelHolder(env)
     holder.refresh()
     metrics = _Metrics()
+    metrics.switch_failures.inc(holder.switch_failures)
     batcher = batching.Batcher(run_in_threadpool, max_batch_rows, metrics.batch.observe)
     metrics.model_changed(holder.loaded)
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.wait(POLL_SECONDS):
-            if holder.refresh():
+            failures = holder.switch_failures
+            switched = holder.refresh()
+            metrics.switch_failures.inc(holder.switch_failures - failures)
+            if switched:
                 metrics.model_changed(holder.loaded)
                 print(f"mlgate serve: now serving {holder.loaded.deployment.version}"  # type: ignore[union-attr]
                       , file=sys.stderr, flush=True)  # fmt: skip
@@ -146,8 +156,10 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
     async def ready() -> Response:
         started, loaded = time.perf_counter(), holder.loaded
         if loaded is None:
-            return answer("/ready", 503, {"ready": False, "reason": holder.problem}, started)
-        return answer("/ready", 200, {"ready": True, "version": loaded.deployment.version}, started)
+            return answer("/ready", 503, {"ready": False, "reason": holder.problem,
+                                          **_refused(holder)}, started)  # fmt: skip
+        return answer("/ready", 200, {"ready": True, "version": loaded.deployment.version,
+                                      **_refused(holder)}, started)  # fmt: skip
 
     @app.get("/version")
     async def version() -> Response:
@@ -156,7 +168,7 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
             return answer("/version", 503, {"error": f"no model: {holder.problem}"}, started)
         shown = ("artifact", "version", "md5", "commit", "environment", "time", "monitoring")
         described = {k: v for k, v in asdict(loaded.deployment).items() if k in shown}
-        return answer("/version", 200, described, started)
+        return answer("/version", 200, {**described, **_refused(holder)}, started)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -255,6 +267,11 @@ def _one_thread_per_prediction(model: Any) -> None:
             estimator.n_jobs = 1
 
 
+def _refused(holder: ModelHolder) -> dict[str, Any]:
+    """The version the server would not switch to, and why: beside the one it serves."""
+    return {"refused": holder.refused} if holder.refused else {}
+
+
 def _log_rows(loaded: Loaded, frame: Any, predictions: list[Any], metrics: _Metrics) -> None:
     """Log a request's rows; a log that cannot be written (a full disk) never fails the answer:
     the failure is counted on /metrics and said once on stderr."""
@@ -288,6 +305,8 @@ class _Metrics:
                                buckets=BATCH_BUCKETS, registry=self.registry)  # fmt: skip
         self.model = Gauge("mlgate_model_info", "The model being served (value 1)",
                            ["artifact", "version", "md5"], registry=self.registry)  # fmt: skip
+        self.switch_failures = Counter("mlgate_switch_failures", "New versions the server would "
+                                       "not switch to (tampered, failed to load)", registry=self.registry)  # fmt: skip
         self.log_errors = Counter("mlgate_log_errors", "Requests answered but not logged "
                                   "(the monitoring log could not be written)", registry=self.registry)  # fmt: skip
         self.log_error_said = False

@@ -419,3 +419,50 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
     entries = log(project, "staging")
     assert [e["outcome"] for e in entries] == ["deployed", "failed"]
     assert not list((project / "deployed/staging/versions").glob(".tmp-*"))
+
+
+# --- issue 19.8-9: only model files are unpickled; paths are the workspace's ----------------
+
+
+def test_a_file_that_is_not_a_model_is_never_unpickled(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """metrics.json is a dvc.lock output like the model, but it is no pickle: refused before
+    anything unpickles it (a CSV whose bytes name a module would import it)."""
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "metrics.json") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "metrics.json is not a model file" in err and "pickle or joblib" in err
+    assert current(project) is None
+
+
+def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.release import RECORD_BEGIN, RECORD_END
+
+    for n, path in enumerate(["../../etc/passwd", "/etc/passwd", "train.py"]):
+        record = json.dumps({"model": {"path": path, "md5": "0" * 32}})
+        message = f"Registering artifact scorer version v0.0.{n}\n\n{RECORD_BEGIN}\n{record}\n{RECORD_END}\n"
+        git(project, "tag", "-a", "-m", message, f"scorer@v0.0.{n}")
+        capsys.readouterr()
+        assert mlgate_in(project, monkeypatch, "deploy", "--model", f"scorer@v0.0.{n}") == 2
+        err = capsys.readouterr().err
+        assert "is not an output in dvc.lock" in err and len(err.strip().splitlines()) == 1
+    assert not (project / ".mlgate/deployments/local/versions").exists() or not any(
+        (project / ".mlgate/deployments/local/versions").iterdir()
+    )
+
+
+def test_a_model_checked_out_as_a_symlink_into_the_cache_deploys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With DVC's cache.type symlink the workspace's models/model.pkl is a link into
+    .dvc/cache: the workspace path is what dvc.lock records, not the link's target."""
+    project = make_model_project(tmp_path / "project", POLICY)
+    dvc(project, "config", "cache.type", "symlink")
+    (project / "models" / "model.pkl").unlink()
+    dvc(project, "checkout", "-q", "--relink")
+    assert (project / "models" / "model.pkl").is_symlink()
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl") == 0
+    assert "Deployed scorer" in capsys.readouterr().out

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import defaults, dvcfiles, git, registry
+from mlgate import defaults, dvcfiles, escape, git, registry
 from mlgate.config import Policy
 from mlgate.errors import ConfigError, MlgateError, Refused
 from mlgate.files import file_md5
@@ -261,8 +261,29 @@ def _why(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
+# How a pickle (protocol 2 and up) or a joblib dump (plain, or zlib, gzip, bz2, xz, lzma or lz4
+# compressed) begins. A file that begins otherwise is not a model and is never unpickled.
+_MODEL_HEADERS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"\x78\x01", b"\x78\x5e",
+                  b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00",
+                  b"\x04\x22\x4d\x18", b"ZF")  # fmt: skip
+
+
+def check_model_file(model_file: Path, shown: str | None = None) -> None:
+    """Refuse a file that is no pickle or joblib dump (a CSV, a JSON file), before anything
+    unpickles it."""
+    try:
+        with open(model_file, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise MlgateError(f"cannot read {shown or model_file}: {exc.strerror or exc}") from None
+    if not head.startswith(_MODEL_HEADERS):
+        raise Refused(f"{shown or model_file} is not a model file (it is no pickle or joblib "
+                      "dump): only model artifacts are loaded")  # fmt: skip
+
+
 def load_model(model_file: Path) -> Any:
     """Unpickle a model file; call only after its md5 was verified."""
+    check_model_file(model_file)
     try:
         import joblib
 
@@ -320,16 +341,24 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
         raise Refused(f"{artifact}@{version} is not an active release (versions: {known})")
     model = (read_record(event.message, event.tag) or {}).get("model") or {}
     path, md5 = model.get("path"), model.get("md5")
+    released = git.Revision(root, event.commit, ref)
     if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
-        path, md5 = dvcfiles.artifact_file(git.Revision(root, event.commit, ref), artifact)
+        path, md5 = dvcfiles.artifact_file(released, artifact)
     if not path or not md5:
         raise Refused(f"{ref}: neither its release record nor dvc.lock at {event.commit[:8]} "
                       "gives the model file's md5, so it cannot be verified")  # fmt: skip
+    # Anyone who can push a tag writes its record: the path must be an output dvc.lock records
+    # at the release's commit (so inside the repository) before anything is copied from it.
+    if str(path) not in dvcfiles.lock_outputs(dvcfiles.read_lock(released)):
+        raise Refused(f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
+                      f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied")  # fmt: skip
     return Model(ref, artifact, version, event.commit, str(path), str(md5))
 
 
 def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> Model:
-    file = (cwd / ref).resolve()
+    # The path as the workspace has it: a link into DVC's cache (cache.type symlink) is not
+    # followed, since dvc.lock records the workspace path.
+    file = Path(os.path.abspath(cwd / ref))
     if not file.is_file():
         raise ConfigError(f"'{ref}' is neither a release (NAME@vX.Y.Z), a promotion "
                           "(NAME#ENV#N, NAME#ENV) nor a model file")  # fmt: skip
@@ -344,6 +373,7 @@ def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> 
     if not md5:
         raise Refused(f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
                       "dvc.lock or a release records (`dvc repro` it first)")  # fmt: skip
+    check_model_file(file, path)  # before it is copied anywhere
     artifacts = dvcfiles.read_declarations(workspace).artifacts
     named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
     artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)

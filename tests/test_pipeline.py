@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,3 +141,37 @@ def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path) -> None:
         raise RuntimeError("boom")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert [p.name for p in target.iterdir()] == ["old"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "params", "message"),
+    [
+        ("ingest", "data: {drift: x}", "data.drift must be a number, got 'x'"),
+        ("ingest", "data: {drift: .nan}", "data.drift must be a number, got nan"),
+        ("ingest", "data: {drift: .inf}", "data.drift must be a number, got inf"),
+        ("ingest", "data: {rows: .inf}", "data.rows must be a whole number, got inf"),
+        ("ingest", "data: {rows: 100, seed: .nan}", "data.seed must be a whole number, got nan"),
+        ("prepare", "prepare: {test_size: .nan}", "prepare.test_size must be a number, got nan"),
+        ("prepare", "prepare: {seed: x}", "prepare.seed must be a whole number, got 'x'"),
+    ],
+)  # fmt: skip
+def test_a_bad_param_value_is_one_line_and_exit_2(
+    tmp_path: Path, stage: str, params: str, message: str
+) -> None:
+    """Issue 19.10: the stages as dvc repro runs them, fed values YAML reads as text, NaN or
+    infinity: one line naming the param, never a traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "params.yaml").write_text(params + "\n")
+    data = tmp_path / "raw"
+    if stage == "prepare":  # a real ingest output to prepare
+        (tmp_path / "ok.yaml").write_text("data: {rows: 200}\n")
+        subprocess.run([sys.executable, "-m", "mlgate.pipeline.ingest", "--params", "ok.yaml",
+                        "--out", "raw"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    args = {"ingest": ["--out", "raw2"],
+            "prepare": ["--input", str(data), "--out", "processed", "--report", "r.json"]}[stage]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", f"mlgate.pipeline.{stage}", "--params",
+                             "params.yaml", *args], cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"{stage}: error: {message}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,24 @@ def load_params(path: Path, section: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise StageError(f"{path}: section '{section}' must be a mapping")
     return value
+
+
+def number(
+    params: dict[str, Any], key: str, default: float, name: str, *, whole: bool = False
+) -> Any:
+    """``params[key]`` as a finite number (an int when ``whole``); text that reads as one is
+    taken too (``1e-3`` is text to YAML 1.1). StageError naming ``name`` otherwise."""
+    value = params.get(key, default)
+    kind = "a whole number" if whole else "a number"
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise StageError(f"{name} must be {kind}, got {value!r}") from None
+    if not math.isfinite(number) or (whole and number != int(number)):
+        raise StageError(f"{name} must be {kind}, got {value!r}")
+    return int(number) if whole else number
 
 
 def read_json(path: Path) -> Any:

@@ -16,6 +16,7 @@ from mlgate.pipeline._common import (
     StageError,
     first_line,
     load_params,
+    number,
     run_stage,
     to_json,
 )
@@ -51,8 +52,8 @@ def _synthetic(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     from mlgate.pipeline import synthetic
 
     rows = _positive_int(params.get("rows", 50_000), "data.rows")
-    seed = int(params.get("seed", 0))
-    drift = float(params.get("drift", 0.0))
+    seed = number(params, "seed", 0, "data.seed", whole=True)
+    drift = number(params, "drift", 0.0, "data.drift")
     if drift < 0:
         raise StageError(f"data.drift must be 0 or more, got {drift}")
     frame = synthetic.generate_transactions(rows, seed=seed, drift=drift)
@@ -132,13 +133,10 @@ def _reject_non_numeric_garbage(frame: pd.DataFrame, meta: dict[str, Any]) -> No
 
 
 def _positive_int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise StageError(f"{name} must be a whole number, got {value!r}") from None
-    if number <= 0:
-        raise StageError(f"{name} must be positive, got {number}")
-    return number
+    count: int = number({"value": value}, "value", 0, name, whole=True)
+    if count <= 0:
+        raise StageError(f"{name} must be positive, got {count}")
+    return count
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from mlgate.pipeline._common import (
     META_FILE,
     StageError,
     load_params,
+    number,
     read_json,
     run_stage,
     to_json,
@@ -51,7 +52,7 @@ def clean(frame: pd.DataFrame, meta: dict[str, Any]) -> tuple[pd.DataFrame, dict
 def split(frame: pd.DataFrame, target: str, params: dict[str, Any]) -> tuple[pd.DataFrame, ...]:
     from sklearn.model_selection import train_test_split
 
-    test_size = float(params.get("test_size", 0.2))
+    test_size = number(params, "test_size", 0.2, "prepare.test_size")
     if not 0 < test_size < 1:
         raise StageError(f"prepare.test_size must be between 0 and 1, got {test_size}")
     stratify = frame[target] if params.get("stratify", True) else None
@@ -61,7 +62,10 @@ def split(frame: pd.DataFrame, target: str, params: dict[str, Any]) -> tuple[pd.
         )
     try:
         parts = train_test_split(
-            frame, test_size=test_size, random_state=int(params.get("seed", 0)), stratify=stratify
+            frame,
+            test_size=test_size,
+            random_state=number(params, "seed", 0, "prepare.seed", whole=True),
+            stratify=stratify,
         )
     except ValueError as exc:
         raise StageError(f"cannot split the data: {exc}") from None

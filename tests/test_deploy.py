@@ -119,6 +119,7 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
     assert len(json.loads(capsys.readouterr().out)) == 5  # staging's four and production's one
 
 
+@pytest.mark.faults
 def test_a_tampered_model_is_refused_before_it_is_unpickled(
     project: Path, monkeypatch, capsys, tmp_path: Path
 ) -> None:
@@ -223,6 +224,7 @@ def test_a_second_deploy_waits_for_the_first_then_fails_clearly(
     )
 
 
+@pytest.mark.faults
 def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: Path) -> None:
     project = make_model_project(tmp_path / "project", POLICY, pad_mb=400)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -252,6 +254,7 @@ def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: P
     assert current(project, "staging")["previous"] == first["version"]  # type: ignore[index]
 
 
+@pytest.mark.faults
 def test_a_switch_the_log_missed_is_logged_by_the_next_deploy(project: Path, monkeypatch) -> None:
     assert (
         mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
@@ -368,6 +371,7 @@ def test_without_declared_environments_any_name_deploys_and_is_listed(
 # --- issue 19.2: the deployment log never loses a record, nor blocks an environment ---------
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("junk", ['{"id": "cut', "null", "[]", "5", '{"time": 5}', '"text"'])
 def test_a_cut_or_malformed_log_line_is_skipped_with_a_warning_and_blocks_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], junk: str
@@ -388,6 +392,7 @@ def test_a_cut_or_malformed_log_line_is_skipped_with_a_warning_and_blocks_nothin
     assert printed.err.count("warning") == 1
 
 
+@pytest.mark.faults
 def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
     tmp_path: Path,
 ) -> None:
@@ -424,6 +429,7 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
 # --- issue 19.8-9: only model files are unpickled; paths are the workspace's ----------------
 
 
+@pytest.mark.faults
 def test_a_file_that_is_not_a_model_is_never_unpickled(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -436,6 +442,7 @@ def test_a_file_that_is_not_a_model_is_never_unpickled(
     assert current(project) is None
 
 
+@pytest.mark.faults
 def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -454,6 +461,7 @@ def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
     )
 
 
+@pytest.mark.faults
 def test_a_model_checked_out_as_a_symlink_into_the_cache_deploys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

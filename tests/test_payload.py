@@ -111,6 +111,7 @@ def test_card_dtypes_map_to_three_kinds() -> None:
 BIG = "1" + "0" * 400
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
@@ -156,6 +157,7 @@ def test_a_column_the_card_marks_nullable_may_be_left_out() -> None:
     assert frame["amount"].tolist()[0] == 1.0 and frame["amount"].isna().tolist() == [False, True]
 
 
+@pytest.mark.faults
 def test_an_unsupported_content_type_is_never_echoed() -> None:
     with pytest.raises(UnsupportedMediaType) as error:
         parse(b"x", "<script>alert(1)</script>", FEATURES)

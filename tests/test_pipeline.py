@@ -143,6 +143,7 @@ def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path) -> None:
     assert [p.name for p in target.iterdir()] == ["old"]
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("stage", "params", "message"),
     [

@@ -39,6 +39,7 @@ def test_rows_are_written_under_one_header_and_read_back_typed(tmp_path: Path) -
     assert read["shop"].tolist() == ["grocery", "grocery", 'a "quoted", text']
 
 
+@pytest.mark.faults
 def test_a_row_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
     log = requestlog.RequestLog(tmp_path, ["amount", "shop"])
     log.append("v1", frame(1.0, 2.0), [0, 0])
@@ -106,6 +107,7 @@ def test_no_log_reads_as_no_rows(tmp_path: Path) -> None:
 # --- issue 19.1: rows whole or absent under faults ------------------------------------------
 
 
+@pytest.mark.faults
 def test_a_row_a_crash_cut_short_is_cut_off_before_the_next_append(tmp_path: Path) -> None:
     """The crash left `...,3.` with no newline: the next rows must not glue onto it
     (`3.2026-12-01T...`), and the reader must not take the half row for a whole one."""
@@ -121,6 +123,7 @@ def test_a_row_a_crash_cut_short_is_cut_off_before_the_next_append(tmp_path: Pat
     assert requestlog.read([path], COLUMNS)["amount"].tolist() == [1.0, 2.0]
 
 
+@pytest.mark.faults
 def test_a_file_with_a_cut_header_gets_its_header_again(tmp_path: Path) -> None:
     folder = tmp_path / "monitoring"
     folder.mkdir()
@@ -133,6 +136,7 @@ def test_a_file_with_a_cut_header_gets_its_header_again(tmp_path: Path) -> None:
     assert len(cut) == len(files) - 1  # the foreign half header was rotated away, and counted
 
 
+@pytest.mark.faults
 def test_a_new_empty_file_and_a_half_written_one_read_as_no_rows(tmp_path: Path) -> None:
     folder = tmp_path / "monitoring"
     folder.mkdir()
@@ -167,6 +171,7 @@ print("rows", requestlog.read([path], {"amount": "numeric"})["amount"].tolist())
 """
 
 
+@pytest.mark.faults
 def test_a_full_disk_leaves_no_part_of_a_request(tmp_path: Path) -> None:
     """A real limit on the file's size (RLIMIT_FSIZE): the write stops part way, EFBIG; the
     rows written before it are cut back, the next request that fits is logged whole."""

@@ -179,6 +179,7 @@ def test_concurrent_clients_each_get_their_own_rows_predicted(project: Path) -> 
     assert batches["mlgate_batch_requests_sum"] == clients * requests_each
 
 
+@pytest.mark.faults
 def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Path) -> None:
     secret = "4111-1111-1111-1111"
     with serving(production(project), max_body_bytes=1024) as address:
@@ -267,6 +268,7 @@ def _wait_for_version(address: str, version: str) -> str:
     raise AssertionError(f"the server did not switch to {version}")
 
 
+@pytest.mark.faults
 def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
     project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -292,6 +294,7 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
     assert "cannot switch" in capfd.readouterr().err
 
 
+@pytest.mark.faults
 def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
     project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -372,6 +375,7 @@ def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
     assert f"Serving production (scorer v0.1.0) on http://127.0.0.1:{port}" in err
 
 
+@pytest.mark.faults
 def test_a_log_that_cannot_be_written_never_fails_an_answer(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -204,3 +204,45 @@ def test_templated_pipeline_falls_back_to_dvc(two_revisions: Path) -> None:
     for kind in ("metrics", "params"):
         expected = dvc_json(two_revisions, kind, "diff", "base", "HEAD", "--all")
         assert ours(two_revisions, kind, with_unchanged=True) == expected, kind
+
+
+# --- issue 18: YAML read as DVC reads it (1.2, as ruamel.yaml resolves it) ------------------
+
+SCALARS = ["1e-3", "1.0e-3", "1E3", "12e03", "1e400", "1_000", "0x1F", "0o17", "017", "010", "08",
+           "1:20", "yes", "no", "on", "off", "Yes", "ON", "y", "n", "True", "TRUE", "false", "~",
+           "null", "Null", ".inf", "-.Inf", ".NaN", "1.", "._1", ".5", "+.5", "-.5e-3", "+1", "-0",
+           "0b101", "0x_1f", "-1_0.5e+3", "1e", "e3", "0b", "_1", "2001-12-14", "3.14", "-7"]  # fmt: skip
+
+
+def test_yaml_scalars_resolve_as_dvc_resolves_them() -> None:
+    from ruamel.yaml import YAML
+
+    from mlgate.dvcfiles import parse_yaml
+
+    reference = YAML(typ="safe")  # what DVC loads params, dvc.yaml and dvc.lock with
+    for text in SCALARS:
+        theirs, ours_ = reference.load(f"k: {text}")["k"], parse_yaml(f"k: {text}", "x")["k"]
+        if theirs != theirs:  # NaN
+            assert ours_ != ours_, text
+        else:
+            assert (theirs, type(theirs)) == (ours_, type(ours_)), text
+
+
+def test_params_yaml_1_2_values_diff_as_dvc_params_diff(tmp_path: Path) -> None:
+    """params.yaml as people write it: 1e-3 is a number to DVC (YAML 1.2), on/yes text."""
+    root = init_dvc_repo(tmp_path / "repo")
+    (root / "dvc.yaml").write_text(
+        yaml.safe_dump({"stages": {"t": {"cmd": "true", "params": ["train"]}}})
+    )
+    (root / "params.yaml").write_text(
+        "train:\n  lr: 1e-3\n  warm: on\n  depth: 010\n  decay: 5E-4\n"
+    )
+    commit_all(root, "base")
+    git(root, "tag", "base")
+    (root / "params.yaml").write_text(
+        "train:\n  lr: 2e-3\n  warm: off\n  depth: 012\n  decay: 5E-4\n"
+    )
+    commit_all(root, "head")
+    expected = dvc_json(root, "params", "diff", "base", "HEAD", "--all")
+    assert ours(root, "params", with_unchanged=True) == expected
+    assert expected["params.yaml"]["train.lr"] == {"old": 0.001, "new": 0.002, "diff": 0.001}

@@ -6,8 +6,11 @@ This is the fast path: no DVC import. A dvc.yaml that uses templating (``${...}`
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,17 +45,78 @@ class Declarations:
 
 
 def parse_yaml(text: bytes | str, where: str) -> Any:
+    """YAML as DVC reads it: version 1.2, as ruamel.yaml resolves it (``1e-3`` is 0.001,
+    ``yes`` and ``on`` are text, ``010`` is ten), with PyYAML's C parser for speed."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return check_bounded(yaml.load(text, Loader=loader), where)
+        return check_bounded(yaml.load(text, Loader=_yaml12_loader()), where)
     except yaml.YAMLError as exc:
         raise DataError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except ValueError as exc:  # an integer of more than 4,300 digits, say
         raise DataError(f"{where} is not valid YAML: {exc}") from None
+
+
+@functools.cache
+def _yaml12_loader() -> type:
+    """PyYAML's safe loader with YAML 1.2's implicit types in place of YAML 1.1's, matching
+    ruamel.yaml (what DVC uses) scalar for scalar (a test compares them)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    replaced = {_BOOL, _INT, _FLOAT}
+    resolvers = {first: [(tag, rx) for tag, rx in pairs if tag not in replaced]
+                 for first, pairs in base.yaml_implicit_resolvers.items()}  # fmt: skip
+    loader: Any = type("Yaml12Loader", (base,), {"yaml_implicit_resolvers": resolvers})
+    loader.add_implicit_resolver(_BOOL, _YAML12_BOOL, list("tTfF"))
+    loader.add_implicit_resolver(_FLOAT, _YAML12_FLOAT, list("-+0123456789."))
+    loader.add_implicit_resolver(_INT, _YAML12_INT, list("-+0123456789"))
+    loader.add_constructor(_BOOL, lambda load, node: load.construct_scalar(node).lower() == "true")
+    loader.add_constructor(_INT, lambda load, node: _yaml12_int(load.construct_scalar(node)))
+    loader.add_constructor(_FLOAT, lambda load, node: _yaml12_float(load.construct_scalar(node)))
+    return loader
+
+
+_BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+# ruamel.yaml's resolvers for YAML 1.2 (ruamel/yaml/resolver.py), written out once here.
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_YAML12_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_YAML12_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0o?[0-7_]+
+    |[-+]?[0-9_]+
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+
+
+def _yaml12_int(text: str) -> int:
+    """``0b``, ``0o`` and ``0x`` prefixes; otherwise decimal, leading zeros and all."""
+    digits = text.replace("_", "")
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0o", 8), ("0x", 16)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits)
+
+
+def _yaml12_float(text: str) -> float:
+    value = text.replace("_", "").lower()
+    if value.lstrip("+-") == ".inf":
+        return -math.inf if value.startswith("-") else math.inf
+    if value == ".nan":
+        return math.nan
+    return float(value)
 
 
 def check_bounded(data: Any, where: str) -> Any:

@@ -106,6 +106,26 @@ def test_metrics_in_a_cached_directory_are_compared_through_dvc(
     assert "regression of 0.2" in rule["reason"]
 
 
+def test_metrics_in_a_cached_directory_are_read_from_the_cache_without_dvc(
+    tmp_path: Path,
+) -> None:
+    """Issue 18: the fast path reads eval/metrics.json at main through eval's .dir manifest in
+    the local cache; DVC (a second to import) is not loaded."""
+    import subprocess
+    import sys
+
+    repo = make_live_project(tmp_path / "p", quality=0.9)
+    git(repo, "checkout", "-q", "-b", "change")
+    retrain_live(repo, 0.7)
+    code = ("import json, sys; from mlgate.cli import main; code = main(['check', '--format', "
+            "'json']); print(code, 'dvc' in sys.modules)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    *document, last = result.stdout.strip().splitlines()
+    assert last == "1 False", result.stdout + result.stderr
+    [rule] = json.loads("\n".join(document))["rules"]
+    assert (rule["base"], rule["head"]) == (0.9, 0.7)
+
+
 def retrain_live(repo: Path, quality: float) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"quality": quality}}))
     dvc(repo, "repro", "-q")

@@ -294,6 +294,28 @@ def cached_object(root: Path, md5: str) -> Path | None:
 def directory_lists(root: Path, record: DvcRecord, path: str) -> bool | None:
     """Whether the cached manifest of the directory output ``record`` lists ``path``; None when
     the manifest is not in the local cache (so nobody here can say)."""
+    entries = _manifest(root, record)
+    if entries is None:
+        return None
+    return _entry_md5(entries, record, path) is not None
+
+
+def read_cached(root: Path, record: DvcRecord, path: str) -> bytes | None:
+    """``path``'s bytes from DVC's local cache, read as DVC lays it out (a file output's object,
+    or a directory's ``.dir`` manifest and then the file's object), without importing DVC;
+    None when the cache does not hold them."""
+    md5 = record.md5
+    if md5 is not None and record.output != path:
+        entries = _manifest(root, record)
+        md5 = None if entries is None else _entry_md5(entries, record, path)
+    found = None if md5 is None or md5.endswith(".dir") else cached_object(root, md5)
+    try:
+        return None if found is None else found.read_bytes()
+    except OSError:
+        return None
+
+
+def _manifest(root: Path, record: DvcRecord) -> list[Any] | None:
     if record.md5 is None or not record.md5.endswith(".dir"):
         return None
     manifest = cached_object(root, record.md5)
@@ -303,8 +325,16 @@ def directory_lists(root: Path, record: DvcRecord, path: str) -> bool | None:
         entries = json.loads(manifest.read_bytes())
     except (OSError, ValueError, RecursionError):
         return None
+    return entries if isinstance(entries, list) else None
+
+
+def _entry_md5(entries: list[Any], record: DvcRecord, path: str) -> str | None:
     relative = posixpath.relpath(posixpath.normpath(path), record.output)
-    return any(isinstance(e, dict) and e.get("relpath") == relative for e in entries)
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("relpath") == relative:
+            md5 = entry.get("md5")
+            return str(md5) if md5 else None
+    return None
 
 
 def read_lock(revision: Revision) -> dict[str, Any]:

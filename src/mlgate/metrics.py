@@ -152,6 +152,9 @@ def read_recorded(revision: Revision, path: str) -> bytes | None:
     record = dvcfiles.dvc_record(revision, path)
     if record is None:
         return None
+    cached = dvcfiles.read_cached(revision.root, record, path)  # the fast path: no DVC import
+    if cached is not None:
+        return cached
     if record.output != path and dvcfiles.directory_lists(revision.root, record, path) is False:
         return None  # the directory's manifest says the file was never in it
     return read_through_dvc(revision, path, record)

@@ -583,3 +583,23 @@ def test_every_command_ends_in_0_1_or_2_on_hostile_input(
         assert code in (0, 1, 2), (args, code, out.err)
         assert "Traceback" not in out.out + out.err and "unexpected error" not in out.err, args
         assert_no_workflow_command_but_ours(out.out + out.err)
+
+
+def test_diff_shows_what_it_can_when_the_head_lacks_its_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18.3: as `dvc params diff` still works, `mlgate diff` shows the params and says
+    what is missing; the gate cannot judge, so `check` exits 2."""
+    repo = score_branch(tmp_path)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"score": {"quality": 0.5}}))
+    (repo / "metrics.json").unlink()
+    assert mlgate_in(repo, monkeypatch, "diff") == 0
+    out = capsys.readouterr().out
+    assert "params.yaml  score.quality  0.9000  0.5000" in out
+    assert "note: metrics file metrics.json declared in dvc.yaml is missing at workspace" in out
+    assert mlgate_in(repo, monkeypatch, "diff", "--format", "json") == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["params"]["params.yaml"]["score.quality"]["new"] == 0.5
+    assert "is missing at workspace" in printed.err
+    assert mlgate_in(repo, monkeypatch, "check") == 2
+    assert "is missing at workspace" in capsys.readouterr().err

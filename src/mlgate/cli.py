@@ -60,9 +60,11 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
 
     BASE defaults to the merge-base of HEAD and the main branch; HEAD to the workspace.
     """
-    comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None)
+    comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
     if fmt == "json":
         click.echo(report.diff_json(comparison, all_keys), nl=False)
+        for note in comparison.notes:  # DVC's JSON shape has no place for them
+            click.echo(f"mlgate: note: {escape.one_line(note)}", err=True)
     else:
         click.echo(report.diff_text(comparison, all_keys, markdown=fmt == "md"), nl=False)
 

@@ -48,9 +48,11 @@ class Check:
 
 def compare(
     root: Path, base: str | None = None, head: str = git.WORKSPACE, merge_base: bool = True,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, *, partial: bool = False,
 ) -> Comparison:  # fmt: skip
-    """Read both revisions; ``base`` None means the merge-base of ``head`` and the main branch."""
+    """Read both revisions; ``base`` None means the merge-base of ``head`` and the main branch.
+    ``partial``: a metrics file missing at the head is a note (what `mlgate diff` shows), not
+    an error (what the gate needs)."""
     env = os.environ if env is None else env
     head_revision = git.revision(head, root)
     base_revision, notes = resolve_base(root, base, head_revision, merge_base, env)
@@ -58,10 +60,11 @@ def compare(
     head_snapshot = read_snapshot(head_revision)
     if head_snapshot.missing_metrics:
         missing = ", ".join(head_snapshot.missing_metrics)
-        raise DataError(
-            f"metrics file {missing} declared in dvc.yaml is missing at {head_revision.label} "
-            "(run `dvc repro`, or `dvc pull` if it is cached)"
-        )
+        problem = (f"metrics file {missing} declared in dvc.yaml is missing at "
+                   f"{head_revision.label} (run `dvc repro`, or `dvc pull` if it is cached)")  # fmt: skip
+        if not partial:
+            raise DataError(problem)
+        notes = (*notes, problem)
     if not any(base_snapshot.metrics.values()):
         notes = (*notes, f"{base_revision.label} has no metrics yet: nothing to compare against")
     return Comparison(base_snapshot, head_snapshot, notes)

@@ -150,10 +150,9 @@ def _check_fields(records: list[dict[str, Any]], features: Sequence[Feature]) ->
     out would be scored with NaN in its place)."""
     required = [f.name for f in features if not f.nullable]
     for number, record in enumerate(records, start=1):
-        if len(record) < len(required) or any(name not in record for name in required):
-            lacking = [name for name in required if name not in record]
-            if lacking:
-                raise BadRequest(f"row {number} lacks {', '.join(lacking)}")
+        lacking = [name for name in required if name not in record]
+        if lacking:
+            raise BadRequest(f"row {number} lacks {', '.join(lacking)}")
 
 
 def _csv_frame(body: bytes) -> pd.DataFrame:

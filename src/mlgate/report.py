@@ -244,7 +244,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+        return f"{value:.4f}" if _fixed(value) else f"{value:.4g}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return show_value(value)
     return str(value)
@@ -254,9 +254,15 @@ def _fmt_signed(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:+.4f}"
+        return f"{value:+.4f}" if _fixed(value) else f"{value:+.4g}"
     shown = _fmt(value)
     return shown if shown.startswith("-") or not shown[:1].isdigit() else "+" + shown
+
+
+def _fixed(value: float) -> bool:
+    """Four decimals show it: not a learning rate such as 1e-05 (which would read 0.0000), nor
+    a value of a million or more."""
+    return value == 0 or 1e-3 <= abs(value) < 1e6
 
 
 def _short(md5: str | None) -> str:

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT, make_plain_project, mlgate_in
-from mlgate import scaffold
+from mlgate import __version__, scaffold
 from mlgate.config import read_policy
+from mlgate.dvcfiles import parse_data_file
 from mlgate.git import WORKSPACE, revision
 from mlgate.scaffold import PROTECT_HINT
 
@@ -107,7 +108,10 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         "wrote     .github/workflows/retrain.yml",
         "wrote     .github/zizmor.yml",
         "wrote     .pre-commit-config.yaml",
-        "wrote     pyproject.toml [tool.mlgate]",
+        "wrote     pyproject.toml [tool.mlgate] (3 rules, direction from each name: review them)",
+        "rule      accuracy (higher is better, tolerance 0.0091)",
+        "rule      loss (lower is better, tolerance 0.003)",
+        "rule      rows (higher is better, tolerance 1)",
         "note      dvc.yaml (releases, retraining and deploys need a model artifact: declare one "
         "in dvc.yaml, such as `artifacts: {model: {path: model.pkl, type: model}}`, or set "
         "`model` in [tool.mlgate])",
@@ -116,7 +120,9 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     assert (plain / ".dvc" / "config").exists()
     policy = read_policy(revision(WORKSPACE, plain))
     assert [(r.key, r.direction, r.tolerance) for r in policy.rules] == [
-        ("accuracy", "higher", 0.0091), ("loss", "lower", 0.003)]  # fmt: skip
+        ("accuracy", "higher", 0.0091), ("loss", "lower", 0.003), ("rows", "higher", 1)]  # fmt: skip
+    install = f'python -m pip install "mlgate=={__version__}" -e .'  # the project's own package
+    assert f"run: {install}\n" in (plain / ".github/workflows/pr.yml").read_text()
     assert (
         (plain / "pyproject.toml")
         .read_text()
@@ -133,6 +139,48 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     again = capsys.readouterr().out
     assert "kept      pyproject.toml [tool.mlgate] (a policy exists)" in again.splitlines()
     assert "wrote" not in again and again.count("unchanged") == 6
+
+
+def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
+    """Requirements files tracked in git (not a virtual environment's), the project's package
+    with all its extras, DVC's plugins for its remotes (http is built in)."""
+    (plain / "requirements.txt").write_text("pandas\n")
+    (plain / "docs").mkdir()
+    (plain / "docs/requirements.txt").write_text("sphinx\n")
+    (plain / "venv/lib").mkdir(parents=True)
+    (plain / "venv/requirements.txt").write_text("untracked\n")
+    (plain / "pyproject.toml").write_text('[project]\nname = "plain"\n'
+                                          "[project.optional-dependencies]\n"
+                                          'train = ["xgboost"]\nplots = ["matplotlib"]\n')  # fmt: skip
+    (plain / ".dvc").mkdir()
+    (plain / ".dvc/config").write_text("['remote \"data\"']\n    url = s3://bucket/path\n"
+                                       "['remote \"web\"']\n    url = https://example.org/x\n")  # fmt: skip
+    subprocess.run(
+        ["git", "add", "requirements.txt", "docs", "pyproject.toml"], cwd=plain, check=True
+    )
+    assert scaffold.install_step(plain) == (
+        f'python -m pip install "mlgate=={__version__}" "dvc[s3]" -r docs/requirements.txt '
+        '-r requirements.txt -e ".[plots,train]"'
+    )
+    (plain / "pyproject.toml").write_text("[tool.ruff]\n")  # no package: nothing to install
+    assert scaffold.install_step(plain).endswith("-r docs/requirements.txt -r requirements.txt")
+
+
+def test_a_starter_rule_for_every_number_and_none_for_counters() -> None:
+    rules = scaffold.starter_rules({"eval/metrics.json": {
+        "step": 12, "val.log_loss": 0.3, "test.rmse": 2.0, "test.r2": 0.8, "note": "text",
+        "ok": True, "weird key\"": 0.5}})  # fmt: skip
+    assert [(r.name, r.direction) for r in rules] == [
+        ("test.r2", "higher"), ("test.rmse", "lower"), ("val.log_loss", "lower"),
+        ('weird key"', "higher")]  # fmt: skip
+    table = scaffold.starter_policy(rules)
+    assert '"weird key\\"" = { direction = "higher", tolerance = 0.005 }' in table
+    assert (
+        parse_data_file("pyproject.toml", table.encode(), "")["tool"]["mlgate"]["rules"][
+            'weird key"'
+        ]["tolerance"]
+        == 0.005
+    )
 
 
 def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_commit_config(

@@ -457,17 +457,19 @@ def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
 @cli.command("init")
 @click.option("--python", "python_version", default=defaults.WORKFLOW_PYTHON, show_default=True,
               help="The Python version the workflows set up.")  # fmt: skip
-@click.option("--install", default=defaults.WORKFLOW_INSTALL, show_default=True,
-              help="The workflows' install step (mlgate and the pipeline's own dependencies).")  # fmt: skip
+@click.option("--install", metavar="COMMAND",
+              help="The workflows' install step. Default: mlgate, the project's requirements.txt "
+                   "files, its own package with its extras, DVC's plugins for its remotes.")  # fmt: skip
 @click.option("--main", "main_branch", default=defaults.MAIN_BRANCH, show_default=True,
               help="The branch releases are made from.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
-def init_command(python_version: str, install: str, main_branch: str, force: bool) -> None:
+def init_command(python_version: str, install: str | None, main_branch: str, force: bool) -> None:
     """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
     from mlgate import scaffold
 
-    settings = scaffold.Settings(python_version, install, main_branch)
-    for written in scaffold.init(git.repo_root(), settings, force):
+    root = git.repo_root()
+    settings = scaffold.Settings(python_version, install or scaffold.install_step(root), main_branch)
+    for written in scaffold.init(root, settings, force=force):
         note = f" ({written.note})" if written.note else ""
         click.echo(f"{written.action:<9} {written.path}{note}")
 

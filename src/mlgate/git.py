@@ -274,9 +274,10 @@ def uncommitted(root: Path) -> list[str]:
     return _paths(run_git("diff", "HEAD", "--name-only", "-z", cwd=root))
 
 
-def tracked_files(root: Path, paths: Iterable[str]) -> list[str]:
-    """The files in the index at or under ``paths`` (git's own pathspec matching)."""
-    pathspecs = [f":(literal){p}" for p in paths]
+def tracked_files(root: Path, paths: Iterable[str], glob: bool = False) -> list[str]:
+    """The files in the index at or under ``paths`` (git's own pathspec matching), or matching
+    them as globs (``*`` stays within a folder)."""
+    pathspecs = [f":({'glob' if glob else 'literal'}){p}" for p in paths]
     if not pathspecs:
         return []
     return _paths(run_git("ls-files", "-z", "--", *pathspecs, cwd=root))

@@ -7,14 +7,21 @@ A file that exists and differs from what init would write is kept unless ``force
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from mlgate import __version__, defaults, git, release
-from mlgate.config import POLICY_FILES, prediction_metric, read_policy
+import yaml
+
+from mlgate import __version__, defaults, git, registry, release
+from mlgate.config import POLICY_FILES, read_policy
+from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
 from mlgate.metrics import read_snapshot
@@ -26,11 +33,9 @@ TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",
              ".github/workflows/retrain.yml": "workflows/retrain.yml",
              ".github/zizmor.yml": "zizmor.yml"}  # fmt: skip
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
-# Where a metric's name says which way is better (the rest get no starter rule).
+# Words in a metric's name that say lower is better (for the rest, higher is).
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
-HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "roc_auc", "auc",
-                    "average_precision", "r2", "score")  # fmt: skip
-WROTE, SAME, KEPT, OVERWROTE, NOTE = "wrote", "unchanged", "kept", "overwrote", "note"
+WROTE, SAME, KEPT, OVERWROTE, NOTE, RULE = "wrote", "unchanged", "kept", "overwrote", "note", "rule"
 PROTECT_HINT = ("a pull request can edit its own workflow and policy: make the `Gate` check "
                 "(pr.yml) required in branch protection, and give .github/ and pyproject.toml "
                 "owners in CODEOWNERS whose review is required")  # fmt: skip
@@ -42,14 +47,14 @@ class Settings:
     """What differs between repositories in the workflows."""
 
     python: str = defaults.WORKFLOW_PYTHON
-    install: str = defaults.WORKFLOW_INSTALL
+    install: str = defaults.WORKFLOW_INSTALL  # `mlgate init` puts install_step(root) here
     main: str = defaults.MAIN_BRANCH
 
 
 @dataclass(frozen=True)
 class Written:
     path: str
-    action: str  # WROTE, SAME, KEPT, OVERWROTE, or NOTE (nothing written, something to do)
+    action: str  # WROTE, SAME, KEPT, OVERWROTE, RULE (one starter rule) or NOTE (to do)
     note: str = ""
 
 
@@ -67,7 +72,7 @@ def workflows(settings: Settings) -> dict[str, str]:
     return {path: render(template, settings) for path, template in TEMPLATES.items()}
 
 
-def init(root: Path, settings: Settings, force: bool = False) -> list[Written]:
+def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written]:
     """Write what is missing; report each file. ``dvc init`` runs first when ``.dvc/`` is."""
     written = []
     if not (root / ".dvc").is_dir():
@@ -76,10 +81,13 @@ def init(root: Path, settings: Settings, force: bool = False) -> list[Written]:
     for path, content in workflows(settings).items():
         written.append(_write(root / path, path, content, force))
     written.append(_pre_commit(root, force))
-    written.append(_starter_policy(root))
+    written += _starter_policy(root)
     if release.declared_artifact(root) is None:
         need = "releases, retraining and deploys need a model artifact"
         written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
+    for path in pull_request_workflows(root):
+        written.append(Written(path, NOTE, "also runs on pull requests: mlgate's gate reports "
+                               "beside it; drop what the two duplicate (a second `dvc repro`, a second comment)"))  # fmt: skip
     written.append(Written(".github/CODEOWNERS", NOTE, PROTECT_HINT))
     return written
 
@@ -123,36 +131,74 @@ def pre_commit_config() -> str:
     return "\n".join(lines) + "\n"
 
 
-def starter_policy(metrics: dict[str, dict[str, object]]) -> str:
-    """A [tool.mlgate] table with a rule for each metric whose name says which way is better."""
-    lines = ["[tool.mlgate]", 'base = "main"', "", "[tool.mlgate.rules]"]
+# dvclive's and trainers' bookkeeping counters: numbers, but not a model's quality.
+BOOKKEEPING = ("step", "epoch", "epochs", "iteration", "timestamp")
+# Environment names GTO projects use, in the order a version usually travels.
+ENVIRONMENT_LADDER = ("dev", "development", "test", "qa", "stage", "staging", "preprod", "prod",
+                      "production")  # fmt: skip
+REQUIREMENTS = ("requirements.txt", "*/requirements.txt")  # the project's own, tracked in git
+# DVC's extras by remote URL scheme: CI needs the plugin to pull (http(s) is built in).
+DVC_REMOTES = {"s3": "s3", "gs": "gs", "gcs": "gs", "azure": "azure", "ssh": "ssh",
+               "hdfs": "hdfs", "webhdfs": "webhdfs", "oss": "oss", "gdrive": "gdrive",
+               "webdav": "webdav", "webdavs": "webdav"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A starter rule and why init chose it."""
+
+    name: str  # as the policy names it: "roc_auc.test", or "eval/a.json:loss" with several files
+    direction: str
+    tolerance: float
+
+
+def starter_rules(metrics: dict[str, dict[str, object]]) -> list[Rule]:
+    """A rule for every numeric metric; direction from its name (loss, error, rmse... lower)."""
+    rules = []
     for path in sorted(metrics):
         for key, value in sorted(metrics[path].items()):
-            direction = _direction(key)
-            if direction is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            allowed = max(abs(float(value)) * 0.01, 1e-4)
-            name = f'"{path}:{key}"' if len(metrics) > 1 else (f'"{key}"' if "." in key else key)
-            lines.append(f'{name} = {{ direction = "{direction}", tolerance = {allowed:.2g} }}')
+            if key.rsplit(".", 1)[-1].lower() in BOOKKEEPING:
+                continue
+            allowed = float(f"{max(abs(float(value)) * 0.01, 1e-4):.2g}")
+            name = f"{path}:{key}" if len(metrics) > 1 else key
+            rules.append(Rule(name, direction(key), allowed))
+    return rules
+
+
+def starter_policy(rules: Sequence[Rule], environments: Sequence[str] = ()) -> str:
+    """A [tool.mlgate] table holding ``rules`` and the ``environments``, as TOML."""
+    lines = ["[tool.mlgate]", 'base = "main"', "", "[tool.mlgate.rules]"]
+    for rule in rules:
+        lines.append(f'{_toml_key(rule.name)} = {{ direction = "{rule.direction}", '
+                     f"tolerance = {rule.tolerance:g} }}")  # fmt: skip
+    for name in environments:
+        lines += ["", f"[tool.mlgate.environments.{_toml_key(name)}]"]
     return "\n".join(lines) + "\n"
 
 
-def _direction(key: str) -> str | None:
-    name = key.rsplit(".", 1)[-1].lower()
-    if any(w in name for w in LOWER_IS_BETTER):  # log_loss and logloss among them
-        return "lower"
-    if prediction_metric(name) or any(name.endswith(w) for w in HIGHER_IS_BETTER):
-        return "higher"
-    return None
+def _toml_key(name: str) -> str:
+    """A bare key when TOML allows one, else a quoted one (JSON's escapes are TOML's)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
 
 
-def _starter_policy(root: Path) -> Written:
+def direction(key: str) -> str:
+    """Lower is better for a loss or an error, by any part of its dotted name; else higher."""
+    parts = [part.lower() for part in key.split(".")]
+    if any(word in part for part in parts for word in LOWER_IS_BETTER):
+        return "lower"  # log_loss, logloss, val_loss, rmse, mean_absolute_error...
+    return "higher"
+
+
+def _starter_policy(root: Path) -> list[Written]:
     """Append a starter [tool.mlgate] table to pyproject.toml unless a policy exists."""
     workspace = git.revision(git.WORKSPACE, root)
     policy = read_policy(workspace)
     if policy.source is not None:
-        return Written(f"{policy.source} [tool.mlgate]", KEPT, "a policy exists")
-    table = starter_policy(read_snapshot(workspace).metrics)
+        return [Written(f"{policy.source} [tool.mlgate]", KEPT, "a policy exists")]
+    rules = starter_rules(read_snapshot(workspace).metrics)
+    environments = gto_environments(root)
     pyproject = root / POLICY_FILES[0]
     existing = pyproject.read_text() if pyproject.exists() else ""
     separator = (
@@ -160,8 +206,94 @@ def _starter_policy(root: Path) -> Written:
         if not existing or existing.endswith("\n\n")
         else ("\n" if existing.endswith("\n") else "\n\n")
     )
-    write_text(pyproject, existing + separator + table)
-    return Written(f"{POLICY_FILES[0]} [tool.mlgate]", WROTE)
+    write_text(pyproject, existing + separator + starter_policy(rules, environments))
+    where = f"{POLICY_FILES[0]} [tool.mlgate]"
+    if rules:
+        summary = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}, direction from each name: review them"
+    else:
+        summary = "no numeric metrics in the workspace yet: add rules once `dvc repro` writes them"
+    written = [Written(where, WROTE, summary)]
+    written += [Written(rule.name, RULE, f"{rule.direction} is better, tolerance {rule.tolerance:g}")
+                for rule in rules]  # fmt: skip
+    if environments:
+        written.append(Written("[tool.mlgate.environments]", NOTE,
+                               f"{', '.join(environments)} from the project's GTO tags; "
+                               f"promotion_order = {json.dumps(environments)} would require that order"))  # fmt: skip
+    return written
+
+
+def gto_environments(root: Path) -> list[str]:
+    """The stages the repository's GTO tags assign, in the order a version usually travels."""
+    stages = registry.read_registry(root).stage_names()
+    known = [name for name in ENVIRONMENT_LADDER if name in stages]
+    return known + [name for name in stages if name not in known]
+
+
+def install_step(root: Path) -> str:
+    """The workflows' install command: mlgate, the project's own requirements files and
+    package (with its extras), and DVC's plugin for each remote the project pushes to."""
+    parts = [f'"mlgate=={__version__}"']
+    plugins = sorted(
+        {DVC_REMOTES[scheme] for scheme in _remote_schemes(root) if scheme in DVC_REMOTES}
+    )
+    if plugins:
+        parts.append(f'"dvc[{",".join(plugins)}]"')
+    for path in git.tracked_files(root, REQUIREMENTS, glob=True):
+        if not path.startswith("."):
+            parts.append(f"-r {shlex.quote(path)}")
+    project = _pyproject_project(root)
+    if project is not None:
+        optional = project.get("optional-dependencies")
+        extras = (
+            [name for name in sorted(optional) if re.fullmatch(r"[A-Za-z0-9._-]+", name)]
+            if isinstance(optional, dict)
+            else []
+        )
+        parts.append("-e " + (f'".[{",".join(extras)}]"' if extras else "."))
+    elif (root / "setup.py").is_file() or (root / "setup.cfg").is_file():
+        parts.append("-e .")
+    return "python -m pip install " + " ".join(parts)
+
+
+def _remote_schemes(root: Path) -> set[str]:
+    schemes: set[str] = set()
+    for name in ("config", "config.local"):
+        path = root / ".dvc" / name
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        schemes.update(
+            m.lower() for m in re.findall(r"(?m)^\s*url\s*=\s*([A-Za-z][A-Za-z0-9+.-]*)://", text)
+        )
+    return schemes
+
+
+def _pyproject_project(root: Path) -> dict[str, object] | None:
+    path = root / POLICY_FILES[0]
+    try:
+        data = parse_data_file(path.name, path.read_bytes(), path.name) if path.is_file() else None
+    except MlgateError:
+        return None  # the policy check says what is wrong with it
+    table = data.get("project") if isinstance(data, dict) else None
+    return table if isinstance(table, dict) else None
+
+
+def pull_request_workflows(root: Path) -> list[str]:
+    """Workflows other than mlgate's that already run on pull requests."""
+    found = []
+    folder = root / ".github" / "workflows"
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        relative = path.relative_to(root).as_posix()
+        if relative in TEMPLATES:
+            continue
+        try:
+            workflow = yaml.safe_load(path.read_text(errors="replace"))
+        except yaml.YAMLError:
+            continue
+        # PyYAML reads the bare key `on` as True (YAML 1.1): look under both.
+        triggers = workflow.get("on", workflow.get(True)) if isinstance(workflow, dict) else None
+        names = [triggers] if isinstance(triggers, str) else list(triggers or [])
+        if any(name in ("pull_request", "pull_request_target") for name in names):
+            found.append(relative)
+    return found
 
 
 def _dvc_init(root: Path) -> None:

@@ -314,6 +314,45 @@ def test_a_checkout_of_files_is_not_a_branch_checkout(repo: Path) -> None:
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
+def test_git_pull_by_merge_or_by_rebase_checks_out_the_data_it_brought(repo: Path) -> None:
+    """Without post-merge and post-rewrite, the workspace keeps the data from before the pull
+    and `mlgate release` refuses it as stale."""
+    git(repo, "checkout", "-q", "-b", "upstream")
+    (repo / "data" / "extra.csv").write_text("x,y\n9,1\n")
+    dvc(repo, "add", "-q", "data")
+    dvc(repo, "repro", "-q")
+    assert commit(repo, "more data upstream").returncode == 0
+    assert try_git(repo, "push", "-q", "origin", "upstream:main", MLGATE_SKIP="1").returncode == 0
+    git(repo, "checkout", "-q", "main")
+    (repo / "notes.txt").write_text("a local change\n")
+    assert commit(repo, "local notes").returncode == 0
+    local = git(repo, "rev-parse", "HEAD")
+    assert not (repo / "data" / "extra.csv").exists()
+
+    merged = try_git(repo, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stderr.count("mlgate: dvc checkout:") == 1
+    assert (repo / "data" / "extra.csv").exists()
+    assert (repo / "model.txt").read_text() == "quality 0.9 on 5 rows\n"
+
+    git(repo, "reset", "-q", "--hard", local)  # no hook runs on a reset: dvc checkout by hand
+    dvc(repo, "checkout", "-q")
+    assert not (repo / "data" / "extra.csv").exists()
+    rebased = try_git(repo, "pull", "-q", "--rebase", "origin", "main")
+    assert rebased.returncode == 0, rebased.stderr
+    assert rebased.stderr.count("mlgate: dvc checkout:") == 1  # once, at the end of the rebase
+    assert (repo / "data" / "extra.csv").exists()
+    assert (repo / "model.txt").read_text() == "quality 0.9 on 5 rows\n"
+    assert git(repo, "log", "-1", "--format=%s") == "local notes"
+
+    (repo / "notes.txt").write_text("amended\n")
+    git(repo, "add", "notes.txt")
+    amended = try_git(repo, "commit", "-q", "--amend", "--no-edit")
+    assert (amended.returncode, amended.stderr) == (0, "")  # an amend moves no data
+    quiet = try_git(repo, "pull", "-q", "--rebase", "origin", "main")  # nothing new
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
 def test_unknown_hook_is_a_clear_error(capsys) -> None:
     assert hooks.main(["pre-rebase"]) == 2
     assert capsys.readouterr().err.startswith("mlgate: error: unknown hook 'pre-rebase'")

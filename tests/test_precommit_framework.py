@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT, commit_all, dvc, git, make_score_project
+from mlgate.defaults import HOOKS
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,8 @@ PIP_ENV = {
     **({"PIP_CONFIG_FILE": str(_HOME / ".config" / "pip" / "pip.conf")}
        if (_HOME / ".config" / "pip" / "pip.conf").exists() else {}),
 }  # fmt: skip
-HOOK_IDS = ("mlgate-stale-pipeline", "mlgate-gate", "mlgate-dvc-checkout")
+HOOK_IDS = ("mlgate-stale-pipeline", "mlgate-gate", "mlgate-dvc-checkout",
+            "mlgate-dvc-checkout-after-merge", "mlgate-dvc-checkout-after-rebase")  # fmt: skip
 
 
 def mlgate_source(path: Path) -> str:
@@ -39,15 +41,13 @@ def mlgate_source(path: Path) -> str:
     return commit_all(path, "mlgate")
 
 
-def test_the_manifest_names_the_three_hooks_at_their_stages() -> None:
+def test_the_manifest_names_every_hook_at_its_stage() -> None:
     manifest = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     stages = {hook["id"]: hook["stages"] for hook in manifest}
-    assert stages == dict(
-        zip(HOOK_IDS, (["pre-commit"], ["pre-push"], ["post-checkout"]), strict=True)
-    )
+    assert stages == dict(zip(HOOK_IDS, ([hook] for hook in HOOKS), strict=True))
 
 
-def test_the_pre_commit_framework_runs_all_three_hooks(tmp_path: Path) -> None:
+def test_the_pre_commit_framework_runs_every_hook(tmp_path: Path) -> None:
     rev = mlgate_source(tmp_path / "mlgate")
     repo = make_score_project(tmp_path / "repo")
     git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
@@ -64,9 +64,7 @@ def test_the_pre_commit_framework_runs_all_three_hooks(tmp_path: Path) -> None:
                                 stderr=subprocess.STDOUT, text=True)  # fmt: skip
         return result  # .stdout: both streams, as a terminal would show them
 
-    hook_types = [
-        arg for kind in ("pre-commit", "pre-push", "post-checkout") for arg in ("-t", kind)
-    ]
+    hook_types = [arg for kind in HOOKS for arg in ("-t", kind)]
     installed = run(sys.executable, "-m", "pre_commit", "install", *hook_types)
     assert installed.returncode == 0, installed.stdout
     environment = run(sys.executable, "-m", "pre_commit", "install-hooks")
@@ -99,3 +97,9 @@ def test_the_pre_commit_framework_runs_all_three_hooks(tmp_path: Path) -> None:
     assert switched.returncode == 0, switched.stdout
     assert not (repo / "data" / "extra.csv").exists()
     assert (repo / "model.txt").read_text() == "quality 0.9 on 3 rows\n"
+
+    # post-merge: merging the branch brings its data and model
+    merged = run("git", "merge", "-q", "worse")
+    assert merged.returncode == 0, merged.stdout
+    assert (repo / "data" / "extra.csv").exists()
+    assert (repo / "model.txt").read_text() == "quality 0.5 on 5 rows\n"

@@ -15,6 +15,7 @@ import yaml
 from helpers import REPO_ROOT, make_plain_project, mlgate_in
 from mlgate import __version__, scaffold
 from mlgate.config import read_policy
+from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
 from mlgate.git import WORKSPACE, revision
 from mlgate.scaffold import PROTECT_HINT
@@ -132,9 +133,7 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     assert zizmor(*workflows).returncode == 0
     assert schema("github-workflows", *workflows).returncode == 0
     hooks = yaml.safe_load((plain / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
-    assert [h["entry"] for h in hooks] == [
-        f"mlgate hooks run {h}" for h in ("pre-commit", "pre-push", "post-checkout")
-    ]
+    assert [h["entry"] for h in hooks] == [f"mlgate hooks run {h}" for h in HOOKS]
     assert init(plain, monkeypatch) == 0  # again: nothing to do
     again = capsys.readouterr().out
     assert "kept      pyproject.toml [tool.mlgate] (a policy exists)" in again.splitlines()

@@ -468,7 +468,9 @@ def init_command(python_version: str, install: str | None, main_branch: str, for
     from mlgate import scaffold
 
     root = git.repo_root()
-    settings = scaffold.Settings(python_version, install or scaffold.install_step(root), main_branch)
+    settings = scaffold.Settings(
+        python_version, install or scaffold.install_step(root), main_branch
+    )
     for written in scaffold.init(root, settings, force=force):
         note = f" ({written.note})" if written.note else ""
         click.echo(f"{written.action:<9} {written.path}{note}")
@@ -476,12 +478,12 @@ def init_command(python_version: str, install: str | None, main_branch: str, for
 
 @cli.group("hooks")
 def hooks_group() -> None:
-    """Git hooks: a stale pipeline stops a commit, a regression stops a push, checkout syncs data."""
+    """Git hooks: a stale pipeline stops a commit, a regression a push; checkout, merge, rebase sync data."""
 
 
 HOOK_OPTION = click.option(
     "--hook", "hook_names", type=click.Choice(defaults.HOOKS), multiple=True,
-    help="Only this hook (repeatable); default: all three.",
+    help="Only this hook (repeatable); default: all of them.",
 )  # fmt: skip
 
 

@@ -19,4 +19,6 @@ BUMPS = ("auto", "major", "minor", "patch")
 WORKFLOW_PYTHON = "3.11"
 WORKFLOW_INSTALL = f'python -m pip install "mlgate=={__version__}"'
 MAIN_BRANCH = "main"
-HOOKS = ("pre-commit", "pre-push", "post-checkout")  # the git hooks mlgate installs
+# The git hooks mlgate installs: a stale pipeline stops a commit, a regression a push; after a
+# checkout, merge (pull) or rebase, `dvc checkout` brings the data in line.
+HOOKS = ("pre-commit", "pre-push", "post-checkout", "post-merge", "post-rewrite")

@@ -25,6 +25,7 @@ from mlgate.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     ConfigError,
+    GitError,
     MlgateError,
 )
 from mlgate.escape import one_line
@@ -33,6 +34,9 @@ HOOKS = defaults.HOOKS
 CHAINED_SUFFIX = ".before-mlgate"
 MARKER = "# mlgate-managed-hook"
 SKIP_VARIABLE = "MLGATE_SKIP"
+# Hooks git gives input on standard input: the pushed refs, the rewritten commits. The script
+# reads it once and feeds it to a chained hook and to mlgate.
+READS_STDIN = ("pre-push", "post-rewrite")
 
 _TEMPLATE = """#!/bin/sh
 {marker} (`mlgate hooks install`). `mlgate hooks uninstall` removes it and puts back the
@@ -128,7 +132,7 @@ def _write_script(path: Path, hook: str, python: str) -> Path:
 
 
 def render_hook(hook: str, python: str) -> str:
-    reads_stdin = hook == "pre-push"  # git gives pre-push the pushed refs on standard input
+    reads_stdin = hook in READS_STDIN
     return _TEMPLATE.format(
         marker=MARKER,
         hook=hook,
@@ -210,6 +214,11 @@ def run(hook: str, args: Sequence[str], stdin: str, env: Mapping[str, str]) -> H
     if hook == "pre-push":
         remote = args[0] if args else env.get("PRE_COMMIT_REMOTE_NAME", "origin")
         return pre_push(root, remote, pushed_refs(stdin, env, root))
+    if hook == "post-merge":  # git pull, git merge: one argument, 1 for a squash merge
+        squash = (args[0] if args else env.get("PRE_COMMIT_IS_SQUASH_MERGE", "")) == "1"
+        return post_merge(root, squash=squash)
+    if hook == "post-rewrite":  # git pull --rebase, git rebase, git commit --amend
+        return post_rewrite(root, args[0] if args else env.get("PRE_COMMIT_REWRITE_COMMAND", ""))
     previous, new, flag = (*args, "", "", "")[:3] if args else _checkout_from_env(env)
     return post_checkout(root, previous, new, is_branch_checkout=flag == "1")
 
@@ -323,10 +332,38 @@ def post_checkout(root: Path, previous: str, new: str, is_branch_checkout: bool)
     """After a branch checkout, `dvc checkout` when the branches' DVC records differ."""
     if not is_branch_checkout or previous == new or _is_rebasing(root):
         return HookResult()
-    if previous != git.NO_COMMIT and not any(
-        _is_dvc_record(p) for p in git.changed_between(previous, new, root)
-    ):
-        return HookResult()
+    if previous == git.NO_COMMIT:
+        return _dvc_checkout(root)
+    return _dvc_checkout_if_changed(root, git.changed_between(previous, new, root))
+
+
+def post_merge(root: Path, *, squash: bool) -> HookResult:
+    """After a merge (and `git pull`), `dvc checkout` when it brought other DVC records: the
+    workspace's data and models would otherwise be the ones from before it."""
+    if squash:  # nothing committed yet: the merged records are staged
+        return _dvc_checkout_if_changed(root, git.staged_paths(root))
+    return _since_orig_head(root)
+
+
+def post_rewrite(root: Path, command: str) -> HookResult:
+    """After a rebase (and `git pull --rebase`), as after a merge; an amend moves no data."""
+    return _since_orig_head(root) if command == "rebase" else HookResult()
+
+
+def _since_orig_head(root: Path) -> HookResult:
+    """What changed since ORIG_HEAD, where git keeps HEAD from before a merge or rebase."""
+    try:
+        before = git.resolve_commit("ORIG_HEAD", root)
+    except GitError:
+        return _dvc_checkout(root)  # no record of before: cheaper to check than to guess
+    return _dvc_checkout_if_changed(root, git.changed_between(before, "HEAD", root))
+
+
+def _dvc_checkout_if_changed(root: Path, changed: Sequence[str]) -> HookResult:
+    return _dvc_checkout(root) if any(_is_dvc_record(p) for p in changed) else HookResult()
+
+
+def _dvc_checkout(root: Path) -> HookResult:
     from mlgate import dvc_checkout, report
 
     return HookResult(lines=tuple(report.checkout_lines(dvc_checkout.checkout(root))))
@@ -357,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_COULD_NOT_RUN
-    stdin = sys.stdin.read() if args[0] == "pre-push" and not sys.stdin.isatty() else ""
+    stdin = sys.stdin.read() if args[0] in READS_STDIN and not sys.stdin.isatty() else ""
     try:
         result = run(args[0], args[1:], stdin, os.environ)
     except MlgateError as exc:

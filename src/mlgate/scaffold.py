@@ -119,9 +119,11 @@ def pre_commit_config() -> str:
     """mlgate's hooks for the pre-commit framework, run from the environment mlgate is in."""
     hooks = [("mlgate-stale-pipeline", "pre-commit", "pre-commit"),
              ("mlgate-gate", "pre-push", "pre-push"),
-             ("mlgate-dvc-checkout", "post-checkout", "post-checkout")]  # fmt: skip
+             ("mlgate-dvc-checkout", "post-checkout", "post-checkout"),
+             ("mlgate-dvc-checkout-after-merge", "post-merge", "post-merge"),
+             ("mlgate-dvc-checkout-after-rebase", "post-rewrite", "post-rewrite")]  # fmt: skip
     lines = [f"{_PRE_COMMIT_HEADER} (mlgate {__version__}). Then: pre-commit install "
-             "--hook-type pre-commit --hook-type pre-push --hook-type post-checkout",
+             + " ".join(f"--hook-type {hook}" for hook in defaults.HOOKS),
              "repos:", "  - repo: local", "    hooks:"]  # fmt: skip
     for hook_id, stage, hook in hooks:
         lines += [f"      - id: {hook_id}", f"        name: mlgate {hook}",

@@ -31,3 +31,10 @@ class DataError(MlgateError):
 
 class Refused(MlgateError):
     """An action would leave a false or inconsistent record, so nothing was changed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none: what a
+    one-line error quotes of a library's (DVC's, pandas', a model's) exception."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

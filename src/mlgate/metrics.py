@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate import dvcfiles
-from mlgate.errors import DataError
+from mlgate.errors import DataError, first_line
 from mlgate.git import Revision
 
 FileValues = dict[str, dict[str, Any]]  # file -> flattened key -> value
@@ -178,9 +178,7 @@ def read_through_dvc(revision: Revision, path: str, record: dvcfiles.DvcRecord |
 
 
 def _first_line(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    lines = str(cause).strip().splitlines() or [type(cause).__name__]
-    return lines[0].rstrip(".")
+    return first_line(exc.__cause__ or exc).rstrip(".")
 
 
 def _snapshot_through_dvc(revision: Revision) -> Snapshot:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError
+from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError, first_line
 
 META_FILE = "meta.json"
 
@@ -97,7 +97,3 @@ def run_stage(
         print(f"{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
-
-
-def first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

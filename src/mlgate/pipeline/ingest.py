@@ -10,11 +10,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.errors import first_line
 from mlgate.files import atomic_path
 from mlgate.pipeline._common import (
     META_FILE,
     StageError,
-    first_line,
     load_params,
     number,
     run_stage,

@@ -184,32 +184,65 @@ def _toml_loads(text: str) -> Any:
     return tomllib.loads(text)
 
 
+def pipeline_files(revision: Revision) -> list[str]:
+    """Every dvc.yaml at ``revision``, the root's first: DVC's metrics, params and plots
+    commands collect them all (stages in subfolders have their own dvc.yaml and dvc.lock)."""
+    return revision.files_named(DVC_YAML)
+
+
+def stage_address(dvc_yaml: str, name: str) -> str:
+    """How DVC names a stage: ``train`` in the root's dvc.yaml, ``sub/dvc.yaml:train`` elsewhere."""
+    return name if dvc_yaml == DVC_YAML else f"{dvc_yaml}:{name}"
+
+
+def folder_of(dvc_yaml: str) -> str:
+    return posixpath.dirname(dvc_yaml) or "."
+
+
 def read_declarations(revision: Revision) -> Declarations:
-    """Parse dvc.yaml at ``revision``; a revision without one declares nothing."""
-    content = revision.read_one(DVC_YAML)
-    if content is None:
-        return Declarations()
-    where = f"{DVC_YAML} at {revision.label}"
-    document = parse_yaml(content, where) or {}
-    if not isinstance(document, dict):
-        raise DataError(f"{where} must be a mapping")
-    if is_templated(content, document):
-        return Declarations(templated=True)
-    metrics: dict[str, bool] = {p: False for p in _paths(document.get("metrics"))}
-    params: dict[str, tuple[str, ...] | None] = {p: None for p in _paths(document.get("params"))}
-    for name, stage in (document.get("stages") or {}).items():
-        if not isinstance(stage, dict):
-            raise DataError(f"{where}: stage '{name}' must be a mapping")
-        wdir = str(stage.get("wdir", "."))
-        for path, options in entries(stage.get("metrics")):
-            metrics[join(wdir, path)] = bool((options or {}).get("cache", True))
-        collect_stage_params(stage.get("params"), wdir, params)
+    """Parse every dvc.yaml at ``revision``; a revision without one declares nothing. Paths are
+    the repository's (a subfolder's dvc.yaml declares them relative to itself)."""
+    paths = pipeline_files(revision)
+    metrics: dict[str, bool] = {}
+    params: dict[str, tuple[str, ...] | None] = {}
+    artifacts: dict[str, dict[str, Any]] = {}
+    for path, content in revision.read(paths).items():
+        if content is None:
+            continue
+        where = f"{path} at {revision.label}"
+        document = parse_yaml(content, where) or {}
+        if not isinstance(document, dict):
+            raise DataError(f"{where} must be a mapping")
+        if is_templated(content, document):
+            return Declarations(templated=True)
+        folder = folder_of(path)
+        metrics.update((join(folder, p), False) for p in _paths(document.get("metrics")))
+        params.update((join(folder, p), None) for p in _paths(document.get("params")))
+        for stage in _stages(document, where).values():
+            wdir = join(folder, str(stage.get("wdir", ".")))
+            for metric, options in entries(stage.get("metrics")):
+                metrics[join(wdir, metric)] = bool((options or {}).get("cache", True))
+            collect_stage_params(stage.get("params"), wdir, params)
+        for name, spec in (document.get("artifacts") or {}).items():
+            if isinstance(spec, dict) and "path" in spec:  # a subfolder's: "folder:name", as GTO
+                spec = {**spec, "path": join(folder, str(spec["path"]))}
+            artifacts[str(name) if folder == "." else f"{folder}:{name}"] = spec
     params[DEFAULT_PARAMS_FILE] = None  # DVC always shows the default params file whole
     return Declarations(
         metrics=tuple(MetricsFile(p, c) for p, c in metrics.items()),
         params=params,
-        artifacts=dict(document.get("artifacts") or {}),
+        artifacts=artifacts,
     )
+
+
+def _stages(document: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    stages = document.get("stages") or {}
+    if not isinstance(stages, dict):
+        raise DataError(f"{where}: stages must be a mapping of stage names to stages")
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            raise DataError(f"{where}: stage '{name}' must be a mapping")
+    return stages
 
 
 def check_pipeline_files(revision: Revision) -> None:
@@ -338,9 +371,34 @@ def _entry_md5(entries: list[Any], record: DvcRecord, path: str) -> str | None:
 
 
 def read_lock(revision: Revision) -> dict[str, Any]:
-    """Return dvc.lock's stages at ``revision`` ({} when there is none)."""
-    content = revision.read_one(DVC_LOCK)
-    return {} if content is None else parse_lock(content, f"{DVC_LOCK} at {revision.label}")
+    """Every dvc.lock's stages at ``revision`` ({} when there is none), by the address DVC gives
+    them (``sub/dvc.yaml:train``), each with the ``wdir`` its paths are relative to in the
+    repository: dvc.lock records paths relative to the stage's wdir, which only dvc.yaml says."""
+    pipelines = pipeline_files(revision)
+    locks = {path: posixpath.join(posixpath.dirname(path), DVC_LOCK) for path in pipelines}
+    contents = revision.read([*pipelines, *locks.values()])
+    stages: dict[str, Any] = {}
+    for path, lock_path in locks.items():
+        lock = contents[lock_path]
+        if lock is None:
+            continue
+        folder = folder_of(path)
+        wdirs = _wdirs(contents[path], f"{path} at {revision.label}")
+        for name, stage in parse_lock(lock, f"{lock_path} at {revision.label}").items():
+            if isinstance(stage, dict):
+                stage = {**stage, "wdir": join(folder, wdirs.get(str(name).split("@")[0], "."))}
+            stages[stage_address(path, str(name))] = stage
+    return stages
+
+
+def _wdirs(content: bytes | None, where: str) -> dict[str, str]:
+    """Each stage's wdir in a dvc.yaml (templated stages: their own folder)."""
+    document = parse_yaml(content, where) if content else None
+    if not isinstance(document, dict) or is_templated(content or b"", document):
+        return {}
+    return {
+        str(name): str(stage.get("wdir", ".")) for name, stage in _stages(document, where).items()
+    }
 
 
 def parse_lock(content: bytes, where: str) -> dict[str, Any]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
+import posixpath
 import re
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -238,6 +240,8 @@ class Revision:
     root: Path
     commit: str | None  # None: the workspace; "": the index (what the next commit holds)
     name: str  # what the user called it: "main", "HEAD~1", "workspace"
+    # files_named's answers: one listing per name for as long as this object is used
+    _found: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -250,6 +254,34 @@ class Revision:
 
     def read_one(self, path: str) -> bytes | None:
         return self.read([path])[path]
+
+    def files_named(self, name: str) -> list[str]:
+        """Every file called ``name`` at this revision, in any folder (the root's first): at a
+        commit as its tree holds them, in the index as staged, in the workspace as on disk
+        (untracked ones too, unless git ignores them)."""
+        if name in self._found:
+            return list(self._found[name])
+        if self.commit:
+            found = [
+                p for p in _tree_files(self.root, self.commit) if posixpath.basename(p) == name
+            ]
+        else:
+            others = ("--others", "--exclude-standard") if self.commit is None else ()
+            listed = _paths(run_git("ls-files", "-z", "--cached", *others, "--",
+                                    f":(glob)**/{name}", cwd=self.root))  # fmt: skip
+            found = [
+                p
+                for p in dict.fromkeys(listed)
+                if self.commit is not None or (self.root / p).is_file()
+            ]
+        self._found[name] = sorted(found, key=lambda path: (path != name, path))
+        return list(self._found[name])
+
+
+@functools.lru_cache(maxsize=8)
+def _tree_files(root: Path, commit: str) -> tuple[str, ...]:
+    """Every file of a commit's tree (a commit never changes: listed once per process)."""
+    return tuple(_paths(run_git("ls-tree", "-r", "-z", "--name-only", commit, cwd=root)))
 
 
 def revision(name: str, root: Path) -> Revision:

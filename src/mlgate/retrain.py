@@ -58,7 +58,7 @@ def reproduce(root: Path, refresh: Sequence[str]) -> None:
     pull = ("--pull", "--allow-missing") if _has_dvc_remote(root) else ()
     for stage in refresh:
         _dvc(root, "repro", *pull, "--force", "--single-item", stage)
-    _dvc(root, "repro", *pull)
+    _dvc(root, "repro", "--all-pipelines", *pull)  # every dvc.yaml, as the gate reads them
 
 
 def judge(root: Path, artifact: str, base: str | None) -> Retrained:
@@ -101,9 +101,14 @@ def propose(
 
 
 def _stages(root: Path) -> list[str]:
-    content = git.revision(git.WORKSPACE, root).read_one(dvcfiles.DVC_YAML)
-    document = dvcfiles.parse_yaml(content, dvcfiles.DVC_YAML) if content else None
-    return list(document.get("stages") or {}) if isinstance(document, dict) else []
+    """Every stage as `dvc repro` names it (``sub/dvc.yaml:fetch`` in a subfolder's dvc.yaml)."""
+    workspace = git.revision(git.WORKSPACE, root)
+    stages = []
+    for path, content in workspace.read(dvcfiles.pipeline_files(workspace)).items():
+        document = dvcfiles.parse_yaml(content, path) if content else None
+        names = (document.get("stages") or {}) if isinstance(document, dict) else {}
+        stages += [dvcfiles.stage_address(path, str(name)) for name in names]
+    return stages
 
 
 def _dvc(root: Path, *args: str) -> None:

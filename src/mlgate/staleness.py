@@ -97,18 +97,17 @@ def check_workspace(root: Path) -> Staleness:
 
 def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     view = View(revision)
-    view.preload([dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK, dvcfiles.DEFAULT_PARAMS_FILE])
+    pipelines = _pipeline_files(revision)
+    view.preload([*pipelines, dvcfiles.DEFAULT_PARAMS_FILE])
     stages = read_stages(view)
     if stages is None:
-        pipeline_files = {dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK, dvcfiles.DEFAULT_PARAMS_FILE}
-        touched = staged is None or bool(pipeline_files.intersection(staged))
+        touched = staged is None or bool(
+            {*pipelines, dvcfiles.DEFAULT_PARAMS_FILE}.intersection(staged)
+        )
         return Staleness(checked=False, notes=(TEMPLATED_NOTE,) if touched else ())
-    if not stages or (staged is not None and not _touches_pipeline(staged, stages)):
+    if not stages or (staged is not None and not _touches_pipeline(staged, stages, pipelines)):
         return Staleness(checked=False)
-    lock = view.read(dvcfiles.DVC_LOCK)
-    view.lock = (
-        dvcfiles.parse_lock(lock, f"{dvcfiles.DVC_LOCK} in {revision.label}") if lock else {}
-    )
+    view.lock = dvcfiles.read_lock(revision)
     view.tracked = set(git.tracked_files(revision.root, _paths_to_hash(stages)))
     view.preload(sorted(_small_files(stages, view)))
     stale = [s for s in (_stale_stage(stage, view) for stage in stages) if s is not None]
@@ -116,24 +115,36 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     return Staleness(tuple(stale), tuple(downstream), tuple(dict.fromkeys(view.notes)))
 
 
+def _pipeline_files(revision: git.Revision) -> list[str]:
+    """Every dvc.yaml and the dvc.lock beside it."""
+    found = dvcfiles.pipeline_files(revision)
+    return [*found, *(posixpath.join(posixpath.dirname(p), dvcfiles.DVC_LOCK) for p in found)]
+
+
 def read_stages(view: View) -> list[Stage] | None:
-    """dvc.yaml's stages: [] without a dvc.yaml, None when it is templated (only DVC resolves it)."""
-    content = view.read(dvcfiles.DVC_YAML)
-    if content is None:
-        return []
-    where = f"{dvcfiles.DVC_YAML} in {view.revision.label}"
-    document = dvcfiles.parse_yaml(content, where) or {}
-    if not isinstance(document, dict):
-        raise DataError(f"{where} must be a mapping")
-    if dvcfiles.is_templated(content, document):
-        return None
-    return [_stage(name, body, where) for name, body in (document.get("stages") or {}).items()]
+    """The stages of every dvc.yaml (``sub/dvc.yaml:train`` for a subfolder's, as DVC names
+    them): [] without one, None when one is templated (only DVC resolves it)."""
+    stages = []
+    for path in dvcfiles.pipeline_files(view.revision):
+        content = view.read(path)
+        if content is None:
+            continue
+        where = f"{path} in {view.revision.label}"
+        document = dvcfiles.parse_yaml(content, where) or {}
+        if not isinstance(document, dict):
+            raise DataError(f"{where} must be a mapping")
+        if dvcfiles.is_templated(content, document):
+            return None
+        folder = dvcfiles.folder_of(path)
+        stages += [_stage(dvcfiles.stage_address(path, str(name)), body, where, folder)
+                   for name, body in (document.get("stages") or {}).items()]  # fmt: skip
+    return stages
 
 
-def _stage(name: str, body: Any, where: str) -> Stage:
+def _stage(name: str, body: Any, where: str, folder: str = ".") -> Stage:
     if not isinstance(body, dict):
         raise DataError(f"{where}: stage '{name}' must be a mapping")
-    wdir = str(body.get("wdir", "."))
+    wdir = join(folder, str(body.get("wdir", ".")))
     params: dict[str, tuple[str, ...] | None] = {}
     dvcfiles.collect_stage_params(body.get("params"), ".", params)  # as dvc.lock keys them
     return Stage(
@@ -150,8 +161,8 @@ def _stage(name: str, body: Any, where: str) -> Stage:
     )
 
 
-def _touches_pipeline(staged: list[str], stages: list[Stage]) -> bool:
-    watched = {dvcfiles.DVC_YAML, dvcfiles.DVC_LOCK}
+def _touches_pipeline(staged: list[str], stages: list[Stage], pipelines: list[str]) -> bool:
+    watched = set(pipelines)
     for stage in stages:
         watched.update(join(stage.wdir, p) for p in (*stage.deps, *stage.outs, *stage.params))
     return any(

@@ -324,6 +324,25 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
     click.echo(_deployed(done, env))
 
 
+@cli.command("describe")
+@click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Rows the model takes: CSV, TSV, Parquet, or a matrix saved with NumPy, "
+                   "pickle or joblib (its training or test split).")  # fmt: skip
+@click.option("--target", help="The label's column in the data (a position in a matrix), "
+                               "left out of the model's columns.")  # fmt: skip
+@click.option(
+    "--drop", multiple=True, help="Another column that is not an input (an id); repeatable."
+)
+def describe_command(model_file: Path, data_file: Path, target: str | None,
+                     drop: tuple[str, ...]) -> None:  # fmt: skip
+    """Write the card and reference profile of a model mlgate did not train, beside it."""
+    from mlgate import describe
+
+    done = describe.describe(model_file, data_file, target=target, drop=drop, root=git.repo_root())
+    click.echo(report.described_text(done, data_file), nl=False)
+
+
 @cli.command("rollback")
 @click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
               help="The environment to roll back.")  # fmt: skip

@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import defaults, dvcfiles, escape, git, registry
+from mlgate import defaults, dvcfiles, escape, git, payload, registry
 from mlgate.config import Policy
-from mlgate.errors import ConfigError, MlgateError, Refused
+from mlgate.errors import ConfigError, MlgateError, Refused, first_line
 from mlgate.files import file_md5
 from mlgate.lifecycle import parse_release_ref
 from mlgate.release import declared_artifact, read_record
@@ -192,8 +192,13 @@ def _switch_after_checks(env: Environment, record: Deployment, previous: Deploym
     failure log the attempt and leave ``current`` alone."""
     try:
         version_dir = prepare()
+        card = read_card(version_dir / CARD_FILE)
+        if record.monitoring and not payload.features_of(card):
+            raise Refused(
+                f"monitoring logs each request's columns, and {NO_CARD.format(card=CARD_FILE)}"
+            )
         model = load_model(version_dir / record.model_file)
-        rows = smoke_test(model, read_card(version_dir / CARD_FILE))
+        rows = smoke_test(model, card)
         done = _replace(record, smoke_rows=rows)
         _write_current(env, done)
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
@@ -258,7 +263,7 @@ def read_log(env: Environment, *, on_skipped: Callable[[str], None] | None = Non
 
 
 def _why(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    return first_line(exc)[:120]
 
 
 # How a pickle (protocol 2 and up) or a joblib dump (plain, or zlib, gzip, bz2, xz, lzma or lz4
@@ -292,6 +297,30 @@ def load_model(model_file: Path) -> Any:
         raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
 
 
+class ArrayInput:
+    """A model fitted on a bare matrix (no column names), given the card's columns in their
+    order as an array: a frame would only earn scikit-learn's feature-name warning."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, frame: Any) -> Any:
+        return self.model.predict(frame.to_numpy())
+
+    def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
+        return getattr(self.model, name)
+
+
+def servable(model: Any, card: dict[str, Any]) -> Any:
+    """The model as the server calls it: with a frame, or with an array when the card says its
+    input is one (`mlgate describe` of a model fitted on a matrix)."""
+    return ArrayInput(model) if card.get("input") == "array" else model
+
+
+NO_CARD = ("the model has no card naming its input columns ({card} beside the model): write one "
+           "with `mlgate describe MODEL --data FILE`, commit it and deploy again")  # fmt: skip
+
+
 def smoke_test(model: Any, card: dict[str, Any]) -> int:
     """Predict the card's input example; the number of rows predicted (0: the card has none)."""
     example = card.get("input_example")
@@ -302,7 +331,7 @@ def smoke_test(model: Any, card: dict[str, Any]) -> int:
     features = [f["name"] for f in card.get("features", []) if isinstance(f, dict)]
     try:
         frame = pd.DataFrame(example)
-        predictions = model.predict(frame[features] if features else frame)
+        predictions = servable(model, card).predict(frame[features] if features else frame)
     except Exception as exc:
         raise MlgateError(
             f"the model failed its smoke test on the card's input example: "

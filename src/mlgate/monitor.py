@@ -106,8 +106,9 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MlgateError(f"{what} has no reference profile ({path.name}): the train stage writes "
-                          f"one with --profile; retrain and deploy again") from None  # fmt: skip
+        raise MlgateError(f"{what} has no reference profile ({path.name}): mlgate's train stage "
+                          "writes one with --profile, and `mlgate describe MODEL --data FILE` "
+                          "for a model trained otherwise; then deploy again") from None  # fmt: skip
     except (OSError, ValueError) as exc:
         raise MlgateError(f"cannot read the reference profile {path}: {exc}") from None
     return drift.parse_profile(document, str(path))

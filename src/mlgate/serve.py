@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from mlgate import batching, defaults, deploy, payload, requestlog
 from mlgate.errors import MlgateError
 
+NO_CARD = deploy.NO_CARD.format(card=deploy.CARD_FILE) + " (requests cannot be checked without it)"
+
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
 
@@ -93,6 +95,7 @@ class ModelHolder:
         card = deploy.read_card(folder / deploy.CARD_FILE)
         deploy.smoke_test(model, card)
         _one_thread_per_prediction(model)
+        model = deploy.servable(model, card)
         features = payload.features_of(card)
         log = None
         if deployment.monitoring:
@@ -188,6 +191,8 @@ def create_app(env: deploy.Environment, max_body_bytes: int,
             if body is None:
                 too_big = f"the body is over the limit of {max_body_bytes:,} bytes"
                 return answer("/invocations", 413, {"error": too_big}, started)
+            if not loaded.features:  # nothing to check a request against: never guess
+                return answer("/invocations", 400, {"error": NO_CARD}, started)
             frame = payload.parse(body, request.headers.get("content-type", ""), loaded.features)
             predictions = await batcher.predict(loaded.model, frame)
             metrics.predicted(predictions, hasattr(loaded.model, "classes_"))

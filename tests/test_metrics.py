@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, init_dvc_repo
+from mlgate import dvcfiles
 from mlgate import git as gitmod
 from mlgate.errors import DataError
 from mlgate.metrics import diff, flatten, read_snapshot
@@ -246,3 +247,58 @@ def test_params_yaml_1_2_values_diff_as_dvc_params_diff(tmp_path: Path) -> None:
     expected = dvc_json(root, "params", "diff", "base", "HEAD", "--all")
     assert ours(root, "params", with_unchanged=True) == expected
     assert expected["params.yaml"]["train.lr"] == {"old": 0.001, "new": 0.002, "diff": 0.001}
+
+
+PY_PARAMS_BASE = '''\
+"""Training parameters."""
+import math
+
+LR = 1e-3
+EPOCHS: int = 10
+LAYERS = [64, 32]
+SHAPE = (3, 4)
+OPTIMIZER = {"name": "adam", "betas": [0.9, 0.999]}
+DERIVED = math.sqrt(LR)  # not a literal: DVC leaves it out
+A, B = 1, 2  # two targets: left out too
+
+
+class Model:
+    DEPTH = 3
+    KIND = "tree"
+
+    def __init__(self):
+        self.dropout = 0.1
+        self.seed = 42
+
+
+class Data:
+    SPLIT = 0.2
+'''
+
+
+def test_python_params_files_diff_as_dvc_params_diff(tmp_path: Path) -> None:
+    """A params.py read without running it, as DVC reads it (literals only)."""
+    root = init_dvc_repo(tmp_path / "repo")
+    pipeline = {"stages": {"t": {"cmd": "true", "params": [{"params.py": ["LR", "Model"]}]}},
+                "params": ["params.py"]}  # fmt: skip
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    (root / "params.py").write_text(PY_PARAMS_BASE)
+    commit_all(root, "base")
+    git(root, "tag", "base")
+    head = (PY_PARAMS_BASE.replace("LR = 1e-3", "LR = 2e-3").replace("0.1\n", "0.2\n")
+            .replace('"adam"', '"sgd"').replace("(3, 4)", "(3, 5)"))  # fmt: skip
+    (root / "params.py").write_text(head + "NEW = True\n")
+    commit_all(root, "head")
+    expected = dvc_json(root, "params", "diff", "base", "HEAD", "--all")
+    assert json.loads(json.dumps(ours(root, "params", with_unchanged=True))) == expected
+    assert expected["params.py"]["SHAPE"] == {"old": [3, 4], "new": [3, 5]}  # a tuple, not text
+    assert expected["params.py"]["LR"] == {"old": 0.001, "new": 0.002, "diff": 0.001}
+    assert "DERIVED" not in expected["params.py"] and "Model.dropout" in expected["params.py"]
+
+
+def test_a_python_params_file_that_is_not_python_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"^params.py at x is not valid Python: .*line 1"):
+        dvcfiles.parse_data_file("params.py", b"LR = (1e-3\n", "params.py at x")
+    deep = b"X = " + b"[" * 5000 + b"]" * 5000 + b"\n"  # the parser's own limit
+    with pytest.raises(DataError, match="too many nested parentheses"):
+        dvcfiles.parse_data_file("params.py", deep, "params.py at x")

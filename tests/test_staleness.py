@@ -167,3 +167,20 @@ def test_the_first_commit_of_a_pipeline_is_checked(tmp_path: Path) -> None:
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": {"cmd": "true"}}}))
     git(repo, "add", "-A")
     assert stale(staleness.check_staged(repo)) == {"s": ("never reproduced: not in dvc.lock",)}
+
+
+def test_a_python_params_file_is_checked_as_dvc_records_it(tmp_path: Path) -> None:
+    """Tuples in params.py are lists in dvc.lock: equal, not a change."""
+    root = init_dvc_repo(tmp_path / "repo")
+    (root / "params.py").write_text("LR = 1e-3\nSHAPE = (3, 4)\n\nclass Model:\n    DEPTH = 3\n")
+    stage = {"cmd": "echo ok > out.txt", "params": [{"params.py": ["LR", "SHAPE", "Model"]}],
+             "outs": ["out.txt"]}  # fmt: skip
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": stage}}))
+    dvc(root, "repro", "-q")
+    commit_all(root, "a python params file")
+    assert not staleness.check_workspace(root).is_stale
+    (root / "params.py").write_text("LR = 1e-3\nSHAPE = (3, 5)\n\nclass Model:\n    DEPTH = 4\n")
+    git(root, "add", "params.py")
+    assert stale(staleness.check_staged(root)) == {
+        "train": ("params.py changed: Model.DEPTH (3 -> 4), SHAPE ([3, 4] -> [3, 5])",)
+    }

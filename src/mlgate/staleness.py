@@ -203,9 +203,8 @@ def _param_changes(stage: Stage, recorded: dict[str, Any], view: View) -> list[s
         values = _params_file(join(stage.wdir, path), view)
         now = dict(values) if keys is None else {k: _lookup(values, k) for k in keys}
         was, now = flatten(recorded.get(path) or {}), flatten(now)
-        changed = [
-            k for k in sorted(set(now) | set(was)) if now.get(k, _MISSING) != was.get(k, _MISSING)
-        ]
+        changed = [k for k in sorted(set(now) | set(was))
+                   if _as_recorded(now.get(k, _MISSING)) != was.get(k, _MISSING)]  # fmt: skip
         if changed:
             described = ", ".join(
                 _describe_param(k, was.get(k, _MISSING), now.get(k, _MISSING)) for k in changed
@@ -223,6 +222,15 @@ def _describe_param(key: str, was: Any, now: Any) -> str:
 
 
 _MISSING = object()
+
+
+def _as_recorded(value: Any) -> Any:
+    """A value as dvc.lock (YAML) records it: a Python params file's tuple is a list there."""
+    if isinstance(value, (list, tuple)):
+        return [_as_recorded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_recorded(item) for key, item in value.items()}
+    return value
 
 
 def _params_file(path: str, view: View) -> dict[str, Any]:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
-from getstarted import make_get_started
-from helpers import mlgate_in
-from mlgate import __version__
+from getstarted import ARTIFACT, make_get_started
+from helpers import dvc, git, mlgate_in, push_to_new_origin
+from mlgate import __version__, deploy
 from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
+from mlgate.metrics import diff, read_snapshot
+from test_serve import score, serving
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +61,109 @@ def test_init_fits_the_project(
     install = f'python -m pip install "mlgate=={__version__}" -r src/requirements.txt'
     for workflow in ("pr", "release", "deploy", "retrain"):
         assert f"run: {install}\n" in (project / f".github/workflows/{workflow}.yml").read_text()
+
+
+DESCRIBE_STAGE = {
+    "cmd": "mlgate describe model.pkl --data data/features/test.pkl --target 1 --drop 0",
+    "deps": ["model.pkl", "data/features"],
+    "outs": [{"model.json": {"cache": False}}, {"model.profile.json": {"cache": False}}],
+}  # the README's stanza
+
+
+def try_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+
+
+def set_params(project: Path, **changes: str) -> None:
+    """Edit params.yaml as a person does: the text, exponent notation kept."""
+    text = (project / "params.yaml").read_text()
+    for key, value in changes.items():
+        text = re.sub(rf"(?m)^(  {key}: ).*$", rf"\g<1>{value}", text)
+    (project / "params.yaml").write_text(text)
+
+
+@pytest.mark.slow
+def test_the_whole_path_on_a_project_mlgate_did_not_create(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    push_to_new_origin(project, tmp_path / "origin.git")
+    assert mlgate_in(project, monkeypatch, "init") == 0
+    assert mlgate_in(project, monkeypatch, "hooks", "install") == 0
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    pipeline["stages"]["describe"] = DESCRIBE_STAGE
+    (project / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    dvc(project, "repro", "-q")
+    git(project, "add", "-A")
+    adopted = try_git(project, "commit", "-q", "-m", "adopt mlgate")
+    assert adopted.returncode == 0, adopted.stderr  # the pre-commit hook lets it through
+    assert try_git(project, "push", "-q", "origin", "main").returncode == 0
+    capsys.readouterr()
+
+    # A regression: the hook stops the commit until `dvc repro`, the gate and the push hook fail it.
+    git(project, "checkout", "-q", "-b", "worse")
+    set_params(project, n_est="2", min_split="5e-1")
+    git(project, "add", "params.yaml")
+    blocked = try_git(project, "commit", "-q", "-m", "fewer trees")
+    assert blocked.returncode == 1
+    assert (
+        "train: params.yaml changed: train.min_split (0.01 -> 0.5), train.n_est (30 -> 2)"
+        in blocked.stderr
+    )
+    dvc(project, "repro", "-q")
+    git(project, "add", "-A")
+    assert try_git(project, "commit", "-q", "-m", "fewer trees").returncode == 0
+    old = read_snapshot(revision("main", project))
+    new = read_snapshot(revision("HEAD", project))
+    for kind in ("metrics", "params"):  # what `dvc metrics diff` / `dvc params diff` say
+        expected = json.loads(dvc(project, kind, "diff", "main", "HEAD", "--json").stdout)
+        assert diff(getattr(old, kind), getattr(new, kind)) == expected, kind
+    assert mlgate_in(project, monkeypatch, "check") == 1
+    assert "FAIL: 4 of 4 checks failed" in capsys.readouterr().out
+    pushed = try_git(project, "push", "origin", "worse")
+    assert pushed.returncode != 0 and "push of worse blocked" in pushed.stderr
+
+    # An improvement passes, is pushed and merged; the merge brings its model into the workspace.
+    git(project, "checkout", "-q", "main")
+    git(project, "checkout", "-q", "-b", "better")
+    set_params(project, n_est="100")
+    dvc(project, "repro", "-q")
+    git(project, "add", "-A")
+    assert try_git(project, "commit", "-q", "-m", "more trees").returncode == 0
+    assert mlgate_in(project, monkeypatch, "check") == 0
+    assert capsys.readouterr().out.startswith("PASS: all 4 checks passed")
+    assert try_git(project, "push", "-q", "origin", "better").returncode == 0
+    git(project, "checkout", "-q", "main")
+    merged = try_git(project, "merge", "-q", "better")
+    assert merged.returncode == 0 and "mlgate: dvc checkout:" in merged.stderr
+    assert "Data and pipelines are up to date" in dvc(project, "status").stdout
+
+    # Released, promoted, deployed with monitoring, served, monitored.
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    assert f"Created tag {ARTIFACT}@v2.0.0" in capsys.readouterr().out  # its input is now known
+    assert mlgate_in(project, monkeypatch, "promote", f"{ARTIFACT}@v2.0.0", "prod") == 0
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", f"{ARTIFACT}#prod", "--env",
+                     "prod", "--monitoring", "enable") == 0  # fmt: skip
+    assert "smoke test: 5 rows predicted" in capsys.readouterr().out
+    env = deploy.environment(project, read_policy(revision(WORKSPACE, project)), "prod")
+    card = json.loads((project / "model.json").read_text())
+    with serving(env) as address:
+        status, body = score(address, {"dataframe_records": card["input_example"]})
+        with open(project / "model.pkl", "rb") as fd:
+            model = pickle.load(fd)
+        rows = [[row[f"x{i}"] for i in range(20)] for row in card["input_example"]]
+        assert (status, body["predictions"]) == (200, model.predict(rows).tolist())
+        status, body = score(address, {"instances": [{"text": "how do I plot in R?"}]})
+        assert status == 400 and "lacks x0" in str(body["error"])
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "prod") == 0
+    assert "NOT ENOUGH DATA: 5 rows" in capsys.readouterr().out
+    shifted = pd.DataFrame(np.random.default_rng(1).poisson(4.0, size=(300, 20)).astype(float),
+                           columns=[f"x{i}" for i in range(20)])  # fmt: skip
+    shifted.to_csv(tmp_path / "batch.csv", index=False)
+    assert (
+        mlgate_in(
+            project, monkeypatch, "monitor", "--env", "prod", "--file", str(tmp_path / "batch.csv")
+        )
+        == 1
+    )
+    assert "DRIFT: 20 of 20 columns drifted" in capsys.readouterr().out

@@ -609,7 +609,10 @@ def test_small_values_such_as_learning_rates_are_not_shown_as_zero() -> None:
     """Found trying a get-started layout: train.C going from 1e-3 to 1e-5 read 0.0010 -> 0.0000."""
     from mlgate.report import _fmt, _fmt_signed
 
-    assert (_fmt(1e-5), _fmt_signed(-0.00099), _fmt(0.0), _fmt(0.25)) == (
-        "1e-05", "-0.00099", "0.0000", "0.2500")  # fmt: skip
+    assert (_fmt(1e-5), _fmt(0.00099), _fmt(0.0), _fmt(0.25)) == (
+        "1e-05", "0.00099", "0.0000", "0.2500")  # fmt: skip
+    # a change keeps four decimals while they show it (beside a table of four decimals)
+    assert (_fmt_signed(-0.00099), _fmt_signed(0.000298), _fmt_signed(-0.0)) == (
+        "-0.0010", "+0.0003", "-0.0000")  # fmt: skip
     assert (_fmt(2.5e6), _fmt_signed(0.125), _fmt_signed(-1.6e-05)) == (
         "2.5e+06", "+0.1250", "-1.6e-05")  # fmt: skip

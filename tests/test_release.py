@@ -125,6 +125,14 @@ def test_auto_bump(repo: Path, change: dict, expected: str, kind: str) -> None:
     assert read_record(made.message)["previous"] == "v0.1.0"
 
 
+def test_the_annotation_shows_values_as_the_gates_table_does(repo: Path) -> None:
+    """Four decimals, the previous value too (0.9000, not 0.9)."""
+    release(repo, NAME)
+    new_model(repo, roc_auc=0.95)
+    made = release(repo, NAME).release
+    assert "  roc_auc 0.9500 (was 0.9000): pass" in made.message.splitlines()
+
+
 def assert_refused(repo: Path, match: str, **kwargs: object) -> None:
     before = tags(repo)
     with pytest.raises(Refused, match=match):

@@ -201,6 +201,15 @@ def unusable_value(value: Any) -> str | None:
     return None
 
 
+def show_number(value: float, *, signed: bool = False) -> str:
+    """A finite float as reports show it: four decimals, or four significant digits where
+    decimals would not show it (a learning rate of 1e-05 would read 0.0000; a million). A
+    change (``signed``) keeps four decimals down to what they show (+0.0003, not +0.000298)."""
+    sign = "+" if signed else ""
+    fixed = value == 0 or (5e-5 if signed else 1e-3) <= abs(value) < 1e6
+    return f"{value:{sign}.4f}" if fixed else f"{value:{sign}.4g}"
+
+
 def show_value(value: Any) -> str:
     """A value for a reason or a cell, short and one line, whatever it is."""
     if isinstance(value, float) and not math.isfinite(value):

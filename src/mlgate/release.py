@@ -9,6 +9,7 @@ retrying, a bounded number of times.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from mlgate import __version__, compare, defaults, dvcfiles, escape, git, registry
 from mlgate.config import read_policy
 from mlgate.errors import ConfigError, DataError, Refused
-from mlgate.gate import FAIL, GateResult, Outcome, evaluate
+from mlgate.gate import FAIL, GateResult, Outcome, evaluate, show_number, show_value
 from mlgate.metrics import Snapshot, read_snapshot
 from mlgate.registry import Version
 
@@ -325,7 +326,9 @@ def _message(record: dict[str, Any], message: str | None) -> str:
 
 
 def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return show_number(value)  # as the gate's table shows it: 0.9340, not 0.934
+    return show_value(value) if isinstance(value, (int, float)) else str(value)
 
 
 def _describe(failures: tuple[Outcome, ...]) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
 from mlgate.compare import Check, Comparison
-from mlgate.gate import FAIL, PASS, Outcome, show_value, significance_verdict
+from mlgate.gate import FAIL, PASS, Outcome, show_number, show_value, significance_verdict
 from mlgate.metrics import diff
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:.4f}" if _fixed(value) else f"{value:.4g}"
+        return show_number(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return show_value(value)
     return str(value)
@@ -257,15 +257,9 @@ def _fmt_signed(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:+.4f}" if _fixed(value) else f"{value:+.4g}"
+        return show_number(value, signed=True)
     shown = _fmt(value)
     return shown if shown.startswith("-") or not shown[:1].isdigit() else "+" + shown
-
-
-def _fixed(value: float) -> bool:
-    """Four decimals show it: not a learning rate such as 1e-05 (which would read 0.0000), nor
-    a value of a million or more."""
-    return value == 0 or 1e-3 <= abs(value) < 1e6
 
 
 def _short(md5: str | None) -> str:

@@ -468,7 +468,9 @@ def read_lock(revision: Revision) -> dict[str, Any]:
 
 def _wdirs(content: bytes | None, where: str) -> dict[str, str]:
     """Each stage's wdir in a dvc.yaml (templated stages: their own folder)."""
-    document = parse_yaml(content, where) if content else None
+    if not content or b"wdir" not in content:  # the usual case: no second parse of dvc.yaml
+        return {}
+    document = parse_yaml(content, where)
     if not isinstance(document, dict) or is_templated(content or b"", document):
         return {}
     return {

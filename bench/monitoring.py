@@ -103,7 +103,7 @@ def make_frames(reference_rows: int, current_rows: int):  # type: ignore[no-unty
 
 
 def write_log(folder: Path, current, version: str) -> list[Path]:  # type: ignore[no-untyped-def]
-    from mlgate import requestlog
+    from mlgate.serve import requestlog
 
     log = requestlog.RequestLog(folder, list(current.columns), max_bytes=2**40)
     for start in range(0, len(current), 10_000):
@@ -113,8 +113,9 @@ def write_log(folder: Path, current, version: str) -> list[Path]:  # type: ignor
 
 
 def bench_monitor(args: argparse.Namespace) -> None:
-    from mlgate import drift, monitor, requestlog
-    from mlgate.config import Monitoring
+    from mlgate.monitor import drift, monitor
+    from mlgate.policy import Monitoring
+    from mlgate.serve import requestlog
 
     evidently = evidently_python(Path(args.evidently_venv))
     rows = args.monitor_rows

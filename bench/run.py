@@ -354,7 +354,7 @@ def bench_significance(args: argparse.Namespace) -> None:
     import numpy as np
     from sklearn import metrics
 
-    from mlgate import significance, stats
+    from mlgate.gate import significance, stats
     from mlgate.git import revision
 
     rows = args.prediction_rows

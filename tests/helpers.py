@@ -13,7 +13,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Code the pipeline stages depend on (dvc.yaml deps), copied so DVC can hash it.
-PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"), Path("src/mlgate/drift.py"),
+PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"), Path("src/mlgate/monitor/drift.py"),
                  Path("src/mlgate/errors.py"))  # fmt: skip
 # Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
 TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}
@@ -95,6 +95,7 @@ def make_project(path: Path, params: dict[str, Any] | None = None, commit: bool 
                 REPO_ROOT / code, path / code, ignore=shutil.ignore_patterns("__pycache__")
             )
         else:
+            (path / code).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / code, path / code)
     write_params(path, deep_update(TEST_PARAMS, params or {}))
     if commit:

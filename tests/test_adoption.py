@@ -17,9 +17,9 @@ import yaml
 from getstarted import ARTIFACT, make_get_started
 from helpers import dvc, git, mlgate_in, push_to_new_origin
 from mlgate import __version__, deploy
-from mlgate.config import read_policy
 from mlgate.git import WORKSPACE, revision
-from mlgate.metrics import diff, read_snapshot
+from mlgate.policy import read_policy
+from mlgate.snapshot import diff, read_snapshot
 from test_serve import score, serving
 
 

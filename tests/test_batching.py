@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlgate.batching import Batcher
+from mlgate.serve.batching import Batcher
 
 
 class CountedModel(LogisticRegression):

@@ -17,9 +17,9 @@ import pytest
 
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in, write_params
 from mlgate import deploy
-from mlgate.config import read_policy
 from mlgate.files import file_md5
 from mlgate.git import WORKSPACE, revision
+from mlgate.policy import read_policy
 
 pytestmark = pytest.mark.slow
 
@@ -446,7 +446,7 @@ def test_a_file_that_is_not_a_model_is_never_unpickled(
 def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlgate.release import RECORD_BEGIN, RECORD_END
+    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
 
     for n, path in enumerate(["../../etc/passwd", "/etc/passwd", "train.py"]):
         record = json.dumps({"model": {"path": path, "md5": "0" * 32}})

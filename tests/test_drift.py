@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from mlgate import drift
 from mlgate.errors import MlgateError
+from mlgate.monitor import drift
 
 SEEDS = range(200)
 

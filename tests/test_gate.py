@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from mlgate.config import Policy, Rule, parse_policy
 from mlgate.errors import ConfigError
-from mlgate.gate import FAIL, PASS, SKIP, evaluate, judge, significance_rules
-from mlgate.stats import Difference
+from mlgate.gate.judge import FAIL, PASS, SKIP, evaluate, judge, significance_rules
+from mlgate.gate.stats import Difference
+from mlgate.policy import Policy, Rule, parse_policy
 
 
 def rule(**kwargs) -> Rule:

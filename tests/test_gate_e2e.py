@@ -156,7 +156,7 @@ def test_check_imports_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
 
     # Nor what other commands need (the server, deploys, thread pools, numpy.ma): start-up is
     # most of the gate's time (issue 17.12).
-    unwanted = ("dvc", "pandas", "sklearn", "mlgate.serve", "mlgate.deploy", "mlgate.batching",
+    unwanted = ("dvc", "pandas", "sklearn", "mlgate.serve", "mlgate.deploy", "mlgate.monitor",
                 "asyncio", "concurrent.futures", "numpy.ma", "mlgate.hooks")  # fmt: skip
     code = (
         "import sys; from mlgate.cli import main; code = main(['check']); "

@@ -487,7 +487,7 @@ def test_a_release_record_of_the_wrong_shape_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     record: str,
 ) -> None:  # fmt: skip
-    from mlgate.release import RECORD_BEGIN, RECORD_END
+    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
 
     repo = make_live_project(tmp_path / "p")
     message = (

@@ -13,7 +13,7 @@ from helpers import commit_all, dvc, git, init_dvc_repo
 from mlgate import dvcfiles
 from mlgate import git as gitmod
 from mlgate.errors import DataError
-from mlgate.metrics import diff, flatten, read_snapshot
+from mlgate.snapshot import diff, flatten, read_snapshot
 
 DVC_YAML = {
     "stages": {

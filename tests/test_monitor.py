@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from helpers import commit_all, dvc, make_project, mlgate_in
-from mlgate import deploy, requestlog
-from mlgate.config import read_policy
+from mlgate import deploy
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
+from mlgate.policy import read_policy
+from mlgate.serve import requestlog
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +127,9 @@ def test_fewer_rows_than_min_rows_is_not_enough_data(project: Path, monkeypatch,
     log_traffic(project, 50, drift=1.0)
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
     assert "NOT ENOUGH DATA: 50 rows, 100 needed" in capsys.readouterr().out
-    (project / "pyproject.toml").write_text(POLICY + "\n[tool.mlgate.monitor]\nmin_rows = 20\n")
+    (project / "pyproject.toml").write_text(
+        POLICY + "\n[tool.mlgate.monitor]\nmin_rows = 20\n"
+    )
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 1
 
 

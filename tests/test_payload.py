@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlgate.payload import BadRequest, Feature, UnsupportedMediaType, features_of, parse
+from mlgate.serve.payload import BadRequest, Feature, UnsupportedMediaType, features_of, parse
 
 CARD = {"features": [{"name": "amount", "dtype": "float64"}, {"name": "hour", "dtype": "int64"},
                      {"name": "shop", "dtype": "str"}]}  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import git, tag_at
 from mlgate.errors import ConfigError
-from mlgate.registry import (
+from mlgate.registry.tags import (
     ASSIGN,
     DEPRECATE,
     DEREGISTER,

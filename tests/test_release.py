@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from helpers import commit_all, git, mlgate_in, run, tag_at
-from mlgate import registry
 from mlgate.errors import Refused
-from mlgate.release import read_record, release
+from mlgate.registry import tags as registry
+from mlgate.registry.release import read_record, release
 
 POLICY = """
 [tool.mlgate]

@@ -10,7 +10,7 @@ import yaml
 
 from helpers import REPO_ROOT, commit_all, dvc, git, make_project, write_params
 from mlgate.cli import main
-from mlgate.release import read_record
+from mlgate.registry.release import read_record
 
 pytestmark = pytest.mark.slow
 

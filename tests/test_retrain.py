@@ -11,7 +11,7 @@ import pytest
 
 from fake_github import FakeGitHub, fake_github
 from helpers import dvc, git, make_fetch_project, mlgate_in, push_to_new_origin
-from mlgate.config import ConfigError, parse_policy
+from mlgate.policy import ConfigError, parse_policy
 
 pytestmark = pytest.mark.slow
 

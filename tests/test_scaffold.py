@@ -14,10 +14,10 @@ import yaml
 
 from helpers import REPO_ROOT, make_plain_project, mlgate_in
 from mlgate import __version__, scaffold
-from mlgate.config import read_policy
 from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
 from mlgate.git import WORKSPACE, revision
+from mlgate.policy import read_policy
 from mlgate.scaffold import PROTECT_HINT
 
 THIS_REPOSITORY = scaffold.Settings(install="python -m pip install -e .")

@@ -13,7 +13,7 @@ import yaml
 from helpers import commit_all, dvc, git, init_dvc_repo
 from mlgate import dvcfiles, staleness
 from mlgate import git as gitmod
-from mlgate.metrics import diff, read_snapshot
+from mlgate.snapshot import diff, read_snapshot
 
 ROOT_PIPELINE = {
     "stages": {"prepare": {"cmd": "python prepare.py", "deps": ["prepare.py"],

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from helpers import commit_all, git
-from mlgate import stats
 from mlgate.errors import DataError
+from mlgate.gate import stats
+from mlgate.gate.significance import measure, parse_predictions
 from mlgate.git import WORKSPACE, Revision, revision
-from mlgate.significance import measure, parse_predictions
 
 PATH = "eval/predictions.csv"
 

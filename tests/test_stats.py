@@ -11,8 +11,8 @@ from scipy.stats import binomtest, norm
 from sklearn import metrics as sk
 from sklearn.preprocessing import label_binarize
 
-from mlgate import stats
-from mlgate.config import PREDICTION_METRICS
+from mlgate.gate import stats
+from mlgate.policy import PREDICTION_METRICS
 
 SKLEARN_BINARY = {
     "accuracy": lambda y, p, s, w: sk.accuracy_score(y, p, sample_weight=w),
@@ -246,7 +246,7 @@ def test_a_paired_comparison_of_different_rows_is_refused() -> None:
 
 def test_interval_quantiles_are_numpys_linear_quantiles_exactly() -> None:
     """stats computes them itself (np.quantile imports numpy.ma, 15 ms of the gate's start)."""
-    from mlgate.stats import _quantiles
+    from mlgate.gate.stats import _quantiles
 
     rng = np.random.default_rng(7)
     for rows in (1, 2, 3, 10, 999, 1000, 1001):

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate import __version__, compare, defaults, escape, git, github, report
-from mlgate.config import read_policy
+from mlgate import __version__, defaults, escape, git, github, report
 from mlgate.errors import (
     EXIT_BUG,
     EXIT_COULD_NOT_RUN,
@@ -27,9 +26,13 @@ from mlgate.errors import (
     MlgateError,
     Refused,
 )
+from mlgate.gate import compare
+from mlgate.policy import read_policy
 
 if TYPE_CHECKING:
-    from mlgate import deploy, monitor, registry
+    from mlgate import deploy
+    from mlgate.monitor import monitor
+    from mlgate.registry import tags as registry
 
 FORMATS = click.Choice(["table", "md", "json"])
 _PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
@@ -138,7 +141,7 @@ def release_command(
 
     NAME defaults to the model artifact declared in dvc.yaml.
     """
-    from mlgate import release as release_
+    from mlgate.registry import release as release_
 
     root = git.repo_root()
     artifact = name or release_.declared_artifact(root)
@@ -183,8 +186,8 @@ def retrain_command(
     NAME defaults to the model artifact declared in dvc.yaml. Exit 0 when the model is unchanged
     or passes the gate, 1 when it fails (a proposal is still made, for people to see).
     """
-    from mlgate import release as release_
     from mlgate import retrain
+    from mlgate.registry import release as release_
 
     root = git.repo_root()
     policy = read_policy(git.revision("HEAD", root))
@@ -221,7 +224,8 @@ def retrain_command(
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
 def promote_command(release: str, environment: str, push: bool, remote: str) -> None:
     """Assign RELEASE (NAME@vX.Y.Z) to ENVIRONMENT with the tag NAME#ENVIRONMENT#N."""
-    from mlgate import lifecycle, registry
+    from mlgate.registry import lifecycle
+    from mlgate.registry import tags as registry
 
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
@@ -251,7 +255,8 @@ cli.add_command(promote_command, "assign")
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
 def deprecate_command(release: str, push: bool, remote: str) -> None:
     """Withdraw RELEASE (NAME@vX.Y.Z) with GTO's deprecation tag NAME@vX.Y.Z!#N."""
-    from mlgate import lifecycle, registry
+    from mlgate.registry import lifecycle
+    from mlgate.registry import tags as registry
 
     root = git.repo_root()
     planned, _ = registry.publish(
@@ -265,7 +270,8 @@ def deprecate_command(release: str, push: bool, remote: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def releases_command(name: str | None, as_json: bool) -> None:
     """Every artifact's latest version and environments; with NAME, all of its versions."""
-    from mlgate import lifecycle, registry
+    from mlgate.registry import lifecycle
+    from mlgate.registry import tags as registry
 
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
@@ -281,7 +287,8 @@ def releases_command(name: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def history_command(name: str, as_json: bool) -> None:
     """Every registration, promotion and deprecation of NAME, oldest first."""
-    from mlgate import lifecycle, registry
+    from mlgate.registry import lifecycle
+    from mlgate.registry import tags as registry
 
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
@@ -293,7 +300,7 @@ def history_command(name: str, as_json: bool) -> None:
 @click.argument("ref")
 def check_ref_command(ref: str) -> None:
     """Say what a pushed registry tag means, as JSON (and as step outputs in GitHub Actions)."""
-    from mlgate import lifecycle
+    from mlgate.registry import lifecycle
 
     meaning = lifecycle.check_ref(git.repo_root(), ref)
     click.echo(report.to_json(meaning), nl=False)
@@ -400,7 +407,8 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
                     batch: Path | None, fmt: str, report_path: Path | None) -> None:  # fmt: skip
     """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
     1 yes, 2 when it cannot be computed."""
-    from mlgate import deploy, monitor
+    from mlgate import deploy
+    from mlgate.monitor import monitor
 
     root = git.repo_root()
     if env_name is None and batch is None:
@@ -458,7 +466,8 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
                   max_batch_rows: int) -> None:  # fmt: skip
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
-    from mlgate import deploy, serve
+    from mlgate import deploy
+    from mlgate.serve import app as serve
 
     root = git.repo_root()
     env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
@@ -623,7 +632,7 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
 def _publish_drift_to_actions(
     result: monitor.Report, markdown: str, report_path: Path | None
 ) -> None:
-    from mlgate import monitor
+    from mlgate.monitor import monitor
 
     github.append_step_summary(markdown, full=_full_report(report_path))
     github.write_outputs(monitor.outputs(result, report_path))

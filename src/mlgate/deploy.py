@@ -33,12 +33,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import defaults, dvcfiles, escape, git, payload, registry
-from mlgate.config import Policy
+from mlgate import defaults, dvcfiles, escape, git
 from mlgate.errors import ConfigError, MlgateError, Refused, first_line
 from mlgate.files import file_md5
-from mlgate.lifecycle import parse_release_ref
-from mlgate.release import declared_artifact, read_record
+from mlgate.policy import Policy
+from mlgate.registry import tags as registry
+from mlgate.registry.lifecycle import parse_release_ref
+from mlgate.registry.release import declared_artifact, read_record
+from mlgate.serve import payload
 
 LOCAL = defaults.LOCAL_ENVIRONMENT
 DEFAULT_TARGETS = ".mlgate/deployments"
@@ -456,7 +458,7 @@ def _fetch(root: Path, model: Model, destination: Path) -> None:
         git.read_blobs(model.commit, [model.path], root).get(model.path) if model.commit else None
     )
     if content is None and model.commit:
-        from mlgate.metrics import read_through_dvc
+        from mlgate.snapshot import read_through_dvc
 
         content = read_through_dvc(git.Revision(root, model.commit, model.ref), model.path)
     if content is None:

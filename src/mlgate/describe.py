@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate import __version__, deploy, drift
+from mlgate import __version__, deploy
 from mlgate.errors import MlgateError, first_line
 from mlgate.files import file_md5, write_text
+from mlgate.monitor import drift
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -248,7 +248,8 @@ def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRe
 
 def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
-    from mlgate import compare, report
+    from mlgate import report
+    from mlgate.gate import compare
 
     found = _remote_base(root, remote)
     if found is None:
@@ -286,7 +287,7 @@ def _remote_base(root: Path, remote: str) -> tuple[str, str] | None:
     """(branch, ref) of what pushes are gated against: the remote's main branch (its HEAD, else
     main or master), or the branch that branch's own policy names as ``base``. Never read from
     the commits being pushed, which could name themselves."""
-    from mlgate.config import read_policy
+    from mlgate.policy import read_policy
 
     default = git.remote_default_branch(remote, root)
     names = [default.split("/", 1)[1]] if default else []

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
-from mlgate.compare import Check, Comparison
-from mlgate.gate import FAIL, PASS, Outcome, show_number, show_value, significance_verdict
-from mlgate.metrics import diff
+from mlgate.gate.compare import Check, Comparison
+from mlgate.gate.judge import FAIL, PASS, Outcome, show_number, show_value, significance_verdict
+from mlgate.snapshot import diff
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from mlgate.describe import Described
-    from mlgate.drift import ColumnDrift as DriftColumn
     from mlgate.dvc_checkout import Checkout
     from mlgate.hooks import HookState
-    from mlgate.monitor import Report as MonitorReport
+    from mlgate.monitor.drift import ColumnDrift as DriftColumn
+    from mlgate.monitor.monitor import Report as MonitorReport
     from mlgate.staleness import Staleness
 
 COMMENT_MARKER = "<!-- mlgate-report -->"

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlgate import compare, dvcfiles, git, github
-from mlgate.config import read_policy
+from mlgate import dvcfiles, git, github
 from mlgate.errors import MlgateError
-from mlgate.release import refuse_uncommitted
+from mlgate.gate import compare
+from mlgate.policy import read_policy
+from mlgate.registry.release import refuse_uncommitted
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import yaml
 
-from mlgate import __version__, defaults, git, registry, release
-from mlgate.config import POLICY_FILES, read_policy
+from mlgate import __version__, defaults, git
 from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
-from mlgate.metrics import read_snapshot
+from mlgate.policy import POLICY_FILES, read_policy
+from mlgate.registry import release
+from mlgate.registry import tags as registry
+from mlgate.snapshot import read_snapshot
 
 # Where each template goes in a repository.
 TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",

@@ -150,7 +150,7 @@ def _main(args: argparse.Namespace) -> None:
         joblib.dump(model, tmp)
     write_text(args.card, to_json(card))
     if args.profile:
-        from mlgate import drift
+        from mlgate.monitor import drift
 
         write_text(args.profile, to_json(drift.profile_frame(frame, features)))
     print(f"train: {card['estimator_class']} on {len(frame)} rows -> {args.model}")

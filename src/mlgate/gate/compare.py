@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate import dvcfiles, git
-from mlgate.config import Policy, read_policy
 from mlgate.errors import DataError, GitError
-from mlgate.gate import GateResult, evaluate, is_real, significance_rules
-from mlgate.metrics import Snapshot, read_snapshot
+from mlgate.gate.judge import GateResult, evaluate, is_real, significance_rules
+from mlgate.policy import Policy, read_policy
+from mlgate.snapshot import Snapshot, read_snapshot
 
 if TYPE_CHECKING:
-    from mlgate.stats import Difference
+    from mlgate.gate.stats import Difference
 
 POLICY_FROM = ("base", "head")
 DISAGREEMENT = 5e-4  # metrics file vs predictions: more than scores rounded in a CSV explain
@@ -113,7 +113,7 @@ def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str
             levels[name] = min(levels.get(name, 1.0), level)
     if not levels:
         return {}, None, (), None
-    from mlgate import significance  # NumPy, only when a rule asks for significance
+    from mlgate.gate import significance  # NumPy, only when a rule asks for significance
 
     try:
         measured = significance.measure(

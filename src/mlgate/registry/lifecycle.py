@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import git, registry
-from mlgate.config import Policy
+from mlgate import git
 from mlgate.errors import ConfigError, Refused
-from mlgate.registry import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, TagName
+from mlgate.policy import Policy
+from mlgate.registry import tags as registry
+from mlgate.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, TagName
 
 # What GTO's check-ref calls each event.
 EVENT_NAMES = {REGISTER: "registration", DEREGISTER: "deregistration", ASSIGN: "assignment",
@@ -128,7 +129,7 @@ def summary(reg: registry.Registry) -> list[dict[str, Any]]:
 
 def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     """Every version of ``name``, highest first, with its record's metrics and its stages."""
-    from mlgate.release import read_record
+    from mlgate.registry.release import read_record
 
     artifact = _known(reg, name)
     current = artifact.stages()

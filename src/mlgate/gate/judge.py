@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgate.config import PREDICTION_METRICS, Policy, Rule, prediction_metric
 from mlgate.errors import ConfigError
+from mlgate.policy import PREDICTION_METRICS, Policy, Rule, prediction_metric
 
 if TYPE_CHECKING:
-    from mlgate.stats import Difference
+    from mlgate.gate.stats import Difference
 
 FileValues = dict[str, dict[str, Any]]
 

@@ -3,7 +3,7 @@
 The reference is the profile the pipeline wrote of the training split (``models/model.profile.json``,
 copied into the deployed version's folder as ``profile.json``). The current data is the
 environment's monitoring log (the current version's rows, optionally only recent ones) or any
-batch file. Each column is tested (see mlgate.drift); the dataset drifts when at least
+batch file. Each column is tested (see mlgate.monitor.drift); the dataset drifts when at least
 ``drift_share`` of its columns do. Fewer than ``min_rows`` rows is "not enough data", neither a
 pass nor a failure.
 """
@@ -20,10 +20,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate import deploy, drift, dvcfiles, git, release, requestlog
-from mlgate.config import Monitoring
+from mlgate import deploy, dvcfiles, git
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
+from mlgate.monitor import drift
+from mlgate.policy import Monitoring
+from mlgate.registry import release
+from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
     import pandas as pd

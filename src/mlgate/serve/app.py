@@ -1,7 +1,7 @@
 """`mlgate serve`: an environment's current model over HTTP (FastAPI on uvicorn).
 
 Endpoints follow MLflow's scoring server, so its clients work unchanged: ``POST /invocations``
-(see mlgate.payload) answers ``{"predictions": [...]}``; ``GET /ping`` and ``/health`` say the
+(see mlgate.serve.payload) answers ``{"predictions": [...]}``; ``GET /ping`` and ``/health`` say the
 process is alive; ``/ready`` whether a verified, smoke-tested model is loaded; ``/version``
 which; ``/metrics`` Prometheus' text format.
 
@@ -23,8 +23,9 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgate import batching, defaults, deploy, payload, requestlog
+from mlgate import defaults, deploy
 from mlgate.errors import MlgateError
+from mlgate.serve import batching, payload, requestlog
 
 NO_CARD = deploy.NO_CARD.format(card=deploy.CARD_FILE) + " (requests cannot be checked without it)"
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlgate import stats
 from mlgate.errors import DataError
+from mlgate.gate import stats
 from mlgate.git import Revision
-from mlgate.metrics import read_recorded
+from mlgate.snapshot import read_recorded
 
 REQUIRED_COLUMNS = ("id", "label", "prediction")
 SAME_ORDER = np.arange(0)  # a marker: head's rows are in base's order already

@@ -24,7 +24,7 @@ RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
-# What significance can be computed for, from per-example predictions (see mlgate.stats), and
+# What significance can be computed for, from per-example predictions (see mlgate.gate.stats), and
 # other names people give those metrics.
 PREDICTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
                       "log_loss")  # fmt: skip

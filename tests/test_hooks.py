@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, make_score_project, run
-from mlgate import hooks
 from mlgate.cli import main
 from mlgate.errors import ConfigError
+from mlgate.hooks import runner, scripts
 
 LEGACY_HOOK = "#!/bin/sh\necho legacy ran >> legacy.log\nexit ${LEGACY_EXIT:-0}\n"
 
@@ -32,7 +32,7 @@ def repo(reproduced: Path, tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
     git(repo, "push", "-q", "origin", "main")
-    hooks.install(repo)
+    scripts.install(repo)
     return repo
 
 
@@ -60,8 +60,8 @@ def test_install_status_and_uninstall(tmp_path: Path, monkeypatch, capsys) -> No
     assert main(["hooks", "install", "--hook", "pre-commit", "--hook", "pre-push"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[:2] == [
-        f"pre-commit     installed, runs {hooks.sys.executable}",
-        f"pre-push       installed, runs {hooks.sys.executable}",
+        f"pre-commit     installed, runs {scripts.sys.executable}",
+        f"pre-push       installed, runs {scripts.sys.executable}",
     ]
     hook = repo / ".git" / "hooks" / "pre-commit"
     assert hook.stat().st_mode & stat.S_IXUSR
@@ -77,28 +77,28 @@ def test_install_again_refreshes_the_interpreter_and_keeps_one_chained_hook(tmp_
     git(tmp_path, "init", "-q", str(repo))
     legacy = repo / ".git" / "hooks" / "pre-commit"
     legacy.write_text(LEGACY_HOOK)
-    hooks.install(repo, python="/old/venv/bin/python")
-    [state] = hooks.install(repo, ["pre-commit"])
-    assert state.installed and state.chained and state.python == hooks.sys.executable
+    scripts.install(repo, python="/old/venv/bin/python")
+    [state] = scripts.install(repo, ["pre-commit"])
+    assert state.installed and state.chained and state.python == scripts.sys.executable
     assert (repo / ".git" / "hooks" / "pre-commit.before-mlgate").read_text() == LEGACY_HOOK
 
 
 def test_an_existing_hook_is_chained_first_its_failure_stops_and_uninstall_restores_it(
     repo: Path,
 ) -> None:
-    hooks.uninstall(repo)
+    scripts.uninstall(repo)
     legacy = repo / ".git" / "hooks" / "pre-commit"
     legacy.write_text(LEGACY_HOOK)
     legacy.chmod(0o750)
     before = (legacy.read_bytes(), stat.S_IMODE(legacy.stat().st_mode))
-    hooks.install(repo)
+    scripts.install(repo)
     (repo / "notes.txt").write_text("hello\n")
     assert commit(repo).returncode == 0
     assert (repo / "legacy.log").read_text() == "legacy ran\n"
     set_quality(repo, 0.5)  # mlgate would block, but the legacy hook's failure comes first
     failed = commit(repo, LEGACY_EXIT="3")
     assert failed.returncode != 0 and "mlgate" not in failed.stderr
-    hooks.uninstall(repo)
+    scripts.uninstall(repo)
     assert (legacy.read_bytes(), stat.S_IMODE(legacy.stat().st_mode)) == before
 
 
@@ -109,7 +109,7 @@ def test_install_refuses_when_a_foreign_hook_and_a_chained_one_both_exist(tmp_pa
     (directory / "pre-commit").write_text(LEGACY_HOOK)
     (directory / "pre-commit.before-mlgate").write_text("#!/bin/sh\n")
     with pytest.raises(ConfigError, match="move one of them away"):
-        hooks.install(repo)
+        scripts.install(repo)
     assert (directory / "pre-commit").read_text() == LEGACY_HOOK  # untouched
     assert not (directory / "pre-push").exists()  # and no hook half installed
 
@@ -119,18 +119,18 @@ def test_uninstall_refuses_to_put_back_a_hook_over_one_written_since(tmp_path: P
     git(tmp_path, "init", "-q", str(repo))
     directory = repo / ".git" / "hooks"
     (directory / "pre-commit").write_text(LEGACY_HOOK)
-    hooks.install(repo)
+    scripts.install(repo)
     (directory / "pre-commit").write_text("#!/bin/sh\necho another tool\n")
     with pytest.raises(ConfigError, match="is not mlgate's hook any more"):
-        hooks.uninstall(repo)
-    assert hooks.status(repo)[1].installed  # pre-push untouched too
+        scripts.uninstall(repo)
+    assert scripts.status(repo)[1].installed  # pre-push untouched too
     assert (directory / "pre-commit.before-mlgate").read_text() == LEGACY_HOOK
 
 
 def test_core_hooks_path_is_honoured(repo: Path) -> None:
-    hooks.uninstall(repo)
+    scripts.uninstall(repo)
     git(repo, "config", "core.hooksPath", ".githooks")
-    hooks.install(repo)
+    scripts.install(repo)
     assert (repo / ".githooks" / "pre-commit").exists()
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
     set_quality(repo, 0.5)
@@ -138,10 +138,10 @@ def test_core_hooks_path_is_honoured(repo: Path) -> None:
 
 
 def test_a_worktree_shares_the_hooks(repo: Path, tmp_path: Path) -> None:
-    hooks.uninstall(repo)
+    scripts.uninstall(repo)
     git(repo, "worktree", "add", "-q", "-b", "side", str(tmp_path / "side"))
     worktree = tmp_path / "side"
-    hooks.install(worktree)
+    scripts.install(worktree)
     assert (repo / ".git" / "hooks" / "pre-commit").exists()
     set_quality(worktree, 0.5)
     blocked = commit(worktree)
@@ -149,7 +149,7 @@ def test_a_worktree_shares_the_hooks(repo: Path, tmp_path: Path) -> None:
 
 
 def test_a_hook_whose_interpreter_is_gone_says_how_to_recover(repo: Path) -> None:
-    hooks.install(repo, ["pre-commit"], python="/nonexistent/python")
+    scripts.install(repo, ["pre-commit"], python="/nonexistent/python")
     (repo / "notes.txt").write_text("hello\n")
     git(repo, "add", "-A")
     result = try_git(repo, "commit", "-q", "-m", "x", PATH="/usr/bin:/bin")
@@ -199,7 +199,7 @@ def test_mlgate_skip_and_no_verify_skip_the_hook(repo: Path) -> None:
 def test_hooks_in_a_repository_without_dvc_are_silent(tmp_path: Path) -> None:
     repo = tmp_path / "plain"
     git(tmp_path, "init", "-q", str(repo))
-    hooks.install(repo)
+    scripts.install(repo)
     (repo / "params.yaml").write_text("a: 1\n")
     result = commit(repo)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
@@ -303,14 +303,14 @@ def test_post_checkout_does_nothing_during_a_rebase(repo: Path) -> None:
     assert run(repo, "git", "rebase", "main", check=False).returncode != 0  # stops on a conflict
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     head = git(repo, "rev-parse", "HEAD")
-    assert hooks.post_checkout(repo, git(repo, "rev-parse", "topic"), head, True).lines == ()
+    assert runner.post_checkout(repo, git(repo, "rev-parse", "topic"), head, True).lines == ()
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
 def test_a_checkout_of_files_is_not_a_branch_checkout(repo: Path) -> None:
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     previous = git(repo, "rev-parse", "HEAD~0")
-    assert hooks.post_checkout(repo, previous, previous, False).lines == ()
+    assert runner.post_checkout(repo, previous, previous, False).lines == ()
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
@@ -354,7 +354,7 @@ def test_git_pull_by_merge_or_by_rebase_checks_out_the_data_it_brought(repo: Pat
 
 
 def test_unknown_hook_is_a_clear_error(capsys) -> None:
-    assert hooks.main(["pre-rebase"]) == 2
+    assert runner.main(["pre-rebase"]) == 2
     assert capsys.readouterr().err.startswith("mlgate: error: unknown hook 'pre-rebase'")
 
 
@@ -363,11 +363,11 @@ def test_the_commit_and_push_hooks_import_neither_click_dvc_pandas_nor_sklearn(r
     git(repo, "add", "params.yaml")
     head = git(repo, "rev-parse", "HEAD")
     code = (
-        "import sys; from mlgate.hooks import main; "
+        "import sys; from mlgate.hooks.runner import main; "
         "codes = [main(['pre-commit']), main(['pre-push', 'origin', 'url'])]; "
         "print(codes, sorted(m for m in ('click', 'dvc', 'pandas', 'sklearn') if m in sys.modules))"
     )
     refs = f"refs/heads/side {head} refs/heads/side {'0' * 40}\n"
-    result = subprocess.run([hooks.sys.executable, "-c", code], cwd=repo, input=refs,
+    result = subprocess.run([scripts.sys.executable, "-c", code], cwd=repo, input=refs,
                             capture_output=True, text=True)  # fmt: skip
     assert result.stdout.strip() == "[1, 0] []", result.stdout + result.stderr

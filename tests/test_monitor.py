@@ -127,9 +127,7 @@ def test_fewer_rows_than_min_rows_is_not_enough_data(project: Path, monkeypatch,
     log_traffic(project, 50, drift=1.0)
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
     assert "NOT ENOUGH DATA: 50 rows, 100 needed" in capsys.readouterr().out
-    (project / "pyproject.toml").write_text(
-        POLICY + "\n[tool.mlgate.monitor]\nmin_rows = 20\n"
-    )
+    (project / "pyproject.toml").write_text(POLICY + "\n[tool.mlgate.monitor]\nmin_rows = 20\n")
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 1
 
 

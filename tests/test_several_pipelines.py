@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, init_dvc_repo
-from mlgate import dvcfiles, staleness
+from mlgate import dvcfiles
 from mlgate import git as gitmod
+from mlgate.hooks import staleness
 from mlgate.snapshot import diff, read_snapshot
 
 ROOT_PIPELINE = {

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, init_dvc_repo, make_score_project
-from mlgate import staleness
+from mlgate.hooks import staleness
 
 
 @pytest.fixture(scope="module")

@@ -519,9 +519,9 @@ HOOK_OPTION = click.option(
 @HOOK_OPTION
 def hooks_install_command(hook_names: tuple[str, ...]) -> None:
     """Install the hooks, keeping any existing hook to run first."""
-    from mlgate import hooks
+    from mlgate.hooks import scripts
 
-    states = hooks.install(git.repo_root(), hook_names or hooks.HOOKS)
+    states = scripts.install(git.repo_root(), hook_names or defaults.HOOKS)
     click.echo(report.hooks_text(states), nl=False)
 
 
@@ -529,18 +529,18 @@ def hooks_install_command(hook_names: tuple[str, ...]) -> None:
 @HOOK_OPTION
 def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
     """Remove mlgate's hooks and put back the hooks they chained."""
-    from mlgate import hooks
+    from mlgate.hooks import scripts
 
-    states = hooks.uninstall(git.repo_root(), hook_names or hooks.HOOKS)
+    states = scripts.uninstall(git.repo_root(), hook_names or defaults.HOOKS)
     click.echo(report.hooks_text(states), nl=False)
 
 
 @hooks_group.command("status")
 def hooks_status_command() -> None:
     """Which hooks are installed, where, and with which Python."""
-    from mlgate import hooks
+    from mlgate.hooks import scripts
 
-    click.echo(report.hooks_text(hooks.status(git.repo_root())), nl=False)
+    click.echo(report.hooks_text(scripts.status(git.repo_root())), nl=False)
 
 
 @hooks_group.command("run", context_settings={"ignore_unknown_options": True})
@@ -549,10 +549,10 @@ def hooks_status_command() -> None:
 @click.pass_context
 def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> None:
     """Run HOOK now with git's ARGS (what the pre-commit framework calls)."""
-    from mlgate import hooks
+    from mlgate.hooks import runner, scripts
 
-    refs = sys.stdin.read() if hook == "pre-push" and not sys.stdin.isatty() else ""
-    result = hooks.run(hook, args, refs, os.environ)
+    stdin = sys.stdin.read() if hook in scripts.READS_STDIN and not sys.stdin.isatty() else ""
+    result = runner.run(hook, args, stdin, os.environ)
     for line in result.lines:
         click.echo(line, err=True)
     ctx.exit(result.exit_code)

@@ -458,9 +458,9 @@ def _fetch(root: Path, model: Model, destination: Path) -> None:
         git.read_blobs(model.commit, [model.path], root).get(model.path) if model.commit else None
     )
     if content is None and model.commit:
-        from mlgate.snapshot import read_through_dvc
+        from mlgate import dvc
 
-        content = read_through_dvc(git.Revision(root, model.commit, model.ref), model.path)
+        content = dvc.read(git.Revision(root, model.commit, model.ref), model.path)
     if content is None:
         raise MlgateError(f"{where}: the model file is in neither the workspace, DVC's cache, "
                           "git nor a DVC remote (`dvc pull` or `dvc push` it)")  # fmt: skip

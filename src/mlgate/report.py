@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mlgate.describe import Described
-    from mlgate.dvc_checkout import Checkout
-    from mlgate.hooks import HookState
+    from mlgate.dvc import Checkout
+    from mlgate.hooks.scripts import HookState
+    from mlgate.hooks.staleness import Staleness
     from mlgate.monitor.drift import ColumnDrift as DriftColumn
     from mlgate.monitor.monitor import Report as MonitorReport
-    from mlgate.staleness import Staleness
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
 JSON_SCHEMA_VERSION = 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlgate import dvcfiles, git, github
+from mlgate import dvc, dvcfiles, git, github
 from mlgate.errors import MlgateError
 from mlgate.gate import compare
 from mlgate.policy import read_policy
@@ -58,8 +58,8 @@ def reproduce(root: Path, refresh: Sequence[str]) -> None:
         )
     pull = ("--pull", "--allow-missing") if _has_dvc_remote(root) else ()
     for stage in refresh:
-        _dvc(root, "repro", *pull, "--force", "--single-item", stage)
-    _dvc(root, "repro", "--all-pipelines", *pull)  # every dvc.yaml, as the gate reads them
+        dvc.run(root, "repro", *pull, "--force", "--single-item", stage)
+    dvc.run(root, "repro", "--all-pipelines", *pull)  # every dvc.yaml, as the gate reads them
 
 
 def judge(root: Path, artifact: str, base: str | None) -> Retrained:
@@ -112,21 +112,6 @@ def _stages(root: Path) -> list[str]:
     return stages
 
 
-def _dvc(root: Path, *args: str) -> None:
-    """Run DVC's own command line, its progress going to our stderr."""
-    command = [sys.executable, "-m", "dvc", *args]
-    try:
-        sink: int | None = sys.stderr.fileno()
-    except (AttributeError, OSError):  # an in-memory stderr, as under a test runner
-        sink = None
-    result = subprocess.run(command, cwd=root, stdout=sink if sink is not None else subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    if sink is None:
-        sys.stderr.write(result.stdout)
-    if result.returncode != 0:
-        raise MlgateError(f"`dvc {' '.join(args)}` failed (exit {result.returncode}); see above")
-
-
 def _main_branch(root: Path) -> str:
     return (git.find_main_branch(root) or "main").removeprefix("origin/")
 
@@ -146,7 +131,7 @@ def _push_data(root: Path) -> bool:
     """``dvc push`` when the project has a default remote; False when it has none."""
     if not _has_dvc_remote(root):
         return False
-    _dvc(root, "push")
+    dvc.run(root, "push")
     return True
 
 

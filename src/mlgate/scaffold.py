@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from mlgate import __version__, defaults, git
+from mlgate import __version__, defaults, dvc, git
 from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
@@ -78,7 +76,7 @@ def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written
     """Write what is missing; report each file. ``dvc init`` runs first when ``.dvc/`` is."""
     written = []
     if not (root / ".dvc").is_dir():
-        _dvc_init(root)
+        dvc.init(root)
         written.append(Written(".dvc/", WROTE))
     for path, content in workflows(settings).items():
         written.append(_write(root / path, path, content, force))
@@ -298,11 +296,3 @@ def pull_request_workflows(root: Path) -> list[str]:
         if any(name in ("pull_request", "pull_request_target") for name in names):
             found.append(relative)
     return found
-
-
-def _dvc_init(root: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "dvc", "init", "--quiet"], cwd=root,
-                            capture_output=True, text=True)  # fmt: skip
-    if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise MlgateError(f"dvc init failed: {message[-1] if message else 'no message'}")

@@ -11,8 +11,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgate import dvcfiles
-from mlgate.errors import DataError, first_line
+from mlgate import dvc, dvcfiles
+from mlgate.errors import DataError
 from mlgate.git import Revision
 
 FileValues = dict[str, dict[str, Any]]  # file -> flattened key -> value
@@ -157,41 +157,13 @@ def read_recorded(revision: Revision, path: str) -> bytes | None:
         return cached
     if record.output != path and dvcfiles.directory_lists(revision.root, record, path) is False:
         return None  # the directory's manifest says the file was never in it
-    return read_through_dvc(revision, path, record)
-
-
-def read_through_dvc(revision: Revision, path: str, record: dvcfiles.DvcRecord | None = None) -> bytes:  # fmt: skip
-    """A file kept in DVC's cache or remote, read with DVC's API at that commit; DataError,
-    with DVC's reason and the fix, when it cannot be."""
-    try:
-        import dvc.api
-
-        return bytes(dvc.api.read(path, repo=str(revision.root), rev=revision.commit, mode="rb"))
-    except Exception as exc:  # DVC says "does not exist" for a cleared cache and no remote alike
-        tracked = f" ({record.describe()})" if record else ""
-        raise DataError(
-            f"{path} at {revision.label} is tracked by DVC{tracked} but cannot be read: "
-            f"{_first_line(exc)}; fetch it into the cache (`dvc fetch --all-branches`, or "
-            f"`dvc pull` with {revision.name} checked out), or configure the DVC remote that "
-            "holds it (`dvc remote add -d NAME URL`)"
-        ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return first_line(exc.__cause__ or exc).rstrip(".")
+    return dvc.read(revision, path, record)
 
 
 def _snapshot_through_dvc(revision: Revision) -> Snapshot:
-    """DVC resolves templated pipelines itself; only this path imports DVC's repository code."""
-    dvcfiles.check_pipeline_files(revision)
-    from dvc.repo import Repo
-
+    """DVC resolves templated pipelines itself: it shows their metrics and params."""
+    shown = dvc.show(revision)
     rev = revision.commit or "workspace"
-    with Repo(str(revision.root)) as repo:
-        shown: dict[str, dict[str, Any]] = {
-            "metrics": repo.metrics.show(revs=[rev] if revision.commit else None),
-            "params": repo.params.show(revs=[rev] if revision.commit else None),
-        }
     values: dict[str, FileValues] = {}
     missing: list[str] = []
     for kind, by_rev in shown.items():
@@ -218,7 +190,7 @@ def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
     if isinstance(error, dict):
         reason = str(error.get("msg") or error.get("type") or "unknown error")
     elif isinstance(error, BaseException):
-        reason = _first_line(error)
+        reason = dvc.reason(error)
     raise DataError(f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
                     "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
                     "remote that holds it")  # fmt: skip

@@ -208,9 +208,9 @@ def refuse_uncommitted(root: Path, advice: str = "commit them first") -> None:
 
 
 def _refuse_stale(root: Path) -> None:
-    from mlgate import pipeline_status
+    from mlgate import dvc
 
-    stale = pipeline_status.stale_stages(root)
+    stale = dvc.stale_stages(root)
     if stale:
         raise Refused(
             f"the pipeline is stale ({'; '.join(f'{s}: {why}' for s, why in stale.items())}): "

@@ -318,7 +318,7 @@ def test_a_params_bomb_and_deep_metrics_exit_2_in_the_check(
 
 
 def test_non_finite_json_is_rendered_as_text_not_null() -> None:
-    from mlgate.report import to_json
+    from mlgate.render.table import to_json
 
     assert json.loads(to_json({"a": math.inf, "b": -math.inf, "c": math.nan})) == {
         "a": "Infinity", "b": "-Infinity", "c": "NaN"}  # fmt: skip
@@ -607,7 +607,8 @@ def test_diff_shows_what_it_can_when_the_head_lacks_its_metrics(
 
 def test_small_values_such_as_learning_rates_are_not_shown_as_zero() -> None:
     """Found trying a get-started layout: train.C going from 1e-3 to 1e-5 read 0.0010 -> 0.0000."""
-    from mlgate.report import _fmt, _fmt_signed
+    from mlgate.render.table import fmt as _fmt
+    from mlgate.render.table import fmt_signed as _fmt_signed
 
     assert (_fmt(1e-5), _fmt(0.00099), _fmt(0.0), _fmt(0.25)) == (
         "1e-05", "0.00099", "0.0000", "0.2500")  # fmt: skip

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate import __version__, defaults, escape, git, github, report
+from mlgate import __version__, defaults, escape, git, github
 from mlgate.errors import (
     EXIT_BUG,
     EXIT_COULD_NOT_RUN,
@@ -28,6 +28,12 @@ from mlgate.errors import (
 )
 from mlgate.gate import compare
 from mlgate.policy import read_policy
+from mlgate.render import check as render_check
+from mlgate.render import describe as render_describe
+from mlgate.render import hooks as render_hooks
+from mlgate.render import monitor as render_monitor
+from mlgate.render import registry as render_registry
+from mlgate.render.table import to_json
 
 if TYPE_CHECKING:
     from mlgate import deploy
@@ -65,11 +71,11 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """
     comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
     if fmt == "json":
-        click.echo(report.diff_json(comparison, all_keys), nl=False)
+        click.echo(render_check.diff_json(comparison, all_keys), nl=False)
         for note in comparison.notes:  # DVC's JSON shape has no place for them
             click.echo(f"mlgate: note: {escape.one_line(note)}", err=True)
     else:
-        click.echo(report.diff_text(comparison, all_keys, markdown=fmt == "md"), nl=False)
+        click.echo(render_check.diff_text(comparison, all_keys, markdown=fmt == "md"), nl=False)
 
 
 @cli.command("check")
@@ -94,9 +100,9 @@ def check_command(
     Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
     """
     result = compare.check(git.repo_root(), base, head, policy_from)
-    markdown = report.check_markdown(result)
-    _print_report(fmt, lambda: report.check_json(result), markdown,
-                  lambda colour: report.check_text(result, colour))  # fmt: skip
+    markdown = render_check.check_markdown(result)
+    _print_report(fmt, lambda: render_check.check_json(result), markdown,
+                  lambda colour: render_check.check_text(result, colour))  # fmt: skip
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -202,8 +208,8 @@ def retrain_command(
         click.echo(f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
                    "nothing to propose.")  # fmt: skip
         return
-    markdown = report.check_markdown(retrained.check)
-    click.echo(report.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
+    markdown = render_check.check_markdown(retrained.check)
+    click.echo(render_check.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -277,9 +283,12 @@ def releases_command(name: str | None, as_json: bool) -> None:
     _warn_ignored(reg)
     rows = lifecycle.versions(reg, name) if name else lifecycle.summary(reg)
     if as_json:
-        click.echo(report.to_json(rows), nl=False)
+        click.echo(to_json(rows), nl=False)
     else:
-        click.echo(report.versions_text(rows) if name else report.releases_text(rows), nl=False)
+        click.echo(
+            render_registry.versions_text(rows) if name else render_registry.releases_text(rows),
+            nl=False,
+        )
 
 
 @cli.command("history")
@@ -293,7 +302,7 @@ def history_command(name: str, as_json: bool) -> None:
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
     rows = lifecycle.history(reg, name)
-    click.echo(report.to_json(rows) if as_json else report.history_text(rows), nl=False)
+    click.echo(to_json(rows) if as_json else render_registry.history_text(rows), nl=False)
 
 
 @cli.command("check-ref")
@@ -303,7 +312,7 @@ def check_ref_command(ref: str) -> None:
     from mlgate.registry import lifecycle
 
     meaning = lifecycle.check_ref(git.repo_root(), ref)
-    click.echo(report.to_json(meaning), nl=False)
+    click.echo(to_json(meaning), nl=False)
     if github.in_actions():
         github.write_outputs({k: v or "" for k, v in meaning.items()})
 
@@ -347,7 +356,7 @@ def describe_command(model_file: Path, data_file: Path, target: str | None,
     from mlgate import describe
 
     done = describe.describe(model_file, data_file, target=target, drop=drop, root=git.repo_root())
-    click.echo(report.described_text(done, data_file), nl=False)
+    click.echo(render_describe.described_text(done, data_file), nl=False)
 
 
 @cli.command("rollback")
@@ -383,9 +392,9 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     rows = [d for env in environments for d in deploy.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
-        click.echo(report.to_json([asdict(d) for d in rows]), nl=False)
+        click.echo(to_json([asdict(d) for d in rows]), nl=False)
     elif rows:
-        click.echo(report.deployments_text(rows), nl=False)
+        click.echo(render_registry.deployments_text(rows), nl=False)
     else:
         click.echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
 
@@ -428,10 +437,16 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
         with _progress_bar("reading the monitoring log") as progress:
             frame, subject = monitor.logged_data(env, deployment, reference, window, progress)
     result = monitor.judge(frame, reference, subject, policy.monitor)
-    images = monitor.write_histograms(result, report_path) if report_path else None
-    markdown = report.monitor_markdown(result, images)  # images are linked from the report file
-    _print_report(fmt, lambda: report.monitor_json(result), report.monitor_markdown(result),
-                  lambda colour: report.monitor_text(result, colour))  # fmt: skip
+    images = None
+    if report_path:  # one SVG per column in <report>-images/, linked from the report
+        folder = f"{report_path.stem}-images"
+        images = {}
+        for column, link, svg in render_monitor.histograms(result, folder):
+            _write_report(report_path.parent / link, svg)
+            images[column] = link
+    markdown = render_monitor.monitor_markdown(result, images)
+    _print_report(fmt, lambda: render_monitor.monitor_json(result), render_monitor.monitor_markdown(result),
+                  lambda colour: render_monitor.monitor_text(result, colour))  # fmt: skip
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -522,7 +537,7 @@ def hooks_install_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.install(git.repo_root(), hook_names or defaults.HOOKS)
-    click.echo(report.hooks_text(states), nl=False)
+    click.echo(render_hooks.hooks_text(states), nl=False)
 
 
 @hooks_group.command("uninstall")
@@ -532,7 +547,7 @@ def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.uninstall(git.repo_root(), hook_names or defaults.HOOKS)
-    click.echo(report.hooks_text(states), nl=False)
+    click.echo(render_hooks.hooks_text(states), nl=False)
 
 
 @hooks_group.command("status")
@@ -540,7 +555,7 @@ def hooks_status_command() -> None:
     """Which hooks are installed, where, and with which Python."""
     from mlgate.hooks import scripts
 
-    click.echo(report.hooks_text(scripts.status(git.repo_root())), nl=False)
+    click.echo(render_hooks.hooks_text(scripts.status(git.repo_root())), nl=False)
 
 
 @hooks_group.command("run", context_settings={"ignore_unknown_options": True})
@@ -677,7 +692,7 @@ def _post_comment(markdown: str, report_path: Path | None) -> None:
     full = ("the full report is in the job summary" if github.in_actions()
             else _full_report(report_path))  # fmt: skip
     try:
-        action, url = client.upsert_comment(number, markdown, report.COMMENT_MARKER, full)
+        action, url = client.upsert_comment(number, markdown, render_check.COMMENT_MARKER, full)
     except github.Forbidden:
         warning = ("GitHub refused the comment (403): the token is read-only, as for a pull "
                    "request from a fork; the report is in the job summary instead")  # fmt: skip

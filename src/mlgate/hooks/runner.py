@@ -72,10 +72,12 @@ def pre_commit(root: Path) -> HookResult:
     result = staleness.check_staged(root)
     if not result.is_stale:
         return HookResult(lines=tuple(f"mlgate: note: {n}" for n in result.notes))
-    from mlgate import report  # only to explain a block: the gate's modules cost 60 ms to load
+    from mlgate.render import hooks as render_hooks  # only to explain a block
 
     unstaged = staleness.check_workspace(root)
-    return HookResult(EXIT_REJECTED, tuple(report.staleness_lines(result, not unstaged.is_stale)))
+    return HookResult(
+        EXIT_REJECTED, tuple(render_hooks.staleness_lines(result, not unstaged.is_stale))
+    )
 
 
 def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRef]:
@@ -91,8 +93,8 @@ def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRe
 
 def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
-    from mlgate import report
     from mlgate.gate import compare
+    from mlgate.render import check as render_check
 
     found = _remote_base(root, remote)
     if found is None:
@@ -112,7 +114,7 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
             continue
         code = EXIT_REJECTED
         lines.append(f"mlgate: push of {branch} blocked: the gate fails against {remote}/{main}")
-        lines.extend(report.check_text(check, colour=False).rstrip("\n").splitlines())
+        lines.extend(render_check.check_text(check, colour=False).rstrip("\n").splitlines())
     if code != EXIT_OK:
         lines.append(
             f"Fix the regression, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
@@ -208,9 +210,10 @@ def _dvc_checkout_if_changed(root: Path, changed: Sequence[str]) -> HookResult:
 
 
 def _dvc_checkout(root: Path) -> HookResult:
-    from mlgate import dvc, report
+    from mlgate import dvc
+    from mlgate.render import hooks as render_hooks
 
-    return HookResult(lines=tuple(report.checkout_lines(dvc.checkout(root))))
+    return HookResult(lines=tuple(render_hooks.checkout_lines(dvc.checkout(root))))
 
 
 def _is_dvc_record(path: str) -> bool:

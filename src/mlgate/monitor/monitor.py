@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import deploy, dvcfiles, git
 from mlgate.errors import MlgateError
-from mlgate.files import write_text
 from mlgate.monitor import drift
 from mlgate.policy import Monitoring
 from mlgate.registry import release
@@ -191,20 +190,6 @@ def column_kinds(reference: Reference) -> dict[str, str]:
     """How the log's reader types each of the reference's columns."""
     return {name: ("numeric" if column.numbers else "text")
             for name, column in reference.profile.columns.items()}  # fmt: skip
-
-
-def write_histograms(result: Report, report_path: Path) -> dict[str, str]:
-    """One SVG histogram per column in ``<report>-images/`` beside the Markdown report; returns
-    each column's link, relative to the report."""
-    from mlgate.report import histogram_svg
-
-    folder = report_path.with_name(f"{report_path.stem}-images")
-    links = {}
-    for n, column in enumerate(result.columns):
-        name = f"{n:02d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', column.name)}.svg"
-        write_text(folder / name, histogram_svg(column))
-        links[column.name] = f"{folder.name}/{name}"
-    return links
 
 
 def outputs(report: Report, report_path: Path | None) -> dict[str, Any]:

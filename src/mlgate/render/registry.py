@@ -1,0 +1,57 @@
+"""`mlgate releases`, `history` and `deployments`: the registry's and the deploy log's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mlgate.render.table import fmt, table
+
+if TYPE_CHECKING:
+    pass
+
+
+def releases_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate releases``: one row per artifact, one column per environment."""
+    if not rows:
+        return "No releases yet: `mlgate release` tags the first one.\n"
+    stages = list(rows[0]["stages"])
+    cells = [[r["artifact"], r["latest"] or "-", *(r["stages"][s] or "-" for s in stages)]
+             for r in rows]  # fmt: skip
+    return "\n".join(table(["artifact", "latest", *stages], cells)) + "\n"
+
+
+def versions_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate releases NAME``: every version with its stages, gate verdict and metrics."""
+    cells = []
+    for r in rows:
+        shown = ", ".join(f"{k} {fmt(v)}" for k, v in (r["gated"] or {}).items())
+        status = ", ".join(r["stages"]) if r["active"] else "deprecated"
+        cells.append([r["version"], _when(r["created_at"]), r["commit"][:8],
+                      status or "-", r["gate"] or "-", shown or "-"])  # fmt: skip
+    header = ["version", "created", "commit", "environments", "gate", "gated metrics"]
+    return "\n".join(table(header, cells)) + "\n"
+
+
+def history_text(rows: list[dict[str, Any]]) -> str:
+    """``mlgate history NAME``: one line per event, oldest first."""
+    cells = [[_when(r["created_at"]), r["event"], r["version"] or "-",
+              r["stage"] or "-", r["tag"], r["author"]] for r in rows]  # fmt: skip
+    return "\n".join(table(["time", "event", "version", "environment", "tag", "by"], cells)) + "\n"
+
+
+def deployments_text(rows: Sequence[Any]) -> str:
+    """``mlgate deployments``: one line per deploy or rollback, oldest first."""
+    cells = [[_when(d.time), d.environment, d.action, d.outcome, f"{d.artifact} {d.version}",
+              d.md5[:8], d.commit[:8] if d.commit else "workspace", d.previous or "-",
+              "on" if d.monitoring else "off", d.who] for d in rows]  # fmt: skip
+    header = ["time", "environment", "action", "outcome", "model", "md5", "commit", "previous",
+              "monitoring", "by"]  # fmt: skip
+    lines = table(header, cells)
+    lines += [f"  {d.time} {d.environment} {d.action} failed: {d.error}" for d in rows if d.error]
+    return "\n".join(lines) + "\n"
+
+
+def _when(iso_time: str) -> str:
+    """``2026-11-23T13:40:19+00:00`` -> ``2026-11-23 13:40:19`` (the tag's own time zone)."""
+    return iso_time[:19].replace("T", " ")

@@ -18,8 +18,8 @@ from getstarted import ARTIFACT, make_get_started
 from helpers import dvc, git, mlgate_in, push_to_new_origin
 from mlgate import __version__, deploy
 from mlgate.git import WORKSPACE, revision
-from mlgate.policy import read_policy
-from mlgate.snapshot import diff, read_snapshot
+from mlgate.snapshot import read_policy, read_snapshot
+from mlgate.values import diff
 from test_serve import score, serving
 
 

@@ -19,7 +19,7 @@ from helpers import commit_all, dvc, git, make_model_project, mlgate_in, write_p
 from mlgate import deploy
 from mlgate.files import file_md5
 from mlgate.git import WORKSPACE, revision
-from mlgate.policy import read_policy
+from mlgate.snapshot import read_policy
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in
 from mlgate import deploy
 from mlgate.git import WORKSPACE, revision
-from mlgate.policy import read_policy
+from mlgate.snapshot import read_policy
 from test_serve import request, score, serving
 
 RNG = np.random.default_rng(0)

@@ -13,7 +13,8 @@ from helpers import commit_all, dvc, git, init_dvc_repo
 from mlgate import dvcfiles
 from mlgate import git as gitmod
 from mlgate.errors import DataError
-from mlgate.snapshot import diff, flatten, read_snapshot
+from mlgate.snapshot import read_snapshot
+from mlgate.values import diff, flatten
 
 DVC_YAML = {
     "stages": {

@@ -15,8 +15,8 @@ from helpers import commit_all, dvc, make_project, mlgate_in
 from mlgate import deploy
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
-from mlgate.policy import read_policy
 from mlgate.serve import requestlog
+from mlgate.snapshot import read_policy
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from mlgate import __version__, scaffold
 from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
 from mlgate.git import WORKSPACE, revision
-from mlgate.policy import read_policy
 from mlgate.scaffold import PROTECT_HINT
+from mlgate.snapshot import read_policy
 
 THIS_REPOSITORY = scaffold.Settings(install="python -m pip install -e .")
 TOOLS = Path(sys.executable).parent

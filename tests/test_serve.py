@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
 from mlgate import deploy
 from mlgate.git import WORKSPACE, revision
-from mlgate.policy import read_policy
 from mlgate.serve import app as serve
 from mlgate.serve import requestlog
+from mlgate.snapshot import read_policy
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,8 @@ from helpers import commit_all, dvc, git, init_dvc_repo
 from mlgate import dvcfiles
 from mlgate import git as gitmod
 from mlgate.hooks import staleness
-from mlgate.snapshot import diff, read_snapshot
+from mlgate.snapshot import read_snapshot
+from mlgate.values import diff
 
 ROOT_PIPELINE = {
     "stages": {"prepare": {"cmd": "python prepare.py", "deps": ["prepare.py"],

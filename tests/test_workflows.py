@@ -261,7 +261,7 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     and the same kind of traffic no longer drifts."""
     from mlgate import deploy
     from mlgate.git import WORKSPACE, revision
-    from mlgate.policy import read_policy
+    from mlgate.snapshot import read_policy
     from test_serve import serving
 
     upstream, target = tmp_path / "upstream.csv", tmp_path / "deployments" / "production"

@@ -27,13 +27,13 @@ from mlgate.errors import (
     Refused,
 )
 from mlgate.gate import compare
-from mlgate.policy import read_policy
 from mlgate.render import check as render_check
 from mlgate.render import describe as render_describe
 from mlgate.render import hooks as render_hooks
 from mlgate.render import monitor as render_monitor
 from mlgate.render import registry as render_registry
 from mlgate.render.table import to_json
+from mlgate.snapshot import read_policy
 
 if TYPE_CHECKING:
     from mlgate import deploy

@@ -1,4 +1,5 @@
-"""The ``[tool.mlgate]`` policy, from pyproject.toml or mlgate.toml, as frozen dataclasses.
+"""The ``[tool.mlgate]`` policy as frozen dataclasses, parsed from its TOML table: pure, no I/O
+(mlgate.snapshot.read_policy reads it from pyproject.toml or mlgate.toml at a revision).
 
 The gate reads the policy from the base revision, so a pull request cannot relax its own gate.
 """
@@ -10,9 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgate.dvcfiles import parse_data_file
-from mlgate.errors import ConfigError, DataError
-from mlgate.git import Revision
+from mlgate.errors import ConfigError
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = ("higher", "lower")
@@ -150,20 +149,6 @@ def prediction_metric(metric: str) -> str | None:
     name = metric.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
     name = METRIC_ALIASES.get(name, name)
     return name if name in PREDICTION_METRICS else None
-
-
-def read_policy(revision: Revision) -> Policy:
-    """The policy at ``revision``; an empty Policy when no file has a [tool.mlgate] table."""
-    contents = revision.read(POLICY_FILES)
-    for name in POLICY_FILES:
-        content = contents[name]
-        if content is None:
-            continue
-        where = f"{name} at {revision.label}"
-        table = _load_toml(content, where).get("tool", {}).get("mlgate")
-        if table is not None:
-            return parse_policy(table, where, name)
-    return Policy()
 
 
 def parse_policy(table: Any, where: str, source: str) -> Policy:
@@ -344,11 +329,3 @@ def _reject_unknown(table: dict[str, Any], known: tuple[str, ...], context: str)
             f"{context}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
             f"(known: {', '.join(known)})"
         )
-
-
-def _load_toml(content: bytes, where: str) -> dict[str, Any]:
-    try:
-        table = parse_data_file("pyproject.toml", content, where)
-    except DataError as exc:
-        raise ConfigError(str(exc)) from None
-    return table if isinstance(table, dict) else {}

@@ -21,8 +21,8 @@ from pathlib import Path
 from mlgate import dvc, dvcfiles, git, github
 from mlgate.errors import MlgateError
 from mlgate.gate import compare
-from mlgate.policy import read_policy
 from mlgate.registry.release import refuse_uncommitted
+from mlgate.snapshot import read_policy
 
 
 @dataclass(frozen=True)

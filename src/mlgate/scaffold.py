@@ -21,10 +21,10 @@ from mlgate import __version__, defaults, dvc, git
 from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
-from mlgate.policy import POLICY_FILES, read_policy
+from mlgate.policy import POLICY_FILES
 from mlgate.registry import release
 from mlgate.registry import tags as registry
-from mlgate.snapshot import read_snapshot
+from mlgate.snapshot import read_policy, read_snapshot
 
 # Where each template goes in a repository.
 TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",

@@ -1,4 +1,5 @@
-"""The metrics and params of a revision, flattened with dots as DVC does, and their diff.
+"""What a revision holds for the gate: its metrics and params, flattened with dots as DVC does,
+and their diff; and its [tool.mlgate] policy (read_policy).
 
 Files kept in git are read from git objects (or the workspace); metrics that live only in DVC's
 cache, and pipelines whose dvc.yaml is templated, are read through DVC's API, imported lazily.
@@ -7,15 +8,14 @@ The diff follows ``dvc metrics diff --json`` / ``dvc params diff --json`` value 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate import dvc, dvcfiles
-from mlgate.errors import DataError
+from mlgate.errors import ConfigError, DataError
 from mlgate.git import Revision
-
-FileValues = dict[str, dict[str, Any]]  # file -> flattened key -> value
+from mlgate.policy import POLICY_FILES, Policy, parse_policy
+from mlgate.values import FileValues, flatten, metric_values
 
 
 @dataclass(frozen=True)
@@ -54,64 +54,6 @@ def read_snapshot(revision: Revision) -> Snapshot:
         if content is not None:
             params[path] = _param_values(_select(_parse(path, content, revision), keys))
     return Snapshot(revision, metrics, params, tuple(missing))
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings become dotted keys; lists and scalars are values; empty mappings vanish."""
-    if not isinstance(data, dict):
-        return {prefix: data} if prefix else ({} if data is None else {"": data})
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
-
-
-def metric_values(data: Any) -> Any:
-    """Keep what DVC counts as metrics: numbers, booleans and text, in nested mappings."""
-    if isinstance(data, (int, float, str)):
-        return data
-    if not isinstance(data, dict):
-        return None
-    kept = {key: metric_values(value) for key, value in data.items()}
-    return {key: value for key, value in kept.items() if value not in (None, {})}
-
-
-def diff(
-    old: FileValues, new: FileValues, with_unchanged: bool = False
-) -> dict[str, dict[str, Any]]:
-    """``{file: {key: {"old", "new"[, "diff"]}}}``, as DVC's diff computes it."""
-    result: dict[str, dict[str, Any]] = {}
-    for path in sorted(set(old) | set(new)):
-        old_values, new_values = old.get(path, {}), new.get(path, {})
-        changes = {}
-        for key in sorted(set(old_values) | set(new_values)):
-            entry = diff_values(old_values.get(key), new_values.get(key), with_unchanged)
-            if entry:
-                changes[key] = entry
-        if changes:
-            result[path] = changes
-    return result
-
-
-def diff_values(old: Any, new: Any, with_unchanged: bool = False) -> dict[str, Any]:
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) == 1:
-        return diff_values(old[0], new[0], with_unchanged)
-    if old == new and not with_unchanged:
-        return {}
-    entry = {"old": old, "new": new}
-    if is_number(old) and is_number(new):
-        with contextlib.suppress(OverflowError):  # an integer beyond a float's range
-            entry["diff"] = new - old
-    return entry
-
-
-def is_number(value: Any) -> bool:
-    """What DVC computes a difference for (booleans included, as in Python)."""
-    return isinstance(value, (int, float))
 
 
 def _parse(path: str, content: bytes, revision: Revision) -> Any:
@@ -194,3 +136,25 @@ def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
     raise DataError(f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
                     "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
                     "remote that holds it")  # fmt: skip
+
+
+def read_policy(revision: Revision) -> Policy:
+    """The policy at ``revision``; an empty Policy when no file has a [tool.mlgate] table."""
+    contents = revision.read(POLICY_FILES)
+    for name in POLICY_FILES:
+        content = contents[name]
+        if content is None:
+            continue
+        where = f"{name} at {revision.label}"
+        table = _load_toml(content, where).get("tool", {}).get("mlgate")
+        if table is not None:
+            return parse_policy(table, where, name)
+    return Policy()
+
+
+def _load_toml(content: bytes, where: str) -> dict[str, Any]:
+    try:
+        table = dvcfiles.parse_data_file("pyproject.toml", content, where)
+    except DataError as exc:
+        raise ConfigError(str(exc)) from None
+    return table if isinstance(table, dict) else {}

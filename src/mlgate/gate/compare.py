@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from mlgate import dvcfiles, git
 from mlgate.errors import DataError, GitError
 from mlgate.gate.judge import GateResult, evaluate, is_real, significance_rules
-from mlgate.policy import Policy, read_policy
-from mlgate.snapshot import Snapshot, read_snapshot
+from mlgate.policy import Policy
+from mlgate.snapshot import Snapshot, read_policy, read_snapshot
 
 if TYPE_CHECKING:
     from mlgate.gate.stats import Difference

@@ -132,7 +132,7 @@ def _remote_base(root: Path, remote: str) -> tuple[str, str] | None:
     """(branch, ref) of what pushes are gated against: the remote's main branch (its HEAD, else
     main or master), or the branch that branch's own policy names as ``base``. Never read from
     the commits being pushed, which could name themselves."""
-    from mlgate.policy import read_policy
+    from mlgate.snapshot import read_policy
 
     default = git.remote_default_branch(remote, root)
     names = [default.split("/", 1)[1]] if default else []

@@ -22,7 +22,7 @@ from typing import Any
 from mlgate import dvcfiles, git
 from mlgate.dvcfiles import join
 from mlgate.errors import DataError
-from mlgate.snapshot import flatten
+from mlgate.values import flatten
 
 HASH_LIMIT = 64 * 1024 * 1024  # bytes of untracked data hashed at most; larger is size-checked
 NOT_HASHED = "not hashed"

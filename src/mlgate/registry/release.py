@@ -18,10 +18,9 @@ from mlgate import __version__, defaults, dvcfiles, escape, git
 from mlgate.errors import ConfigError, DataError, Refused
 from mlgate.gate import compare
 from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
-from mlgate.policy import read_policy
 from mlgate.registry import tags as registry
 from mlgate.registry.tags import Version
-from mlgate.snapshot import Snapshot, read_snapshot
+from mlgate.snapshot import Snapshot, read_policy, read_snapshot
 
 BUMPS = defaults.BUMPS
 FIRST_VERSION = Version(0, 1, 0)

@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
-from mlgate.gate.compare import Check, Comparison
 from mlgate.gate.judge import FAIL, PASS, Outcome, significance_verdict
 from mlgate.render.table import fmt, fmt_signed, notes, painter, short_md5, size, table, to_json
-from mlgate.snapshot import diff
+from mlgate.values import diff
 
 if TYPE_CHECKING:
-    pass
+    from mlgate.gate.compare import Check, Comparison
 
 
 COMMENT_MARKER = "<!-- mlgate-report -->"
-
-
 JSON_SCHEMA_VERSION = 1
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate.render.table import fmt, table
-
-if TYPE_CHECKING:
-    pass
 
 
 def releases_text(rows: list[dict[str, Any]]) -> str:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS, show_number, show_value
-
-if TYPE_CHECKING:
-    pass
-
 
 COLOURS = {PASS: "32", FAIL: "31", "skip": "33", "bold": "1"}
 

@@ -16,7 +16,8 @@ import yaml
 
 from getstarted import ARTIFACT, make_get_started
 from helpers import dvc, git, mlgate_in, push_to_new_origin
-from mlgate import __version__, deploy
+from mlgate import __version__
+from mlgate.deploy import environments
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy, read_snapshot
 from mlgate.values import diff
@@ -145,7 +146,7 @@ def test_the_whole_path_on_a_project_mlgate_did_not_create(
     assert mlgate_in(project, monkeypatch, "deploy", "--model", f"{ARTIFACT}#prod", "--env",
                      "prod", "--monitoring", "enable") == 0  # fmt: skip
     assert "smoke test: 5 rows predicted" in capsys.readouterr().out
-    env = deploy.environment(project, read_policy(revision(WORKSPACE, project)), "prod")
+    env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "prod")
     card = json.loads((project / "model.json").read_text())
     with serving(env) as address:
         status, body = score(address, {"dataframe_records": card["input_example"]})

@@ -73,7 +73,8 @@ def test_dependencies_point_one_way() -> None:
         visit(module, [])
 
 
-PURE = ("mlgate.gate.judge", "mlgate.gate.stats", "mlgate.escape", "mlgate.render.table",
+PURE = ("mlgate.gate.judge", "mlgate.gate.stats", "mlgate.values", "mlgate.policy",
+        "mlgate.monitor.drift", "mlgate.escape", "mlgate.render.table",
         "mlgate.render.check", "mlgate.render.registry", "mlgate.render.hooks",
         "mlgate.render.monitor", "mlgate.render.describe")  # fmt: skip
 

@@ -17,7 +17,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in
-from mlgate import deploy
+from mlgate.deploy import environments, modelfile
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy
 from test_serve import request, score, serving
@@ -55,7 +55,7 @@ def test_a_model_fitted_on_a_frame_is_described_by_its_own_column_names(
     assert card["training_data"]["file"] == "test.csv" and len(card["input_example"]) == 5
     profile = json.loads((repo / "model.profile.json").read_text())
     assert sorted(profile["columns"]) == ["age", "income"] and profile["rows"] == 200
-    assert deploy.smoke_test(model, card) == 5
+    assert modelfile.smoke_test(model, card) == 5
 
 
 def test_a_model_fitted_on_a_sparse_matrix_is_described_by_position(
@@ -80,7 +80,7 @@ def test_a_model_fitted_on_a_sparse_matrix_is_described_by_position(
     card = json.loads((repo / "model.json").read_text())
     assert card["input"] == "array" and card["classes"] == [0.0, 1.0]
     assert [f["name"] for f in card["features"]] == [f"x{i}" for i in range(12)]
-    servable = deploy.servable(model, card)
+    servable = modelfile.servable(model, card)
     frame = pd.DataFrame(card["input_example"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an array: no "X has feature names" warning
@@ -179,7 +179,7 @@ def test_without_a_card_serve_answers_400_and_monitoring_is_refused(
         mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env", "production")
         == 0
     )
-    env = deploy.environment(project, read_policy(revision(WORKSPACE, project)), "production")
+    env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "production")
     with serving(env) as address:
         status, body = score(address, {"instances": [{"x1": 1.0, "x2": 2.0}]})
         assert status == 400 and "has no card naming its input columns" in str(body["error"])

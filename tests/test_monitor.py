@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import commit_all, dvc, make_project, mlgate_in
-from mlgate import deploy
+from mlgate.deploy import environments, target
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
 from mlgate.serve import requestlog
@@ -50,8 +50,10 @@ def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return copy
 
 
-def production(project: Path) -> deploy.Environment:
-    return deploy.environment(project, read_policy(revision(WORKSPACE, project)), "production")
+def production(project: Path) -> environments.Environment:
+    return environments.environment(
+        project, read_policy(revision(WORKSPACE, project)), "production"
+    )
 
 
 def features(project: Path) -> list[str]:
@@ -61,7 +63,7 @@ def features(project: Path) -> list[str]:
 def log_traffic(project: Path, rows: int, drift: float, seed: int = 5) -> None:
     """Requests as `mlgate serve` logs them: 50 rows per request, with the writer it uses."""
     env = production(project)
-    version = deploy.read_current(env).version  # type: ignore[union-attr]
+    version = target.read_current(env).version  # type: ignore[union-attr]
     names = features(project)
     log = requestlog.RequestLog(env.target, names)
     frame = generate_transactions(rows, seed=seed, drift=drift)[names]
@@ -153,7 +155,7 @@ def _drop_column(project: Path) -> None:
 
 def _remove_profile(project: Path) -> None:
     env = production(project)
-    version = deploy.read_current(env).version  # type: ignore[union-attr]
+    version = target.read_current(env).version  # type: ignore[union-attr]
     (env.target / "versions" / version / "profile.json").unlink()
 
 

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
-from mlgate import deploy
+from mlgate.deploy import environments, resolve, target
 from mlgate.git import WORKSPACE, revision
 from mlgate.serve import app as serve
 from mlgate.serve import requestlog
@@ -55,12 +55,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
-def production(project: Path) -> deploy.Environment:
-    return deploy.environment(project, read_policy(revision(WORKSPACE, project)), "production")
+def production(project: Path) -> environments.Environment:
+    return environments.environment(
+        project, read_policy(revision(WORKSPACE, project)), "production"
+    )
 
 
 @contextmanager
-def serving(env: deploy.Environment, max_body_bytes: int = 1 << 20) -> Iterator[str]:
+def serving(env: environments.Environment, max_body_bytes: int = 1 << 20) -> Iterator[str]:
     import uvicorn
 
     app = serve.create_app(env, max_body_bytes)
@@ -244,12 +246,12 @@ def test_a_deploy_and_a_rollback_switch_the_model_with_no_failed_request(project
 
         client = threading.Thread(target=stream)
         client.start()
-        model = deploy.resolve(project, "scorer@v0.2.0")
-        deploy.deploy(project, model, env, monitoring=False)
+        model = resolve.resolve(project, "scorer@v0.2.0")
+        target.deploy(project, model, env, monitoring=False)
         after = expected_predictions(project, "v0.2.0")
         versions.add(_wait_for_version(address, "v0.2.0"))
         assert score(address, {"instances": ROWS})[1] == {"predictions": after}
-        deploy.rollback(project, env)
+        target.rollback(project, env)
         versions.add(_wait_for_version(address, "v0.1.0"))
         stop.set()
         client.join()
@@ -315,7 +317,7 @@ def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
         (env.target / "current.tmp").replace(env.target / "current")
         time.sleep(3 * serve.POLL_SECONDS)
         assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
-        deploy.deploy(project, deploy.resolve(project, "scorer@v0.2.0"), env, monitoring=False)
+        target.deploy(project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=False)
         _wait_for_version(address, "v0.2.0")
         assert score(address, {"instances": ROWS}) == (
             200,
@@ -332,8 +334,8 @@ def test_nothing_deployed_is_not_ready_until_a_deploy(tmp_path: Path) -> None:
         assert status == 503 and json.loads(body)["reason"] == "nothing is deployed"
         assert score(address, {"instances": ROWS})[0] == 503
         assert request(address, "GET", "/ping")[0] == 200
-        deploy.deploy(project, deploy.resolve(project, "models/model.pkl"), env, monitoring=False)
-        _wait_for_version(address, deploy.read_current(env).version)  # type: ignore[union-attr]
+        target.deploy(project, resolve.resolve(project, "models/model.pkl"), env, monitoring=False)
+        _wait_for_version(address, target.read_current(env).version)  # type: ignore[union-attr]
         assert score(address, {"instances": ROWS})[0] == 200
 
 

@@ -259,7 +259,7 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     workflow's monitor step finds drift, retrains on the (now drifted) upstream data and opens a
     pull request through the gate; merged, released and deployed, the server switches to it
     and the same kind of traffic no longer drifts."""
-    from mlgate import deploy
+    from mlgate.deploy import environments
     from mlgate.git import WORKSPACE, revision
     from mlgate.snapshot import read_policy
     from test_serve import serving
@@ -275,7 +275,9 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0") == 0
     assert mlgate_in(developer, monkeypatch, "deploy", "--model", "fraud-detector@v0.1.0", "--env",
                      "production", "--monitoring", "enable") == 0  # fmt: skip
-    env = deploy.environment(developer, read_policy(revision(WORKSPACE, developer)), "production")
+    env = environments.environment(
+        developer, read_policy(revision(WORKSPACE, developer)), "production"
+    )
     names = [
         f["name"] for f in json.loads((developer / "models/model.json").read_text())["features"]
     ]

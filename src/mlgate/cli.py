@@ -36,7 +36,7 @@ from mlgate.render.table import to_json
 from mlgate.snapshot import read_policy
 
 if TYPE_CHECKING:
-    from mlgate import deploy
+    from mlgate.deploy import environments, target
     from mlgate.monitor import monitor
     from mlgate.registry import tags as registry
 
@@ -329,14 +329,14 @@ def check_ref_command(ref: str) -> None:
               help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
 def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
-    from mlgate import deploy
+    from mlgate.deploy import environments, resolve, target
 
     click.echo(f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
                f"monitoring {monitoring}d.")  # fmt: skip
     root = git.repo_root()
-    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
-    model = deploy.resolve(root, model_ref, Path.cwd())
-    done = deploy.deploy(root, model, env, monitoring == "enable", wait)
+    env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    model = resolve.resolve(root, model_ref, Path.cwd())
+    done = target.deploy(root, model, env, monitoring == "enable", wait)
     click.echo(_deployed(done, env))
 
 
@@ -367,11 +367,11 @@ def describe_command(model_file: Path, data_file: Path, target: str | None,
               help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
 def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     """Switch ENV back to the previous (or given) successfully deployed version."""
-    from mlgate import deploy
+    from mlgate.deploy import environments, target
 
     root = git.repo_root()
-    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
-    done = deploy.rollback(root, env, version, wait)
+    env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    done = target.rollback(root, env, version, wait)
     click.echo(_deployed(done, env, "Rolled back"))
 
 
@@ -380,16 +380,16 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def deployments_command(env_name: str | None, as_json: bool) -> None:
     """Every deploy and rollback, oldest first, from each environment's log."""
-    from mlgate import deploy
+    from mlgate.deploy import environments, target
 
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
-    environments = (
-        [deploy.environment(root, policy, env_name)]
+    chosen = (
+        [environments.environment(root, policy, env_name)]
         if env_name
-        else deploy.known_environments(root, policy)
+        else environments.known_environments(root, policy)
     )
-    rows = [d for env in environments for d in deploy.read_log(env, on_skipped=_warn)]
+    rows = [d for env in chosen for d in target.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
         click.echo(to_json([asdict(d) for d in rows]), nl=False)
@@ -416,7 +416,7 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
                     batch: Path | None, fmt: str, report_path: Path | None) -> None:  # fmt: skip
     """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
     1 yes, 2 when it cannot be computed."""
-    from mlgate import deploy
+    from mlgate.deploy import environments
     from mlgate.monitor import monitor
 
     root = git.repo_root()
@@ -429,7 +429,7 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
     if env_name is None:
         reference = monitor.workspace_reference(root)
     else:
-        env = deploy.environment(root, policy, env_name)
+        env = environments.environment(root, policy, env_name)
         deployment, reference = monitor.deployed_reference(env)
     if batch is not None:
         frame, subject = monitor.batch_data(batch, reference), str(batch)
@@ -481,12 +481,12 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
                   max_batch_rows: int) -> None:  # fmt: skip
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
-    from mlgate import deploy
+    from mlgate.deploy import environments, target
     from mlgate.serve import app as serve
 
     root = git.repo_root()
-    env = deploy.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
-    current = deploy.read_current(env)
+    env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    current = target.read_current(env)
     serving = (
         f"{current.artifact} {current.version}" if current else "nothing yet (waiting for a deploy)"
     )
@@ -573,7 +573,9 @@ def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> N
     ctx.exit(result.exit_code)
 
 
-def _deployed(done: deploy.Deployment, env: deploy.Environment, verb: str = "Deployed") -> str:
+def _deployed(
+    done: target.Deployment, env: environments.Environment, verb: str = "Deployed"
+) -> str:
     commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
     smoke = (f"smoke test: {done.smoke_rows} rows predicted" if done.smoke_rows
              else "smoke test: the model loads; its card has no input example")  # fmt: skip

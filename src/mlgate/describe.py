@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate import __version__, deploy
+from mlgate import __version__
+from mlgate.deploy import modelfile
 from mlgate.errors import MlgateError, first_line
 from mlgate.files import file_md5, write_text
 from mlgate.monitor import drift
@@ -51,7 +52,7 @@ class Described:
 def describe(model_path: Path, data_path: Path, *, target: str | None = None,
              drop: Sequence[str] = (), root: Path | None = None) -> Described:  # fmt: skip
     """Write the card and profile of ``model_path`` beside it, from the rows of ``data_path``."""
-    model = deploy.load_model(model_path)
+    model = modelfile.load_model(model_path)
     if not callable(getattr(model, "predict", None)):
         raise MlgateError(
             f"{model_path} holds a {type(model).__name__}, not a model with predict()"
@@ -66,7 +67,7 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
     if by_position:
         rows = rows.set_axis([f"x{i}" for i in range(len(features))], axis=1)
     sample = rows.sample(MAX_ROWS, random_state=0) if len(rows) > MAX_ROWS else rows
-    servable = deploy.ArrayInput(model) if takes_array else model
+    servable = modelfile.ArrayInput(model) if takes_array else model
     example = rows.head(EXAMPLE_ROWS)
     try:
         predicted = servable.predict(example)
@@ -87,7 +88,7 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
                  _shown(data_path, root), file_md5(data_path), len(frame))  # fmt: skip
     profile = drift.profile_frame(sample, list(sample.columns))
     card_path = Path(str(model_path.with_suffix("")) + ".json")
-    profile_path = Path(str(model_path.with_suffix("")) + deploy.PROFILE_SUFFIX)
+    profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)
     for written in (card_path, profile_path):
         if written.resolve() in (model_path.resolve(), data_path.resolve()):
             raise MlgateError(f"{written} would overwrite the model or the data: rename the model")

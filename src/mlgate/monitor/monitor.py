@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate import deploy, dvcfiles, git
+from mlgate import dvcfiles, git
+from mlgate.deploy import environments, modelfile, target
 from mlgate.errors import MlgateError
 from mlgate.monitor import drift
 from mlgate.policy import Monitoring
@@ -81,12 +82,12 @@ def parse_since(text: str) -> timedelta:
     return span
 
 
-def deployed_reference(env: deploy.Environment) -> tuple[deploy.Deployment, Reference]:
+def deployed_reference(env: environments.Environment) -> tuple[target.Deployment, Reference]:
     """The environment's current deployment and its training data's profile."""
-    current = deploy.read_current(env)
+    current = target.read_current(env)
     if current is None:
         raise MlgateError(f"nothing is deployed in {env.name}: deploy a model first")
-    path = env.target / deploy.VERSIONS / current.version / deploy.PROFILE_FILE
+    path = env.target / target.VERSIONS / current.version / modelfile.PROFILE_FILE
     profile = _read_profile(path, f"{env.name} {current.version}")
     label = f"{current.artifact} {current.version}'s training data ({profile.rows:,} rows)"
     return current, Reference(profile, label)
@@ -99,7 +100,7 @@ def workspace_reference(root: Path) -> Reference:
     if not path:
         raise MlgateError("no model artifact is declared in dvc.yaml, so there is no reference: "
                           "give --env to compare with a deployed model's")  # fmt: skip
-    profile_path = root / (str(Path(path).with_suffix("")) + deploy.PROFILE_SUFFIX)
+    profile_path = root / (str(Path(path).with_suffix("")) + modelfile.PROFILE_SUFFIX)
     profile = _read_profile(profile_path, path)
     return Reference(profile, f"{path}'s training data in the workspace ({profile.rows:,} rows)")
 
@@ -116,7 +117,7 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
     return drift.parse_profile(document, str(path))
 
 
-def logged_data(env: deploy.Environment, deployment: deploy.Deployment, reference: Reference,
+def logged_data(env: environments.Environment, deployment: target.Deployment, reference: Reference,
                 since: timedelta | None = None,
                 progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """The current version's logged rows (since ``since`` ago), and a description of them.

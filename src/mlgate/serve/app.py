@@ -23,11 +23,14 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlgate import defaults, deploy
+from mlgate import defaults
+from mlgate.deploy import environments, modelfile, target
 from mlgate.errors import MlgateError
 from mlgate.serve import batching, payload, requestlog
 
-NO_CARD = deploy.NO_CARD.format(card=deploy.CARD_FILE) + " (requests cannot be checked without it)"
+NO_CARD = (
+    modelfile.NO_CARD.format(card=modelfile.CARD_FILE) + " (requests cannot be checked without it)"
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -42,7 +45,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 @dataclass(frozen=True)
 class Loaded:
-    deployment: deploy.Deployment
+    deployment: target.Deployment
     model: Any
     features: tuple[payload.Feature, ...]
     log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
@@ -51,7 +54,7 @@ class Loaded:
 class ModelHolder:
     """The environment's current model, reloaded when ``current`` changes."""
 
-    def __init__(self, env: deploy.Environment) -> None:
+    def __init__(self, env: environments.Environment) -> None:
         self.env = env
         self.loaded: Loaded | None = None
         self.problem: str | None = "nothing is deployed"
@@ -62,7 +65,7 @@ class ModelHolder:
     def refresh(self) -> bool:
         """Load ``current`` if it changed since the last look; True when a new model is in."""
         try:
-            stat = (self.env.target / deploy.CURRENT).stat()
+            stat = (self.env.target / target.CURRENT).stat()
         except FileNotFoundError:
             return False
         key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
@@ -71,7 +74,7 @@ class ModelHolder:
         self._seen = key
         deployment = None
         try:
-            deployment = deploy.read_current(self.env)
+            deployment = target.read_current(self.env)
             if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
                 return False
             loaded = self._load(deployment)
@@ -88,15 +91,15 @@ class ModelHolder:
         self.loaded, self.problem, self.refused = loaded, None, None
         return True
 
-    def _load(self, deployment: deploy.Deployment) -> Loaded:
-        folder = self.env.target / deploy.VERSIONS / deployment.version
+    def _load(self, deployment: target.Deployment) -> Loaded:
+        folder = self.env.target / target.VERSIONS / deployment.version
         model_file = folder / deployment.model_file
-        deploy.verify(model_file, deployment.md5, f"{self.env.name} {deployment.version}")
-        model = deploy.load_model(model_file)
-        card = deploy.read_card(folder / deploy.CARD_FILE)
-        deploy.smoke_test(model, card)
+        modelfile.verify(model_file, deployment.md5, f"{self.env.name} {deployment.version}")
+        model = modelfile.load_model(model_file)
+        card = modelfile.read_card(folder / modelfile.CARD_FILE)
+        modelfile.smoke_test(model, card)
         _one_thread_per_prediction(model)
-        model = deploy.servable(model, card)
+        model = modelfile.servable(model, card)
         features = payload.features_of(card)
         log = None
         if deployment.monitoring:
@@ -110,7 +113,7 @@ class ModelHolder:
         return Loaded(deployment, model, features, log)
 
 
-def create_app(env: deploy.Environment, max_body_bytes: int,
+def create_app(env: environments.Environment, max_body_bytes: int,
                max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> FastAPI:  # fmt: skip
     """The ASGI application; its lifespan runs the watcher thread."""
     from fastapi import FastAPI, Response
@@ -236,7 +239,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(env: deploy.Environment, sock: socket.socket, max_body_mb: float,
+def run(env: environments.Environment, sock: socket.socket, max_body_mb: float,
         max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> None:  # fmt: skip
     """Serve on ``sock`` (from ``listen``) until interrupted."""
     try:

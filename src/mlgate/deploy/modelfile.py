@@ -1,0 +1,116 @@
+"""The model file: refused unless it is a pickle or joblib dump whose md5 is the recorded one,
+loaded, smoke-tested on its card's input example; shared by deploy and serve. Its card
+(``model.json``) and the training data's profile (``model.profile.json``) sit beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import MlgateError, Refused
+from mlgate.files import file_md5
+
+CARD_FILE = "model.json"
+
+
+PROFILE_FILE = "profile.json"  # the training data's reference profile, for `mlgate monitor`
+
+
+PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
+
+
+# How a pickle (protocol 2 and up) or a joblib dump (plain, or zlib, gzip, bz2, xz, lzma or lz4
+# compressed) begins. A file that begins otherwise is not a model and is never unpickled.
+_MODEL_HEADERS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"\x78\x01", b"\x78\x5e",
+                  b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00",
+                  b"\x04\x22\x4d\x18", b"ZF")  # fmt: skip
+
+
+def check_model_file(model_file: Path, shown: str | None = None) -> None:
+    """Refuse a file that is no pickle or joblib dump (a CSV, a JSON file), before anything
+    unpickles it."""
+    try:
+        with open(model_file, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise MlgateError(f"cannot read {shown or model_file}: {exc.strerror or exc}") from None
+    if not head.startswith(_MODEL_HEADERS):
+        raise Refused(f"{shown or model_file} is not a model file (it is no pickle or joblib "
+                      "dump): only model artifacts are loaded")  # fmt: skip
+
+
+def load_model(model_file: Path) -> Any:
+    """Unpickle a model file; call only after its md5 was verified."""
+    check_model_file(model_file)
+    try:
+        import joblib
+
+        return joblib.load(model_file)
+    except Exception as exc:  # an unpickling error can be anything the pickle raises
+        raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
+
+
+class ArrayInput:
+    """A model fitted on a bare matrix (no column names), given the card's columns in their
+    order as an array: a frame would only earn scikit-learn's feature-name warning."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, frame: Any) -> Any:
+        return self.model.predict(frame.to_numpy())
+
+    def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
+        return getattr(self.model, name)
+
+
+def servable(model: Any, card: dict[str, Any]) -> Any:
+    """The model as the server calls it: with a frame, or with an array when the card says its
+    input is one (`mlgate describe` of a model fitted on a matrix)."""
+    return ArrayInput(model) if card.get("input") == "array" else model
+
+
+NO_CARD = ("the model has no card naming its input columns ({card} beside the model): write one "
+           "with `mlgate describe MODEL --data FILE`, commit it and deploy again")  # fmt: skip
+
+
+def smoke_test(model: Any, card: dict[str, Any]) -> int:
+    """Predict the card's input example; the number of rows predicted (0: the card has none)."""
+    example = card.get("input_example")
+    if not example:
+        return 0
+    import pandas as pd
+
+    features = [f["name"] for f in card.get("features", []) if isinstance(f, dict)]
+    try:
+        frame = pd.DataFrame(example)
+        predictions = servable(model, card).predict(frame[features] if features else frame)
+    except Exception as exc:
+        raise MlgateError(
+            f"the model failed its smoke test on the card's input example: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if len(predictions) != len(frame):
+        raise MlgateError(
+            f"the model's smoke test returned {len(predictions)} predictions for {len(frame)} rows"
+        )
+    return len(frame)
+
+
+def read_card(card_file: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def verify(path: Path, md5: str, what: str) -> None:
+    """Refuse a file whose md5 is not the recorded one (before anything unpickles it)."""
+    if not path.is_file():
+        raise MlgateError(f"{what}: {path} is missing")
+    actual = file_md5(path)
+    if actual != md5:
+        raise Refused(f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
+                      "after deployment, and was not loaded")  # fmt: skip

@@ -1,0 +1,169 @@
+"""Which model a reference names (``NAME@vX.Y.Z``, ``NAME#ENV#N``, ``NAME#ENV``, a model file
+that dvc.lock records) and where its bytes come from: the workspace, DVC's cache (either
+layout), or DVC's remote; every copy hashed against the recorded md5."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgate import dvcfiles, escape, git
+from mlgate.deploy.modelfile import check_model_file
+from mlgate.errors import ConfigError, MlgateError, Refused
+from mlgate.registry import tags as registry
+from mlgate.registry.lifecycle import parse_release_ref
+from mlgate.registry.release import declared_artifact, read_record
+
+_STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)$")
+
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Model:
+    """What ``--model`` names, resolved to a file whose md5 is known before it is read."""
+
+    ref: str
+    artifact: str
+    version: str  # vX.Y.Z, or "md5-<first 12>" for a file that no release names
+    commit: str | None  # None: the workspace
+    path: str  # the model file's path in the repository
+    md5: str
+
+
+def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
+    """``NAME@vX.Y.Z``, ``NAME#ENV#N``, ``NAME#ENV`` or a model file's path."""
+    reg = registry.read_registry(root)
+    tag = registry.parse_tag_name(ref)
+    stage_ref = _STAGE_REF.match(ref)
+    if tag is not None and tag.action == registry.ASSIGN and registry.tag_exists(root, ref):
+        commit = git.resolve_commit(f"refs/tags/{ref}", root)
+        version = reg.artifact(tag.artifact).by_commit.get(commit)
+        if version is None:
+            raise Refused(f"{ref} points at {commit[:8]}, which no active release of "
+                          f"{tag.artifact} names")  # fmt: skip
+        return _release(root, reg, ref, tag.artifact, version)
+    if stage_ref is not None:  # NAME#ENV: the version there now
+        artifact, stage = stage_ref["artifact"], stage_ref["stage"]
+        version = reg.artifact(artifact).stages().get(stage)
+        if version is None:
+            raise Refused(f"no version of {artifact} is in {stage}")
+        return _release(root, reg, ref, artifact, version)
+    if tag is not None and tag.action == registry.ASSIGN:
+        raise ConfigError(f"tag '{ref}' does not exist in this repository (fetch tags first?)")
+    if "@" in ref and not Path(cwd or root, ref).exists():
+        artifact, version = parse_release_ref(ref)
+        return _release(root, reg, ref, artifact, version)
+    return _workspace_file(root, reg, ref, cwd or root)
+
+
+def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, version: str) -> Model:
+    state = reg.artifact(artifact)
+    event = state.registrations.get(version)
+    if event is None or version not in state.active:
+        known = ", ".join(e.name.version or "" for e in state.versions()[:5]) or "none"
+        raise Refused(f"{artifact}@{version} is not an active release (versions: {known})")
+    model = (read_record(event.message, event.tag) or {}).get("model") or {}
+    path, md5 = model.get("path"), model.get("md5")
+    released = git.Revision(root, event.commit, ref)
+    if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
+        path, md5 = dvcfiles.artifact_file(released, artifact)
+    if not path or not md5:
+        raise Refused(f"{ref}: neither its release record nor dvc.lock at {event.commit[:8]} "
+                      "gives the model file's md5, so it cannot be verified")  # fmt: skip
+    # Anyone who can push a tag writes its record: the path must be an output dvc.lock records
+    # at the release's commit (so inside the repository) before anything is copied from it.
+    if str(path) not in dvcfiles.lock_outputs(dvcfiles.read_lock(released)):
+        raise Refused(f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
+                      f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied")  # fmt: skip
+    return Model(ref, artifact, version, event.commit, str(path), str(md5))
+
+
+def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> Model:
+    # The path as the workspace has it: a link into DVC's cache (cache.type symlink) is not
+    # followed, since dvc.lock records the workspace path.
+    file = Path(os.path.abspath(cwd / ref))
+    if not file.is_file():
+        raise ConfigError(f"'{ref}' is neither a release (NAME@vX.Y.Z), a promotion "
+                          "(NAME#ENV#N, NAME#ENV) nor a model file")  # fmt: skip
+    try:
+        path = file.relative_to(root).as_posix()
+    except ValueError:
+        raise Refused(f"{ref} is outside the repository: mlgate deploys only models whose md5 "
+                      "dvc.lock or a release records") from None  # fmt: skip
+    workspace = git.revision(git.WORKSPACE, root)
+    outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(workspace))
+    md5 = (outputs.get(path) or {}).get("md5")
+    if not md5:
+        raise Refused(f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
+                      "dvc.lock or a release records (`dvc repro` it first)")  # fmt: skip
+    check_model_file(file, path)  # before it is copied anywhere
+    artifacts = dvcfiles.read_declarations(workspace).artifacts
+    named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
+    artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)
+    released = [e.name.version for e in reg.artifact(artifact).versions()
+                if ((read_record(e.message, e.tag) or {}).get("model") or {}).get("md5") == md5]  # fmt: skip
+    version = released[0] if released and released[0] else f"md5-{md5[:12]}"
+    return Model(ref, artifact, version, None, path, md5)
+
+
+def fetch(root: Path, model: Model, destination: Path) -> None:
+    """Copy the model's bytes from the first place that has the right ones (the workspace,
+    DVC's cache, git, DVC's remote), hashing them as they are copied."""
+    where = model.path if model.ref == model.path else f"{model.ref} ({model.path})"
+    workspace = root / model.path
+    for source in _local_sources(root, model):
+        actual = _copy_hashed(source, destination)
+        if actual == model.md5:
+            return
+        if source != workspace or model.commit is None:
+            raise _not_recorded(where, actual, model.md5)
+        # A release's file edited in the workspace: look for the released bytes elsewhere.
+    content = (
+        git.read_blobs(model.commit, [model.path], root).get(model.path) if model.commit else None
+    )
+    if content is None and model.commit:
+        from mlgate import dvc
+
+        content = dvc.read(git.Revision(root, model.commit, model.ref), model.path)
+    if content is None:
+        raise MlgateError(f"{where}: the model file is in neither the workspace, DVC's cache, "
+                          "git nor a DVC remote (`dvc pull` or `dvc push` it)")  # fmt: skip
+    actual = hashlib.md5(content).hexdigest()
+    if actual != model.md5:
+        raise _not_recorded(where, actual, model.md5)
+    destination.write_bytes(content)
+
+
+def _local_sources(root: Path, model: Model) -> list[Path]:
+    """The workspace copy, then DVC's cache in its 3.x and 2.x layouts, where they exist."""
+    cached = dvcfiles.cached_object(root, model.md5)
+    return [c for c in (root / model.path, cached) if c is not None and c.is_file()]
+
+
+def _copy_hashed(source: Path, destination: Path) -> str:
+    """Copy ``source`` over ``destination``; the md5 of the bytes copied."""
+    digest = hashlib.md5()
+    with open(source, "rb") as reader, open(destination, "wb") as writer:
+        for chunk in iter(lambda: reader.read(_CHUNK), b""):
+            digest.update(chunk)
+            writer.write(chunk)
+    return digest.hexdigest()
+
+
+def _not_recorded(where: str, actual: str, md5: str) -> Refused:
+    return Refused(f"{where}: md5 {actual} is not the recorded {md5}: the file is not the one "
+                   "released or reproduced, and was not loaded")  # fmt: skip
+
+
+def companion(root: Path, model: Model, suffix: str) -> bytes | None:
+    """A file the pipeline writes next to the model (``models/model.json`` is the card), from
+    the release's commit or, for a model file, the workspace."""
+    path = str(Path(model.path).with_suffix("")) + suffix
+    if model.commit:
+        return git.read_blobs(model.commit, [path], root).get(path)
+    return (root / path).read_bytes() if (root / path).is_file() else None

@@ -1,0 +1,393 @@
+"""A target directory: a verified model version copied into it and switched to atomically,
+with an append-only log, and rollback.
+
+A target directory holds::
+
+    versions/<version>/model file, its card (model.json), the training data's reference profile
+        (profile.json) when the pipeline wrote one, deployed.json (what it is)
+    current              JSON: the deployment being served; replaced by a rename, never edited
+    deployments.jsonl    one line per deploy or rollback, appended
+    .lock                locked (flock) while a deploy or rollback changes the target
+
+The model's md5 is checked against the release record (or dvc.lock) before it is unpickled: a
+pickle from an unverified source is never loaded. Any failure leaves ``current`` as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import getpass
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlgate import defaults, git
+from mlgate.deploy.environments import Environment
+from mlgate.deploy.modelfile import (
+    CARD_FILE,
+    NO_CARD,
+    PROFILE_FILE,
+    PROFILE_SUFFIX,
+    load_model,
+    read_card,
+    smoke_test,
+    verify,
+)
+from mlgate.deploy.resolve import Model, companion, fetch
+from mlgate.errors import MlgateError, Refused, first_line
+from mlgate.serve import payload
+
+CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
+
+
+DEPLOYED_FILE = "deployed.json"
+
+
+DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One line of the log; ``current`` holds the last successful one."""
+
+    id: str
+    time: str
+    environment: str
+    action: str  # deploy or rollback
+    outcome: str  # deployed or failed
+    artifact: str
+    version: str
+    md5: str
+    commit: str | None
+    model_file: str  # the file's name inside versions/<version>/
+    who: str
+    monitoring: bool
+    previous: str | None  # the version served before
+    error: str | None = None
+    smoke_rows: int = 0  # rows of the input example predicted before switching
+
+
+def deploy(
+    root: Path, model: Model, env: Environment, monitoring: bool,
+    wait: float = DEFAULT_WAIT, who: str | None = None,
+) -> Deployment:  # fmt: skip
+    """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
+    ``current``. On any failure ``current`` is untouched and the failure is logged."""
+    with _locked(env.target, wait):
+        _recover(env)
+        previous = read_current(env)
+        record = Deployment(
+            uuid.uuid4().hex, _now(), env.name, "deploy", "deployed", model.artifact,
+            model.version, model.md5, model.commit, Path(model.path).name, who or _who(),
+            monitoring, previous.version if previous else None,
+        )  # fmt: skip
+        return _switch_after_checks(env, record, previous,
+                                    lambda: _install(root, model, env, record))  # fmt: skip
+
+
+def rollback(root: Path, env: Environment, to: str | None = None, wait: float = DEFAULT_WAIT,
+             who: str | None = None) -> Deployment:  # fmt: skip
+    """Switch back to the previous successful version (or ``to``), verified and smoke-tested
+    again from its folder in ``versions/``."""
+    with _locked(env.target, wait):
+        _recover(env)
+        current = read_current(env)
+        if current is None:
+            raise Refused(f"nothing is deployed in {env.name}: nothing to roll back")
+        target = _rollback_target(env, current, to)
+        version_dir = env.target / VERSIONS / target.version
+        record = _replace(target, id=uuid.uuid4().hex, time=_now(), action="rollback",
+                          outcome="deployed", who=who or _who(), previous=current.version,
+                          error=None)  # fmt: skip
+
+        def verified() -> Path:
+            verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
+            return version_dir
+
+        return _switch_after_checks(env, record, current, verified)
+
+
+def _switch_after_checks(env: Environment, record: Deployment, previous: Deployment | None,
+                         prepare: Callable[[], Path]) -> Deployment:  # fmt: skip
+    """``prepare`` the version's folder (verified), smoke-test it, then switch to it; on any
+    failure log the attempt and leave ``current`` alone."""
+    try:
+        version_dir = prepare()
+        card = read_card(version_dir / CARD_FILE)
+        if record.monitoring and not payload.features_of(card):
+            raise Refused(
+                f"monitoring logs each request's columns, and {NO_CARD.format(card=CARD_FILE)}"
+            )
+        model = load_model(version_dir / record.model_file)
+        rows = smoke_test(model, card)
+        done = _replace(record, smoke_rows=rows)
+        _write_current(env, done)
+    except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
+        reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
+        unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
+        raise Refused(f"{reason}; {_still(previous, env)}{unlogged}") from None
+    # Switched. A log line that cannot be written now (the disk full) is written by the next
+    # deploy or rollback, which logs whatever `current` names that the log lacks.
+    with contextlib.suppress(OSError):
+        _append(env, done)
+    return done
+
+
+def _disk_problem(exc: OSError, env: Environment) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc} in {env.target}{where}; nothing was switched"
+
+
+def _log_failure(env: Environment, record: Deployment) -> str:
+    """Log a failed attempt (its half-copied folder is gone by now, so there is room again as
+    a rule); what to add to the error when even that cannot be written."""
+    try:
+        _append(env, record)
+    except OSError as exc:
+        return f" (the attempt could not be logged: {exc.strerror or exc})"
+    return ""
+
+
+def read_current(env: Environment) -> Deployment | None:
+    path = env.target / CURRENT
+    try:
+        return _deployment(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise MlgateError(f"{path} is unreadable ({exc}): restore it from the log") from None
+
+
+def read_log(env: Environment, *, on_skipped: Callable[[str], None] | None = None) -> list[Deployment]:  # fmt: skip
+    """Every deployment record in the log. A line that is not one (cut short by a crash, or
+    edited by hand into JSON of another shape) is skipped, and ``on_skipped`` told why: an
+    environment is never blocked by its log."""
+    path = env.target / LOG
+    try:
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise MlgateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(_deployment(json.loads(line)))
+        except (ValueError, TypeError, RecursionError) as exc:
+            if on_skipped is not None:
+                on_skipped(
+                    f"{path} line {number} is not a deployment record ({_why(exc)}): skipped"
+                )
+    return entries
+
+
+def _why(exc: BaseException) -> str:
+    return first_line(exc)[:120]
+
+
+def _install(root: Path, model: Model, env: Environment, record: Deployment) -> Path:
+    """``versions/<version>/`` with the verified model, its card and deployed.json; built in a
+    temporary folder and renamed into place, or kept when it already holds the same model."""
+    versions = env.target / VERSIONS
+    final = versions / model.version
+    if final.is_dir():
+        verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
+        return final
+    versions.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model.version}-", dir=versions))
+    try:
+        fetch(root, model, staging / record.model_file)
+        (staging / CARD_FILE).write_bytes(companion(root, model, ".json") or b"{}")
+        profile = companion(root, model, PROFILE_SUFFIX)
+        if profile is not None:
+            (staging / PROFILE_FILE).write_bytes(profile)
+        description = {k: v for k, v in asdict(record).items()
+                       if k in ("artifact", "version", "md5", "commit", "model_file")}  # fmt: skip
+        (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        _fsync_tree(staging)
+        staging.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_current(env: Environment, done: Deployment) -> None:
+    """Point ``current`` at ``done``: write a sibling, rename it over; all or nothing."""
+    text = json.dumps(asdict(done), indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".current.", dir=env.target)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, env.target / CURRENT)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(env.target)
+
+
+def _recover(env: Environment) -> None:
+    """After a crash: log the deployment ``current`` names if the log missed it, and remove
+    half-copied version folders."""
+    current = read_current(env)
+    if current is not None and current.id not in {d.id for d in read_log(env)}:
+        _append(env, current)
+    for leftover in (env.target / VERSIONS).glob(".tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _rollback_target(env: Environment, current: Deployment, to: str | None) -> Deployment:
+    succeeded = [d for d in read_log(env) if d.outcome == "deployed"]
+    if to is not None:
+        matching = [d for d in succeeded if d.version == to]
+        if not matching:
+            known = ", ".join(dict.fromkeys(d.version for d in reversed(succeeded))) or "none"
+            raise Refused(f"{to} was never deployed to {env.name} (deployed: {known})")
+        if to == current.version:
+            raise Refused(f"{to} is already the version in {env.name}")
+        return matching[-1]
+    position = max(
+        (i for i, d in enumerate(succeeded) if d.id == current.id), default=len(succeeded)
+    )
+    for earlier in reversed(succeeded[:position]):
+        if earlier.version != current.version:
+            return earlier
+    raise Refused(f"{env.name} has had no other version than {current.version}: nothing to "
+                  "roll back to")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _locked(target: Path, wait: float) -> Iterator[None]:
+    """One deploy or rollback per target at a time. flock is released by the kernel when the
+    holder dies, so a killed deploy never leaves a stale lock."""
+    target.mkdir(parents=True, exist_ok=True)
+    _ignore_in_git(target)
+    deadline = time.monotonic() + wait
+    with open(target / LOCK, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise MlgateError(
+                        f"another deploy or rollback to {target} is running; waited {wait:g} s "
+                        "(--wait to wait longer)"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _ignore_in_git(target: Path) -> None:
+    """A target inside ``.mlgate/`` gets a ``.mlgate/.gitignore``, so deployments never show as
+    untracked files."""
+    for parent in target.parents:
+        if parent.name == ".mlgate":
+            ignore = parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("*\n")
+            return
+
+
+def _append(env: Environment, record: Deployment) -> None:
+    """One line for ``record``, always on a line of its own: a last line a crash cut short
+    (deploys hold the environment's lock, so it is no other deploy's) is ended first, so it
+    cannot swallow this record."""
+    line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
+    fd = os.open(env.target / LOG, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        while line:
+            line = line[os.write(fd, line) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_TEXT_FIELDS = ("id", "time", "environment", "action", "outcome", "artifact", "version", "md5",
+                "model_file", "who")  # fmt: skip
+
+
+_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error")
+
+
+def _deployment(data: Any) -> Deployment:
+    """A record read back from the log or ``current``; TypeError for any other shape."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON {type(data).__name__}, not an object")
+    for name in _TEXT_FIELDS:
+        if not isinstance(data.get(name), str):
+            raise TypeError(f"'{name}' is {'missing' if name not in data else 'not text'}")
+    for name in _OPTIONAL_TEXT_FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise TypeError(f"'{name}' is not text")
+    if not isinstance(data.get("monitoring", False), bool):
+        raise TypeError("'monitoring' is not true or false")
+    rows = data.get("smoke_rows", 0)
+    if isinstance(rows, bool) or not isinstance(rows, int):
+        raise TypeError("'smoke_rows' is not a whole number")
+    fields = Deployment.__dataclass_fields__
+    return Deployment(**{k: v for k, v in data.items() if k in fields})
+
+
+def _replace(record: Deployment, **changes: Any) -> Deployment:
+    return Deployment(**{**asdict(record), **changes})
+
+
+def _still(previous: Deployment | None, env: Environment) -> str:
+    if previous is None:
+        return f"nothing was deployed to {env.name}"
+    return f"{previous.artifact} {previous.version} is still deployed in {env.name}"
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _who() -> str:
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return f"{actor} (GitHub Actions)"
+    with contextlib.suppress(MlgateError):
+        email = git.run_git("config", "user.email").strip()
+        if email:
+            return email
+    return getpass.getuser()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

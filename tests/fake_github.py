@@ -54,7 +54,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            payload = json.loads(self.rfile.read(length)) if length else None
+            payload: Any = json.loads(self.rfile.read(length)) if length else {}
             state.requests.append({"method": method, "path": self.path, "body": payload,
                                    "authorization": self.headers.get("Authorization")})  # fmt: skip
             for old, new in state.moved.items():

@@ -192,7 +192,7 @@ json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))
 pathlib.Path("model.txt").write_text(f"flip {p['flip']}\\n")
 """
 
-PREDICT_PIPELINE = {"stages": {"predict": {
+PREDICT_PIPELINE: dict[str, Any] = {"stages": {"predict": {
     "cmd": "python predict.py", "deps": ["predict.py"], "params": ["predict"],
     "outs": [{"eval/predictions.csv": {"cache": False}}, {"model.txt": {"cache": False}}],
     "metrics": [{"metrics.json": {"cache": False}}],

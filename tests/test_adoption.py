@@ -84,6 +84,7 @@ def set_params(project: Path, **changes: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_whole_path_on_a_project_mlgate_did_not_create(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,7 +177,7 @@ class _Mark:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+    def __reduce__(self) -> tuple[Any, tuple[Path, str]]:
         return (Path.write_text, (Path(self.path), "unpickled"))
 
 
@@ -225,6 +226,7 @@ def test_a_second_deploy_waits_for_the_first_then_fails_clearly(
 
 
 @pytest.mark.faults
+@pytest.mark.long
 def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: Path) -> None:
     project = make_model_project(tmp_path / "project", POLICY, pad_mb=400)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -83,8 +83,8 @@ def test_scores_are_scipys_on_the_raw_samples() -> None:
     assert score == pytest.approx(expected_p, rel=1e-9)
 
     big_shops = categories(6, 30_000)
-    ref_counts = np.array([np.sum(big_shops == k) for k in ("grocery", "fuel", "online")])
-    expected_js = jensenshannon(ref_counts / ref_counts.sum(), np.array(cur_counts) / 600)
+    big_counts = np.array([np.sum(big_shops == k) for k in ("grocery", "fuel", "online")])
+    expected_js = jensenshannon(big_counts / big_counts.sum(), np.array(cur_counts) / 600)
     score = drift.compare(drift.profile_column("shop", big_shops), cur_shops).score
     assert score == pytest.approx(expected_js, rel=1e-9)
 

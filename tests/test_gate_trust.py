@@ -421,8 +421,8 @@ def test_hostile_names_and_values_are_neutralised_in_every_output(
         printed = capsys.readouterr().out
         assert_no_workflow_command_but_ours(printed)
         if fmt == "md":  # in Actions, the annotations (plain text) are printed too
-            markdown = [line for line in printed.splitlines() if not line.startswith("::")]
-            assert_markdown_tables_hold("\n".join(markdown))
+            kept = [line for line in printed.splitlines() if not line.startswith("::")]
+            assert_markdown_tables_hold("\n".join(kept))
     assert mlgate_in(repo, monkeypatch, "check", "--format", "json") == 1
     document = json.loads(capsys.readouterr().out)
     assert {r["metric"] for r in document["rules"]} >= set(HOSTILE_NAMES)  # kept exactly

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +20,7 @@ TOKEN = "ghs_secret_token_value"
 
 
 @pytest.fixture
-def server() -> FakeGitHub:
+def server() -> Iterator[FakeGitHub]:
     with fake_github() as state:
         yield state
 
@@ -172,7 +173,7 @@ class _Redirecting(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def redirecting() -> str:
+def redirecting() -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

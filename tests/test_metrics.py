@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ HEAD_FILES = {
 }  # fmt: skip
 
 
-def write_files(root: Path, files: dict[str, object]) -> None:
+def write_files(root: Path, files: Mapping[str, object]) -> None:
     for name, data in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

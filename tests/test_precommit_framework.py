@@ -47,6 +47,7 @@ def test_the_manifest_names_every_hook_at_its_stage() -> None:
     assert stages == dict(zip(HOOK_IDS, ([hook] for hook in HOOKS), strict=True))
 
 
+@pytest.mark.long
 def test_the_pre_commit_framework_runs_every_hook(tmp_path: Path) -> None:
     rev = mlgate_source(tmp_path / "mlgate")
     repo = make_score_project(tmp_path / "repo")

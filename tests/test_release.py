@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -330,7 +331,7 @@ def test_releases_and_history(repo: Path, monkeypatch, capsys) -> None:
     ]  # fmt: skip
 
 
-def gto_json(repo: Path, *args: str) -> object:
+def gto_json(repo: Path, *args: str) -> Any:
     return json.loads(run(repo, sys.executable, "-m", "gto.cli", *args, "--json").stdout)
 
 

@@ -37,7 +37,11 @@ name = "scorer"
 target = "deployed/production"
 monitoring_max_mb = 0.002
 """
-ROWS = [{"x1": 0.5, "x2": -1.0}, {"x1": 2.0, "x2": 1.5}, {"x1": -3, "x2": 0}]
+ROWS: list[dict[str, float]] = [
+    {"x1": 0.5, "x2": -1.0},
+    {"x1": 2.0, "x2": 1.5},
+    {"x1": -3, "x2": 0},
+]
 
 
 @pytest.fixture

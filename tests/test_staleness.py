@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -125,7 +126,7 @@ def test_a_dvc_2_lock_hashes_text_with_unix_line_endings(repo: Path) -> None:
     unix_md5 = hashlib.md5(b"x = 1\ny = 2\n").hexdigest()
     stage = {"cmd": "true", "deps": ["code.py"]}
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": stage}}))
-    lock = {"cmd": "true", "deps": [{"path": "code.py", "md5": unix_md5}]}
+    lock: dict[str, Any] = {"cmd": "true", "deps": [{"path": "code.py", "md5": unix_md5}]}
     (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"s": lock}}))
     git(repo, "add", "-A")
     assert not staleness.check_staged(repo).is_stale

@@ -252,6 +252,7 @@ def _send(address: str, rows: int, seed: int, drift: float, names: list[str]) ->
     connection.close()
 
 
+@pytest.mark.long
 def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

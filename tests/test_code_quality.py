@@ -17,12 +17,17 @@ def test_ruff_finds_nothing() -> None:
 
 
 def test_mypy_finds_nothing() -> None:
-    """mlgate's code fully typed; the tests checked too (a test's arguments are fixtures, so
-    untyped definitions are allowed there)."""
-    for extra in ([], ["tests", "--allow-untyped-defs"]):
+    """mlgate's code fully typed; the tests checked against it too (src on the path, so a call
+    that breaks a signature is caught; a test's arguments are fixtures, so untyped definitions
+    are allowed there)."""
+    # Tests index results they expect to be there (a release record, the latest event): None
+    # fails the test anyway, so the Optional checks are off for them.
+    lenient = ["--allow-untyped-defs", "--disable-error-code", "index",
+               "--disable-error-code", "union-attr"]  # fmt: skip
+    for extra in ([], ["tests", *lenient]):
         result = subprocess.run([sys.executable, "-m", "mypy", *extra], cwd=REPO_ROOT,
                                 capture_output=True, text=True,
-                                env={**os.environ, "MYPYPATH": "tests"})  # fmt: skip
+                                env={**os.environ, "MYPYPATH": "tests:src"})  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
 
 

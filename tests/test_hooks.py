@@ -303,14 +303,19 @@ def test_post_checkout_does_nothing_during_a_rebase(repo: Path) -> None:
     assert run(repo, "git", "rebase", "main", check=False).returncode != 0  # stops on a conflict
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     head = git(repo, "rev-parse", "HEAD")
-    assert runner.post_checkout(repo, git(repo, "rev-parse", "topic"), head, True).lines == ()
+    assert (
+        runner.post_checkout(
+            repo, git(repo, "rev-parse", "topic"), head, is_branch_checkout=True
+        ).lines
+        == ()
+    )
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
 def test_a_checkout_of_files_is_not_a_branch_checkout(repo: Path) -> None:
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     previous = git(repo, "rev-parse", "HEAD~0")
-    assert runner.post_checkout(repo, previous, previous, False).lines == ()
+    assert runner.post_checkout(repo, previous, previous, is_branch_checkout=False).lines == ()
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 

@@ -87,7 +87,7 @@ def dvc_json(root: Path, *args: str) -> dict:
 def ours(root: Path, kind: str, with_unchanged: bool = False) -> dict:
     old = read_snapshot(gitmod.revision("base", root))
     new = read_snapshot(gitmod.revision("HEAD", root))
-    return diff(getattr(old, kind), getattr(new, kind), with_unchanged)
+    return diff(getattr(old, kind), getattr(new, kind), with_unchanged=with_unchanged)
 
 
 @pytest.mark.parametrize("all_keys", [False, True])

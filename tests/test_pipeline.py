@@ -121,7 +121,8 @@ def test_multiclass_metrics_are_macro_averaged() -> None:
     result = evaluate.compute_metrics(labels, probabilities, predicted, np.array([0, 1, 2]))
     assert result["accuracy"] == 0.75
     assert result["recall"] == pytest.approx((1 + 1 + 0.5) / 3)
-    assert result["roc_auc"] is not None and result["log_loss"] > 0
+    log_loss = result["log_loss"]
+    assert result["roc_auc"] is not None and log_loss is not None and log_loss > 0
 
 
 def test_metric_undefined_on_one_class_is_null() -> None:

@@ -63,7 +63,8 @@ def weighted(data: stats.Scored, metric: str, weights: np.ndarray) -> float:
     if metric in stats.COUNT_METRICS:
         k = data.classes
         cells = np.bincount(data.labels * k + data.predictions, weights=weights, minlength=k * k)
-        return float(stats.COUNT_METRICS[metric](cells.reshape(1, k, k), data.present)[0])
+        counts = cells.reshape(1, k, k).astype(np.float64)
+        return float(stats.COUNT_METRICS[metric](counts, data.present)[0])
     return float(
         stats.SCORE_METRICS[metric](data, stats.Resample(weights.astype(np.uint8)[None]))[0]
     )

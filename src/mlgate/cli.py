@@ -52,10 +52,8 @@ _PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be 
     is_flag=True,
     help="Show the full traceback of an unexpected error.",
 )
-@click.pass_context
-def cli(ctx: click.Context, show_traceback: bool) -> None:
+def cli(show_traceback: bool) -> None:  # main() acts on --traceback: see there
     """mlgate: versioned, gated, released ML models for DVC projects."""
-    ctx.obj = {"traceback": show_traceback}
 
 
 @cli.command("diff")
@@ -71,11 +69,13 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """
     comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
     if fmt == "json":
-        click.echo(render_check.diff_json(comparison, all_keys), nl=False)
+        click.echo(render_check.diff_json(comparison, all_keys=all_keys), nl=False)
         for note in comparison.notes:  # DVC's JSON shape has no place for them
             click.echo(f"mlgate: note: {escape.one_line(note)}", err=True)
     else:
-        click.echo(render_check.diff_text(comparison, all_keys, markdown=fmt == "md"), nl=False)
+        click.echo(
+            render_check.diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False
+        )
 
 
 @cli.command("check")
@@ -102,7 +102,7 @@ def check_command(
     result = compare.check(git.repo_root(), base, head, policy_from)
     markdown = render_check.check_markdown(result)
     _print_report(fmt, lambda: render_check.check_json(result), markdown,
-                  lambda colour: render_check.check_text(result, colour))  # fmt: skip
+                  lambda colour: render_check.check_text(result, colour=colour))  # fmt: skip
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -159,7 +159,9 @@ def release_command(
     if same_as:
         click.echo(f"Nothing to release: the model is the one released as {same_as}.")
         return
-    outcome = release_.release(root, artifact, bump, version, force, message, push, remote)
+    outcome = release_.release(
+        root, artifact, bump, version, force=force, message=message, push=push, remote=remote
+    )
     made = outcome.release
     _say_taken(outcome.taken)
     click.echo(
@@ -247,7 +249,7 @@ def promote_command(release: str, environment: str, push: bool, remote: str) -> 
             raise Refused(f"{release} was put in {environment} by someone else meanwhile")
         return planned
 
-    planned, taken = registry.publish(root, plan, push, remote)
+    planned, taken = registry.publish(root, plan, push=push, remote=remote)
     _say_taken(taken)
     click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is in {environment}.")
 
@@ -266,7 +268,7 @@ def deprecate_command(release: str, push: bool, remote: str) -> None:
 
     root = git.repo_root()
     planned, _ = registry.publish(
-        root, lambda: lifecycle.plan_deprecation(root, release), push, remote
+        root, lambda: lifecycle.plan_deprecation(root, release), push=push, remote=remote
     )
     click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is deprecated.")
 
@@ -336,7 +338,7 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     model = resolve.resolve(root, model_ref, Path.cwd())
-    done = target.deploy(root, model, env, monitoring == "enable", wait)
+    done = target.deploy(root, model, env, monitoring=monitoring == "enable", wait=wait)
     click.echo(_deployed(done, env))
 
 
@@ -446,7 +448,7 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
             images[column] = link
     markdown = render_monitor.monitor_markdown(result, images)
     _print_report(fmt, lambda: render_monitor.monitor_json(result), render_monitor.monitor_markdown(result),
-                  lambda colour: render_monitor.monitor_text(result, colour))  # fmt: skip
+                  lambda colour: render_monitor.monitor_text(result, colour=colour))  # fmt: skip
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -728,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("mlgate: interrupted", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        # An unexpected error escapes Click before any option is acted on: --traceback is read
+        # from the command line itself, wherever it was given.
         if "--traceback" in args:
             import traceback
 

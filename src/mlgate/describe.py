@@ -58,8 +58,12 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
             f"{model_path} holds a {type(model).__name__}, not a model with predict()"
         )
     frame, by_position = read_rows(data_path)
-    target_column = _column(frame, target, by_position, data_path) if target is not None else None
-    dropped = {_column(frame, name, by_position, data_path) for name in drop}
+    target_column = (
+        _column(frame, target, by_position=by_position, path=data_path)
+        if target is not None
+        else None
+    )
+    dropped = {_column(frame, name, by_position=by_position, path=data_path) for name in drop}
     if target_column in dropped:
         raise MlgateError(f"--target {target} is also given to --drop")
     features, takes_array = _features(model, frame, target_column, dropped, data_path)
@@ -84,8 +88,8 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
     score = None
     if target_column is not None:
         score = _score(servable, sample, frame.loc[sample.index, target_column], task)
-    card = _card(model, rows, example, classes, task, target_column, takes_array,
-                 _shown(data_path, root), file_md5(data_path), len(frame))  # fmt: skip
+    card = _card(model, rows, example, classes, task, target_column, takes_array=takes_array,
+                 data=_shown(data_path, root), md5=file_md5(data_path), count=len(frame))  # fmt: skip
     profile = drift.profile_frame(sample, list(sample.columns))
     card_path = Path(str(model_path.with_suffix("")) + ".json")
     profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)
@@ -156,7 +160,7 @@ def _matrix_frame(data: Any, path: Path) -> pd.DataFrame:
     return pd.DataFrame(array)
 
 
-def _column(frame: pd.DataFrame, name: str, by_position: bool, path: Path) -> Any:
+def _column(frame: pd.DataFrame, name: str, *, by_position: bool, path: Path) -> Any:
     """A column by name, or by position in a matrix (``--target 1``)."""
     if by_position:
         if name.isdigit() and int(name) < frame.shape[1]:
@@ -204,7 +208,7 @@ def _score(model: Any, rows: pd.DataFrame, truth: pd.Series, task: str) -> tuple
 
 
 def _card(model: Any, rows: pd.DataFrame, example: pd.DataFrame, classes: tuple[Any, ...],
-          task: str, target: Any, takes_array: bool, data: str, md5: str,
+          task: str, target: Any, *, takes_array: bool, data: str, md5: str,
           count: int) -> dict[str, Any]:  # fmt: skip
     import numpy as np
     import pandas as pd

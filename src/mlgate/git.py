@@ -306,7 +306,7 @@ def uncommitted(root: Path) -> list[str]:
     return _paths(run_git("diff", "HEAD", "--name-only", "-z", cwd=root))
 
 
-def tracked_files(root: Path, paths: Iterable[str], glob: bool = False) -> list[str]:
+def tracked_files(root: Path, paths: Iterable[str], *, glob: bool = False) -> list[str]:
     """The files in the index at or under ``paths`` (git's own pathspec matching), or matching
     them as globs (``*`` stays within a folder)."""
     pathspecs = [f":({'glob' if glob else 'literal'}){p}" for p in paths]

@@ -79,8 +79,8 @@ def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written
         dvc.init(root)
         written.append(Written(".dvc/", WROTE))
     for path, content in workflows(settings).items():
-        written.append(_write(root / path, path, content, force))
-    written.append(_pre_commit(root, force))
+        written.append(_write(root / path, path, content, force=force))
+    written.append(_pre_commit(root, force=force))
     written += _starter_policy(root)
     if release.declared_artifact(root) is None:
         need = "releases, retraining and deploys need a model artifact"
@@ -92,7 +92,7 @@ def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written
     return written
 
 
-def _write(target: Path, path: str, content: str, force: bool) -> Written:
+def _write(target: Path, path: str, content: str, *, force: bool) -> Written:
     if target.exists():
         if target.read_text(errors="replace") == content:
             return Written(path, SAME)
@@ -104,7 +104,7 @@ def _write(target: Path, path: str, content: str, force: bool) -> Written:
     return Written(path, WROTE)
 
 
-def _pre_commit(root: Path, force: bool) -> Written:
+def _pre_commit(root: Path, *, force: bool) -> Written:
     """The pre-commit framework's config: written if absent; one that mlgate did not write
     holds the team's other hooks, so it is never replaced."""
     target = root / PRE_COMMIT_CONFIG
@@ -112,7 +112,7 @@ def _pre_commit(root: Path, force: bool) -> Written:
         note = ("yours: add the mlgate hooks from the README" if "mlgate-" not in target.read_text(errors="replace")
                 else "yours, with mlgate's hooks")  # fmt: skip
         return Written(PRE_COMMIT_CONFIG, KEPT, note)
-    return _write(target, PRE_COMMIT_CONFIG, pre_commit_config(), force)
+    return _write(target, PRE_COMMIT_CONFIG, pre_commit_config(), force=force)
 
 
 def pre_commit_config() -> str:

@@ -36,7 +36,7 @@ def metric_values(data: Any) -> Any:
 
 
 def diff(
-    old: FileValues, new: FileValues, with_unchanged: bool = False
+    old: FileValues, new: FileValues, *, with_unchanged: bool = False
 ) -> dict[str, dict[str, Any]]:
     """``{file: {key: {"old", "new"[, "diff"]}}}``, as DVC's diff computes it."""
     result: dict[str, dict[str, Any]] = {}
@@ -44,7 +44,9 @@ def diff(
         old_values, new_values = old.get(path, {}), new.get(path, {})
         changes = {}
         for key in sorted(set(old_values) | set(new_values)):
-            entry = diff_values(old_values.get(key), new_values.get(key), with_unchanged)
+            entry = diff_values(
+                old_values.get(key), new_values.get(key), with_unchanged=with_unchanged
+            )
             if entry:
                 changes[key] = entry
         if changes:
@@ -52,9 +54,9 @@ def diff(
     return result
 
 
-def diff_values(old: Any, new: Any, with_unchanged: bool = False) -> dict[str, Any]:
+def diff_values(old: Any, new: Any, *, with_unchanged: bool = False) -> dict[str, Any]:
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) == 1:
-        return diff_values(old[0], new[0], with_unchanged)
+        return diff_values(old[0], new[0], with_unchanged=with_unchanged)
     if old == new and not with_unchanged:
         return {}
     entry = {"old": old, "new": new}

@@ -77,7 +77,7 @@ class Deployment:
 
 
 def deploy(
-    root: Path, model: Model, env: Environment, monitoring: bool,
+    root: Path, model: Model, env: Environment, *, monitoring: bool,
     wait: float = DEFAULT_WAIT, who: str | None = None,
 ) -> Deployment:  # fmt: skip
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch

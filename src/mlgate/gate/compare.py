@@ -47,15 +47,15 @@ class Check:
 
 
 def compare(
-    root: Path, base: str | None = None, head: str = git.WORKSPACE, merge_base: bool = True,
-    env: Mapping[str, str] | None = None, *, partial: bool = False,
+    root: Path, base: str | None = None, head: str = git.WORKSPACE, *, merge_base: bool = True,
+    env: Mapping[str, str] | None = None, partial: bool = False,
 ) -> Comparison:  # fmt: skip
     """Read both revisions; ``base`` None means the merge-base of ``head`` and the main branch.
     ``partial``: a metrics file missing at the head is a note (what `mlgate diff` shows), not
     an error (what the gate needs)."""
     env = os.environ if env is None else env
     head_revision = git.revision(head, root)
-    base_revision, notes = resolve_base(root, base, head_revision, merge_base, env)
+    base_revision, notes = resolve_base(root, base, head_revision, merge_base=merge_base, env=env)
     base_snapshot = read_snapshot(base_revision)
     head_snapshot = read_snapshot(head_revision)
     if head_snapshot.missing_metrics:
@@ -72,7 +72,7 @@ def compare(
 
 def check(
     root: Path, base: str | None = None, head: str = git.WORKSPACE, policy_from: str = "base",
-    env: Mapping[str, str] | None = None, merge_base: bool = True,
+    env: Mapping[str, str] | None = None, *, merge_base: bool = True,
 ) -> Check:  # fmt: skip
     """``merge_base`` False compares with ``base`` itself (a release with the one before it)."""
     comparison = compare(root, base, head, merge_base=merge_base, env=env)
@@ -145,7 +145,7 @@ def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
 
 
 def resolve_base(
-    root: Path, base: str | None, head: git.Revision, merge_base: bool, env: Mapping[str, str]
+    root: Path, base: str | None, head: git.Revision, *, merge_base: bool, env: Mapping[str, str]
 ) -> tuple[git.Revision, tuple[str, ...]]:
     """The revision to compare with, and notes on how it was chosen."""
     head_commit = head.commit or git.resolve_commit("HEAD", root)

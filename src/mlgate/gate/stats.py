@@ -293,7 +293,7 @@ def _confusion(data: Scored) -> Floats:
 # --- the bootstrap ---------------------------------------------------------------------------
 
 
-def compare(levels: Mapping[str, float], base: Scored, head: Scored, paired: bool,
+def compare(levels: Mapping[str, float], base: Scored, head: Scored, *, paired: bool,
             resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Difference]:  # fmt: skip
     """Each metric's difference (head - base) with an interval at its confidence level
     (``levels``: metric -> 0.95, say). ``paired``: both revisions scored the same rows, in the
@@ -303,10 +303,10 @@ def compare(levels: Mapping[str, float], base: Scored, head: Scored, paired: boo
     if base.classes != head.classes:
         raise ValueError("both revisions must score the same classes")
     metrics = list(levels)
-    draws = _count_draws([m for m in metrics if m in COUNT_METRICS], base, head, paired,
-                         resamples, seed)  # fmt: skip
-    draws |= _score_draws([m for m in metrics if m in SCORE_METRICS], base, head, paired,
-                          resamples, seed)  # fmt: skip
+    draws = _count_draws([m for m in metrics if m in COUNT_METRICS], base, head, paired=paired,
+                         resamples=resamples, seed=seed)  # fmt: skip
+    draws |= _score_draws([m for m in metrics if m in SCORE_METRICS], base, head, paired=paired,
+                          resamples=resamples, seed=seed)  # fmt: skip
     method = PAIRED if paired else UNPAIRED
     results = {}
     for metric in metrics:
@@ -316,7 +316,7 @@ def compare(levels: Mapping[str, float], base: Scored, head: Scored, paired: boo
     return results
 
 
-def _count_draws(metrics: list[str], base: Scored, head: Scored, paired: bool, resamples: int,
+def _count_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int,
                  seed: int) -> dict[str, Floats]:  # fmt: skip
     if not metrics:
         return {}
@@ -353,7 +353,7 @@ def _paired_confusions(base: Scored, head: Scored, rng: np.random.Generator,
     return confusions(base_predicted), confusions(head_predicted)
 
 
-def _score_draws(metrics: list[str], base: Scored, head: Scored, paired: bool, resamples: int,
+def _score_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int,
                  seed: int) -> dict[str, Floats]:  # fmt: skip
     if not metrics:
         return {}

@@ -76,7 +76,7 @@ def pre_commit(root: Path) -> HookResult:
 
     unstaged = staleness.check_workspace(root)
     return HookResult(
-        EXIT_REJECTED, tuple(render_hooks.staleness_lines(result, not unstaged.is_stale))
+        EXIT_REJECTED, tuple(render_hooks.staleness_lines(result, reproduced=not unstaged.is_stale))
     )
 
 
@@ -174,7 +174,7 @@ def _head_name(root: Path, ref: PushedRef) -> str:
         return ref.local_commit
 
 
-def post_checkout(root: Path, previous: str, new: str, is_branch_checkout: bool) -> HookResult:
+def post_checkout(root: Path, previous: str, new: str, *, is_branch_checkout: bool) -> HookResult:
     """After a branch checkout, `dvc checkout` when the branches' DVC records differ."""
     if not is_branch_checkout or previous == new or _is_rebasing(root):
         return HookResult()

@@ -279,7 +279,7 @@ def _tracked_output_changes(stage: Stage, recorded: list[Any], view: View) -> li
             continue
         path = join(stage.wdir, str(entry["path"]))
         if path in view.tracked:
-            actual = _content_md5(view.read(path), _is_legacy(entry))
+            actual = _content_md5(view.read(path), legacy=_is_legacy(entry))
             if actual != entry.get("md5"):
                 reasons.append(f"output {path} differs from what dvc.lock records")
     return reasons
@@ -300,10 +300,10 @@ def _hash_change(path: str, entry: dict[str, Any], view: View) -> list[str]:
 def _dependency_md5(path: str, entry: dict[str, Any], view: View) -> str | None:
     legacy = _is_legacy(entry)
     if path in view.tracked:
-        return _content_md5(view.read(path), legacy)
+        return _content_md5(view.read(path), legacy=legacy)
     under = sorted(p for p in view.tracked if p.startswith(path + "/"))
     if under:
-        return _dir_md5(path, under, lambda p: view.read(p), legacy)
+        return _dir_md5(path, under, lambda p: view.read(p), legacy=legacy)
     produced = dvcfiles.lock_outputs(view.lock).get(path)
     if produced is not None:
         return produced.get("md5")
@@ -334,8 +334,8 @@ def _untracked_md5(path: str, entry: dict[str, Any], view: View) -> str | None:
         return NOT_HASHED
     legacy = _is_legacy(entry)
     if path in files:
-        return _content_md5(files[path].read_bytes(), legacy)
-    return _dir_md5(path, sorted(files), lambda p: files[p].read_bytes(), legacy)
+        return _content_md5(files[path].read_bytes(), legacy=legacy)
+    return _dir_md5(path, sorted(files), lambda p: files[p].read_bytes(), legacy=legacy)
 
 
 def _files_on_disk(path: str, root: Path) -> dict[str, Path] | None:
@@ -353,11 +353,13 @@ def _files_on_disk(path: str, root: Path) -> dict[str, Path] | None:
     }
 
 
-def _dir_md5(path: str, files: list[str], read: Callable[[str], bytes | None], legacy: bool) -> str:
+def _dir_md5(
+    path: str, files: list[str], read: Callable[[str], bytes | None], *, legacy: bool
+) -> str:
     """DVC's directory hash: the md5 of its sorted listing of relative paths and file md5s."""
     listing = sorted(
         (
-            {"md5": _content_md5(read(file), legacy), "relpath": file[len(path) + 1 :]}
+            {"md5": _content_md5(read(file), legacy=legacy), "relpath": file[len(path) + 1 :]}
             for file in files
         ),
         key=lambda item: str(item["relpath"]),
@@ -365,7 +367,7 @@ def _dir_md5(path: str, files: list[str], read: Callable[[str], bytes | None], l
     return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
-def _content_md5(content: bytes | None, legacy: bool) -> str | None:
+def _content_md5(content: bytes | None, *, legacy: bool) -> str | None:
     if content is None:
         return None
     if legacy and b"\x00" not in content[:8192]:  # DVC 2 hashed text with Unix line endings

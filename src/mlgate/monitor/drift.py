@@ -148,7 +148,7 @@ def parse_profile(document: Any, where: str) -> Profile:
     return Profile(int(document.get("rows", 0)), columns)
 
 
-def profile_column(name: str, values: Any, text: bool = False) -> ColumnProfile:
+def profile_column(name: str, values: Any, *, text: bool = False) -> ColumnProfile:
     """Profile one column of the training data (``text``: its values are categories)."""
     import numpy as np
     import pandas as pd
@@ -166,7 +166,7 @@ def profile_column(name: str, values: Any, text: bool = False) -> ColumnProfile:
         if distinct > MAX_CATEGORY_VALUES:
             return _numeric_profile(name, numbers, missing)
     return _categorical_profile(
-        name, _category_counts(present), missing, text or present.dtype.kind not in "iufb"
+        name, _category_counts(present), missing, text=text or present.dtype.kind not in "iufb"
     )
 
 
@@ -182,7 +182,7 @@ def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProf
 
 
 def _categorical_profile(
-    name: str, counts: dict[str, int], missing: int, text: bool
+    name: str, counts: dict[str, int], missing: int, *, text: bool
 ) -> ColumnProfile:
     ordered = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     return ColumnProfile(

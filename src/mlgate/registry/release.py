@@ -86,7 +86,7 @@ def declared_artifact(root: Path) -> str | None:
 
 def plan(
     root: Path, artifact: str, bump: str = "auto", version: str | None = None,
-    force: bool = False, message: str | None = None,
+    *, force: bool = False, message: str | None = None,
 ) -> Release:  # fmt: skip
     """Decide the version and write the record for releasing HEAD; refuse what must not be."""
     registry.check_name("artifact", artifact)
@@ -112,7 +112,9 @@ def plan(
     chosen, kind, reason = _choose_version(
         root, commit, artifact, state, latest, result, bump, version
     )
-    record = _record(head, artifact, chosen, previous, result, force, kind, reason)
+    record = _record(
+        head, artifact, chosen, previous, result, forced=force, bump=kind, reason=reason
+    )
     return Release(artifact, chosen, commit, previous, kind, reason, record,
                    _message(record, message))  # fmt: skip
 
@@ -131,12 +133,12 @@ def unchanged_since(root: Path, artifact: str) -> str | None:
 
 def release(
     root: Path, artifact: str, bump: str = "auto", version: str | None = None,
-    force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",
+    *, force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",
 ) -> Released:  # fmt: skip
     """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
     planned, taken = registry.publish(
-        root, lambda: plan(root, artifact, bump, version, force, message),
-        push, remote,
+        root, lambda: plan(root, artifact, bump, version, force=force, message=message),
+        push=push, remote=remote,
     )  # fmt: skip
     return Released(planned, pushed=push, taken=tuple(taken))
 
@@ -270,7 +272,7 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
 
 def _record(
     head: Snapshot, artifact: str, version: Version, previous: str | None, result: GateResult,
-    forced: bool, bump: str, reason: str,
+    *, forced: bool, bump: str, reason: str,
 ) -> dict[str, Any]:  # fmt: skip
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
     path, md5 = dvcfiles.artifact_file(head.revision, artifact, outputs)

@@ -190,7 +190,7 @@ class Artifact:
     def deprecated(self) -> bool:
         return bool(self.events) and self.events[-1].action == DEPRECATE
 
-    def versions(self, include_deprecated: bool = False) -> list[Event]:
+    def versions(self, *, include_deprecated: bool = False) -> list[Event]:
         """Registrations, highest version first; deregistered ones only if asked."""
         kept = self.registrations if include_deprecated else self.active
         return sorted((self.registrations[v] for v in kept),
@@ -251,7 +251,7 @@ class Registry:
     def artifact(self, name: str) -> Artifact:
         return self._artifacts.get(name) or Artifact(name, [])
 
-    def artifacts(self, include_deprecated: bool = False) -> list[Artifact]:
+    def artifacts(self, *, include_deprecated: bool = False) -> list[Artifact]:
         return [a for a in self._artifacts.values() if include_deprecated or not a.deprecated]
 
     def stage_names(self) -> list[str]:
@@ -330,7 +330,7 @@ PUSH_ATTEMPTS = 5
 
 
 def publish(
-    root: Path, plan: Callable[[], Planned], push: bool = False, remote: str = "origin"
+    root: Path, plan: Callable[[], Planned], *, push: bool = False, remote: str = "origin"
 ) -> tuple[Planned, list[str]]:
     """Create the tag ``plan()`` decides on, and push it if asked.
 

@@ -18,30 +18,30 @@ COMMENT_MARKER = "<!-- mlgate-report -->"
 JSON_SCHEMA_VERSION = 1
 
 
-def diff_json(comparison: Comparison, all_keys: bool = False) -> str:
+def diff_json(comparison: Comparison, *, all_keys: bool = False) -> str:
     """The shape of ``dvc exp diff --json``: {"metrics": {file: {key: {old, new, diff}}}, "params"}."""
-    return to_json(_diffs(comparison, all_keys))
+    return to_json(_diffs(comparison, all_keys=all_keys))
 
 
-def diff_text(comparison: Comparison, all_keys: bool = False, markdown: bool = False) -> str:
+def diff_text(comparison: Comparison, *, all_keys: bool = False, markdown: bool = False) -> str:
     base, head = comparison.base.revision.label, comparison.head.revision.label
     lines = [f"**mlgate diff**: {escape.code(base)} -> {escape.code(head)}" if markdown
              else f"mlgate diff: {escape.one_line(base)} -> {escape.one_line(head)}", ""]  # fmt: skip
-    for kind, changes in _diffs(comparison, all_keys).items():
+    for kind, changes in _diffs(comparison, all_keys=all_keys).items():
         rows = [[path, key, fmt(e["old"]), fmt(e["new"]), fmt_signed(e.get("diff"))]
                 for path, keys in changes.items() for key, e in keys.items()]  # fmt: skip
         header = ["file", kind[:-1] if kind == "params" else "metric", "base", "head", "change"]
         lines.append(f"### {kind.capitalize()}" if markdown else kind.capitalize())
-        lines.extend(table(header, rows, markdown) if rows else ["(no changes)"])
+        lines.extend(table(header, rows, markdown=markdown) if rows else ["(no changes)"])
         lines.append("")
-    lines.extend(notes(comparison.notes, markdown))
+    lines.extend(notes(comparison.notes, markdown=markdown))
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _diffs(comparison: Comparison, all_keys: bool) -> dict[str, Any]:
+def _diffs(comparison: Comparison, *, all_keys: bool) -> dict[str, Any]:
     base, head = comparison.base, comparison.head
-    return {"metrics": diff(base.metrics, head.metrics, all_keys),
-            "params": diff(base.params, head.params, all_keys)}  # fmt: skip
+    return {"metrics": diff(base.metrics, head.metrics, with_unchanged=all_keys),
+            "params": diff(base.params, head.params, with_unchanged=all_keys)}  # fmt: skip
 
 
 def verdict_line(check: Check) -> str:
@@ -55,8 +55,8 @@ def verdict_line(check: Check) -> str:
     return f"PASS: all {len(judged)} checks passed"
 
 
-def check_text(check: Check, colour: bool = False) -> str:
-    paint = painter(colour)
+def check_text(check: Check, *, colour: bool = False) -> str:
+    paint = painter(colour=colour)
     comparison = check.comparison
     status = PASS if check.gate.passed else FAIL
     lines = [paint(escape.terminal(verdict_line(check)), status, bold=True),
@@ -81,7 +81,11 @@ def check_markdown(check: Check) -> str:
     rows = [_outcome_row(o, markdown=True) for o in check.gate.outcomes]
     if rows:
         lines.extend(
-            table(["metric", "base", "head", "change", "change %", "rule", "verdict"], rows, True)
+            table(
+                ["metric", "base", "head", "change", "change %", "rule", "verdict"],
+                rows,
+                markdown=True,
+            )
         )
     lines.extend(_sections(check, markdown=True))
     return "\n".join(lines).rstrip() + "\n"
@@ -109,7 +113,7 @@ def check_json(check: Check) -> str:
     return to_json(document)
 
 
-def _sections(check: Check, markdown: bool) -> list[str]:
+def _sections(check: Check, *, markdown: bool) -> list[str]:
     lines: list[str] = []
     heading = (lambda t: ["", f"### {t}", ""]) if markdown else (lambda t: ["", f"{t}:"])
     tested = _tested(check)
@@ -123,7 +127,7 @@ def _sections(check: Check, markdown: bool) -> list[str]:
         lines.append("")
         rows = [_significance_row(o) for o in tested]
         header = ["metric", "difference", "interval", "p-value", "test", "verdict", "rows"]
-        lines.extend(table(header, rows, markdown))
+        lines.extend(table(header, rows, markdown=markdown))
     params = diff(check.comparison.base.params, check.comparison.head.params)
     if params:
         lines.extend(heading("Params changed"))
@@ -132,13 +136,15 @@ def _sections(check: Check, markdown: bool) -> list[str]:
             for p, keys in params.items()
             for k, e in keys.items()
         ]
-        lines.extend(table(["param", "base", "head"], rows, markdown))
+        lines.extend(table(["param", "base", "head"], rows, markdown=markdown))
     if check.data_changes:
         lines.extend(heading("Data changed"))
         rows = [[c.path, short_md5(c.old_md5), short_md5(c.new_md5), size(c.old_size), size(c.new_size)]
                 for c in check.data_changes]  # fmt: skip
         lines.extend(
-            table(["path", "base md5", "head md5", "base size", "head size"], rows, markdown)
+            table(
+                ["path", "base md5", "head md5", "base size", "head size"], rows, markdown=markdown
+            )
         )
     if check.policy_changed:
         lines.extend(heading("Policy changed"))
@@ -146,7 +152,7 @@ def _sections(check: Check, markdown: bool) -> list[str]:
                      f"{check.policy_from}'s policy; the new one applies after merge.")  # fmt: skip
     if check.comparison.notes:
         lines.extend(heading("Notes"))
-        lines.extend(notes(check.comparison.notes, markdown, bullet="- "))
+        lines.extend(notes(check.comparison.notes, markdown=markdown, bullet="- "))
     return lines
 
 
@@ -180,7 +186,7 @@ def _significance_json(outcome: Outcome) -> dict[str, Any] | None:
             "verdict": significance_verdict(outcome.rule, tested)}  # fmt: skip
 
 
-def _outcome_row(outcome: Outcome, markdown: bool = False) -> list[str]:
+def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
     verdict = f"{outcome.status.upper()}: {outcome.reason}"
     if markdown:
         verdict = {PASS: ":white_check_mark: ", FAIL: ":x: "}.get(

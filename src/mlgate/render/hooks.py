@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from mlgate.hooks.staleness import Staleness
 
 
-def staleness_lines(result: Staleness, reproduced: bool) -> list[str]:
+def staleness_lines(result: Staleness, *, reproduced: bool) -> list[str]:
     """Why the pre-commit hook blocks: each stale stage and its reasons, then what to do."""
     lines = ["mlgate: commit blocked: dvc.lock does not match what is being committed"]
     for stage in result.stale:

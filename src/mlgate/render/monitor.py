@@ -35,9 +35,9 @@ def monitor_verdict(result: MonitorReport) -> str:
             f"the dataset drifts at {result.options.drift_share:.0%}){names}")  # fmt: skip
 
 
-def monitor_text(result: MonitorReport, colour: bool = False) -> str:
-    paint = painter(colour)
-    lines = [paint(f"mlgate monitor: {monitor_verdict(result)}", _VERDICTS[result.verdict], True),
+def monitor_text(result: MonitorReport, *, colour: bool = False) -> str:
+    paint = painter(colour=colour)
+    lines = [paint(f"mlgate monitor: {monitor_verdict(result)}", _VERDICTS[result.verdict], bold=True),
              *_monitor_sources(result)]  # fmt: skip
     if result.columns:
         lines += ["", *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns])]

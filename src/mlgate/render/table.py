@@ -14,12 +14,12 @@ from mlgate.gate.judge import FAIL, PASS, show_number, show_value
 COLOURS = {PASS: "32", FAIL: "31", "skip": "33", "bold": "1"}
 
 
-def notes(notes: Sequence[str], markdown: bool, bullet: str = "note: ") -> list[str]:
+def notes(notes: Sequence[str], *, markdown: bool, bullet: str = "note: ") -> list[str]:
     """Notes name files, metrics and revisions a pull request chose: escaped for the medium."""
     return [bullet + (escape.markdown(n) if markdown else escape.one_line(n)) for n in notes]
 
 
-def table(header: Sequence[str], rows: list[list[str]], markdown: bool = False) -> list[str]:
+def table(header: Sequence[str], rows: list[list[str]], *, markdown: bool = False) -> list[str]:
     if markdown:
         escaped = [[escape.markdown(str(cell)) for cell in row] for row in rows]
         return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
@@ -67,8 +67,8 @@ def size(size: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-def painter(colour: bool) -> Any:
-    def paint(text: str, status: str, bold: bool = False) -> str:
+def painter(*, colour: bool) -> Any:
+    def paint(text: str, status: str, *, bold: bool = False) -> str:
         if not colour or status not in COLOURS:
             return text
         codes = COLOURS[status] + (";1" if bold else "")

@@ -199,7 +199,7 @@ def create_app(env: environments.Environment, max_body_bytes: int,
                 return answer("/invocations", 400, {"error": NO_CARD}, started)
             frame = payload.parse(body, request.headers.get("content-type", ""), loaded.features)
             predictions = await batcher.predict(loaded.model, frame)
-            metrics.predicted(predictions, hasattr(loaded.model, "classes_"))
+            metrics.predicted(predictions, classifier=hasattr(loaded.model, "classes_"))
             if loaded.log is not None:
                 _log_rows(loaded, frame, predictions, metrics)
             return answer("/invocations", 200, {"predictions": predictions}, started)
@@ -324,7 +324,7 @@ class _Metrics:
         self.requests.labels(endpoint, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def predicted(self, predictions: list[Any], classifier: bool) -> None:
+    def predicted(self, predictions: list[Any], *, classifier: bool) -> None:
         if not classifier:
             for value in predictions:
                 self.values.observe(float(value))

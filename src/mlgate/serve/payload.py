@@ -166,7 +166,7 @@ def _csv_frame(body: bytes) -> pd.DataFrame:
         raise BadRequest("the body is not a CSV table with a header row") from None
 
 
-def _checked(frame: pd.DataFrame, features: Sequence[Feature], from_text: bool) -> pd.DataFrame:
+def _checked(frame: pd.DataFrame, features: Sequence[Feature], *, from_text: bool) -> pd.DataFrame:
     import pandas as pd
 
     if frame.empty:
@@ -178,11 +178,11 @@ def _checked(frame: pd.DataFrame, features: Sequence[Feature], from_text: bool) 
         return frame
     # NumPy, not pandas, for the casts: a pandas operation costs tens of microseconds even on one
     # row, and a request's time is mostly this for small requests.
-    columns = {f.name: _cast(frame[f.name].to_numpy(), f, from_text) for f in features}
+    columns = {f.name: _cast(frame[f.name].to_numpy(), f, from_text=from_text) for f in features}
     return pd.DataFrame(columns, copy=False)
 
 
-def _cast(values: np.ndarray, feature: Feature, from_text: bool) -> np.ndarray:
+def _cast(values: np.ndarray, feature: Feature, *, from_text: bool) -> np.ndarray:
     import numpy as np
     import pandas as pd
 

@@ -86,8 +86,11 @@ def make_frames(reference_rows: int, current_rows: int):  # type: ignore[no-unty
                 values = rng.poisson(4 + shift * 2, rows).astype(float)
             columns[f"num_{i:02d}"] = np.round(values, 3)
         mix = [0.4, 0.3, 0.2, 0.1]
-        columns["shop"] = rng.choice(["grocery", "fuel", "online", "travel"], rows,
-                                     p=[0.25, 0.25, 0.25, 0.25] if drifted else mix)  # fmt: skip
+        columns["shop"] = rng.choice(
+            ["grocery", "fuel", "online", "travel"],
+            rows,
+            p=[0.25, 0.25, 0.25, 0.25] if drifted else mix,
+        )
         columns["country"] = rng.choice([f"c{i}" for i in range(10)], rows)
         columns["card_present"] = (rng.random(rows) < 0.7).astype(int)
         columns["night"] = (rng.random(rows) < 0.1).astype(int)
@@ -139,23 +142,44 @@ def bench_monitor(args: argparse.Namespace) -> None:
             judge_times.append(time.perf_counter() - middle)
         reference.to_csv(folder / "reference.csv", index=False)
         current.to_csv(folder / "current.csv", index=False)
-        run = subprocess.run([str(evidently), "-c", EVIDENTLY_RUN, str(folder / "reference.csv"),
-                              str(folder / "current.csv"), json.dumps(kinds), str(args.repeat)],
-                             capture_output=True, text=True)  # fmt: skip
+        run = subprocess.run(
+            [
+                str(evidently),
+                "-c",
+                EVIDENTLY_RUN,
+                str(folder / "reference.csv"),
+                str(folder / "current.csv"),
+                json.dumps(kinds),
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+        )
     if run.returncode != 0:
         raise SystemExit(f"Evidently failed:\n{run.stderr[-3000:]}")
     theirs = json.loads(run.stdout.strip().splitlines()[-1])
     ours = statistics.median(r + j for r, j in zip(read_times, judge_times, strict=True))
-    print(f"monitor: {rows:,} logged rows x 20 columns ({size:.0f} MiB of CSV) against a 50,000-row "
-          f"reference; median of {args.repeat} runs")  # fmt: skip
-    print(f"  mlgate: read the log {statistics.median(read_times):.2f} s + tests "
-          f"{statistics.median(judge_times):.2f} s = {ours:.2f} s")  # fmt: skip
-    print(f"  Evidently DataDriftPreset on the same frames (already in memory): "
-          f"{statistics.median(theirs['times']):.2f} s (its reading the CSVs: {theirs['read']:.2f} s more)")  # fmt: skip
-    print(f"  ratio: mlgate, reading included, {statistics.median(theirs['times']) / ours:.1f}x faster "
-          "than Evidently's report alone")  # fmt: skip
-    evidently_drifted = sorted(name for name, (method, value, threshold) in theirs["columns"].items()
-                               if (value < threshold if "p_value" in method else value >= threshold))  # fmt: skip
+    print(
+        f"monitor: {rows:,} logged rows x 20 columns ({size:.0f} MiB of CSV) against a 50,000-row "
+        f"reference; median of {args.repeat} runs"
+    )
+    print(
+        f"  mlgate: read the log {statistics.median(read_times):.2f} s + tests "
+        f"{statistics.median(judge_times):.2f} s = {ours:.2f} s"
+    )
+    print(
+        f"  Evidently DataDriftPreset on the same frames (already in memory): "
+        f"{statistics.median(theirs['times']):.2f} s (its reading the CSVs: {theirs['read']:.2f} s more)"
+    )
+    print(
+        f"  ratio: mlgate, reading included, {statistics.median(theirs['times']) / ours:.1f}x faster "
+        "than Evidently's report alone"
+    )
+    evidently_drifted = sorted(
+        name
+        for name, (method, value, threshold) in theirs["columns"].items()
+        if (value < threshold if "p_value" in method else value >= threshold)
+    )
     print(f"  drifted, mlgate:    {', '.join(result.drifted) if result else ''}")
     print(f"  drifted, Evidently: {', '.join(evidently_drifted)}")
     if result is not None:
@@ -164,5 +188,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
             for c in result.columns
             if c.name in theirs["columns"]
         ]
-        print(f"  scores: largest difference between mlgate's and Evidently's, same test per column: "
-              f"{max(gaps):.4f}")  # fmt: skip
+        print(
+            f"  scores: largest difference between mlgate's and Evidently's, same test per column: "
+            f"{max(gaps):.4f}"
+        )

@@ -64,8 +64,9 @@ def run_measured(command: Sequence[str], cwd: Path) -> tuple[float, float]:
     return wall, peak / 2**20
 
 
-def alternating_medians(ours: Callable[[], object], theirs: Callable[[], object],
-                        repeat: int) -> tuple[float, float]:  # fmt: skip
+def alternating_medians(
+    ours: Callable[[], object], theirs: Callable[[], object], repeat: int
+) -> tuple[float, float]:
     """Medians of ``repeat`` timed runs of each, taken in turns so both see the same noise."""
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
@@ -90,16 +91,20 @@ def bench_pipeline(args: argparse.Namespace) -> None:
 
     train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
     dvc = [sys.executable, "-m", "dvc", "repro"]
-    print(f"pipeline: full `dvc repro` of this repository's pipeline ({train['model']}, "
-          f"{train['n_estimators']} trees), then a no-op `dvc repro`")  # fmt: skip
+    print(
+        f"pipeline: full `dvc repro` of this repository's pipeline ({train['model']}, "
+        f"{train['n_estimators']} trees), then a no-op `dvc repro`"
+    )
     print(f"{'rows':>10} {'full repro s':>13} {'peak MiB':>9} {'no-op repro s (median)':>23}")
     for rows in args.rows:
         with tempfile.TemporaryDirectory() as tmp:
             project = make_project(Path(tmp) / "p", {"data": {"rows": rows}, "train": train})
             wall, peak = run_measured(dvc, project)
             commit_all(project, "trained")
-            noop = median_time(lambda p=project: subprocess.run(dvc, cwd=p, check=True,
-                                                                capture_output=True), args.repeat)  # fmt: skip
+            noop = median_time(
+                lambda p=project: subprocess.run(dvc, cwd=p, check=True, capture_output=True),
+                args.repeat,
+            )
             print(f"{rows:>10} {wall:>13.1f} {peak:>9.0f} {noop:>23.2f}", flush=True)
 
 
@@ -110,8 +115,15 @@ def add_history(project: Path, commits: int) -> None:
     lines = []
     for n in range(commits):
         body = f"commit {n}\n"
-        lines += ["commit refs/heads/main", f"committer Bench <bench@example.com> {1_600_000_000 + n} +0000",
-                  f"data {len(body)}", body, "M 644 inline history.txt", f"data {len(body)}", body]  # fmt: skip
+        lines += [
+            "commit refs/heads/main",
+            f"committer Bench <bench@example.com> {1_600_000_000 + n} +0000",
+            f"data {len(body)}",
+            body,
+            "M 644 inline history.txt",
+            f"data {len(body)}",
+            body,
+        ]
     stream = "\n".join(lines) + "\n"
     subprocess.run(
         ["git", "fast-import", "--quiet"], cwd=project, input=stream.encode(), check=True
@@ -174,19 +186,28 @@ def hooks_project(root: Path) -> Path:
     subprocess.run(
         ["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], check=True
     )
-    for command in (["remote", "add", "origin", str(root / "origin.git")], ["push", "-q", "origin", "main"],
-                    ["checkout", "-q", "-b", "change"]):  # fmt: skip
+    for command in (
+        ["remote", "add", "origin", str(root / "origin.git")],
+        ["push", "-q", "origin", "main"],
+        ["checkout", "-q", "-b", "change"],
+    ):
         subprocess.run(["git", *command], cwd=project, check=True)
-    subprocess.run([sys.executable, "-m", "mlgate", "hooks", "install"], cwd=project, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "mlgate", "hooks", "install"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
     return project
 
 
 def bench_hooks(args: argparse.Namespace) -> None:
     """The installed hooks as git runs them, against `dvc status` (the work DVC's own hook does)."""
     dvc = [sys.executable, "-m", "dvc"]
-    print(f"hooks: median of {args.repeat} runs of the installed hook scripts, this repository's "
-          "pipeline (20,000 rows) on a change branch")  # fmt: skip
+    print(
+        f"hooks: median of {args.repeat} runs of the installed hook scripts, this repository's "
+        "pipeline (20,000 rows) on a change branch"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         project = hooks_project(Path(tmp))
         hook = project / ".git" / "hooks"
@@ -216,13 +237,17 @@ def bench_hooks(args: argparse.Namespace) -> None:
         subprocess.run(
             ["git", "commit", "-q", "--no-verify", "-m", "more trees"], cwd=project, check=True
         )
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
-                              check=True).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
         refs = f"refs/heads/change {head} refs/heads/change {'0' * 40}\n"
         push = timed([str(hook / "pre-push"), "origin", str(Path(tmp) / "origin.git")], 0, refs)
     print(f"{'hook':<34} {'median s':>9} {'dvc status s':>13} {'ratio':>6}")
-    for name, seconds in (("pre-commit, nothing stale", clean), ("pre-commit, blocks a stale commit", blocked),
-                          ("pre-push, gate passes", push)):  # fmt: skip
+    for name, seconds in (
+        ("pre-commit, nothing stale", clean),
+        ("pre-commit, blocks a stale commit", blocked),
+        ("pre-push, gate passes", push),
+    ):
         print(f"{name:<34} {seconds:>9.3f} {status:>13.3f} {status / seconds:>5.1f}x", flush=True)
 
 
@@ -239,8 +264,14 @@ def registry_repository(root: Path, artifacts: int, versions: int, unrelated: in
 
     commits = max(versions, 1)
     for n in range(commits):
-        lines += ["commit refs/heads/main", f"mark :{n + 1}", f"committer {who} {when + n} +0000",
-                  *data(f"commit {n}\n"), "M 644 inline file.txt", *data(f"{n}\n")]  # fmt: skip
+        lines += [
+            "commit refs/heads/main",
+            f"mark :{n + 1}",
+            f"committer {who} {when + n} +0000",
+            *data(f"commit {n}\n"),
+            "M 644 inline file.txt",
+            *data(f"{n}\n"),
+        ]
     registry_tags = 0
     for a in range(artifacts):
         for v in range(versions):
@@ -361,22 +392,32 @@ def bench_significance(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = predictions_repository(Path(tmp) / "p", rows)
         base, head = revision("main", project), revision("change", project)
-        print(f"significance: {rows:,} paired predictions, 1,000 resamples, median of "
-              f"{args.repeat} runs, including reading both revisions' files from git")  # fmt: skip
+        print(
+            f"significance: {rows:,} paired predictions, 1,000 resamples, median of "
+            f"{args.repeat} runs, including reading both revisions' files from git"
+        )
         sets = [[m] for m in stats.METRICS] + [["accuracy", "roc_auc"], list(stats.METRICS)]
         print(f"{'metrics':<40} {'median s':>9}")
         for names in sets:
             levels = dict.fromkeys(names, 0.95)
-            seconds = median_time(lambda levels=levels: significance.measure(base, head, PREDICTIONS, levels),
-                                  args.repeat)  # fmt: skip
+            seconds = median_time(
+                lambda levels=levels: significance.measure(base, head, PREDICTIONS, levels),
+                args.repeat,
+            )
             label = "all seven" if len(names) == len(stats.METRICS) else " + ".join(names)
             print(f"{label:<40} {seconds:>9.3f}", flush=True)
         check = [sys.executable, "-m", "mlgate", "check", "--base", "main"]
-        end_to_end = median_time(lambda: subprocess.run(check, cwd=project, capture_output=True),
-                                 args.repeat)  # fmt: skip
+        end_to_end = median_time(
+            lambda: subprocess.run(check, cwd=project, capture_output=True), args.repeat
+        )
         print(f"{'mlgate check (accuracy + roc_auc), process':<40} {end_to_end:>9.3f}")
-        read = median_time(lambda: (significance.read_predictions(base, PREDICTIONS),
-                                    significance.read_predictions(head, PREDICTIONS)), args.repeat)  # fmt: skip
+        read = median_time(
+            lambda: (
+                significance.read_predictions(base, PREDICTIONS),
+                significance.read_predictions(head, PREDICTIONS),
+            ),
+            args.repeat,
+        )
         print(f"{'  of which reading both files from git':<40} {read:>9.3f}")
         base_predictions = significance.read_predictions(base, PREDICTIONS)  # the reference's input
         labels = np.array(base_predictions.labels, dtype=int)
@@ -388,8 +429,10 @@ def bench_significance(args: argparse.Namespace) -> None:
                 rows_drawn = rng.integers(0, rows, rows)
                 metric(labels[rows_drawn], scores[rows_drawn])
 
-        for name, metric in (("accuracy", lambda y, s: metrics.accuracy_score(y, s >= 0.5)),
-                             ("roc_auc", metrics.roc_auc_score)):  # fmt: skip
+        for name, metric in (
+            ("accuracy", lambda y, s: metrics.accuracy_score(y, s >= 0.5)),
+            ("roc_auc", metrics.roc_auc_score),
+        ):
             seconds = (
                 median_time(lambda metric=metric: naive(metric), max(1, args.repeat // 2)) * 10
             )
@@ -398,8 +441,15 @@ def bench_significance(args: argparse.Namespace) -> None:
             )
 
 
-BENCHMARKS = {"gate": bench_gate, "hooks": bench_hooks, "pipeline": bench_pipeline,
-              "monitor": bench_monitor, "registry": bench_registry, "serve": bench_serve, "significance": bench_significance}  # fmt: skip
+BENCHMARKS = {
+    "gate": bench_gate,
+    "hooks": bench_hooks,
+    "pipeline": bench_pipeline,
+    "monitor": bench_monitor,
+    "registry": bench_registry,
+    "serve": bench_serve,
+    "significance": bench_significance,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -407,21 +457,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS))
-    parser.add_argument("--rows", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[10_000, 100_000, 1_000_000], help="pipeline sizes")  # fmt: skip
-    parser.add_argument("--history", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[0, 10_000, 100_000], help="gate: earlier commits on main")  # fmt: skip
-    parser.add_argument("--prediction-rows", type=int, default=100_000,
-                        help="significance: paired predictions per revision")  # fmt: skip
-    parser.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1, 4], help="serve: wrk's open connections, one run each")  # fmt: skip
+    parser.add_argument(
+        "--rows",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[10_000, 100_000, 1_000_000],
+        help="pipeline sizes",
+    )
+    parser.add_argument(
+        "--history",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[0, 10_000, 100_000],
+        help="gate: earlier commits on main",
+    )
+    parser.add_argument(
+        "--prediction-rows",
+        type=int,
+        default=100_000,
+        help="significance: paired predictions per revision",
+    )
+    parser.add_argument(
+        "--connections",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 4],
+        help="serve: wrk's open connections, one run each",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="serve: seconds of load per run")
     parser.add_argument("--serve-rows", type=int, default=20_000, help="serve: training rows")
-    parser.add_argument("--mlflow-venv", default=str(ROOT / "bench" / ".peers" / "mlflow"),
-                        help="serve: MLflow's own virtual environment (made on first use)")  # fmt: skip
+    parser.add_argument(
+        "--mlflow-venv",
+        default=str(ROOT / "bench" / ".peers" / "mlflow"),
+        help="serve: MLflow's own virtual environment (made on first use)",
+    )
     parser.add_argument("--monitor-rows", type=int, default=1_000_000, help="monitor: logged rows")
-    parser.add_argument("--evidently-venv", default=str(ROOT / "bench" / ".peers" / "evidently"),
-                        help="monitor: Evidently's own virtual environment (made on first use)")  # fmt: skip
+    parser.add_argument(
+        "--evidently-venv",
+        default=str(ROOT / "bench" / ".peers" / "evidently"),
+        help="monitor: Evidently's own virtual environment (made on first use)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)
     print(f"# {args.benchmark} on {date.today()}: {machine()}")

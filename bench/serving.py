@@ -70,8 +70,18 @@ def mlflow_python(venv: Path) -> Path:
     if not python.exists():
         print(f"(making MLflow's own environment in {venv}: a minute, once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "mlflow",
-                        f"scikit-learn=={sklearn.__version__}"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "mlflow",
+                f"scikit-learn=={sklearn.__version__}",
+            ],
+            check=True,
+        )
     return python
 
 
@@ -99,8 +109,9 @@ def server(command: list[str], cwd: Path, port: int) -> Iterator[str]:
     # MLflow starts `uvicorn` from PATH: its own environment's comes first
     path = f"{Path(command[0]).parent}{os.pathsep}{os.environ['PATH']}"
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=log,
-                                   env={**os.environ, "PATH": path})  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=log, stderr=log, env={**os.environ, "PATH": path}
+        )
         try:
             _wait_for_ping(url, process, log)
             yield url
@@ -122,8 +133,9 @@ def _wait_for_ping(url: str, process: subprocess.Popen[bytes], log: Any) -> None
 
 
 def predictions(url: str, body: bytes) -> list[object]:
-    request = urllib.request.Request(f"{url}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return list(json.load(response)["predictions"])
 
@@ -132,15 +144,30 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> Load:
     """Requests/s and latency percentiles of ``seconds`` of closed-loop load; exit on any
     failed request."""
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"{url}/invocations"], capture_output=True, text=True, check=True)  # fmt: skip
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"{url}/invocations",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out = result.stdout
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: .*", out)
     if failed or errors:
         raise SystemExit(f"requests failed against {url}:\n{out}")
-    return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-                _percentile_ms(out, "50"), _percentile_ms(out, "99"))  # fmt: skip
+    return Load(
+        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        _percentile_ms(out, "50"),
+        _percentile_ms(out, "99"),
+    )
 
 
 def _percentile_ms(wrk_output: str, percent: str) -> float:
@@ -175,16 +202,41 @@ def bench_serve(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = trained_project(Path(tmp) / "p", args.serve_rows)
         for env, monitoring in (("plain", "disable"), ("monitored", "enable")):
-            subprocess.run([*mlgate, "deploy", "--model", "models/model.pkl", "--env", env,
-                            "--monitoring", monitoring], cwd=project, check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [
+                    *mlgate,
+                    "deploy",
+                    "--model",
+                    "models/model.pkl",
+                    "--env",
+                    env,
+                    "--monitoring",
+                    monitoring,
+                ],
+                cwd=project,
+                check=True,
+                capture_output=True,
+            )
         saved = Path(tmp) / "mlflow-model"
-        subprocess.run([str(peer), "-c", SAVE_FOR_MLFLOW, "models/model.pkl", "models/model.json",
-                        str(saved)], cwd=project, check=True)  # fmt: skip
+        subprocess.run(
+            [str(peer), "-c", SAVE_FOR_MLFLOW, "models/model.pkl", "models/model.json", str(saved)],
+            cwd=project,
+            check=True,
+        )
         bodies = request_bodies(project, Path(tmp))
         ports = [free_port() for _ in range(3)]
-        mlflow = [str(peer.parent / "mlflow"), "models", "serve", "-m", str(saved),
-                  "--env-manager", "local", "-h", "127.0.0.1", "-p"]  # fmt: skip
+        mlflow = [
+            str(peer.parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            str(saved),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+        ]
         commands = {
             "mlgate serve": [*mlgate, "serve", "--env", "plain", "--port", str(ports[0])],
             "mlgate serve, monitoring on": [
@@ -198,8 +250,10 @@ def bench_serve(args: argparse.Namespace) -> None:
             "mlflow models serve": [*mlflow, str(ports[2])],
         }
         with contextlib.ExitStack() as stack:
-            urls = {name: stack.enter_context(server(command, project, port))
-                    for (name, command), port in zip(commands.items(), ports, strict=True)}  # fmt: skip
+            urls = {
+                name: stack.enter_context(server(command, project, port))
+                for (name, command), port in zip(commands.items(), ports, strict=True)
+            }
             _check_same_answers(urls, bodies)
             results = _measure(urls, bodies, Path(tmp), args)
     _print_results(results, args)
@@ -212,8 +266,9 @@ def _check_same_answers(urls: dict[str, str], bodies: dict[str, Path]) -> None:
             raise SystemExit(f"the servers disagree on the {label} body: {answers}")
 
 
-def _measure(urls: dict[str, str], bodies: dict[str, Path], folder: Path,
-             args: argparse.Namespace) -> dict[tuple[str, int, str], list[Load]]:  # fmt: skip
+def _measure(
+    urls: dict[str, str], bodies: dict[str, Path], folder: Path, args: argparse.Namespace
+) -> dict[tuple[str, int, str], list[Load]]:
     """wrk against each server in turn, ``--repeat`` rounds, per body and connection count."""
     results: dict[tuple[str, int, str], list[Load]] = {}
     for label, body in bodies.items():
@@ -237,17 +292,23 @@ def _median(loads: list[Load], figure: str) -> float:
 def _print_results(
     results: dict[tuple[str, int, str], list[Load]], args: argparse.Namespace
 ) -> None:
-    print(f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one uvicorn "
-          "worker per server; the same random forest; wrk on the same 2 cores")  # fmt: skip
+    print(
+        f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one uvicorn "
+        "worker per server; the same random forest; wrk on the same 2 cores"
+    )
     print(f"{'body':<9} {'conns':>5} {'server':<30} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
     for (label, connections, name), loads in results.items():
-        print(f"{label:<9} {connections:>5} {name:<30} {_median(loads, 'requests_per_second'):>11.1f} "
-              f"{_median(loads, 'p50_ms'):>8.2f} {_median(loads, 'p99_ms'):>8.2f}")  # fmt: skip
+        print(
+            f"{label:<9} {connections:>5} {name:<30} {_median(loads, 'requests_per_second'):>11.1f} "
+            f"{_median(loads, 'p50_ms'):>8.2f} {_median(loads, 'p99_ms'):>8.2f}"
+        )
     for label, connections in dict.fromkeys((label, c) for label, c, _ in results):
         ours = results[(label, connections, "mlgate serve")]
         theirs = results[(label, connections, "mlflow models serve")]
         rps = _median(ours, "requests_per_second") / _median(theirs, "requests_per_second")
         p50 = _median(theirs, "p50_ms") / _median(ours, "p50_ms")
         p99 = _median(theirs, "p99_ms") / _median(ours, "p99_ms")
-        print(f"ratio, {label}, {connections} connection{'s' * (connections > 1)}: mlgate "
-              f"{rps:.2f}x MLflow's requests/s; p50 {p50:.2f}x, p99 {p99:.2f}x lower")  # fmt: skip
+        print(
+            f"ratio, {label}, {connections} connection{'s' * (connections > 1)}: mlgate "
+            f"{rps:.2f}x MLflow's requests/s; p50 {p50:.2f}x, p99 {p99:.2f}x lower"
+        )

@@ -49,8 +49,15 @@ class Job:
         return next(step for step in self.steps if step.name == name)
 
 
-def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: str,
-            context: dict[str, str], dvc_cache: Path | None = None) -> Job:  # fmt: skip
+def run_job(
+    workflow: Path,
+    job_name: str,
+    workspace: Path,
+    origin: str,
+    sha: str,
+    context: dict[str, str],
+    dvc_cache: Path | None = None,
+) -> Job:
     """``context``: expression values such as ``github.ref`` or ``secrets.X``; the GITHUB_*
     variables are derived from it."""
     definition = yaml.safe_load(workflow.read_text())["jobs"][job_name]
@@ -66,10 +73,16 @@ def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: st
         for k, v in context.items()
         if k.startswith("github.")
     }
-    env = {**os.environ, **github, "GITHUB_ACTIONS": "true", "CI": "true",
-           "GITHUB_EVENT_PATH": str(event), "GITHUB_STEP_SUMMARY": str(summary),
-           "GITHUB_WORKSPACE": str(workspace),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    env = {
+        **os.environ,
+        **github,
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_WORKSPACE": str(workspace),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     env.pop("GITHUB_TOKEN", None)
     job = Job()
     failed = False
@@ -91,9 +104,13 @@ def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: st
             outputs = runner / f"output-{index}"
             outputs.touch()
             step_env = {k: _expand(str(v), context) for k, v in step.get("env", {}).items()}
-            process = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=workspace,
-                                     env={**env, **step_env, "GITHUB_OUTPUT": str(outputs)},
-                                     capture_output=True, text=True)  # fmt: skip
+            process = subprocess.run(
+                ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
+                cwd=workspace,
+                env={**env, **step_env, "GITHUB_OUTPUT": str(outputs)},
+                capture_output=True,
+                text=True,
+            )
             result = Step(name, process.returncode, process.stdout + process.stderr)
             if "id" in step:
                 job.outputs.update({f"{step['id']}.{k}": v for k, v in _outputs(outputs).items()})
@@ -107,16 +124,28 @@ def run_job(workflow: Path, job_name: str, workspace: Path, origin: str, sha: st
     return job
 
 
-def _action(step: dict[str, Any], workspace: Path, origin: str, sha: str,
-            dvc_cache: Path | None, job: Job) -> Step:  # fmt: skip
+def _action(
+    step: dict[str, Any], workspace: Path, origin: str, sha: str, dvc_cache: Path | None, job: Job
+) -> Step:
     action = step["uses"].split("@")[0]
     options = step.get("with", {})
     if action == "actions/checkout":
         depth = int(options.get("fetch-depth", 1))
-        commands = [["git", "init", "-q", "-b", "runner"], ["git", "remote", "add", "origin", origin],
-                    ["git", "fetch", "-q", "--tags", *(["--depth", str(depth)] if depth else []),
-                     "origin", "+refs/heads/*:refs/remotes/origin/*", sha],
-                    ["git", "checkout", "-q", "--detach", sha]]  # fmt: skip
+        commands = [
+            ["git", "init", "-q", "-b", "runner"],
+            ["git", "remote", "add", "origin", origin],
+            [
+                "git",
+                "fetch",
+                "-q",
+                "--tags",
+                *(["--depth", str(depth)] if depth else []),
+                "origin",
+                "+refs/heads/*:refs/remotes/origin/*",
+                sha,
+            ],
+            ["git", "checkout", "-q", "--detach", sha],
+        ]
         for command in commands:
             subprocess.run(command, cwd=workspace, check=True, capture_output=True)
         return Step(action, 0)
@@ -195,5 +224,9 @@ def _outputs(path: Path) -> dict[str, str]:
 
 
 def pull_request_event(number: int, base: str, head_sha: str) -> str:
-    return json.dumps({"number": number, "pull_request": {
-        "number": number, "base": {"ref": base}, "head": {"sha": head_sha}}})  # fmt: skip
+    return json.dumps(
+        {
+            "number": number,
+            "pull_request": {"number": number, "base": {"ref": base}, "head": {"sha": head_sha}},
+        }
+    )

@@ -55,8 +55,14 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             payload: Any = json.loads(self.rfile.read(length)) if length else {}
-            state.requests.append({"method": method, "path": self.path, "body": payload,
-                                   "authorization": self.headers.get("Authorization")})  # fmt: skip
+            state.requests.append(
+                {
+                    "method": method,
+                    "path": self.path,
+                    "body": payload,
+                    "authorization": self.headers.get("Authorization"),
+                }
+            )
             for old, new in state.moved.items():
                 if self.path.startswith(old):
                     return self._answer(301, {}, {"Location": new + self.path[len(old) :]})
@@ -78,9 +84,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 if method == "GET":
                     return self._answer(200, state.comments.get(number, []))
                 state.next_id += 1
-                comment = {"id": state.next_id, "body": payload["body"],
-                           "user": {"login": state.author(self.headers.get("Authorization"))},
-                           "html_url": f"{state.url}/comment/{state.next_id}"}  # fmt: skip
+                comment = {
+                    "id": state.next_id,
+                    "body": payload["body"],
+                    "user": {"login": state.author(self.headers.get("Authorization"))},
+                    "html_url": f"{state.url}/comment/{state.next_id}",
+                }
                 state.comments.setdefault(number, []).append(comment)
                 return self._answer(201, comment)
             if parts[3:4] == ["pulls"]:
@@ -101,17 +110,27 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             owner = self.path.split("/")[2]
             if method == "GET":
                 query = parse_qs(urlsplit(self.path).query)
-                found = [p for p in state.pulls if p["state"] == query.get("state", ["open"])[0]
-                         and f"{owner}:{p['head']}" in query.get("head", [f"{owner}:{p['head']}"])
-                         and p["base"] in query.get("base", [p["base"]])]  # fmt: skip
+                found = [
+                    p
+                    for p in state.pulls
+                    if p["state"] == query.get("state", ["open"])[0]
+                    and f"{owner}:{p['head']}" in query.get("head", [f"{owner}:{p['head']}"])
+                    and p["base"] in query.get("base", [p["base"]])
+                ]
                 return self._answer(200, found)
             if method == "POST" and not rest:
                 if any(p["head"] == payload["head"] and p["state"] == "open" for p in state.pulls):
                     return self._answer(422, {"message": "A pull request already exists"})
                 number = len(state.pulls) + 1
-                pull = {"number": number, "state": "open", "title": payload["title"],
-                        "body": payload["body"], "head": payload["head"], "base": payload["base"],
-                        "html_url": f"{state.url}/pull/{number}"}  # fmt: skip
+                pull = {
+                    "number": number,
+                    "state": "open",
+                    "title": payload["title"],
+                    "body": payload["body"],
+                    "head": payload["head"],
+                    "base": payload["base"],
+                    "html_url": f"{state.url}/pull/{number}",
+                }
                 state.pulls.append(pull)
                 return self._answer(201, pull)
             if method == "PATCH" and rest and rest[0].isdigit():

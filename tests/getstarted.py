@@ -72,26 +72,46 @@ with Live("eval", dvcyaml=False) as live:
 """
 
 PIPELINE = {
-    "artifacts": {ARTIFACT: {"path": "model.pkl", "type": "model",
-                             "desc": "Detect whether a question should have the R tag"}},
+    "artifacts": {
+        ARTIFACT: {
+            "path": "model.pkl",
+            "type": "model",
+            "desc": "Detect whether a question should have the R tag",
+        }
+    },
     "stages": {
-        "featurize": {"cmd": "python src/featurization.py data/data.csv data/features",
-                      "deps": ["data/data.csv", "src/featurization.py"],
-                      "params": ["featurize.max_features", "featurize.split"],
-                      "outs": ["data/features"]},
-        "train": {"cmd": "python src/train.py data/features model.pkl",
-                  "deps": ["data/features", "src/train.py"],
-                  "params": ["train.min_split", "train.n_est", "train.seed"],
-                  "outs": ["model.pkl"]},
-        "evaluate": {"cmd": "python src/evaluate.py model.pkl data/features",
-                     "deps": ["data/features", "model.pkl", "src/evaluate.py"],
-                     "outs": ["eval"]},
+        "featurize": {
+            "cmd": "python src/featurization.py data/data.csv data/features",
+            "deps": ["data/data.csv", "src/featurization.py"],
+            "params": ["featurize.max_features", "featurize.split"],
+            "outs": ["data/features"],
+        },
+        "train": {
+            "cmd": "python src/train.py data/features model.pkl",
+            "deps": ["data/features", "src/train.py"],
+            "params": ["train.min_split", "train.n_est", "train.seed"],
+            "outs": ["model.pkl"],
+        },
+        "evaluate": {
+            "cmd": "python src/evaluate.py model.pkl data/features",
+            "deps": ["data/features", "model.pkl", "src/evaluate.py"],
+            "outs": ["eval"],
+        },
     },
     "metrics": ["eval/metrics.json"],
-    "plots": [{"ROC": {"template": "simple", "x": "fpr",
-                       "y": {"eval/plots/sklearn/roc/train.json": "tpr",
-                             "eval/plots/sklearn/roc/test.json": "tpr"}}}],
-}  # fmt: skip
+    "plots": [
+        {
+            "ROC": {
+                "template": "simple",
+                "x": "fpr",
+                "y": {
+                    "eval/plots/sklearn/roc/train.json": "tpr",
+                    "eval/plots/sklearn/roc/test.json": "tpr",
+                },
+            }
+        }
+    ],
+}
 
 # Written as a person writes it: exponent notation, which YAML 1.1 (PyYAML) reads as a string.
 PARAMS = """\
@@ -148,8 +168,10 @@ def make_get_started(path: Path) -> Path:
     commit_all(path, "the get-started pipeline")  # dvclive needs a commit to start from
     dvc(path, "repro", "-q")
     commit_all(path, "reproduce the pipeline")
-    for tag, message in ((f"{ARTIFACT}@v1.0.0", "Registering artifact"),
-                         (f"{ARTIFACT}#dev#1", "Assigning stage dev"),
-                         (f"{ARTIFACT}#prod#2", "Assigning stage prod")):  # fmt: skip
+    for tag, message in (
+        (f"{ARTIFACT}@v1.0.0", "Registering artifact"),
+        (f"{ARTIFACT}#dev#1", "Assigning stage dev"),
+        (f"{ARTIFACT}#prod#2", "Assigning stage prod"),
+    ):
         git(path, "tag", "-a", tag, "-m", message)
     return path

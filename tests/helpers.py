@@ -13,8 +13,12 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Code the pipeline stages depend on (dvc.yaml deps), copied so DVC can hash it.
-PIPELINE_CODE = (Path("src/mlgate/pipeline"), Path("src/mlgate/files.py"), Path("src/mlgate/monitor/drift.py"),
-                 Path("src/mlgate/errors.py"))  # fmt: skip
+PIPELINE_CODE = (
+    Path("src/mlgate/pipeline"),
+    Path("src/mlgate/files.py"),
+    Path("src/mlgate/monitor/drift.py"),
+    Path("src/mlgate/errors.py"),
+)
 # Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
 TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}
 
@@ -109,8 +113,13 @@ TAG_EPOCH = 1_780_000_000  # tags made with tag_at are this many seconds after t
 def tag_at(repo: Path, name: str, rev: str, second: int, message: str | None = None) -> None:
     """An annotated tag with a fixed time, so GTO and mlgate see the same event order."""
     env = {**os.environ, "GIT_COMMITTER_DATE": f"{TAG_EPOCH + second} +0000"}
-    subprocess.run(["git", "tag", "-a", "-m", message or name, name, rev], cwd=repo, env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "tag", "-a", "-m", message or name, name, rev],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 SCORE_SCRIPT = """\
@@ -192,11 +201,18 @@ json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))
 pathlib.Path("model.txt").write_text(f"flip {p['flip']}\\n")
 """
 
-PREDICT_PIPELINE: dict[str, Any] = {"stages": {"predict": {
-    "cmd": "python predict.py", "deps": ["predict.py"], "params": ["predict"],
-    "outs": [{"eval/predictions.csv": {"cache": False}}, {"model.txt": {"cache": False}}],
-    "metrics": [{"metrics.json": {"cache": False}}],
-}}, "artifacts": {"predictor": {"path": "model.txt", "type": "model"}}}  # fmt: skip
+PREDICT_PIPELINE: dict[str, Any] = {
+    "stages": {
+        "predict": {
+            "cmd": "python predict.py",
+            "deps": ["predict.py"],
+            "params": ["predict"],
+            "outs": [{"eval/predictions.csv": {"cache": False}}, {"model.txt": {"cache": False}}],
+            "metrics": [{"metrics.json": {"cache": False}}],
+        }
+    },
+    "artifacts": {"predictor": {"path": "model.txt", "type": "model"}},
+}
 
 
 def make_predict_project(path: Path, rows: int, policy: str) -> Path:
@@ -228,10 +244,16 @@ pathlib.Path("data").mkdir(exist_ok=True)
 shutil.copyfile(source, "data/flip.txt")
 """
 
-FETCH_PIPELINE = {"stages": {
-    "fetch": {"cmd": "python fetch.py", "deps": ["fetch.py"], "outs": ["data/flip.txt"]},
-    "predict": {**PREDICT_PIPELINE["stages"]["predict"], "deps": ["predict.py", "data/flip.txt"]},
-}, "artifacts": PREDICT_PIPELINE["artifacts"]}  # fmt: skip
+FETCH_PIPELINE = {
+    "stages": {
+        "fetch": {"cmd": "python fetch.py", "deps": ["fetch.py"], "outs": ["data/flip.txt"]},
+        "predict": {
+            **PREDICT_PIPELINE["stages"]["predict"],
+            "deps": ["predict.py", "data/flip.txt"],
+        },
+    },
+    "artifacts": PREDICT_PIPELINE["artifacts"],
+}
 
 
 def make_fetch_project(path: Path, upstream: Path, rows: int, policy: str) -> Path:
@@ -245,8 +267,10 @@ def make_fetch_project(path: Path, upstream: Path, rows: int, policy: str) -> Pa
     )
     (path / "dvc.yaml").write_text(yaml.safe_dump(FETCH_PIPELINE))
     (path / "pyproject.toml").write_text(policy)
-    params = {"fetch": {"source": str(upstream)},
-              "predict": {"rows": rows, "rows_seed": 1, "first_id": 0}}  # fmt: skip
+    params = {
+        "fetch": {"source": str(upstream)},
+        "predict": {"rows": rows, "rows_seed": 1, "first_id": 0},
+    }
     (path / "params.yaml").write_text(yaml.safe_dump(params))
     dvc(path, "repro", "-q")
     commit_all(path, "a model on main")
@@ -262,8 +286,19 @@ def make_plain_project(root: Path) -> Path:
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     (root / "train.py").write_text(PLAIN_TRAIN)
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
-        "cmd": "python train.py", "deps": ["train.py"], "metrics": [{"metrics.json": {"cache": False}}]}}}))  # fmt: skip
+    (root / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "train": {
+                        "cmd": "python train.py",
+                        "deps": ["train.py"],
+                        "metrics": [{"metrics.json": {"cache": False}}],
+                    }
+                }
+            }
+        )
+    )
     subprocess.run([sys.executable, "train.py"], cwd=root, check=True)
     (root / "pyproject.toml").write_text('[project]\nname = "plain"\n')
     commit_all(root, "a training script")
@@ -294,11 +329,18 @@ json.dump({"features": features, "input_example": example}, open("models/model.j
 json.dump({"accuracy": float(model.score(frame[["x1", "x2"]], label))}, open("metrics.json", "w"))
 """
 
-MODEL_PIPELINE = {"stages": {"train": {
-    "cmd": "python train.py", "deps": ["train.py"], "params": ["train"],
-    "outs": ["models/model.pkl", {"models/model.json": {"cache": False}}],
-    "metrics": [{"metrics.json": {"cache": False}}],
-}}, "artifacts": {"scorer": {"path": "models/model.pkl", "type": "model"}}}  # fmt: skip
+MODEL_PIPELINE = {
+    "stages": {
+        "train": {
+            "cmd": "python train.py",
+            "deps": ["train.py"],
+            "params": ["train"],
+            "outs": ["models/model.pkl", {"models/model.json": {"cache": False}}],
+            "metrics": [{"metrics.json": {"cache": False}}],
+        }
+    },
+    "artifacts": {"scorer": {"path": "models/model.pkl", "type": "model"}},
+}
 
 
 def make_model_project(path: Path, policy: str = "", **train: object) -> Path:
@@ -326,11 +368,17 @@ open("model.txt", "w").write(f"quality {p['quality']}\\n")
 """
 
 LIVE_PIPELINE = {
-    "stages": {"train": {"cmd": "python train.py", "deps": ["train.py"], "params": ["train"],
-                         "outs": ["eval", "model.txt"]}},
+    "stages": {
+        "train": {
+            "cmd": "python train.py",
+            "deps": ["train.py"],
+            "params": ["train"],
+            "outs": ["eval", "model.txt"],
+        }
+    },
     "metrics": ["eval/metrics.json"],
     "artifacts": {"scorer": {"path": "model.txt", "type": "model"}},
-}  # fmt: skip
+}
 
 LIVE_POLICY = """\
 [tool.mlgate]

@@ -56,8 +56,11 @@ def test_init_fits_the_project(
     assert out[12].startswith("note      .github/workflows/cml.yaml (also runs on pull requests")
     policy = read_policy(revision(WORKSPACE, project))
     assert [(r.key, r.direction) for r in policy.rules] == [
-        ("avg_prec.test", "higher"), ("avg_prec.train", "higher"),
-        ("roc_auc.test", "higher"), ("roc_auc.train", "higher")]  # fmt: skip
+        ("avg_prec.test", "higher"),
+        ("avg_prec.train", "higher"),
+        ("roc_auc.test", "higher"),
+        ("roc_auc.train", "higher"),
+    ]
     assert sorted(policy.environments) == ["dev", "prod"]
     install = f'python -m pip install "mlgate=={__version__}" -r src/requirements.txt'
     for workflow in ("pr", "release", "deploy", "retrain"):
@@ -86,9 +89,11 @@ def set_params(project: Path, **changes: str) -> None:
 @pytest.mark.slow
 @pytest.mark.long
 def test_the_whole_path_on_a_project_mlgate_did_not_create(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     push_to_new_origin(project, tmp_path / "origin.git")
     assert mlgate_in(project, monkeypatch, "init") == 0
     assert mlgate_in(project, monkeypatch, "hooks", "install") == 0
@@ -144,8 +149,20 @@ def test_the_whole_path_on_a_project_mlgate_did_not_create(
     assert mlgate_in(project, monkeypatch, "release") == 0
     assert f"Created tag {ARTIFACT}@v2.0.0" in capsys.readouterr().out  # its input is now known
     assert mlgate_in(project, monkeypatch, "promote", f"{ARTIFACT}@v2.0.0", "prod") == 0
-    assert mlgate_in(project, monkeypatch, "deploy", "--model", f"{ARTIFACT}#prod", "--env",
-                     "prod", "--monitoring", "enable") == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            project,
+            monkeypatch,
+            "deploy",
+            "--model",
+            f"{ARTIFACT}#prod",
+            "--env",
+            "prod",
+            "--monitoring",
+            "enable",
+        )
+        == 0
+    )
     assert "smoke test: 5 rows predicted" in capsys.readouterr().out
     env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "prod")
     card = json.loads((project / "model.json").read_text())
@@ -159,8 +176,10 @@ def test_the_whole_path_on_a_project_mlgate_did_not_create(
         assert status == 400 and "lacks x0" in str(body["error"])
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "prod") == 0
     assert "NOT ENOUGH DATA: 5 rows" in capsys.readouterr().out
-    shifted = pd.DataFrame(np.random.default_rng(1).poisson(4.0, size=(300, 20)).astype(float),
-                           columns=[f"x{i}" for i in range(20)])  # fmt: skip
+    shifted = pd.DataFrame(
+        np.random.default_rng(1).poisson(4.0, size=(300, 20)).astype(float),
+        columns=[f"x{i}" for i in range(20)],
+    )
     shifted.to_csv(tmp_path / "batch.csv", index=False)
     assert (
         mlgate_in(

@@ -35,14 +35,17 @@ def trained(seed: int = 0) -> CountedModel:
 
 def frames(count: int, rows: int) -> list[pd.DataFrame]:
     rng = np.random.default_rng(7)
-    return [pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows)})
-            for _ in range(count)]  # fmt: skip
+    return [
+        pd.DataFrame({"x1": rng.normal(size=rows), "x2": rng.normal(size=rows)})
+        for _ in range(count)
+    ]
 
 
 def answer_all(batcher: Batcher, jobs: list[tuple[Any, pd.DataFrame]]) -> list[Any]:
     async def main() -> list[Any]:
-        return await asyncio.gather(*(batcher.predict(m, f) for m, f in jobs),
-                                    return_exceptions=True)  # fmt: skip
+        return await asyncio.gather(
+            *(batcher.predict(m, f) for m, f in jobs), return_exceptions=True
+        )
 
     return asyncio.run(main())
 
@@ -50,8 +53,9 @@ def answer_all(batcher: Batcher, jobs: list[tuple[Any, pd.DataFrame]]) -> list[A
 def test_requests_waiting_together_go_in_one_call_and_each_gets_its_own_rows() -> None:
     model, requests = trained(), frames(10, 3)
     sizes: list[int] = []
-    answers = answer_all(Batcher(asyncio.to_thread, on_call=sizes.append),
-                         [(model, f) for f in requests])  # fmt: skip
+    answers = answer_all(
+        Batcher(asyncio.to_thread, on_call=sizes.append), [(model, f) for f in requests]
+    )
     assert model.calls == [30] and sizes == [10]
     assert answers == [LogisticRegression.predict(model, f).tolist() for f in requests]
 
@@ -81,8 +85,9 @@ def test_requests_for_different_models_are_never_merged() -> None:
 def test_one_bad_request_fails_alone_and_the_others_are_answered() -> None:
     model, requests = trained(), frames(3, 4)
     bad = requests[1].assign(x2="not a number")
-    answers = answer_all(Batcher(asyncio.to_thread), [(model, requests[0]), (model, bad),
-                                                      (model, requests[2])])  # fmt: skip
+    answers = answer_all(
+        Batcher(asyncio.to_thread), [(model, requests[0]), (model, bad), (model, requests[2])]
+    )
     assert isinstance(answers[1], ValueError)
     assert answers[0] == LogisticRegression.predict(model, requests[0]).tolist()
     assert answers[2] == LogisticRegression.predict(model, requests[2]).tolist()

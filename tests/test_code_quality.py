@@ -11,8 +11,12 @@ from helpers import REPO_ROOT
 
 
 def test_ruff_finds_nothing() -> None:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
-                            cwd=REPO_ROOT, capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -22,12 +26,21 @@ def test_mypy_finds_nothing() -> None:
     are allowed there)."""
     # Tests index results they expect to be there (a release record, the latest event): None
     # fails the test anyway, so the Optional checks are off for them.
-    lenient = ["--allow-untyped-defs", "--disable-error-code", "index",
-               "--disable-error-code", "union-attr"]  # fmt: skip
+    lenient = [
+        "--allow-untyped-defs",
+        "--disable-error-code",
+        "index",
+        "--disable-error-code",
+        "union-attr",
+    ]
     for extra in ([], ["tests", *lenient]):
-        result = subprocess.run([sys.executable, "-m", "mypy", *extra], cwd=REPO_ROOT,
-                                capture_output=True, text=True,
-                                env={**os.environ, "MYPYPATH": "tests:src"})  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "mypy", *extra],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MYPYPATH": "tests:src"},
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -44,8 +57,12 @@ def _imports(runtime: bool = False) -> dict[str, set[str]]:
     for name, path in modules.items():
         found: set[str] = set()
         tree = ast.parse(path.read_text())
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                       and ast.unparse(block.test) == "TYPE_CHECKING" for n in ast.walk(block)}  # fmt: skip
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+            for n in ast.walk(block)
+        }
         for node in ast.walk(tree):
             if runtime and id(node) in typing_only:
                 continue
@@ -83,18 +100,35 @@ def test_dependencies_point_one_way() -> None:
         visit(module, [])
 
 
-PURE = ("mlgate.gate.judge", "mlgate.gate.stats", "mlgate.values", "mlgate.policy",
-        "mlgate.monitor.drift", "mlgate.escape", "mlgate.render.table",
-        "mlgate.render.check", "mlgate.render.registry", "mlgate.render.hooks",
-        "mlgate.render.monitor", "mlgate.render.describe")  # fmt: skip
+PURE = (
+    "mlgate.gate.judge",
+    "mlgate.gate.stats",
+    "mlgate.values",
+    "mlgate.policy",
+    "mlgate.monitor.drift",
+    "mlgate.escape",
+    "mlgate.render.table",
+    "mlgate.render.check",
+    "mlgate.render.registry",
+    "mlgate.render.hooks",
+    "mlgate.render.monitor",
+    "mlgate.render.describe",
+)
 
 
 def test_pure_modules_import_nothing_that_does_io() -> None:
     """The judge, the statistics and the renderers work on values: none of them imports git,
     DVC's files, the file system helpers, GitHub or a command."""
     graph = _imports(runtime=True)
-    io = {"mlgate.git", "mlgate.dvc", "mlgate.dvcfiles", "mlgate.files", "mlgate.github",
-          "mlgate.cli", "mlgate.snapshot"}  # fmt: skip
+    io = {
+        "mlgate.git",
+        "mlgate.dvc",
+        "mlgate.dvcfiles",
+        "mlgate.files",
+        "mlgate.github",
+        "mlgate.cli",
+        "mlgate.snapshot",
+    }
 
     def reach(module: str, seen: set[str]) -> set[str]:
         for dependency in graph[module] - seen:

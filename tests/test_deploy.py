@@ -67,12 +67,15 @@ def two_releases(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_deploying_a_model_file_prints_the_line_and_switches_local(
     project: Path, monkeypatch, capsys
 ) -> None:
-    code = mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl",
-                     "--monitoring", "enable")  # fmt: skip
+    code = mlgate_in(
+        project, monkeypatch, "deploy", "--model", "models/model.pkl", "--monitoring", "enable"
+    )
     assert code == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("Deployment started for model 'models/model.pkl' in 'local' environment "
-                      "with monitoring enabled.")  # fmt: skip
+    assert out[0] == (
+        "Deployment started for model 'models/model.pkl' in 'local' environment "
+        "with monitoring enabled."
+    )
     md5 = file_md5(project / "models/model.pkl")
     assert out[1].startswith(f"Deployed scorer md5-{md5[:12]} (md5 {md5[:8]}, from the workspace)")
     assert out[1].endswith("smoke test: 3 rows predicted.")
@@ -97,8 +100,20 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
     assert promotion == "scorer#staging#1"
     assert mlgate_in(project, monkeypatch, "deploy", "--model", promotion, "--env", "staging") == 0
     assert current(project, "staging")["version"] == "v0.2.0"  # type: ignore[index]
-    assert mlgate_in(project, monkeypatch, "deploy", "--model", "scorer#staging",
-                     "--env", "production", "--monitoring", "enable") == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            project,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "scorer#staging",
+            "--env",
+            "production",
+            "--monitoring",
+            "enable",
+        )
+        == 0
+    )
     assert current(project, "production")["version"] == "v0.2.0"  # type: ignore[index]
     capsys.readouterr()
 
@@ -108,9 +123,11 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
     assert mlgate_in(project, monkeypatch, "rollback", "--env", "staging", "--to", "v0.2.0") == 0
     entries = log(project, "staging")
     assert [(e["action"], e["version"], e["previous"], e["outcome"]) for e in entries] == [
-        ("deploy", "v0.1.0", None, "deployed"), ("deploy", "v0.2.0", "v0.1.0", "deployed"),
-        ("rollback", "v0.1.0", "v0.2.0", "deployed"), ("rollback", "v0.2.0", "v0.1.0", "deployed"),
-    ]  # fmt: skip
+        ("deploy", "v0.1.0", None, "deployed"),
+        ("deploy", "v0.2.0", "v0.1.0", "deployed"),
+        ("rollback", "v0.1.0", "v0.2.0", "deployed"),
+        ("rollback", "v0.2.0", "v0.1.0", "deployed"),
+    ]
     assert entries[-1]["id"] == current(project, "staging")["id"]  # type: ignore[index]
     capsys.readouterr()
     assert mlgate_in(project, monkeypatch, "deployments", "--env", "staging") == 0
@@ -214,8 +231,17 @@ def test_a_second_deploy_waits_for_the_first_then_fails_clearly(
     with open(target / ".lock", "a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         started = time.monotonic()
-        code = mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl",
-                         "--env", "staging", "--wait", "0.5")  # fmt: skip
+        code = mlgate_in(
+            project,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "models/model.pkl",
+            "--env",
+            "staging",
+            "--wait",
+            "0.5",
+        )
         assert code == 2 and time.monotonic() - started >= 0.5
     assert "another deploy or rollback to" in capsys.readouterr().err
     assert current(project, "staging") is None and log(project, "staging") == []
@@ -231,14 +257,20 @@ def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: P
     project = make_model_project(tmp_path / "project", POLICY, pad_mb=400)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     mlgate = [sys.executable, "-m", "mlgate", "deploy", "--env", "staging", "--model"]
-    subprocess.run([*mlgate, "models/model.pkl"], cwd=project, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*mlgate, "models/model.pkl"], cwd=project, env=env, check=True, capture_output=True
+    )
     first = current(project, "staging")
     write_params(project, {"train": {"C": 0.5}})
     dvc(project, "repro", "-q")
     size = (project / "models/model.pkl").stat().st_size
-    process = subprocess.Popen([*mlgate, "models/model.pkl"], cwd=project, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [*mlgate, "models/model.pkl"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     versions = project / "deployed/staging/versions"
     deadline, copied = time.monotonic() + 60, 0
     while time.monotonic() < deadline and not 0 < copied < size:
@@ -250,8 +282,9 @@ def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: P
     assert current(project, "staging") == first
     assert [e["version"] for e in log(project, "staging")] == [first["version"]]  # type: ignore[index]
     # The next deploy removes the half copy and completes.
-    subprocess.run([*mlgate, "models/model.pkl"], cwd=project, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*mlgate, "models/model.pkl"], cwd=project, env=env, check=True, capture_output=True
+    )
     assert not list(versions.glob(".tmp-*"))
     assert current(project, "staging")["previous"] == first["version"]  # type: ignore[index]
 
@@ -324,13 +357,19 @@ def test_a_model_outside_the_repository_and_a_url_target_are_refused(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ('target = "deployed/staging"\nmonitoring_sample = "half"', "monitoring_sample must be a number"),
-        ('target = "deployed/staging"\nmonitoring_sample = 1.5', "monitoring_sample is the share of requests"),
+        (
+            'target = "deployed/staging"\nmonitoring_sample = "half"',
+            "monitoring_sample must be a number",
+        ),
+        (
+            'target = "deployed/staging"\nmonitoring_sample = 1.5',
+            "monitoring_sample is the share of requests",
+        ),
         ('target = "deployed/staging"\nmonitoring_max_mb = 0', "monitoring_max_mb must be above 0"),
         ('target = ""', "target must be a directory"),
         ('target = "deployed/staging"\nmonitoring = true', "unknown key"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_environment_table_is_named_and_nothing_is_deployed(
     project: Path, monkeypatch, capsys, options: str, message: str
 ) -> None:
@@ -403,9 +442,21 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
     import resource
 
     project = make_model_project(tmp_path / "project", POLICY, pad_mb=2)
-    deployed = subprocess.run([sys.executable, "-m", "mlgate", "deploy", "--model",
-                               "models/model.pkl", "--env", "staging"],
-                              cwd=project, capture_output=True, text=True)  # fmt: skip
+    deployed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlgate",
+            "deploy",
+            "--model",
+            "models/model.pkl",
+            "--env",
+            "staging",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert deployed.returncode == 0, deployed.stderr
     before = current(project, "staging")
     write_params(project, {"train": {"C": 0.01}})
@@ -415,9 +466,22 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as ENOSPC, not a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
-    failed = subprocess.run([sys.executable, "-m", "mlgate", "deploy", "--model",
-                             "models/model.pkl", "--env", "staging"], cwd=project,
-                            capture_output=True, text=True, preexec_fn=small_files)  # fmt: skip
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlgate",
+            "deploy",
+            "--model",
+            "models/model.pkl",
+            "--env",
+            "staging",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
     assert failed.returncode == 2, failed.stderr
     [line] = failed.stderr.strip().splitlines()
     assert "File too large in" in line and "nothing was switched" in line

@@ -23,8 +23,14 @@ from mlgate.snapshot import read_policy
 from test_serve import request, score, serving
 
 RNG = np.random.default_rng(0)
-FRAME = pd.DataFrame({"id": np.arange(200), "age": RNG.integers(18, 90, 200).astype(float),
-                      "income": RNG.normal(50, 10, 200), "city": RNG.choice(["a", "b"], 200)})  # fmt: skip
+FRAME = pd.DataFrame(
+    {
+        "id": np.arange(200),
+        "age": RNG.integers(18, 90, 200).astype(float),
+        "income": RNG.normal(50, 10, 200),
+        "city": RNG.choice(["a", "b"], 200),
+    }
+)
 LABEL = (FRAME.income + RNG.normal(0, 5, 200) > 50).astype(int)
 
 
@@ -46,8 +52,10 @@ def test_a_model_fitted_on_a_frame_is_described_by_its_own_column_names(
     FRAME.assign(label=LABEL).to_csv(repo / "test.csv", index=False)
     assert run(repo, monkeypatch, "model.joblib", "--data", "test.csv", "--target", "label") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("wrote model.json: classification (2 classes: 0, 1), 2 columns "
-                      "(income, age), from 200 rows of test.csv")  # fmt: skip
+    assert out[0] == (
+        "wrote model.json: classification (2 classes: 0, 1), 2 columns "
+        "(income, age), from 200 rows of test.csv"
+    )
     assert out[2].startswith("accuracy on test.csv: 0.")
     card = json.loads((repo / "model.json").read_text())
     assert [f["name"] for f in card["features"]] == ["income", "age"]  # the model's order
@@ -105,24 +113,44 @@ def test_a_regressor_is_described_with_its_r2(
         ("frame", ["model.pkl", "--data", "nothing.csv"], "nothing.csv: no such file"),
         ("frame", ["model.pkl", "--data", "rows.xlsx"], "mlgate reads .csv, .tsv, .parquet"),
         ("frame", ["rows.csv", "--data", "rows.csv"], "rows.csv is not a model file"),
-        ("frame", ["model.pkl", "--data", "rows.csv", "--target", "nope"],
-         "rows.csv has no column 'nope' (it has id, age, income, city, label)"),
-        ("frame", ["model.pkl", "--data", "rows.csv", "--target", "label", "--drop", "label"],
-         "--target label is also given to --drop"),
-        ("frame", ["model.pkl", "--data", "bad.csv"], "bad.csv lacks 1 of the model's columns: age"),
-        ("array", ["model.pkl", "--data", "rows.npy"],
-         "the model takes 3 columns and rows.npy has 4 besides --target and --drop (name the "
-         "label with --target)"),
-        ("array", ["model.pkl", "--data", "rows.npy", "--target", "label"],
-         "rows.npy is a matrix of 4 columns without names: give a column by its position (0 to 3)"),
+        (
+            "frame",
+            ["model.pkl", "--data", "rows.csv", "--target", "nope"],
+            "rows.csv has no column 'nope' (it has id, age, income, city, label)",
+        ),
+        (
+            "frame",
+            ["model.pkl", "--data", "rows.csv", "--target", "label", "--drop", "label"],
+            "--target label is also given to --drop",
+        ),
+        (
+            "frame",
+            ["model.pkl", "--data", "bad.csv"],
+            "bad.csv lacks 1 of the model's columns: age",
+        ),
+        (
+            "array",
+            ["model.pkl", "--data", "rows.npy"],
+            "the model takes 3 columns and rows.npy has 4 besides --target and --drop (name the "
+            "label with --target)",
+        ),
+        (
+            "array",
+            ["model.pkl", "--data", "rows.npy", "--target", "label"],
+            "rows.npy is a matrix of 4 columns without names: give a column by its position (0 to 3)",
+        ),
         ("array", ["model.pkl", "--data", "words.npy"], "is not a table mlgate can read"),
         ("text", ["model.pkl", "--data", "rows.csv"], "holds a str, not a model with predict()"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    setup: str, args: list[str], message: str,
-) -> None:  # fmt: skip
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
     rows = FRAME.assign(label=LABEL)
     rows.to_csv(repo / "rows.csv", index=False)
     rows.drop(columns="age").to_csv(repo / "bad.csv", index=False)
@@ -166,8 +194,17 @@ def test_without_a_card_serve_answers_400_and_monitoring_is_refused(
     dvc(project, "repro", "-q")
     commit_all(project, "no card")
     assert mlgate_in(project, monkeypatch, "release") == 0
-    refused = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0",
-                        "--env", "production", "--monitoring", "enable")  # fmt: skip
+    refused = mlgate_in(
+        project,
+        monkeypatch,
+        "deploy",
+        "--model",
+        "scorer@v0.1.0",
+        "--env",
+        "production",
+        "--monitoring",
+        "enable",
+    )
     assert refused == 2
     err = capsys.readouterr().err
     assert (

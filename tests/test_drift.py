@@ -112,8 +112,11 @@ def test_missing_values_are_counted_apart_and_left_out_of_the_test() -> None:
 
 
 def test_a_profile_survives_json_and_a_malformed_one_is_named() -> None:
-    for profile in (drift.profile_column("x", normal(1, 300)), drift.profile_column("x", normal(1, 3_000)),
-                    drift.profile_column("s", categories(1, 300))):  # fmt: skip
+    for profile in (
+        drift.profile_column("x", normal(1, 300)),
+        drift.profile_column("x", normal(1, 3_000)),
+        drift.profile_column("s", categories(1, 300)),
+    ):
         again = drift.ColumnProfile.from_json(profile.name, profile.to_json())
         assert again == profile
     with pytest.raises(MlgateError, match="reference profile's column 'x' is malformed"):

@@ -129,8 +129,20 @@ def test_bad_policy_is_a_config_error_naming_the_problem(table: dict, message: s
 
 
 def a_difference(difference: float, low: float, high: float, p_value: float) -> Difference:
-    return Difference("accuracy", 0.9, 0.9 + difference, low, high, 0.95, p_value,
-                      "paired bootstrap", "McNemar exact", 500, 1000, 1)  # fmt: skip
+    return Difference(
+        "accuracy",
+        0.9,
+        0.9 + difference,
+        low,
+        high,
+        0.95,
+        p_value,
+        "paired bootstrap",
+        "McNemar exact",
+        500,
+        1000,
+        1,
+    )
 
 
 SIGNIFICANT = {"direction": "higher", "significance": 0.05}
@@ -140,15 +152,45 @@ SIGNIFICANT = {"direction": "higher", "significance": 0.05}
     ("keys", "difference", "status", "reason"),
     [
         (SIGNIFICANT, a_difference(-0.003, -0.012, 0.006, 0.4), PASS, "within noise"),
-        (SIGNIFICANT, a_difference(-0.02, -0.03, -0.01, 0.001), FAIL, "regression, significant: 0.02 worse, more than the 0 allowed"),
-        (SIGNIFICANT | {"min_effect": 0.05}, a_difference(-0.02, -0.03, -0.01, 0.001), PASS, "within the 0.05 allowed"),
-        (SIGNIFICANT | {"tolerance": 0.01}, a_difference(-0.02, -0.03, -0.01, 0.001), FAIL, "more than the 0.01 allowed"),
+        (
+            SIGNIFICANT,
+            a_difference(-0.02, -0.03, -0.01, 0.001),
+            FAIL,
+            "regression, significant: 0.02 worse, more than the 0 allowed",
+        ),
+        (
+            SIGNIFICANT | {"min_effect": 0.05},
+            a_difference(-0.02, -0.03, -0.01, 0.001),
+            PASS,
+            "within the 0.05 allowed",
+        ),
+        (
+            SIGNIFICANT | {"tolerance": 0.01},
+            a_difference(-0.02, -0.03, -0.01, 0.001),
+            FAIL,
+            "more than the 0.01 allowed",
+        ),
         (SIGNIFICANT, a_difference(0.02, 0.01, 0.03, 0.001), PASS, "improvement, significant"),
-        ({"direction": "lower", "significance": 0.05}, a_difference(0.02, 0.01, 0.03, 0.001), FAIL, "regression, significant"),
-        ({"direction": "lower", "significance": 0.01}, a_difference(0.02, 0.001, 0.03, 0.03), PASS, "within noise"),
-        (SIGNIFICANT | {"min": 0.95}, a_difference(0.0, 0.0, 0.0, 1.0), FAIL, "below the minimum 0.95"),
+        (
+            {"direction": "lower", "significance": 0.05},
+            a_difference(0.02, 0.01, 0.03, 0.001),
+            FAIL,
+            "regression, significant",
+        ),
+        (
+            {"direction": "lower", "significance": 0.01},
+            a_difference(0.02, 0.001, 0.03, 0.03),
+            PASS,
+            "within noise",
+        ),
+        (
+            SIGNIFICANT | {"min": 0.95},
+            a_difference(0.0, 0.0, 0.0, 1.0),
+            FAIL,
+            "below the minimum 0.95",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_significance_rule_fails_only_on_a_significant_regression_beyond_the_margin(
     keys: dict, difference: Difference, status: str, reason: str
 ) -> None:
@@ -171,9 +213,13 @@ def test_without_its_test_a_fallback_rule_judges_the_point_estimate_and_says_why
 
 
 def test_significance_rules_list_the_prediction_metrics_they_test() -> None:
-    the_policy = policy({"*": {"direction": "higher", "significance": 0.01},
-                         "m.json:auc": {"direction": "higher", "significance": 0.05}},
-                        predictions="p.csv")  # fmt: skip
+    the_policy = policy(
+        {
+            "*": {"direction": "higher", "significance": 0.01},
+            "m.json:auc": {"direction": "higher", "significance": 0.05},
+        },
+        predictions="p.csv",
+    )
     values = {"m.json": {"test.accuracy": 0.9, "auc": 0.8}}
     rules = significance_rules(the_policy, values, values)
     assert [dict(v) for v in rules.values()] == [
@@ -190,19 +236,66 @@ SIGNIFICANCE_POLICY = {"predictions": "p.csv"}
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"rules": {"accuracy": {"direction": "higher", "significance": 0.05}}}, "needs per-example predictions: add predictions ="),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"significance": 0.05, "min": 0.1}}}, "significance needs a direction"),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"direction": "higher", "significance": 5}}}, "between 0 and 1, not 5"),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"direction": "higher", "min_effect": 0.1}}}, "min_effect applies only with significance"),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"direction": "higher", "significance": 0.05, "min_effect": -1}}}, "min_effect must not be negative"),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"direction": "higher", "significance": 0.05, "min_effect": 0.1, "tolerance": 0.1}}}, "give min_effect or a tolerance, not both"),
-        (SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"direction": "higher", "significance": 0.05, "fallback": "ignore"}}}, "fallback must be 'error' or 'point-estimate'"),
-        (SIGNIFICANCE_POLICY | {"rules": {"rows": {"direction": "higher", "significance": 0.05}}}, "'rows' is none of them"),
+        (
+            {"rules": {"accuracy": {"direction": "higher", "significance": 0.05}}},
+            "needs per-example predictions: add predictions =",
+        ),
+        (
+            SIGNIFICANCE_POLICY | {"rules": {"accuracy": {"significance": 0.05, "min": 0.1}}},
+            "significance needs a direction",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {"rules": {"accuracy": {"direction": "higher", "significance": 5}}},
+            "between 0 and 1, not 5",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {"rules": {"accuracy": {"direction": "higher", "min_effect": 0.1}}},
+            "min_effect applies only with significance",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {
+                "rules": {
+                    "accuracy": {"direction": "higher", "significance": 0.05, "min_effect": -1}
+                }
+            },
+            "min_effect must not be negative",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {
+                "rules": {
+                    "accuracy": {
+                        "direction": "higher",
+                        "significance": 0.05,
+                        "min_effect": 0.1,
+                        "tolerance": 0.1,
+                    }
+                }
+            },
+            "give min_effect or a tolerance, not both",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {
+                "rules": {
+                    "accuracy": {"direction": "higher", "significance": 0.05, "fallback": "ignore"}
+                }
+            },
+            "fallback must be 'error' or 'point-estimate'",
+        ),
+        (
+            SIGNIFICANCE_POLICY
+            | {"rules": {"rows": {"direction": "higher", "significance": 0.05}}},
+            "'rows' is none of them",
+        ),
         ({"predictions": 3}, "predictions must be a file path"),
         ({"resamples": 10}, "resamples must be a whole number from 100"),
         ({"seed": -1}, "seed must be a whole number"),
     ],
-)  # fmt: skip
+)
 def test_bad_significance_policy_is_a_config_error(table: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_policy(table, "pyproject.toml at main", "pyproject.toml")
@@ -210,12 +303,24 @@ def test_bad_significance_policy_is_a_config_error(table: dict, message: str) ->
 
 def test_significance_policy_keys_are_read() -> None:
     parsed = parse_policy(
-        {"predictions": "eval/p.csv", "resamples": 2000, "seed": 7,
-         "rules": {"test.auc": {"direction": "higher", "significance": 0.01, "min_effect": 0.005,
-                                "fallback": "point-estimate"}}},
-        "pyproject.toml", "pyproject.toml",
-    )  # fmt: skip
+        {
+            "predictions": "eval/p.csv",
+            "resamples": 2000,
+            "seed": 7,
+            "rules": {
+                "test.auc": {
+                    "direction": "higher",
+                    "significance": 0.01,
+                    "min_effect": 0.005,
+                    "fallback": "point-estimate",
+                }
+            },
+        },
+        "pyproject.toml",
+        "pyproject.toml",
+    )
     assert (parsed.predictions, parsed.resamples, parsed.seed) == ("eval/p.csv", 2000, 7)
-    assert parsed.rules[0] == Rule("test.auc", "higher", significance=0.01, min_effect=0.005,
-                                   fallback="point-estimate")  # fmt: skip
+    assert parsed.rules[0] == Rule(
+        "test.auc", "higher", significance=0.01, min_effect=0.005, fallback="point-estimate"
+    )
     assert parsed.rules[0].describe() == "higher is better, significance 0.01, min effect 0.005"

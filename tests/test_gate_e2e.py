@@ -131,10 +131,15 @@ def test_github_actions_shallow_clone_fetches_base_and_reports(
     event.write_text(json.dumps({"pull_request": {"number": 3}}))
     with fake_github() as server:
         for name, value in {
-            "GITHUB_ACTIONS": "true", "GITHUB_BASE_REF": "main", "GITHUB_API_URL": server.url,
-            "GITHUB_REPOSITORY": "acme/fraud", "GITHUB_TOKEN": "t0ken", "GITHUB_EVENT_PATH": str(event),
-            "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-        }.items():  # fmt: skip
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_BASE_REF": "main",
+            "GITHUB_API_URL": server.url,
+            "GITHUB_REPOSITORY": "acme/fraud",
+            "GITHUB_TOKEN": "t0ken",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_OUTPUT": str(tmp_path / "output"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        }.items():
             monkeypatch.setenv(name, value)
         for _ in range(2):
             report = str(tmp_path / "r.md")
@@ -156,8 +161,18 @@ def test_check_imports_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
 
     # Nor what other commands need (the server, deploys, thread pools, numpy.ma): start-up is
     # most of the gate's time (issue 17.12).
-    unwanted = ("dvc", "pandas", "sklearn", "mlgate.serve", "mlgate.deploy", "mlgate.monitor",
-                "asyncio", "concurrent.futures", "numpy.ma", "mlgate.hooks")  # fmt: skip
+    unwanted = (
+        "dvc",
+        "pandas",
+        "sklearn",
+        "mlgate.serve",
+        "mlgate.deploy",
+        "mlgate.monitor",
+        "asyncio",
+        "concurrent.futures",
+        "numpy.ma",
+        "mlgate.hooks",
+    )
     code = (
         "import sys; from mlgate.cli import main; code = main(['check']); "
         f"print(code, sorted(m for m in {unwanted!r} if m in sys.modules))"

@@ -43,8 +43,9 @@ def score_branch(tmp_path: Path) -> Path:
     return repo
 
 
-def check_json(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-               *args: str) -> tuple[int, dict]:  # fmt: skip
+def check_json(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict]:
     code = mlgate_in(repo, monkeypatch, "check", "--format", "json", *args)
     return code, json.loads(capsys.readouterr().out)
 
@@ -63,9 +64,13 @@ def check_json(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
     ],
 )
 def test_a_non_finite_metric_at_head_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    text: str, shown: str | None, reason: str,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    shown: str | None,
+    reason: str,
+) -> None:
     repo = score_branch(tmp_path)
     (repo / "metrics.json").write_text(f'{{"accuracy": {text}, "rows": 2}}')
     code, document = check_json(repo, monkeypatch, capsys)
@@ -117,8 +122,10 @@ def test_metrics_in_a_cached_directory_are_read_from_the_cache_without_dvc(
     repo = make_live_project(tmp_path / "p", quality=0.9)
     git(repo, "checkout", "-q", "-b", "change")
     retrain_live(repo, 0.7)
-    code = ("import json, sys; from mlgate.cli import main; code = main(['check', '--format', "
-            "'json']); print(code, 'dvc' in sys.modules)")  # fmt: skip
+    code = (
+        "import json, sys; from mlgate.cli import main; code = main(['check', '--format', "
+        "'json']); print(code, 'dvc' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
     *document, last = result.stdout.strip().splitlines()
     assert last == "1 False", result.stdout + result.stderr
@@ -261,9 +268,12 @@ accuracy = {{ direction = "higher", significance = 0.05, min_effect = 0.02 }}
 
 @pytest.mark.parametrize(("extra", "expected"), [("", 1), ("max_rows_drop = 1.0\n", 0)])
 def test_a_test_set_that_shrinks_fails_unless_the_policy_allows_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    extra: str, expected: int,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: str,
+    expected: int,
+) -> None:
     repo = make_predict_project(tmp_path / "p", 10_000, SIGNIFICANCE_POLICY.format(extra=extra))
     git(repo, "checkout", "-q", "-b", "change")
     retrain(repo, rows=300, flip=0.01)  # worse, judged on 300 rows instead of 10,000
@@ -294,8 +304,11 @@ def test_nested_aliases_are_refused_fast() -> None:
 
 @pytest.mark.parametrize("name", ["metrics.json", "params.yaml", "pyproject.toml"])
 def test_deep_nesting_is_refused(name: str) -> None:
-    deep = {"metrics.json": "[" * 5000 + "]" * 5000, "params.yaml": "[" * 5000 + "]" * 5000,
-            "pyproject.toml": "a = " + "[" * 5000 + "]" * 5000}[name]  # fmt: skip
+    deep = {
+        "metrics.json": "[" * 5000 + "]" * 5000,
+        "params.yaml": "[" * 5000 + "]" * 5000,
+        "pyproject.toml": "a = " + "[" * 5000 + "]" * 5000,
+    }[name]
     with pytest.raises(DataError, match=r"nested too deeply|not valid"):
         parse_data_file(name, deep.encode(), f"{name} at x")
     with pytest.raises(DataError, match="nested too deeply"):
@@ -321,7 +334,10 @@ def test_non_finite_json_is_rendered_as_text_not_null() -> None:
     from mlgate.render.table import to_json
 
     assert json.loads(to_json({"a": math.inf, "b": -math.inf, "c": math.nan})) == {
-        "a": "Infinity", "b": "-Infinity", "c": "NaN"}  # fmt: skip
+        "a": "Infinity",
+        "b": "-Infinity",
+        "c": "NaN",
+    }
 
 
 # --- 5. output a pull request cannot inject into ------------------------------------------
@@ -440,15 +456,21 @@ def test_a_report_over_the_comment_limit_is_cut_to_fit_and_says_where_the_rest_i
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
     with fake_github() as server:
-        for name, value in {"GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": "acme/fraud",
-                            "GITHUB_TOKEN": "t", "GITHUB_EVENT_PATH": str(event)}.items():  # fmt: skip
+        for name, value in {
+            "GITHUB_API_URL": server.url,
+            "GITHUB_REPOSITORY": "acme/fraud",
+            "GITHUB_TOKEN": "t",
+            "GITHUB_EVENT_PATH": str(event),
+        }.items():
             monkeypatch.setenv(name, value)
         assert mlgate_in(repo, monkeypatch, "check", "--comment") == 0
         [comment] = server.comments[7]
     body = comment["body"]
     assert len(body) <= 65_536 < len(paths["GITHUB_STEP_SUMMARY"].read_text())
-    assert "not shown: GitHub limits this to 65,536 characters; the full report is in the job " \
-        "summary" in body  # fmt: skip
+    assert (
+        "not shown: GitHub limits this to 65,536 characters; the full report is in the job "
+        "summary" in body
+    )
     assert "| accuracy |" in body  # the verdict's own rows are kept; the params table is cut
     assert "params.yaml:grid.p03999" in paths["GITHUB_STEP_SUMMARY"].read_text()
 
@@ -481,12 +503,23 @@ def test_unwritable_report_summary_and_output_exit_2(
     one_line_error(capsys, "cannot write to GITHUB_OUTPUT")
 
 
-@pytest.mark.parametrize("record", ['{"model": "x"}', '{"gate": "junk"}', '{"gate": {"rules": 5}}',
-                                    '[1]', '{"model": {"md5": 5}}', "{not json"])  # fmt: skip
+@pytest.mark.parametrize(
+    "record",
+    [
+        '{"model": "x"}',
+        '{"gate": "junk"}',
+        '{"gate": {"rules": 5}}',
+        "[1]",
+        '{"model": {"md5": 5}}',
+        "{not json",
+    ],
+)
 def test_a_release_record_of_the_wrong_shape_exits_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     record: str,
-) -> None:  # fmt: skip
+) -> None:
     from mlgate.registry.release import RECORD_BEGIN, RECORD_END
 
     repo = make_live_project(tmp_path / "p")
@@ -530,18 +563,35 @@ def test_bad_durations_and_serve_options_exit_2(
 # --- 11. every command, fed the hostile fixtures, exits 0, 1 or 2 without a traceback -------
 
 SWEEP = [
-    ("diff",), ("diff", "--format", "json"), ("check",), ("check", "--format", "md"),
-    ("check", "--format", "json"), ("check", "--policy-from", "head"), ("release",),
-    ("release", "--force", "--version", "v9.0.0"), ("releases",), ("releases", "scorer"),
-    ("history", "scorer"), ("check-ref", "refs/tags/scorer@v9.0.0"),
-    ("promote", "scorer@v9.0.0", "staging"), ("deprecate", "scorer@v1.0.0"),
-    ("deploy", "--model", "scorer@v1.0.0"), ("deploy", "--model", "model.txt"),
-    ("deployments",), ("rollback",), ("monitor", "--env", "local"),
-    ("monitor", "--file", "metrics.json"), ("monitor", "--env", "local", "--since", "1" * 99 + "d"),
-    ("serve", "--max-body-mb", "nan"), ("serve", "--host", "256.1.1.1"),
-    ("retrain",), ("init",), ("hooks", "status"), ("hooks", "run", "pre-commit"),
+    ("diff",),
+    ("diff", "--format", "json"),
+    ("check",),
+    ("check", "--format", "md"),
+    ("check", "--format", "json"),
+    ("check", "--policy-from", "head"),
+    ("release",),
+    ("release", "--force", "--version", "v9.0.0"),
+    ("releases",),
+    ("releases", "scorer"),
+    ("history", "scorer"),
+    ("check-ref", "refs/tags/scorer@v9.0.0"),
+    ("promote", "scorer@v9.0.0", "staging"),
+    ("deprecate", "scorer@v1.0.0"),
+    ("deploy", "--model", "scorer@v1.0.0"),
+    ("deploy", "--model", "model.txt"),
+    ("deployments",),
+    ("rollback",),
+    ("monitor", "--env", "local"),
+    ("monitor", "--file", "metrics.json"),
+    ("monitor", "--env", "local", "--since", "1" * 99 + "d"),
+    ("serve", "--max-body-mb", "nan"),
+    ("serve", "--host", "256.1.1.1"),
+    ("retrain",),
+    ("init",),
+    ("hooks", "status"),
+    ("hooks", "run", "pre-commit"),
     ("comment", "metrics.json"),
-]  # fmt: skip
+]
 
 
 def _bombs(repo: Path) -> None:
@@ -562,17 +612,23 @@ def _hostile_policy(repo: Path) -> None:
 
 @pytest.mark.parametrize("fixture", ["names", "bombs", "non_finite", "policy"])
 def test_every_command_ends_in_0_1_or_2_on_hostile_input(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     fixture: str,
-) -> None:  # fmt: skip
+) -> None:
     repo = make_live_project(tmp_path / "p")
     assert mlgate_in(repo, monkeypatch, "release", "--version", "v1.0.0") == 0
     git(repo, "checkout", "-q", "-b", "change")
     metrics = {"accuracy": 0.2, **{name: 0.5 for name in HOSTILE_NAMES}}
     (repo / "eval" / "metrics.json").write_text(json.dumps(metrics))
     (repo / "metrics.json").write_text(json.dumps(metrics))
-    {"names": lambda r: None, "bombs": _bombs, "non_finite": _non_finite,
-     "policy": _hostile_policy}[fixture](repo)  # fmt: skip
+    {
+        "names": lambda r: None,
+        "bombs": _bombs,
+        "non_finite": _non_finite,
+        "policy": _hostile_policy,
+    }[fixture](repo)
     commit_all(repo, f"hostile: {fixture}")
     actions(monkeypatch, tmp_path)
     monkeypatch.setenv("MLGATE_SKIP", "")
@@ -611,9 +667,19 @@ def test_small_values_such_as_learning_rates_are_not_shown_as_zero() -> None:
     from mlgate.render.table import fmt_signed as _fmt_signed
 
     assert (_fmt(1e-5), _fmt(0.00099), _fmt(0.0), _fmt(0.25)) == (
-        "1e-05", "0.00099", "0.0000", "0.2500")  # fmt: skip
+        "1e-05",
+        "0.00099",
+        "0.0000",
+        "0.2500",
+    )
     # a change keeps four decimals while they show it (beside a table of four decimals)
     assert (_fmt_signed(-0.00099), _fmt_signed(0.000298), _fmt_signed(-0.0)) == (
-        "-0.0010", "+0.0003", "-0.0000")  # fmt: skip
+        "-0.0010",
+        "+0.0003",
+        "-0.0000",
+    )
     assert (_fmt(2.5e6), _fmt_signed(0.125), _fmt_signed(-1.6e-05)) == (
-        "2.5e+06", "+0.1250", "-1.6e-05")  # fmt: skip
+        "2.5e+06",
+        "+0.1250",
+        "-1.6e-05",
+    )

@@ -25,8 +25,13 @@ def test_reads_stay_in_step_across_trees_missing_paths_and_binary_files(repo: Pa
     commit = gitmod.resolve_commit("HEAD", repo)
     for _ in range(3):  # the same process answers every round
         read = gitmod.read_blobs(commit, ["dir", "nope", "b.bin", "dir/a.txt", "a b c"], repo)
-        assert read == {"dir": None, "nope": None, "b.bin": b"\x00\n\nb" * 1000,
-                        "dir/a.txt": b"a\n", "a b c": None}  # fmt: skip
+        assert read == {
+            "dir": None,
+            "nope": None,
+            "b.bin": b"\x00\n\nb" * 1000,
+            "dir/a.txt": b"a\n",
+            "a b c": None,
+        }
 
 
 def test_a_path_with_a_line_break_is_refused_not_sent(repo: Path) -> None:

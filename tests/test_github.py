@@ -30,10 +30,14 @@ def actions_env(server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7}}))
     for name, value in {
-        "GITHUB_ACTIONS": "true", "GITHUB_API_URL": server.url, "GITHUB_REPOSITORY": "acme/fraud",
-        "GITHUB_TOKEN": TOKEN, "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-    }.items():  # fmt: skip
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": server.url,
+        "GITHUB_REPOSITORY": "acme/fraud",
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }.items():
         monkeypatch.setenv(name, value)
     return tmp_path
 
@@ -56,9 +60,12 @@ def test_server_error_is_retried(server: FakeGitHub) -> None:
     server.fail_next = [502, 503]
     assert client(server).upsert_comment(7, "report", "<!-- m -->")[0] == "created"
     assert [(r["method"], r["path"].split("?")[0]) for r in server.requests] == [
-        ("GET", "/user"), ("GET", "/user"), ("GET", "/user"),
-        ("GET", "/repos/acme/fraud/issues/7/comments"), ("POST", "/repos/acme/fraud/issues/7/comments"),
-    ]  # fmt: skip
+        ("GET", "/user"),
+        ("GET", "/user"),
+        ("GET", "/user"),
+        ("GET", "/repos/acme/fraud/issues/7/comments"),
+        ("POST", "/repos/acme/fraud/issues/7/comments"),
+    ]
 
 
 def test_rate_limit_is_retried(server: FakeGitHub) -> None:
@@ -152,7 +159,10 @@ def test_a_user_token_updates_its_own_newest_comment(server: FakeGitHub) -> None
     ]
     assert client(server).upsert_comment(7, "report", marker)[0] == "updated"
     assert [c["body"] for c in server.comments[7]] == [
-        f"{marker} old", f"{marker}\nreport", f"{marker} bait"]  # fmt: skip
+        f"{marker} old",
+        f"{marker}\nreport",
+        f"{marker} bait",
+    ]
 
 
 class _Redirecting(BaseHTTPRequestHandler):

@@ -41,8 +41,9 @@ def set_quality(repo: Path, quality: float) -> None:
 
 
 def try_git(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                          env={**os.environ, **env})  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **env}
+    )
 
 
 def commit(repo: Path, message: str = "change", **env: str) -> subprocess.CompletedProcess[str]:
@@ -373,6 +374,7 @@ def test_the_commit_and_push_hooks_import_neither_click_dvc_pandas_nor_sklearn(r
         "print(codes, sorted(m for m in ('click', 'dvc', 'pandas', 'sklearn') if m in sys.modules))"
     )
     refs = f"refs/heads/side {head} refs/heads/side {'0' * 40}\n"
-    result = subprocess.run([scripts.sys.executable, "-c", code], cwd=repo, input=refs,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [scripts.sys.executable, "-c", code], cwd=repo, input=refs, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "[1, 0] []", result.stdout + result.stderr

@@ -45,14 +45,25 @@ BASE_FILES = {
     "eval/scores.yaml": {"precision": 0.9, "counts": [1, 2, 3]},
 }
 HEAD_FILES = {
-    "params.yaml": {"train": {"lr": 0.05, "layers": [64], "opt": {"name": "sgd"}}, "seed": 1, "new": 2},
+    "params.yaml": {
+        "train": {"lr": 0.05, "layers": [64], "opt": {"name": "sgd"}},
+        "seed": 1,
+        "new": 2,
+    },
     "custom.yaml": {"model": {"depth": 4, "kind": "tree", "ignored": 9}, "other": 6},
     "extra.json": {"batch": 64, "tags": ["b"]},
-    "metrics.json": {"accuracy": 0.85, "loss": 0.4, "nested": {"auc": 0.75, "deep": {"f1": 0.6}},
-                     "name": "hgb", "flag": False, "single": [0.7], "added": 3},
+    "metrics.json": {
+        "accuracy": 0.85,
+        "loss": 0.4,
+        "nested": {"auc": 0.75, "deep": {"f1": 0.6}},
+        "name": "hgb",
+        "flag": False,
+        "single": [0.7],
+        "added": 3,
+    },
     "eval/scores.yaml": {"precision": 0.9, "counts": [1, 2, 4]},
     "summary.toml": {"rows": {"train": 100}},
-}  # fmt: skip
+}
 
 
 def write_files(root: Path, files: Mapping[str, object]) -> None:
@@ -142,8 +153,10 @@ def test_missing_metrics_file_is_reported_not_raised(two_revisions: Path) -> Non
 
 def test_flatten() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": [1]}}, "e": {}, "f": None}) == {
-        "a.b": 1, "a.c.d": [1], "f": None,
-    }  # fmt: skip
+        "a.b": 1,
+        "a.c.d": [1],
+        "f": None,
+    }
 
 
 def write_metric_stage(root: Path, accuracy: float) -> None:
@@ -183,9 +196,12 @@ def test_metrics_in_the_dvc_cache_are_read_through_dvc(cached_metrics: Path) -> 
 def test_metrics_dvc_records_but_cannot_read_are_an_error_not_missing(cached_metrics: Path) -> None:
     """Issue 17.2: a cleared cache with no remote is "cannot read", never "never had it"."""
     shutil.rmtree(cached_metrics / ".dvc" / "cache")
-    with pytest.raises(DataError, match=r"metrics.json at base \(\w+\) is tracked by DVC "
-                       r"\(dvc.lock records metrics.json, md5 \w+\) but cannot be read: .*"
-                       r"dvc fetch"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=r"metrics.json at base \(\w+\) is tracked by DVC "
+        r"\(dvc.lock records metrics.json, md5 \w+\) but cannot be read: .*"
+        r"dvc fetch",
+    ):
         read_snapshot(gitmod.revision("base", cached_metrics))
 
 
@@ -211,10 +227,54 @@ def test_templated_pipeline_falls_back_to_dvc(two_revisions: Path) -> None:
 
 # --- issue 18: YAML read as DVC reads it (1.2, as ruamel.yaml resolves it) ------------------
 
-SCALARS = ["1e-3", "1.0e-3", "1E3", "12e03", "1e400", "1_000", "0x1F", "0o17", "017", "010", "08",
-           "1:20", "yes", "no", "on", "off", "Yes", "ON", "y", "n", "True", "TRUE", "false", "~",
-           "null", "Null", ".inf", "-.Inf", ".NaN", "1.", "._1", ".5", "+.5", "-.5e-3", "+1", "-0",
-           "0b101", "0x_1f", "-1_0.5e+3", "1e", "e3", "0b", "_1", "2001-12-14", "3.14", "-7"]  # fmt: skip
+SCALARS = [
+    "1e-3",
+    "1.0e-3",
+    "1E3",
+    "12e03",
+    "1e400",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "017",
+    "010",
+    "08",
+    "1:20",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "Yes",
+    "ON",
+    "y",
+    "n",
+    "True",
+    "TRUE",
+    "false",
+    "~",
+    "null",
+    "Null",
+    ".inf",
+    "-.Inf",
+    ".NaN",
+    "1.",
+    "._1",
+    ".5",
+    "+.5",
+    "-.5e-3",
+    "+1",
+    "-0",
+    "0b101",
+    "0x_1f",
+    "-1_0.5e+3",
+    "1e",
+    "e3",
+    "0b",
+    "_1",
+    "2001-12-14",
+    "3.14",
+    "-7",
+]
 
 
 def test_yaml_scalars_resolve_as_dvc_resolves_them() -> None:
@@ -281,14 +341,20 @@ class Data:
 def test_python_params_files_diff_as_dvc_params_diff(tmp_path: Path) -> None:
     """A params.py read without running it, as DVC reads it (literals only)."""
     root = init_dvc_repo(tmp_path / "repo")
-    pipeline = {"stages": {"t": {"cmd": "true", "params": [{"params.py": ["LR", "Model"]}]}},
-                "params": ["params.py"]}  # fmt: skip
+    pipeline = {
+        "stages": {"t": {"cmd": "true", "params": [{"params.py": ["LR", "Model"]}]}},
+        "params": ["params.py"],
+    }
     (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
     (root / "params.py").write_text(PY_PARAMS_BASE)
     commit_all(root, "base")
     git(root, "tag", "base")
-    head = (PY_PARAMS_BASE.replace("LR = 1e-3", "LR = 2e-3").replace("0.1\n", "0.2\n")
-            .replace('"adam"', '"sgd"').replace("(3, 4)", "(3, 5)"))  # fmt: skip
+    head = (
+        PY_PARAMS_BASE.replace("LR = 1e-3", "LR = 2e-3")
+        .replace("0.1\n", "0.2\n")
+        .replace('"adam"', '"sgd"')
+        .replace("(3, 4)", "(3, 5)")
+    )
     (root / "params.py").write_text(head + "NEW = True\n")
     commit_all(root, "head")
     expected = dvc_json(root, "params", "diff", "base", "HEAD", "--all")

@@ -44,8 +44,20 @@ def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
     copy = tmp_path / "p"
     shutil.copytree(trained, copy, symlinks=True)
-    assert mlgate_in(copy, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "production",
-                     "--monitoring", "enable") == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            copy,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "models/model.pkl",
+            "--env",
+            "production",
+            "--monitoring",
+            "enable",
+        )
+        == 0
+    )
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     return copy
 
@@ -142,8 +154,18 @@ def test_a_batch_file_is_checked_against_the_workspace_or_the_deployed_model(
     out = capsys.readouterr().out
     assert "DRIFT" in out and "models/model.pkl's training data in the workspace" in out
     generate_transactions(800, seed=9).to_parquet(tmp_path / "incoming.parquet")
-    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--file",
-                     str(tmp_path / "incoming.parquet")) == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            project,
+            monkeypatch,
+            "monitor",
+            "--env",
+            "production",
+            "--file",
+            str(tmp_path / "incoming.parquet"),
+        )
+        == 0
+    )
     assert "NO DRIFT" in capsys.readouterr().out
 
 
@@ -192,8 +214,20 @@ def test_no_log_and_monitoring_off_are_explained(project: Path, monkeypatch, cap
     assert "NOT ENOUGH DATA: 0 rows" in capsys.readouterr().out
     assert mlgate_in(project, monkeypatch, "rollback", "--env", "production") == 2  # nothing before
     capsys.readouterr()
-    assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "local",
-                     "--monitoring", "disable") == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            project,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "models/model.pkl",
+            "--env",
+            "local",
+            "--monitoring",
+            "disable",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert mlgate_in(project, monkeypatch, "monitor", "--env", "local") == 2
     assert "monitoring is off for local's md5-" in capsys.readouterr().err

@@ -76,9 +76,12 @@ def test_clean_counts_what_it_drops() -> None:
     cleaned, counts = prepare.clean(frame, {"target": "y", "id_column": "id"})
     assert list(cleaned.id) == [1, 2]
     assert counts == {
-        "rows_in": 5, "dropped_missing_target": 1, "dropped_duplicate_id": 1,
-        "dropped_infinite_value": 1, "rows_out": 2,
-    }  # fmt: skip
+        "rows_in": 5,
+        "dropped_missing_target": 1,
+        "dropped_duplicate_id": 1,
+        "dropped_infinite_value": 1,
+        "rows_out": 2,
+    }
 
 
 def test_split_is_seeded_and_stratified() -> None:
@@ -156,7 +159,7 @@ def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path) -> None:
         ("prepare", "prepare: {test_size: .nan}", "prepare.test_size must be a number, got nan"),
         ("prepare", "prepare: {seed: x}", "prepare.seed must be a whole number, got 'x'"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_param_value_is_one_line_and_exit_2(
     tmp_path: Path, stage: str, params: str, message: str
 ) -> None:
@@ -169,11 +172,21 @@ def test_a_bad_param_value_is_one_line_and_exit_2(
     data = tmp_path / "raw"
     if stage == "prepare":  # a real ingest output to prepare
         (tmp_path / "ok.yaml").write_text("data: {rows: 200}\n")
-        subprocess.run([sys.executable, "-m", "mlgate.pipeline.ingest", "--params", "ok.yaml",
-                        "--out", "raw"], cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
-    args = {"ingest": ["--out", "raw2"],
-            "prepare": ["--input", str(data), "--out", "processed", "--report", "r.json"]}[stage]  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", f"mlgate.pipeline.{stage}", "--params",
-                             "params.yaml", *args], cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "mlgate.pipeline.ingest", "--params", "ok.yaml", "--out", "raw"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+    args = {
+        "ingest": ["--out", "raw2"],
+        "prepare": ["--input", str(data), "--out", "processed", "--report", "r.json"],
+    }[stage]
+    result = subprocess.run(
+        [sys.executable, "-m", f"mlgate.pipeline.{stage}", "--params", "params.yaml", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"{stage}: error: {message}"

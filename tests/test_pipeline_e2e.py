@@ -68,11 +68,15 @@ def test_iris_quickstart_parity(tmp_path: Path) -> None:
     from sklearn.model_selection import train_test_split
 
     project = make_project(tmp_path / "iris")
-    write_params(project, {
-        "data": {"source": "sklearn:iris"},
-        "prepare": {"test_size": 0.3, "seed": 42, "stratify": False},
-        "train": {"model": "random_forest", "random_state": 42},
-    }, replace=True)  # fmt: skip
+    write_params(
+        project,
+        {
+            "data": {"source": "sklearn:iris"},
+            "prepare": {"test_size": 0.3, "seed": 42, "stratify": False},
+            "train": {"model": "random_forest", "random_state": 42},
+        },
+        replace=True,
+    )
     dvc(project, "repro")
 
     X, y = load_iris(return_X_y=True)
@@ -140,10 +144,15 @@ def test_user_csv_trains_end_to_end(tmp_path: Path) -> None:
         f"{i % 7},{(i * 3) % 11},{'red' if i % 3 else 'blue'},{int(i % 7 > 3)}" for i in range(300)
     ]
     (project / "mine.csv").write_text("\n".join(lines) + "\n")
-    write_params(project, {"data": {"source": "mine.csv", "target": "label"},
-                           "prepare": {"test_size": 0.25, "seed": 1},
-                           "train": {"model": "logistic_regression", "max_iter": 500}},
-                 replace=True)  # fmt: skip
+    write_params(
+        project,
+        {
+            "data": {"source": "mine.csv", "target": "label"},
+            "prepare": {"test_size": 0.25, "seed": 1},
+            "train": {"model": "logistic_regression", "max_iter": 500},
+        },
+        replace=True,
+    )
     dvc(project, "repro")
     metrics = json.loads((project / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.9

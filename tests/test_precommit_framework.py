@@ -22,11 +22,19 @@ pytestmark = pytest.mark.slow
 _HOME = Path.home()
 PIP_ENV = {
     "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(_HOME / ".cache" / "pip")),
-    **({"PIP_CONFIG_FILE": str(_HOME / ".config" / "pip" / "pip.conf")}
-       if (_HOME / ".config" / "pip" / "pip.conf").exists() else {}),
-}  # fmt: skip
-HOOK_IDS = ("mlgate-stale-pipeline", "mlgate-gate", "mlgate-dvc-checkout",
-            "mlgate-dvc-checkout-after-merge", "mlgate-dvc-checkout-after-rebase")  # fmt: skip
+    **(
+        {"PIP_CONFIG_FILE": str(_HOME / ".config" / "pip" / "pip.conf")}
+        if (_HOME / ".config" / "pip" / "pip.conf").exists()
+        else {}
+    ),
+}
+HOOK_IDS = (
+    "mlgate-stale-pipeline",
+    "mlgate-gate",
+    "mlgate-dvc-checkout",
+    "mlgate-dvc-checkout-after-merge",
+    "mlgate-dvc-checkout-after-rebase",
+)
 
 
 def mlgate_source(path: Path) -> str:
@@ -35,8 +43,9 @@ def mlgate_source(path: Path) -> str:
     path.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy2(REPO_ROOT / name, path / name)
-    shutil.copytree(REPO_ROOT / "src", path / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))  # fmt: skip
+    shutil.copytree(
+        REPO_ROOT / "src", path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     git(path, "init", "-q")
     return commit_all(path, "mlgate")
 
@@ -54,15 +63,19 @@ def test_the_pre_commit_framework_runs_every_hook(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
     git(repo, "push", "-q", "origin", "main")
-    config = {"repos": [{"repo": str(tmp_path / "mlgate"), "rev": rev,
-                         "hooks": [{"id": i} for i in HOOK_IDS]}]}  # fmt: skip
+    config = {
+        "repos": [
+            {"repo": str(tmp_path / "mlgate"), "rev": rev, "hooks": [{"id": i} for i in HOOK_IDS]}
+        ]
+    }
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     commit_all(repo, "use mlgate's hooks")
     env = {**os.environ, **PIP_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(args, cwd=repo, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        result = subprocess.run(
+            args, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         return result  # .stdout: both streams, as a terminal would show them
 
     hook_types = [arg for kind in HOOKS for arg in ("-t", kind)]

@@ -40,16 +40,29 @@ FEATURES = [{"name": "amount", "dtype": "float64"}, {"name": "hour", "dtype": "i
 NAME = "fraud"
 
 
-def write_model(repo: Path, roc_auc: float, features: list[dict[str, str]] = FEATURES,
-                weights: str = "w1") -> None:  # fmt: skip
+def write_model(
+    repo: Path, roc_auc: float, features: list[dict[str, str]] = FEATURES, weights: str = "w1"
+) -> None:
     """What a pipeline run leaves behind: metrics, a model, its card, and dvc.lock's hashes."""
     (repo / "models").mkdir(exist_ok=True)
     (repo / "metrics.json").write_text(json.dumps({"roc_auc": roc_auc}))
     (repo / "models/model.json").write_text(json.dumps({"features": features}))
-    lock = {"schema": "2.0", "stages": {"train": {"cmd": "train", "outs": [
-        {"path": "models/model.pkl", "md5": f"{weights:0>32}", "size": 10},
-        {"path": "metrics.json", "md5": f"{roc_auc}".replace(".", "").ljust(32, "0"), "size": 17},
-    ]}}}  # fmt: skip
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "train": {
+                "cmd": "train",
+                "outs": [
+                    {"path": "models/model.pkl", "md5": f"{weights:0>32}", "size": 10},
+                    {
+                        "path": "metrics.json",
+                        "md5": f"{roc_auc}".replace(".", "").ljust(32, "0"),
+                        "size": 17,
+                    },
+                ],
+            }
+        },
+    }
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
 
 
@@ -65,9 +78,16 @@ def repo(tmp_path: Path, origin: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
-    dvc_yaml = {"stages": {"train": {"cmd": "train", "metrics": [{"metrics.json": {"cache": False}}],
-                                     "outs": ["models/model.pkl"]}},
-                "artifacts": {NAME: {"path": "models/model.pkl", "type": "model"}}}  # fmt: skip
+    dvc_yaml = {
+        "stages": {
+            "train": {
+                "cmd": "train",
+                "metrics": [{"metrics.json": {"cache": False}}],
+                "outs": ["models/model.pkl"],
+            }
+        },
+        "artifacts": {NAME: {"path": "models/model.pkl", "type": "model"}},
+    }
     (root / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml))
     (root / "pyproject.toml").write_text(POLICY)
     write_model(root, 0.90)
@@ -237,9 +257,17 @@ def test_two_concurrent_releases_end_with_two_versions(
     clones = [clone(origin, tmp_path / f"job{n}") for n in range(2)]
     for n, job in enumerate(clones):
         new_model(job, 0.91 + n / 100, weights=f"job{n}")
-    jobs = [subprocess.Popen([sys.executable, "-c", RELEASE_SCRIPT], cwd=job, env=os.environ,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for job in clones]  # fmt: skip
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RELEASE_SCRIPT],
+            cwd=job,
+            env=os.environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for job in clones
+    ]
     outputs = [job.communicate(timeout=60)[0] for job in jobs]
     assert [job.returncode for job in jobs] == [0, 0], outputs
     versions = sorted(git(origin, "tag", "--list").split())
@@ -327,8 +355,10 @@ def test_releases_and_history(repo: Path, monkeypatch, capsys) -> None:
     assert mlgate_in(repo, monkeypatch, "history", NAME, "--json") == 0
     events = json.loads(capsys.readouterr().out)
     assert [(e["event"], e["version"], e["stage"]) for e in events] == [
-        ("registration", "v0.1.0", None), ("registration", "v0.2.0", None), ("assignment", "v0.1.0", "staging"),
-    ]  # fmt: skip
+        ("registration", "v0.1.0", None),
+        ("registration", "v0.2.0", None),
+        ("assignment", "v0.1.0", "staging"),
+    ]
 
 
 def gto_json(repo: Path, *args: str) -> Any:

@@ -50,5 +50,7 @@ def test_release_promote_and_a_stale_pipeline_refused(tmp_path: Path, monkeypatc
     assert main(["release", "--push"]) == 0
     assert main(["promote", "fraud-detector@v0.2.0", "staging", "--push"]) == 0
     assert sorted(git(tmp_path / "origin.git", "tag", "--list").split()) == [
-        "fraud-detector#staging#1", "fraud-detector@v0.1.0", "fraud-detector@v0.2.0",
-    ]  # fmt: skip
+        "fraud-detector#staging#1",
+        "fraud-detector@v0.1.0",
+        "fraud-detector@v0.2.0",
+    ]

@@ -32,8 +32,11 @@ def test_rows_are_written_under_one_header_and_read_back_typed(tmp_path: Path) -
     assert path.name == "requests.csv"
     rows = rows_of(path)
     assert rows[0] == ["time", "version", "amount", "shop", "prediction"]
-    assert [r[1:] for r in rows[1:]] == [["v1", "5.0", "grocery", "0"], ["v1", "", "grocery", "1"],
-                                          ["v1", "7.5", 'a "quoted", text', "1"]]  # fmt: skip
+    assert [r[1:] for r in rows[1:]] == [
+        ["v1", "5.0", "grocery", "0"],
+        ["v1", "", "grocery", "1"],
+        ["v1", "7.5", 'a "quoted", text', "1"],
+    ]
     read = requestlog.read([path], COLUMNS)
     assert read["amount"].tolist()[::2] == [5.0, 7.5] and pd.isna(read["amount"][1])
     assert read["shop"].tolist() == ["grocery", "grocery", 'a "quoted", text']
@@ -178,8 +181,9 @@ def test_a_full_disk_leaves_no_part_of_a_request(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("failed: cannot append to the monitoring log: File too large")

@@ -67,8 +67,11 @@ def test_fresh_data_that_changes_the_model_is_proposed_as_one_pull_request(
     assert git(origin, "rev-parse", f"{BRANCH}^") == main_commit
     assert git(origin, "show", f"{BRANCH}:model.txt") == "flip 0.0"
     assert sorted(git(origin, "diff", "--name-only", "main", BRANCH).split()) == [
-        "dvc.lock", "eval/predictions.csv", "metrics.json", "model.txt",
-    ]  # fmt: skip
+        "dvc.lock",
+        "eval/predictions.csv",
+        "metrics.json",
+        "model.txt",
+    ]
     # The person's checkout is as it was: same branch, same index, retrained files in the worktree.
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(clone, "rev-parse", "HEAD") == main_commit
@@ -152,9 +155,14 @@ def test_the_data_goes_to_the_dvc_remote_so_the_pull_request_can_pull_it(
     ],
 )
 def test_what_cannot_run_says_why_in_one_line_and_exits_2(
-    project: tuple[Path, Path, Path], server: FakeGitHub, monkeypatch, capsys,
-    setup: str, args: list[str], message: str,
-) -> None:  # fmt: skip
+    project: tuple[Path, Path, Path],
+    server: FakeGitHub,
+    monkeypatch,
+    capsys,
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
     clone, upstream, origin = project
     upstream.write_text("0.0")
     lock = (clone / "dvc.lock").read_text()

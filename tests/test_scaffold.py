@@ -35,13 +35,27 @@ def test_this_repositorys_workflows_are_the_templates_rendered() -> None:
 
 
 def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOOLS / "zizmor"), "--offline", "--persona", "pedantic", "--config",
-                           str(ZIZMOR_CONFIG), *map(str, paths)], capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [
+            str(TOOLS / "zizmor"),
+            "--offline",
+            "--persona",
+            "pedantic",
+            "--config",
+            str(ZIZMOR_CONFIG),
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def schema(kind: str, *paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOOLS / "check-jsonschema"), "--builtin-schema", f"vendor.{kind}",
-                           *map(str, paths)], capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [str(TOOLS / "check-jsonschema"), "--builtin-schema", f"vendor.{kind}", *map(str, paths)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_this_repositorys_workflows_and_action_pass_zizmor_and_githubs_schemas() -> None:
@@ -121,7 +135,10 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     assert (plain / ".dvc" / "config").exists()
     policy = read_policy(revision(WORKSPACE, plain))
     assert [(r.key, r.direction, r.tolerance) for r in policy.rules] == [
-        ("accuracy", "higher", 0.0091), ("loss", "lower", 0.003), ("rows", "higher", 1)]  # fmt: skip
+        ("accuracy", "higher", 0.0091),
+        ("loss", "lower", 0.003),
+        ("rows", "higher", 1),
+    ]
     install = f'python -m pip install "mlgate=={__version__}" -e .'  # the project's own package
     assert f"run: {install}\n" in (plain / ".github/workflows/pr.yml").read_text()
     assert (
@@ -148,12 +165,16 @@ def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
     (plain / "docs/requirements.txt").write_text("sphinx\n")
     (plain / "venv/lib").mkdir(parents=True)
     (plain / "venv/requirements.txt").write_text("untracked\n")
-    (plain / "pyproject.toml").write_text('[project]\nname = "plain"\n'
-                                          "[project.optional-dependencies]\n"
-                                          'train = ["xgboost"]\nplots = ["matplotlib"]\n')  # fmt: skip
+    (plain / "pyproject.toml").write_text(
+        '[project]\nname = "plain"\n'
+        "[project.optional-dependencies]\n"
+        'train = ["xgboost"]\nplots = ["matplotlib"]\n'
+    )
     (plain / ".dvc").mkdir()
-    (plain / ".dvc/config").write_text("['remote \"data\"']\n    url = s3://bucket/path\n"
-                                       "['remote \"web\"']\n    url = https://example.org/x\n")  # fmt: skip
+    (plain / ".dvc/config").write_text(
+        "['remote \"data\"']\n    url = s3://bucket/path\n"
+        "['remote \"web\"']\n    url = https://example.org/x\n"
+    )
     subprocess.run(
         ["git", "add", "requirements.txt", "docs", "pyproject.toml"], cwd=plain, check=True
     )
@@ -166,12 +187,25 @@ def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
 
 
 def test_a_starter_rule_for_every_number_and_none_for_counters() -> None:
-    rules = scaffold.starter_rules({"eval/metrics.json": {
-        "step": 12, "val.log_loss": 0.3, "test.rmse": 2.0, "test.r2": 0.8, "note": "text",
-        "ok": True, "weird key\"": 0.5}})  # fmt: skip
+    rules = scaffold.starter_rules(
+        {
+            "eval/metrics.json": {
+                "step": 12,
+                "val.log_loss": 0.3,
+                "test.rmse": 2.0,
+                "test.r2": 0.8,
+                "note": "text",
+                "ok": True,
+                'weird key"': 0.5,
+            }
+        }
+    )
     assert [(r.name, r.direction) for r in rules] == [
-        ("test.r2", "higher"), ("test.rmse", "lower"), ("val.log_loss", "lower"),
-        ('weird key"', "higher")]  # fmt: skip
+        ("test.r2", "higher"),
+        ("test.rmse", "lower"),
+        ("val.log_loss", "lower"),
+        ('weird key"', "higher"),
+    ]
     table = scaffold.starter_policy(rules)
     assert '"weird key\\"" = { direction = "higher", tolerance = 0.005 }' in table
     assert (
@@ -216,8 +250,21 @@ def test_init_outside_a_git_repository_says_so(
 
 def test_the_package_ships_the_templates(tmp_path: Path) -> None:
     """A wheel built from this checkout holds every template (package data, not only source)."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                    "-w", str(tmp_path), str(REPO_ROOT)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = tmp_path.glob("mlgate-*.whl")
     shutil.unpack_archive(wheel, tmp_path / "unpacked", "zip")
     for template in scaffold.TEMPLATES.values():

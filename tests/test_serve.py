@@ -53,8 +53,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     dvc(project, "repro", "-q")
     commit_all(project, "inverted labels")
     assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
-    deployed = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0",
-                         "--env", "production", "--monitoring", "enable")  # fmt: skip
+    deployed = mlgate_in(
+        project,
+        monkeypatch,
+        "deploy",
+        "--model",
+        "scorer@v0.1.0",
+        "--env",
+        "production",
+        "--monitoring",
+        "enable",
+    )
     assert deployed == 0
     return project
 
@@ -85,8 +94,13 @@ def serving(env: environments.Environment, max_body_bytes: int = 1 << 20) -> Ite
         thread.join(timeout=10)
 
 
-def request(address: str, method: str, path: str, body: bytes | None = None,
-            content_type: str = "application/json") -> tuple[int, bytes]:  # fmt: skip
+def request(
+    address: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(address, timeout=30)
     try:
         headers = {"Content-Type": content_type} if body is not None else {}
@@ -124,10 +138,16 @@ def test_every_format_every_endpoint_and_metrics(project: Path) -> None:
         )
         assert len(version["md5"]) == 32 and len(version["commit"]) == 40
         documents = [
-            {"dataframe_split": {"columns": ["x1", "x2"], "data": [list(r.values()) for r in ROWS]}},
-            {"dataframe_records": ROWS}, {"instances": ROWS},
+            {
+                "dataframe_split": {
+                    "columns": ["x1", "x2"],
+                    "data": [list(r.values()) for r in ROWS],
+                }
+            },
+            {"dataframe_records": ROWS},
+            {"instances": ROWS},
             {"inputs": {"x1": [r["x1"] for r in ROWS], "x2": [r["x2"] for r in ROWS]}},
-        ]  # fmt: skip
+        ]
         for document in documents:
             assert score(address, document) == (200, {"predictions": expected})
         csv = ("x2,x1\n" + "".join(f"{r['x2']},{r['x1']}\n" for r in ROWS)).encode()
@@ -136,14 +156,23 @@ def test_every_format_every_endpoint_and_metrics(project: Path) -> None:
         status, text = request(address, "GET", "/metrics")
     assert status == 200
     families = {f.name: f for f in text_string_to_metric_families(text.decode())}
-    requests = {(s.labels["endpoint"], s.labels["status"]): s.value
-                for s in families["mlgate_requests"].samples if s.name == "mlgate_requests_total"}  # fmt: skip
+    requests = {
+        (s.labels["endpoint"], s.labels["status"]): s.value
+        for s in families["mlgate_requests"].samples
+        if s.name == "mlgate_requests_total"
+    }
     assert requests[("/invocations", "200")] == 5 and requests[("/ping", "200")] == 2
-    latency = [s for s in families["mlgate_request_duration_seconds"].samples
-               if s.name.endswith("_count") and s.labels["endpoint"] == "/invocations"]  # fmt: skip
+    latency = [
+        s
+        for s in families["mlgate_request_duration_seconds"].samples
+        if s.name.endswith("_count") and s.labels["endpoint"] == "/invocations"
+    ]
     assert latency[0].value == 5
-    predicted = {s.labels["prediction"]: s.value for s in families["mlgate_predictions"].samples
-                 if s.name == "mlgate_predictions_total"}  # fmt: skip
+    predicted = {
+        s.labels["prediction"]: s.value
+        for s in families["mlgate_predictions"].samples
+        if s.name == "mlgate_predictions_total"
+    }
     assert sum(predicted.values()) == 5 * len(ROWS)
     [info] = families["mlgate_model_info"].samples
     assert info.labels["version"] == "v0.1.0" and info.value == 1
@@ -165,8 +194,12 @@ def test_concurrent_clients_each_get_their_own_rows_predicted(project: Path) -> 
                     {"x1": n - 4 + r / 10, "x2": (-1) ** r * (i + 1)}
                     for i in range(1 + (n + r) % 5)
                 ]
-                connection.request("POST", "/invocations", json.dumps({"dataframe_records": rows}),
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
+                connection.request(
+                    "POST",
+                    "/invocations",
+                    json.dumps({"dataframe_records": rows}),
+                    headers={"Content-Type": "application/json"},
+                )
                 response = connection.getresponse()
                 answers.setdefault(n, []).append(
                     (rows, response.status, json.loads(response.read()))
@@ -193,19 +226,46 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(project: Pat
     with serving(production(project), max_body_bytes=1024) as address:
         cases = [
             (b"{oops", "application/json", 400, "not valid JSON"),
-            (json.dumps({"dataframe_records": [{"x1": 1}]}).encode(), "application/json", 400, "row 1 lacks x2"),
-            (b'{"instances": [{"x1": 1, "x2": 2}, {"x1": Infinity, "x2": 1}]}', "application/json", 400,
-             "column 'x1' must hold numbers from -3.4e38 to 3.4e38 (row 2)"),
-            (b'{"instances": [{"x1": 1, "x2": ' + b"9" * 400 + b'}]}', "application/json", 400,
-             "column 'x2' must hold numbers from -3.4e38 to 3.4e38 (row 1)"),
+            (
+                json.dumps({"dataframe_records": [{"x1": 1}]}).encode(),
+                "application/json",
+                400,
+                "row 1 lacks x2",
+            ),
+            (
+                b'{"instances": [{"x1": 1, "x2": 2}, {"x1": Infinity, "x2": 1}]}',
+                "application/json",
+                400,
+                "column 'x1' must hold numbers from -3.4e38 to 3.4e38 (row 2)",
+            ),
+            (
+                b'{"instances": [{"x1": 1, "x2": ' + b"9" * 400 + b"}]}",
+                "application/json",
+                400,
+                "column 'x2' must hold numbers from -3.4e38 to 3.4e38 (row 1)",
+            ),
             (b"x1,x2\n1e308,1\n", "text/csv", 400, "column 'x1' must hold numbers from"),
-            (b'{"instances": ' + b"[" * 400 + b"]" * 400 + b"}", "application/json", 400, "instances rows"),
+            (
+                b'{"instances": ' + b"[" * 400 + b"]" * 400 + b"}",
+                "application/json",
+                400,
+                "instances rows",
+            ),
             (b"x1,x2\n1,2\n", "<script>alert(1)</script>", 415, "unsupported content type"),
-            (json.dumps({"dataframe_records": [{"x1": secret, "x2": 1}]}).encode(), "application/json", 400,
-             "column 'x1' must hold numbers (row 1)"),
+            (
+                json.dumps({"dataframe_records": [{"x1": secret, "x2": 1}]}).encode(),
+                "application/json",
+                400,
+                "column 'x1' must hold numbers (row 1)",
+            ),
             (b"x1,x2\n1,2\n", "text/plain", 415, "send application/json or text/csv"),
-            (json.dumps({"instances": [{"x1": 1.0, "x2": 2.0}] * 100}).encode(), "application/json", 413, "over the limit of 1,024 bytes"),
-        ]  # fmt: skip
+            (
+                json.dumps({"instances": [{"x1": 1.0, "x2": 2.0}] * 100}).encode(),
+                "application/json",
+                413,
+                "over the limit of 1,024 bytes",
+            ),
+        ]
         for body, content_type, status, message in cases:
             got, answer = request(address, "POST", "/invocations", body, content_type)
             assert got == status and message in json.loads(answer)["error"], answer
@@ -222,8 +282,13 @@ def _chunked_post(address: str, body: bytes) -> int:
     connection = http.client.HTTPConnection(address, timeout=30)
     try:
         chunks = [body[i : i + 100] for i in range(0, len(body), 100)]
-        connection.request("POST", "/invocations", body=iter(chunks),
-                           headers={"Content-Type": "application/json"}, encode_chunked=True)  # fmt: skip
+        connection.request(
+            "POST",
+            "/invocations",
+            body=iter(chunks),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
         return connection.getresponse().status
     finally:
         connection.close()
@@ -241,8 +306,9 @@ def test_a_deploy_and_a_rollback_switch_the_model_with_no_failed_request(project
             connection = http.client.HTTPConnection(address, timeout=30)
             body = json.dumps({"instances": ROWS}).encode()
             while not stop.is_set():
-                connection.request("POST", "/invocations", body=body,
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
+                connection.request(
+                    "POST", "/invocations", body=body, headers={"Content-Type": "application/json"}
+                )
                 response = connection.getresponse()
                 statuses.append(response.status)
                 response.read()
@@ -296,8 +362,11 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
             assert shown["refused"]["version"] == "v0.1.0" and "md5" in shown["refused"]["reason"]
         assert ready["ready"] is True and ready["version"] == "v0.1.0"
         _, text = request(address, "GET", "/metrics")
-        values = {s.name: s.value for f in text_string_to_metric_families(text.decode())
-                  for s in f.samples}  # fmt: skip
+        values = {
+            s.name: s.value
+            for f in text_string_to_metric_families(text.decode())
+            for s in f.samples
+        }
         assert values["mlgate_switch_failures_total"] == 1.0
     assert "cannot switch" in capfd.readouterr().err
 
@@ -366,8 +435,12 @@ def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--env", "production",
-                                "--port", str(port)], cwd=project, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
+        cwd=project,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -397,7 +470,8 @@ def test_a_log_that_cannot_be_written_never_fails_an_answer(
         for _ in range(3):
             assert score(address, {"instances": ROWS})[0] == 200
         _, text = request(address, "GET", "/metrics")
-    values = {s.name: s.value for f in text_string_to_metric_families(text.decode())
-              for s in f.samples}  # fmt: skip
+    values = {
+        s.name: s.value for f in text_string_to_metric_families(text.decode()) for s in f.samples
+    }
     assert values["mlgate_log_errors_total"] == 3.0
     assert capsys.readouterr().err.count("requests are not being logged") == 1

@@ -18,10 +18,16 @@ from mlgate.snapshot import read_snapshot
 from mlgate.values import diff
 
 ROOT_PIPELINE = {
-    "stages": {"prepare": {"cmd": "python prepare.py", "deps": ["prepare.py"],
-                           "params": ["prepare.rows"], "outs": ["data.txt"]}},
+    "stages": {
+        "prepare": {
+            "cmd": "python prepare.py",
+            "deps": ["prepare.py"],
+            "params": ["prepare.rows"],
+            "outs": ["data.txt"],
+        }
+    },
     "metrics": ["root_metrics.json"],
-}  # fmt: skip
+}
 PREPARE = """\
 import yaml
 rows = yaml.safe_load(open("params.yaml"))["prepare"]["rows"]
@@ -31,12 +37,18 @@ import json; json.dump({"rows": rows}, open("root_metrics.json", "w"))
 # models/dvc.yaml: its stage runs in models/code/, reads the root's data, and writes the model
 # and metrics there; its params file is models/code/params.yaml (exponent notation).
 SUB_PIPELINE = {
-    "stages": {"train": {"wdir": "code", "cmd": "python train.py",
-                         "deps": ["train.py", "../../data.txt"], "params": ["lr"],
-                         "outs": ["model.bin"],
-                         "metrics": [{"scores.json": {"cache": False}}]}},
+    "stages": {
+        "train": {
+            "wdir": "code",
+            "cmd": "python train.py",
+            "deps": ["train.py", "../../data.txt"],
+            "params": ["lr"],
+            "outs": ["model.bin"],
+            "metrics": [{"scores.json": {"cache": False}}],
+        }
+    },
     "artifacts": {"ranker": {"path": "code/model.bin", "type": "model"}},
-}  # fmt: skip
+}
 TRAIN = """\
 import json, yaml
 lr = float(yaml.safe_load(open("params.yaml"))["lr"])
@@ -97,7 +109,9 @@ def test_lock_outputs_are_the_repositorys_paths_and_artifacts_are_named_as_gto_n
     assert sorted(outputs) == ["data.txt", "models/code/model.bin", "models/code/scores.json"]
     assert sorted(dvcfiles.read_lock(head)) == ["models/dvc.yaml:train", "prepare"]
     assert dvcfiles.artifact_file(head, "models:ranker") == (
-        "models/code/model.bin", outputs["models/code/model.bin"]["md5"])  # fmt: skip
+        "models/code/model.bin",
+        outputs["models/code/model.bin"]["md5"],
+    )
 
 
 def test_the_pre_commit_check_covers_a_subfolders_pipeline(repo: Path) -> None:

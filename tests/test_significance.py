@@ -27,7 +27,10 @@ def sample(rows: int = 400, seed: int = 0, flip: float = 0.0, ids_from: int = 0)
     scores = np.clip(0.5 + np.where(labels == 1, 0.25, -0.25) + rng.normal(0, 0.2, rows), 0, 1)
     flipped = np.random.default_rng(seed + 1).random(rows) < flip
     scores = np.where(flipped, 1 - scores, scores)
-    return [(ids_from + i, y, int(s >= 0.5), f"{s:.4f}") for i, (y, s) in enumerate(zip(labels, scores, strict=True))]  # fmt: skip
+    return [
+        (ids_from + i, y, int(s >= 0.5), f"{s:.4f}")
+        for i, (y, s) in enumerate(zip(labels, scores, strict=True))
+    ]
 
 
 @pytest.fixture
@@ -117,14 +120,19 @@ WHERE = "eval/predictions.csv at main (abc)"
         (b"id,label,score\n1,0,0.5\n", "lacks the column prediction"),
         (b"id,label,prediction\n1,0,0\n", "lacks the column score (or score_<class> columns)"),
         (b"id,label,prediction,score\n1,0,0,0.5\n2,1,1\n", "line 3 has 3 fields, the header 4"),
-        (b"id,label,prediction,score\n1,0,0,0.5\n2,1,1,high\n", "score 'high' on line 3 is not a number"),
+        (
+            b"id,label,prediction,score\n1,0,0,0.5\n2,1,1,high\n",
+            "score 'high' on line 3 is not a number",
+        ),
         (b"id,label,prediction,score\n1,0,0,nan\n2,1,1,0.9\n", "score is 'nan' on line 2"),
         (b"id,label,prediction,score\n1,0,0,0.5\n2,1,1,1.5\n", "scores must be probabilities"),
         (b"id,label,prediction,score\n1,0,0,0.5\n1,1,1,0.9\n", "id '1' appears more than once"),
         (b"\xff\xfe\x00bad", "is not a readable CSV file"),
     ],
-)  # fmt: skip
-def test_a_malformed_file_is_a_data_error_naming_file_revision_and_line(content: bytes, message: str) -> None:  # fmt: skip
+)
+def test_a_malformed_file_is_a_data_error_naming_file_revision_and_line(
+    content: bytes, message: str
+) -> None:
     with pytest.raises(DataError, match=re.escape(message)) as raised:
         parse_predictions(content, WHERE)
     assert str(raised.value).startswith(WHERE)
@@ -133,11 +141,16 @@ def test_a_malformed_file_is_a_data_error_naming_file_revision_and_line(content:
 @pytest.mark.parametrize(
     ("head", "message"),
     [
-        (csv_of([(0, 0, 0, "0.3,0.7")], "id,label,prediction,score_0,score_1"), "mismatched columns: .* has 'score', .* has 'score_0', 'score_1'"),
+        (
+            csv_of([(0, 0, 0, "0.3,0.7")], "id,label,prediction,score_0,score_1"),
+            "mismatched columns: .* has 'score', .* has 'score_0', 'score_1'",
+        ),
         (csv_of([(0, 0, 2, "0.3")]), "3 classes but one 'score' column"),
     ],
-)  # fmt: skip
-def test_revisions_that_disagree_on_the_classes_are_a_data_error(repo: Path, head: bytes, message: str) -> None:  # fmt: skip
+)
+def test_revisions_that_disagree_on_the_classes_are_a_data_error(
+    repo: Path, head: bytes, message: str
+) -> None:
     base, workspace = at(repo, head)
     with pytest.raises(DataError, match=message):
         measure(base, workspace, PATH, {"accuracy": 0.95})

@@ -174,8 +174,11 @@ def test_a_python_params_file_is_checked_as_dvc_records_it(tmp_path: Path) -> No
     """Tuples in params.py are lists in dvc.lock: equal, not a change."""
     root = init_dvc_repo(tmp_path / "repo")
     (root / "params.py").write_text("LR = 1e-3\nSHAPE = (3, 4)\n\nclass Model:\n    DEPTH = 3\n")
-    stage = {"cmd": "echo ok > out.txt", "params": [{"params.py": ["LR", "SHAPE", "Model"]}],
-             "outs": ["out.txt"]}  # fmt: skip
+    stage = {
+        "cmd": "echo ok > out.txt",
+        "params": [{"params.py": ["LR", "SHAPE", "Model"]}],
+        "outs": ["out.txt"],
+    }
     (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": stage}}))
     dvc(root, "repro", "-q")
     commit_all(root, "a python params file")

@@ -25,13 +25,21 @@ SKLEARN_BINARY = {
 }
 SKLEARN_MACRO = {
     "accuracy": SKLEARN_BINARY["accuracy"],
-    "precision": lambda y, p, s, w: sk.precision_score(y, p, average="macro", sample_weight=w, zero_division=0),
-    "recall": lambda y, p, s, w: sk.recall_score(y, p, average="macro", sample_weight=w, zero_division=0),
+    "precision": lambda y, p, s, w: sk.precision_score(
+        y, p, average="macro", sample_weight=w, zero_division=0
+    ),
+    "recall": lambda y, p, s, w: sk.recall_score(
+        y, p, average="macro", sample_weight=w, zero_division=0
+    ),
     "f1": lambda y, p, s, w: sk.f1_score(y, p, average="macro", sample_weight=w, zero_division=0),
-    "roc_auc": lambda y, p, s, w: sk.roc_auc_score(_one_hot(y, s), s, average="macro", sample_weight=w),
-    "average_precision": lambda y, p, s, w: sk.average_precision_score(_one_hot(y, s), s, average="macro", sample_weight=w),
+    "roc_auc": lambda y, p, s, w: sk.roc_auc_score(
+        _one_hot(y, s), s, average="macro", sample_weight=w
+    ),
+    "average_precision": lambda y, p, s, w: sk.average_precision_score(
+        _one_hot(y, s), s, average="macro", sample_weight=w
+    ),
     "log_loss": lambda y, p, s, w: sk.log_loss(y, s, sample_weight=w, labels=range(s.shape[1])),
-}  # fmt: skip
+}
 
 
 def _one_hot(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -75,8 +83,11 @@ def test_the_statistics_cover_the_policys_prediction_metrics() -> None:
 
 
 @pytest.mark.parametrize("metric", sorted(stats.METRICS))
-@pytest.mark.parametrize(("make", "sklearn"), [(binary, SKLEARN_BINARY), (multiclass, SKLEARN_MACRO)],
-                         ids=["binary", "multiclass"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "sklearn"),
+    [(binary, SKLEARN_BINARY), (multiclass, SKLEARN_MACRO)],
+    ids=["binary", "multiclass"],
+)
 def test_every_metric_equals_scikit_learn_with_and_without_resampling_weights(
     metric: str,
     make,
@@ -176,8 +187,10 @@ def paired_trial(rng: np.random.Generator, rows: int) -> tuple[stats.Scored, sta
     kind = rng.choice(4, size=rows, p=[0.80, 0.06, 0.04, 0.10])  # both right, base, head, none
     base_right, head_right = np.isin(kind, (0, 1)), np.isin(kind, (0, 2))
     sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731 (monotone: ranks unchanged)
-    return (stats.scored(labels, np.where(base_right, labels, 1 - labels), sigmoid(base_scores)),
-            stats.scored(labels, np.where(head_right, labels, 1 - labels), sigmoid(head_scores)))  # fmt: skip
+    return (
+        stats.scored(labels, np.where(base_right, labels, 1 - labels), sigmoid(base_scores)),
+        stats.scored(labels, np.where(head_right, labels, 1 - labels), sigmoid(head_scores)),
+    )
 
 
 TRUE_DIFFERENCE = {
@@ -192,8 +205,9 @@ def test_the_95_percent_interval_covers_the_true_difference_about_95_percent_of_
     covered = dict.fromkeys(TRUE_DIFFERENCE, 0)
     for trial in range(trials):
         base, head = paired_trial(rng, rows=600)
-        results = stats.compare(dict.fromkeys(TRUE_DIFFERENCE, 0.95), base, head, paired=True,
-                                resamples=400, seed=trial)  # fmt: skip
+        results = stats.compare(
+            dict.fromkeys(TRUE_DIFFERENCE, 0.95), base, head, paired=True, resamples=400, seed=trial
+        )
         for name, truth in TRUE_DIFFERENCE.items():
             covered[name] += results[name].low <= truth <= results[name].high
     for name, count in covered.items():
@@ -204,13 +218,18 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another() -> Non
     base, head = binary(6), binary(7)
 
     def run(seed: int) -> dict[str, stats.Difference]:
-        return stats.compare({"f1": 0.95, "roc_auc": 0.9}, base, head, paired=True,
-                             resamples=300, seed=seed)  # fmt: skip
+        return stats.compare(
+            {"f1": 0.95, "roc_auc": 0.9}, base, head, paired=True, resamples=300, seed=seed
+        )
 
     first = run(11)
     assert run(11) == first and run(12) != first
     assert (first["f1"].method, first["f1"].rows, first["f1"].resamples, first["f1"].seed) == (
-        stats.PAIRED, 3000, 300, 11)  # fmt: skip
+        stats.PAIRED,
+        3000,
+        300,
+        11,
+    )
     assert first["roc_auc"].confidence == 0.9
 
 
@@ -224,8 +243,9 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch: pytest.Monk
 
 
 def test_unpaired_bootstrap_takes_row_sets_of_different_sizes() -> None:
-    results = stats.compare(everything(), binary(8, rows=2000), binary(9, rows=2500),
-                            paired=False, resamples=200)  # fmt: skip
+    results = stats.compare(
+        everything(), binary(8, rows=2000), binary(9, rows=2500), paired=False, resamples=200
+    )
     for result in results.values():
         assert result.method == stats.UNPAIRED and result.test == stats.BOOTSTRAP
         assert result.rows == 2000 and result.low <= result.difference <= result.high

@@ -71,15 +71,29 @@ def push_model(developer: Path, branch: str, flip: float) -> str:
     return git(developer, "rev-parse", "HEAD")
 
 
-def pull_request_job(workflows: Path, developer: Path, origin: Path, sha: str, server: FakeGitHub,
-                     workspace: Path) -> Job:  # fmt: skip
-    context = {"github.token": "t0ken", "github.base_ref": "main", "github.head_ref": "change",
-               "github.ref": f"refs/pull/{PULL_REQUEST}/merge", "github.sha": sha,
-               "github.event_name": "pull_request", "github.repository": "team/model",
-               "github.api_url": server.url,
-               "event": pull_request_event(PULL_REQUEST, "main", sha)}  # fmt: skip
-    return run_job(workflows / "pr.yml", "gate", workspace, origin.as_uri(), sha, context,
-                   dvc_cache=developer / ".dvc" / "cache")  # fmt: skip
+def pull_request_job(
+    workflows: Path, developer: Path, origin: Path, sha: str, server: FakeGitHub, workspace: Path
+) -> Job:
+    context = {
+        "github.token": "t0ken",
+        "github.base_ref": "main",
+        "github.head_ref": "change",
+        "github.ref": f"refs/pull/{PULL_REQUEST}/merge",
+        "github.sha": sha,
+        "github.event_name": "pull_request",
+        "github.repository": "team/model",
+        "github.api_url": server.url,
+        "event": pull_request_event(PULL_REQUEST, "main", sha),
+    }
+    return run_job(
+        workflows / "pr.yml",
+        "gate",
+        workspace,
+        origin.as_uri(),
+        sha,
+        context,
+        dvc_cache=developer / ".dvc" / "cache",
+    )
 
 
 def test_the_pull_request_job_passes_an_improvement_fails_a_regression_and_comments_once(
@@ -109,8 +123,13 @@ def test_the_release_job_tags_a_changed_model_once(
 ) -> None:
     developer, origin = project
     sha = push_model(developer, "main", flip=0.0)
-    context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
-               "github.event_name": "push", "github.repository": "team/model"}  # fmt: skip
+    context = {
+        "github.token": "t0ken",
+        "github.ref": "refs/heads/main",
+        "github.sha": sha,
+        "github.event_name": "push",
+        "github.repository": "team/model",
+    }
     job = run_job(
         workflows / "release.yml", "release", tmp_path / "run1", origin.as_uri(), sha, context
     )
@@ -135,11 +154,17 @@ def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
     sha = git(developer, "rev-parse", "HEAD")
     upstream.write_text("0.0")
     with fake_github() as server:
-        context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
-                   "github.event_name": "schedule", "github.repository": "team/model",
-                   "github.api_url": server.url}  # fmt: skip
-        job = run_job(workflows / "retrain.yml", "retrain", tmp_path / "run", origin.as_uri(),
-                      sha, context)  # fmt: skip
+        context = {
+            "github.token": "t0ken",
+            "github.ref": "refs/heads/main",
+            "github.sha": sha,
+            "github.event_name": "schedule",
+            "github.repository": "team/model",
+            "github.api_url": server.url,
+        }
+        job = run_job(
+            workflows / "retrain.yml", "retrain", tmp_path / "run", origin.as_uri(), sha, context
+        )
         assert job.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in job.steps]
         assert "opened pull request #1" in job.step("Retrain and propose").output
         [pull] = server.pulls
@@ -175,8 +200,13 @@ def test_the_workflows_init_writes_into_a_plain_repository_run_there(
         assert failed.step("Gate").exit_code == 1 and "accuracy" in failed.summary
         assert len(server.comments[PULL_REQUEST]) == 1
     main = git(developer, "rev-parse", "main")
-    push = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": main,
-            "github.event_name": "push", "github.repository": "team/plain"}  # fmt: skip
+    push = {
+        "github.token": "t0ken",
+        "github.ref": "refs/heads/main",
+        "github.sha": main,
+        "github.event_name": "push",
+        "github.repository": "team/plain",
+    }
     for workflow, job, step, said in (
         ("release.yml", "release", "Release if the model changed", "Nothing to release"),
         ("retrain.yml", "retrain", "Retrain and propose", "Nothing to retrain"),
@@ -189,8 +219,10 @@ def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
     workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     served = tmp_path / "served"
-    policy = (f'[project]\nname = "scorer"\n\n[tool.mlgate.environments.production]\n'
-              f'target = "{served / "production"}"\n')  # fmt: skip
+    policy = (
+        f'[project]\nname = "scorer"\n\n[tool.mlgate.environments.production]\n'
+        f'target = "{served / "production"}"\n'
+    )
     developer = make_model_project(tmp_path / "developer", policy)
     dvc(developer, "remote", "add", "--default", "storage", str(tmp_path / "storage"))
     commit_all(developer, "a DVC remote")
@@ -202,20 +234,34 @@ def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
     )
     tag = "scorer#production#1"
     sha = git(developer, "rev-parse", f"{tag}^{{commit}}")
-    context = {"github.token": "t0ken", "github.ref": f"refs/tags/{tag}", "github.sha": sha,
-               "github.ref_name": tag, "github.event_name": "push",
-               "github.repository": "team/scorer"}  # fmt: skip
-    resolve = run_job(workflows / "deploy.yml", "resolve", tmp_path / "resolve", origin.as_uri(),
-                      sha, context)  # fmt: skip
+    context = {
+        "github.token": "t0ken",
+        "github.ref": f"refs/tags/{tag}",
+        "github.sha": sha,
+        "github.ref_name": tag,
+        "github.event_name": "push",
+        "github.repository": "team/scorer",
+    }
+    resolve = run_job(
+        workflows / "deploy.yml", "resolve", tmp_path / "resolve", origin.as_uri(), sha, context
+    )
     assert resolve.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in resolve.steps]
     assert resolve.outputs["ref.event"] == "assignment"
     needs = {f"needs.resolve.outputs.{k.split('.', 1)[1]}": v for k, v in resolve.outputs.items()}
-    job = run_job(workflows / "deploy.yml", "deploy", tmp_path / "deploy", origin.as_uri(), sha,
-                  {**context, **needs})  # fmt: skip
+    job = run_job(
+        workflows / "deploy.yml",
+        "deploy",
+        tmp_path / "deploy",
+        origin.as_uri(),
+        sha,
+        {**context, **needs},
+    )
     assert job.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in job.steps]
     output = job.step("Deploy").output
-    assert output.startswith("Deployment started for model 'scorer@v0.1.0' in 'production' "
-                             "environment with monitoring enabled.")  # fmt: skip
+    assert output.startswith(
+        "Deployment started for model 'scorer@v0.1.0' in 'production' "
+        "environment with monitoring enabled."
+    )
     assert "Deployed scorer v0.1.0" in output and "smoke test: 3 rows predicted" in output
     current = json.loads((served / "production" / "current").read_text())
     assert (current["version"], current["monitoring"], current["commit"]) == ("v0.1.0", True, sha)
@@ -244,8 +290,12 @@ def _send(address: str, rows: int, seed: int, drift: float, names: list[str]) ->
     connection = http.client.HTTPConnection(address, timeout=30)
     for start in range(0, rows, 50):
         part = json.loads(frame.iloc[start : start + 50].to_json(orient="split", index=False))
-        connection.request("POST", "/invocations", json.dumps({"dataframe_split": part}),
-                           headers={"Content-Type": "application/json"})  # fmt: skip
+        connection.request(
+            "POST",
+            "/invocations",
+            json.dumps({"dataframe_split": part}),
+            headers={"Content-Type": "application/json"},
+        )
         response = connection.getresponse()
         assert response.status == 200, response.read()
         response.read()
@@ -274,8 +324,20 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
     commit_all(developer, "a fraud model on main")
     origin = push_to_new_origin(developer, tmp_path / "origin.git")
     assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0") == 0
-    assert mlgate_in(developer, monkeypatch, "deploy", "--model", "fraud-detector@v0.1.0", "--env",
-                     "production", "--monitoring", "enable") == 0  # fmt: skip
+    assert (
+        mlgate_in(
+            developer,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "fraud-detector@v0.1.0",
+            "--env",
+            "production",
+            "--monitoring",
+            "enable",
+        )
+        == 0
+    )
     env = environments.environment(
         developer, read_policy(revision(WORKSPACE, developer)), "production"
     )
@@ -285,9 +347,15 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
 
     def retrain_job(run: str) -> Job:
         sha = git(origin, "rev-parse", "main")
-        context = {"github.token": "t0ken", "github.ref": "refs/heads/main", "github.sha": sha,
-                   "github.event_name": "schedule", "github.repository": "team/model",
-                   "github.api_url": server.url, "vars.MLGATE_MONITOR_ENV": "production"}  # fmt: skip
+        context = {
+            "github.token": "t0ken",
+            "github.ref": "refs/heads/main",
+            "github.sha": sha,
+            "github.event_name": "schedule",
+            "github.repository": "team/model",
+            "github.api_url": server.url,
+            "vars.MLGATE_MONITOR_ENV": "production",
+        }
         return run_job(
             workflows / "retrain.yml", "retrain", tmp_path / run, origin.as_uri(), sha, context
         )
@@ -317,8 +385,20 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
         git(runner, "fetch", "-q", "origin", "main")
         git(runner, "checkout", "-q", "-f", "FETCH_HEAD")
         assert mlgate_in(runner, monkeypatch, "release", "--version", "v0.2.0") == 0
-        assert mlgate_in(runner, monkeypatch, "deploy", "--model", "fraud-detector@v0.2.0", "--env",
-                         "production", "--monitoring", "enable") == 0  # fmt: skip
+        assert (
+            mlgate_in(
+                runner,
+                monkeypatch,
+                "deploy",
+                "--model",
+                "fraud-detector@v0.2.0",
+                "--env",
+                "production",
+                "--monitoring",
+                "enable",
+            )
+            == 0
+        )
         deadline = time.monotonic() + 30
         while json.loads(_get(address, "/version"))["version"] != "v0.2.0":
             assert time.monotonic() < deadline, "the server did not switch to v0.2.0"

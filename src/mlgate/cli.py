@@ -60,8 +60,14 @@ def cli(show_traceback: bool) -> None:  # main() acts on --traceback: see there
 @click.argument("base", required=False)
 @click.argument("head", required=False, default=git.WORKSPACE)
 @click.option("--all", "all_keys", is_flag=True, help="Show unchanged keys too.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
-              help="Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.",
+)
 def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """Metrics and params of two revisions side by side.
 
@@ -81,28 +87,52 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
 @cli.command("check")
 @click.option("--base", help="Compare with the merge-base of this ref (default: the main branch).")
 @click.option("--head", default=git.WORKSPACE, show_default=True, help="The revision under review.")
-@click.option("--policy-from", type=click.Choice(compare.POLICY_FROM), default="base", show_default=True,
-              help="Read [tool.mlgate] from the base (as CI must) or from the change itself.")  # fmt: skip
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
-              help="Output: a table, Markdown, or the documented JSON document.")  # fmt: skip
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the Markdown report to this file.")  # fmt: skip
+@click.option(
+    "--policy-from",
+    type=click.Choice(compare.POLICY_FROM),
+    default="base",
+    show_default=True,
+    help="Read [tool.mlgate] from the base (as CI must) or from the change itself.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="Output: a table, Markdown, or the documented JSON document.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the Markdown report to this file.",
+)
 @click.option(
     "--comment", is_flag=True, help="Post the report as the pull request's sticky comment."
 )
 @click.pass_context
 def check_command(
-    ctx: click.Context, base: str | None, head: str, policy_from: str, fmt: str,
-    report_path: Path | None, comment: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    base: str | None,
+    head: str,
+    policy_from: str,
+    fmt: str,
+    report_path: Path | None,
+    comment: bool,
+) -> None:
     """Gate the change: compare its metrics with the base under the policy.
 
     Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
     """
     result = compare.check(git.repo_root(), base, head, policy_from)
     markdown = render_check.check_markdown(result)
-    _print_report(fmt, lambda: render_check.check_json(result), markdown,
-                  lambda colour: render_check.check_text(result, colour=colour))  # fmt: skip
+    _print_report(
+        fmt,
+        lambda: render_check.check_json(result),
+        markdown,
+        lambda colour: render_check.check_text(result, colour=colour),
+    )
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -125,9 +155,14 @@ def comment_command(file: Path) -> None:
 
 @cli.command("release")
 @click.argument("name", required=False)
-@click.option("--bump", type=click.Choice(defaults.BUMPS), default="auto", show_default=True,
-              help="Which part to raise; auto: major if the input signature changed, "
-                   "minor if a gated metric improved, else patch.")  # fmt: skip
+@click.option(
+    "--bump",
+    type=click.Choice(defaults.BUMPS),
+    default="auto",
+    show_default=True,
+    help="Which part to raise; auto: major if the input signature changed, "
+    "minor if a gated metric improved, else patch.",
+)
 @click.option("--version", "version", help="Release exactly this version (vX.Y.Z).")
 @click.option("--message", "-m", help="A note for the annotation, above the release record.")
 @click.option("--force", is_flag=True, help="Release despite a failing gate (recorded in the tag).")
@@ -137,12 +172,21 @@ def comment_command(file: Path) -> None:
     help="Push the tag to the remote; retry if another job took the version.",
 )
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
-@click.option("--if-changed", is_flag=True,
-              help="Release only if the model file differs from the latest release's (CI on main).")  # fmt: skip
+@click.option(
+    "--if-changed",
+    is_flag=True,
+    help="Release only if the model file differs from the latest release's (CI on main).",
+)
 def release_command(
-    name: str | None, bump: str, version: str | None, message: str | None, force: bool,
-    push: bool, remote: str, if_changed: bool,
-) -> None:  # fmt: skip
+    name: str | None,
+    bump: str,
+    version: str | None,
+    message: str | None,
+    force: bool,
+    push: bool,
+    remote: str,
+    if_changed: bool,
+) -> None:
     """Tag HEAD as a new version NAME@vX.Y.Z, with a release record in the annotation.
 
     NAME defaults to the model artifact declared in dvc.yaml.
@@ -172,23 +216,40 @@ def release_command(
 
 @cli.command("retrain")
 @click.argument("name", required=False)
-@click.option("--refresh", multiple=True, metavar="STAGE",
-              help="A stage that fetches fresh data, rerun even when unchanged (repeatable; "
-                   "default: the policy's retrain.refresh).")  # fmt: skip
+@click.option(
+    "--refresh",
+    multiple=True,
+    metavar="STAGE",
+    help="A stage that fetches fresh data, rerun even when unchanged (repeatable; "
+    "default: the policy's retrain.refresh).",
+)
 @click.option("--base", help="Judge against the merge-base of this ref (default: the main branch).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the gate's Markdown report to this file.")  # fmt: skip
-@click.option("--propose", is_flag=True,
-              help="Commit a changed model on a branch, push it and open or update its pull request.")  # fmt: skip
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the gate's Markdown report to this file.",
+)
+@click.option(
+    "--propose",
+    is_flag=True,
+    help="Commit a changed model on a branch, push it and open or update its pull request.",
+)
 @click.option("--branch", help="The proposal's branch (default: the policy's retrain.branch).")
 @click.option(
     "--remote", default="origin", show_default=True, help="The remote --propose pushes to."
 )
 @click.pass_context
 def retrain_command(
-    ctx: click.Context, name: str | None, refresh: tuple[str, ...], base: str | None,
-    report_path: Path | None, propose: bool, branch: str | None, remote: str,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    name: str | None,
+    refresh: tuple[str, ...],
+    base: str | None,
+    report_path: Path | None,
+    propose: bool,
+    branch: str | None,
+    remote: str,
+) -> None:
     """Retrain on fresh data and gate the new model against the main branch.
 
     NAME defaults to the model artifact declared in dvc.yaml. Exit 0 when the model is unchanged
@@ -207,8 +268,10 @@ def retrain_command(
     retrain.reproduce(root, refresh or policy.retrain.refresh)
     retrained = retrain.judge(root, artifact, base)
     if retrained.check is None:
-        click.echo(f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
-                   "nothing to propose.")  # fmt: skip
+        click.echo(
+            f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
+            "nothing to propose."
+        )
         return
     markdown = render_check.check_markdown(retrained.check)
     click.echo(render_check.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
@@ -217,11 +280,14 @@ def retrain_command(
     if github.in_actions():
         _publish_to_actions(retrained.check, markdown, report_path)
     if client is not None:
-        proposal = retrain.propose(root, retrained, markdown, client,
-                                   branch or policy.retrain.branch, base, remote)  # fmt: skip
+        proposal = retrain.propose(
+            root, retrained, markdown, client, branch or policy.retrain.branch, base, remote
+        )
         data = " and its data to the DVC remote" if proposal.data_pushed else ""
-        click.echo(f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
-                   f"pull request #{proposal.number} {proposal.url}".rstrip())  # fmt: skip
+        click.echo(
+            f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
+            f"pull request #{proposal.number} {proposal.url}".rstrip()
+        )
     ctx.exit(EXIT_OK if retrained.check.gate.passed else EXIT_REJECTED)
 
 
@@ -320,21 +386,42 @@ def check_ref_command(ref: str) -> None:
 
 
 @cli.command("deploy")
-@click.option("--model", "model_ref", required=True,
-              help="NAME@vX.Y.Z, a promotion tag NAME#ENV#N, NAME#ENV (the version there now), "
-                   "or a model file that dvc.lock records.")  # fmt: skip
-@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
-              help="An environment from [tool.mlgate.environments], or local.")  # fmt: skip
-@click.option("--monitoring", type=click.Choice(["enable", "disable"]), default="disable",
-              show_default=True, help="Log each request's inputs and predictions for `mlgate monitor`.")  # fmt: skip
-@click.option("--wait", type=click.FloatRange(min=0), default=defaults.DEPLOY_WAIT_SECONDS, show_default=True,
-              help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
+@click.option(
+    "--model",
+    "model_ref",
+    required=True,
+    help="NAME@vX.Y.Z, a promotion tag NAME#ENV#N, NAME#ENV (the version there now), "
+    "or a model file that dvc.lock records.",
+)
+@click.option(
+    "--env",
+    "env_name",
+    default=defaults.LOCAL_ENVIRONMENT,
+    show_default=True,
+    help="An environment from [tool.mlgate.environments], or local.",
+)
+@click.option(
+    "--monitoring",
+    type=click.Choice(["enable", "disable"]),
+    default="disable",
+    show_default=True,
+    help="Log each request's inputs and predictions for `mlgate monitor`.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=defaults.DEPLOY_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for another deploy to the same environment.",
+)
 def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import environments, resolve, target
 
-    click.echo(f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
-               f"monitoring {monitoring}d.")  # fmt: skip
+    click.echo(
+        f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
+        f"monitoring {monitoring}d."
+    )
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     model = resolve.resolve(root, model_ref, Path.cwd())
@@ -344,16 +431,25 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
 
 @cli.command("describe")
 @click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Rows the model takes: CSV, TSV, Parquet, or a matrix saved with NumPy, "
-                   "pickle or joblib (its training or test split).")  # fmt: skip
-@click.option("--target", help="The label's column in the data (a position in a matrix), "
-                               "left out of the model's columns.")  # fmt: skip
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rows the model takes: CSV, TSV, Parquet, or a matrix saved with NumPy, "
+    "pickle or joblib (its training or test split).",
+)
+@click.option(
+    "--target",
+    help="The label's column in the data (a position in a matrix), "
+    "left out of the model's columns.",
+)
 @click.option(
     "--drop", multiple=True, help="Another column that is not an input (an id); repeatable."
 )
-def describe_command(model_file: Path, data_file: Path, target: str | None,
-                     drop: tuple[str, ...]) -> None:  # fmt: skip
+def describe_command(
+    model_file: Path, data_file: Path, target: str | None, drop: tuple[str, ...]
+) -> None:
     """Write the card and reference profile of a model mlgate did not train, beside it."""
     from mlgate import describe
 
@@ -362,11 +458,21 @@ def describe_command(model_file: Path, data_file: Path, target: str | None,
 
 
 @cli.command("rollback")
-@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
-              help="The environment to roll back.")  # fmt: skip
+@click.option(
+    "--env",
+    "env_name",
+    default=defaults.LOCAL_ENVIRONMENT,
+    show_default=True,
+    help="The environment to roll back.",
+)
 @click.option("--to", "version", help="This version (default: the one before the current).")
-@click.option("--wait", type=click.FloatRange(min=0), default=defaults.DEPLOY_WAIT_SECONDS, show_default=True,
-              help="Seconds to wait for another deploy to the same environment.")  # fmt: skip
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=defaults.DEPLOY_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for another deploy to the same environment.",
+)
 def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     """Switch ENV back to the previous (or given) successfully deployed version."""
     from mlgate.deploy import environments, target
@@ -402,20 +508,44 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
 
 
 @cli.command("monitor")
-@click.option("--env", "env_name", help="Compare this environment's monitoring log (its current "
-              "version's requests) with that version's training data.")  # fmt: skip
+@click.option(
+    "--env",
+    "env_name",
+    help="Compare this environment's monitoring log (its current "
+    "version's requests) with that version's training data.",
+)
 @click.option("--since", help="Only requests logged in this last span: 30m, 24h, 7d, 2w.")
-@click.option("--file", "batch", type=click.Path(dir_okay=False, path_type=Path),
-              help="Compare this CSV or Parquet file instead of the log (with --env: against "
-                   "the deployed version; without: against the workspace's model).")  # fmt: skip
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
-              help="Output: a table with text histograms, Markdown, or JSON.")  # fmt: skip
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the Markdown report to this file, with a histogram image per "
-                   "column in the folder beside it.")  # fmt: skip
+@click.option(
+    "--file",
+    "batch",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Compare this CSV or Parquet file instead of the log (with --env: against "
+    "the deployed version; without: against the workspace's model).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="Output: a table with text histograms, Markdown, or JSON.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the Markdown report to this file, with a histogram image per "
+    "column in the folder beside it.",
+)
 @click.pass_context
-def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
-                    batch: Path | None, fmt: str, report_path: Path | None) -> None:  # fmt: skip
+def monitor_command(
+    ctx: click.Context,
+    env_name: str | None,
+    since: str | None,
+    batch: Path | None,
+    fmt: str,
+    report_path: Path | None,
+) -> None:
     """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
     1 yes, 2 when it cannot be computed."""
     from mlgate.deploy import environments
@@ -447,8 +577,12 @@ def monitor_command(ctx: click.Context, env_name: str | None, since: str | None,
             _write_report(report_path.parent / link, svg)
             images[column] = link
     markdown = render_monitor.monitor_markdown(result, images)
-    _print_report(fmt, lambda: render_monitor.monitor_json(result), render_monitor.monitor_markdown(result),
-                  lambda colour: render_monitor.monitor_text(result, colour=colour))  # fmt: skip
+    _print_report(
+        fmt,
+        lambda: render_monitor.monitor_json(result),
+        render_monitor.monitor_markdown(result),
+        lambda colour: render_monitor.monitor_text(result, colour=colour),
+    )
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -463,10 +597,19 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 
 @cli.command("serve")
-@click.option("--env", "env_name", default=defaults.LOCAL_ENVIRONMENT, show_default=True,
-              help="Serve this environment's current model.")  # fmt: skip
-@click.option("--host", default=defaults.SERVE_HOST, show_default=True,
-              help="The address to listen on (0.0.0.0 exposes it to the network).")  # fmt: skip
+@click.option(
+    "--env",
+    "env_name",
+    default=defaults.LOCAL_ENVIRONMENT,
+    show_default=True,
+    help="Serve this environment's current model.",
+)
+@click.option(
+    "--host",
+    default=defaults.SERVE_HOST,
+    show_default=True,
+    help="The address to listen on (0.0.0.0 exposes it to the network).",
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -474,14 +617,25 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     show_default=True,
     help="The TCP port to listen on.",
 )
-@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True, max=defaults.MAX_BODY_MB_LIMIT),
-              default=defaults.MAX_BODY_MB, show_default=True, callback=_finite,
-              help="Larger request bodies get HTTP 413.")  # fmt: skip
-@click.option("--max-batch-rows", type=click.IntRange(min=1), default=defaults.MAX_BATCH_ROWS,
-              show_default=True, help="Requests waiting for the model are predicted together, "
-              "up to this many rows per call (1: never merged).")  # fmt: skip
-def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
-                  max_batch_rows: int) -> None:  # fmt: skip
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(min=0, min_open=True, max=defaults.MAX_BODY_MB_LIMIT),
+    default=defaults.MAX_BODY_MB,
+    show_default=True,
+    callback=_finite,
+    help="Larger request bodies get HTTP 413.",
+)
+@click.option(
+    "--max-batch-rows",
+    type=click.IntRange(min=1),
+    default=defaults.MAX_BATCH_ROWS,
+    show_default=True,
+    help="Requests waiting for the model are predicted together, "
+    "up to this many rows per call (1: never merged).",
+)
+def serve_command(
+    env_name: str, host: str, port: int, max_body_mb: float, max_batch_rows: int
+) -> None:
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
     from mlgate.deploy import environments, target
     from mlgate.serve import app as serve
@@ -500,13 +654,26 @@ def serve_command(env_name: str, host: str, port: int, max_body_mb: float,
 
 
 @cli.command("init")
-@click.option("--python", "python_version", default=defaults.WORKFLOW_PYTHON, show_default=True,
-              help="The Python version the workflows set up.")  # fmt: skip
-@click.option("--install", metavar="COMMAND",
-              help="The workflows' install step. Default: mlgate, the project's requirements.txt "
-                   "files, its own package with its extras, DVC's plugins for its remotes.")  # fmt: skip
-@click.option("--main", "main_branch", default=defaults.MAIN_BRANCH, show_default=True,
-              help="The branch releases are made from.")  # fmt: skip
+@click.option(
+    "--python",
+    "python_version",
+    default=defaults.WORKFLOW_PYTHON,
+    show_default=True,
+    help="The Python version the workflows set up.",
+)
+@click.option(
+    "--install",
+    metavar="COMMAND",
+    help="The workflows' install step. Default: mlgate, the project's requirements.txt "
+    "files, its own package with its extras, DVC's plugins for its remotes.",
+)
+@click.option(
+    "--main",
+    "main_branch",
+    default=defaults.MAIN_BRANCH,
+    show_default=True,
+    help="The branch releases are made from.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
 def init_command(python_version: str, install: str | None, main_branch: str, force: bool) -> None:
     """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
@@ -527,9 +694,12 @@ def hooks_group() -> None:
 
 
 HOOK_OPTION = click.option(
-    "--hook", "hook_names", type=click.Choice(defaults.HOOKS), multiple=True,
+    "--hook",
+    "hook_names",
+    type=click.Choice(defaults.HOOKS),
+    multiple=True,
     help="Only this hook (repeatable); default: all of them.",
-)  # fmt: skip
+)
 
 
 @hooks_group.command("install")
@@ -579,11 +749,16 @@ def _deployed(
     done: target.Deployment, env: environments.Environment, verb: str = "Deployed"
 ) -> str:
     commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
-    smoke = (f"smoke test: {done.smoke_rows} rows predicted" if done.smoke_rows
-             else "smoke test: the model loads; its card has no input example")  # fmt: skip
+    smoke = (
+        f"smoke test: {done.smoke_rows} rows predicted"
+        if done.smoke_rows
+        else "smoke test: the model loads; its card has no input example"
+    )
     previous = f"; was {done.previous}" if done.previous else ""
-    return (f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
-            f"at {env.target}{previous}; {smoke}.")  # fmt: skip
+    return (
+        f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
+        f"at {env.target}{previous}; {smoke}."
+    )
 
 
 def _say_taken(taken: Sequence[str]) -> None:
@@ -607,8 +782,9 @@ def _warn_ignored(reg: registry.Registry) -> None:
         )
 
 
-def _print_report(fmt: str, as_json: Callable[[], str], markdown: str,
-                  as_text: Callable[[bool], str]) -> None:  # fmt: skip
+def _print_report(
+    fmt: str, as_json: Callable[[], str], markdown: str, as_text: Callable[[bool], str]
+) -> None:
     if fmt == "json":
         click.echo(as_json(), nl=False)
     elif fmt == "md":
@@ -628,17 +804,22 @@ def _write_report(path: Path, markdown: str) -> None:
 
 def _full_report(report_path: Path | None) -> str:
     """Where a reader finds what a size limit cut."""
-    return (f"the full report is in {escape.markdown(str(report_path))}" if report_path
-            else "run `mlgate check --format md` for the full report")  # fmt: skip
+    return (
+        f"the full report is in {escape.markdown(str(report_path))}"
+        if report_path
+        else "run `mlgate check --format md` for the full report"
+    )
 
 
 def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path | None) -> None:
     github.append_step_summary(markdown, full=_full_report(report_path))
-    github.write_outputs({
-        "verdict": "pass" if result.gate.passed else "fail",
-        "failed": ",".join(dict.fromkeys(o.metric or o.rule.key for o in result.gate.failures)),
-        "report": str(report_path or ""),
-    })  # fmt: skip
+    github.write_outputs(
+        {
+            "verdict": "pass" if result.gate.passed else "fail",
+            "failed": ",".join(dict.fromkeys(o.metric or o.rule.key for o in result.gate.failures)),
+            "report": str(report_path or ""),
+        }
+    )
     for outcome in result.gate.failures:
         name = outcome.metric or outcome.rule.key
         # On stderr (the runner reads workflow commands on both): stdout stays the report,
@@ -661,11 +842,13 @@ def _publish_drift_to_actions(
                 f"{column.name}: {column.test} {column.score:.4g} (threshold {column.threshold:g})"
             )
             if result.verdict == monitor.DRIFT:
-                click.echo(github.error_annotation(message, f"mlgate: drift in {column.name}"),
-                           err=True)  # fmt: skip
+                click.echo(
+                    github.error_annotation(message, f"mlgate: drift in {column.name}"), err=True
+                )
             else:
-                click.echo(github.warning_annotation(message, f"mlgate: drift in {column.name}"),
-                           err=True)  # fmt: skip
+                click.echo(
+                    github.warning_annotation(message, f"mlgate: drift in {column.name}"), err=True
+                )
 
 
 @contextlib.contextmanager
@@ -693,13 +876,18 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 def _post_comment(markdown: str, report_path: Path | None) -> None:
     client = github.GitHubClient.from_env()
     number = github.pull_request_number()
-    full = ("the full report is in the job summary" if github.in_actions()
-            else _full_report(report_path))  # fmt: skip
+    full = (
+        "the full report is in the job summary"
+        if github.in_actions()
+        else _full_report(report_path)
+    )
     try:
         action, url = client.upsert_comment(number, markdown, render_check.COMMENT_MARKER, full)
     except github.Forbidden:
-        warning = ("GitHub refused the comment (403): the token is read-only, as for a pull "
-                   "request from a fork; the report is in the job summary instead")  # fmt: skip
+        warning = (
+            "GitHub refused the comment (403): the token is read-only, as for a pull "
+            "request from a fork; the report is in the job summary instead"
+        )
         click.echo(
             github.warning_annotation(warning)
             if github.in_actions()

@@ -49,8 +49,14 @@ class Described:
     score: tuple[str, float] | None  # accuracy or r2 on the data, when a target was given
 
 
-def describe(model_path: Path, data_path: Path, *, target: str | None = None,
-             drop: Sequence[str] = (), root: Path | None = None) -> Described:  # fmt: skip
+def describe(
+    model_path: Path,
+    data_path: Path,
+    *,
+    target: str | None = None,
+    drop: Sequence[str] = (),
+    root: Path | None = None,
+) -> Described:
     """Write the card and profile of ``model_path`` beside it, from the rows of ``data_path``."""
     model = modelfile.load_model(model_path)
     if not callable(getattr(model, "predict", None)):
@@ -76,9 +82,11 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
     try:
         predicted = servable.predict(example)
     except Exception as exc:  # the model's own error: anything
-        raise MlgateError(f"the model cannot predict {data_path}'s columns "
-                          f"({', '.join(map(str, rows.columns[:5]))}{'...' if len(features) > 5 else ''}): "
-                          f"{type(exc).__name__}: {first_line(exc)}") from None  # fmt: skip
+        raise MlgateError(
+            f"the model cannot predict {data_path}'s columns "
+            f"({', '.join(map(str, rows.columns[:5]))}{'...' if len(features) > 5 else ''}): "
+            f"{type(exc).__name__}: {first_line(exc)}"
+        ) from None
     if len(predicted) != len(example):
         raise MlgateError(
             f"the model returned {len(predicted)} predictions for {len(example)} rows"
@@ -88,8 +96,18 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
     score = None
     if target_column is not None:
         score = _score(servable, sample, frame.loc[sample.index, target_column], task)
-    card = _card(model, rows, example, classes, task, target_column, takes_array=takes_array,
-                 data=_shown(data_path, root), md5=file_md5(data_path), count=len(frame))  # fmt: skip
+    card = _card(
+        model,
+        rows,
+        example,
+        classes,
+        task,
+        target_column,
+        takes_array=takes_array,
+        data=_shown(data_path, root),
+        md5=file_md5(data_path),
+        count=len(frame),
+    )
     profile = drift.profile_frame(sample, list(sample.columns))
     card_path = Path(str(model_path.with_suffix("")) + ".json")
     profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)
@@ -98,8 +116,16 @@ def describe(model_path: Path, data_path: Path, *, target: str | None = None,
             raise MlgateError(f"{written} would overwrite the model or the data: rename the model")
     write_text(card_path, _json(card))
     write_text(profile_path, _json(profile))
-    return Described(card_path, profile_path, tuple(map(str, rows.columns)), takes_array,
-                     len(frame), task, classes, score)  # fmt: skip
+    return Described(
+        card_path,
+        profile_path,
+        tuple(map(str, rows.columns)),
+        takes_array,
+        len(frame),
+        task,
+        classes,
+        score,
+    )
 
 
 def read_rows(path: Path) -> tuple[pd.DataFrame, bool]:
@@ -112,8 +138,10 @@ def read_rows(path: Path) -> tuple[pd.DataFrame, bool]:
     if not path.is_file():
         raise MlgateError(f"{path}: no such file")
     if suffix not in TABLES + ARRAYS:
-        raise MlgateError(f"{path}: mlgate reads {', '.join(TABLES + ARRAYS)} data files, "
-                          f"not {suffix or 'a file without an extension'}")  # fmt: skip
+        raise MlgateError(
+            f"{path}: mlgate reads {', '.join(TABLES + ARRAYS)} data files, "
+            f"not {suffix or 'a file without an extension'}"
+        )
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path), False
@@ -155,8 +183,9 @@ def _matrix_frame(data: Any, path: Path) -> pd.DataFrame:
         data = data.toarray()
     array = np.asarray(data) if hasattr(data, "__array__") else None
     if array is None or array.ndim != 2 or array.dtype == object:
-        raise MlgateError(f"{path} holds a {type(data).__name__}, not a table or a 2-D numeric "
-                          "matrix")  # fmt: skip
+        raise MlgateError(
+            f"{path} holds a {type(data).__name__}, not a table or a 2-D numeric matrix"
+        )
     return pd.DataFrame(array)
 
 
@@ -165,32 +194,39 @@ def _column(frame: pd.DataFrame, name: str, *, by_position: bool, path: Path) ->
     if by_position:
         if name.isdigit() and int(name) < frame.shape[1]:
             return int(name)
-        raise MlgateError(f"{path} is a matrix of {frame.shape[1]} columns without names: "
-                          f"give a column by its position (0 to {frame.shape[1] - 1}), not {name!r}")  # fmt: skip
+        raise MlgateError(
+            f"{path} is a matrix of {frame.shape[1]} columns without names: "
+            f"give a column by its position (0 to {frame.shape[1] - 1}), not {name!r}"
+        )
     if name not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:10])) + ("..." if frame.shape[1] > 10 else "")
         raise MlgateError(f"{path} has no column {name!r} (it has {shown})")
     return name
 
 
-def _features(model: Any, frame: pd.DataFrame, target: Any, dropped: set[Any],
-              path: Path) -> tuple[list[Any], bool]:  # fmt: skip
+def _features(
+    model: Any, frame: pd.DataFrame, target: Any, dropped: set[Any], path: Path
+) -> tuple[list[Any], bool]:
     """The model's input columns, in its order, and whether it takes them as an array."""
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         wanted = [str(name) for name in names]
         missing = [name for name in wanted if name not in frame.columns]
         if missing:
-            raise MlgateError(f"{path} lacks {len(missing)} of the model's columns: "
-                              f"{', '.join(missing[:10])}{'...' if len(missing) > 10 else ''}")  # fmt: skip
+            raise MlgateError(
+                f"{path} lacks {len(missing)} of the model's columns: "
+                f"{', '.join(missing[:10])}{'...' if len(missing) > 10 else ''}"
+            )
         return wanted, False
     features = [c for c in frame.columns if c != target and c not in dropped]
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and expected != len(features):
         hint = "" if target is not None else " (name the label with --target)"
-        raise MlgateError(f"the model takes {expected} columns and {path} has {len(features)} "
-                          f"besides --target and --drop{hint}: --drop the others "
-                          "(an id column, say)")  # fmt: skip
+        raise MlgateError(
+            f"the model takes {expected} columns and {path} has {len(features)} "
+            f"besides --target and --drop{hint}: --drop the others "
+            "(an id column, say)"
+        )
     return features, True
 
 
@@ -207,9 +243,19 @@ def _score(model: Any, rows: pd.DataFrame, truth: pd.Series, task: str) -> tuple
         return None
 
 
-def _card(model: Any, rows: pd.DataFrame, example: pd.DataFrame, classes: tuple[Any, ...],
-          task: str, target: Any, *, takes_array: bool, data: str, md5: str,
-          count: int) -> dict[str, Any]:  # fmt: skip
+def _card(
+    model: Any,
+    rows: pd.DataFrame,
+    example: pd.DataFrame,
+    classes: tuple[Any, ...],
+    task: str,
+    target: Any,
+    *,
+    takes_array: bool,
+    data: str,
+    md5: str,
+    count: int,
+) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
     import sklearn

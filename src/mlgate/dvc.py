@@ -81,8 +81,12 @@ def checkout(root: Path) -> Checkout:
         result = {**exc.result, "failed": exc.target_infos}
     except DvcException as exc:
         raise DataError(f"dvc checkout failed: {reason(exc)}") from None
-    return Checkout(*(tuple(_relative(root, p) for p in result.get(kind, ())) for kind in (
-        "added", "modified", "deleted", "failed")))  # fmt: skip
+    return Checkout(
+        *(
+            tuple(_relative(root, p) for p in result.get(kind, ()))
+            for kind in ("added", "modified", "deleted", "failed")
+        )
+    )
 
 
 def _relative(root: Path, path: str) -> str:
@@ -140,8 +144,13 @@ def run(root: Path, *args: str) -> None:
         sink: int | None = sys.stderr.fileno()
     except (AttributeError, OSError):  # an in-memory stderr, as under a test runner
         sink = None
-    result = subprocess.run(command, cwd=root, stdout=sink if sink is not None else subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    result = subprocess.run(
+        command,
+        cwd=root,
+        stdout=sink if sink is not None else subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if sink is None:
         sys.stderr.write(result.stdout)
     if result.returncode != 0:
@@ -150,8 +159,9 @@ def run(root: Path, *args: str) -> None:
 
 def init(root: Path) -> None:
     """`dvc init` in a git repository that has no .dvc/ yet."""
-    result = subprocess.run([sys.executable, "-m", "dvc", "init", "--quiet"], cwd=root,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "init", "--quiet"], cwd=root, capture_output=True, text=True
+    )
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
         raise MlgateError(f"dvc init failed: {message[-1] if message else 'no message'}")

@@ -67,8 +67,10 @@ def _yaml12_loader() -> type:
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     replaced = {_BOOL, _INT, _FLOAT}
-    resolvers = {first: [(tag, rx) for tag, rx in pairs if tag not in replaced]
-                 for first, pairs in base.yaml_implicit_resolvers.items()}  # fmt: skip
+    resolvers = {
+        first: [(tag, rx) for tag, rx in pairs if tag not in replaced]
+        for first, pairs in base.yaml_implicit_resolvers.items()
+    }
     loader: Any = type("Yaml12Loader", (base,), {"yaml_implicit_resolvers": resolvers})
     loader.add_implicit_resolver(_BOOL, _YAML12_BOOL, list("tTfF"))
     loader.add_implicit_resolver(_FLOAT, _YAML12_FLOAT, list("-+0123456789."))
@@ -129,8 +131,9 @@ def check_bounded(data: Any, where: str) -> Any:
     return data
 
 
-def _measure(value: Any, depth: int, measured: dict[int, tuple[int, int]], open_: set[int],
-             where: str) -> tuple[int, int]:  # fmt: skip
+def _measure(
+    value: Any, depth: int, measured: dict[int, tuple[int, int]], open_: set[int], where: str
+) -> tuple[int, int]:
     if not isinstance(value, (dict, list)):
         return 1, 0
     key = id(value)
@@ -142,8 +145,13 @@ def _measure(value: Any, depth: int, measured: dict[int, tuple[int, int]], open_
     return values, height
 
 
-def _measure_children(value: dict[Any, Any] | list[Any], depth: int,
-                      measured: dict[int, tuple[int, int]], open_: set[int], where: str) -> tuple[int, int]:  # fmt: skip
+def _measure_children(
+    value: dict[Any, Any] | list[Any],
+    depth: int,
+    measured: dict[int, tuple[int, int]],
+    open_: set[int],
+    where: str,
+) -> tuple[int, int]:
     if depth >= MAX_DEPTH:
         raise DataError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)")
     open_.add(id(value))
@@ -152,8 +160,10 @@ def _measure_children(value: dict[Any, Any] | list[Any], depth: int,
         child_values, child_height = _measure(child, depth + 1, measured, open_, where)
         values, height = values + child_values, max(height, child_height + 1)
         if values > MAX_VALUES:
-            raise DataError(f"{where} expands to more than {MAX_VALUES:,} values (YAML aliases "
-                            "repeated within aliases?): refusing to read it")  # fmt: skip
+            raise DataError(
+                f"{where} expands to more than {MAX_VALUES:,} values (YAML aliases "
+                "repeated within aliases?): refusing to read it"
+            )
     open_.discard(id(value))
     measured[id(value)] = (values, height)
     return values, height
@@ -337,8 +347,9 @@ def artifact_path(revision: Revision, artifact: str) -> str | None:
     return str(declared["path"]) if isinstance(declared, dict) and "path" in declared else None
 
 
-def artifact_file(revision: Revision, artifact: str,
-                  outputs: dict[str, Any] | None = None) -> tuple[str | None, str | None]:  # fmt: skip
+def artifact_file(
+    revision: Revision, artifact: str, outputs: dict[str, Any] | None = None
+) -> tuple[str | None, str | None]:
     """The artifact's path and the md5 dvc.lock records for it at ``revision``."""
     path = artifact_path(revision, artifact)
     if outputs is None:

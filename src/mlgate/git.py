@@ -169,9 +169,12 @@ class _BatchReader:
         if self.process is None or self.process.poll() is not None:
             try:
                 self.process = subprocess.Popen(
-                    ["git", "cat-file", "--batch"], cwd=self.cwd, stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
+                    ["git", "cat-file", "--batch"],
+                    cwd=self.cwd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
             except FileNotFoundError:
                 raise GitError("git is not installed, or not on PATH") from None
         return self.process
@@ -267,8 +270,11 @@ class Revision:
             ]
         else:
             others = ("--others", "--exclude-standard") if self.commit is None else ()
-            listed = _paths(run_git("ls-files", "-z", "--cached", *others, "--",
-                                    f":(glob)**/{name}", cwd=self.root))  # fmt: skip
+            listed = _paths(
+                run_git(
+                    "ls-files", "-z", "--cached", *others, "--", f":(glob)**/{name}", cwd=self.root
+                )
+            )
             found = [
                 p
                 for p in dict.fromkeys(listed)

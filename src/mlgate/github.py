@@ -39,8 +39,11 @@ def in_actions(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
 
 
-def append_step_summary(markdown: str, env: Mapping[str, str] | None = None,
-                        full: str = "run `mlgate check --format md` for the full report") -> None:  # fmt: skip
+def append_step_summary(
+    markdown: str,
+    env: Mapping[str, str] | None = None,
+    full: str = "run `mlgate check --format md` for the full report",
+) -> None:
     """Append to the job summary, cut to fit GitHub's limit (``full``: where the rest is)."""
     path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if path:
@@ -78,8 +81,10 @@ def fit(markdown: str, limit: int, full: str) -> str:
         out.extend(lines[position : kept[start]])
         if kept[start] < end:
             count = end - kept[start]
-            out.append(f"\n*{count:,} more row{'s' if count > 1 else ''} not shown: GitHub "
-                       f"limits this to {limit:,} characters; {full}.*")  # fmt: skip
+            out.append(
+                f"\n*{count:,} more row{'s' if count > 1 else ''} not shown: GitHub "
+                f"limits this to {limit:,} characters; {full}.*"
+            )
         position = end
     out.extend(lines[position:])
     text = "\n".join(out)
@@ -188,8 +193,13 @@ class GitHubClient:
     def __repr__(self) -> str:  # the token never appears in logs or tracebacks
         return f"GitHubClient(api_url={self.api_url!r}, repository={self.repository!r})"
 
-    def upsert_comment(self, number: int, body: str, marker: str,
-                       full: str = "the full report is in the job summary") -> tuple[str, str]:  # fmt: skip
+    def upsert_comment(
+        self,
+        number: int,
+        body: str,
+        marker: str,
+        full: str = "the full report is in the job summary",
+    ) -> tuple[str, str]:
         """Update our newest comment carrying ``marker``, else create one. Returns (action, URL).
 
         Only a comment written by the token's own identity is ours: anyone can paste the marker
@@ -306,8 +316,15 @@ def _opener() -> urllib.request.OpenerDirector:
     import urllib.request
 
     class SameOriginAuth(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
-                             headers: Any, newurl: str) -> urllib.request.Request | None:  # fmt: skip
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: Any,
+            code: int,
+            msg: str,
+            headers: Any,
+            newurl: str,
+        ) -> urllib.request.Request | None:
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
             token = req.unredirected_hdrs.get("Authorization")
             if new is not None and token and _origin(newurl) == _origin(req.full_url):

@@ -15,20 +15,53 @@ from mlgate.errors import ConfigError
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = ("higher", "lower")
-RULE_KEYS = ("direction", "min", "max", "tolerance", "tolerance_pct", "required",
-             "significance", "min_effect", "fallback")  # fmt: skip
-POLICY_KEYS = ("base", "rules", "model", "predictions", "resamples", "seed", "max_rows_drop",
-               "environments", "promotion_order", "retrain", "monitor")  # fmt: skip
+RULE_KEYS = (
+    "direction",
+    "min",
+    "max",
+    "tolerance",
+    "tolerance_pct",
+    "required",
+    "significance",
+    "min_effect",
+    "fallback",
+)
+POLICY_KEYS = (
+    "base",
+    "rules",
+    "model",
+    "predictions",
+    "resamples",
+    "seed",
+    "max_rows_drop",
+    "environments",
+    "promotion_order",
+    "retrain",
+    "monitor",
+)
 RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.gate.stats), and
 # other names people give those metrics.
-PREDICTION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
-                      "log_loss")  # fmt: skip
-METRIC_ALIASES = {"auc": "roc_auc", "roc_auc_score": "roc_auc", "ap": "average_precision",
-                  "f1_score": "f1", "acc": "accuracy", "logloss": "log_loss"}  # fmt: skip
+PREDICTION_METRICS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+)
+METRIC_ALIASES = {
+    "auc": "roc_auc",
+    "roc_auc_score": "roc_auc",
+    "ap": "average_precision",
+    "f1_score": "f1",
+    "acc": "accuracy",
+    "logloss": "log_loss",
+}
 FALLBACKS = ("error", "point-estimate")  # when a significance rule's predictions are unusable
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
@@ -75,9 +108,14 @@ class Rule:
 
     def describe(self) -> str:
         parts = [f"{self.direction} is better"] if self.direction else []
-        for value, text in ((self.min, ">= {:g}"), (self.max, "<= {:g}"),
-                            (self.tolerance, "tolerance {:g}"), (self.tolerance_pct, "tolerance {:g}%"),
-                            (self.significance, "significance {:g}"), (self.min_effect, "min effect {:g}")):  # fmt: skip
+        for value, text in (
+            (self.min, ">= {:g}"),
+            (self.max, "<= {:g}"),
+            (self.tolerance, "tolerance {:g}"),
+            (self.tolerance_pct, "tolerance {:g}%"),
+            (self.significance, "significance {:g}"),
+            (self.min_effect, "min effect {:g}"),
+        ):
             if value is not None:
                 parts.append(text.format(value))
         if self.required:
@@ -185,24 +223,41 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         )
     predictions = table.get("predictions")
     if predictions is not None and (not isinstance(predictions, str) or not predictions):
-        raise ConfigError(f"{where}: predictions must be a file path such as "
-                          '"eval/predictions.csv"')  # fmt: skip
+        raise ConfigError(
+            f'{where}: predictions must be a file path such as "eval/predictions.csv"'
+        )
     asking = [rule.key for rule in rules if rule.significance is not None]
     if asking and predictions is None:
-        raise ConfigError(f"{where}: rule '{asking[0]}' asks for significance, which needs "
-                          'per-example predictions: add predictions = "eval/predictions.csv" '
-                          "(your file) to [tool.mlgate]")  # fmt: skip
+        raise ConfigError(
+            f"{where}: rule '{asking[0]}' asks for significance, which needs "
+            'per-example predictions: add predictions = "eval/predictions.csv" '
+            "(your file) to [tool.mlgate]"
+        )
     resamples = _integer(table, "resamples", DEFAULT_RESAMPLES, (100, 1_000_000), where)
     seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
     retrain = _parse_retrain(table.get("retrain", {}), where)
     monitor = _parse_monitor(table.get("monitor", {}), where)
     rows_drop = _number(table, "max_rows_drop", f"{where}: [tool.mlgate]")
     if rows_drop is not None and not 0 <= rows_drop <= 1:
-        raise ConfigError(f"{where}: max_rows_drop is the share of prediction rows the head may "
-                          f"lose, from 0 to 1, not {rows_drop:g}")  # fmt: skip
-    return Policy(rules, base, source, table, model, environments, tuple(order), predictions,
-                  resamples, seed, retrain, monitor,
-                  DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop)  # fmt: skip
+        raise ConfigError(
+            f"{where}: max_rows_drop is the share of prediction rows the head may "
+            f"lose, from 0 to 1, not {rows_drop:g}"
+        )
+    return Policy(
+        rules,
+        base,
+        source,
+        table,
+        model,
+        environments,
+        tuple(order),
+        predictions,
+        resamples,
+        seed,
+        retrain,
+        monitor,
+        DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
+    )
 
 
 def _parse_retrain(table: Any, where: str) -> Retraining:
@@ -248,13 +303,15 @@ def _parse_monitor(table: Any, where: str) -> Monitoring:
     return Monitoring(Monitoring.drift_share if share is None else share, min_rows)
 
 
-def _integer(table: dict[str, Any], name: str, default: int, bounds: tuple[int, int],
-             where: str) -> int:  # fmt: skip
+def _integer(
+    table: dict[str, Any], name: str, default: int, bounds: tuple[int, int], where: str
+) -> int:
     value = table.get(name, default)
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}: {name} must be a whole number from {low:,} to {high:,}, "
-                          f"not {value!r}")  # fmt: skip
+        raise ConfigError(
+            f"{where}: {name} must be a whole number from {low:,} to {high:,}, not {value!r}"
+        )
     return value
 
 
@@ -266,8 +323,10 @@ def _parse_rule(key: str, value: Any, where: str) -> Rule:
     direction = value.get("direction")
     if direction is not None and direction not in DIRECTIONS:
         raise ConfigError(f"{context}: direction must be 'higher' or 'lower', not {direction!r}")
-    numbers = {name: _number(value, name, context)
-               for name in ("min", "max", "tolerance", "tolerance_pct", "significance", "min_effect")}  # fmt: skip
+    numbers = {
+        name: _number(value, name, context)
+        for name in ("min", "max", "tolerance", "tolerance_pct", "significance", "min_effect")
+    }
     _check_significance(key, value, numbers, direction, context)
     required = value.get("required", False)
     if not isinstance(required, bool):
@@ -280,37 +339,52 @@ def _parse_rule(key: str, value: Any, where: str) -> Rule:
             raise ConfigError(f"{context}: {name} needs a direction ('higher' or 'lower')")
     if direction is None and numbers["min"] is None and numbers["max"] is None and not required:
         raise ConfigError(f"{context} checks nothing: give a direction, min or max")
-    return Rule(key, direction, required=required, fallback=value.get("fallback", "error"),
-                **numbers)  # fmt: skip
+    return Rule(
+        key, direction, required=required, fallback=value.get("fallback", "error"), **numbers
+    )
 
 
-def _check_significance(key: str, value: dict[str, Any], numbers: dict[str, float | None],
-                        direction: str | None, context: str) -> None:  # fmt: skip
+def _check_significance(
+    key: str,
+    value: dict[str, Any],
+    numbers: dict[str, float | None],
+    direction: str | None,
+    context: str,
+) -> None:
     level, margin = numbers["significance"], numbers["min_effect"]
     if level is None:
         for name in ("min_effect", "fallback"):
             if name in value:
-                raise ConfigError(f"{context}: {name} applies only with significance (such as "
-                                  "significance = 0.05)")  # fmt: skip
+                raise ConfigError(
+                    f"{context}: {name} applies only with significance (such as "
+                    "significance = 0.05)"
+                )
         return
     if not 0 < level < 1:
-        raise ConfigError(f"{context}: significance is a test level such as 0.05, "
-                          f"between 0 and 1, not {level:g}")  # fmt: skip
+        raise ConfigError(
+            f"{context}: significance is a test level such as 0.05, between 0 and 1, not {level:g}"
+        )
     if direction is None:
         raise ConfigError(f"{context}: significance needs a direction ('higher' or 'lower')")
     if not any(c in key for c in _GLOB_CHARS) and prediction_metric(key) is None:
-        raise ConfigError(f"{context}: significance is computed from predictions, for "
-                          f"{', '.join(PREDICTION_METRICS)}; '{key}' is none of them")  # fmt: skip
+        raise ConfigError(
+            f"{context}: significance is computed from predictions, for "
+            f"{', '.join(PREDICTION_METRICS)}; '{key}' is none of them"
+        )
     if margin is not None and margin < 0:
         raise ConfigError(f"{context}: min_effect must not be negative")
-    if margin is not None and (numbers["tolerance"] is not None
-                               or numbers["tolerance_pct"] is not None):  # fmt: skip
-        raise ConfigError(f"{context}: give min_effect or a tolerance, not both (with "
-                          "significance, min_effect is the tolerance)")  # fmt: skip
+    if margin is not None and (
+        numbers["tolerance"] is not None or numbers["tolerance_pct"] is not None
+    ):
+        raise ConfigError(
+            f"{context}: give min_effect or a tolerance, not both (with "
+            "significance, min_effect is the tolerance)"
+        )
     fallback = value.get("fallback", "error")
     if fallback not in FALLBACKS:
-        raise ConfigError(f"{context}: fallback must be 'error' or 'point-estimate', "
-                          f"not {fallback!r}")  # fmt: skip
+        raise ConfigError(
+            f"{context}: fallback must be 'error' or 'point-estimate', not {fallback!r}"
+        )
 
 
 def _number(table: dict[str, Any], name: str, context: str) -> float | None:

@@ -76,9 +76,15 @@ def judge(root: Path, artifact: str, base: str | None) -> Retrained:
 
 
 def propose(
-    root: Path, retrained: Retrained, report_markdown: str, client: github.GitHubClient,
-    branch: str, base: str | None, remote: str, env: Mapping[str, str] | None = None,
-) -> Proposal:  # fmt: skip
+    root: Path,
+    retrained: Retrained,
+    report_markdown: str,
+    client: github.GitHubClient,
+    branch: str,
+    base: str | None,
+    remote: str,
+    env: Mapping[str, str] | None = None,
+) -> Proposal:
     """Commit the retrained files on ``branch`` (from HEAD), push it, push the data to the DVC
     remote if there is one, and open the pull request into ``base`` (default: the policy's base,
     else the main branch) or update the one already open."""
@@ -137,8 +143,9 @@ def _push_data(root: Path) -> bool:
 
 @functools.cache  # asked before reproducing and again before pushing: one `dvc` process
 def _has_dvc_remote(root: Path) -> bool:
-    remote = subprocess.run([sys.executable, "-m", "dvc", "remote", "default"], cwd=root,
-                            capture_output=True, text=True)  # fmt: skip
+    remote = subprocess.run(
+        [sys.executable, "-m", "dvc", "remote", "default"], cwd=root, capture_output=True, text=True
+    )
     return remote.returncode == 0 and bool(remote.stdout.strip())
 
 

@@ -27,18 +27,22 @@ from mlgate.registry import tags as registry
 from mlgate.snapshot import read_policy, read_snapshot
 
 # Where each template goes in a repository.
-TEMPLATES = {".github/workflows/pr.yml": "workflows/pr.yml",
-             ".github/workflows/release.yml": "workflows/release.yml",
-             ".github/workflows/deploy.yml": "workflows/deploy.yml",
-             ".github/workflows/retrain.yml": "workflows/retrain.yml",
-             ".github/zizmor.yml": "zizmor.yml"}  # fmt: skip
+TEMPLATES = {
+    ".github/workflows/pr.yml": "workflows/pr.yml",
+    ".github/workflows/release.yml": "workflows/release.yml",
+    ".github/workflows/deploy.yml": "workflows/deploy.yml",
+    ".github/workflows/retrain.yml": "workflows/retrain.yml",
+    ".github/zizmor.yml": "zizmor.yml",
+}
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 # Words in a metric's name that say lower is better (for the rest, higher is).
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
 WROTE, SAME, KEPT, OVERWROTE, NOTE, RULE = "wrote", "unchanged", "kept", "overwrote", "note", "rule"
-PROTECT_HINT = ("a pull request can edit its own workflow and policy: make the `Gate` check "
-                "(pr.yml) required in branch protection, and give .github/ and pyproject.toml "
-                "owners in CODEOWNERS whose review is required")  # fmt: skip
+PROTECT_HINT = (
+    "a pull request can edit its own workflow and policy: make the `Gate` check "
+    "(pr.yml) required in branch protection, and give .github/ and pyproject.toml "
+    "owners in CODEOWNERS whose review is required"
+)
 _PRE_COMMIT_HEADER = "# Written by `mlgate init`"
 
 
@@ -61,8 +65,12 @@ class Written:
 def render(template: str, settings: Settings) -> str:
     """A template with its placeholders filled."""
     text = (resources.files("mlgate") / "templates" / template).read_text()
-    for name, value in (("VERSION", __version__), ("PYTHON", settings.python),
-                        ("INSTALL", settings.install), ("MAIN", settings.main)):  # fmt: skip
+    for name, value in (
+        ("VERSION", __version__),
+        ("PYTHON", settings.python),
+        ("INSTALL", settings.install),
+        ("MAIN", settings.main),
+    ):
         text = text.replace(f"@@{name}@@", value)
     return text
 
@@ -86,8 +94,14 @@ def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written
         need = "releases, retraining and deploys need a model artifact"
         written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
     for path in pull_request_workflows(root):
-        written.append(Written(path, NOTE, "also runs on pull requests: mlgate's gate reports "
-                               "beside it; drop what the two duplicate (a second `dvc repro`, a second comment)"))  # fmt: skip
+        written.append(
+            Written(
+                path,
+                NOTE,
+                "also runs on pull requests: mlgate's gate reports "
+                "beside it; drop what the two duplicate (a second `dvc repro`, a second comment)",
+            )
+        )
     written.append(Written(".github/CODEOWNERS", NOTE, PROTECT_HINT))
     return written
 
@@ -109,40 +123,73 @@ def _pre_commit(root: Path, *, force: bool) -> Written:
     holds the team's other hooks, so it is never replaced."""
     target = root / PRE_COMMIT_CONFIG
     if target.exists() and not target.read_text(errors="replace").startswith(_PRE_COMMIT_HEADER):
-        note = ("yours: add the mlgate hooks from the README" if "mlgate-" not in target.read_text(errors="replace")
-                else "yours, with mlgate's hooks")  # fmt: skip
+        note = (
+            "yours: add the mlgate hooks from the README"
+            if "mlgate-" not in target.read_text(errors="replace")
+            else "yours, with mlgate's hooks"
+        )
         return Written(PRE_COMMIT_CONFIG, KEPT, note)
     return _write(target, PRE_COMMIT_CONFIG, pre_commit_config(), force=force)
 
 
 def pre_commit_config() -> str:
     """mlgate's hooks for the pre-commit framework, run from the environment mlgate is in."""
-    hooks = [("mlgate-stale-pipeline", "pre-commit", "pre-commit"),
-             ("mlgate-gate", "pre-push", "pre-push"),
-             ("mlgate-dvc-checkout", "post-checkout", "post-checkout"),
-             ("mlgate-dvc-checkout-after-merge", "post-merge", "post-merge"),
-             ("mlgate-dvc-checkout-after-rebase", "post-rewrite", "post-rewrite")]  # fmt: skip
-    lines = [f"{_PRE_COMMIT_HEADER} (mlgate {__version__}). Then: pre-commit install "
-             + " ".join(f"--hook-type {hook}" for hook in defaults.HOOKS),
-             "repos:", "  - repo: local", "    hooks:"]  # fmt: skip
+    hooks = [
+        ("mlgate-stale-pipeline", "pre-commit", "pre-commit"),
+        ("mlgate-gate", "pre-push", "pre-push"),
+        ("mlgate-dvc-checkout", "post-checkout", "post-checkout"),
+        ("mlgate-dvc-checkout-after-merge", "post-merge", "post-merge"),
+        ("mlgate-dvc-checkout-after-rebase", "post-rewrite", "post-rewrite"),
+    ]
+    lines = [
+        f"{_PRE_COMMIT_HEADER} (mlgate {__version__}). Then: pre-commit install "
+        + " ".join(f"--hook-type {hook}" for hook in defaults.HOOKS),
+        "repos:",
+        "  - repo: local",
+        "    hooks:",
+    ]
     for hook_id, stage, hook in hooks:
-        lines += [f"      - id: {hook_id}", f"        name: mlgate {hook}",
-                  f"        entry: mlgate hooks run {hook}", "        language: system",
-                  "        pass_filenames: false", "        always_run: true",
-                  f"        stages: [{stage}]"]  # fmt: skip
+        lines += [
+            f"      - id: {hook_id}",
+            f"        name: mlgate {hook}",
+            f"        entry: mlgate hooks run {hook}",
+            "        language: system",
+            "        pass_filenames: false",
+            "        always_run: true",
+            f"        stages: [{stage}]",
+        ]
     return "\n".join(lines) + "\n"
 
 
 # dvclive's and trainers' bookkeeping counters: numbers, but not a model's quality.
 BOOKKEEPING = ("step", "epoch", "epochs", "iteration", "timestamp")
 # Environment names GTO projects use, in the order a version usually travels.
-ENVIRONMENT_LADDER = ("dev", "development", "test", "qa", "stage", "staging", "preprod", "prod",
-                      "production")  # fmt: skip
+ENVIRONMENT_LADDER = (
+    "dev",
+    "development",
+    "test",
+    "qa",
+    "stage",
+    "staging",
+    "preprod",
+    "prod",
+    "production",
+)
 REQUIREMENTS = ("requirements.txt", "*/requirements.txt")  # the project's own, tracked in git
 # DVC's extras by remote URL scheme: CI needs the plugin to pull (http(s) is built in).
-DVC_REMOTES = {"s3": "s3", "gs": "gs", "gcs": "gs", "azure": "azure", "ssh": "ssh",
-               "hdfs": "hdfs", "webhdfs": "webhdfs", "oss": "oss", "gdrive": "gdrive",
-               "webdav": "webdav", "webdavs": "webdav"}  # fmt: skip
+DVC_REMOTES = {
+    "s3": "s3",
+    "gs": "gs",
+    "gcs": "gs",
+    "azure": "azure",
+    "ssh": "ssh",
+    "hdfs": "hdfs",
+    "webhdfs": "webhdfs",
+    "oss": "oss",
+    "gdrive": "gdrive",
+    "webdav": "webdav",
+    "webdavs": "webdav",
+}
 
 
 @dataclass(frozen=True)
@@ -173,8 +220,10 @@ def starter_policy(rules: Sequence[Rule], environments: Sequence[str] = ()) -> s
     """A [tool.mlgate] table holding ``rules`` and the ``environments``, as TOML."""
     lines = ["[tool.mlgate]", 'base = "main"', "", "[tool.mlgate.rules]"]
     for rule in rules:
-        lines.append(f'{_toml_key(rule.name)} = {{ direction = "{rule.direction}", '
-                     f"tolerance = {rule.tolerance:g} }}")  # fmt: skip
+        lines.append(
+            f'{_toml_key(rule.name)} = {{ direction = "{rule.direction}", '
+            f"tolerance = {rule.tolerance:g} }}"
+        )
     for name in environments:
         lines += ["", f"[tool.mlgate.environments.{_toml_key(name)}]"]
     return "\n".join(lines) + "\n"
@@ -215,12 +264,19 @@ def _starter_policy(root: Path) -> list[Written]:
     else:
         summary = "no numeric metrics in the workspace yet: add rules once `dvc repro` writes them"
     written = [Written(where, WROTE, summary)]
-    written += [Written(rule.name, RULE, f"{rule.direction} is better, tolerance {rule.tolerance:g}")
-                for rule in rules]  # fmt: skip
+    written += [
+        Written(rule.name, RULE, f"{rule.direction} is better, tolerance {rule.tolerance:g}")
+        for rule in rules
+    ]
     if environments:
-        written.append(Written("[tool.mlgate.environments]", NOTE,
-                               f"{', '.join(environments)} from the project's GTO tags; "
-                               f"promotion_order = {json.dumps(environments)} would require that order"))  # fmt: skip
+        written.append(
+            Written(
+                "[tool.mlgate.environments]",
+                NOTE,
+                f"{', '.join(environments)} from the project's GTO tags; "
+                f"promotion_order = {json.dumps(environments)} would require that order",
+            )
+        )
     return written
 
 

@@ -133,9 +133,11 @@ def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
         reason = str(error.get("msg") or error.get("type") or "unknown error")
     elif isinstance(error, BaseException):
         reason = dvc.reason(error)
-    raise DataError(f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
-                    "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
-                    "remote that holds it")  # fmt: skip
+    raise DataError(
+        f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
+        "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
+        "remote that holds it"
+    )
 
 
 def read_policy(revision: Revision) -> Policy:

@@ -22,9 +22,22 @@ PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/
 
 # How a pickle (protocol 2 and up) or a joblib dump (plain, or zlib, gzip, bz2, xz, lzma or lz4
 # compressed) begins. A file that begins otherwise is not a model and is never unpickled.
-_MODEL_HEADERS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"\x78\x01", b"\x78\x5e",
-                  b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00",
-                  b"\x04\x22\x4d\x18", b"ZF")  # fmt: skip
+_MODEL_HEADERS = (
+    b"\x80\x02",
+    b"\x80\x03",
+    b"\x80\x04",
+    b"\x80\x05",
+    b"\x78\x01",
+    b"\x78\x5e",
+    b"\x78\x9c",
+    b"\x78\xda",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"\x5d\x00\x00",
+    b"\x04\x22\x4d\x18",
+    b"ZF",
+)
 
 
 def check_model_file(model_file: Path, shown: str | None = None) -> None:
@@ -36,8 +49,10 @@ def check_model_file(model_file: Path, shown: str | None = None) -> None:
     except OSError as exc:
         raise MlgateError(f"cannot read {shown or model_file}: {exc.strerror or exc}") from None
     if not head.startswith(_MODEL_HEADERS):
-        raise Refused(f"{shown or model_file} is not a model file (it is no pickle or joblib "
-                      "dump): only model artifacts are loaded")  # fmt: skip
+        raise Refused(
+            f"{shown or model_file} is not a model file (it is no pickle or joblib "
+            "dump): only model artifacts are loaded"
+        )
 
 
 def load_model(model_file: Path) -> Any:
@@ -71,8 +86,10 @@ def servable(model: Any, card: dict[str, Any]) -> Any:
     return ArrayInput(model) if card.get("input") == "array" else model
 
 
-NO_CARD = ("the model has no card naming its input columns ({card} beside the model): write one "
-           "with `mlgate describe MODEL --data FILE`, commit it and deploy again")  # fmt: skip
+NO_CARD = (
+    "the model has no card naming its input columns ({card} beside the model): write one "
+    "with `mlgate describe MODEL --data FILE`, commit it and deploy again"
+)
 
 
 def smoke_test(model: Any, card: dict[str, Any]) -> int:
@@ -112,5 +129,7 @@ def verify(path: Path, md5: str, what: str) -> None:
         raise MlgateError(f"{what}: {path} is missing")
     actual = file_md5(path)
     if actual != md5:
-        raise Refused(f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
-                      "after deployment, and was not loaded")  # fmt: skip
+        raise Refused(
+            f"{what}: {path} has md5 {actual}, not the recorded {md5}: it was changed "
+            "after deployment, and was not loaded"
+        )

@@ -44,8 +44,9 @@ def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
         commit = git.resolve_commit(f"refs/tags/{ref}", root)
         version = reg.artifact(tag.artifact).by_commit.get(commit)
         if version is None:
-            raise Refused(f"{ref} points at {commit[:8]}, which no active release of "
-                          f"{tag.artifact} names")  # fmt: skip
+            raise Refused(
+                f"{ref} points at {commit[:8]}, which no active release of {tag.artifact} names"
+            )
         return _release(root, reg, ref, tag.artifact, version)
     if stage_ref is not None:  # NAME#ENV: the version there now
         artifact, stage = stage_ref["artifact"], stage_ref["stage"]
@@ -73,13 +74,17 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
     if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
         path, md5 = dvcfiles.artifact_file(released, artifact)
     if not path or not md5:
-        raise Refused(f"{ref}: neither its release record nor dvc.lock at {event.commit[:8]} "
-                      "gives the model file's md5, so it cannot be verified")  # fmt: skip
+        raise Refused(
+            f"{ref}: neither its release record nor dvc.lock at {event.commit[:8]} "
+            "gives the model file's md5, so it cannot be verified"
+        )
     # Anyone who can push a tag writes its record: the path must be an output dvc.lock records
     # at the release's commit (so inside the repository) before anything is copied from it.
     if str(path) not in dvcfiles.lock_outputs(dvcfiles.read_lock(released)):
-        raise Refused(f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
-                      f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied")  # fmt: skip
+        raise Refused(
+            f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
+            f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied"
+        )
     return Model(ref, artifact, version, event.commit, str(path), str(md5))
 
 
@@ -88,25 +93,34 @@ def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> 
     # followed, since dvc.lock records the workspace path.
     file = Path(os.path.abspath(cwd / ref))
     if not file.is_file():
-        raise ConfigError(f"'{ref}' is neither a release (NAME@vX.Y.Z), a promotion "
-                          "(NAME#ENV#N, NAME#ENV) nor a model file")  # fmt: skip
+        raise ConfigError(
+            f"'{ref}' is neither a release (NAME@vX.Y.Z), a promotion "
+            "(NAME#ENV#N, NAME#ENV) nor a model file"
+        )
     try:
         path = file.relative_to(root).as_posix()
     except ValueError:
-        raise Refused(f"{ref} is outside the repository: mlgate deploys only models whose md5 "
-                      "dvc.lock or a release records") from None  # fmt: skip
+        raise Refused(
+            f"{ref} is outside the repository: mlgate deploys only models whose md5 "
+            "dvc.lock or a release records"
+        ) from None
     workspace = git.revision(git.WORKSPACE, root)
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(workspace))
     md5 = (outputs.get(path) or {}).get("md5")
     if not md5:
-        raise Refused(f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
-                      "dvc.lock or a release records (`dvc repro` it first)")  # fmt: skip
+        raise Refused(
+            f"{path} is not an output in dvc.lock: mlgate loads only models whose md5 "
+            "dvc.lock or a release records (`dvc repro` it first)"
+        )
     check_model_file(file, path)  # before it is copied anywhere
     artifacts = dvcfiles.read_declarations(workspace).artifacts
     named = [n for n, a in artifacts.items() if isinstance(a, dict) and a.get("path") == path]
     artifact = named[0] if named else (declared_artifact(root) or Path(path).stem)
-    released = [e.name.version for e in reg.artifact(artifact).versions()
-                if ((read_record(e.message, e.tag) or {}).get("model") or {}).get("md5") == md5]  # fmt: skip
+    released = [
+        e.name.version
+        for e in reg.artifact(artifact).versions()
+        if ((read_record(e.message, e.tag) or {}).get("model") or {}).get("md5") == md5
+    ]
     version = released[0] if released and released[0] else f"md5-{md5[:12]}"
     return Model(ref, artifact, version, None, path, md5)
 
@@ -131,8 +145,10 @@ def fetch(root: Path, model: Model, destination: Path) -> None:
 
         content = dvc.read(git.Revision(root, model.commit, model.ref), model.path)
     if content is None:
-        raise MlgateError(f"{where}: the model file is in neither the workspace, DVC's cache, "
-                          "git nor a DVC remote (`dvc pull` or `dvc push` it)")  # fmt: skip
+        raise MlgateError(
+            f"{where}: the model file is in neither the workspace, DVC's cache, "
+            "git nor a DVC remote (`dvc pull` or `dvc push` it)"
+        )
     actual = hashlib.md5(content).hexdigest()
     if actual != model.md5:
         raise _not_recorded(where, actual, model.md5)
@@ -156,8 +172,10 @@ def _copy_hashed(source: Path, destination: Path) -> str:
 
 
 def _not_recorded(where: str, actual: str, md5: str) -> Refused:
-    return Refused(f"{where}: md5 {actual} is not the recorded {md5}: the file is not the one "
-                   "released or reproduced, and was not loaded")  # fmt: skip
+    return Refused(
+        f"{where}: md5 {actual} is not the recorded {md5}: the file is not the one "
+        "released or reproduced, and was not loaded"
+    )
 
 
 def companion(root: Path, model: Model, suffix: str) -> bytes | None:

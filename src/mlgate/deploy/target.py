@@ -77,25 +77,46 @@ class Deployment:
 
 
 def deploy(
-    root: Path, model: Model, env: Environment, *, monitoring: bool,
-    wait: float = DEFAULT_WAIT, who: str | None = None,
-) -> Deployment:  # fmt: skip
+    root: Path,
+    model: Model,
+    env: Environment,
+    *,
+    monitoring: bool,
+    wait: float = DEFAULT_WAIT,
+    who: str | None = None,
+) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
     ``current``. On any failure ``current`` is untouched and the failure is logged."""
     with _locked(env.target, wait):
         _recover(env)
         previous = read_current(env)
         record = Deployment(
-            uuid.uuid4().hex, _now(), env.name, "deploy", "deployed", model.artifact,
-            model.version, model.md5, model.commit, Path(model.path).name, who or _who(),
-            monitoring, previous.version if previous else None,
-        )  # fmt: skip
-        return _switch_after_checks(env, record, previous,
-                                    lambda: _install(root, model, env, record))  # fmt: skip
+            uuid.uuid4().hex,
+            _now(),
+            env.name,
+            "deploy",
+            "deployed",
+            model.artifact,
+            model.version,
+            model.md5,
+            model.commit,
+            Path(model.path).name,
+            who or _who(),
+            monitoring,
+            previous.version if previous else None,
+        )
+        return _switch_after_checks(
+            env, record, previous, lambda: _install(root, model, env, record)
+        )
 
 
-def rollback(root: Path, env: Environment, to: str | None = None, wait: float = DEFAULT_WAIT,
-             who: str | None = None) -> Deployment:  # fmt: skip
+def rollback(
+    root: Path,
+    env: Environment,
+    to: str | None = None,
+    wait: float = DEFAULT_WAIT,
+    who: str | None = None,
+) -> Deployment:
     """Switch back to the previous successful version (or ``to``), verified and smoke-tested
     again from its folder in ``versions/``."""
     with _locked(env.target, wait):
@@ -105,9 +126,16 @@ def rollback(root: Path, env: Environment, to: str | None = None, wait: float = 
             raise Refused(f"nothing is deployed in {env.name}: nothing to roll back")
         target = _rollback_target(env, current, to)
         version_dir = env.target / VERSIONS / target.version
-        record = _replace(target, id=uuid.uuid4().hex, time=_now(), action="rollback",
-                          outcome="deployed", who=who or _who(), previous=current.version,
-                          error=None)  # fmt: skip
+        record = _replace(
+            target,
+            id=uuid.uuid4().hex,
+            time=_now(),
+            action="rollback",
+            outcome="deployed",
+            who=who or _who(),
+            previous=current.version,
+            error=None,
+        )
 
         def verified() -> Path:
             verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
@@ -116,8 +144,9 @@ def rollback(root: Path, env: Environment, to: str | None = None, wait: float = 
         return _switch_after_checks(env, record, current, verified)
 
 
-def _switch_after_checks(env: Environment, record: Deployment, previous: Deployment | None,
-                         prepare: Callable[[], Path]) -> Deployment:  # fmt: skip
+def _switch_after_checks(
+    env: Environment, record: Deployment, previous: Deployment | None, prepare: Callable[[], Path]
+) -> Deployment:
     """``prepare`` the version's folder (verified), smoke-test it, then switch to it; on any
     failure log the attempt and leave ``current`` alone."""
     try:
@@ -167,7 +196,9 @@ def read_current(env: Environment) -> Deployment | None:
         raise MlgateError(f"{path} is unreadable ({exc}): restore it from the log") from None
 
 
-def read_log(env: Environment, *, on_skipped: Callable[[str], None] | None = None) -> list[Deployment]:  # fmt: skip
+def read_log(
+    env: Environment, *, on_skipped: Callable[[str], None] | None = None
+) -> list[Deployment]:
     """Every deployment record in the log. A line that is not one (cut short by a crash, or
     edited by hand into JSON of another shape) is skipped, and ``on_skipped`` told why: an
     environment is never blocked by its log."""
@@ -212,8 +243,11 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
         profile = companion(root, model, PROFILE_SUFFIX)
         if profile is not None:
             (staging / PROFILE_FILE).write_bytes(profile)
-        description = {k: v for k, v in asdict(record).items()
-                       if k in ("artifact", "version", "md5", "commit", "model_file")}  # fmt: skip
+        description = {
+            k: v
+            for k, v in asdict(record).items()
+            if k in ("artifact", "version", "md5", "commit", "model_file")
+        }
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
         _fsync_tree(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
@@ -268,8 +302,9 @@ def _rollback_target(env: Environment, current: Deployment, to: str | None) -> D
     for earlier in reversed(succeeded[:position]):
         if earlier.version != current.version:
             return earlier
-    raise Refused(f"{env.name} has had no other version than {current.version}: nothing to "
-                  "roll back to")  # fmt: skip
+    raise Refused(
+        f"{env.name} has had no other version than {current.version}: nothing to roll back to"
+    )
 
 
 @contextlib.contextmanager
@@ -327,8 +362,18 @@ def _append(env: Environment, record: Deployment) -> None:
         os.close(fd)
 
 
-_TEXT_FIELDS = ("id", "time", "environment", "action", "outcome", "artifact", "version", "md5",
-                "model_file", "who")  # fmt: skip
+_TEXT_FIELDS = (
+    "id",
+    "time",
+    "environment",
+    "action",
+    "outcome",
+    "artifact",
+    "version",
+    "md5",
+    "model_file",
+    "who",
+)
 
 
 _OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error")

@@ -47,9 +47,14 @@ class Check:
 
 
 def compare(
-    root: Path, base: str | None = None, head: str = git.WORKSPACE, *, merge_base: bool = True,
-    env: Mapping[str, str] | None = None, partial: bool = False,
-) -> Comparison:  # fmt: skip
+    root: Path,
+    base: str | None = None,
+    head: str = git.WORKSPACE,
+    *,
+    merge_base: bool = True,
+    env: Mapping[str, str] | None = None,
+    partial: bool = False,
+) -> Comparison:
     """Read both revisions; ``base`` None means the merge-base of ``head`` and the main branch.
     ``partial``: a metrics file missing at the head is a note (what `mlgate diff` shows), not
     an error (what the gate needs)."""
@@ -60,8 +65,10 @@ def compare(
     head_snapshot = read_snapshot(head_revision)
     if head_snapshot.missing_metrics:
         missing = ", ".join(head_snapshot.missing_metrics)
-        problem = (f"metrics file {missing} declared in dvc.yaml is missing at "
-                   f"{head_revision.label} (run `dvc repro`, or `dvc pull` if it is cached)")  # fmt: skip
+        problem = (
+            f"metrics file {missing} declared in dvc.yaml is missing at "
+            f"{head_revision.label} (run `dvc repro`, or `dvc pull` if it is cached)"
+        )
         if not partial:
             raise DataError(problem)
         notes = (*notes, problem)
@@ -71,9 +78,14 @@ def compare(
 
 
 def check(
-    root: Path, base: str | None = None, head: str = git.WORKSPACE, policy_from: str = "base",
-    env: Mapping[str, str] | None = None, *, merge_base: bool = True,
-) -> Check:  # fmt: skip
+    root: Path,
+    base: str | None = None,
+    head: str = git.WORKSPACE,
+    policy_from: str = "base",
+    env: Mapping[str, str] | None = None,
+    *,
+    merge_base: bool = True,
+) -> Check:
     """``merge_base`` False compares with ``base`` itself (a release with the one before it)."""
     comparison = compare(root, base, head, merge_base=merge_base, env=env)
     base_policy = read_policy(comparison.base.revision)
@@ -89,18 +101,32 @@ def check(
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
     tested, untested, test_notes, distrusted = _test_significance(policy, comparison)
-    result = evaluate(policy, comparison.base.metrics, comparison.head.metrics, tested, untested,
-                      distrusted=distrusted)  # fmt: skip
+    result = evaluate(
+        policy,
+        comparison.base.metrics,
+        comparison.head.metrics,
+        tested,
+        untested,
+        distrusted=distrusted,
+    )
     notes = (*notes, *test_notes, *_disagreements(result, policy.predictions))
     comparison = Comparison(comparison.base, comparison.head, notes)
     changes = dvcfiles.lock_changes(
         dvcfiles.read_lock(comparison.base.revision), dvcfiles.read_lock(comparison.head.revision)
     )
-    return Check(comparison, policy, policy_from, base_policy.table != head_policy.table,
-                 result, tuple(changes))  # fmt: skip
+    return Check(
+        comparison,
+        policy,
+        policy_from,
+        base_policy.table != head_policy.table,
+        result,
+        tuple(changes),
+    )
 
 
-def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None]:  # fmt: skip
+def _test_significance(
+    policy: Policy, comparison: Comparison
+) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None]:
     """Tests for the rules that ask for significance: (by prediction metric, why there are
     none, notes, why they cannot be trusted). Unusable predictions stop the check unless every
     such rule falls back to its point estimate."""
@@ -117,14 +143,20 @@ def _test_significance(policy: Policy, comparison: Comparison) -> tuple[dict[str
 
     try:
         measured = significance.measure(
-            comparison.base.revision, comparison.head.revision, policy.predictions,
-            {name: 1 - level for name, level in levels.items()}, policy.resamples, policy.seed,
-        )  # fmt: skip
+            comparison.base.revision,
+            comparison.head.revision,
+            policy.predictions,
+            {name: 1 - level for name, level in levels.items()},
+            policy.resamples,
+            policy.seed,
+        )
     except DataError as exc:
         if all(rule.fallback == "point-estimate" for rule in rules):
             return {}, f"no significance test ({exc})", (), None
-        raise DataError(f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
-                        "point estimate instead") from None  # fmt: skip
+        raise DataError(
+            f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
+            "point estimate instead"
+        ) from None
     return measured.differences, None, measured.notes, policy.shrinkage(*measured.rows)
 
 
@@ -136,11 +168,15 @@ def _disagreements(result: GateResult, predictions: str | None) -> list[str]:
         tested = outcome.tested
         if tested is None:
             continue
-        for side, recorded, computed in (("base", outcome.base, tested.base),
-                                         ("head", outcome.head, tested.head)):  # fmt: skip
+        for side, recorded, computed in (
+            ("base", outcome.base, tested.base),
+            ("head", outcome.head, tested.head),
+        ):
             if is_real(recorded) and abs(float(recorded) - computed) > DISAGREEMENT:
-                notes.append(f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
-                             f"{predictions} gives {computed:.6g}; the test used the latter")  # fmt: skip
+                notes.append(
+                    f"{outcome.metric} at {side}: {outcome.path} says {recorded:.6g}, "
+                    f"{predictions} gives {computed:.6g}; the test used the latter"
+                )
     return notes
 
 
@@ -161,8 +197,10 @@ def resolve_base(
     ref, tip = found
     fork_point = git.merge_base(head_commit, tip, root)
     if fork_point is None:
-        note = (f"no common history with {ref} (a shallow clone?): compared with its tip; "
-                "use `fetch-depth: 0` in actions/checkout for the exact merge-base")  # fmt: skip
+        note = (
+            f"no common history with {ref} (a shallow clone?): compared with its tip; "
+            "use `fetch-depth: 0` in actions/checkout for the exact merge-base"
+        )
         return git.Revision(root, tip, ref), (note,)
     name = ref if fork_point == tip else f"merge-base of {ref}"
     return git.Revision(root, fork_point, name), ()
@@ -185,8 +223,11 @@ def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> tuple[str
     try:
         git.fetch_ref("origin", branch, root)
     except GitError as exc:
-        how = ("give actions/checkout `fetch-depth: 0`" if env.get("GITHUB_ACTIONS") == "true"
-               else f"check the name, or `git fetch origin {branch}`")  # fmt: skip
+        how = (
+            "give actions/checkout `fetch-depth: 0`"
+            if env.get("GITHUB_ACTIONS") == "true"
+            else f"check the name, or `git fetch origin {branch}`"
+        )
         raise GitError(
             f"base branch '{branch}' is not in this clone and fetching it failed ({exc}); "
             f"{how}, or pass --base REF"

@@ -62,9 +62,15 @@ class GateResult:
         return tuple(o for o in self.outcomes if o.status == FAIL)
 
 
-def evaluate(policy: Policy, base: FileValues, head: FileValues,
-             tested: Mapping[str, Difference] | None = None, untested: str | None = None,
-             *, distrusted: str | None = None) -> GateResult:  # fmt: skip
+def evaluate(
+    policy: Policy,
+    base: FileValues,
+    head: FileValues,
+    tested: Mapping[str, Difference] | None = None,
+    untested: str | None = None,
+    *,
+    distrusted: str | None = None,
+) -> GateResult:
     """``tested``: significance tests by prediction metric, for the rules that ask for them;
     ``untested``: why there are none (rules with ``fallback = "point-estimate"`` then judge
     the point estimate); ``distrusted``: why the predictions cannot judge a change (the test
@@ -72,12 +78,15 @@ def evaluate(policy: Policy, base: FileValues, head: FileValues,
     compared = any(base.values())
     outcomes: list[Outcome] = []
     for rule in policy.rules:
-        outcomes.extend(_apply(rule, base if compared else {}, head, tested or {}, untested,
-                               distrusted))  # fmt: skip
+        outcomes.extend(
+            _apply(rule, base if compared else {}, head, tested or {}, untested, distrusted)
+        )
     return GateResult(tuple(outcomes), compared)
 
 
-def significance_rules(policy: Policy, base: FileValues, head: FileValues) -> dict[Rule, dict[str, float]]:  # fmt: skip
+def significance_rules(
+    policy: Policy, base: FileValues, head: FileValues
+) -> dict[Rule, dict[str, float]]:
     """The rules asking for significance that apply here: each with the prediction metrics it
     tests and their test levels. A metric no prediction metric can stand for is a ConfigError."""
     found: dict[Rule, dict[str, float]] = {}
@@ -87,15 +96,23 @@ def significance_rules(policy: Policy, base: FileValues, head: FileValues) -> di
         for path, metric in sorted(_matching(rule, head) & _matching(rule, base)):
             name = prediction_metric(metric)
             if name is None:
-                raise ConfigError(f"rule '{rule.key}' asks for significance of {path}:{metric}, "
-                                  "which is not computed from predictions "
-                                  f"({', '.join(PREDICTION_METRICS)})")  # fmt: skip
+                raise ConfigError(
+                    f"rule '{rule.key}' asks for significance of {path}:{metric}, "
+                    "which is not computed from predictions "
+                    f"({', '.join(PREDICTION_METRICS)})"
+                )
             found.setdefault(rule, {})[name] = rule.significance
     return found
 
 
-def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, Difference],
-           untested: str | None, distrusted: str | None) -> list[Outcome]:  # fmt: skip
+def _apply(
+    rule: Rule,
+    base: FileValues,
+    head: FileValues,
+    tested: Mapping[str, Difference],
+    untested: str | None,
+    distrusted: str | None,
+) -> list[Outcome]:
     targets = _matching(rule, head) | _matching(rule, base)
     if not targets:
         status, reason = (FAIL, "missing at head") if rule.required else (SKIP, "no such metric")
@@ -104,14 +121,23 @@ def _apply(rule: Rule, base: FileValues, head: FileValues, tested: Mapping[str, 
     for path, metric in sorted(targets):
         base_value, head_value = base.get(path, {}).get(metric), head.get(path, {}).get(metric)
         test = tested.get(prediction_metric(metric) or "")
-        outcomes.append(judge(rule, path, metric, base_value, head_value, test, untested,
-                              distrusted=distrusted))  # fmt: skip
+        outcomes.append(
+            judge(rule, path, metric, base_value, head_value, test, untested, distrusted=distrusted)
+        )
     return outcomes
 
 
-def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any,
-          tested: Difference | None = None, untested: str | None = None, *,
-          distrusted: str | None = None) -> Outcome:  # fmt: skip
+def judge(
+    rule: Rule,
+    path: str | None,
+    metric: str | None,
+    base: Any,
+    head: Any,
+    tested: Difference | None = None,
+    untested: str | None = None,
+    *,
+    distrusted: str | None = None,
+) -> Outcome:
     evidence = tested if rule.significance is not None else None  # reported even when a bound fails
 
     def outcome(status: str, reason: str) -> Outcome:
@@ -149,7 +175,11 @@ def judge(rule: Rule, path: str | None, metric: str | None, base: Any, head: Any
     return outcome(PASS, prefix + ("improved" if worse < 0 else "unchanged"))
 
 
-REGRESSION, NOISE, IMPROVEMENT = "regression, significant", "within noise", "improvement, significant"  # fmt: skip
+REGRESSION, NOISE, IMPROVEMENT = (
+    "regression, significant",
+    "within noise",
+    "improvement, significant",
+)
 
 
 def significance_verdict(rule: Rule, tested: Difference) -> str:

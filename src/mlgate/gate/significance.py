@@ -50,8 +50,14 @@ class Significance:
     rows: tuple[int, int] = (0, 0)  # the predictions' rows at base and at head
 
 
-def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, float],
-            resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED) -> Significance:  # fmt: skip
+def measure(
+    base: Revision,
+    head: Revision,
+    path: str,
+    levels: Mapping[str, float],
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = stats.DEFAULT_SEED,
+) -> Significance:
     """Each statistic's difference at its confidence level (``levels``: "roc_auc" -> 0.95).
 
     Raises DataError when the predictions cannot be used at either revision.
@@ -67,10 +73,13 @@ def measure(base: Revision, head: Revision, path: str, levels: Mapping[str, floa
     relabelled = 0 if order is None else int(np.sum(base_scored.labels != head_scored.labels))
     if relabelled:
         order = None
-        notes = (f"unpaired comparison: the same row ids, but {relabelled:,} of them have another "
-                 "label at head, so each revision was resampled on its own",)  # fmt: skip
-    differences = stats.compare(levels, base_scored, head_scored, paired=order is not None,
-                                resamples=resamples, seed=seed)  # fmt: skip
+        notes = (
+            f"unpaired comparison: the same row ids, but {relabelled:,} of them have another "
+            "label at head, so each revision was resampled on its own",
+        )
+    differences = stats.compare(
+        levels, base_scored, head_scored, paired=order is not None, resamples=resamples, seed=seed
+    )
     rows = (len(base_predictions), len(head_predictions))
     return Significance(differences, order is not None, notes, rows)
 
@@ -79,8 +88,10 @@ def read_predictions(revision: Revision, path: str) -> Predictions:
     where = f"{path} at {revision.label}"
     content = read_recorded(revision, path)
     if content is None:
-        raise DataError(f"{where} is missing (the policy's predictions file; run `dvc repro`, "
-                        "or `dvc pull` if it is cached)")  # fmt: skip
+        raise DataError(
+            f"{where} is missing (the policy's predictions file; run `dvc repro`, "
+            "or `dvc pull` if it is cached)"
+        )
     return parse_predictions(content, where)
 
 
@@ -93,15 +104,18 @@ def parse_predictions(content: bytes, where: str) -> Predictions:
     score_columns = _score_columns(header)
     if missing or not score_columns:
         lacking = missing + ([] if score_columns else ["score (or score_<class> columns)"])
-        raise DataError(f"{where} lacks the column{'s' if len(lacking) > 1 else ''} "
-                        f"{', '.join(lacking)} (it has: {', '.join(header)})")  # fmt: skip
+        raise DataError(
+            f"{where} lacks the column{'s' if len(lacking) > 1 else ''} "
+            f"{', '.join(lacking)} (it has: {', '.join(header)})"
+        )
     ids = columns["id"]
     if not ids:
         raise DataError(f"{where} has no rows")
     _check_unique(ids, where)
     scores = np.column_stack([_numbers(columns[name], name, where) for name in score_columns])
-    classes = tuple(name[len(CLASS_SCORE_PREFIX):] for name in score_columns
-                    if name != BINARY_SCORE)  # fmt: skip
+    classes = tuple(
+        name[len(CLASS_SCORE_PREFIX) :] for name in score_columns if name != BINARY_SCORE
+    )
     return Predictions(where, ids, columns["label"], columns["prediction"], classes, scores)
 
 
@@ -113,8 +127,9 @@ def _read_columns(text: str, where: str) -> tuple[list[str], dict[str, list[str]
     header = [name.strip() for name in header]
     if len(set(widths)) > 1:
         line = next(n for n, width in enumerate(widths, start=1) if width != len(header))
-        raise DataError(f"{where}: line {line} has {widths[line - 1]} fields, "
-                        f"the header {len(header)}")  # fmt: skip
+        raise DataError(
+            f"{where}: line {line} has {widths[line - 1]} fields, the header {len(header)}"
+        )
     return header, {name: fields[k :: len(header)] for k, name in enumerate(header)}
 
 
@@ -151,8 +166,10 @@ def _check_unique(ids: list[str], where: str) -> None:
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         repeated = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-        raise DataError(f"{where}: id {repeated!r} appears more than once (ids pair the rows "
-                        "of two revisions, so each must be unique)")  # fmt: skip
+        raise DataError(
+            f"{where}: id {repeated!r} appears more than once (ids pair the rows "
+            "of two revisions, so each must be unique)"
+        )
 
 
 def _numbers(values: list[str], column: str, where: str) -> stats.Floats:
@@ -164,9 +181,11 @@ def _numbers(values: list[str], column: str, where: str) -> stats.Floats:
     outside = ~((numbers >= 0) & (numbers <= 1))  # NaN is outside too
     if outside.any():
         line = int(np.flatnonzero(outside)[0])
-        raise DataError(f"{where}: {column} is {values[line]!r} on line {line + 2} "
-                        f"({_rows(int(outside.sum()))} in all): scores must be probabilities "
-                        "from 0 to 1")  # fmt: skip
+        raise DataError(
+            f"{where}: {column} is {values[line]!r} on line {line + 2} "
+            f"({_rows(int(outside.sum()))} in all): scores must be probabilities "
+            "from 0 to 1"
+        )
     return numbers
 
 
@@ -185,8 +204,10 @@ def _is_float(text: str) -> bool:
 def _scored(base: Predictions, head: Predictions) -> tuple[stats.Scored, stats.Scored]:
     """Both revisions as class indices over one list of classes."""
     if (base.classes == ()) != (head.classes == ()) or set(base.classes) != set(head.classes):
-        raise DataError(f"mismatched columns: {base.where} has {_columns(base)}, "
-                        f"{head.where} has {_columns(head)}")  # fmt: skip
+        raise DataError(
+            f"mismatched columns: {base.where} has {_columns(base)}, "
+            f"{head.where} has {_columns(head)}"
+        )
     if base.classes:
         classes = [_class_key(c) for c in base.classes]
         head_order = [classes.index(_class_key(c)) for c in head.classes]
@@ -211,13 +232,17 @@ def _binary_classes(base: Predictions, head: Predictions) -> list[object]:
     as scikit-learn sorts a model's classes."""
     seen = {_class_key(v) for p in (base, head) for v in {*p.labels, *p.predicted}}
     if len(seen) > 2:
-        raise DataError(f"{base.where}: {len(seen)} classes but one 'score' column: a "
-                        "multi-class file has one score_<class> column per class")  # fmt: skip
+        raise DataError(
+            f"{base.where}: {len(seen)} classes but one 'score' column: a "
+            "multi-class file has one score_<class> column per class"
+        )
     if len(seen) < 2:
         seen |= {0.0, 1.0} if seen <= {0.0, 1.0} else set()
     if len(seen) < 2:
-        raise DataError(f"{base.where}: only the class {next(iter(seen))!r} appears, so which "
-                        "class 'score' is the probability of is unknown")  # fmt: skip
+        raise DataError(
+            f"{base.where}: only the class {next(iter(seen))!r} appears, so which "
+            "class 'score' is the probability of is unknown"
+        )
     return sorted(seen, key=lambda c: (isinstance(c, str), c))
 
 
@@ -230,7 +255,9 @@ def _class_key(value: str) -> object:
     return number if math.isfinite(number) else value.strip()
 
 
-def _indexed(predictions: Predictions, classes: list[object], probabilities: stats.Floats) -> stats.Scored:  # fmt: skip
+def _indexed(
+    predictions: Predictions, classes: list[object], probabilities: stats.Floats
+) -> stats.Scored:
     index = {c: i for i, c in enumerate(classes)}
 
     def indices(values: list[str], column: str) -> stats.NDArray[np.intp]:
@@ -239,13 +266,18 @@ def _indexed(predictions: Predictions, classes: list[object], probabilities: sta
         for text in set(values):
             key = _class_key(text)
             if key not in index:
-                raise DataError(f"{predictions.where}: {column} {text!r} is not one of the "
-                                f"classes scored ({', '.join(map(str, classes))})")  # fmt: skip
+                raise DataError(
+                    f"{predictions.where}: {column} {text!r} is not one of the "
+                    f"classes scored ({', '.join(map(str, classes))})"
+                )
             known[text] = index[key]
         return np.fromiter(map(known.__getitem__, values), dtype=np.intp, count=len(values))
 
-    return stats.Scored(indices(predictions.labels, "label"),
-                        indices(predictions.predicted, "prediction"), probabilities)  # fmt: skip
+    return stats.Scored(
+        indices(predictions.labels, "label"),
+        indices(predictions.predicted, "prediction"),
+        probabilities,
+    )
 
 
 def _pairing(base: Predictions, head: Predictions) -> stats.NDArray[np.intp] | None:
@@ -261,6 +293,8 @@ def _pairing(base: Predictions, head: Predictions) -> stats.NDArray[np.intp] | N
 
 def _unpaired_reason(base: Predictions, head: Predictions) -> str:
     base_ids, head_ids = set(base.ids), set(head.ids)
-    return (f"unpaired comparison: the test rows differ between the revisions "
-            f"({len(base_ids - head_ids):,} rows only at base, {len(head_ids - base_ids):,} only "
-            f"at head), so each revision was resampled on its own")  # fmt: skip
+    return (
+        f"unpaired comparison: the test rows differ between the revisions "
+        f"({len(base_ids - head_ids):,} rows only at base, {len(head_ids - base_ids):,} only "
+        f"at head), so each revision was resampled on its own"
+    )

@@ -30,7 +30,12 @@ from numpy.typing import NDArray
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
-PAIRED, UNPAIRED, MCNEMAR, BOOTSTRAP = "paired bootstrap", "unpaired bootstrap", "McNemar exact", "bootstrap"  # fmt: skip
+PAIRED, UNPAIRED, MCNEMAR, BOOTSTRAP = (
+    "paired bootstrap",
+    "unpaired bootstrap",
+    "McNemar exact",
+    "bootstrap",
+)
 _BLOCK_CELLS = 4_000_000  # resamples x rows at once: about 30 MB of working arrays per thread
 _WORKERS = min(2, os.cpu_count() or 1)
 _MIN_BLOCKS = 2
@@ -95,8 +100,11 @@ class Scored:
 def scored(labels: NDArray[np.intp], predictions: NDArray[np.intp], scores: Floats) -> Scored:
     """A binary problem from the positive class's scores."""
     scores = np.asarray(scores, dtype=np.float64)
-    return Scored(np.asarray(labels, dtype=np.intp), np.asarray(predictions, dtype=np.intp),
-                  np.column_stack([1 - scores, scores]))  # fmt: skip
+    return Scored(
+        np.asarray(labels, dtype=np.intp),
+        np.asarray(predictions, dtype=np.intp),
+        np.column_stack([1 - scores, scores]),
+    )
 
 
 @dataclass(frozen=True)
@@ -183,8 +191,9 @@ def _roc_auc(data: Scored, resample: Resample) -> Floats:
 
 
 def _average_precision(data: Scored, resample: Resample) -> Floats:
-    return np.mean([ranks.average_precision(resample.split(ranks)) for ranks in data.ranked],
-                   axis=0)  # fmt: skip
+    return np.mean(
+        [ranks.average_precision(resample.split(ranks)) for ranks in data.ranked], axis=0
+    )
 
 
 @dataclass(frozen=True)
@@ -218,11 +227,13 @@ class Ranks:
         negative_scores, positive_scores = scores[negatives], scores[positives]
         order = np.concatenate([negatives, positives])
         return cls(
-            order, bool(np.array_equal(order, np.arange(len(order)))), len(negatives),
+            order,
+            bool(np.array_equal(order, np.arange(len(order)))),
+            len(negatives),
             np.searchsorted(negative_scores, positive_scores, side="left"),
             np.searchsorted(negative_scores, positive_scores, side="right"),
             np.searchsorted(positive_scores, positive_scores, side="left"),
-        )  # fmt: skip
+        )
 
     def roc_auc(self, split: Split) -> Floats:
         """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties
@@ -248,8 +259,9 @@ class Ranks:
     def split(self, weights: Weights) -> Split:
         arranged = weights if self.in_order else weights[:, self.order]
         negative_sums = _cumulative(arranged[:, : self.negatives])
-        return Split(negative_sums, arranged[:, self.negatives :],
-                     negative_sums[:, -1].astype(np.int64))  # fmt: skip
+        return Split(
+            negative_sums, arranged[:, self.negatives :], negative_sums[:, -1].astype(np.int64)
+        )
 
 
 def _cumulative(weights: Weights) -> NDArray[np.int32]:
@@ -270,11 +282,16 @@ def _ratio(numerator: NDArray, denominator: NDArray, zero: float = math.nan) -> 
 CountMetric = Callable[[Floats, NDArray[np.bool_]], Floats]
 ScoreMetric = Callable[[Scored, Resample], Floats]
 COUNT_METRICS: dict[str, CountMetric] = {
-    "accuracy": _accuracy, "precision": _precision, "recall": _recall, "f1": _f1,
-}  # fmt: skip
+    "accuracy": _accuracy,
+    "precision": _precision,
+    "recall": _recall,
+    "f1": _f1,
+}
 SCORE_METRICS: dict[str, ScoreMetric] = {
-    "roc_auc": _roc_auc, "average_precision": _average_precision, "log_loss": _log_loss,
-}  # fmt: skip
+    "roc_auc": _roc_auc,
+    "average_precision": _average_precision,
+    "log_loss": _log_loss,
+}
 METRICS = (*COUNT_METRICS, *SCORE_METRICS)
 
 
@@ -293,8 +310,15 @@ def _confusion(data: Scored) -> Floats:
 # --- the bootstrap ---------------------------------------------------------------------------
 
 
-def compare(levels: Mapping[str, float], base: Scored, head: Scored, *, paired: bool,
-            resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Difference]:  # fmt: skip
+def compare(
+    levels: Mapping[str, float],
+    base: Scored,
+    head: Scored,
+    *,
+    paired: bool,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Difference]:
     """Each metric's difference (head - base) with an interval at its confidence level
     (``levels``: metric -> 0.95, say). ``paired``: both revisions scored the same rows, in the
     same order."""
@@ -303,21 +327,35 @@ def compare(levels: Mapping[str, float], base: Scored, head: Scored, *, paired: 
     if base.classes != head.classes:
         raise ValueError("both revisions must score the same classes")
     metrics = list(levels)
-    draws = _count_draws([m for m in metrics if m in COUNT_METRICS], base, head, paired=paired,
-                         resamples=resamples, seed=seed)  # fmt: skip
-    draws |= _score_draws([m for m in metrics if m in SCORE_METRICS], base, head, paired=paired,
-                          resamples=resamples, seed=seed)  # fmt: skip
+    draws = _count_draws(
+        [m for m in metrics if m in COUNT_METRICS],
+        base,
+        head,
+        paired=paired,
+        resamples=resamples,
+        seed=seed,
+    )
+    draws |= _score_draws(
+        [m for m in metrics if m in SCORE_METRICS],
+        base,
+        head,
+        paired=paired,
+        resamples=resamples,
+        seed=seed,
+    )
     method = PAIRED if paired else UNPAIRED
     results = {}
     for metric in metrics:
         tests = {MCNEMAR: mcnemar_exact(base, head)} if paired and metric == "accuracy" else {}
-        results[metric] = _summarise(metric, base, head, draws[metric], levels[metric], method,
-                                     tests, seed)  # fmt: skip
+        results[metric] = _summarise(
+            metric, base, head, draws[metric], levels[metric], method, tests, seed
+        )
     return results
 
 
-def _count_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int,
-                 seed: int) -> dict[str, Floats]:  # fmt: skip
+def _count_draws(
+    metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int, seed: int
+) -> dict[str, Floats]:
     if not metrics:
         return {}
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
@@ -325,8 +363,10 @@ def _count_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool
         base_counts, head_counts = _paired_confusions(base, head, rng, resamples)
     else:
         base_counts, head_counts = (_confusions(data, rng, resamples) for data in (base, head))
-    return {m: COUNT_METRICS[m](head_counts, head.present) - COUNT_METRICS[m](base_counts, base.present)
-            for m in metrics}  # fmt: skip
+    return {
+        m: COUNT_METRICS[m](head_counts, head.present) - COUNT_METRICS[m](base_counts, base.present)
+        for m in metrics
+    }
 
 
 def _confusions(data: Scored, rng: np.random.Generator, resamples: int) -> Floats:
@@ -335,8 +375,9 @@ def _confusions(data: Scored, rng: np.random.Generator, resamples: int) -> Float
     return drawn.reshape(resamples, data.classes, data.classes).astype(np.float64)
 
 
-def _paired_confusions(base: Scored, head: Scored, rng: np.random.Generator,
-                       resamples: int) -> tuple[Floats, Floats]:  # fmt: skip
+def _paired_confusions(
+    base: Scored, head: Scored, rng: np.random.Generator, resamples: int
+) -> tuple[Floats, Floats]:
     """Draw over the (label, base prediction, head prediction) cells the rows fall in, then
     read each revision's confusion matrix off the draw."""
     k = base.classes
@@ -353,8 +394,9 @@ def _paired_confusions(base: Scored, head: Scored, rng: np.random.Generator,
     return confusions(base_predicted), confusions(head_predicted)
 
 
-def _score_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int,
-                 seed: int) -> dict[str, Floats]:  # fmt: skip
+def _score_draws(
+    metrics: list[str], base: Scored, head: Scored, *, paired: bool, resamples: int, seed: int
+) -> dict[str, Floats]:
     if not metrics:
         return {}
     if paired:  # rows in base's ranking order: base's rankings then need no gather
@@ -365,10 +407,15 @@ def _score_draws(metrics: list[str], base: Scored, head: Scored, *, paired: bool
 
     def block(rng: np.random.Generator, count: int) -> dict[str, Floats]:
         base_resample = Resample(_poisson_weights(rng, count, len(base)))
-        head_resample = (Resample(base_resample.weights) if paired
-                         else Resample(_poisson_weights(rng, count, len(head))))  # fmt: skip
-        return {m: SCORE_METRICS[m](head, head_resample) - SCORE_METRICS[m](base, base_resample)
-                for m in metrics}  # fmt: skip
+        head_resample = (
+            Resample(base_resample.weights)
+            if paired
+            else Resample(_poisson_weights(rng, count, len(head)))
+        )
+        return {
+            m: SCORE_METRICS[m](head, head_resample) - SCORE_METRICS[m](base, base_resample)
+            for m in metrics
+        }
 
     blocks = list(_run_blocks(block, seed, resamples, max(len(base), len(head))))
     return {m: np.concatenate([b[m] for b in blocks]) for m in metrics}
@@ -388,8 +435,12 @@ def _poisson_weights(rng: np.random.Generator, resamples: int, rows: int) -> Wei
     return weights
 
 
-def _run_blocks(block: Callable[[np.random.Generator, int], dict[str, Floats]], seed: int,
-                resamples: int, rows: int) -> Iterator[dict[str, Floats]]:  # fmt: skip
+def _run_blocks(
+    block: Callable[[np.random.Generator, int], dict[str, Floats]],
+    seed: int,
+    resamples: int,
+    rows: int,
+) -> Iterator[dict[str, Floats]]:
     """Blocks of resamples on ``_WORKERS`` threads (NumPy releases the GIL), in order. Each
     block has its own random stream from the seed, so results do not depend on the threads."""
     # At least _MIN_BLOCKS blocks, whatever the cores, so both threads work on small data too
@@ -407,8 +458,9 @@ def _run_blocks(block: Callable[[np.random.Generator, int], dict[str, Floats]], 
     yield from _on_threads(run, len(counts), _WORKERS)
 
 
-def _on_threads(run: Callable[[int], dict[str, Floats]], count: int,
-                workers: int) -> list[dict[str, Floats]]:  # fmt: skip
+def _on_threads(
+    run: Callable[[int], dict[str, Floats]], count: int, workers: int
+) -> list[dict[str, Floats]]:
     """``run(0) .. run(count - 1)`` on ``workers`` threads, results in order (a thread pool
     without concurrent.futures, whose import alone costs more than a small bootstrap)."""
     results: list[dict[str, Floats] | None] = [None] * count
@@ -432,15 +484,34 @@ def _on_threads(run: Callable[[int], dict[str, Floats]], count: int,
     return [r for r in results if r is not None]
 
 
-def _summarise(metric: str, base: Scored, head: Scored, draws: Floats, confidence: float,
-               method: str, tests: dict[str, float], seed: int) -> Difference:  # fmt: skip
+def _summarise(
+    metric: str,
+    base: Scored,
+    head: Scored,
+    draws: Floats,
+    confidence: float,
+    method: str,
+    tests: dict[str, float],
+    seed: int,
+) -> Difference:
     finite = draws[np.isfinite(draws)]
     tail = (1 - confidence) / 2
     low, high = _quantiles(finite, (tail, 1 - tail)) if len(finite) else (math.nan, math.nan)
     test, p_value = next(iter(tests.items())) if tests else (BOOTSTRAP, _bootstrap_p(finite))
-    return Difference(metric, point_estimate(metric, base), point_estimate(metric, head),
-                      float(low), float(high), confidence, p_value, method, test,
-                      min(len(base), len(head)), len(draws), seed)  # fmt: skip
+    return Difference(
+        metric,
+        point_estimate(metric, base),
+        point_estimate(metric, head),
+        float(low),
+        float(high),
+        confidence,
+        p_value,
+        method,
+        test,
+        min(len(base), len(head)),
+        len(draws),
+        seed,
+    )
 
 
 def _quantiles(values: Floats, levels: tuple[float, float]) -> tuple[float, float]:
@@ -483,7 +554,11 @@ def binomial_two_sided(k: int, n: int) -> float:
     if n == 0:
         return 1.0
     ks = np.arange(k + 1)
-    log_pmf = (math.lgamma(n + 1) - np.vectorize(math.lgamma)(ks + 1)
-               - np.vectorize(math.lgamma)(n - ks + 1) - n * math.log(2))  # fmt: skip
+    log_pmf = (
+        math.lgamma(n + 1)
+        - np.vectorize(math.lgamma)(ks + 1)
+        - np.vectorize(math.lgamma)(n - ks + 1)
+        - n * math.log(2)
+    )
     peak = log_pmf.max()
     return float(min(1.0, 2 * math.exp(peak) * np.exp(log_pmf - peak).sum()))

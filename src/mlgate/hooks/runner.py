@@ -99,8 +99,11 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     found = _remote_base(root, remote)
     if found is None:
         gated = [r for r in refs if _is_gated(r, "main")]
-        return HookResult(lines=(f"mlgate: {remote} has no main branch yet: nothing to gate "
-                                 "against",) if gated else ())  # fmt: skip
+        return HookResult(
+            lines=(f"mlgate: {remote} has no main branch yet: nothing to gate against",)
+            if gated
+            else ()
+        )
     main, base = found
     gated = [r for r in refs if _is_gated(r, main)]
     if not gated:
@@ -228,8 +231,11 @@ def _is_rebasing(root: Path) -> bool:
 
 
 def _checkout_from_env(env: Mapping[str, str]) -> tuple[str, str, str]:
-    return (env.get("PRE_COMMIT_FROM_REF", ""), env.get("PRE_COMMIT_TO_REF", ""),
-            env.get("PRE_COMMIT_CHECKOUT_TYPE", ""))  # fmt: skip
+    return (
+        env.get("PRE_COMMIT_FROM_REF", ""),
+        env.get("PRE_COMMIT_TO_REF", ""),
+        env.get("PRE_COMMIT_CHECKOUT_TYPE", ""),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,16 +251,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run(args[0], args[1:], stdin, os.environ)
     except MlgateError as exc:
-        print(f"mlgate: error: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip the hook)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"mlgate: error: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip the hook)",
+            file=sys.stderr,
+        )
         return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         print("mlgate: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug must not leave git with a traceback and no way out
-        print(f"mlgate: an unexpected error has occurred in the {args[0]} hook: "
-              f"{type(exc).__name__}: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"mlgate: an unexpected error has occurred in the {args[0]} hook: "
+            f"{type(exc).__name__}: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
+            file=sys.stderr,
+        )
         return EXIT_BUG
     for line in result.lines:
         print(one_line(line), file=sys.stderr)

@@ -136,8 +136,10 @@ def read_stages(view: View) -> list[Stage] | None:
         if dvcfiles.is_templated(content, document):
             return None
         folder = dvcfiles.folder_of(path)
-        stages += [_stage(dvcfiles.stage_address(path, str(name)), body, where, folder)
-                   for name, body in (document.get("stages") or {}).items()]  # fmt: skip
+        stages += [
+            _stage(dvcfiles.stage_address(path, str(name)), body, where, folder)
+            for name, body in (document.get("stages") or {}).items()
+        ]
     return stages
 
 
@@ -203,8 +205,11 @@ def _param_changes(stage: Stage, recorded: dict[str, Any], view: View) -> list[s
         values = _params_file(join(stage.wdir, path), view)
         now = dict(values) if keys is None else {k: _lookup(values, k) for k in keys}
         was, now = flatten(recorded.get(path) or {}), flatten(now)
-        changed = [k for k in sorted(set(now) | set(was))
-                   if _as_recorded(now.get(k, _MISSING)) != was.get(k, _MISSING)]  # fmt: skip
+        changed = [
+            k
+            for k in sorted(set(now) | set(was))
+            if _as_recorded(now.get(k, _MISSING)) != was.get(k, _MISSING)
+        ]
         if changed:
             described = ", ".join(
                 _describe_param(k, was.get(k, _MISSING), now.get(k, _MISSING)) for k in changed

@@ -85,13 +85,25 @@ class ColumnProfile:
                 quantiles = tuple(float(q) for q in document["quantiles"])
                 if len(quantiles) != LEVELS:
                     raise ValueError("quantiles")
-                return cls(name, kind, int(document["rows"]), int(document["missing"]), quantiles,
-                           tuple(float(v) for v in document.get("values", ())),
-                           float(document["std"]))  # fmt: skip
+                return cls(
+                    name,
+                    kind,
+                    int(document["rows"]),
+                    int(document["missing"]),
+                    quantiles,
+                    tuple(float(v) for v in document.get("values", ())),
+                    float(document["std"]),
+                )
             if kind == CATEGORICAL:
                 counts = tuple((str(k), int(v)) for k, v in document["counts"].items())
-                return cls(name, kind, int(document["rows"]), int(document["missing"]),
-                           counts=counts, text=bool(document["text"]))  # fmt: skip
+                return cls(
+                    name,
+                    kind,
+                    int(document["rows"]),
+                    int(document["missing"]),
+                    counts=counts,
+                    text=bool(document["text"]),
+                )
         except (KeyError, TypeError, ValueError, AttributeError):
             pass
         raise MlgateError(f"the reference profile's column '{name}' is malformed")
@@ -143,8 +155,9 @@ def profile_frame(frame: pd.DataFrame, features: Sequence[str]) -> dict[str, Any
 def parse_profile(document: Any, where: str) -> Profile:
     if not isinstance(document, dict) or not isinstance(document.get("columns"), dict):
         raise MlgateError(f"{where} is not a reference profile")
-    columns = {name: ColumnProfile.from_json(name, column)
-               for name, column in document["columns"].items()}  # fmt: skip
+    columns = {
+        name: ColumnProfile.from_json(name, column) for name, column in document["columns"].items()
+    }
     return Profile(int(document.get("rows", 0)), columns)
 
 
@@ -177,8 +190,15 @@ def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProf
         raise MlgateError(f"column '{name}' has no values to profile")
     quantiles = _quantiles_of_sorted(numbers)
     kept = tuple(numbers.tolist()) if len(numbers) <= SMALL_REFERENCE else ()
-    return ColumnProfile(name, NUMERIC, len(numbers), missing, tuple(quantiles.tolist()), kept,
-                         float(np.std(numbers)))  # fmt: skip
+    return ColumnProfile(
+        name,
+        NUMERIC,
+        len(numbers),
+        missing,
+        tuple(quantiles.tolist()),
+        kept,
+        float(np.std(numbers)),
+    )
 
 
 def _categorical_profile(
@@ -209,8 +229,9 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
-def compare(profile: ColumnProfile, values: Any, p_value: float = P_VALUE,
-            distance: float = DISTANCE) -> ColumnDrift:  # fmt: skip
+def compare(
+    profile: ColumnProfile, values: Any, p_value: float = P_VALUE, distance: float = DISTANCE
+) -> ColumnDrift:
     """Test ``values`` (the current data's column) against the reference ``profile``."""
     import numpy as np
     import pandas as pd
@@ -225,13 +246,15 @@ def compare(profile: ColumnProfile, values: Any, p_value: float = P_VALUE,
     try:
         numbers = np.sort(present.to_numpy(dtype="float64"))
     except (TypeError, ValueError):
-        raise MlgateError(f"column '{profile.name}' holds text where the reference has "
-                          "numbers") from None  # fmt: skip
+        raise MlgateError(
+            f"column '{profile.name}' holds text where the reference has numbers"
+        ) from None
     return _numeric_drift(profile, numbers, missing, p_value, distance)
 
 
-def _numeric_drift(profile: ColumnProfile, current: np.ndarray, missing: int, p_value: float,
-                   distance: float) -> ColumnDrift:  # fmt: skip
+def _numeric_drift(
+    profile: ColumnProfile, current: np.ndarray, missing: int, p_value: float, distance: float
+) -> ColumnDrift:
     import numpy as np
 
     reference = np.asarray(profile.quantiles)
@@ -249,12 +272,29 @@ def _numeric_drift(profile: ColumnProfile, current: np.ndarray, missing: int, p_
         drifted = score >= threshold
     psi = _psi(*_decile_shares(reference, current))
     bins, ref_shares, cur_shares = _histogram(reference, current)
-    return ColumnDrift(profile.name, NUMERIC, test, score, threshold, drifted, psi, len(current),
-                       missing, bins, ref_shares, cur_shares)  # fmt: skip
+    return ColumnDrift(
+        profile.name,
+        NUMERIC,
+        test,
+        score,
+        threshold,
+        drifted,
+        psi,
+        len(current),
+        missing,
+        bins,
+        ref_shares,
+        cur_shares,
+    )
 
 
-def _categorical_drift(profile: ColumnProfile, current_counts: dict[str, int], missing: int,
-                       p_value: float, distance: float) -> ColumnDrift:  # fmt: skip
+def _categorical_drift(
+    profile: ColumnProfile,
+    current_counts: dict[str, int],
+    missing: int,
+    p_value: float,
+    distance: float,
+) -> ColumnDrift:
     import numpy as np
 
     reference_counts = dict(profile.counts)
@@ -274,9 +314,20 @@ def _categorical_drift(profile: ColumnProfile, current_counts: dict[str, int], m
         test, threshold = "Jensen-Shannon distance", distance
         score = float(jensenshannon(_shares(ref), _shares(cur)))
         drifted = score >= threshold
-    return ColumnDrift(profile.name, CATEGORICAL, test, score, threshold, drifted,
-                       _psi(_shares(ref), _shares(cur)), int(cur.sum()), missing, tuple(keys),
-                       tuple((ref / ref.sum()).tolist()), tuple((cur / cur.sum()).tolist()))  # fmt: skip
+    return ColumnDrift(
+        profile.name,
+        CATEGORICAL,
+        test,
+        score,
+        threshold,
+        drifted,
+        _psi(_shares(ref), _shares(cur)),
+        int(cur.sum()),
+        missing,
+        tuple(keys),
+        tuple((ref / ref.sum()).tolist()),
+        tuple((cur / cur.sum()).tolist()),
+    )
 
 
 def _two_proportions(ref: np.ndarray, cur: np.ndarray) -> float:
@@ -325,15 +376,17 @@ def _decile_shares(reference_quantiles: np.ndarray, current: np.ndarray) -> tupl
     return _shares_of(ref), _shares_of(cur)
 
 
-def _bin_shares(reference_quantiles: np.ndarray, current: np.ndarray,
-                inner_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _bin_shares(
+    reference_quantiles: np.ndarray, current: np.ndarray, inner_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each side's share of rows in the bins between ``inner_edges`` (and beyond the first and
     the last), the reference's from its quantiles, the current's from its sorted values."""
     import numpy as np
 
     ref = np.diff(_cdf(reference_quantiles, inner_edges), prepend=0.0, append=1.0)
-    cur = np.diff(np.searchsorted(current, inner_edges, side="right") / len(current),
-                  prepend=0.0, append=1.0)  # fmt: skip
+    cur = np.diff(
+        np.searchsorted(current, inner_edges, side="right") / len(current), prepend=0.0, append=1.0
+    )
     return ref, cur
 
 

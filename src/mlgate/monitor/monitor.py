@@ -98,8 +98,10 @@ def workspace_reference(root: Path) -> Reference:
     artifact = release.declared_artifact(root)
     path = artifact and dvcfiles.artifact_path(git.revision(git.WORKSPACE, root), artifact)
     if not path:
-        raise MlgateError("no model artifact is declared in dvc.yaml, so there is no reference: "
-                          "give --env to compare with a deployed model's")  # fmt: skip
+        raise MlgateError(
+            "no model artifact is declared in dvc.yaml, so there is no reference: "
+            "give --env to compare with a deployed model's"
+        )
     profile_path = root / (str(Path(path).with_suffix("")) + modelfile.PROFILE_SUFFIX)
     profile = _read_profile(profile_path, path)
     return Reference(profile, f"{path}'s training data in the workspace ({profile.rows:,} rows)")
@@ -109,23 +111,31 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MlgateError(f"{what} has no reference profile ({path.name}): mlgate's train stage "
-                          "writes one with --profile, and `mlgate describe MODEL --data FILE` "
-                          "for a model trained otherwise; then deploy again") from None  # fmt: skip
+        raise MlgateError(
+            f"{what} has no reference profile ({path.name}): mlgate's train stage "
+            "writes one with --profile, and `mlgate describe MODEL --data FILE` "
+            "for a model trained otherwise; then deploy again"
+        ) from None
     except (OSError, ValueError) as exc:
         raise MlgateError(f"cannot read the reference profile {path}: {exc}") from None
     return drift.parse_profile(document, str(path))
 
 
-def logged_data(env: environments.Environment, deployment: target.Deployment, reference: Reference,
-                since: timedelta | None = None,
-                progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, str]:  # fmt: skip
+def logged_data(
+    env: environments.Environment,
+    deployment: target.Deployment,
+    reference: Reference,
+    since: timedelta | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, str]:
     """The current version's logged rows (since ``since`` ago), and a description of them.
     ``progress(done, total)`` is told the bytes read."""
     cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
     if not deployment.monitoring:
-        raise MlgateError(f"monitoring is off for {env.name}'s {deployment.version}: deploy it with "
-                          "--monitoring enable, then serve it, to log requests")  # fmt: skip
+        raise MlgateError(
+            f"monitoring is off for {env.name}'s {deployment.version}: deploy it with "
+            "--monitoring enable, then serve it, to log requests"
+        )
     files = requestlog.log_files(env.target, cutoff)
     total = sum(f.stat().st_size for f in files)
     done = 0
@@ -137,11 +147,13 @@ def logged_data(env: environments.Environment, deployment: target.Deployment, re
             progress(done, total)
 
     cut: list[Path] = []
-    frame = requestlog.read(files, column_kinds(reference), deployment.version, cutoff, step,
-                            on_partial=cut.append)  # fmt: skip
+    frame = requestlog.read(
+        files, column_kinds(reference), deployment.version, cutoff, step, on_partial=cut.append
+    )
     window = f" since {cutoff}" if cutoff else ""
-    dropped = (f"; {len(cut)} row{'s' if len(cut) > 1 else ''} a crash cut short dropped"
-               if cut else "")  # fmt: skip
+    dropped = (
+        f"; {len(cut)} row{'s' if len(cut) > 1 else ''} a crash cut short dropped" if cut else ""
+    )
     return (
         frame,
         f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}{dropped}",
@@ -166,8 +178,10 @@ def batch_data(path: Path, reference: Reference) -> pd.DataFrame:
         raise MlgateError(f"{path} is not a table mlgate can read: {exc}") from None
     missing = [name for name in kinds if name not in frame.columns]
     if missing:
-        raise MlgateError(f"{path} has no column{'s' if len(missing) > 1 else ''} "
-                          f"{', '.join(missing)}, which the reference has")  # fmt: skip
+        raise MlgateError(
+            f"{path} has no column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}, which the reference has"
+        )
     return frame[list(kinds)]
 
 
@@ -189,8 +203,10 @@ def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Moni
 
 def column_kinds(reference: Reference) -> dict[str, str]:
     """How the log's reader types each of the reference's columns."""
-    return {name: ("numeric" if column.numbers else "text")
-            for name, column in reference.profile.columns.items()}  # fmt: skip
+    return {
+        name: ("numeric" if column.numbers else "text")
+        for name, column in reference.profile.columns.items()
+    }
 
 
 def outputs(report: Report, report_path: Path | None) -> dict[str, Any]:

@@ -72,9 +72,12 @@ def compute_metrics(
 
 
 def predictions_frame(
-    ids: pd.Series, labels: pd.Series, predicted: np.ndarray, probabilities: np.ndarray,
+    ids: pd.Series,
+    labels: pd.Series,
+    predicted: np.ndarray,
+    probabilities: np.ndarray,
     classes: np.ndarray,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     import pandas as pd
 
     frame = pd.DataFrame(
@@ -160,8 +163,9 @@ def _main(args: argparse.Namespace) -> None:
     }
     if len(classes) == 2:
         data_stats["positive_rate"] = float((labels == classes[1]).mean())
-    predictions = predictions_frame(test[meta["id_column"]], test[meta["target"]], predicted,
-                                    probabilities, classes)  # fmt: skip
+    predictions = predictions_frame(
+        test[meta["id_column"]], test[meta["target"]], predicted, probabilities, classes
+    )
     plot_data = curves(labels, probabilities, classes)
 
     with atomic_path(args.predictions) as tmp:

@@ -16,9 +16,17 @@ TARGET = "is_fraud"
 ID_COLUMN = "transaction_id"
 
 MERCHANT_CATEGORIES = (
-    "grocery", "restaurants", "fuel", "pharmacy", "entertainment",
-    "online_retail", "electronics", "travel", "jewelry", "gambling",
-)  # fmt: skip
+    "grocery",
+    "restaurants",
+    "fuel",
+    "pharmacy",
+    "entertainment",
+    "online_retail",
+    "electronics",
+    "travel",
+    "jewelry",
+    "gambling",
+)
 _CATEGORY_MIX = (0.22, 0.16, 0.12, 0.08, 0.09, 0.14, 0.07, 0.06, 0.03, 0.03)
 _DRIFTED_MIX = (0.10, 0.08, 0.06, 0.04, 0.07, 0.30, 0.17, 0.08, 0.05, 0.05)
 _CATEGORY_RISK = (-0.7, -0.5, -0.6, -0.4, 0.0, 0.5, 0.9, 0.6, 1.2, 1.4)

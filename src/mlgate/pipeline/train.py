@@ -126,8 +126,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path, required=True, help="prepare's output dir")
     parser.add_argument("--model", type=Path, required=True, help="model file (joblib pickle)")
     parser.add_argument("--card", type=Path, required=True, help="model card (JSON)")
-    parser.add_argument("--profile", type=Path,
-                        help="reference profile of the training data, for `mlgate monitor`")  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, help="reference profile of the training data, for `mlgate monitor`"
+    )
 
 
 def _main(args: argparse.Namespace) -> None:

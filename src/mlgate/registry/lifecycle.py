@@ -15,8 +15,13 @@ from mlgate.registry import tags as registry
 from mlgate.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, TagName
 
 # What GTO's check-ref calls each event.
-EVENT_NAMES = {REGISTER: "registration", DEREGISTER: "deregistration", ASSIGN: "assignment",
-               UNASSIGN: "unassignment", DEPRECATE: "deprecation"}  # fmt: skip
+EVENT_NAMES = {
+    REGISTER: "registration",
+    DEREGISTER: "deregistration",
+    ASSIGN: "assignment",
+    UNASSIGN: "unassignment",
+    DEPRECATE: "deprecation",
+}
 _RELEASE_REF = re.compile(r"^(?P<artifact>.+)@(?P<version>v\S+)$")
 
 
@@ -71,8 +76,9 @@ def plan_deprecation(root: Path, ref: str) -> PlannedTag:
     artifact_name, version = parse_release_ref(ref)
     reg = registry.read_registry(root)
     registration = _active_registration(reg.artifact(artifact_name), version)
-    name = TagName(artifact_name, DEREGISTER, version=version,
-                   counter=reg.next_counter(artifact_name))  # fmt: skip
+    name = TagName(
+        artifact_name, DEREGISTER, version=version, counter=reg.next_counter(artifact_name)
+    )
     message = f"Deregistering artifact {artifact_name} version {version}\n"
     return PlannedTag(str(name), registration.commit, message, artifact_name, version)
 
@@ -119,11 +125,13 @@ def summary(reg: registry.Registry) -> list[dict[str, Any]]:
     for artifact in reg.artifacts():
         latest = artifact.latest()
         current = artifact.stages()
-        rows.append({
-            "artifact": artifact.name,
-            "latest": latest.name.version if latest else None,
-            "stages": {stage: current.get(stage) for stage in stages},
-        })  # fmt: skip
+        rows.append(
+            {
+                "artifact": artifact.name,
+                "latest": latest.name.version if latest else None,
+                "stages": {stage: current.get(stage) for stage in stages},
+            }
+        )
     return rows
 
 
@@ -137,32 +145,39 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     for event in artifact.versions(include_deprecated=True):
         version = event.name.version
         record = read_record(event.message, event.tag) or {}
-        rows.append({
-            "version": version,
-            "commit": event.commit,
-            "created_at": event.created_at.isoformat(),
-            "author": event.author,
-            "active": version in artifact.active,
-            "stages": sorted(s for s, v in current.items() if v == version),
-            "metrics": record.get("metrics"),
-            "gated": {r["metric"]: r["head"] for r in (record.get("gate") or {}).get("rules", [])},
-            "gate": (record.get("gate") or {}).get("verdict"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "version": version,
+                "commit": event.commit,
+                "created_at": event.created_at.isoformat(),
+                "author": event.author,
+                "active": version in artifact.active,
+                "stages": sorted(s for s, v in current.items() if v == version),
+                "metrics": record.get("metrics"),
+                "gated": {
+                    r["metric"]: r["head"] for r in (record.get("gate") or {}).get("rules", [])
+                },
+                "gate": (record.get("gate") or {}).get("verdict"),
+            }
+        )
     return rows
 
 
 def history(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     """Every event of ``name`` in time order."""
     artifact = _known(reg, name)
-    return [{
-        "created_at": event.created_at.isoformat(),
-        "event": EVENT_NAMES[event.action],
-        "version": artifact.version_of(event) if event.action != DEPRECATE else None,
-        "stage": event.name.stage,
-        "tag": event.tag,
-        "commit": event.commit,
-        "author": event.author,
-    } for event in artifact.events]  # fmt: skip
+    return [
+        {
+            "created_at": event.created_at.isoformat(),
+            "event": EVENT_NAMES[event.action],
+            "version": artifact.version_of(event) if event.action != DEPRECATE else None,
+            "stage": event.name.stage,
+            "tag": event.tag,
+            "commit": event.commit,
+            "author": event.author,
+        }
+        for event in artifact.events
+    ]
 
 
 def _known(reg: registry.Registry, name: str) -> registry.Artifact:

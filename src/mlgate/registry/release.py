@@ -85,9 +85,14 @@ def declared_artifact(root: Path) -> str | None:
 
 
 def plan(
-    root: Path, artifact: str, bump: str = "auto", version: str | None = None,
-    *, force: bool = False, message: str | None = None,
-) -> Release:  # fmt: skip
+    root: Path,
+    artifact: str,
+    bump: str = "auto",
+    version: str | None = None,
+    *,
+    force: bool = False,
+    message: str | None = None,
+) -> Release:
     """Decide the version and write the record for releasing HEAD; refuse what must not be."""
     registry.check_name("artifact", artifact)
     refuse_uncommitted(root)
@@ -115,8 +120,9 @@ def plan(
     record = _record(
         head, artifact, chosen, previous, result, forced=force, bump=kind, reason=reason
     )
-    return Release(artifact, chosen, commit, previous, kind, reason, record,
-                   _message(record, message))  # fmt: skip
+    return Release(
+        artifact, chosen, commit, previous, kind, reason, record, _message(record, message)
+    )
 
 
 def unchanged_since(root: Path, artifact: str) -> str | None:
@@ -132,14 +138,23 @@ def unchanged_since(root: Path, artifact: str) -> str | None:
 
 
 def release(
-    root: Path, artifact: str, bump: str = "auto", version: str | None = None,
-    *, force: bool = False, message: str | None = None, push: bool = False, remote: str = "origin",
-) -> Released:  # fmt: skip
+    root: Path,
+    artifact: str,
+    bump: str = "auto",
+    version: str | None = None,
+    *,
+    force: bool = False,
+    message: str | None = None,
+    push: bool = False,
+    remote: str = "origin",
+) -> Released:
     """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
     planned, taken = registry.publish(
-        root, lambda: plan(root, artifact, bump, version, force=force, message=message),
-        push=push, remote=remote,
-    )  # fmt: skip
+        root,
+        lambda: plan(root, artifact, bump, version, force=force, message=message),
+        push=push,
+        remote=remote,
+    )
     return Released(planned, pushed=push, taken=tuple(taken))
 
 
@@ -220,9 +235,15 @@ def _refuse_stale(root: Path) -> None:
 
 
 def _choose_version(
-    root: Path, commit: str, artifact: str, state: registry.Artifact, latest: registry.Event | None,
-    result: GateResult, bump: str, version: str | None,
-) -> tuple[Version, str, str]:  # fmt: skip
+    root: Path,
+    commit: str,
+    artifact: str,
+    state: registry.Artifact,
+    latest: registry.Event | None,
+    result: GateResult,
+    bump: str,
+    version: str | None,
+) -> tuple[Version, str, str]:
     current = Version.parse(latest.name.version or "") if latest else None
     if version is not None:
         chosen = Version.parse(version if version.startswith("v") else f"v{version}")
@@ -271,9 +292,16 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
 
 
 def _record(
-    head: Snapshot, artifact: str, version: Version, previous: str | None, result: GateResult,
-    *, forced: bool, bump: str, reason: str,
-) -> dict[str, Any]:  # fmt: skip
+    head: Snapshot,
+    artifact: str,
+    version: Version,
+    previous: str | None,
+    result: GateResult,
+    *,
+    forced: bool,
+    bump: str,
+    reason: str,
+) -> dict[str, Any]:
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
     path, md5 = dvcfiles.artifact_file(head.revision, artifact, outputs)
     return {
@@ -320,8 +348,9 @@ def _message(record: dict[str, Any], message: str | None) -> str:
     lines.append(f"Gate against {against}: {verdict}")
     for rule in gate["rules"]:
         was = f" (was {_short(rule['base'])})" if rule["base"] is not None else ""
-        lines.append(f"  {escape.one_line(rule['metric'])} {_short(rule['head'])}{was}: "
-                     f"{rule['status']}")  # fmt: skip
+        lines.append(
+            f"  {escape.one_line(rule['metric'])} {_short(rule['head'])}{was}: {rule['status']}"
+        )
     if record["model"]["md5"]:
         lines.append(f"Model: {record['model']['path']} md5 {record['model']['md5']}")
     body = json.dumps(record, indent=2, sort_keys=True)

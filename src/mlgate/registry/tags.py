@@ -23,8 +23,12 @@ from mlgate import git
 from mlgate.errors import ConfigError, GitError, Refused
 
 REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
-    "register", "deregister", "assign", "unassign", "deprecate",
-)  # fmt: skip
+    "register",
+    "deregister",
+    "assign",
+    "unassign",
+    "deprecate",
+)
 
 _NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-/_]*[a-zA-Z0-9])?"
 _ARTIFACT = rf"(?:[a-zA-Z0-9\-_./]+=)?{_NAME}"  # "dir:name" is written "dir=name" in tags
@@ -44,9 +48,15 @@ VERSION_RE = re.compile(rf"^{_SEMVER}$")
 # for-each-ref globs that every registry tag matches ("**/" lets names contain "/").
 TAG_GLOBS = ("refs/tags/**/*@*", "refs/tags/**/*#*")
 _FIELDS = (
-    "%(refname:strip=2)", "%(objecttype)", "%(objectname)", "%(*objectname)",
-    "%(taggerdate:iso-strict)", "%(taggername)", "%(taggeremail:trim)", "%(contents)",
-)  # fmt: skip
+    "%(refname:strip=2)",
+    "%(objecttype)",
+    "%(objectname)",
+    "%(*objectname)",
+    "%(taggerdate:iso-strict)",
+    "%(taggername)",
+    "%(taggeremail:trim)",
+    "%(contents)",
+)
 
 
 @total_ordering
@@ -68,8 +78,9 @@ class Version:
                 f"'{text}' is not a version: write it as vMAJOR.MINOR.PATCH, e.g. v1.2.0"
             )
         pre = tuple(match["pre"].split(".")) if match["pre"] else ()
-        return cls(int(match["major"]), int(match["minor"]), int(match["patch"]), pre,
-                   match["build"] or "")  # fmt: skip
+        return cls(
+            int(match["major"]), int(match["minor"]), int(match["patch"]), pre, match["build"] or ""
+        )
 
     def bump(self, part: str) -> Version:
         if part == "major":
@@ -129,8 +140,9 @@ def parse_tag_name(name: str) -> TagName | None:
         return TagName(
             artifact, UNASSIGN if cancel else ASSIGN, stage=match["stage"], counter=counter
         )
-    return TagName(artifact, DEREGISTER if cancel else REGISTER, version=match["version"],
-                   counter=counter)  # fmt: skip
+    return TagName(
+        artifact, DEREGISTER if cancel else REGISTER, version=match["version"], counter=counter
+    )
 
 
 def check_name(kind: str, name: str) -> str:
@@ -193,8 +205,11 @@ class Artifact:
     def versions(self, *, include_deprecated: bool = False) -> list[Event]:
         """Registrations, highest version first; deregistered ones only if asked."""
         kept = self.registrations if include_deprecated else self.active
-        return sorted((self.registrations[v] for v in kept),
-                      key=lambda e: Version.parse(e.name.version or ""), reverse=True)  # fmt: skip
+        return sorted(
+            (self.registrations[v] for v in kept),
+            key=lambda e: Version.parse(e.name.version or ""),
+            reverse=True,
+        )
 
     def latest(self) -> Event | None:
         versions = self.versions()
@@ -230,8 +245,9 @@ class Artifact:
 
     def was_assigned(self, version: str, stage: str) -> bool:
         """Whether ``version`` reached ``stage`` and was not taken back from it."""
-        actions = [e.action for e in self.events
-                   if e.name.stage == stage and self.version_of(e) == version]  # fmt: skip
+        actions = [
+            e.action for e in self.events if e.name.stage == stage and self.version_of(e) == version
+        ]
         return bool(actions) and actions[-1] == ASSIGN
 
 
@@ -283,8 +299,17 @@ def read_registry(root: Path) -> Registry:
         if objecttype != "tag":
             ignored.append(tag)
             continue
-        events.append(Event(tag, name, peeled or objectname, datetime.fromisoformat(date),
-                            tagger, email.strip("<>"), contents))  # fmt: skip
+        events.append(
+            Event(
+                tag,
+                name,
+                peeled or objectname,
+                datetime.fromisoformat(date),
+                tagger,
+                email.strip("<>"),
+                contents,
+            )
+        )
     events.sort(key=lambda e: e.order)
     return Registry(tuple(events), counters, tuple(ignored))
 
@@ -299,8 +324,9 @@ def tag_exists(root: Path, name: str) -> bool:
 
 def create_tag(root: Path, name: str, commit: str, message: str) -> None:
     """An annotated tag; git itself refuses, creating nothing, when the name is taken."""
-    git.run_git("tag", "-a", "--cleanup=verbatim", "-F", "-", name, commit, cwd=root,
-                input=message.encode())  # fmt: skip
+    git.run_git(
+        "tag", "-a", "--cleanup=verbatim", "-F", "-", name, commit, cwd=root, input=message.encode()
+    )
 
 
 def delete_tag(root: Path, name: str) -> None:

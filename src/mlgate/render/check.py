@@ -25,11 +25,18 @@ def diff_json(comparison: Comparison, *, all_keys: bool = False) -> str:
 
 def diff_text(comparison: Comparison, *, all_keys: bool = False, markdown: bool = False) -> str:
     base, head = comparison.base.revision.label, comparison.head.revision.label
-    lines = [f"**mlgate diff**: {escape.code(base)} -> {escape.code(head)}" if markdown
-             else f"mlgate diff: {escape.one_line(base)} -> {escape.one_line(head)}", ""]  # fmt: skip
+    lines = [
+        f"**mlgate diff**: {escape.code(base)} -> {escape.code(head)}"
+        if markdown
+        else f"mlgate diff: {escape.one_line(base)} -> {escape.one_line(head)}",
+        "",
+    ]
     for kind, changes in _diffs(comparison, all_keys=all_keys).items():
-        rows = [[path, key, fmt(e["old"]), fmt(e["new"]), fmt_signed(e.get("diff"))]
-                for path, keys in changes.items() for key, e in keys.items()]  # fmt: skip
+        rows = [
+            [path, key, fmt(e["old"]), fmt(e["new"]), fmt_signed(e.get("diff"))]
+            for path, keys in changes.items()
+            for key, e in keys.items()
+        ]
         header = ["file", kind[:-1] if kind == "params" else "metric", "base", "head", "change"]
         lines.append(f"### {kind.capitalize()}" if markdown else kind.capitalize())
         lines.extend(table(header, rows, markdown=markdown) if rows else ["(no changes)"])
@@ -40,8 +47,10 @@ def diff_text(comparison: Comparison, *, all_keys: bool = False, markdown: bool 
 
 def _diffs(comparison: Comparison, *, all_keys: bool) -> dict[str, Any]:
     base, head = comparison.base, comparison.head
-    return {"metrics": diff(base.metrics, head.metrics, with_unchanged=all_keys),
-            "params": diff(base.params, head.params, with_unchanged=all_keys)}  # fmt: skip
+    return {
+        "metrics": diff(base.metrics, head.metrics, with_unchanged=all_keys),
+        "params": diff(base.params, head.params, with_unchanged=all_keys),
+    }
 
 
 def verdict_line(check: Check) -> str:
@@ -59,9 +68,12 @@ def check_text(check: Check, *, colour: bool = False) -> str:
     paint = painter(colour=colour)
     comparison = check.comparison
     status = PASS if check.gate.passed else FAIL
-    lines = [paint(escape.terminal(verdict_line(check)), status, bold=True),
-             f"base {escape.one_line(comparison.base.revision.label)}, "
-             f"head {escape.one_line(comparison.head.revision.label)}", ""]  # fmt: skip
+    lines = [
+        paint(escape.terminal(verdict_line(check)), status, bold=True),
+        f"base {escape.one_line(comparison.base.revision.label)}, "
+        f"head {escape.one_line(comparison.head.revision.label)}",
+        "",
+    ]
     rows = [_outcome_row(o) for o in check.gate.outcomes]
     shown = table(["metric", "base", "head", "change", "change %", "rule", "verdict"], rows)
     lines.extend(shown[:2])
@@ -75,9 +87,14 @@ def check_text(check: Check, *, colour: bool = False) -> str:
 def check_markdown(check: Check) -> str:
     comparison = check.comparison
     icon = ":white_check_mark:" if check.gate.passed else ":x:"
-    lines = [COMMENT_MARKER, f"## {icon} mlgate: {escape.markdown(verdict_line(check))}", "",
-             f"Base {escape.code(comparison.base.revision.label)}, "
-             f"head {escape.code(comparison.head.revision.label)}.", ""]  # fmt: skip
+    lines = [
+        COMMENT_MARKER,
+        f"## {icon} mlgate: {escape.markdown(verdict_line(check))}",
+        "",
+        f"Base {escape.code(comparison.base.revision.label)}, "
+        f"head {escape.code(comparison.head.revision.label)}.",
+        "",
+    ]
     rows = [_outcome_row(o, markdown=True) for o in check.gate.outcomes]
     if rows:
         lines.extend(
@@ -122,8 +139,10 @@ def _sections(check: Check, *, markdown: bool) -> list[str]:
         assert first is not None
         lines.extend(heading("Significance"))
         source = check.policy.predictions or ""
-        lines.append(f"From {escape.code(source) if markdown else escape.one_line(source)}: "
-                     f"{first.method}, {first.resamples:,} resamples, seed {first.seed}.")  # fmt: skip
+        lines.append(
+            f"From {escape.code(source) if markdown else escape.one_line(source)}: "
+            f"{first.method}, {first.resamples:,} resamples, seed {first.seed}."
+        )
         lines.append("")
         rows = [_significance_row(o) for o in tested]
         header = ["metric", "difference", "interval", "p-value", "test", "verdict", "rows"]
@@ -139,8 +158,10 @@ def _sections(check: Check, *, markdown: bool) -> list[str]:
         lines.extend(table(["param", "base", "head"], rows, markdown=markdown))
     if check.data_changes:
         lines.extend(heading("Data changed"))
-        rows = [[c.path, short_md5(c.old_md5), short_md5(c.new_md5), size(c.old_size), size(c.new_size)]
-                for c in check.data_changes]  # fmt: skip
+        rows = [
+            [c.path, short_md5(c.old_md5), short_md5(c.new_md5), size(c.old_size), size(c.new_size)]
+            for c in check.data_changes
+        ]
         lines.extend(
             table(
                 ["path", "base md5", "head md5", "base size", "head size"], rows, markdown=markdown
@@ -148,8 +169,10 @@ def _sections(check: Check, *, markdown: bool) -> list[str]:
         )
     if check.policy_changed:
         lines.extend(heading("Policy changed"))
-        lines.append("This change edits the [tool.mlgate] policy. It was judged by the "
-                     f"{check.policy_from}'s policy; the new one applies after merge.")  # fmt: skip
+        lines.append(
+            "This change edits the [tool.mlgate] policy. It was judged by the "
+            f"{check.policy_from}'s policy; the new one applies after merge."
+        )
     if check.comparison.notes:
         lines.extend(heading("Notes"))
         lines.extend(notes(check.comparison.notes, markdown=markdown, bullet="- "))
@@ -169,21 +192,37 @@ def _significance_row(outcome: Outcome) -> list[str]:
     tested = outcome.tested
     assert tested is not None
     p_value = "<0.001" if tested.p_value < 0.001 else f"{tested.p_value:.3f}"
-    return [_name(outcome), f"{tested.difference:+.4f}",
-            f"{tested.confidence:.0%} [{tested.low:+.4f}, {tested.high:+.4f}]", p_value,
-            tested.test, significance_verdict(outcome.rule, tested), f"{tested.rows:,}"]  # fmt: skip
+    return [
+        _name(outcome),
+        f"{tested.difference:+.4f}",
+        f"{tested.confidence:.0%} [{tested.low:+.4f}, {tested.high:+.4f}]",
+        p_value,
+        tested.test,
+        significance_verdict(outcome.rule, tested),
+        f"{tested.rows:,}",
+    ]
 
 
 def _significance_json(outcome: Outcome) -> dict[str, Any] | None:
     tested = outcome.tested
     if tested is None:
         return None
-    return {"difference": tested.difference, "low": tested.low, "high": tested.high,
-            "confidence": tested.confidence, "p_value": tested.p_value, "test": tested.test,
-            "method": tested.method, "paired": tested.method.startswith("paired"),
-            "resamples": tested.resamples, "seed": tested.seed, "rows": tested.rows,
-            "base": tested.base, "head": tested.head,
-            "verdict": significance_verdict(outcome.rule, tested)}  # fmt: skip
+    return {
+        "difference": tested.difference,
+        "low": tested.low,
+        "high": tested.high,
+        "confidence": tested.confidence,
+        "p_value": tested.p_value,
+        "test": tested.test,
+        "method": tested.method,
+        "paired": tested.method.startswith("paired"),
+        "resamples": tested.resamples,
+        "seed": tested.seed,
+        "rows": tested.rows,
+        "base": tested.base,
+        "head": tested.head,
+        "verdict": significance_verdict(outcome.rule, tested),
+    }
 
 
 def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
@@ -193,15 +232,30 @@ def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
             outcome.status, ":warning: "
         ) + verdict
     change_pct = outcome.change_pct
-    return [_name(outcome), fmt(outcome.base), fmt(outcome.head), fmt_signed(outcome.change),
-            "" if change_pct is None else f"{change_pct:+.2f}%", outcome.rule.describe(), verdict]  # fmt: skip
+    return [
+        _name(outcome),
+        fmt(outcome.base),
+        fmt(outcome.head),
+        fmt_signed(outcome.change),
+        "" if change_pct is None else f"{change_pct:+.2f}%",
+        outcome.rule.describe(),
+        verdict,
+    ]
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
-    return {"rule": outcome.rule.key, "file": outcome.path, "metric": outcome.metric,
-            "base": outcome.base, "head": outcome.head, "change": outcome.change,
-            "change_pct": outcome.change_pct, "status": outcome.status, "reason": outcome.reason,
-            "significance": _significance_json(outcome)}  # fmt: skip
+    return {
+        "rule": outcome.rule.key,
+        "file": outcome.path,
+        "metric": outcome.metric,
+        "base": outcome.base,
+        "head": outcome.head,
+        "change": outcome.change,
+        "change_pct": outcome.change_pct,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "significance": _significance_json(outcome),
+    }
 
 
 def _revision_json(revision: Any) -> dict[str, Any]:

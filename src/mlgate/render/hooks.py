@@ -21,11 +21,15 @@ def staleness_lines(result: Staleness, *, reproduced: bool) -> list[str]:
         lines.append(f"  (dvc repro also reruns {', '.join(result.downstream)})")
     lines.extend(f"  note: {n}" for n in result.notes)
     if reproduced:
-        lines.append("The workspace is reproduced but not all of it is staged: "
-                     "`git add dvc.lock` and the outputs git tracks, then commit.")  # fmt: skip
+        lines.append(
+            "The workspace is reproduced but not all of it is staged: "
+            "`git add dvc.lock` and the outputs git tracks, then commit."
+        )
     else:
-        lines.append("Run `dvc repro`, stage dvc.lock and its outputs, then commit "
-                     "(or set MLGATE_SKIP=1 to commit anyway).")  # fmt: skip
+        lines.append(
+            "Run `dvc repro`, stage dvc.lock and its outputs, then commit "
+            "(or set MLGATE_SKIP=1 to commit anyway)."
+        )
     return lines
 
 
@@ -33,13 +37,22 @@ def checkout_lines(result: Checkout) -> list[str]:
     """What the post-checkout hook changed; nothing at all when nothing changed."""
     lines = []
     if result.changed:
-        counts = [f"{len(paths)} {kind}" for kind, paths in (
-            ("added", result.added), ("modified", result.modified), ("deleted", result.deleted)) if paths]  # fmt: skip
+        counts = [
+            f"{len(paths)} {kind}"
+            for kind, paths in (
+                ("added", result.added),
+                ("modified", result.modified),
+                ("deleted", result.deleted),
+            )
+            if paths
+        ]
         lines.append(f"mlgate: dvc checkout: {', '.join(counts)}")
         lines.extend(f"  {path}" for path in (*result.added, *result.modified, *result.deleted))
     if result.failed:
-        lines.append(f"mlgate: warning: not in the DVC cache, left as they were: "
-                     f"{', '.join(result.failed)} (`dvc pull` fetches them)")  # fmt: skip
+        lines.append(
+            f"mlgate: warning: not in the DVC cache, left as they were: "
+            f"{', '.join(result.failed)} (`dvc pull` fetches them)"
+        )
     return lines
 
 

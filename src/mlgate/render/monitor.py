@@ -27,18 +27,24 @@ _VERDICTS = {"drift": FAIL, "no drift": PASS, "not enough data": "skip"}
 
 def monitor_verdict(result: MonitorReport) -> str:
     if result.verdict == "not enough data":
-        return (f"NOT ENOUGH DATA: {result.rows:,} rows, {result.options.min_rows:,} needed to "
-                "say whether the data drifted")  # fmt: skip
+        return (
+            f"NOT ENOUGH DATA: {result.rows:,} rows, {result.options.min_rows:,} needed to "
+            "say whether the data drifted"
+        )
     drifted, total = len(result.drifted), len(result.columns)
     names = f": {', '.join(result.drifted)}" if result.drifted else ""
-    return (f"{result.verdict.upper()}: {drifted} of {total} columns drifted ({result.share:.0%}; "
-            f"the dataset drifts at {result.options.drift_share:.0%}){names}")  # fmt: skip
+    return (
+        f"{result.verdict.upper()}: {drifted} of {total} columns drifted ({result.share:.0%}; "
+        f"the dataset drifts at {result.options.drift_share:.0%}){names}"
+    )
 
 
 def monitor_text(result: MonitorReport, *, colour: bool = False) -> str:
     paint = painter(colour=colour)
-    lines = [paint(f"mlgate monitor: {monitor_verdict(result)}", _VERDICTS[result.verdict], bold=True),
-             *_monitor_sources(result)]  # fmt: skip
+    lines = [
+        paint(f"mlgate monitor: {monitor_verdict(result)}", _VERDICTS[result.verdict], bold=True),
+        *_monitor_sources(result),
+    ]
     if result.columns:
         lines += ["", *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns])]
         lines += ["", "Histograms (reference above current, each bar a bin's share of rows):"]
@@ -49,8 +55,11 @@ def monitor_text(result: MonitorReport, *, colour: bool = False) -> str:
 
 def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None) -> str:
     icon = {"drift": "❌", "no drift": "✅", "not enough data": "⚪"}[result.verdict]
-    lines = [f"### {icon} mlgate monitor: {monitor_verdict(result)}", "",
-             *(f"- {line.strip()}" for line in _monitor_sources(result))]  # fmt: skip
+    lines = [
+        f"### {icon} mlgate monitor: {monitor_verdict(result)}",
+        "",
+        *(f"- {line.strip()}" for line in _monitor_sources(result)),
+    ]
     if result.columns:
         lines += [
             "",
@@ -62,23 +71,39 @@ def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None
 
 
 def monitor_json(result: MonitorReport) -> str:
-    return to_json({
-        "schema": JSON_SCHEMA_VERSION,
-        "verdict": result.verdict,
-        "data": result.subject,
-        "rows": result.rows,
-        "reference": result.reference,
-        "drift_share": result.options.drift_share,
-        "min_rows": result.options.min_rows,
-        "share_drifted": result.share,
-        "drifted": result.drifted,
-        "columns": [{"name": c.name, "kind": c.kind, "test": c.test, "score": c.score,
-                     "threshold": c.threshold, "drifted": c.drifted, "psi": c.psi,
-                     "psi_band": c.psi_band, "rows": c.rows, "missing": c.missing,
-                     "histogram": {"bins": list(c.bins), "reference": list(c.reference_shares),
-                                   "current": list(c.current_shares)}}
-                    for c in result.columns],
-    })  # fmt: skip
+    return to_json(
+        {
+            "schema": JSON_SCHEMA_VERSION,
+            "verdict": result.verdict,
+            "data": result.subject,
+            "rows": result.rows,
+            "reference": result.reference,
+            "drift_share": result.options.drift_share,
+            "min_rows": result.options.min_rows,
+            "share_drifted": result.share,
+            "drifted": result.drifted,
+            "columns": [
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "test": c.test,
+                    "score": c.score,
+                    "threshold": c.threshold,
+                    "drifted": c.drifted,
+                    "psi": c.psi,
+                    "psi_band": c.psi_band,
+                    "rows": c.rows,
+                    "missing": c.missing,
+                    "histogram": {
+                        "bins": list(c.bins),
+                        "reference": list(c.reference_shares),
+                        "current": list(c.current_shares),
+                    },
+                }
+                for c in result.columns
+            ],
+        }
+    )
 
 
 def histogram_svg(column: DriftColumn) -> str:
@@ -87,18 +112,22 @@ def histogram_svg(column: DriftColumn) -> str:
     width, height, top, bottom = max(40 * len(bins) + 60, 480), 230, 40, 60
     peak = max([*ref, *cur, 1e-9])
     scale = (height - top - bottom) / peak
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="10">',
-             f'<text x="10" y="16" font-size="12">{_xml(column.name)}: {_xml(column.test)} '
-             f'{column.score:.4g} (threshold {column.threshold:g}){" drifted" if column.drifted else ""}</text>',
-             '<rect x="10" y="22" width="8" height="8" fill="#9e9e9e"/><text x="22" y="30">reference</text>',
-             '<rect x="80" y="22" width="8" height="8" fill="#1e88e5"/><text x="92" y="30">current</text>']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="10">',
+        f'<text x="10" y="16" font-size="12">{_xml(column.name)}: {_xml(column.test)} '
+        f"{column.score:.4g} (threshold {column.threshold:g}){' drifted' if column.drifted else ''}</text>",
+        '<rect x="10" y="22" width="8" height="8" fill="#9e9e9e"/><text x="22" y="30">reference</text>',
+        '<rect x="80" y="22" width="8" height="8" fill="#1e88e5"/><text x="92" y="30">current</text>',
+    ]
     base = height - bottom
     for i, (label, r, c) in enumerate(zip(bins, ref, cur, strict=True)):
         x = 40 + 40 * i
-        parts += [f'<rect x="{x}" y="{base - r * scale:.1f}" width="16" height="{r * scale:.1f}" fill="#9e9e9e"/>',
-                  f'<rect x="{x + 17}" y="{base - c * scale:.1f}" width="16" height="{c * scale:.1f}" fill="#1e88e5"/>',
-                  f'<text transform="translate({x + 16},{base + 8}) rotate(45)">{_xml(label[:18])}</text>']  # fmt: skip
+        parts += [
+            f'<rect x="{x}" y="{base - r * scale:.1f}" width="16" height="{r * scale:.1f}" fill="#9e9e9e"/>',
+            f'<rect x="{x + 17}" y="{base - c * scale:.1f}" width="16" height="{c * scale:.1f}" fill="#1e88e5"/>',
+            f'<text transform="translate({x + 16},{base + 8}) rotate(45)">{_xml(label[:18])}</text>',
+        ]
     parts += [f'<line x1="36" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#333"/>', "</svg>"]
     return "\n".join(parts) + "\n"
 
@@ -107,15 +136,21 @@ _MONITOR_HEADER = ("column", "kind", "test", "score", "threshold", "drift", "PSI
 
 
 def _monitor_sources(result: MonitorReport) -> list[str]:
-    return [f"  data: {result.subject}: {result.rows:,} rows",
-            f"  reference: {result.reference}"]  # fmt: skip
+    return [f"  data: {result.subject}: {result.rows:,} rows", f"  reference: {result.reference}"]
 
 
 def _drift_row(column: DriftColumn) -> list[str]:
     missing = f" (+{column.missing:,} missing)" if column.missing else ""
-    return [column.name, column.kind, column.test, f"{column.score:.4g}", f"{column.threshold:g}",
-            "yes" if column.drifted else "no", f"{column.psi:.3f} {column.psi_band}",
-            f"{column.rows:,}{missing}"]  # fmt: skip
+    return [
+        column.name,
+        column.kind,
+        column.test,
+        f"{column.score:.4g}",
+        f"{column.threshold:g}",
+        "yes" if column.drifted else "no",
+        f"{column.psi:.3f} {column.psi_band}",
+        f"{column.rows:,}{missing}",
+    ]
 
 
 def _text_histogram(column: DriftColumn) -> list[str]:
@@ -130,8 +165,12 @@ def _text_histogram(column: DriftColumn) -> list[str]:
         if column.kind == "numeric"
         else ", ".join(bins)
     )
-    return [f"  {column.name}", f"    reference |{bars(ref)}|", f"    current   |{bars(cur)}|",
-            f"    bins: {span}"]  # fmt: skip
+    return [
+        f"  {column.name}",
+        f"    reference |{bars(ref)}|",
+        f"    current   |{bars(cur)}|",
+        f"    bins: {span}",
+    ]
 
 
 def _displayed_bins(column: DriftColumn) -> tuple[list[str], list[float], list[float]]:

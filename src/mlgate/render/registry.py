@@ -13,8 +13,9 @@ def releases_text(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No releases yet: `mlgate release` tags the first one.\n"
     stages = list(rows[0]["stages"])
-    cells = [[r["artifact"], r["latest"] or "-", *(r["stages"][s] or "-" for s in stages)]
-             for r in rows]  # fmt: skip
+    cells = [
+        [r["artifact"], r["latest"] or "-", *(r["stages"][s] or "-" for s in stages)] for r in rows
+    ]
     return "\n".join(table(["artifact", "latest", *stages], cells)) + "\n"
 
 
@@ -24,26 +25,65 @@ def versions_text(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         shown = ", ".join(f"{k} {fmt(v)}" for k, v in (r["gated"] or {}).items())
         status = ", ".join(r["stages"]) if r["active"] else "deprecated"
-        cells.append([r["version"], _when(r["created_at"]), r["commit"][:8],
-                      status or "-", r["gate"] or "-", shown or "-"])  # fmt: skip
+        cells.append(
+            [
+                r["version"],
+                _when(r["created_at"]),
+                r["commit"][:8],
+                status or "-",
+                r["gate"] or "-",
+                shown or "-",
+            ]
+        )
     header = ["version", "created", "commit", "environments", "gate", "gated metrics"]
     return "\n".join(table(header, cells)) + "\n"
 
 
 def history_text(rows: list[dict[str, Any]]) -> str:
     """``mlgate history NAME``: one line per event, oldest first."""
-    cells = [[_when(r["created_at"]), r["event"], r["version"] or "-",
-              r["stage"] or "-", r["tag"], r["author"]] for r in rows]  # fmt: skip
+    cells = [
+        [
+            _when(r["created_at"]),
+            r["event"],
+            r["version"] or "-",
+            r["stage"] or "-",
+            r["tag"],
+            r["author"],
+        ]
+        for r in rows
+    ]
     return "\n".join(table(["time", "event", "version", "environment", "tag", "by"], cells)) + "\n"
 
 
 def deployments_text(rows: Sequence[Any]) -> str:
     """``mlgate deployments``: one line per deploy or rollback, oldest first."""
-    cells = [[_when(d.time), d.environment, d.action, d.outcome, f"{d.artifact} {d.version}",
-              d.md5[:8], d.commit[:8] if d.commit else "workspace", d.previous or "-",
-              "on" if d.monitoring else "off", d.who] for d in rows]  # fmt: skip
-    header = ["time", "environment", "action", "outcome", "model", "md5", "commit", "previous",
-              "monitoring", "by"]  # fmt: skip
+    cells = [
+        [
+            _when(d.time),
+            d.environment,
+            d.action,
+            d.outcome,
+            f"{d.artifact} {d.version}",
+            d.md5[:8],
+            d.commit[:8] if d.commit else "workspace",
+            d.previous or "-",
+            "on" if d.monitoring else "off",
+            d.who,
+        ]
+        for d in rows
+    ]
+    header = [
+        "time",
+        "environment",
+        "action",
+        "outcome",
+        "model",
+        "md5",
+        "commit",
+        "previous",
+        "monitoring",
+        "by",
+    ]
     lines = table(header, cells)
     lines += [f"  {d.time} {d.environment} {d.action} failed: {d.error}" for d in rows if d.error]
     return "\n".join(lines) + "\n"

@@ -22,8 +22,11 @@ def notes(notes: Sequence[str], *, markdown: bool, bullet: str = "note: ") -> li
 def table(header: Sequence[str], rows: list[list[str]], *, markdown: bool = False) -> list[str]:
     if markdown:
         escaped = [[escape.markdown(str(cell)) for cell in row] for row in rows]
-        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                *("| " + " | ".join(row) + " |" for row in escaped)]  # fmt: skip
+        return [
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in escaped),
+        ]
     rows = [[escape.terminal(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
 

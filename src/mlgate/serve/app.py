@@ -82,8 +82,11 @@ class ModelHolder:
             self.problem = (
                 str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
             )
-            self.refused = {"version": deployment.version if deployment else "unreadable current",
-                            "reason": self.problem, "time": requestlog.now()}  # fmt: skip
+            self.refused = {
+                "version": deployment.version if deployment else "unreadable current",
+                "reason": self.problem,
+                "time": requestlog.now(),
+            }
             self.switch_failures += 1
             kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
             print(f"mlgate serve: cannot switch: {self.problem}{kept}", file=sys.stderr, flush=True)
@@ -113,8 +116,11 @@ class ModelHolder:
         return Loaded(deployment, model, features, log)
 
 
-def create_app(env: environments.Environment, max_body_bytes: int,
-               max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> FastAPI:  # fmt: skip
+def create_app(
+    env: environments.Environment,
+    max_body_bytes: int,
+    max_batch_rows: int = batching.DEFAULT_MAX_ROWS,
+) -> FastAPI:
     """The ASGI application; its lifespan runs the watcher thread."""
     from fastapi import FastAPI, Response
     from fastapi.concurrency import run_in_threadpool
@@ -134,8 +140,11 @@ def create_app(env: environments.Environment, max_body_bytes: int,
             metrics.switch_failures.inc(holder.switch_failures - failures)
             if switched:
                 metrics.model_changed(holder.loaded)
-                print(f"mlgate serve: now serving {holder.loaded.deployment.version}"  # type: ignore[union-attr]
-                      , file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"mlgate serve: now serving {holder.loaded.deployment.version}",  # type: ignore[union-attr]
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -145,11 +154,13 @@ def create_app(env: environments.Environment, max_body_bytes: int,
         stop.set()
         watcher.join(timeout=5)
 
-    app = FastAPI(title="mlgate", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # fmt: skip
+    app = FastAPI(
+        title="mlgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
 
-    def answer(endpoint: str, status: int, body: Any, started: float,
-               media_type: str = "application/json") -> Response:  # fmt: skip
+    def answer(
+        endpoint: str, status: int, body: Any, started: float, media_type: str = "application/json"
+    ) -> Response:
         metrics.observe(endpoint, status, time.perf_counter() - started)
         content = body if isinstance(body, (bytes, str)) else json.dumps(body, allow_nan=False)
         return Response(content=content, status_code=status, media_type=media_type)
@@ -163,10 +174,18 @@ def create_app(env: environments.Environment, max_body_bytes: int,
     async def ready() -> Response:
         started, loaded = time.perf_counter(), holder.loaded
         if loaded is None:
-            return answer("/ready", 503, {"ready": False, "reason": holder.problem,
-                                          **_refused(holder)}, started)  # fmt: skip
-        return answer("/ready", 200, {"ready": True, "version": loaded.deployment.version,
-                                      **_refused(holder)}, started)  # fmt: skip
+            return answer(
+                "/ready",
+                503,
+                {"ready": False, "reason": holder.problem, **_refused(holder)},
+                started,
+            )
+        return answer(
+            "/ready",
+            200,
+            {"ready": True, "version": loaded.deployment.version, **_refused(holder)},
+            started,
+        )
 
     @app.get("/version")
     async def version() -> Response:
@@ -209,8 +228,9 @@ def create_app(env: environments.Environment, max_body_bytes: int,
             return answer("/invocations", 400, {"error": str(exc)}, started)
         except Exception as exc:  # the model's own failure: say what kind, never the data
             print(f"mlgate serve: prediction failed: {type(exc).__name__}", file=sys.stderr)
-            return answer("/invocations", 500, {"error": f"prediction failed ({type(exc).__name__})"},
-                          started)  # fmt: skip
+            return answer(
+                "/invocations", 500, {"error": f"prediction failed ({type(exc).__name__})"}, started
+            )
         finally:
             metrics.in_progress.dec()
 
@@ -225,7 +245,8 @@ def listen(host: str, port: int) -> socket.socket:
     port in use or a host that is no address is a one-line error, not uvicorn's own exit 3."""
     try:
         family, kind, protocol, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]  # fmt: skip
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except (socket.gaierror, UnicodeError, OverflowError) as exc:
         raise MlgateError(f"--host {host!r} is not an address to listen on: {exc}") from None
     sock = socket.socket(family, kind, protocol)
@@ -239,8 +260,12 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(env: environments.Environment, sock: socket.socket, max_body_mb: float,
-        max_batch_rows: int = batching.DEFAULT_MAX_ROWS) -> None:  # fmt: skip
+def run(
+    env: environments.Environment,
+    sock: socket.socket,
+    max_body_mb: float,
+    max_batch_rows: int = batching.DEFAULT_MAX_ROWS,
+) -> None:
     """Serve on ``sock`` (from ``listen``) until interrupted."""
     try:
         import uvicorn
@@ -291,8 +316,11 @@ def _log_rows(loaded: Loaded, frame: Any, predictions: list[Any], metrics: _Metr
         metrics.log_errors.inc()
         if not metrics.log_error_said:
             metrics.log_error_said = True
-            print(f"mlgate serve: warning: requests are not being logged ({exc}); answers go on, "
-                  "mlgate_log_errors_total counts the requests not logged", file=sys.stderr)  # fmt: skip
+            print(
+                f"mlgate serve: warning: requests are not being logged ({exc}); answers go on, "
+                "mlgate_log_errors_total counts the requests not logged",
+                file=sys.stderr,
+            )
 
 
 class _Metrics:
@@ -300,24 +328,53 @@ class _Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
-        self.requests = Counter("mlgate_requests", "HTTP requests by endpoint and status",
-                                ["endpoint", "status"], registry=self.registry)  # fmt: skip
-        self.latency = Histogram("mlgate_request_duration_seconds", "Time to answer a request",
-                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=self.registry)  # fmt: skip
-        self.in_progress = Gauge("mlgate_requests_in_progress", "Scoring requests being answered",
-                                 registry=self.registry)  # fmt: skip
-        self.predictions = Counter("mlgate_predictions", "A classifier's predictions, by class",
-                                   ["prediction"], registry=self.registry)  # fmt: skip
-        self.values = Histogram("mlgate_prediction_value", "A regressor's predicted values",
-                                registry=self.registry)  # fmt: skip
-        self.batch = Histogram("mlgate_batch_requests", "Requests answered by one model call",
-                               buckets=BATCH_BUCKETS, registry=self.registry)  # fmt: skip
-        self.model = Gauge("mlgate_model_info", "The model being served (value 1)",
-                           ["artifact", "version", "md5"], registry=self.registry)  # fmt: skip
-        self.switch_failures = Counter("mlgate_switch_failures", "New versions the server would "
-                                       "not switch to (tampered, failed to load)", registry=self.registry)  # fmt: skip
-        self.log_errors = Counter("mlgate_log_errors", "Requests answered but not logged "
-                                  "(the monitoring log could not be written)", registry=self.registry)  # fmt: skip
+        self.requests = Counter(
+            "mlgate_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mlgate_request_duration_seconds",
+            "Time to answer a request",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "mlgate_requests_in_progress", "Scoring requests being answered", registry=self.registry
+        )
+        self.predictions = Counter(
+            "mlgate_predictions",
+            "A classifier's predictions, by class",
+            ["prediction"],
+            registry=self.registry,
+        )
+        self.values = Histogram(
+            "mlgate_prediction_value", "A regressor's predicted values", registry=self.registry
+        )
+        self.batch = Histogram(
+            "mlgate_batch_requests",
+            "Requests answered by one model call",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.model = Gauge(
+            "mlgate_model_info",
+            "The model being served (value 1)",
+            ["artifact", "version", "md5"],
+            registry=self.registry,
+        )
+        self.switch_failures = Counter(
+            "mlgate_switch_failures",
+            "New versions the server would not switch to (tampered, failed to load)",
+            registry=self.registry,
+        )
+        self.log_errors = Counter(
+            "mlgate_log_errors",
+            "Requests answered but not logged (the monitoring log could not be written)",
+            registry=self.registry,
+        )
         self.log_error_said = False
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:

@@ -38,8 +38,12 @@ class Batcher:
     Requests for different models (a deploy switched versions) are never merged.
     """
 
-    def __init__(self, run_in_thread: Callable[..., Any], max_rows: int = DEFAULT_MAX_ROWS,
-                 on_call: Callable[[int], None] = lambda requests: None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        run_in_thread: Callable[..., Any],
+        max_rows: int = DEFAULT_MAX_ROWS,
+        on_call: Callable[[int], None] = lambda requests: None,
+    ) -> None:
         self.max_rows = max_rows
         self._run = run_in_thread
         self._on_call = on_call  # told how many requests each model call answered

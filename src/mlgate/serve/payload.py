@@ -123,8 +123,10 @@ def _records(value: Any, names: list[str], key: str, features: Sequence[Feature]
         return pd.DataFrame.from_records(value)
     if all(isinstance(row, list) for row in value):
         if {len(row) for row in value} != {len(names)}:
-            raise BadRequest(f"{key} rows given as lists must have the model's {len(names)} "
-                             f"columns in order: {', '.join(names)}")  # fmt: skip
+            raise BadRequest(
+                f"{key} rows given as lists must have the model's {len(names)} "
+                f"columns in order: {', '.join(names)}"
+            )
         return pd.DataFrame(value, columns=names)
     raise BadRequest(f"{key} must be a list of objects or a list of lists")
 
@@ -258,5 +260,6 @@ def _reject_rows(bad: np.ndarray, feature: Feature, what: str) -> None:
     if bool(bad.any()):
         rows = [int(i) + 1 for i in bad.nonzero()[0][:3]]
         more = ", ..." if int(bad.sum()) > 3 else ""
-        raise BadRequest(f"column '{feature.name}' must hold {what} (row "
-                         f"{', '.join(map(str, rows))}{more})")  # fmt: skip
+        raise BadRequest(
+            f"column '{feature.name}' must hold {what} (row {', '.join(map(str, rows))}{more})"
+        )

@@ -59,8 +59,13 @@ def timestamp(when: datetime) -> str:
 
 
 class RequestLog:
-    def __init__(self, target: Path, features: Sequence[str], sample: float = DEFAULT_SAMPLE,
-                 max_bytes: int = int(DEFAULT_MAX_MB * 2**20)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: Path,
+        features: Sequence[str],
+        sample: float = DEFAULT_SAMPLE,
+        max_bytes: int = int(DEFAULT_MAX_MB * 2**20),
+    ) -> None:
         self.folder = target / FOLDER
         self.header = _rows_text([[*FIXED_COLUMNS, *features, PREDICTION]]).encode()
         self.sample = sample
@@ -76,8 +81,10 @@ class RequestLog:
             return False
         stamp = now()
         columns = [frame[name].tolist() for name in frame.columns]
-        rows = ([stamp, version, *(_clean(column[i]) for column in columns), _clean(p)]
-                for i, p in enumerate(predictions))  # fmt: skip
+        rows = (
+            [stamp, version, *(_clean(column[i]) for column in columns), _clean(p)]
+            for i, p in enumerate(predictions)
+        )
         text = _rows_text(rows).encode()
         with self._lock:
             try:
@@ -161,17 +168,26 @@ def log_files(target: Path, since: str | None = None) -> list[Path]:
     return [*rotated, *([active] if active.is_file() else [])]
 
 
-def read(files: Sequence[Path], columns: dict[str, str], version: str | None = None,
-         since: str | None = None, progress: Callable[[int], None] | None = None, *,
-         on_partial: Callable[[Path], None] | None = None) -> pd.DataFrame:  # fmt: skip
+def read(
+    files: Sequence[Path],
+    columns: dict[str, str],
+    version: str | None = None,
+    since: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    on_partial: Callable[[Path], None] | None = None,
+) -> pd.DataFrame:
     """Rows of ``version`` logged at or after ``since``, with ``columns`` (name -> "numeric" or
     "text"); ``progress`` is told the bytes read as reading goes, ``on_partial`` each file whose
     last row (or header) a crash cut short, which is dropped."""
     import pandas as pd
 
     fixed = [name for name, wanted in (("time", since), ("version", version)) if wanted is not None]
-    parts = [part for path in files
-             if (part := _read_file(path, fixed, columns, progress, on_partial)) is not None]  # fmt: skip
+    parts = [
+        part
+        for path in files
+        if (part := _read_file(path, fixed, columns, progress, on_partial)) is not None
+    ]
     frame = pd.concat(parts, ignore_index=True) if parts else _empty([*fixed, *columns])
     keep = None
     if version is not None:
@@ -182,9 +198,13 @@ def read(files: Sequence[Path], columns: dict[str, str], version: str | None = N
     return frame if keep is None else frame[keep].reset_index(drop=True)
 
 
-def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
-               progress: Callable[[int], None] | None,
-               on_partial: Callable[[Path], None] | None) -> pd.DataFrame | None:  # fmt: skip
+def _read_file(
+    path: Path,
+    fixed: list[str],
+    columns: dict[str, str],
+    progress: Callable[[int], None] | None,
+    on_partial: Callable[[Path], None] | None,
+) -> pd.DataFrame | None:
     """The file's rows, or None for a file with no whole header yet (new, or cut by a crash)."""
     import pandas as pd
 
@@ -197,17 +217,24 @@ def _read_file(path: Path, fixed: list[str], columns: dict[str, str],
     header = next(csv.reader([first_line.decode("utf-8", "replace")]), [])
     missing = [name for name in [*FIXED_COLUMNS, *columns] if name not in header]
     if missing:
-        raise MlgateError(f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "
-                          f"{', '.join(missing)} (its columns: {', '.join(header)})")  # fmt: skip
+        raise MlgateError(
+            f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (its columns: {', '.join(header)})"
+        )
     # Categories, not strings, for text: a million rows hold a handful of distinct values.
     dtypes = {
         name: ("float64" if kind == "numeric" else "category") for name, kind in columns.items()
     }
     dtypes.update(time="str", version="category")
     try:
-        frame = pd.read_csv(_Counted(data, progress), usecols=[*fixed, *columns],
-                            dtype={name: dtypes[name] for name in [*fixed, *columns]},
-                            keep_default_na=False, na_values=[""], engine="c")  # fmt: skip
+        frame = pd.read_csv(
+            _Counted(data, progress),
+            usecols=[*fixed, *columns],
+            dtype={name: dtypes[name] for name in [*fixed, *columns]},
+            keep_default_na=False,
+            na_values=[""],
+            engine="c",
+        )
     except (ValueError, pd.errors.ParserError) as exc:
         raise MlgateError(f"{path} is not a monitoring log mlgate can read: {exc}") from None
     return frame

@@ -145,3 +145,14 @@ def test_an_untracked_pipeline_in_the_workspace_counts_and_an_ignored_one_does_n
     assert dvcfiles.pipeline_files(workspace) == ["dvc.yaml", "models/dvc.yaml"]  # listed once
     fresh = gitmod.revision(gitmod.WORKSPACE, repo)
     assert dvcfiles.pipeline_files(fresh) == ["dvc.yaml", "extra/dvc.yaml", "models/dvc.yaml"]
+
+
+def test_a_pipeline_in_a_folder_dvcignore_leaves_out_is_not_read(repo: Path) -> None:
+    """As DVC: `dvc metrics show` no longer lists it either."""
+    with open(repo / ".dvcignore", "a") as ignore:
+        ignore.write("models/\n")
+    workspace = gitmod.revision(gitmod.WORKSPACE, repo)
+    assert dvcfiles.pipeline_files(workspace) == ["dvc.yaml"]
+    assert sorted(read_snapshot(workspace).metrics) == ["root_metrics.json"]
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    assert sorted(shown[""]["data"]) == ["root_metrics.json"]

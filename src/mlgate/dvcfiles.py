@@ -20,6 +20,7 @@ from mlgate.git import Revision
 
 DVC_YAML = "dvc.yaml"
 DVC_LOCK = "dvc.lock"
+DVC_IGNORE = ".dvcignore"
 DEFAULT_PARAMS_FILE = "params.yaml"
 # Bounds on a parsed data file, counting every value each alias expands to: a file of a few KB
 # of nested YAML aliases ("billion laughs") would otherwise take gigabytes once walked.
@@ -271,8 +272,22 @@ def _toml_loads(text: str) -> Any:
 
 def pipeline_files(revision: Revision) -> list[str]:
     """Every dvc.yaml at ``revision``, the root's first: DVC's metrics, params and plots
-    commands collect them all (stages in subfolders have their own dvc.yaml and dvc.lock)."""
-    return revision.files_named(DVC_YAML)
+    commands collect them all (stages in subfolders have their own dvc.yaml and dvc.lock),
+    except in folders the root's ``.dvcignore`` leaves out."""
+    found = revision.files_named(DVC_YAML)
+    if all(path == DVC_YAML for path in found):
+        return found  # the usual case: no .dvcignore to read
+    ignored = [
+        line
+        for line in (revision.read_one(DVC_IGNORE) or b"").decode(errors="replace").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not ignored:
+        return found
+    import pathspec  # DVC's own dependency, and how DVC matches .dvcignore
+
+    spec = pathspec.GitIgnoreSpec.from_lines(ignored)
+    return [path for path in found if not spec.match_file(path)]
 
 
 def stage_address(dvc_yaml: str, name: str) -> str:

@@ -221,3 +221,40 @@ def test_without_a_card_serve_answers_400_and_monitoring_is_refused(
         status, body = score(address, {"instances": [{"x1": 1.0, "x2": 2.0}]})
         assert status == 400 and "has no card naming its input columns" in str(body["error"])
         assert request(address, "GET", "/ready")[0] == 200  # served, but nothing is guessed
+
+
+@pytest.mark.faults
+def test_a_full_disk_while_writing_leaves_neither_file_and_exits_2(repo: Path) -> None:
+    """A real fault: RLIMIT_FSIZE lets the card (about 1 KB) be written but not the profile
+    (about 50 KB), as a disk filling up part way would."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    model = LogisticRegression().fit(FRAME[["income", "age"]], LABEL)
+    joblib.dump(model, repo / "model.pkl")
+    FRAME.assign(label=LABEL).to_csv(repo / "rows.csv", index=False)
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as ENOSPC, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    command = [
+        sys.executable,
+        "-m",
+        "mlgate",
+        "describe",
+        "model.pkl",
+        "--data",
+        "rows.csv",
+        "--target",
+        "label",
+    ]
+    result = subprocess.run(
+        command, cwd=repo, capture_output=True, text=True, preexec_fn=small_files
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("mlgate: error: cannot write model.json and model.profile.json")
+    assert result.stderr.count("\n") == 1 and "neither was written" in result.stderr
+    assert sorted(p.name for p in repo.iterdir() if p.name != ".git") == ["model.pkl", "rows.csv"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import __version__
 from mlgate.deploy import modelfile
 from mlgate.errors import MlgateError, first_line
-from mlgate.files import file_md5, write_text
+from mlgate.files import atomic_path, file_md5
 from mlgate.monitor import drift
 
 if TYPE_CHECKING:
@@ -114,8 +114,16 @@ def describe(
     for written in (card_path, profile_path):
         if written.resolve() in (model_path.resolve(), data_path.resolve()):
             raise MlgateError(f"{written} would overwrite the model or the data: rename the model")
-    write_text(card_path, _json(card))
-    write_text(profile_path, _json(profile))
+    card_text, profile_text = _json(card), _json(profile)
+    try:  # both or neither: each is written beside its place, then both are renamed into it
+        with atomic_path(card_path) as card_tmp, atomic_path(profile_path) as profile_tmp:
+            card_tmp.write_text(card_text, encoding="utf-8")
+            profile_tmp.write_text(profile_text, encoding="utf-8")
+    except OSError as exc:  # a full disk, a read-only folder
+        raise MlgateError(
+            f"cannot write {card_path.name} and {profile_path.name} beside the "
+            f"model: {exc.strerror or exc}; neither was written"
+        ) from None
     return Described(
         card_path,
         profile_path,

@@ -129,6 +129,11 @@ def test_a_regressor_is_described_with_its_r2(
             "bad.csv lacks 1 of the model's columns: age",
         ),
         (
+            "frame",
+            ["model.pkl", "--data", "text.csv"],
+            "the model failed its smoke test on the card's input example: ValueError",
+        ),
+        (
             "array",
             ["model.pkl", "--data", "rows.npy"],
             "the model takes 3 columns and rows.npy has 4 besides --target and --drop (name the "
@@ -154,6 +159,7 @@ def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
     rows = FRAME.assign(label=LABEL)
     rows.to_csv(repo / "rows.csv", index=False)
     rows.drop(columns="age").to_csv(repo / "bad.csv", index=False)
+    rows.assign(age="old").to_csv(repo / "text.csv", index=False)  # a column the model cannot take
     (repo / "rows.xlsx").write_bytes(b"PK\x03\x04")
     np.save(repo / "rows.npy", np.column_stack([LABEL, FRAME[["age", "income"]], LABEL]))
     np.save(repo / "words.npy", np.array(["a", "b"], dtype=object), allow_pickle=True)

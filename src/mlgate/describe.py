@@ -77,25 +77,9 @@ def describe(
     if by_position:
         rows = rows.set_axis([f"x{i}" for i in range(len(features))], axis=1)
     sample = rows.sample(MAX_ROWS, random_state=0) if len(rows) > MAX_ROWS else rows
-    servable = modelfile.ArrayInput(model) if takes_array else model
     example = rows.head(EXAMPLE_ROWS)
-    try:
-        predicted = servable.predict(example)
-    except Exception as exc:  # the model's own error: anything
-        raise MlgateError(
-            f"the model cannot predict {data_path}'s columns "
-            f"({', '.join(map(str, rows.columns[:5]))}{'...' if len(features) > 5 else ''}): "
-            f"{type(exc).__name__}: {first_line(exc)}"
-        ) from None
-    if len(predicted) != len(example):
-        raise MlgateError(
-            f"the model returned {len(predicted)} predictions for {len(example)} rows"
-        )
     classes = tuple(getattr(model, "classes_", ()))
     task = "classification" if classes else "regression"
-    score = None
-    if target_column is not None:
-        score = _score(servable, sample, frame.loc[sample.index, target_column], task)
     card = _card(
         model,
         rows,
@@ -108,6 +92,11 @@ def describe(
         md5=file_md5(data_path),
         count=len(frame),
     )
+    modelfile.smoke_test(model, card)  # what deploy and serve will check, before writing
+    score = None
+    if target_column is not None:
+        servable = modelfile.servable(model, card)
+        score = _score(servable, sample, frame.loc[sample.index, target_column], task)
     profile = drift.profile_frame(sample, list(sample.columns))
     card_path = Path(str(model_path.with_suffix("")) + ".json")
     profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)

@@ -11,6 +11,7 @@ import json
 import math
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -476,16 +477,27 @@ def read_lock(revision: Revision) -> dict[str, Any]:
     them (``sub/dvc.yaml:train``), each with the ``wdir`` its paths are relative to in the
     repository: dvc.lock records paths relative to the stage's wdir, which only dvc.yaml says."""
     pipelines = pipeline_files(revision)
-    locks = {path: posixpath.join(posixpath.dirname(path), DVC_LOCK) for path in pipelines}
-    contents = revision.read([*pipelines, *locks.values()])
+    return lock_stages(pipelines, revision.read(with_locks(pipelines)), revision.label)
+
+
+def with_locks(pipelines: list[str]) -> list[str]:
+    """Each dvc.yaml and the dvc.lock beside it."""
+    return [*pipelines, *(posixpath.join(posixpath.dirname(p), DVC_LOCK) for p in pipelines)]
+
+
+def lock_stages(
+    pipelines: list[str], contents: Mapping[str, bytes | None], label: str
+) -> dict[str, Any]:
+    """read_lock's answer from files already read (``contents`` holds with_locks(pipelines))."""
     stages: dict[str, Any] = {}
-    for path, lock_path in locks.items():
+    for path in pipelines:
+        lock_path = posixpath.join(posixpath.dirname(path), DVC_LOCK)
         lock = contents[lock_path]
         if lock is None:
             continue
         folder = folder_of(path)
-        wdirs = _wdirs(contents[path], f"{path} at {revision.label}")
-        for name, stage in parse_lock(lock, f"{lock_path} at {revision.label}").items():
+        wdirs = _wdirs(contents[path], f"{path} at {label}")
+        for name, stage in parse_lock(lock, f"{lock_path} at {label}").items():
             if isinstance(stage, dict):
                 stage = {**stage, "wdir": join(folder, wdirs.get(str(name).split("@")[0], "."))}
             stages[stage_address(path, str(name))] = stage

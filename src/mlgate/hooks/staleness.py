@@ -97,7 +97,8 @@ def check_workspace(root: Path) -> Staleness:
 
 def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     view = View(revision)
-    pipelines = _pipeline_files(revision)
+    dvc_yamls = dvcfiles.pipeline_files(revision)
+    pipelines = dvcfiles.with_locks(dvc_yamls)  # preloaded: read once, through the view
     view.preload([*pipelines, dvcfiles.DEFAULT_PARAMS_FILE])
     stages = read_stages(view)
     if stages is None:
@@ -107,18 +108,14 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
         return Staleness(checked=False, notes=(TEMPLATED_NOTE,) if touched else ())
     if not stages or (staged is not None and not _touches_pipeline(staged, stages, pipelines)):
         return Staleness(checked=False)
-    view.lock = dvcfiles.read_lock(revision)
+    view.lock = dvcfiles.lock_stages(
+        dvc_yamls, {p: view.read(p) for p in pipelines}, revision.label
+    )
     view.tracked = set(git.tracked_files(revision.root, _paths_to_hash(stages)))
     view.preload(sorted(_small_files(stages, view)))
     stale = [s for s in (_stale_stage(stage, view) for stage in stages) if s is not None]
     downstream = _downstream({s.name for s in stale}, stages)
     return Staleness(tuple(stale), tuple(downstream), tuple(dict.fromkeys(view.notes)))
-
-
-def _pipeline_files(revision: git.Revision) -> list[str]:
-    """Every dvc.yaml and the dvc.lock beside it."""
-    found = dvcfiles.pipeline_files(revision)
-    return [*found, *(posixpath.join(posixpath.dirname(p), dvcfiles.DVC_LOCK) for p in found)]
 
 
 def read_stages(view: View) -> list[Stage] | None:

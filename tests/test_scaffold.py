@@ -240,6 +240,17 @@ def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_
     assert (plain / ".pre-commit-config.yaml").read_text() == "repos: []  # the team's\n"
 
 
+def test_a_broken_pyproject_is_refused_before_anything_is_written(
+    plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (plain / "pyproject.toml").write_text('[project]\nname = "plain\n')
+    assert init(plain, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlgate: error: pyproject.toml at workspace is not valid TOML")
+    assert not (plain / ".github").exists() and not (plain / ".dvc").exists()
+    assert not (plain / ".pre-commit-config.yaml").exists()
+
+
 def test_init_outside_a_git_repository_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

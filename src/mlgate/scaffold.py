@@ -82,6 +82,10 @@ def workflows(settings: Settings) -> dict[str, str]:
 
 def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written]:
     """Write what is missing; report each file. ``dvc init`` runs first when ``.dvc/`` is."""
+    # Everything that reads the project (and may refuse it: a broken pyproject.toml, several
+    # artifacts) comes before anything is written.
+    policy_table, said_of_policy = _starter_policy(root)
+    has_artifact = release.declared_artifact(root) is not None
     written = []
     if not (root / ".dvc").is_dir():
         dvc.init(root)
@@ -89,8 +93,10 @@ def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written
     for path, content in workflows(settings).items():
         written.append(_write(root / path, path, content, force=force))
     written.append(_pre_commit(root, force=force))
-    written += _starter_policy(root)
-    if release.declared_artifact(root) is None:
+    if policy_table is not None:
+        _append_policy(root, policy_table)
+    written += said_of_policy
+    if not has_artifact:
         need = "releases, retraining and deploys need a model artifact"
         written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
     for path in pull_request_workflows(root):
@@ -242,22 +248,15 @@ def direction(key: str) -> str:
     return "higher"
 
 
-def _starter_policy(root: Path) -> list[Written]:
-    """Append a starter [tool.mlgate] table to pyproject.toml unless a policy exists."""
+def _starter_policy(root: Path) -> tuple[str | None, list[Written]]:
+    """The starter [tool.mlgate] table for pyproject.toml (None when a policy exists) and what
+    init says of it; reads only."""
     workspace = git.revision(git.WORKSPACE, root)
     policy = read_policy(workspace)
     if policy.source is not None:
-        return [Written(f"{policy.source} [tool.mlgate]", KEPT, "a policy exists")]
+        return None, [Written(f"{policy.source} [tool.mlgate]", KEPT, "a policy exists")]
     rules = starter_rules(read_snapshot(workspace).metrics)
     environments = gto_environments(root)
-    pyproject = root / POLICY_FILES[0]
-    existing = pyproject.read_text() if pyproject.exists() else ""
-    separator = (
-        ""
-        if not existing or existing.endswith("\n\n")
-        else ("\n" if existing.endswith("\n") else "\n\n")
-    )
-    write_text(pyproject, existing + separator + starter_policy(rules, environments))
     where = f"{POLICY_FILES[0]} [tool.mlgate]"
     if rules:
         summary = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}, direction from each name: review them"
@@ -277,7 +276,18 @@ def _starter_policy(root: Path) -> list[Written]:
                 f"promotion_order = {json.dumps(environments)} would require that order",
             )
         )
-    return written
+    return starter_policy(rules, environments), written
+
+
+def _append_policy(root: Path, table: str) -> None:
+    pyproject = root / POLICY_FILES[0]
+    existing = pyproject.read_text() if pyproject.exists() else ""
+    separator = (
+        ""
+        if not existing or existing.endswith("\n\n")
+        else ("\n" if existing.endswith("\n") else "\n\n")
+    )
+    write_text(pyproject, existing + separator + table)
 
 
 def gto_environments(root: Path) -> list[str]:

@@ -147,3 +147,43 @@ def test_histograms_share_bins_and_sum_to_one() -> None:
     # shifted right: the current data's mass sits further right than the reference's
     weights = np.arange(drift.HISTOGRAM_BINS)
     assert np.dot(weights, result.current_shares) > np.dot(weights, result.reference_shares) + 1
+
+
+def test_a_registered_drift_test_is_chosen_for_its_columns_and_judged_by_what_it_gives() -> None:
+    """The seam for new tests: registered first, it takes the columns it applies to; the
+    others keep theirs. A distance is drift at or above the threshold, a p-value below it."""
+    cramer = drift.Test(
+        "Cramer-von Mises p-value",
+        drift.NUMERIC,
+        drift.P_VALUE_TEST,
+        lambda sample: sample.profile.name == "amount",
+        lambda sample: float(
+            stats.cramervonmises_2samp(np.asarray(sample.profile.values), sample.current).pvalue
+        ),
+    )
+    drift.register(cramer, first=True)
+    try:
+        reference, shifted = normal(1, 500), normal(2, 500, shift=0.5)
+        amount = drift.compare(drift.profile_column("amount", reference), shifted)
+        other = drift.compare(drift.profile_column("x", reference), shifted)
+    finally:
+        drift.TESTS.remove(cramer)
+    assert (amount.test, amount.drifted, amount.threshold) == (cramer.name, True, 0.05)
+    assert amount.score < 0.05
+    assert other.test == "K-S p-value"
+    assert [t.name for t in drift.TESTS] == [
+        "K-S p-value",
+        "Wasserstein (normed)",
+        "z-test p-value",
+        "chi-square p-value",
+        "Jensen-Shannon distance",
+    ]
+
+
+def test_every_column_kind_has_a_test_that_always_applies() -> None:
+    for kind, profile in (
+        (drift.NUMERIC, drift.profile_column("x", normal(1, 5_000))),
+        (drift.CATEGORICAL, drift.profile_column("c", categories(1, 5_000))),
+    ):
+        sample = drift.Sample(profile, current=np.sort(normal(2, 10)), keys=("a", "b", "c"))
+        assert drift.choose(sample).kind == kind

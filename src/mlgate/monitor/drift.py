@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlgate.errors import MlgateError
 
@@ -42,6 +42,7 @@ SMALL_REFERENCE = 1_000  # rows: at most this many, p-value tests; more, distanc
 MAX_CATEGORY_VALUES = 5  # a numeric column with at most this many values is categorical
 LEVELS = 1_000  # quantiles kept per numeric column
 P_VALUE, DISTANCE = 0.05, 0.1  # default thresholds
+P_VALUE_TEST, DISTANCE_TEST = "p-value", "distance"  # what a test's score is
 PSI_BANDS = (0.1, 0.25)
 HISTOGRAM_BINS = 12
 _ZERO_SHARE = 1e-4  # an empty bin's share in PSI and Jensen-Shannon (a log of 0 is undefined)
@@ -229,6 +230,68 @@ def category_key(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Sample:
+    """What a drift test compares: the reference profile and the current data's column, as
+    sorted numbers (numeric) or as both sides' counts over the same categories (categorical)."""
+
+    profile: ColumnProfile
+    current: Any = None  # numeric: the present values, ascending
+    keys: tuple[str, ...] = ()  # categorical: the reference's categories, then new ones
+    reference_counts: Any = None  # categorical: rows per key, reference and current
+    current_counts: Any = None
+
+
+class DriftTest(Protocol):
+    """One statistical test: the column kind it serves, when it applies, and its score."""
+
+    @property
+    def name(self) -> str: ...  # as reports show it: "K-S p-value"
+
+    @property
+    def kind(self) -> str: ...  # NUMERIC or CATEGORICAL
+
+    @property
+    def gives(self) -> str: ...  # P_VALUE (drift when below) or DISTANCE (drift at or above)
+
+    def applies(self, sample: Sample) -> bool: ...
+
+    def score(self, sample: Sample) -> float: ...
+
+
+@dataclass(frozen=True)
+class Test:
+    """A drift test made of two functions."""
+
+    name: str
+    kind: str
+    gives: str
+    when: Callable[[Sample], bool]
+    scorer: Callable[[Sample], float]
+
+    def applies(self, sample: Sample) -> bool:
+        return self.when(sample)
+
+    def score(self, sample: Sample) -> float:
+        return self.scorer(sample)
+
+
+TESTS: list[DriftTest] = []  # tried in order: the first of the column's kind that applies
+
+
+def register(test: DriftTest, *, first: bool = False) -> DriftTest:
+    """Add a drift test; ``first`` puts it ahead of those already registered."""
+    TESTS.insert(0, test) if first else TESTS.append(test)
+    return test
+
+
+def choose(sample: Sample) -> DriftTest:
+    for test in TESTS:
+        if test.kind == sample.profile.kind and test.applies(sample):
+            return test
+    raise MlgateError(f"no drift test applies to column '{sample.profile.name}'")
+
+
 def compare(
     profile: ColumnProfile, values: Any, p_value: float = P_VALUE, distance: float = DISTANCE
 ) -> ColumnDrift:
@@ -242,45 +305,38 @@ def compare(
     if len(present) == 0:
         raise MlgateError(f"column '{profile.name}' has no values in the current data")
     if profile.kind == CATEGORICAL:
-        return _categorical_drift(profile, _category_counts(present), missing, p_value, distance)
-    try:
-        numbers = np.sort(present.to_numpy(dtype="float64"))
-    except (TypeError, ValueError):
-        raise MlgateError(
-            f"column '{profile.name}' holds text where the reference has numbers"
-        ) from None
-    return _numeric_drift(profile, numbers, missing, p_value, distance)
-
-
-def _numeric_drift(
-    profile: ColumnProfile, current: np.ndarray, missing: int, p_value: float, distance: float
-) -> ColumnDrift:
-    import numpy as np
-
-    reference = np.asarray(profile.quantiles)
-    if profile.rows <= SMALL_REFERENCE and profile.values:
-        from scipy.stats import ks_2samp
-
-        test, threshold = "K-S p-value", p_value
-        score = float(ks_2samp(np.asarray(profile.values), current).pvalue)
-        drifted = score < threshold
+        sample = _categorical_sample(profile, _category_counts(present))
     else:
-        test, threshold = "Wasserstein (normed)", distance
-        current_quantiles = _quantiles_of_sorted(current)
-        wasserstein = float(np.mean(np.abs(current_quantiles - reference)))
-        score = wasserstein / max(profile.std, _MIN_STD)
-        drifted = score >= threshold
-    psi = _psi(*_decile_shares(reference, current))
-    bins, ref_shares, cur_shares = _histogram(reference, current)
+        try:
+            numbers = np.sort(present.to_numpy(dtype="float64"))
+        except (TypeError, ValueError):
+            raise MlgateError(
+                f"column '{profile.name}' holds text where the reference has numbers"
+            ) from None
+        sample = Sample(profile, current=numbers)
+    test = choose(sample)
+    score = float(test.score(sample))
+    threshold = p_value if test.gives == P_VALUE_TEST else distance
+    drifted = score < threshold if test.gives == P_VALUE_TEST else score >= threshold
+    if profile.kind == CATEGORICAL:
+        ref, cur = sample.reference_counts, sample.current_counts
+        psi = _psi(_shares(ref), _shares(cur))
+        bins, ref_shares = sample.keys, tuple((ref / ref.sum()).tolist())
+        cur_shares, rows = tuple((cur / cur.sum()).tolist()), int(cur.sum())
+    else:
+        reference = np.asarray(profile.quantiles)
+        psi = _psi(*_decile_shares(reference, sample.current))
+        bins, ref_shares, cur_shares = _histogram(reference, sample.current)
+        rows = len(sample.current)
     return ColumnDrift(
         profile.name,
-        NUMERIC,
-        test,
+        profile.kind,
+        test.name,
         score,
         threshold,
         drifted,
         psi,
-        len(current),
+        rows,
         missing,
         bins,
         ref_shares,
@@ -288,52 +344,41 @@ def _numeric_drift(
     )
 
 
-def _categorical_drift(
-    profile: ColumnProfile,
-    current_counts: dict[str, int],
-    missing: int,
-    p_value: float,
-    distance: float,
-) -> ColumnDrift:
+def _categorical_sample(profile: ColumnProfile, current_counts: dict[str, int]) -> Sample:
     import numpy as np
 
     reference_counts = dict(profile.counts)
     keys = [k for k, _ in profile.counts] + sorted(set(current_counts) - set(reference_counts))
     ref = np.array([reference_counts.get(k, 0) for k in keys], dtype="float64")
     cur = np.array([current_counts.get(k, 0) for k in keys], dtype="float64")
-    if profile.rows <= SMALL_REFERENCE:
-        threshold = p_value
-        if len(keys) == 2:
-            test, score = "z-test p-value", _two_proportions(ref, cur)
-        else:
-            test, score = "chi-square p-value", _chi_square(ref, cur)
-        drifted = score < threshold
-    else:
-        from scipy.spatial.distance import jensenshannon
-
-        test, threshold = "Jensen-Shannon distance", distance
-        score = float(jensenshannon(_shares(ref), _shares(cur)))
-        drifted = score >= threshold
-    return ColumnDrift(
-        profile.name,
-        CATEGORICAL,
-        test,
-        score,
-        threshold,
-        drifted,
-        _psi(_shares(ref), _shares(cur)),
-        int(cur.sum()),
-        missing,
-        tuple(keys),
-        tuple((ref / ref.sum()).tolist()),
-        tuple((cur / cur.sum()).tolist()),
-    )
+    return Sample(profile, keys=tuple(keys), reference_counts=ref, current_counts=cur)
 
 
-def _two_proportions(ref: np.ndarray, cur: np.ndarray) -> float:
+def _small(sample: Sample) -> bool:
+    return sample.profile.rows <= SMALL_REFERENCE
+
+
+def _ks(sample: Sample) -> float:
+    import numpy as np
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(np.asarray(sample.profile.values), sample.current).pvalue)
+
+
+def _wasserstein(sample: Sample) -> float:
+    """Between quantile functions at the same levels, divided by the reference's spread."""
+    import numpy as np
+
+    reference = np.asarray(sample.profile.quantiles)
+    distance = float(np.mean(np.abs(_quantiles_of_sorted(sample.current) - reference)))
+    return distance / max(sample.profile.std, _MIN_STD)
+
+
+def _z_test(sample: Sample) -> float:
     """Two-sided p-value that the first category's share is the same in both samples."""
     from scipy.stats import norm
 
+    ref, cur = sample.reference_counts, sample.current_counts
     n_ref, n_cur = ref.sum(), cur.sum()
     pooled = (ref[0] + cur[0]) / (n_ref + n_cur)
     spread = math.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
@@ -343,17 +388,49 @@ def _two_proportions(ref: np.ndarray, cur: np.ndarray) -> float:
     return float(2 * norm.sf(abs(z)))
 
 
-def _chi_square(ref: np.ndarray, cur: np.ndarray) -> float:
+def _chi_square(sample: Sample) -> float:
     """Pearson's chi-square test that both samples come from one distribution (the two-sample,
     homogeneity form: the reference's own sampling noise counts too)."""
     import numpy as np
     from scipy.stats import chi2_contingency
 
-    table = np.vstack([ref, cur])
+    table = np.vstack([sample.reference_counts, sample.current_counts])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 1.0
     return float(chi2_contingency(table, correction=False).pvalue)
+
+
+def _jensen_shannon(sample: Sample) -> float:
+    from scipy.spatial.distance import jensenshannon
+
+    ref, cur = sample.reference_counts, sample.current_counts
+    return float(jensenshannon(_shares(ref), _shares(cur)))
+
+
+register(
+    Test(
+        "K-S p-value",
+        NUMERIC,
+        P_VALUE_TEST,
+        lambda s: _small(s) and bool(s.profile.values),
+        _ks,
+    )
+)
+register(Test("Wasserstein (normed)", NUMERIC, DISTANCE_TEST, lambda s: True, _wasserstein))
+register(
+    Test(
+        "z-test p-value",
+        CATEGORICAL,
+        P_VALUE_TEST,
+        lambda s: _small(s) and len(s.keys) == 2,
+        _z_test,
+    )
+)
+register(Test("chi-square p-value", CATEGORICAL, P_VALUE_TEST, _small, _chi_square))
+register(
+    Test("Jensen-Shannon distance", CATEGORICAL, DISTANCE_TEST, lambda s: True, _jensen_shannon)
+)
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:

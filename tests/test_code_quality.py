@@ -105,6 +105,7 @@ PURE = (
     "mlgate.gate.stats",
     "mlgate.values",
     "mlgate.policy",
+    "mlgate.measures",
     "mlgate.monitor.drift",
     "mlgate.escape",
     "mlgate.render.table",

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mlgate.files import atomic_path
+from mlgate.measures import HIGHER, MEASURES
 from mlgate.pipeline import evaluate, ingest, prepare, synthetic, train
 from mlgate.pipeline._common import StageError
 
@@ -126,6 +127,20 @@ def test_multiclass_metrics_are_macro_averaged() -> None:
     assert result["recall"] == pytest.approx((1 + 1 + 0.5) / 3)
     log_loss = result["log_loss"]
     assert result["roc_auc"] is not None and log_loss is not None and log_loss > 0
+    assert list(result) == list(MEASURES)  # the stage writes every measure of the table
+
+
+def test_a_measure_the_pipeline_writes_is_one_gate_rules_know_by_its_direction() -> None:
+    """measures' directions against scikit-learn's own (a score is better higher, a loss
+    lower): a perfect model's value beats a coin's in the direction the table says."""
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    perfect = np.eye(2)[labels] * 0.98 + 0.01
+    coin = np.full((6, 2), 0.5)
+    classes = np.array([0, 1])
+    good = evaluate.compute_metrics(labels, perfect, labels, classes)
+    poor = evaluate.compute_metrics(labels, coin, 1 - labels, classes)
+    for name, measure in MEASURES.items():
+        assert (good[name] > poor[name]) == (measure.better == HIGHER), name  # type: ignore[operator]
 
 
 def test_metric_undefined_on_one_class_is_null() -> None:

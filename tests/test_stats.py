@@ -12,6 +12,7 @@ from sklearn import metrics as sk
 from sklearn.preprocessing import label_binarize
 
 from mlgate.gate import stats
+from mlgate.measures import LABELS, MEASURES, SCORES
 from mlgate.policy import PREDICTION_METRICS
 
 SKLEARN_BINARY = {
@@ -79,7 +80,12 @@ def weighted(data: stats.Scored, metric: str, weights: np.ndarray) -> float:
 
 
 def test_the_statistics_cover_the_policys_prediction_metrics() -> None:
-    assert set(stats.METRICS) == set(PREDICTION_METRICS)
+    assert set(stats.METRICS) == set(PREDICTION_METRICS) == set(MEASURES)
+    by_reads: dict[str, set[str]] = {m.reads: set() for m in MEASURES.values()}
+    for measure in MEASURES.values():
+        by_reads[measure.reads].add(measure.name)
+    assert set(stats.COUNT_METRICS) == by_reads[LABELS]
+    assert set(stats.SCORE_METRICS) == by_reads[SCORES]
 
 
 @pytest.mark.parametrize("metric", sorted(stats.METRICS))

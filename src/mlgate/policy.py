@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.errors import ConfigError
+from mlgate.measures import HIGHER, LOWER, MEASURES, named
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
-DIRECTIONS = ("higher", "lower")
+DIRECTIONS = (HIGHER, LOWER)
 RULE_KEYS = (
     "direction",
     "min",
@@ -43,25 +44,8 @@ RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
-# What significance can be computed for, from per-example predictions (see mlgate.gate.stats), and
-# other names people give those metrics.
-PREDICTION_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "average_precision",
-    "log_loss",
-)
-METRIC_ALIASES = {
-    "auc": "roc_auc",
-    "roc_auc_score": "roc_auc",
-    "ap": "average_precision",
-    "f1_score": "f1",
-    "acc": "accuracy",
-    "logloss": "log_loss",
-}
+# What significance can be computed for, from per-example predictions (see mlgate.measures).
+PREDICTION_METRICS = tuple(MEASURES)
 FALLBACKS = ("error", "point-estimate")  # when a significance rule's predictions are unusable
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
@@ -184,9 +168,8 @@ class Policy:
 
 def prediction_metric(metric: str) -> str | None:
     """The prediction metric a metric key names (``test.roc_auc`` -> ``roc_auc``), or None."""
-    name = metric.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
-    name = METRIC_ALIASES.get(name, name)
-    return name if name in PREDICTION_METRICS else None
+    known = named(metric)
+    return None if known is None else known.name
 
 
 def parse_policy(table: Any, where: str, source: str) -> Policy:

@@ -21,6 +21,7 @@ from mlgate import __version__, defaults, dvc, git
 from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import MlgateError
 from mlgate.files import write_text
+from mlgate.measures import better
 from mlgate.policy import POLICY_FILES
 from mlgate.registry import release
 from mlgate.registry import tags as registry
@@ -35,8 +36,6 @@ TEMPLATES = {
     ".github/zizmor.yml": "zizmor.yml",
 }
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
-# Words in a metric's name that say lower is better (for the rest, higher is).
-LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "brier")
 WROTE, SAME, KEPT, OVERWROTE, NOTE, RULE = "wrote", "unchanged", "kept", "overwrote", "note", "rule"
 PROTECT_HINT = (
     "a pull request can edit its own workflow and policy: make the `Gate` check "
@@ -241,11 +240,8 @@ def _toml_key(name: str) -> str:
 
 
 def direction(key: str) -> str:
-    """Lower is better for a loss or an error, by any part of its dotted name; else higher."""
-    parts = [part.lower() for part in key.split(".")]
-    if any(word in part for part in parts for word in LOWER_IS_BETTER):
-        return "lower"  # log_loss, logloss, val_loss, rmse, mean_absolute_error...
-    return "higher"
+    """Lower is better for a log loss or any loss or error; else higher (``measures.better``)."""
+    return better(key)
 
 
 def _starter_policy(root: Path) -> tuple[str | None, list[Written]]:

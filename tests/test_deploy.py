@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in, write_params
-from mlgate.deploy import environments, target
+from mlgate.deploy import deployments, environments
 from mlgate.files import file_md5
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy
@@ -299,7 +299,7 @@ def test_a_switch_the_log_missed_is_logged_by_the_next_deploy(project: Path, mon
     switched = log_file.read_text()
     log_file.write_text("")  # as if the process died after renaming `current`, before logging
     env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "staging")
-    assert target.read_log(env) == []
+    assert deployments.read_log(env) == []
     assert (
         mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
         == 0
@@ -308,7 +308,7 @@ def test_a_switch_the_log_missed_is_logged_by_the_next_deploy(project: Path, mon
     assert [json.dumps(entries[0], separators=(",", ":")) + "\n"] == [switched]
     assert entries[1]["previous"] == entries[0]["version"] and len(entries) == 2
     log_file.write_text(log_file.read_text() + '{"id": "cut sho')  # a line cut by a crash
-    assert len(target.read_log(env)) == 2
+    assert len(deployments.read_log(env)) == 2
 
 
 @pytest.mark.parametrize(

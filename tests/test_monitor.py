@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import commit_all, dvc, make_project, mlgate_in
-from mlgate.deploy import environments, target
+from mlgate.deploy import deployments, environments
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
 from mlgate.serve import requestlog
@@ -75,9 +75,9 @@ def features(project: Path) -> list[str]:
 def log_traffic(project: Path, rows: int, drift: float, seed: int = 5) -> None:
     """Requests as `mlgate serve` logs them: 50 rows per request, with the writer it uses."""
     env = production(project)
-    version = target.read_current(env).version  # type: ignore[union-attr]
+    version = deployments.read_current(env).version  # type: ignore[union-attr]
     names = features(project)
-    log = requestlog.RequestLog(env.target, names)
+    log = requestlog.RequestLog(env.target.workdir(), names)
     frame = generate_transactions(rows, seed=seed, drift=drift)[names]
     for start in range(0, rows, 50):
         part = frame.iloc[start : start + 50]
@@ -170,19 +170,19 @@ def test_a_batch_file_is_checked_against_the_workspace_or_the_deployed_model(
 
 
 def _drop_column(project: Path) -> None:
-    [path] = requestlog.log_files(production(project).target)
+    [path] = requestlog.log_files(production(project).target.workdir())
     frame = pd.read_csv(path).drop(columns=["amount"])
     path.write_text(frame.to_csv(index=False))
 
 
 def _remove_profile(project: Path) -> None:
     env = production(project)
-    version = target.read_current(env).version  # type: ignore[union-attr]
-    (env.target / "versions" / version / "profile.json").unlink()
+    version = deployments.read_current(env).version  # type: ignore[union-attr]
+    (env.target.workdir() / "versions" / version / "profile.json").unlink()
 
 
 def _garble(project: Path) -> None:
-    [path] = requestlog.log_files(production(project).target)
+    [path] = requestlog.log_files(production(project).target.workdir())
     path.write_text(path.read_text().replace("grocery", '"unclosed'))
 
 

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
-from mlgate.deploy import environments, resolve, target
+from mlgate.deploy import deployments, environments, resolve
 from mlgate.git import WORKSPACE, revision
 from mlgate.serve import app as serve
 from mlgate.serve import requestlog
@@ -317,11 +317,11 @@ def test_a_deploy_and_a_rollback_switch_the_model_with_no_failed_request(project
         client = threading.Thread(target=stream)
         client.start()
         model = resolve.resolve(project, "scorer@v0.2.0")
-        target.deploy(project, model, env, monitoring=False)
+        deployments.deploy(project, model, env, monitoring=False)
         after = expected_predictions(project, "v0.2.0")
         versions.add(_wait_for_version(address, "v0.2.0"))
         assert score(address, {"instances": ROWS})[1] == {"predictions": after}
-        target.rollback(project, env)
+        deployments.rollback(project, env)
         versions.add(_wait_for_version(address, "v0.1.0"))
         stop.set()
         client.join()
@@ -348,10 +348,10 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
 ) -> None:
     env = production(project)
     with serving(env) as address:
-        pointer = json.loads((env.target / "current").read_text())
+        pointer = json.loads((env.target.workdir() / "current").read_text())
         tampered = {**pointer, "id": "tampered", "md5": "0" * 32}
-        (env.target / "current.tmp").write_text(json.dumps(tampered))
-        (env.target / "current.tmp").replace(env.target / "current")
+        (env.target.workdir() / "current.tmp").write_text(json.dumps(tampered))
+        (env.target.workdir() / "current.tmp").replace(env.target.workdir() / "current")
         time.sleep(3 * serve.POLL_SECONDS)
         described = json.loads(request(address, "GET", "/version")[1])
         assert described["version"] == "v0.1.0"
@@ -379,18 +379,20 @@ def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
     the old model keeps serving and the next real deploy is still picked up."""
     env = production(project)
     with serving(env) as address:
-        pointer = json.loads((env.target / "current").read_text())
-        broken = env.target / "versions" / "v9.9.9"
-        shutil.copytree(env.target / "versions" / pointer["version"], broken)
+        pointer = json.loads((env.target.workdir() / "current").read_text())
+        broken = env.target.workdir() / "versions" / "v9.9.9"
+        shutil.copytree(env.target.workdir() / "versions" / pointer["version"], broken)
         card = json.loads((broken / "model.json").read_text())
         (broken / "model.json").write_text(json.dumps({**card, "features": 5}))
-        (env.target / "current.tmp").write_text(
+        (env.target.workdir() / "current.tmp").write_text(
             json.dumps({**pointer, "id": "x", "version": "v9.9.9"})
         )
-        (env.target / "current.tmp").replace(env.target / "current")
+        (env.target.workdir() / "current.tmp").replace(env.target.workdir() / "current")
         time.sleep(3 * serve.POLL_SECONDS)
         assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
-        target.deploy(project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=False)
+        deployments.deploy(
+            project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=False
+        )
         _wait_for_version(address, "v0.2.0")
         assert score(address, {"instances": ROWS}) == (
             200,
@@ -407,8 +409,10 @@ def test_nothing_deployed_is_not_ready_until_a_deploy(tmp_path: Path) -> None:
         assert status == 503 and json.loads(body)["reason"] == "nothing is deployed"
         assert score(address, {"instances": ROWS})[0] == 503
         assert request(address, "GET", "/ping")[0] == 200
-        target.deploy(project, resolve.resolve(project, "models/model.pkl"), env, monitoring=False)
-        _wait_for_version(address, target.read_current(env).version)  # type: ignore[union-attr]
+        deployments.deploy(
+            project, resolve.resolve(project, "models/model.pkl"), env, monitoring=False
+        )
+        _wait_for_version(address, deployments.read_current(env).version)  # type: ignore[union-attr]
         assert score(address, {"instances": ROWS})[0] == 200
 
 
@@ -417,7 +421,7 @@ def test_monitoring_logs_each_row_and_rotates_by_size(project: Path) -> None:
     with serving(env) as address:
         for _ in range(20):
             assert score(address, {"instances": ROWS})[0] == 200
-    files = requestlog.log_files(env.target)
+    files = requestlog.log_files(env.target.workdir())
     assert len(files) > 1  # 0.002 MB per file: rotated
     logged = requestlog.read(files, {"x1": "numeric", "x2": "numeric"}, version="v0.1.0")
     assert len(logged) == 20 * len(ROWS)
@@ -463,7 +467,7 @@ def test_a_log_that_cannot_be_written_never_fails_an_answer(
     """Issue 19.1: the prediction succeeded, so the client gets it; the log failure is counted
     and said once."""
     env = production(project)
-    folder = env.target / requestlog.FOLDER
+    folder = env.target.workdir() / requestlog.FOLDER
     shutil.rmtree(folder, ignore_errors=True)
     folder.write_text("not a folder: every append fails")
     with serving(env) as address:

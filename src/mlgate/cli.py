@@ -36,7 +36,7 @@ from mlgate.render.table import to_json
 from mlgate.snapshot import read_policy
 
 if TYPE_CHECKING:
-    from mlgate.deploy import environments, target
+    from mlgate.deploy import deployments, environments
     from mlgate.monitor import monitor
     from mlgate.registry import tags as registry
 
@@ -416,7 +416,7 @@ def check_ref_command(ref: str) -> None:
 )
 def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
-    from mlgate.deploy import environments, resolve, target
+    from mlgate.deploy import deployments, environments, resolve
 
     click.echo(
         f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
@@ -425,7 +425,7 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     model = resolve.resolve(root, model_ref, Path.cwd())
-    done = target.deploy(root, model, env, monitoring=monitoring == "enable", wait=wait)
+    done = deployments.deploy(root, model, env, monitoring=monitoring == "enable", wait=wait)
     click.echo(_deployed(done, env))
 
 
@@ -475,11 +475,11 @@ def describe_command(
 )
 def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     """Switch ENV back to the previous (or given) successfully deployed version."""
-    from mlgate.deploy import environments, target
+    from mlgate.deploy import deployments, environments
 
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
-    done = target.rollback(root, env, version, wait)
+    done = deployments.rollback(root, env, version, wait)
     click.echo(_deployed(done, env, "Rolled back"))
 
 
@@ -488,7 +488,7 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def deployments_command(env_name: str | None, as_json: bool) -> None:
     """Every deploy and rollback, oldest first, from each environment's log."""
-    from mlgate.deploy import environments, target
+    from mlgate.deploy import deployments, environments
 
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
@@ -497,7 +497,7 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
         if env_name
         else environments.known_environments(root, policy)
     )
-    rows = [d for env in chosen for d in target.read_log(env, on_skipped=_warn)]
+    rows = [d for env in chosen for d in deployments.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
         click.echo(to_json([asdict(d) for d in rows]), nl=False)
@@ -637,12 +637,12 @@ def serve_command(
     env_name: str, host: str, port: int, max_body_mb: float, max_batch_rows: int
 ) -> None:
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
-    from mlgate.deploy import environments, target
+    from mlgate.deploy import deployments, environments
     from mlgate.serve import app as serve
 
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
-    current = target.read_current(env)
+    current = deployments.read_current(env)
     serving = (
         f"{current.artifact} {current.version}" if current else "nothing yet (waiting for a deploy)"
     )
@@ -746,7 +746,7 @@ def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> N
 
 
 def _deployed(
-    done: target.Deployment, env: environments.Environment, verb: str = "Deployed"
+    done: deployments.Deployment, env: environments.Environment, verb: str = "Deployed"
 ) -> str:
     commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
     smoke = (
@@ -757,7 +757,7 @@ def _deployed(
     previous = f"; was {done.previous}" if done.previous else ""
     return (
         f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
-        f"at {env.target}{previous}; {smoke}."
+        f"at {env.target.location}{previous}; {smoke}."
     )
 
 

@@ -1,5 +1,5 @@
 """Deployment environments: the policy's ``[tool.mlgate.environments]`` and ``local``, each with
-its target directory."""
+its target (``deploy.targets``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import defaults
+from mlgate.deploy.targets import Target, open_target
 from mlgate.errors import ConfigError
 from mlgate.policy import Policy
 from mlgate.registry import tags as registry
@@ -22,7 +23,7 @@ DEFAULT_TARGETS = ".mlgate/deployments"
 @dataclass(frozen=True)
 class Environment:
     name: str
-    target: Path
+    target: Target
     options: Mapping[str, Any] = field(default_factory=dict)  # as the policy gives them
 
 
@@ -38,12 +39,7 @@ def environment(root: Path, policy: Policy, name: str) -> Environment:
             f"target directory (environments: {known})"
         )
     target = str((declared or {}).get("target") or f"{DEFAULT_TARGETS}/{name}")
-    if "://" in target:
-        raise ConfigError(
-            f"environment '{name}': target {target} is a URL; deployments go to a local or "
-            "mounted directory for now"
-        )
-    return Environment(name, (root / target).resolve(), declared or {})
+    return Environment(name, open_target(target, root, environment=name), declared or {})
 
 
 def known_environments(root: Path, policy: Policy) -> list[Environment]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import dvcfiles, git
-from mlgate.deploy import environments, modelfile, target
+from mlgate.deploy import deployments, environments, modelfile
 from mlgate.errors import MlgateError
 from mlgate.monitor import drift
 from mlgate.policy import Monitoring
@@ -82,12 +82,12 @@ def parse_since(text: str) -> timedelta:
     return span
 
 
-def deployed_reference(env: environments.Environment) -> tuple[target.Deployment, Reference]:
+def deployed_reference(env: environments.Environment) -> tuple[deployments.Deployment, Reference]:
     """The environment's current deployment and its training data's profile."""
-    current = target.read_current(env)
+    current = deployments.read_current(env)
     if current is None:
         raise MlgateError(f"nothing is deployed in {env.name}: deploy a model first")
-    path = env.target / target.VERSIONS / current.version / modelfile.PROFILE_FILE
+    path = env.target.version_folder(current.version) / modelfile.PROFILE_FILE
     profile = _read_profile(path, f"{env.name} {current.version}")
     label = f"{current.artifact} {current.version}'s training data ({profile.rows:,} rows)"
     return current, Reference(profile, label)
@@ -123,7 +123,7 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
 
 def logged_data(
     env: environments.Environment,
-    deployment: target.Deployment,
+    deployment: deployments.Deployment,
     reference: Reference,
     since: timedelta | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -136,7 +136,7 @@ def logged_data(
             f"monitoring is off for {env.name}'s {deployment.version}: deploy it with "
             "--monitoring enable, then serve it, to log requests"
         )
-    files = requestlog.log_files(env.target, cutoff)
+    files = requestlog.log_files(env.target.workdir(), cutoff)
     total = sum(f.stat().st_size for f in files)
     done = 0
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate import defaults
-from mlgate.deploy import environments, modelfile, target
+from mlgate.deploy import deployments, environments, modelfile
 from mlgate.errors import MlgateError
 from mlgate.serve import batching, payload, requestlog
 
@@ -45,7 +45,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 @dataclass(frozen=True)
 class Loaded:
-    deployment: target.Deployment
+    deployment: deployments.Deployment
     model: Any
     features: tuple[payload.Feature, ...]
     log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
@@ -60,21 +60,17 @@ class ModelHolder:
         self.problem: str | None = "nothing is deployed"
         self.refused: dict[str, str] | None = None  # the last version it would not switch to
         self.switch_failures = 0
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: object | None = None
 
     def refresh(self) -> bool:
         """Load ``current`` if it changed since the last look; True when a new model is in."""
-        try:
-            stat = (self.env.target / target.CURRENT).stat()
-        except FileNotFoundError:
-            return False
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if key == self._seen:
+        key = self.env.target.current_stamp()
+        if key is None or key == self._seen:
             return False
         self._seen = key
         deployment = None
         try:
-            deployment = target.read_current(self.env)
+            deployment = deployments.read_current(self.env)
             if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
                 return False
             loaded = self._load(deployment)
@@ -94,8 +90,8 @@ class ModelHolder:
         self.loaded, self.problem, self.refused = loaded, None, None
         return True
 
-    def _load(self, deployment: target.Deployment) -> Loaded:
-        folder = self.env.target / target.VERSIONS / deployment.version
+    def _load(self, deployment: deployments.Deployment) -> Loaded:
+        folder = self.env.target.version_folder(deployment.version)
         model_file = folder / deployment.model_file
         modelfile.verify(model_file, deployment.md5, f"{self.env.name} {deployment.version}")
         model = modelfile.load_model(model_file)
@@ -108,7 +104,7 @@ class ModelHolder:
         if deployment.monitoring:
             options = self.env.options
             log = requestlog.RequestLog(
-                self.env.target,
+                self.env.target.workdir(),
                 [f.name for f in features],
                 float(options.get("monitoring_sample", requestlog.DEFAULT_SAMPLE)),
                 int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),

@@ -1,13 +1,12 @@
-"""A target directory: a verified model version copied into it and switched to atomically,
-with an append-only log, and rollback.
+"""Deploy and roll back: a verified model version published to an environment's target and
+switched to atomically, every attempt logged.
 
-A target directory holds::
+What a target holds (``deploy.targets`` says how each kind of storage keeps it safe)::
 
-    versions/<version>/model file, its card (model.json), the training data's reference profile
-        (profile.json) when the pipeline wrote one, deployed.json (what it is)
-    current              JSON: the deployment being served; replaced by a rename, never edited
-    deployments.jsonl    one line per deploy or rollback, appended
-    .lock                locked (flock) while a deploy or rollback changes the target
+    versions/<version>/  the model file, its card (model.json), the training data's reference
+                         profile (profile.json) when there is one, deployed.json (what it is)
+    current              JSON: the deployment being served, replaced whole
+    the log              one JSON record per deploy or rollback, failed ones too
 
 The model's md5 is checked against the release record (or dvc.lock) before it is unpickled: a
 pickle from an unverified source is never loaded. Any failure leaves ``current`` as it was."""
@@ -15,16 +14,11 @@ pickle from an unverified source is never loaded. Any failure leaves ``current``
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import getpass
 import json
 import os
-import shutil
-import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,9 +39,6 @@ from mlgate.deploy.modelfile import (
 from mlgate.deploy.resolve import Model, companion, fetch
 from mlgate.errors import MlgateError, Refused, first_line
 from mlgate.serve import payload
-
-CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
-
 
 DEPLOYED_FILE = "deployed.json"
 
@@ -87,7 +78,7 @@ def deploy(
 ) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
     ``current``. On any failure ``current`` is untouched and the failure is logged."""
-    with _locked(env.target, wait):
+    with env.target.lock(wait):
         _recover(env)
         previous = read_current(env)
         record = Deployment(
@@ -119,13 +110,13 @@ def rollback(
 ) -> Deployment:
     """Switch back to the previous successful version (or ``to``), verified and smoke-tested
     again from its folder in ``versions/``."""
-    with _locked(env.target, wait):
+    with env.target.lock(wait):
         _recover(env)
         current = read_current(env)
         if current is None:
             raise Refused(f"nothing is deployed in {env.name}: nothing to roll back")
         target = _rollback_target(env, current, to)
-        version_dir = env.target / VERSIONS / target.version
+        version_dir = env.target.version_folder(target.version)
         record = _replace(
             target,
             id=uuid.uuid4().hex,
@@ -173,7 +164,7 @@ def _switch_after_checks(
 
 def _disk_problem(exc: OSError, env: Environment) -> str:
     where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc} in {env.target}{where}; nothing was switched"
+    return f"{exc.strerror or exc} in {env.target.location}{where}; nothing was switched"
 
 
 def _log_failure(env: Environment, record: Deployment) -> str:
@@ -187,39 +178,30 @@ def _log_failure(env: Environment, record: Deployment) -> str:
 
 
 def read_current(env: Environment) -> Deployment | None:
-    path = env.target / CURRENT
-    try:
-        return _deployment(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
+    data = env.target.read_current()
+    if data is None:
         return None
-    except (OSError, ValueError, TypeError) as exc:
-        raise MlgateError(f"{path} is unreadable ({exc}): restore it from the log") from None
+    try:
+        return _deployment(json.loads(data))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise MlgateError(
+            f"{env.target.location}/current is unreadable ({_why(exc)}): restore it from the log"
+        ) from None
 
 
 def read_log(
     env: Environment, *, on_skipped: Callable[[str], None] | None = None
 ) -> list[Deployment]:
-    """Every deployment record in the log. A line that is not one (cut short by a crash, or
+    """Every deployment record in the log. An entry that is not one (cut short by a crash, or
     edited by hand into JSON of another shape) is skipped, and ``on_skipped`` told why: an
     environment is never blocked by its log."""
-    path = env.target / LOG
-    try:
-        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise MlgateError(f"cannot read {path}: {exc.strerror or exc}") from None
     entries = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for where, event in env.target.read_events():
         try:
-            entries.append(_deployment(json.loads(line)))
+            entries.append(_deployment(json.loads(event.decode("utf-8", errors="replace"))))
         except (ValueError, TypeError, RecursionError) as exc:
             if on_skipped is not None:
-                on_skipped(
-                    f"{path} line {number} is not a deployment record ({_why(exc)}): skipped"
-                )
+                on_skipped(f"{where} is not a deployment record ({_why(exc)}): skipped")
     return entries
 
 
@@ -228,16 +210,14 @@ def _why(exc: BaseException) -> str:
 
 
 def _install(root: Path, model: Model, env: Environment, record: Deployment) -> Path:
-    """``versions/<version>/`` with the verified model, its card and deployed.json; built in a
-    temporary folder and renamed into place, or kept when it already holds the same model."""
-    versions = env.target / VERSIONS
-    final = versions / model.version
-    if final.is_dir():
+    """``versions/<version>/`` with the verified model, its card and deployed.json, published
+    all at once; or kept when it already holds the same model."""
+    if env.target.has_version(model.version):
+        final = env.target.version_folder(model.version)
         verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
         return final
-    versions.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model.version}-", dir=versions))
-    try:
+
+    def fill(staging: Path) -> None:
         fetch(root, model, staging / record.model_file)
         (staging / CARD_FILE).write_bytes(companion(root, model, ".json") or b"{}")
         profile = companion(root, model, PROFILE_SUFFIX)
@@ -249,41 +229,22 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
             if k in ("artifact", "version", "md5", "commit", "model_file")
         }
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
-        _fsync_tree(staging)
-        staging.chmod(0o755)  # mkdtemp makes it private; a server may run as another user
-        os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+
+    env.target.install_version(model.version, fill)
+    return env.target.version_folder(model.version)
 
 
 def _write_current(env: Environment, done: Deployment) -> None:
-    """Point ``current`` at ``done``: write a sibling, rename it over; all or nothing."""
-    text = json.dumps(asdict(done), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".current.", dir=env.target)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, env.target / CURRENT)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(env.target)
+    env.target.write_current((json.dumps(asdict(done), indent=2) + "\n").encode())
 
 
 def _recover(env: Environment) -> None:
-    """After a crash: log the deployment ``current`` names if the log missed it, and remove
-    half-copied version folders."""
+    """After a crash: log the deployment ``current`` names if the log missed it, and clear
+    half-published versions."""
     current = read_current(env)
     if current is not None and current.id not in {d.id for d in read_log(env)}:
         _append(env, current)
-    for leftover in (env.target / VERSIONS).glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    env.target.recover()
 
 
 def _rollback_target(env: Environment, current: Deployment, to: str | None) -> Deployment:
@@ -307,59 +268,8 @@ def _rollback_target(env: Environment, current: Deployment, to: str | None) -> D
     )
 
 
-@contextlib.contextmanager
-def _locked(target: Path, wait: float) -> Iterator[None]:
-    """One deploy or rollback per target at a time. flock is released by the kernel when the
-    holder dies, so a killed deploy never leaves a stale lock."""
-    target.mkdir(parents=True, exist_ok=True)
-    _ignore_in_git(target)
-    deadline = time.monotonic() + wait
-    with open(target / LOCK, "a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise MlgateError(
-                        f"another deploy or rollback to {target} is running; waited {wait:g} s "
-                        "(--wait to wait longer)"
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _ignore_in_git(target: Path) -> None:
-    """A target inside ``.mlgate/`` gets a ``.mlgate/.gitignore``, so deployments never show as
-    untracked files."""
-    for parent in target.parents:
-        if parent.name == ".mlgate":
-            ignore = parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("*\n")
-            return
-
-
 def _append(env: Environment, record: Deployment) -> None:
-    """One line for ``record``, always on a line of its own: a last line a crash cut short
-    (deploys hold the environment's lock, so it is no other deploy's) is ended first, so it
-    cannot swallow this record."""
-    line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
-    fd = os.open(env.target / LOG, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        while line:
-            line = line[os.write(fd, line) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    env.target.append_event(json.dumps(asdict(record), separators=(",", ":")).encode())
 
 
 _TEXT_FIELDS = (
@@ -406,21 +316,6 @@ def _still(previous: Deployment | None, env: Environment) -> str:
     if previous is None:
         return f"nothing was deployed to {env.name}"
     return f"{previous.artifact} {previous.version} is still deployed in {env.name}"
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _who() -> str:

@@ -1,0 +1,123 @@
+"""The deployment target contract (``deploy.targets.base``), held against every kind of target:
+what ``deploy.deployments`` relies on, tested on the storage itself. A new kind of target joins
+``TARGETS`` and passes the same tests."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgate.deploy import targets
+from mlgate.deploy.targets import LocalTarget, Target
+from mlgate.errors import ConfigError, MlgateError
+
+TARGETS: dict[str, Callable[[Path], Target]] = {"local": lambda tmp: LocalTarget(tmp / "env")}
+
+
+@pytest.fixture(params=sorted(TARGETS))
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    return TARGETS[request.param](tmp_path)
+
+
+def test_current_is_absent_then_replaced_whole_and_its_stamp_changes(target: Target) -> None:
+    assert target.read_current() is None and target.current_stamp() is None
+    with target.lock(1):
+        target.write_current(b'{"version": "v1"}\n')
+    first = target.current_stamp()
+    assert target.read_current() == b'{"version": "v1"}\n' and first is not None
+    with target.lock(1):
+        target.write_current(b'{"version": "v2", "longer": true}\n')
+    assert target.read_current() == b'{"version": "v2", "longer": true}\n'
+    assert target.current_stamp() not in (None, first)
+
+
+def test_events_come_back_in_order_and_a_cut_one_never_swallows_the_next(target: Target) -> None:
+    with target.lock(1):
+        target.append_event(b'{"n": 1}')
+        target.append_event(b'{"n": 2}')
+    if isinstance(target, LocalTarget):  # a crash cut the last line short
+        with open(target.path / "deployments.jsonl", "ab") as log:
+            log.write(b'{"n": 3, "cut')
+    with target.lock(1):
+        target.append_event(b'{"n": 4}')
+    events = [event for _, event in target.read_events()]
+    assert events[:2] == [b'{"n": 1}', b'{"n": 2}'] and events[-1] == b'{"n": 4}'
+    assert all(event.startswith(b"{") for event in events)
+
+
+def test_a_version_is_published_whole_or_not_at_all(target: Target) -> None:
+    def half(folder: Path) -> None:
+        (folder / "model.pkl").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with target.lock(1), pytest.raises(OSError):
+        target.install_version("v1", half)
+    assert not target.has_version("v1")
+
+    def whole(folder: Path) -> None:
+        (folder / "model.pkl").write_bytes(b"model")
+        (folder / "model.json").write_text("{}")
+
+    with target.lock(1):
+        target.recover()
+        target.install_version("v1", whole)
+    assert target.has_version("v1")
+    folder = target.version_folder("v1")
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.pkl"]
+    assert (folder / "model.pkl").read_bytes() == b"model"
+
+
+def test_recover_clears_what_a_killed_install_left(tmp_path: Path) -> None:
+    target = LocalTarget(tmp_path / "env")
+    leftover = target.path / "versions" / ".tmp-v1-abc"
+    leftover.mkdir(parents=True)
+    (leftover / "model.pkl").write_bytes(b"half")
+    assert not target.has_version("v1")
+    target.recover()
+    assert not leftover.exists()
+
+
+def _hold(path: str, ready: Any) -> None:
+    with LocalTarget(Path(path)).lock(1):
+        ready.set()
+        os.kill(os.getpid(), 9)  # dies holding the lock
+
+
+def test_the_lock_is_exclusive_and_a_dead_holders_lock_is_free(target: Target) -> None:
+    busy = pytest.raises(MlgateError, match="another deploy or rollback")
+    with target.lock(1), busy, target.lock(0.2):
+        pass
+    if isinstance(target, LocalTarget):
+        ready = multiprocessing.get_context("fork").Event()
+        holder = multiprocessing.get_context("fork").Process(
+            target=_hold, args=(str(target.path), ready)
+        )
+        holder.start()
+        holder.join(10)
+        assert ready.is_set() and holder.exitcode == -9
+    with target.lock(1):
+        pass
+
+
+def test_targets_open_by_scheme_and_an_unknown_scheme_is_a_config_error(tmp_path: Path) -> None:
+    local = targets.open_target("deployed/prod", tmp_path, environment="prod")
+    assert isinstance(local, LocalTarget) and local.path == tmp_path / "deployed" / "prod"
+    with pytest.raises(ConfigError, match=r"target gs://b/m is a URL mlgate cannot deploy to"):
+        targets.open_target("gs://b/m", tmp_path, environment="prod")
+    opened: list[str] = []
+
+    def open_memory(text: str, root: Path) -> Target:
+        opened.append(text)
+        return LocalTarget(root / "memory")
+
+    targets.register("mem", open_memory)
+    try:
+        assert isinstance(targets.open_target("MEM://x", tmp_path, environment="e"), LocalTarget)
+    finally:
+        del targets.SCHEMES["mem"]
+    assert opened == ["MEM://x"]

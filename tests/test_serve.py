@@ -44,28 +44,35 @@ ROWS: list[dict[str, float]] = [
 ]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """scorer@v0.1.0 and v0.2.0 (trained on inverted labels), v0.1.0 in production."""
-    project = make_model_project(tmp_path / "project", POLICY)
-    assert mlgate_in(project, monkeypatch, "release") == 0
-    write_params(project, {"train": {"invert": True}})
-    dvc(project, "repro", "-q")
-    commit_all(project, "inverted labels")
-    assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
-    deployed = mlgate_in(
-        project,
-        monkeypatch,
-        "deploy",
-        "--model",
-        "scorer@v0.1.0",
-        "--env",
-        "production",
-        "--monitoring",
-        "enable",
-    )
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scorer@v0.1.0 and v0.2.0 (trained on inverted labels), v0.1.0 in production: built once
+    for the module, each test serves a copy."""
+    project = make_model_project(tmp_path_factory.mktemp("released") / "project", POLICY)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert mlgate_in(project, monkeypatch, "release") == 0
+        write_params(project, {"train": {"invert": True}})
+        dvc(project, "repro", "-q")
+        commit_all(project, "inverted labels")
+        assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+        deployed = mlgate_in(
+            project,
+            monkeypatch,
+            "deploy",
+            "--model",
+            "scorer@v0.1.0",
+            "--env",
+            "production",
+            "--monitoring",
+            "enable",
+        )
     assert deployed == 0
     return project
+
+
+@pytest.fixture
+def project(released: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(released, tmp_path / "project", symlinks=True))
 
 
 def production(project: Path) -> environments.Environment:

@@ -39,6 +39,24 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.delenv("MLGATE_SKIP", raising=False)
 
 
+@pytest.fixture(scope="session")
+def _reproduced_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from helpers import dvc, make_project
+
+    project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
+    dvc(project, "repro", "-q")
+    return project
+
+
+@pytest.fixture
+def reproduced_project(_reproduced_once: Path, tmp_path: Path) -> Path:
+    """``project`` after `dvc repro` (not committed): reproduced once per test process, each
+    test gets its own copy (git repository and DVC cache included)."""
+    import shutil
+
+    return Path(shutil.copytree(_reproduced_once, tmp_path / "project", symlinks=True))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh git repository holding this repository's DVC pipeline on small synthetic data."""

@@ -254,7 +254,7 @@ def test_a_second_deploy_waits_for_the_first_then_fails_clearly(
 @pytest.mark.faults
 @pytest.mark.long
 def test_a_deploy_killed_mid_copy_leaves_the_previous_version_served(tmp_path: Path) -> None:
-    project = make_model_project(tmp_path / "project", POLICY, pad_mb=400)
+    project = make_model_project(tmp_path / "project", POLICY, pad_mb=120)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     mlgate = [sys.executable, "-m", "mlgate", "deploy", "--env", "staging", "--model"]
     subprocess.run(

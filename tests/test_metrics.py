@@ -125,8 +125,9 @@ def test_workspace_diff_agrees_with_dvc(two_revisions: Path) -> None:
     assert diff(head.metrics, workspace.metrics) == expected
 
 
-def test_this_repositorys_pipeline_agrees_with_dvc(project: Path) -> None:
-    dvc(project, "repro")
+def test_this_repositorys_pipeline_agrees_with_dvc(reproduced_project: Path) -> None:
+    project = reproduced_project
+    assert "Data and pipelines are up to date" in dvc(project, "repro").stdout
     commit_all(project, "trained")
     git(project, "tag", "base")
     params = yaml.safe_load((project / "params.yaml").read_text())

@@ -48,8 +48,9 @@ def test_fresh_repro_runs_every_stage_then_nothing_then_only_what_changed(projec
     assert stages_run(third.stdout) == ["train", "evaluate"]
 
 
-def test_model_card_describes_the_signature_and_data(project: Path) -> None:
-    dvc(project, "repro")
+def test_model_card_describes_the_signature_and_data(reproduced_project: Path) -> None:
+    project = reproduced_project
+    assert "Data and pipelines are up to date" in dvc(project, "repro").stdout
     card = json.loads((project / "models/model.json").read_text())
     names = [f["name"] for f in card["features"]]
     assert "amount" in names and "merchant_category" in names
@@ -123,8 +124,9 @@ def test_garbage_in_numeric_column_names_column_and_row(project: Path) -> None:
     assert not (project / "data/raw").exists()
 
 
-def test_unknown_model_lists_valid_ones_and_loses_nothing(project: Path) -> None:
-    dvc(project, "repro")
+def test_unknown_model_lists_valid_ones_and_loses_nothing(reproduced_project: Path) -> None:
+    project = reproduced_project
+    assert "Data and pipelines are up to date" in dvc(project, "repro").stdout
     model_before = (project / "models/model.pkl").read_bytes()
     lock_before = (project / "dvc.lock").read_text()
     write_params(project, {"train": {"model": "xgboost_turbo"}})

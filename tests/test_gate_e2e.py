@@ -179,3 +179,27 @@ def test_check_imports_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
     assert result.stdout.strip().endswith("0 []"), result.stdout + result.stderr
+
+
+def test_numpy_is_preloaded_only_when_the_policy_asks_for_significance(tmp_path: Path) -> None:
+    """The statistics' import (NumPy, 0.1 s) starts on a thread while git is read when the
+    policy file asks for significance; a policy without it never loads NumPy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading; from pathlib import Path; "
+        "from mlgate.gate.compare import _preload_statistics; "
+        "_preload_statistics(Path('.')); "
+        "[t.join() for t in threading.enumerate() if t.name == 'preload']; "
+        "print('numpy' in sys.modules, 'mlgate.gate.stats' in sys.modules)"
+    )
+    for policy, loaded in (
+        ('[tool.mlgate.rules]\nauc = { direction = "higher" }\n', "False False"),
+        ('[tool.mlgate.rules]\nauc = { direction = "higher", significance = 0.05 }\n', "True True"),
+    ):
+        (tmp_path / "pyproject.toml").write_text(policy)
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.stdout.strip() == loaded, result.stderr

@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 the gate or a check said no, 2 could not run (an MlgateError
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -125,6 +126,9 @@ def check_command(
 
     Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
     """
+    # A short-lived process whose objects live until it exits: the cyclic garbage collector's
+    # passes over everything NumPy's import creates free nothing and cost 5% of the gate's time.
+    gc.disable()
     result = compare.check(git.repo_root(), base, head, policy_from)
     markdown = render_check.check_markdown(result)
     _print_report(

@@ -143,11 +143,23 @@ def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
 def read_policy(revision: Revision) -> Policy:
     """The policy at ``revision``; an empty Policy when no file has a [tool.mlgate] table."""
     contents = revision.read(POLICY_FILES)
+    key = tuple(contents[name] for name in POLICY_FILES)
+    known = _POLICIES.get(key)
+    if known is None:
+        known = _POLICIES[key] = _parse_policy_files(contents, revision.label)
+    return known
+
+
+_POLICIES: dict[tuple[bytes | None, ...], Policy] = {}  # by the files' bytes: a check reads
+# the same pyproject.toml at the base, the head and the workspace
+
+
+def _parse_policy_files(contents: dict[str, bytes | None], label: str) -> Policy:
     for name in POLICY_FILES:
         content = contents[name]
         if content is None:
             continue
-        where = f"{name} at {revision.label}"
+        where = f"{name} at {label}"
         table = _load_toml(content, where).get("tool", {}).get("mlgate")
         if table is not None:
             return parse_policy(table, where, name)

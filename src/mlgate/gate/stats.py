@@ -198,10 +198,12 @@ def _average_precision(data: Scored, resample: Resample) -> Floats:
 
 @dataclass(frozen=True)
 class Split:
-    """A ranking's view of a block of weights."""
+    """A ranking's view of a block of weights: per resample and positive, the negative weight
+    scored below it and at or below it; the positives' weights, by ascending score."""
 
-    negative_sums: NDArray[np.int32]  # cumulative negative weight by ascending score, from 0
-    positive: Weights  # the positives' weights, by ascending score
+    negatives_below: NDArray[np.int32]
+    negatives_up_to: NDArray[np.int32]
+    positive: Weights
     negative_total: NDArray[np.int64]  # per resample
 
 
@@ -217,6 +219,9 @@ class Ranks:
     negatives_below: NDArray[np.intp]  # per positive: negatives scored strictly lower
     negatives_up_to: NDArray[np.intp]  # per positive: negatives scored lower or equal
     positives_below: NDArray[np.intp]  # per positive: positives scored strictly lower
+    edges: NDArray[np.intp]  # 0, then every count above, within (0, negatives): segment starts
+    below_at: NDArray[np.intp]  # per positive: where its negatives_below is in the sums
+    up_to_at: NDArray[np.intp]
 
     @classmethod
     def of(cls, positive: NDArray[np.bool_], scores: Floats) -> Ranks:
@@ -226,20 +231,28 @@ class Ranks:
         positives = positives[np.argsort(scores[positives], kind="stable")]
         negative_scores, positive_scores = scores[negatives], scores[positives]
         order = np.concatenate([negatives, positives])
+        below = np.searchsorted(negative_scores, positive_scores, side="left")
+        up_to = np.searchsorted(negative_scores, positive_scores, side="right")
+        counts = np.sort(np.concatenate([below, up_to]))  # not np.unique: it imports numpy.ma
+        inside = counts[(counts > 0) & (counts < len(negatives))]
+        edges = np.concatenate([[0], inside[np.diff(inside, prepend=0) > 0]]).astype(np.intp)
         return cls(
             order,
             bool(np.array_equal(order, np.arange(len(order)))),
             len(negatives),
-            np.searchsorted(negative_scores, positive_scores, side="left"),
-            np.searchsorted(negative_scores, positive_scores, side="right"),
+            below,
+            up_to,
             np.searchsorted(positive_scores, positive_scores, side="left"),
+            edges,
+            np.searchsorted(edges, below),
+            np.searchsorted(edges, up_to),
         )
 
     def roc_auc(self, split: Split) -> Floats:
         """Mann-Whitney: the weighted share of (positive, negative) pairs ranked right, ties
         counted half (twice the count, halved at the end, to stay in integers)."""
-        sums, positive = split.negative_sums, split.positive
-        twice_right = sums[:, self.negatives_below] + sums[:, self.negatives_up_to]
+        positive = split.positive
+        twice_right = split.negatives_below + split.negatives_up_to
         pairs = positive.sum(axis=1, dtype=np.int64) * split.negative_total
         return _ratio(np.einsum("ij,ij->i", positive, twice_right, dtype=np.float64), 2.0 * pairs)
 
@@ -247,8 +260,7 @@ class Ranks:
         """scikit-learn's definition: the mean, over positives, of the precision at their score
         (every row scored at least as high counted, ties included)."""
         positive = split.positive
-        negatives_below = split.negative_sums[:, self.negatives_below]
-        false_positives = split.negative_total[:, None] - negatives_below
+        false_positives = split.negative_total[:, None] - split.negatives_below
         positive_sums = _cumulative(positive)
         true_positives = positive_sums[:, -1:] - positive_sums[:, self.positives_below]
         # weights are whole numbers: where none is at or above a positive, that positive has
@@ -257,10 +269,22 @@ class Ranks:
         return _ratio(np.einsum("ij,ij->i", positive, precision), positive_sums[:, -1])
 
     def split(self, weights: Weights) -> Split:
+        """The negative weight below each positive, from sums over the segments between the
+        counts that matter (one pass over the rows, no running sum of every row)."""
         arranged = weights if self.in_order else weights[:, self.order]
-        negative_sums = _cumulative(arranged[:, : self.negatives])
+        resamples = len(weights)
+        sums = np.zeros((resamples, len(self.edges) + 1), dtype=np.int32)
+        if self.negatives:
+            segments = np.add.reduceat(
+                arranged[:, : self.negatives], self.edges, axis=1, dtype=np.int32
+            )
+            np.cumsum(segments, axis=1, out=sums[:, 1:])
+        # sums[:, j]: the weight of negatives before edges[j]; the last column: all of them
         return Split(
-            negative_sums, arranged[:, self.negatives :], negative_sums[:, -1].astype(np.int64)
+            sums[:, self.below_at],
+            sums[:, self.up_to_at],
+            arranged[:, self.negatives :],
+            sums[:, -1].astype(np.int64),
         )
 
 

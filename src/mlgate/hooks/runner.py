@@ -6,6 +6,7 @@ in about 0.1 s, and importing Click with the whole command line costs more than 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -95,6 +96,8 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
     from mlgate.gate import compare
     from mlgate.render import check as render_check
+
+    gc.disable()  # as `mlgate check`: a short-lived process, the collector frees nothing
 
     found = _remote_base(root, remote)
     if found is None:

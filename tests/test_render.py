@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -141,11 +142,11 @@ def test_monitor_renders_as_its_golden_file(name: str, render) -> None:  # type:
 
 
 def test_registry_tables_render_as_their_golden_file() -> None:
-    releases = [
+    releases: list[dict[str, Any]] = [
         {"artifact": "scorer", "latest": "v1.2.0", "stages": {"staging": "v1.2.0", "prod": None}},
         {"artifact": "sub:ranker", "latest": "v0.1.0", "stages": {"staging": None, "prod": None}},
     ]
-    versions = [
+    versions: list[dict[str, Any]] = [
         {
             "version": "v1.2.0",
             "created_at": "2026-11-30T10:00:00+00:00",
@@ -165,7 +166,7 @@ def test_registry_tables_render_as_their_golden_file() -> None:
             "gated": None,
         },
     ]
-    history = [
+    history: list[dict[str, Any]] = [
         {
             "created_at": "2026-11-30T10:00:00+00:00",
             "event": "registration",

@@ -55,17 +55,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
         dvc(project, "repro", "-q")
         commit_all(project, "inverted labels")
         assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
-        deployed = mlgate_in(
-            project,
-            monkeypatch,
-            "deploy",
-            "--model",
-            "scorer@v0.1.0",
-            "--env",
-            "production",
-            "--monitoring",
-            "enable",
-        )
+        deploy = ("deploy", "--model", "scorer@v0.1.0", "--env", "production")
+        deployed = mlgate_in(project, monkeypatch, *deploy, "--monitoring", "enable")
     assert deployed == 0
     return project
 

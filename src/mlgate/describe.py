@@ -16,7 +16,6 @@ named ``x0``, ``x1``... by position, and the server gives it an array in that or
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from mlgate.deploy import modelfile
 from mlgate.errors import MlgateError, first_line
 from mlgate.files import atomic_path, file_md5
 from mlgate.monitor import drift
+from mlgate.pipeline._common import card_libraries, input_example
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -253,9 +253,6 @@ def _card(
     md5: str,
     count: int,
 ) -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-    import sklearn
 
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     return {
@@ -267,13 +264,8 @@ def _card(
         "input": "array" if takes_array else "frame",
         "classes": [c.item() if hasattr(c, "item") else c for c in classes],
         "training_data": {"file": data, "md5": md5, "rows": count},
-        "libraries": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "pandas": pd.__version__,
-            "numpy": np.__version__,
-        },
-        "input_example": example.astype(object).where(example.notna(), None).to_dict("records"),
+        "libraries": card_libraries(),
+        "input_example": input_example(example),
         "described_by": f"mlgate {__version__} describe",
     }
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,8 @@ from mlgate.files import atomic_path, file_md5, write_text
 from mlgate.pipeline._common import (
     META_FILE,
     StageError,
+    card_libraries,
+    input_example,
     load_params,
     read_json,
     run_stage,
@@ -97,9 +98,6 @@ def model_card(
     params: dict[str, Any],
     train_md5: str,
 ) -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-    import sklearn
 
     example = frame[features].head(INPUT_EXAMPLE_ROWS)
     return {
@@ -111,13 +109,8 @@ def model_card(
         "classes": model.classes_.tolist(),
         "params": params,
         "training_data": {"file": TRAIN_FILE, "md5": train_md5, "rows": len(frame)},
-        "libraries": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "pandas": pd.__version__,
-            "numpy": np.__version__,
-        },
-        "input_example": example.astype(object).where(example.notna(), None).to_dict("records"),
+        "libraries": card_libraries(),
+        "input_example": input_example(example),
     }
 
 

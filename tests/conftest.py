@@ -63,3 +63,29 @@ def project(tmp_path: Path) -> Path:
     from helpers import make_project
 
     return make_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[object]:
+    """A real S3-compatible server (SeaweedFS) on 127.0.0.1, one per test process."""
+    from s3server import running
+
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(
+    s3_server: object, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> object:
+    """The server's credentials and endpoint in the environment, as a user sets them, and a
+    prefix of the bucket for this test alone."""
+    import re
+
+    from s3server import S3Server
+
+    assert isinstance(s3_server, S3Server)
+    for name, value in s3_server.environment.items():
+        monkeypatch.setenv(name, value)
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:80]
+    return f"s3://{s3_server.bucket}/{prefix}-{os.getpid()}-{id(request)}"

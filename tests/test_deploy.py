@@ -339,19 +339,21 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert not (project / "deployed").exists() or not any((project / "deployed").rglob("current"))
 
 
-def test_a_model_outside_the_repository_and_a_url_target_are_refused(
+def test_a_model_outside_the_repository_and_an_unknown_url_target_are_refused(
     project: Path, monkeypatch, capsys, tmp_path: Path
 ) -> None:
     outside = tmp_path / "model.pkl"
     outside.write_bytes((project / "models/model.pkl").read_bytes())
     assert mlgate_in(project, monkeypatch, "deploy", "--model", str(outside)) == 2
     assert "is outside the repository" in capsys.readouterr().err
-    (project / "pyproject.toml").write_text(POLICY.replace('"deployed/staging"', '"s3://bucket/m"'))
+    (project / "pyproject.toml").write_text(POLICY.replace('"deployed/staging"', '"gs://bucket/m"'))
     assert (
         mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
         == 2
     )
-    assert "target s3://bucket/m is a URL" in capsys.readouterr().err
+    assert "target gs://bucket/m is a URL mlgate cannot deploy to (URL targets: s3://)" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlgate.deploy import targets
-from mlgate.deploy.targets import LocalTarget, Target
+from mlgate.deploy.targets import LocalTarget, S3Target, Target
 from mlgate.errors import ConfigError, MlgateError
 
-TARGETS: dict[str, Callable[[Path], Target]] = {"local": lambda tmp: LocalTarget(tmp / "env")}
+LEASE = 1.5  # seconds: an S3 lease not renewed for this long is a dead holder's
 
 
-@pytest.fixture(params=sorted(TARGETS))
+def open_target(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Target:
+    """A target of ``kind``: a directory, or a prefix of a real S3 server's bucket."""
+    if kind == "local":
+        return LocalTarget(tmp_path / "env")
+    return S3Target(request.getfixturevalue("s3"), tmp_path / "work", lease_seconds=LEASE)
+
+
+@pytest.fixture(params=["local", "s3"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    return TARGETS[request.param](tmp_path)
+    return open_target(request.param, tmp_path, request)
 
 
 def test_current_is_absent_then_replaced_whole_and_its_stamp_changes(target: Target) -> None:
@@ -40,7 +46,7 @@ def test_events_come_back_in_order_and_a_cut_one_never_swallows_the_next(target:
     with target.lock(1):
         target.append_event(b'{"n": 1}')
         target.append_event(b'{"n": 2}')
-    if isinstance(target, LocalTarget):  # a crash cut the last line short
+    if isinstance(target, LocalTarget):  # a crash cut the last line short (a local log only)
         with open(target.path / "deployments.jsonl", "ab") as log:
             log.write(b'{"n": 3, "cut')
     with target.lock(1):
@@ -82,8 +88,10 @@ def test_recover_clears_what_a_killed_install_left(tmp_path: Path) -> None:
     assert not leftover.exists()
 
 
-def _hold(path: str, ready: Any) -> None:
-    with LocalTarget(Path(path)).lock(1):
+def _hold(target: Target, ready: Any) -> None:
+    if isinstance(target, S3Target):
+        target = S3Target(target.url, target.workdir(), lease_seconds=target.lease_seconds)
+    with target.lock(1):
         ready.set()
         os.kill(os.getpid(), 9)  # dies holding the lock
 
@@ -92,16 +100,58 @@ def test_the_lock_is_exclusive_and_a_dead_holders_lock_is_free(target: Target) -
     busy = pytest.raises(MlgateError, match="another deploy or rollback")
     with target.lock(1), busy, target.lock(0.2):
         pass
-    if isinstance(target, LocalTarget):
-        ready = multiprocessing.get_context("fork").Event()
-        holder = multiprocessing.get_context("fork").Process(
-            target=_hold, args=(str(target.path), ready)
-        )
-        holder.start()
-        holder.join(10)
-        assert ready.is_set() and holder.exitcode == -9
-    with target.lock(1):
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    holder = context.Process(target=_hold, args=(target, ready))
+    holder.start()
+    holder.join(30)
+    assert ready.is_set() and holder.exitcode == -9
+    # flock dies with its holder; an S3 lease expires once its holder stops renewing it
+    with target.lock(LEASE * 4):
         pass
+
+
+def test_an_s3_switch_that_lost_the_race_fails_and_leaves_the_winners_pointer(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("s3")
+    first, second = (S3Target(url, tmp_path / name) for name in ("a", "b"))
+    assert first.read_current() is None and second.read_current() is None
+    first.write_current(b"first")
+    with pytest.raises(MlgateError, match="changed while this deploy ran"):
+        second.write_current(b"second")
+    assert second.read_current() == b"first"
+    second.write_current(b"second")  # read again: the swap's guard is the pointer it saw
+    with pytest.raises(MlgateError, match="changed while this deploy ran"):
+        first.write_current(b"third")
+    assert first.read_current() == b"second"
+
+
+def test_an_s3_upload_cut_short_is_no_version_and_recover_removes_its_files(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    target = S3Target(request.getfixturevalue("s3"), tmp_path / "work", lease_seconds=LEASE)
+
+    def some(folder: Path) -> None:
+        (folder / "model.pkl").write_bytes(b"model")
+
+    target.install_version("v1", some)
+    # as a deploy killed between its uploads and its manifest leaves them
+    target._call(
+        "put_object", Bucket=target.bucket, Key=target._key("versions", "v2", "a"), Body=b"x"
+    )
+    assert not target.has_version("v2") and target.has_version("v1")
+    with target.lock(1):
+        target.recover()
+    keys = target._list(target._key("versions") + "/")
+    assert sorted(k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1] for k in keys) == [
+        "v1/model.pkl",
+        "versions/v1.json",
+    ]
+    # a local copy that no longer matches the manifest is fetched again
+    folder = target.version_folder("v1")
+    (folder / "model.pkl").write_bytes(b"tampered")
+    assert (target.version_folder("v1") / "model.pkl").read_bytes() == b"model"
 
 
 def test_targets_open_by_scheme_and_an_unknown_scheme_is_a_config_error(tmp_path: Path) -> None:
@@ -111,7 +161,7 @@ def test_targets_open_by_scheme_and_an_unknown_scheme_is_a_config_error(tmp_path
         targets.open_target("gs://b/m", tmp_path, environment="prod")
     opened: list[str] = []
 
-    def open_memory(text: str, root: Path) -> Target:
+    def open_memory(text: str, root: Path, options: object) -> Target:
         opened.append(text)
         return LocalTarget(root / "memory")
 

@@ -42,7 +42,7 @@ POLICY_KEYS = (
 )
 RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
-ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb")
+ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb", "lease_seconds")
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.measures).
 PREDICTION_METRICS = tuple(MEASURES)
@@ -261,11 +261,20 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
     _reject_unknown(options, ENVIRONMENT_KEYS, context)
     target = options.get("target")
     if target is not None and (not isinstance(target, str) or not target):
-        raise ConfigError(f'{context}: target must be a directory such as "deployments/production"')
+        raise ConfigError(
+            f'{context}: target must be a directory such as "deployments/production" '
+            'or an object-store URL such as "s3://bucket/production"'
+        )
     _share(options, "monitoring_sample", "the share of requests logged", context)
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:
         raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
+    lease = _number(options, "lease_seconds", context)
+    if lease is not None and not 1 <= lease <= 86_400:
+        raise ConfigError(
+            f"{context}: lease_seconds (how long an object-store target's lock outlives a "
+            f"holder that stopped renewing it) must be from 1 to 86400, not {lease:g}"
+        )
 
 
 def _share(table: dict[str, Any], name: str, meaning: str, context: str) -> float | None:

@@ -39,7 +39,8 @@ def environment(root: Path, policy: Policy, name: str) -> Environment:
             f"target directory (environments: {known})"
         )
     target = str((declared or {}).get("target") or f"{DEFAULT_TARGETS}/{name}")
-    return Environment(name, open_target(target, root, environment=name), declared or {})
+    options = declared or {}
+    return Environment(name, open_target(target, root, environment=name, options=options), options)
 
 
 def known_environments(root: Path, policy: Policy) -> list[Environment]:

@@ -8,14 +8,17 @@ under its URL scheme.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from mlgate.deploy.targets.base import Target
 from mlgate.deploy.targets.local import LocalTarget
+from mlgate.deploy.targets.s3 import S3Target, open_s3
 from mlgate.errors import ConfigError
 
-Opener = Callable[[str, Path], Target]  # (the policy's target text, the repository root)
+# (the policy's target text, the repository root, the environment's options)
+Opener = Callable[[str, Path, Mapping[str, Any]], Target]
 
 SCHEMES: dict[str, Opener] = {}
 
@@ -25,7 +28,9 @@ def register(scheme: str, opener: Opener) -> None:
     SCHEMES[scheme] = opener
 
 
-def open_target(text: str, root: Path, *, environment: str) -> Target:
+def open_target(
+    text: str, root: Path, *, environment: str, options: Mapping[str, Any] | None = None
+) -> Target:
     """The target the policy's text names: ``<scheme>://...`` or a path (relative to the
     repository)."""
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
@@ -36,9 +41,10 @@ def open_target(text: str, root: Path, *, environment: str) -> Target:
             f"environment '{environment}': target {text} is a URL mlgate cannot deploy to "
             f"(URL targets: {supported}); use a local or mounted directory"
         )
-    return opener(text, root)
+    return opener(text, root, options or {})
 
 
-register("", lambda text, root: LocalTarget((root / text).resolve()))
+register("", lambda text, root, options: LocalTarget((root / text).resolve()))
+register("s3", open_s3)
 
-__all__ = ["SCHEMES", "LocalTarget", "Target", "open_target", "register"]
+__all__ = ["SCHEMES", "LocalTarget", "S3Target", "Target", "open_target", "register"]

@@ -1,0 +1,177 @@
+"""`mlgate deploy`, `rollback`, `deployments` and `serve` with an environment whose target is
+S3-compatible object storage: a real SeaweedFS server on loopback (tests/s3server.py),
+credentials from the environment, a real scikit-learn model (helpers.make_model_project)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
+from mlgate.deploy.targets import S3Target
+
+pytestmark = pytest.mark.slow
+
+
+def policy(url: str, lease: float = 60) -> str:
+    return f"""\
+[project]
+name = "scorer"
+
+[tool.mlgate.environments.production]
+target = "{url}"
+lease_seconds = {lease}
+"""
+
+
+def bucket(url: str, tmp_path: Path) -> S3Target:
+    """A second look at the target, as another machine would have it."""
+    return S3Target(url, tmp_path / "other-machine")
+
+
+def deploy(project: Path, monkeypatch: pytest.MonkeyPatch, model: str = "models/model.pkl") -> int:
+    return mlgate_in(project, monkeypatch, "deploy", "--model", model, "--env", "production")
+
+
+def test_deploy_rollback_and_the_log_on_object_storage(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_model_project(tmp_path / "project", policy(s3))
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    assert deploy(project, monkeypatch, "scorer@v0.1.0") == 0
+    write_params(project, {"train": {"C": 0.25}})
+    dvc(project, "repro", "-q")
+    commit_all(project, "less regularised")
+    assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+    assert deploy(project, monkeypatch, "scorer@v0.2.0") == 0
+    printed = capsys.readouterr().out
+    assert f"at {s3}" in printed
+
+    seen = bucket(s3, tmp_path)
+    current = json.loads(seen.read_current() or b"")
+    assert (current["version"], current["previous"]) == ("v0.2.0", "v0.1.0")
+    assert seen.has_version("v0.1.0") and seen.has_version("v0.2.0")
+    folder = seen.version_folder("v0.2.0")
+    assert sorted(p.name for p in folder.iterdir()) == ["deployed.json", "model.json", "model.pkl"]
+    assert json.loads((folder / "deployed.json").read_text())["md5"] == current["md5"]
+
+    assert mlgate_in(project, monkeypatch, "rollback", "--env", "production") == 0
+    assert json.loads(seen.read_current() or b"")["version"] == "v0.1.0"
+    assert "Rolled back scorer v0.1.0" in capsys.readouterr().out
+    assert mlgate_in(project, monkeypatch, "deployments", "--env", "production", "--json") == 0
+    log = json.loads(capsys.readouterr().out)
+    assert [(d["action"], d["version"]) for d in log] == [
+        ("deploy", "v0.1.0"),
+        ("deploy", "v0.2.0"),
+        ("rollback", "v0.1.0"),
+    ]
+    # nothing of the target in git's view of the repository
+    assert git_status(project) == ""
+
+
+def git_status(project: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_two_deploys_at_once_take_turns_and_both_are_logged(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_model_project(tmp_path / "project", policy(s3))
+    command = [sys.executable, "-m", "mlgate", "deploy", "--env", "production", "--model"]
+    racers = [
+        subprocess.Popen(
+            [*command, "models/model.pkl"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], outcomes
+    seen = bucket(s3, tmp_path)
+    events = [json.loads(event) for _, event in seen.read_events()]
+    assert [e["outcome"] for e in events] == ["deployed", "deployed"]
+    # the second saw the first's switch: it names it as the version it replaced
+    assert events[1]["previous"] == events[0]["version"]
+    assert json.loads(seen.read_current() or b"")["id"] == events[1]["id"]
+
+
+@pytest.mark.faults
+def test_a_deploy_killed_mid_upload_leaves_current_and_the_log_whole(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_model_project(tmp_path / "project", policy(s3, lease=2), pad_mb=64)
+    assert deploy(project, monkeypatch) == 0
+    seen = bucket(s3, tmp_path)
+    before, events = seen.read_current(), seen.read_events()
+    write_params(project, {"train": {"C": 0.5}})
+    dvc(project, "repro", "-q")
+    staging = project / ".mlgate/targets/s3" / s3.removeprefix("s3://") / "staging"
+    command = ["deploy", "--env", "production", "--model", "models/model.pkl"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", *command],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    size = (project / "models/model.pkl").stat().st_size
+    deadline, ready = time.monotonic() + 60, False
+    while time.monotonic() < deadline and not ready:  # the model is staged: uploads begin
+        staged = list(staging.glob(".tmp-*/model.pkl")) if staging.is_dir() else []
+        ready = bool(staged) and staged[0].stat().st_size == size
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert ready, "the deploy was not caught staging its upload"
+    assert seen.read_current() == before
+    assert seen.read_events() == events
+    # The next deploy takes over the dead deploy's lease once it expires, clears what the
+    # killed upload left, and completes.
+    assert deploy(project, monkeypatch) == 0
+    current = json.loads(seen.read_current() or b"")
+    assert current["previous"] == json.loads(before or b"")["version"]
+    assert len(seen.read_events()) == len(events) + 1
+
+
+def test_bad_credentials_a_missing_bucket_and_no_credentials_are_one_line_exit_2(
+    s3: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_model_project(tmp_path / "project", policy(s3))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    assert deploy(project, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "wrong" not in err, err
+    monkeypatch.undo()
+    for name, value in bucket_env(s3).items():
+        monkeypatch.setenv(name, value)
+    missing = s3.replace("s3://mlgate/", "s3://no-such-bucket/")
+    (project / "pyproject.toml").write_text(policy(missing))
+    assert deploy(project, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "no-such-bucket" in err and err.count("\n") == 1, err
+    (project / "pyproject.toml").write_text(policy(s3))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    assert deploy(project, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "no credentials" in err and err.count("\n") == 1, err
+
+
+def bucket_env(url: str) -> dict[str, str]:
+    from s3server import ACCESS_KEY, SECRET_KEY
+
+    return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}

@@ -175,3 +175,76 @@ def bucket_env(url: str) -> dict[str, str]:
     from s3server import ACCESS_KEY, SECRET_KEY
 
     return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+
+
+def _get(address: str, path: str) -> tuple[int, dict[str, object]]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+def test_replicas_on_two_machines_follow_the_pointer_in_the_bucket(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two `mlgate serve --env production` processes, each in its own clone (as on two
+    machines: each downloads and verifies the version on its own), switch to what a deploy
+    from a third place puts in the bucket."""
+    import shutil
+    import socket
+
+    project = make_model_project(tmp_path / "project", policy(s3))
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    assert deploy(project, monkeypatch, "scorer@v0.1.0") == 0
+    machines = [Path(shutil.copytree(project, tmp_path / f"machine-{n}")) for n in (1, 2)]
+    for machine in machines:
+        shutil.rmtree(machine / ".mlgate", ignore_errors=True)
+    ports = []
+    for _ in machines:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
+            cwd=machine,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for machine, port in zip(machines, ports, strict=True)
+    ]
+    try:
+        addresses = [f"127.0.0.1:{port}" for port in ports]
+        assert _versions(addresses, "v0.1.0") == ["v0.1.0", "v0.1.0"]
+        write_params(project, {"train": {"invert": True}})
+        dvc(project, "repro", "-q")
+        commit_all(project, "inverted labels")
+        assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
+        assert deploy(project, monkeypatch, "scorer@v0.2.0") == 0
+        assert _versions(addresses, "v0.2.0") == ["v0.2.0", "v0.2.0"]
+    finally:
+        for replica in replicas:
+            replica.terminate()
+        for replica in replicas:
+            replica.wait(30)
+    for machine in machines:  # each verified and keeps its own copy
+        folder = machine / ".mlgate/targets/s3" / s3.removeprefix("s3://") / "versions"
+        assert sorted(p.name for p in folder.iterdir()) == ["v0.1.0", "v0.2.0"]
+
+
+def _versions(addresses: list[str], wanted: str, seconds: float = 60) -> list[str]:
+    deadline = time.monotonic() + seconds
+    served: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            served = [str(_get(address, "/version")[1].get("version")) for address in addresses]
+        except OSError:
+            served = []
+        if served and all(v == wanted for v in served):
+            break
+        time.sleep(0.1)
+    return served

@@ -248,3 +248,26 @@ def _versions(addresses: list[str], wanted: str, seconds: float = 60) -> list[st
             break
         time.sleep(0.1)
     return served
+
+
+def test_a_fresh_clone_deploys_a_release_from_the_s3_dvc_remote(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's bytes are in neither the clone's workspace nor its DVC cache: deploy reads
+    them from the project's DVC remote on S3 (dvc-s3, endpoint and keys from the environment)
+    and checks them against the release's md5."""
+    project = make_model_project(tmp_path / "project", policy(s3))
+    dvc(project, "remote", "add", "-d", "storage", f"{s3}/dvcstore")
+    commit_all(project, "a DVC remote on S3")
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    dvc(project, "push", "-q")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    assert not (clone / "models/model.pkl").exists()
+    assert deploy(clone, monkeypatch, "scorer@v0.1.0") == 0
+    seen = bucket(s3, tmp_path)
+    current = json.loads(seen.read_current() or b"")
+    assert current["version"] == "v0.1.0"
+    from mlgate.files import file_md5
+
+    assert file_md5(seen.version_folder("v0.1.0") / "model.pkl") == current["md5"]

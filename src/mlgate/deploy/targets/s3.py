@@ -11,9 +11,7 @@ Object storage has no rename, no append and no lock, so each guarantee is made a
     <prefix>/lease                        the lock: created with If-None-Match: *, renewed
                                           while held, taken over (If-Match) once expired
 
-The endpoint, credentials and region come from the environment as for any AWS tool
-(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``...);
-mlgate never prints them. boto3 is imported only when an S3 target is used (``mlgate[s3]``).
+The endpoint and credentials come from the environment (``mlgate.objectstore``).
 A version's files are downloaded, checked by md5, into a local folder (``workdir``) to be
 loaded: nothing is unpickled from the bucket directly.
 """
@@ -33,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlgate import objectstore
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
 
@@ -143,7 +142,7 @@ class S3Target:
     def current_stamp(self) -> object | None:
         try:
             return self._call("head_object", Bucket=self.bucket, Key=self._key(CURRENT))["ETag"]
-        except _Missing:
+        except objectstore.Missing:
             return None
 
     def write_current(self, data: bytes) -> None:
@@ -299,7 +298,7 @@ class S3Target:
     def _get(self, key: str) -> tuple[bytes, str] | None:
         try:
             answer = self._call("get_object", Bucket=self.bucket, Key=key)
-        except _Missing:
+        except objectstore.Missing:
             return None
         return answer["Body"].read(), answer["ETag"]
 
@@ -315,7 +314,7 @@ class S3Target:
             conditions["IfMatch"] = if_match
         try:
             answer = self._call("put_object", Bucket=self.bucket, Key=key, Body=body, **conditions)
-        except _Conflict:
+        except objectstore.Conflict:
             return None
         return str(answer["ETag"])
 
@@ -330,59 +329,9 @@ class S3Target:
             token = {"ContinuationToken": answer["NextContinuationToken"]}
 
     def _call(self, operation: str, **arguments: Any) -> Any:
-        client = self._connect()
-        import botocore.exceptions
-
-        try:
-            return getattr(client, operation)(**arguments)
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(error.get("Code", ""))
-            if code in ("NoSuchKey", "404", "NotFound") and code != "NoSuchBucket":
-                raise _Missing() from None
-            if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise _Conflict() from None
-            raise MlgateError(
-                f"{self.url}: {operation} answered {code or status}: {error.get('Message', '')}".rstrip(
-                    ": "
-                )
-            ) from None
-        except botocore.exceptions.NoCredentialsError:
-            raise MlgateError(
-                f"{self.url}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                "(or AWS_PROFILE)"
-            ) from None
-        except botocore.exceptions.BotoCoreError as exc:
-            raise MlgateError(f"{self.url}: {exc}") from None
-
-    def _connect(self) -> Any:
         if self._client is None:
-            try:
-                import boto3
-                import botocore.config
-            except ModuleNotFoundError:
-                raise MlgateError(
-                    f"target {self.url} needs boto3: pip install 'mlgate[s3]'"
-                ) from None
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            config = botocore.config.Config(
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-            )
-            self._client = boto3.session.Session().client(
-                "s3", region_name=region or "us-east-1", config=config
-            )
-        return self._client
-
-
-class _Missing(Exception):
-    """No such object."""
-
-
-class _Conflict(Exception):
-    """A conditional write's condition failed."""
+            self._client = objectstore.client(what=f"target {self.url}")
+        return objectstore.call(self._client, self.url, operation, **arguments)
 
 
 def open_s3(text: str, root: Path, options: Mapping[str, Any]) -> S3Target:

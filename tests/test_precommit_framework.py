@@ -1,5 +1,9 @@
 """mlgate's hooks through the pre-commit framework: the real `pre-commit` tool installs this
-checkout of mlgate from `.pre-commit-hooks.yaml` into its own environment, and real git runs it."""
+checkout of mlgate from `.pre-commit-hooks.yaml` into its own environment, and real git runs it.
+
+The test extra installs pre-commit-uv, so pre-commit builds that environment with uv (as its
+users who install the plugin have it): the same package and dependencies, in about 35 s
+instead of the 2-3 minutes pip takes to resolve and install them."""
 
 from __future__ import annotations
 

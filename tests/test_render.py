@@ -7,6 +7,7 @@ fixtures stay what the commands would really render."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,20 @@ def a_check() -> Check:
         ("check.json", render_check.check_json),
         ("diff.txt", lambda c: render_check.diff_text(c.comparison)),
         ("diff.json", lambda c: render_check.diff_json(c.comparison)),
+        ("check-unpushed.txt", lambda c: render_check.check_text(unpushed(c))),
+        ("check-unpushed.md", lambda c: render_check.check_markdown(unpushed(c))),
     ],
 )
 def test_check_renders_as_its_golden_file(name: str, render) -> None:  # type: ignore[no-untyped-def]
     assert_golden(name, render(a_check()))
+
+
+def unpushed(check: Check) -> Check:
+    """The same change, its data not in the DVC remote (one path a hostile name)."""
+    gate = dataclasses.replace(
+        check.gate, unpushed=("data/raw", "models/model.pkl", "x`|<!--y"), remote="'storage'"
+    )
+    return dataclasses.replace(check, gate=gate)
 
 
 def a_monitor_report() -> Report:

@@ -129,7 +129,10 @@ def check_command(
     # A short-lived process whose objects live until it exits: the cyclic garbage collector's
     # passes over everything NumPy's import creates free nothing and cost 5% of the gate's time.
     gc.disable()
-    result = compare.check(git.repo_root(), base, head, policy_from)
+    # Whether the DVC remote holds the data is checked where it matters: in CI, and for a
+    # committed head (the pre-push hook checks it too); not for work in progress.
+    pushed = github.in_actions() or head != git.WORKSPACE
+    result = compare.check(git.repo_root(), base, head, policy_from, data_pushed=pushed)
     markdown = render_check.check_markdown(result)
     _print_report(
         fmt,
@@ -831,6 +834,10 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
         click.echo(
             github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"), err=True
         )
+    if result.gate.unpushed:
+        paths = ", ".join(result.gate.unpushed)
+        message = f"not in the DVC remote {result.gate.remote} (run `dvc push`): {paths}"
+        click.echo(github.error_annotation(message, "mlgate: data not pushed"), err=True)
 
 
 def _publish_drift_to_actions(

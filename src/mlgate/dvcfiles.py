@@ -615,3 +615,88 @@ def _lock_entries(stages: dict[str, Any]) -> dict[str, tuple[str | None, int | N
             if isinstance(entry, dict) and "path" in entry:
                 entries[join(wdir, str(entry["path"]))] = (entry.get("md5"), entry.get("size"))
     return entries
+
+
+def cached_outputs(revision: Revision) -> dict[str, str]:
+    """Every output DVC keeps in its cache at ``revision``, so ``dvc push`` sends to a remote:
+    path -> md5 (a directory's ends in ``.dir``). Stage outputs (outs, metrics and plots not
+    declared ``cache: false``) with the hash dvc.lock records, and ``.dvc`` files' outputs."""
+    pipelines = pipeline_files(revision)
+    contents = revision.read(with_locks(pipelines))
+    cached: set[str] = set()
+    for path in pipelines:
+        content = contents[path]
+        if content is None:
+            continue
+        where = f"{path} at {revision.label}"
+        document = parse_yaml(content, where) or {}
+        if not isinstance(document, dict):
+            raise DataError(f"{where} must be a mapping")
+        for stage in _stages(document, where).values():
+            wdir = join(folder_of(path), str(stage.get("wdir", ".")))
+            for section in ("outs", "metrics", "plots"):
+                for out, options in entries(stage.get(section)):
+                    if bool((options or {}).get("cache", True)):
+                        cached.add(join(wdir, out))
+    recorded = lock_outputs(lock_stages(pipelines, contents, revision.label))
+    found = {
+        path: str(entry["md5"])
+        for path, entry in recorded.items()
+        if path in cached and entry.get("md5")
+    }
+    records = revision.files_ending(".dvc")
+    for record, content in revision.read(records).items():
+        if content is None:
+            continue
+        document = parse_yaml(content, f"{record} at {revision.label}")
+        for entry in (document.get("outs") or []) if isinstance(document, dict) else []:
+            if not isinstance(entry, dict) or not entry.get("cache", True):
+                continue
+            if entry.get("path") and entry.get("md5"):
+                found[join(posixpath.dirname(record), str(entry["path"]))] = str(entry["md5"])
+    return found
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """A DVC remote as ``.dvc/config`` (and ``.dvc/config.local``) declare it."""
+
+    name: str
+    url: str
+    options: dict[str, str]
+
+
+def default_remote(root: Path, shared: bytes | None = None) -> RemoteConfig | None:
+    """The project's default DVC remote (``core.remote``), None when it has none: from
+    ``shared`` (the committed .dvc/config, as a revision holds it; None: the one on disk) and
+    the machine's own .dvc/config.local over it, as DVC reads them. A relative local path is
+    relative to the .dvc folder, as DVC resolves it."""
+    import configparser
+
+    sections: dict[str, dict[str, str]] = {}
+    for name in ("config", "config.local"):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            if name == "config" and shared is not None:
+                text = shared.decode("utf-8")
+            else:
+                text = (root / ".dvc" / name).read_text(encoding="utf-8")
+            parser.read_string(text)
+        except FileNotFoundError:
+            continue
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise DataError(f".dvc/{name} is not a valid DVC config: {first_line(exc)}") from None
+        for section in parser.sections():
+            key = " ".join(section.replace("'", " ").replace('"', " ").split())
+            sections.setdefault(key, {}).update(parser[section])
+    remote = sections.get("core", {}).get("remote")
+    if not remote:
+        return None
+    options = sections.get(f"remote {remote}")
+    if not options or not options.get("url"):
+        raise DataError(f".dvc/config: core.remote names '{remote}', which has no url")
+    options = dict(options)
+    url = options.pop("url")
+    if "://" not in url and not posixpath.isabs(url):
+        url = str((root / ".dvc" / url).resolve())
+    return RemoteConfig(remote, url, options)

@@ -283,6 +283,33 @@ class Revision:
         self._found[name] = sorted(found, key=lambda path: (path != name, path))
         return list(self._found[name])
 
+    def files_ending(self, suffix: str) -> list[str]:
+        """Every file whose name ends with ``suffix`` (``.dvc``), as ``files_named`` finds."""
+        key = f"*{suffix}"
+        if key not in self._found:
+            if self.commit:
+                found = [p for p in _tree_files(self.root, self.commit) if p.endswith(suffix)]
+            else:
+                others = ("--others", "--exclude-standard") if self.commit is None else ()
+                listed = _paths(
+                    run_git(
+                        "ls-files",
+                        "-z",
+                        "--cached",
+                        *others,
+                        "--",
+                        f":(glob)**/{key}",
+                        cwd=self.root,
+                    )
+                )
+                found = [
+                    p
+                    for p in dict.fromkeys(listed)
+                    if self.commit is not None or (self.root / p).is_file()
+                ]
+            self._found[key] = sorted(found)
+        return list(self._found[key])
+
 
 @functools.lru_cache(maxsize=8)
 def _tree_files(root: Path, commit: str) -> tuple[str, ...]:

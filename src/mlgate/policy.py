@@ -39,6 +39,7 @@ POLICY_KEYS = (
     "promotion_order",
     "retrain",
     "monitor",
+    "require_pushed",
 )
 RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
@@ -138,6 +139,7 @@ class Policy:
     retrain: Retraining = field(default_factory=Retraining)
     monitor: Monitoring = field(default_factory=Monitoring)
     max_rows_drop: float = DEFAULT_MAX_ROWS_DROP  # the share of prediction rows head may lose
+    require_pushed: bool = True  # outputs dvc.lock records must be in the DVC remote
 
     def shrinkage(self, base_rows: int, head_rows: int) -> str | None:
         """Why significance cannot be trusted when the head's test set is much smaller than
@@ -218,6 +220,9 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         )
     resamples = _integer(table, "resamples", DEFAULT_RESAMPLES, (100, 1_000_000), where)
     seed = _integer(table, "seed", DEFAULT_SEED, (0, 2**63 - 1), where)
+    require_pushed = table.get("require_pushed", True)
+    if not isinstance(require_pushed, bool):
+        raise ConfigError(f"{where}: require_pushed must be true or false")
     retrain = _parse_retrain(table.get("retrain", {}), where)
     monitor = _parse_monitor(table.get("monitor", {}), where)
     rows_drop = _number(table, "max_rows_drop", f"{where}: [tool.mlgate]")
@@ -240,6 +245,7 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         retrain,
         monitor,
         DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
+        require_pushed,
     )
 
 

@@ -7,6 +7,7 @@ it when a shallow CI clone lacks it, and reads the policy from the base revision
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Mapping
@@ -87,8 +88,11 @@ def check(
     env: Mapping[str, str] | None = None,
     *,
     merge_base: bool = True,
+    data_pushed: bool = False,
 ) -> Check:
-    """``merge_base`` False compares with ``base`` itself (a release with the one before it)."""
+    """``merge_base`` False compares with ``base`` itself (a release with the one before it);
+    ``data_pushed``: also fail when the DVC remote lacks an output the change records (when
+    the policy requires it, as it does by default), as in CI and the pre-push hook."""
     _preload_statistics(root)
     comparison = compare(root, base, head, merge_base=merge_base, env=env)
     base_policy = read_policy(comparison.base.revision)
@@ -113,6 +117,10 @@ def check(
         distrusted=distrusted,
     )
     notes = (*notes, *test_notes, *_disagreements(result, policy.predictions))
+    if data_pushed and policy.require_pushed:
+        unpushed, cannot_tell, remote = _unpushed(root, comparison)
+        result = dataclasses.replace(result, unpushed=tuple(unpushed), remote=remote)
+        notes = (*notes, *([cannot_tell] if cannot_tell else []))
     comparison = Comparison(comparison.base, comparison.head, notes)
     changes = dvcfiles.lock_changes(
         dvcfiles.read_lock(comparison.base.revision), dvcfiles.read_lock(comparison.head.revision)
@@ -125,6 +133,19 @@ def check(
         result,
         tuple(changes),
     )
+
+
+def _unpushed(root: Path, comparison: Comparison) -> tuple[list[str], str | None, str]:
+    """The cached outputs the head records anew (not at the base) that the DVC remote lacks;
+    the remote is the base's (a change cannot move the check to a remote of its choosing),
+    else the workspace's when the base has no DVC config."""
+    from mlgate import remotes  # boto3 for an S3 remote: only when the check is asked for
+
+    base = dvcfiles.cached_outputs(comparison.base.revision)
+    head = dvcfiles.cached_outputs(comparison.head.revision)
+    recorded = {path: md5 for path, md5 in head.items() if base.get(path) != md5}
+    base_config = comparison.base.revision.read_one(".dvc/config")
+    return remotes.check_pushed(root, recorded, base_config)
 
 
 def _preload_statistics(root: Path) -> None:

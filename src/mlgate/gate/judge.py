@@ -52,10 +52,12 @@ class Outcome:
 class GateResult:
     outcomes: tuple[Outcome, ...]
     compared: bool  # False: the base had no metrics, so only absolute bounds were applied
+    unpushed: tuple[str, ...] = ()  # outputs the DVC remote lacks (the policy requires them)
+    remote: str = ""  # that remote, as reports name it: "'storage'"
 
     @property
     def passed(self) -> bool:
-        return all(o.status != FAIL for o in self.outcomes)
+        return all(o.status != FAIL for o in self.outcomes) and not self.unpushed
 
     @property
     def failures(self) -> tuple[Outcome, ...]:

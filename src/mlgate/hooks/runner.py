@@ -113,7 +113,7 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
         return HookResult()
     lines, code = [], EXIT_OK
     for ref in gated:
-        check = compare.check(root, base, _head_name(root, ref), merge_base=True)
+        check = compare.check(root, base, _head_name(root, ref), merge_base=True, data_pushed=True)
         branch = ref.remote_ref.removeprefix("refs/heads/")
         if check.gate.passed:
             lines.append(f"mlgate: {branch}: the gate passes against {remote}/{main}")
@@ -123,7 +123,7 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
         lines.extend(render_check.check_text(check, colour=False).rstrip("\n").splitlines())
     if code != EXIT_OK:
         lines.append(
-            f"Fix the regression, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
+            f"Fix what fails above, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
         )
     return HookResult(code, tuple(lines))
 

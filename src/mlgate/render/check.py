@@ -57,8 +57,17 @@ def verdict_line(check: Check) -> str:
     gate = check.gate
     judged = [o for o in gate.outcomes if o.status != "skip"]
     if not gate.passed:
-        names = ", ".join(dict.fromkeys(_name(o) for o in gate.failures))
-        return f"FAIL: {len(gate.failures)} of {len(judged)} checks failed ({names})"
+        failed = []
+        if gate.failures:
+            names = ", ".join(dict.fromkeys(_name(o) for o in gate.failures))
+            failed.append(f"{len(gate.failures)} of {len(judged)} checks failed ({names})")
+        if gate.unpushed:
+            count = len(gate.unpushed)
+            failed.append(
+                f"{count} output{'' if count == 1 else 's'} not in the DVC remote "
+                f"{gate.remote} (run `dvc push`)"
+            )
+        return "FAIL: " + "; ".join(failed)
     if not judged:
         return "PASS: no rule applied (add rules under [tool.mlgate.rules])"
     return f"PASS: all {len(judged)} checks passed"
@@ -125,6 +134,7 @@ def check_json(check: Check) -> str:
         "rules": [_outcome_json(o) for o in check.gate.outcomes],
         **_diffs(comparison, all_keys=False),
         "data": [vars(c) for c in check.data_changes],
+        "unpushed": list(check.gate.unpushed),
         "notes": list(comparison.notes),
     }
     return to_json(document)
@@ -166,6 +176,20 @@ def _sections(check: Check, *, markdown: bool) -> list[str]:
             table(
                 ["path", "base md5", "head md5", "base size", "head size"], rows, markdown=markdown
             )
+        )
+    if check.gate.unpushed:
+        remote = check.gate.remote
+        shown = escape.markdown(remote) if markdown else escape.one_line(remote)
+        lines.extend(heading(f"Not in the DVC remote {shown}"))
+        lines.append(
+            "dvc.lock records these outputs, and the remote lacks their data: run `dvc push` "
+            "(or set require_pushed = false in [tool.mlgate])."
+        )
+        if markdown:
+            lines.append("")
+        lines.extend(
+            f"- {escape.code(path)}" if markdown else f"  {escape.one_line(path)}"
+            for path in check.gate.unpushed
         )
     if check.policy_changed:
         lines.extend(heading("Policy changed"))

@@ -8,6 +8,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
     python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
+    python bench/run.py pushed [--repeat 9]
 """
 
 from __future__ import annotations
@@ -441,11 +442,70 @@ def bench_significance(args: argparse.Namespace) -> None:
             )
 
 
+def bench_pushed(args: argparse.Namespace) -> None:
+    """Is the data pushed? `mlgate check --head HEAD` (the whole gate, the push check with it)
+    against `dvc data status --not-in-remote`, on this repository's pipeline whose change
+    branch has not pushed its outputs, with a local remote and with an S3 remote (SeaweedFS on
+    loopback); both tools must name the same paths."""
+    import json
+
+    from s3server import running
+
+    dvc = [sys.executable, "-m", "dvc"]
+    mlgate = [sys.executable, "-m", "mlgate", "check", "--head", "HEAD", "--format", "json"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    print(f"pushed: median of {args.repeat} runs, outputs of a change not pushed")
+    print(f"{'remote':>8} {'mlgate check s':>15} {'dvc data status s':>18} {'ratio':>6}  missing")
+    with running() as server, tempfile.TemporaryDirectory() as tmp:
+        env.update(server.environment)
+        for kind, url in (("local", str(Path(tmp) / "store")), ("s3", f"s3://{server.bucket}/b")):
+            project = make_project(Path(tmp) / kind, {"data": {"rows": 20_000}}, commit=False)
+            (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+            subprocess.run(
+                [*dvc, "remote", "add", "-d", "storage", url],
+                cwd=project,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True, env=env)
+            commit_all(project, "trained on main")
+            subprocess.run([*dvc, "push", "-q"], cwd=project, check=True, env=env)
+            subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=project, check=True)
+            params = (project / "params.yaml").read_text()
+            (project / "params.yaml").write_text(
+                params.replace("n_estimators: 25", "n_estimators: 40")
+            )
+            subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True, env=env)
+            commit_all(project, "more trees")
+
+            def ours(project: Path = project) -> list[str]:
+                out = subprocess.run(mlgate, cwd=project, capture_output=True, text=True, env=env)
+                return sorted(json.loads(out.stdout)["unpushed"])
+
+            def theirs(project: Path = project) -> list[str]:
+                out = subprocess.run(
+                    [*dvc, "data", "status", "--not-in-remote", "--json"],
+                    cwd=project,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
+                missing = json.loads(out.stdout or "{}").get("not_in_remote", [])
+                return sorted(p.rstrip("/") for p in missing)
+
+            named, expected = ours(), theirs()
+            if named != expected:
+                raise SystemExit(f"{kind}: mlgate names {named}, DVC {expected}")
+            mine, peer = alternating_medians(ours, theirs, args.repeat)
+            print(f"{kind:>8} {mine:>15.3f} {peer:>18.3f} {peer / mine:>5.1f}x  {', '.join(named)}")
+
+
 BENCHMARKS = {
     "gate": bench_gate,
     "hooks": bench_hooks,
     "pipeline": bench_pipeline,
     "monitor": bench_monitor,
+    "pushed": bench_pushed,
     "registry": bench_registry,
     "serve": bench_serve,
     "significance": bench_significance,

@@ -370,6 +370,34 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
 
 
 @pytest.mark.faults
+def test_a_switch_that_failed_is_retried_and_said_once(
+    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version folder that cannot be loaded now (a download cut short, a disk being
+    restored) is tried again while ``current`` stays the same, and the problem is printed once,
+    not at every retry."""
+    monkeypatch.setattr(serve, "RETRY_SECONDS", 0.3)
+    env = production(project)
+    with serving(env) as address:
+        pointer = json.loads((env.target.workdir() / "current").read_text())
+        source = env.target.workdir() / "versions" / pointer["version"]
+        later = env.target.workdir() / "versions" / "v9.9.9"
+        shutil.copytree(source, later)
+        held = later.with_name("held-aside")
+        (later / "model.pkl").rename(held)
+        (env.target.workdir() / "current.tmp").write_text(
+            json.dumps({**pointer, "id": "x", "version": "v9.9.9"})
+        )
+        (env.target.workdir() / "current.tmp").replace(env.target.workdir() / "current")
+        time.sleep(6 * serve.POLL_SECONDS)
+        assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
+        held.rename(later / "model.pkl")  # the file is back; `current` has not changed
+        _wait_for_version(address, "v9.9.9")
+    err = capfd.readouterr().err
+    assert err.count("mlgate serve: cannot switch") == 1, err
+
+
+@pytest.mark.faults
 def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
     project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ DEFAULT_HOST = defaults.SERVE_HOST
 DEFAULT_PORT = defaults.SERVE_PORT
 DEFAULT_MAX_BODY_MB = defaults.MAX_BODY_MB
 POLL_SECONDS = 0.5
+RETRY_SECONDS = 5.0  # a failed switch is tried again this often
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -61,11 +62,19 @@ class ModelHolder:
         self.refused: dict[str, str] | None = None  # the last version it would not switch to
         self.switch_failures = 0
         self._seen: object | None = None
+        self._retry_at = 0.0  # a switch that failed is tried again from then on
 
     def refresh(self) -> bool:
-        """Load ``current`` if it changed since the last look; True when a new model is in."""
-        key = self.env.target.current_stamp()
-        if key is None or key == self._seen:
+        """Load ``current`` if it changed since the last look, or retry a switch that failed
+        (a download cut short, the bucket unreachable) every RETRY_SECONDS; True when a new
+        model is in."""
+        try:
+            key = self.env.target.current_stamp()
+        except MlgateError as exc:  # the target unreachable: keep serving what is loaded
+            self._failed(str(exc), None)
+            return False
+        retry = self.refused is not None and time.monotonic() >= self._retry_at
+        if key is None or (key == self._seen and not retry):
             return False
         self._seen = key
         deployment = None
@@ -75,20 +84,27 @@ class ModelHolder:
                 return False
             loaded = self._load(deployment)
         except Exception as exc:  # a version folder edited by hand can fail in any way
-            self.problem = (
-                str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
-            )
-            self.refused = {
-                "version": deployment.version if deployment else "unreadable current",
-                "reason": self.problem,
-                "time": requestlog.now(),
-            }
-            self.switch_failures += 1
-            kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
-            print(f"mlgate serve: cannot switch: {self.problem}{kept}", file=sys.stderr, flush=True)
+            problem = str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
+            self._failed(problem, deployment)
             return False
         self.loaded, self.problem, self.refused = loaded, None, None
         return True
+
+    def _failed(self, problem: str, deployment: deployments.Deployment | None) -> None:
+        """Remember why, say it once (not at every retry), try again in RETRY_SECONDS."""
+        repeated = self.refused is not None and self.refused["reason"] == problem
+        self.problem = problem
+        self.refused = {
+            "version": deployment.version if deployment else "unreadable current",
+            "reason": problem,
+            "time": requestlog.now(),
+        }
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        if repeated:
+            return
+        self.switch_failures += 1
+        kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
+        print(f"mlgate serve: cannot switch: {problem}{kept}", file=sys.stderr, flush=True)
 
     def _load(self, deployment: deployments.Deployment) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)

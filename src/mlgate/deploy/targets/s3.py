@@ -213,10 +213,14 @@ class S3Target:
             raise MlgateError(f"{self.url} has no version {version}")
         folder = self.workdir() / VERSIONS / version
         files = manifest.get("files", {})
-        if folder.is_dir() and all(
-            (folder / name).is_file() and file_md5(folder / name) == entry.get("md5")
-            for name, entry in files.items()
-        ):
+
+        def whole() -> bool:
+            return folder.is_dir() and all(
+                (folder / name).is_file() and file_md5(folder / name) == entry.get("md5")
+                for name, entry in files.items()
+            )
+
+        if whole():
             return folder
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=folder.parent))
@@ -234,8 +238,14 @@ class S3Target:
                         f"{self.url}: {version}/{name} does not match its manifest's md5"
                     )
             staging.chmod(0o755)
-            shutil.rmtree(folder, ignore_errors=True)
-            os.replace(staging, folder)
+            if folder.exists() and not whole():  # a copy edited or cut short: replaced
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                os.rename(staging, folder)
+            except OSError:  # another process on this machine placed it first
+                shutil.rmtree(staging, ignore_errors=True)
+                if not whole():
+                    raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -9,6 +9,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
     python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
     python bench/run.py pushed [--repeat 9]
+    python bench/run.py replicas [--serve-rows 20000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from monitoring import bench_monitor  # noqa: E402
+from objectstore import bench_replicas  # noqa: E402
 from serving import bench_serve  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
@@ -506,6 +508,7 @@ BENCHMARKS = {
     "pipeline": bench_pipeline,
     "monitor": bench_monitor,
     "pushed": bench_pushed,
+    "replicas": bench_replicas,
     "registry": bench_registry,
     "serve": bench_serve,
     "significance": bench_significance,

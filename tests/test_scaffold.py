@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, make_plain_project, mlgate_in
+from helpers import REPO_ROOT, git, make_plain_project, mlgate_in
 from mlgate import __version__, scaffold
 from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
@@ -179,7 +179,7 @@ def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
         ["git", "add", "requirements.txt", "docs", "pyproject.toml"], cwd=plain, check=True
     )
     assert scaffold.install_step(plain) == (
-        f'python -m pip install "mlgate=={__version__}" "dvc[s3]" -r docs/requirements.txt '
+        f'python -m pip install "mlgate[s3]=={__version__}" "dvc[s3]" -r docs/requirements.txt '
         '-r requirements.txt -e ".[plots,train]"'
     )
     (plain / "pyproject.toml").write_text("[tool.ruff]\n")  # no package: nothing to install
@@ -280,3 +280,52 @@ def test_the_package_ships_the_templates(tmp_path: Path) -> None:
     shutil.unpack_archive(wheel, tmp_path / "unpacked", "zip")
     for template in scaffold.TEMPLATES.values():
         assert (tmp_path / "unpacked" / "mlgate" / "templates" / template).is_file()
+
+
+def test_a_project_on_s3_gets_the_s3_extra_and_its_credentials_where_storage_is_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 DVC remote (or an S3 deploy target) puts `mlgate[s3]` in the install step and the
+    AWS secrets into the steps that pull, gate (is the data pushed?), deploy and retrain; the
+    workflows still pass zizmor and GitHub's schema. Without S3 nothing of it appears."""
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    (repo / ".dvc").mkdir()
+    (repo / ".dvc" / "config").write_text(
+        "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://bucket/store\n"
+    )
+    settings = scaffold.Settings(
+        install=scaffold.install_step(repo), storage_env=scaffold.storage_env(repo)
+    )
+    assert '"mlgate[s3]==' in settings.install and '"dvc[s3]"' in settings.install
+    rendered = scaffold.workflows(settings)
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    for path, content in rendered.items():
+        assert "@@" not in content
+        if path.startswith(".github/workflows/"):
+            (folder / Path(path).name).write_text(content)
+    steps = {
+        (name, step["name"]): step.get("env", {})
+        for name in ("pr.yml", "deploy.yml", "retrain.yml")
+        for job in yaml.safe_load((folder / name).read_text())["jobs"].values()
+        for step in job["steps"]
+        if "name" in step
+    }
+    secret = "${{ secrets.AWS_SECRET_ACCESS_KEY }}"
+    for step in (
+        ("pr.yml", "Reproduce the pipeline"),
+        ("pr.yml", "Gate"),
+        ("deploy.yml", "Deploy"),
+        ("retrain.yml", "Look for drift"),
+        ("retrain.yml", "Retrain and propose"),
+    ):
+        assert steps[step]["AWS_SECRET_ACCESS_KEY"] == secret, step
+    assert steps[("pr.yml", "Gate")]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert schema("github-workflows", *sorted(folder.glob("*.yml"))).returncode == 0
+    result = zizmor(*sorted(folder.glob("*.yml")))
+    assert "No findings to report" in result.stdout + result.stderr, result.stdout
+    plain = tmp_path / "plain"
+    git(tmp_path, "init", "-q", "-b", "main", str(plain))
+    assert scaffold.storage_env(plain) == ()
+    assert "AWS_" not in "".join(scaffold.workflows(scaffold.Settings()).values())

@@ -688,7 +688,10 @@ def init_command(python_version: str, install: str | None, main_branch: str, for
 
     root = git.repo_root()
     settings = scaffold.Settings(
-        python_version, install or scaffold.install_step(root), main_branch
+        python_version,
+        install or scaffold.install_step(root),
+        main_branch,
+        scaffold.storage_env(root),
     )
     for written in scaffold.init(root, settings, force=force):
         note = f" ({written.note})" if written.note else ""

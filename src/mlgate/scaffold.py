@@ -52,6 +52,8 @@ class Settings:
     python: str = defaults.WORKFLOW_PYTHON
     install: str = defaults.WORKFLOW_INSTALL  # `mlgate init` puts install_step(root) here
     main: str = defaults.MAIN_BRANCH
+    # the environment of the steps that reach object storage: storage_env(root)
+    storage_env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class Written:
 
 
 def render(template: str, settings: Settings) -> str:
-    """A template with its placeholders filled."""
+    """A template with its placeholders filled. A line ``@@STORAGE_ENV@@`` (in a step's env
+    block) becomes the storage variables at its indentation, ``@@STORAGE_ENV_BLOCK@@`` an
+    ``env:`` block of them; both vanish when the project reaches no object storage."""
     text = (resources.files("mlgate") / "templates" / template).read_text()
     for name, value in (
         ("VERSION", __version__),
@@ -71,7 +75,19 @@ def render(template: str, settings: Settings) -> str:
         ("MAIN", settings.main),
     ):
         text = text.replace(f"@@{name}@@", value)
-    return text
+    lines = []
+    for line in text.splitlines(keepends=True):
+        indent = line[: len(line) - len(line.lstrip())]
+        marker = line.strip()
+        if marker == "@@STORAGE_ENV@@":
+            lines += [f"{indent}{key}: {value}\n" for key, value in settings.storage_env]
+        elif marker == "@@STORAGE_ENV_BLOCK@@":
+            if settings.storage_env:
+                lines.append(f"{indent}env:\n")
+                lines += [f"{indent}  {key}: {value}\n" for key, value in settings.storage_env]
+        else:
+            lines.append(line)
+    return "".join(lines)
 
 
 def workflows(settings: Settings) -> dict[str, str]:
@@ -296,7 +312,7 @@ def gto_environments(root: Path) -> list[str]:
 def install_step(root: Path) -> str:
     """The workflows' install command: mlgate, the project's own requirements files and
     package (with its extras), and DVC's plugin for each remote the project pushes to."""
-    parts = [f'"mlgate=={__version__}"']
+    parts = [f'"mlgate[s3]=={__version__}"' if uses_s3(root) else f'"mlgate=={__version__}"']
     plugins = sorted(
         {DVC_REMOTES[scheme] for scheme in _remote_schemes(root) if scheme in DVC_REMOTES}
     )
@@ -317,6 +333,29 @@ def install_step(root: Path) -> str:
     elif (root / "setup.py").is_file() or (root / "setup.cfg").is_file():
         parts.append("-e .")
     return "python -m pip install " + " ".join(parts)
+
+
+# The steps that reach an S3 remote or target get the standard AWS variables from the
+# repository's secrets (an unset secret is an empty value, which boto3 and DVC ignore).
+S3_ENV = (
+    ("AWS_ACCESS_KEY_ID", "${{ secrets.AWS_ACCESS_KEY_ID }}"),
+    ("AWS_SECRET_ACCESS_KEY", "${{ secrets.AWS_SECRET_ACCESS_KEY }}"),
+)
+
+
+def uses_s3(root: Path) -> bool:
+    """Whether the project's DVC remote or a deploy target is on S3."""
+    if "s3" in _remote_schemes(root):
+        return True
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    return any(
+        str(options.get("target", "")).lower().startswith("s3://")
+        for options in policy.environments.values()
+    )
+
+
+def storage_env(root: Path) -> tuple[tuple[str, str], ...]:
+    return S3_ENV if uses_s3(root) else ()
 
 
 def _remote_schemes(root: Path) -> set[str]:

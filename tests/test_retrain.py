@@ -136,6 +136,23 @@ def test_the_data_goes_to_the_dvc_remote_so_the_pull_request_can_pull_it(
     assert sum(p.is_file() for p in storage.rglob("*")) == 1  # data/flip.txt, the cached output
 
 
+def test_the_data_goes_to_an_s3_dvc_remote_too(
+    project: tuple[Path, Path, Path], server: FakeGitHub, s3: str, monkeypatch, capsys
+) -> None:
+    """The same with the remote on S3 (SeaweedFS on loopback, credentials from the
+    environment): `retrain --propose` pushes with DVC's S3 plugin."""
+    from mlgate.deploy.targets import S3Target
+
+    clone, upstream, _ = project
+    dvc(clone, "remote", "add", "--default", "storage", f"{s3}/dvcstore")
+    git(clone, "commit", "-q", "-am", "a DVC remote on S3")
+    upstream.write_text("0.0")
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose") == 0
+    assert "and its data to the DVC remote" in capsys.readouterr().out
+    bucket = S3Target(s3, clone / ".unused")
+    assert len(bucket._list(bucket._key("dvcstore") + "/")) == 1  # data/flip.txt
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [

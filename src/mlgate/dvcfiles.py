@@ -311,9 +311,7 @@ def read_declarations(revision: Revision) -> Declarations:
         if content is None:
             continue
         where = f"{path} at {revision.label}"
-        document = parse_yaml(content, where) or {}
-        if not isinstance(document, dict):
-            raise DataError(f"{where} must be a mapping")
+        document = _pipeline_document(content, where)
         if is_templated(content, document):
             return Declarations(templated=True)
         folder = folder_of(path)
@@ -334,6 +332,13 @@ def read_declarations(revision: Revision) -> Declarations:
         params=params,
         artifacts=artifacts,
     )
+
+
+def _pipeline_document(content: bytes, where: str) -> dict[str, Any]:
+    document = parse_yaml(content, where) or {}
+    if not isinstance(document, dict):
+        raise DataError(f"{where} must be a mapping")
+    return document
 
 
 def _stages(document: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
@@ -629,9 +634,7 @@ def cached_outputs(revision: Revision) -> dict[str, str]:
         if content is None:
             continue
         where = f"{path} at {revision.label}"
-        document = parse_yaml(content, where) or {}
-        if not isinstance(document, dict):
-            raise DataError(f"{where} must be a mapping")
+        document = _pipeline_document(content, where)
         for stage in _stages(document, where).values():
             wdir = join(folder_of(path), str(stage.get("wdir", ".")))
             for section in ("outs", "metrics", "plots"):

@@ -271,3 +271,100 @@ def test_a_fresh_clone_deploys_a_release_from_the_s3_dvc_remote(
     from mlgate.files import file_md5
 
     assert file_md5(seen.version_folder("v0.1.0") / "model.pkl") == current["md5"]
+
+
+def test_replicas_ship_their_request_logs_and_monitor_reads_them_all(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two replicas with monitoring on log on their own machines and ship closed segments to
+    the bucket as Parquet (by age while serving, the rest when they stop); `mlgate monitor` on a
+    third machine reads every row of both, and judges drift as over a local log."""
+    import shutil
+    import socket
+    import urllib.request
+
+    from helpers import make_project
+    from mlgate.pipeline.synthetic import generate_transactions
+
+    project = make_project(tmp_path / "project", {"data": {"rows": 3000}}, commit=False)
+    (project / "pyproject.toml").write_text(policy(s3) + "monitoring_segment_seconds = 1\n")
+    dvc(project, "repro", "-q")
+    commit_all(project, "trained")
+    deployed = mlgate_in(
+        project,
+        monkeypatch,
+        "deploy",
+        "--model",
+        "models/model.pkl",
+        "--env",
+        "production",
+        "--monitoring",
+        "enable",
+    )
+    assert deployed == 0
+    capsys.readouterr()
+    names = [f["name"] for f in json.loads((project / "models/model.json").read_text())["features"]]
+    traffic = generate_transactions(600, seed=5, drift=1.0)[names]
+    machines, ports = [], []
+    for n in (1, 2):
+        machine = Path(shutil.copytree(project, tmp_path / f"machine-{n}"))
+        shutil.rmtree(machine / ".mlgate", ignore_errors=True)
+        machines.append(machine)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
+            cwd=machine,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for machine, port in zip(machines, ports, strict=True)
+    ]
+    try:
+        addresses = [f"127.0.0.1:{port}" for port in ports]
+        assert (
+            len(
+                _versions(
+                    addresses, json.loads(bucket(s3, tmp_path).read_current() or b"")["version"]
+                )
+            )
+            == 2
+        )
+        for start in range(0, 600, 50):  # 12 requests of 50 rows, in turn to each replica
+            rows = traffic.iloc[start : start + 50]
+            body = json.dumps(
+                {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+            )
+            sent = urllib.request.Request(
+                f"http://{addresses[(start // 50) % 2]}/invocations",
+                data=body.encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(sent, timeout=30) as answer:
+                assert answer.status == 200
+        # closed by age (1 s here) and shipped while the replicas serve
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(bucket(s3, tmp_path).shipped_segments(None)) < 2:
+            time.sleep(0.2)
+        assert len(bucket(s3, tmp_path).shipped_segments(None)) >= 2
+    finally:
+        for replica in replicas:
+            replica.send_signal(signal.SIGTERM)  # a graceful stop ships what is left
+        errors = [replica.communicate(timeout=60)[1] for replica in replicas]
+    assert all("Traceback" not in err for err in errors), errors
+    seen = bucket(s3, tmp_path)
+    keys = seen.shipped_segments(None)
+    assert keys and {k.rsplit("/", 2)[-2] for k in keys}.__len__() == 2
+    assert all(k.endswith(".parquet") for k in keys)
+    for machine in machines:  # shipped, so gone from the machines
+        local = machine / ".mlgate/targets/s3" / s3.removeprefix("s3://") / "monitoring"
+        assert not list(local.glob("requests-*.csv"))
+    assert (
+        mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--format", "json") == 1
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 600
+    assert "from 2 replicas" in report["data"], report["data"]

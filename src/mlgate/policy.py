@@ -43,7 +43,13 @@ POLICY_KEYS = (
 )
 RETRAIN_KEYS = ("refresh", "branch")
 MONITOR_KEYS = ("drift_share", "min_rows")
-ENVIRONMENT_KEYS = ("target", "monitoring_sample", "monitoring_max_mb", "lease_seconds")
+ENVIRONMENT_KEYS = (
+    "target",
+    "monitoring_sample",
+    "monitoring_max_mb",
+    "monitoring_segment_seconds",
+    "lease_seconds",
+)
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.measures).
 PREDICTION_METRICS = tuple(MEASURES)
@@ -275,6 +281,12 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:
         raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
+    segment = _number(options, "monitoring_segment_seconds", context)
+    if segment is not None and not 1 <= segment <= 86_400:
+        raise ConfigError(
+            f"{context}: monitoring_segment_seconds (how long a replica's log segment stays "
+            f"open before it is shipped) must be from 1 to 86400, not {segment:g}"
+        )
     lease = _number(options, "lease_seconds", context)
     if lease is not None and not 1 <= lease <= 86_400:
         raise ConfigError(

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import dvcfiles, git
 from mlgate.deploy import deployments, environments, modelfile
+from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
 from mlgate.monitor import drift
 from mlgate.policy import Monitoring
 from mlgate.registry import release
-from mlgate.serve import requestlog
+from mlgate.serve import requestlog, shipping
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,13 +151,30 @@ def logged_data(
     frame = requestlog.read(
         files, column_kinds(reference), deployment.version, cutoff, step, on_partial=cut.append
     )
+    shipped = ""
+    if isinstance(env.target, SegmentStore):  # every replica's closed segments, from the bucket
+        import pandas as pd
+
+        keys = env.target.shipped_segments(cutoff)
+        remote = shipping.read_shipped(
+            env.target, keys, column_kinds(reference), deployment.version, cutoff
+        )
+        if remote is not None:
+            frame = pd.concat([remote, frame], ignore_index=True)
+        replicas = len({key.rsplit("/", 2)[-2] for key in keys})
+        shipped = (
+            f" ({len(keys)} segment{'' if len(keys) == 1 else 's'} from {replicas} "
+            f"replica{'' if replicas == 1 else 's'} in {env.target.location}, and this "
+            "machine's own log)"
+        )
     window = f" since {cutoff}" if cutoff else ""
     dropped = (
         f"; {len(cut)} row{'s' if len(cut) > 1 else ''} a crash cut short dropped" if cut else ""
     )
     return (
         frame,
-        f"{env.name} ({deployment.artifact} {deployment.version}), requests{window}{dropped}",
+        f"{env.name} ({deployment.artifact} {deployment.version}), "
+        f"requests{window}{shipped}{dropped}",
     )
 
 

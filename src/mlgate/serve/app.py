@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import defaults
 from mlgate.deploy import deployments, environments, modelfile
+from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
-from mlgate.serve import batching, payload, requestlog
+from mlgate.serve import batching, payload, requestlog, shipping
 
 NO_CARD = (
     modelfile.NO_CARD.format(card=modelfile.CARD_FILE) + " (requests cannot be checked without it)"
@@ -50,6 +51,7 @@ class Loaded:
     model: Any
     features: tuple[payload.Feature, ...]
     log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
+    shipper: shipping.Shipper | None = None  # ships the log's closed segments to the bucket
 
 
 class ModelHolder:
@@ -125,7 +127,26 @@ class ModelHolder:
                 float(options.get("monitoring_sample", requestlog.DEFAULT_SAMPLE)),
                 int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),
             )
-        return Loaded(deployment, model, features, log)
+        shipper = None
+        if log is not None and isinstance(self.env.target, SegmentStore):
+            seconds = options.get("monitoring_segment_seconds", shipping.DEFAULT_SEGMENT_SECONDS)
+            shipper = shipping.Shipper(self.env.target, self.env.target.workdir(), float(seconds))
+        return Loaded(deployment, model, features, log, shipper)
+
+    def ship(self, *, closing: bool = False) -> None:
+        """Ship the request log's closed segments, when the target keeps replicas' logs."""
+        loaded = self.loaded
+        if loaded is None or loaded.shipper is None or not (closing or loaded.shipper.due()):
+            return
+        kinds = {feature.name: feature.kind for feature in loaded.features}
+        problem = loaded.shipper.problem
+        loaded.shipper.tick(kinds, closing=closing)
+        if loaded.shipper.problem and loaded.shipper.problem != problem:
+            print(
+                f"mlgate serve: cannot ship the request log yet: {loaded.shipper.problem}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def create_app(
@@ -147,6 +168,7 @@ def create_app(
 
     def watch() -> None:
         while not stop.wait(POLL_SECONDS):
+            holder.ship()
             failures = holder.switch_failures
             switched = holder.refresh()
             metrics.switch_failures.inc(holder.switch_failures - failures)
@@ -165,6 +187,7 @@ def create_app(
         yield
         stop.set()
         watcher.join(timeout=5)
+        holder.ship(closing=True)  # what this replica logged reaches the bucket before it stops
 
     app = FastAPI(
         title="mlgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None

@@ -26,7 +26,7 @@ import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +161,7 @@ def log_files(target: Path, since: str | None = None) -> list[Path]:
     """The log's files, oldest first; with ``since`` (a log timestamp), only those that may
     hold rows from then on (a rotated file's name is the time it was closed)."""
     folder = target / FOLDER
-    rotated = sorted(folder.glob(ROTATED), key=_rotation_order)
+    rotated = closed_segments(folder)
     if since is not None:
         rotated = [p for p in rotated if _closed_at(p) >= since]
     active = folder / ACTIVE
@@ -221,10 +221,9 @@ def _read_file(
             f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (its columns: {', '.join(header)})"
         )
-    # Categories, not strings, for text: a million rows hold a handful of distinct values.
-    dtypes = {
-        name: ("float64" if kind == "numeric" else "category") for name, kind in columns.items()
-    }
+    # Text is read as text ("00123" stays "00123": a category dtype would infer the number
+    # 123), then kept as categories: a million rows hold a handful of distinct values.
+    dtypes = {name: ("float64" if kind == "numeric" else "str") for name, kind in columns.items()}
     dtypes.update(time="str", version="category")
     try:
         frame = pd.read_csv(
@@ -237,6 +236,9 @@ def _read_file(
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise MlgateError(f"{path} is not a monitoring log mlgate can read: {exc}") from None
+    for name, kind in columns.items():
+        if kind != "numeric":
+            frame[name] = frame[name].astype("category")
     return frame
 
 
@@ -269,6 +271,30 @@ def _empty(names: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({name: pd.Series(dtype="str") for name in names})
+
+
+def closed_segments(folder: Path) -> list[Path]:
+    """The log's closed (rotated) files, oldest first."""
+    return sorted(folder.glob(ROTATED), key=_rotation_order)
+
+
+def closed_at(path: Path) -> str:
+    """A closed segment's closing time (its name says it), in the log's timestamp format."""
+    return _closed_at(path)
+
+
+def timestamp_seconds_ago(seconds: float) -> str:
+    return timestamp(datetime.now(timezone.utc) - timedelta(seconds=seconds))
+
+
+def rotate(path: Path) -> None:
+    """Close the active file: rename it after the time it closed."""
+    _rotate(path)
+
+
+def complete_rows(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes up to its last newline, and whether a cut row was dropped."""
+    return _complete_rows(path)
 
 
 def _rotate(path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlgate.deploy.targets.base import Target
+from mlgate.deploy.targets.base import SegmentStore, Target
 from mlgate.deploy.targets.local import LocalTarget
 from mlgate.deploy.targets.s3 import S3Target, open_s3
 from mlgate.errors import ConfigError
@@ -47,4 +47,12 @@ def open_target(
 register("", lambda text, root, options: LocalTarget((root / text).resolve()))
 register("s3", open_s3)
 
-__all__ = ["SCHEMES", "LocalTarget", "S3Target", "Target", "open_target", "register"]
+__all__ = [
+    "SCHEMES",
+    "LocalTarget",
+    "S3Target",
+    "SegmentStore",
+    "Target",
+    "open_target",
+    "register",
+]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Target(Protocol):
@@ -47,3 +47,16 @@ class Target(Protocol):
     def version_folder(self, version: str) -> Path: ...
 
     def workdir(self) -> Path: ...
+
+
+@runtime_checkable
+class SegmentStore(Protocol):
+    """A target that keeps its replicas' request logs (object storage: each replica writes its
+    log on its own machine and ships the closed segments here). A directory target needs none:
+    the servers write the log into it."""
+
+    def ship_segment(self, replica: str, name: str, data: bytes) -> None: ...
+
+    def shipped_segments(self, since: str | None) -> list[str]: ...  # keys, oldest first
+
+    def read_segment(self, key: str) -> bytes: ...

@@ -36,7 +36,7 @@ from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
 
 LEASE_SECONDS = 60.0  # a lease not renewed for this long belongs to a dead holder
-VERSIONS, CURRENT, LOG, LEASE = "versions", "current", "log", "lease"
+VERSIONS, CURRENT, LOG, LEASE, MONITORING = "versions", "current", "log", "lease", "monitoring"
 MANIFEST_SUFFIX = ".json"
 _CHUNK = 8 * 2**20
 
@@ -267,6 +267,27 @@ class S3Target:
                 self._call("delete_object", Bucket=self.bucket, Key=key)
         for leftover in self._staging_root().glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+    # --- replicas' request logs ---------------------------------------------------------
+
+    def ship_segment(self, replica: str, name: str, data: bytes) -> None:
+        """Upload a closed segment once (a second upload of the same name is a no-op)."""
+        self._put(self._key(MONITORING, replica, name), data, if_none_match=True)
+
+    def shipped_segments(self, since: str | None) -> list[str]:
+        """Every replica's segments, oldest first; with ``since`` (a log timestamp), those
+        closed from then on (a segment's name is its closing time)."""
+        from mlgate.serve import requestlog
+
+        keys = [k for k in self._list(self._key(MONITORING) + "/") if k.endswith(".parquet")]
+        found = [(requestlog.closed_at(Path(k)), k) for k in keys]
+        return [k for closed, k in sorted(found) if since is None or closed >= since]
+
+    def read_segment(self, key: str) -> bytes:
+        found = self._get(key)
+        if found is None:
+            raise MlgateError(f"{self.url}: the log segment {key} is gone")
+        return found[0]
 
     def workdir(self) -> Path:
         """This machine's folder for the target, inside the repository's ``.mlgate/`` (which

@@ -1,0 +1,68 @@
+"""A replica's request log shipped as Parquet reads back as the local CSV log reads: the same
+rows, values, missing values and types, so `mlgate monitor` judges both alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlgate.serve import requestlog, shipping
+
+
+class FolderStore:
+    """The segment store's protocol over a folder (the S3 one is tested in test_deploy_s3)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def ship_segment(self, replica: str, name: str, data: bytes) -> None:
+        path = self.root / replica / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_bytes(data)
+
+    def shipped_segments(self, since: str | None) -> list[str]:
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.parquet"))
+
+    def read_segment(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+
+def test_shipped_segments_read_back_as_the_local_log(tmp_path: Path) -> None:
+    workdir = tmp_path / "replica"
+    log = requestlog.RequestLog(workdir, ["amount", "shop", "zip"])
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, 40).round(2),
+            "shop": rng.choice(["grocery", "fuel", 'a,b "quoted"'], 40),
+            "zip": rng.choice(["00123", "75001"], 40),  # text that looks like a number
+        }
+    )
+    frame.loc[3, "amount"] = np.nan
+    frame.loc[5, "shop"] = None
+    for start in range(0, 40, 10):
+        log.append("v1", frame.iloc[start : start + 10], [0] * 10)
+    log.append("v2", frame.iloc[:5], [1] * 5)
+    columns = {"amount": "numeric", "shop": "text", "zip": "text"}
+    local = requestlog.read(requestlog.log_files(workdir), columns, "v1")
+
+    store = FolderStore(tmp_path / "bucket")
+    shipper = shipping.Shipper(store, workdir, segment_seconds=3600)
+    kinds = {"amount": "float", "shop": "text", "zip": "text"}
+    assert shipper.tick(kinds, closing=True) == 1
+    assert shipper.tick(kinds, closing=True) == 0  # nothing left; shipping twice is harmless
+    assert not requestlog.log_files(workdir)
+    keys = store.shipped_segments(None)
+    shipped = shipping.read_shipped(store, keys, columns, "v1", None)
+
+    assert keys[0].split("/", 1)[0] == shipping.replica_name(workdir)
+    pd.testing.assert_frame_equal(
+        shipped[list(columns)].reset_index(drop=True),
+        local[list(columns)].reset_index(drop=True),
+        check_categorical=False,
+    )
+    assert local["zip"].astype(str).tolist() == frame["zip"].tolist()  # text stays text
+    assert len(shipping.read_shipped(store, keys, columns, "v2", None)) == 5

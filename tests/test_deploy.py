@@ -370,6 +370,12 @@ def test_a_model_outside_the_repository_and_an_unknown_url_target_are_refused(
         ('target = "deployed/staging"\nmonitoring_max_mb = 0', "monitoring_max_mb must be above 0"),
         ('target = ""', "target must be a directory"),
         ('target = "deployed/staging"\nmonitoring = true', "unknown key"),
+        ('target = "s3://b/p"\nlease_seconds = 0', "lease_seconds"),
+        (
+            'target = "s3://b/p"\nmonitoring_segment_seconds = 1e9',
+            "monitoring_segment_seconds (how long a replica's log segment stays open",
+        ),
+        ('target = "s3://"', "names no bucket"),
     ],
 )
 def test_a_bad_environment_table_is_named_and_nothing_is_deployed(

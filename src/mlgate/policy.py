@@ -277,6 +277,8 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
             f'{context}: target must be a directory such as "deployments/production" '
             'or an object-store URL such as "s3://bucket/production"'
         )
+    if isinstance(target, str) and "://" in target and not target.split("://", 1)[1].split("/")[0]:
+        raise ConfigError(f"{context}: target {target} names no bucket: write s3://BUCKET/PREFIX")
     _share(options, "monitoring_sample", "the share of requests logged", context)
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:

@@ -126,13 +126,13 @@ def check_command(
 
     Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
     """
-    # A short-lived process whose objects live until it exits: the cyclic garbage collector's
-    # passes over everything NumPy's import creates free nothing and cost 5% of the gate's time.
-    gc.disable()
     # Whether the DVC remote holds the data is checked where it matters: in CI, and for a
     # committed head (the pre-push hook checks it too); not for work in progress.
     pushed = github.in_actions() or head != git.WORKSPACE
-    result = compare.check(git.repo_root(), base, head, policy_from, data_pushed=pushed)
+    # The check's objects live until it ends: the cyclic garbage collector's passes over what
+    # NumPy's import creates free nothing and cost 5% of the gate's time.
+    with _collector_paused():
+        result = compare.check(git.repo_root(), base, head, policy_from, data_pushed=pushed)
     markdown = render_check.check_markdown(result)
     _print_report(
         fmt,
@@ -147,6 +147,17 @@ def check_command(
     if comment:
         _post_comment(markdown, report_path)
     ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @cli.command("comment")

@@ -97,8 +97,6 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     from mlgate.gate import compare
     from mlgate.render import check as render_check
 
-    gc.disable()  # as `mlgate check`: a short-lived process, the collector frees nothing
-
     found = _remote_base(root, remote)
     if found is None:
         gated = [r for r in refs if _is_gated(r, "main")]
@@ -113,7 +111,13 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
         return HookResult()
     lines, code = [], EXIT_OK
     for ref in gated:
-        check = compare.check(root, base, _head_name(root, ref), merge_base=True, data_pushed=True)
+        gc.disable()  # as `mlgate check`: the check's objects live until it ends
+        try:
+            check = compare.check(
+                root, base, _head_name(root, ref), merge_base=True, data_pushed=True
+            )
+        finally:
+            gc.enable()
         branch = ref.remote_ref.removeprefix("refs/heads/")
         if check.gate.passed:
             lines.append(f"mlgate: {branch}: the gate passes against {remote}/{main}")

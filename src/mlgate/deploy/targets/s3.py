@@ -168,13 +168,17 @@ class S3Target:
             raise MlgateError(f"{self.url}: log event {name} exists already")
 
     def read_events(self) -> list[tuple[str, bytes]]:
+        """Every event, in order: one GET per event object, 16 at a time."""
+        from concurrent.futures import ThreadPoolExecutor
+
         keys = sorted(self._list(self._key(LOG) + "/"))
-        events = []
-        for key in keys:
-            found = self._get(key)
-            if found is not None:
-                events.append((f"{self.url}/{key[len(self.prefix) :].lstrip('/')}", found[0]))
-        return events
+        with ThreadPoolExecutor(16) as pool:
+            found = list(pool.map(self._get, keys))
+        return [
+            (f"{self.url}/{key[len(self.prefix) :].lstrip('/')}", event[0])
+            for key, event in zip(keys, found, strict=True)
+            if event is not None
+        ]
 
     # --- versions ---------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ class S3Server:
 
     @property
     def environment(self) -> dict[str, str]:
-        """What a user sets for mlgate, boto3 and DVC to reach it."""
+        """What a user sets for mlgate, botocore and DVC to reach it."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -114,10 +114,10 @@ def _wait_ready(
     endpoint: str, process: subprocess.Popen[bytes], folder: Path, timeout: float
 ) -> None:
     """Until the bucket answers a listing (the S3 gateway is up and the bucket exists)."""
-    import boto3
     import botocore.exceptions
+    import botocore.session
 
-    client = boto3.client(
+    client = botocore.session.get_session().create_client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id=ACCESS_KEY,

@@ -3,8 +3,9 @@ where its errors become mlgate's.
 
 The endpoint, credentials and region come from the environment as for any AWS tool
 (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``,
-``AWS_REGION``), or from a DVC remote's own settings; mlgate never prints them. boto3 is
-imported only when object storage is used (the ``mlgate[s3]`` extra).
+``AWS_REGION``), or from a DVC remote's own settings; mlgate never prints them. botocore (the
+core of AWS's SDK, which DVC's S3 plugin installs too) is imported only when object storage is
+used (the ``mlgate[s3]`` extra).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ def client(
 ) -> Any:
     """An S3 client; ``what`` names the target or remote in errors."""
     try:
-        import boto3
         import botocore.config
+        import botocore.session
     except ModuleNotFoundError:
-        raise MlgateError(f"{what} needs boto3: pip install 'mlgate[s3]'") from None
+        raise MlgateError(f"{what} needs botocore: pip install 'mlgate[s3]'") from None
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     config = botocore.config.Config(
         retries={"max_attempts": 3, "mode": "standard"},
@@ -48,8 +49,8 @@ def client(
     if keys is not None:
         credentials = {"aws_access_key_id": keys[0], "aws_secret_access_key": keys[1]}
     try:
-        session = boto3.session.Session(profile_name=profile)
-        return session.client(
+        session = botocore.session.Session(profile=profile)
+        return session.create_client(
             "s3",
             region_name=region or "us-east-1",
             endpoint_url=endpoint or None,

@@ -336,7 +336,7 @@ def install_step(root: Path) -> str:
 
 
 # The steps that reach an S3 remote or target get the standard AWS variables from the
-# repository's secrets (an unset secret is an empty value, which boto3 and DVC ignore).
+# repository's secrets (an unset secret is an empty value, which botocore and DVC ignore).
 S3_ENV = (
     ("AWS_ACCESS_KEY_ID", "${{ secrets.AWS_ACCESS_KEY_ID }}"),
     ("AWS_SECRET_ACCESS_KEY", "${{ secrets.AWS_SECRET_ACCESS_KEY }}"),

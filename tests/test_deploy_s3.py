@@ -4,12 +4,16 @@ credentials from the environment, a real scikit-learn model (helpers.make_model_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +40,45 @@ def bucket(url: str, tmp_path: Path) -> S3Target:
     return S3Target(url, tmp_path / "other-machine")
 
 
-def deploy(project: Path, monkeypatch: pytest.MonkeyPatch, model: str = "models/model.pkl") -> int:
-    return mlgate_in(project, monkeypatch, "deploy", "--model", model, "--env", "production")
+def deploy(
+    project: Path, monkeypatch: pytest.MonkeyPatch, model: str = "models/model.pkl", *more: str
+) -> int:
+    return mlgate_in(project, monkeypatch, "deploy", "--model", model, "--env", "production", *more)
+
+
+@contextlib.contextmanager
+def replicas_of(
+    project: Path, tmp_path: Path, count: int = 2
+) -> Iterator[tuple[list[Path], list[str], list[subprocess.Popen[str]]]]:
+    """``count`` `mlgate serve --env production` processes, each in its own clone of
+    ``project`` (as on as many machines: each downloads and verifies versions itself), on free
+    ports; stopped with SIGTERM (a graceful stop) by their PIDs."""
+    machines, ports = [], []
+    for n in range(1, count + 1):
+        machine = Path(shutil.copytree(project, tmp_path / f"machine-{n}"))
+        shutil.rmtree(machine / ".mlgate", ignore_errors=True)
+        machines.append(machine)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
+            cwd=machine,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for machine, port in zip(machines, ports, strict=True)
+    ]
+    try:
+        yield machines, [f"127.0.0.1:{port}" for port in ports], processes
+    finally:
+        running = [process for process in processes if process.returncode is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            process.communicate(timeout=60)
 
 
 def test_deploy_rollback_and_the_log_on_object_storage(
@@ -194,31 +235,11 @@ def test_replicas_on_two_machines_follow_the_pointer_in_the_bucket(
     """Two `mlgate serve --env production` processes, each in its own clone (as on two
     machines: each downloads and verifies the version on its own), switch to what a deploy
     from a third place puts in the bucket."""
-    import shutil
-    import socket
 
     project = make_model_project(tmp_path / "project", policy(s3))
     assert mlgate_in(project, monkeypatch, "release") == 0
     assert deploy(project, monkeypatch, "scorer@v0.1.0") == 0
-    machines = [Path(shutil.copytree(project, tmp_path / f"machine-{n}")) for n in (1, 2)]
-    for machine in machines:
-        shutil.rmtree(machine / ".mlgate", ignore_errors=True)
-    ports = []
-    for _ in machines:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    replicas = [
-        subprocess.Popen(
-            [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
-            cwd=machine,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for machine, port in zip(machines, ports, strict=True)
-    ]
-    try:
-        addresses = [f"127.0.0.1:{port}" for port in ports]
+    with replicas_of(project, tmp_path) as (machines, addresses, _):
         assert _versions(addresses, "v0.1.0") == ["v0.1.0", "v0.1.0"]
         write_params(project, {"train": {"invert": True}})
         dvc(project, "repro", "-q")
@@ -226,11 +247,6 @@ def test_replicas_on_two_machines_follow_the_pointer_in_the_bucket(
         assert mlgate_in(project, monkeypatch, "release", "--version", "v0.2.0") == 0
         assert deploy(project, monkeypatch, "scorer@v0.2.0") == 0
         assert _versions(addresses, "v0.2.0") == ["v0.2.0", "v0.2.0"]
-    finally:
-        for replica in replicas:
-            replica.terminate()
-        for replica in replicas:
-            replica.wait(30)
     for machine in machines:  # each verified and keeps its own copy
         folder = machine / ".mlgate/targets/s3" / s3.removeprefix("s3://") / "versions"
         assert sorted(p.name for p in folder.iterdir()) == ["v0.1.0", "v0.2.0"]
@@ -279,8 +295,6 @@ def test_replicas_ship_their_request_logs_and_monitor_reads_them_all(
     """Two replicas with monitoring on log on their own machines and ship closed segments to
     the bucket as Parquet (by age while serving, the rest when they stop); `mlgate monitor` on a
     third machine reads every row of both, and judges drift as over a local log."""
-    import shutil
-    import socket
     import urllib.request
 
     from helpers import make_project
@@ -290,49 +304,13 @@ def test_replicas_ship_their_request_logs_and_monitor_reads_them_all(
     (project / "pyproject.toml").write_text(policy(s3) + "monitoring_segment_seconds = 1\n")
     dvc(project, "repro", "-q")
     commit_all(project, "trained")
-    deployed = mlgate_in(
-        project,
-        monkeypatch,
-        "deploy",
-        "--model",
-        "models/model.pkl",
-        "--env",
-        "production",
-        "--monitoring",
-        "enable",
-    )
-    assert deployed == 0
+    assert deploy(project, monkeypatch, "models/model.pkl", "--monitoring", "enable") == 0
     capsys.readouterr()
     names = [f["name"] for f in json.loads((project / "models/model.json").read_text())["features"]]
     traffic = generate_transactions(600, seed=5, drift=1.0)[names]
-    machines, ports = [], []
-    for n in (1, 2):
-        machine = Path(shutil.copytree(project, tmp_path / f"machine-{n}"))
-        shutil.rmtree(machine / ".mlgate", ignore_errors=True)
-        machines.append(machine)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    replicas = [
-        subprocess.Popen(
-            [sys.executable, "-m", "mlgate", "serve", "--env", "production", "--port", str(port)],
-            cwd=machine,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for machine, port in zip(machines, ports, strict=True)
-    ]
-    try:
-        addresses = [f"127.0.0.1:{port}" for port in ports]
-        assert (
-            len(
-                _versions(
-                    addresses, json.loads(bucket(s3, tmp_path).read_current() or b"")["version"]
-                )
-            )
-            == 2
-        )
+    version = json.loads(bucket(s3, tmp_path).read_current() or b"")["version"]
+    with replicas_of(project, tmp_path) as (machines, addresses, replicas):
+        assert len(_versions(addresses, version)) == 2
         for start in range(0, 600, 50):  # 12 requests of 50 rows, in turn to each replica
             rows = traffic.iloc[start : start + 50]
             body = json.dumps(
@@ -350,14 +328,13 @@ def test_replicas_ship_their_request_logs_and_monitor_reads_them_all(
         while time.monotonic() < deadline and len(bucket(s3, tmp_path).shipped_segments(None)) < 2:
             time.sleep(0.2)
         assert len(bucket(s3, tmp_path).shipped_segments(None)) >= 2
-    finally:
         for replica in replicas:
             replica.send_signal(signal.SIGTERM)  # a graceful stop ships what is left
         errors = [replica.communicate(timeout=60)[1] for replica in replicas]
     assert all("Traceback" not in err for err in errors), errors
     seen = bucket(s3, tmp_path)
     keys = seen.shipped_segments(None)
-    assert keys and {k.rsplit("/", 2)[-2] for k in keys}.__len__() == 2
+    assert keys and len({k.rsplit("/", 2)[-2] for k in keys}) == 2
     assert all(k.endswith(".parquet") for k in keys)
     for machine in machines:  # shipped, so gone from the machines
         local = machine / ".mlgate/targets/s3" / s3.removeprefix("s3://") / "monitoring"

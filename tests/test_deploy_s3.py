@@ -123,6 +123,7 @@ def git_status(project: Path) -> str:
     ).stdout
 
 
+@pytest.mark.faults
 def test_two_deploys_at_once_take_turns_and_both_are_logged(
     s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

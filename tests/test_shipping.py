@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlgate.serve import requestlog, shipping
 
@@ -30,6 +31,7 @@ class FolderStore:
         return (self.root / key).read_bytes()
 
 
+@pytest.mark.faults
 def test_shipped_segments_read_back_as_the_local_log(tmp_path: Path) -> None:
     workdir = tmp_path / "replica"
     log = requestlog.RequestLog(workdir, ["amount", "shop", "zip"])

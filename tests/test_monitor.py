@@ -233,3 +233,52 @@ def test_no_log_and_monitoring_off_are_explained(project: Path, monkeypatch, cap
     assert "monitoring is off for local's md5-" in capsys.readouterr().err
     assert mlgate_in(project, monkeypatch, "monitor") == 2
     assert "give --env ENV" in capsys.readouterr().err
+
+
+def test_prediction_drift_is_its_own_row_against_the_evaluation_time_predictions(
+    trained: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """With the policy's predictions file, deploy keeps the model's evaluation-time
+    predictions with the version; `mlgate monitor` compares the answers served with them, in a
+    row of its own that the share of drifted columns leaves out. A predictions file that
+    cannot be read is said after the deploy line."""
+    import shutil
+
+    project = Path(shutil.copytree(trained, tmp_path / "p", symlinks=True))
+    deploy = ("deploy", "--model", "models/model.pkl", "--env", "production")
+    assert mlgate_in(project, monkeypatch, *deploy, "--monitoring", "enable") == 0
+    assert "note:" not in capsys.readouterr().out  # no predictions file named: nothing to say
+    version = deployments.read_current(production(project)).version  # type: ignore[union-attr]
+    kept = production(project).target.version_folder(version)
+    assert not (kept / "predictions.json").exists()
+    (project / "pyproject.toml").write_text(
+        '[tool.mlgate]\npredictions = "eval/predictions.csv"\n\n' + POLICY
+    )
+    commit_all(project, "the evaluation's predictions")
+    shutil.rmtree(project / "deployed")
+    assert mlgate_in(project, monkeypatch, *deploy, "--monitoring", "enable") == 0
+    assert "note:" not in capsys.readouterr().out
+    env = production(project)
+    version = deployments.read_current(env).version  # type: ignore[union-attr]
+    assert (env.target.version_folder(version) / "predictions.json").is_file()
+    names = features(project)
+    log = requestlog.RequestLog(env.target.workdir(), names)
+    frame = generate_transactions(1_000, seed=5, drift=0.0)[names]
+    for start in range(0, 1_000, 50):  # every answer "1": the evaluation said mostly 0
+        log.append(version, frame.iloc[start : start + 50], [1] * 50)
+    assert (
+        mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--format", "json") == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "no drift" and report["share_drifted"] < 0.5
+    prediction = report["prediction"]
+    assert prediction["drifted"] and prediction["kind"] == "categorical"
+    assert prediction["histogram"]["current"][prediction["histogram"]["bins"].index("1")] == 1.0
+    assert mlgate_in(project, monkeypatch, "monitor", "--env", "production") == 0
+    assert "Prediction drift (the answers served against" in capsys.readouterr().out
+    (project / "pyproject.toml").write_text('[tool.mlgate]\npredictions = "nowhere.csv"\n' + POLICY)
+    commit_all(project, "a predictions file that is not there")
+    shutil.rmtree(project / "deployed")
+    assert mlgate_in(project, monkeypatch, *deploy, "--monitoring", "enable") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("note: no prediction drift for this version: nowhere.csv is not")

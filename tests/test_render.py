@@ -130,12 +130,17 @@ def a_monitor_report() -> Report:
         drift.compare(drift.profile_column(name, values), current[name])
         for name, values in reference.items()
     )
+    evaluated = drift.profile_column(
+        "prediction", rng.choice(["0", "1"], 1_000, p=[0.9, 0.1]), text=True
+    )
+    served = rng.choice(["0", "1"], 2_000, p=[0.7, 0.3])
     return Report(
         "production (v0.2.0), requests since 2026-11-30T00:00:00Z",
         "scorer v0.2.0's training data (5,000 rows)",
         2_000,
         Monitoring(),
         columns,
+        drift.compare(evaluated, served),
     )
 
 

@@ -441,10 +441,45 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
         f"monitoring {monitoring}d."
     )
     root = git.repo_root()
-    env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    env = environments.environment(root, policy, env_name)
     model = resolve.resolve(root, model_ref, Path.cwd())
-    done = deployments.deploy(root, model, env, monitoring=monitoring == "enable", wait=wait)
+    predictions, why = None, None
+    if monitoring == "enable" and policy.predictions is not None:
+        predictions, why = _evaluation_predictions(root, policy.predictions, model.commit)
+    done = deployments.deploy(
+        root,
+        model,
+        env,
+        monitoring=monitoring == "enable",
+        wait=wait,
+        predictions=predictions,
+    )
     click.echo(_deployed(done, env))
+    if why:
+        click.echo(f"note: no prediction drift for this version: {why}")
+
+
+def _evaluation_predictions(
+    root: Path, path: str, commit: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The profile of the model's evaluation-time predictions (the policy's predictions file
+    at the model's commit, or in the workspace), or why there is none."""
+    from mlgate.errors import DataError
+    from mlgate.monitor import monitor
+    from mlgate.snapshot import read_recorded
+
+    revision = git.revision(commit or git.WORKSPACE, root)
+    try:
+        content = read_recorded(revision, path)
+    except DataError as exc:
+        return None, str(exc)
+    if content is None:
+        return None, f"{path} is not at {revision.label}"
+    try:
+        return monitor.predictions_profile(content, f"{path} at {revision.label}"), None
+    except MlgateError as exc:
+        return None, str(exc)
 
 
 @cli.command("describe")

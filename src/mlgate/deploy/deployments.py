@@ -41,6 +41,7 @@ from mlgate.errors import MlgateError, Refused, first_line
 from mlgate.serve import payload
 
 DEPLOYED_FILE = "deployed.json"
+PREDICTIONS_FILE = "predictions.json"  # the evaluation-time predictions' profile
 
 
 DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
@@ -75,9 +76,12 @@ def deploy(
     monitoring: bool,
     wait: float = DEFAULT_WAIT,
     who: str | None = None,
+    predictions: dict[str, Any] | None = None,
 ) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
-    ``current``. On any failure ``current`` is untouched and the failure is logged."""
+    ``current``. On any failure ``current`` is untouched and the failure is logged.
+    ``predictions``: the evaluation-time predictions' profile, kept with the version for
+    `mlgate monitor`'s prediction drift."""
     with env.target.lock(wait):
         _recover(env)
         previous = read_current(env)
@@ -97,7 +101,7 @@ def deploy(
             previous.version if previous else None,
         )
         return _switch_after_checks(
-            env, record, previous, lambda: _install(root, model, env, record)
+            env, record, previous, lambda: _install(root, model, env, record, predictions)
         )
 
 
@@ -209,7 +213,13 @@ def _why(exc: BaseException) -> str:
     return first_line(exc)[:120]
 
 
-def _install(root: Path, model: Model, env: Environment, record: Deployment) -> Path:
+def _install(
+    root: Path,
+    model: Model,
+    env: Environment,
+    record: Deployment,
+    predictions: dict[str, Any] | None = None,
+) -> Path:
     """``versions/<version>/`` with the verified model, its card and deployed.json, published
     all at once; or kept when it already holds the same model."""
     if env.target.has_version(model.version):
@@ -229,6 +239,8 @@ def _install(root: Path, model: Model, env: Environment, record: Deployment) -> 
             if k in ("artifact", "version", "md5", "commit", "model_file")
         }
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        if predictions is not None:
+            (staging / PREDICTIONS_FILE).write_text(json.dumps(predictions) + "\n")
 
     env.target.install_version(model.version, fill)
     return env.target.version_folder(model.version)

@@ -41,6 +41,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 class Reference:
     profile: drift.Profile
     label: str  # what it describes, for the report: "fraud-detector v0.2.0's training data"
+    predictions: drift.ColumnProfile | None = None  # the model's predictions at evaluation
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Report:
     rows: int
     options: Monitoring
     columns: tuple[drift.ColumnDrift, ...]  # empty when there is not enough data
+    # the served predictions against the evaluation-time ones: its own row, not in the share
+    prediction: drift.ColumnDrift | None = None
 
     @property
     def drifted(self) -> list[str]:
@@ -91,7 +94,40 @@ def deployed_reference(env: environments.Environment) -> tuple[deployments.Deplo
     path = env.target.version_folder(current.version) / modelfile.PROFILE_FILE
     profile = _read_profile(path, f"{env.name} {current.version}")
     label = f"{current.artifact} {current.version}'s training data ({profile.rows:,} rows)"
-    return current, Reference(profile, label)
+    folder = env.target.version_folder(current.version)
+    predictions = _read_predictions(folder / deployments.PREDICTIONS_FILE)
+    return current, Reference(profile, label, predictions)
+
+
+PREDICTION = "prediction"
+
+
+def _read_predictions(path: Path) -> drift.ColumnProfile | None:
+    """The evaluation-time predictions' profile deploy kept with the version, if any."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise MlgateError(f"cannot read {path}: {exc}") from None
+    return drift.ColumnProfile.from_json(PREDICTION, document)
+
+
+def predictions_profile(content: bytes, where: str) -> dict[str, Any]:
+    """A predictions file's ``prediction`` column (the evaluate stage's ``id,label,prediction,
+    ...``) as a profile document, for deploy to keep with the version."""
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(content), usecols=[PREDICTION], dtype=str)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise MlgateError(f"{where} has no readable prediction column: {exc}") from None
+    values = frame[PREDICTION].dropna()
+    if values.empty:
+        raise MlgateError(f"{where} has no predictions")
+    return drift.profile_column(PREDICTION, values, text=True).to_json()
 
 
 def workspace_reference(root: Path) -> Reference:
@@ -149,7 +185,7 @@ def logged_data(
 
     cut: list[Path] = []
     frame = requestlog.read(
-        files, column_kinds(reference), deployment.version, cutoff, step, on_partial=cut.append
+        files, logged_kinds(reference), deployment.version, cutoff, step, on_partial=cut.append
     )
     shipped = ""
     if isinstance(env.target, SegmentStore):  # every replica's closed segments, from the bucket
@@ -157,7 +193,7 @@ def logged_data(
 
         keys = env.target.shipped_segments(cutoff)
         remote = shipping.read_shipped(
-            env.target, keys, column_kinds(reference), deployment.version, cutoff
+            env.target, keys, logged_kinds(reference), deployment.version, cutoff
         )
         if remote is not None:
             frame = pd.concat([remote, frame], ignore_index=True)
@@ -216,7 +252,12 @@ def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Moni
     # NumPy's sorts and SciPy's tests release the GIL: columns are tested side by side.
     with ThreadPoolExecutor(max_workers=min(len(profiles), os.cpu_count() or 1) or 1) as pool:
         columns = tuple(pool.map(test, profiles))
-    return Report(subject, reference.label, rows, options, columns)
+    prediction = None
+    if reference.predictions is not None and PREDICTION in frame:
+        served = frame[PREDICTION].dropna()
+        if len(served):
+            prediction = drift.compare(reference.predictions, served.astype(str))
+    return Report(subject, reference.label, rows, options, columns, prediction)
 
 
 def column_kinds(reference: Reference) -> dict[str, str]:
@@ -225,6 +266,15 @@ def column_kinds(reference: Reference) -> dict[str, str]:
         name: ("numeric" if column.numbers else "text")
         for name, column in reference.profile.columns.items()
     }
+
+
+def logged_kinds(reference: Reference) -> dict[str, str]:
+    """column_kinds, and the logged prediction as text when there are evaluation-time
+    predictions to compare it with."""
+    kinds = column_kinds(reference)
+    if reference.predictions is not None and PREDICTION not in kinds:
+        kinds[PREDICTION] = "text"
+    return kinds
 
 
 def outputs(report: Report, report_path: Path | None) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS
 from mlgate.render.check import JSON_SCHEMA_VERSION
 from mlgate.render.table import painter, table, to_json
@@ -47,10 +48,27 @@ def monitor_text(result: MonitorReport, *, colour: bool = False) -> str:
     ]
     if result.columns:
         lines += ["", *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns])]
+        if result.prediction is not None:
+            lines += ["", _prediction_line(result.prediction)]
         lines += ["", "Histograms (reference above current, each bar a bin's share of rows):"]
-        for column in result.columns:
+        for column in (*result.columns, *_predicted(result)):
             lines += _text_histogram(column)
     return "\n".join(lines) + "\n"
+
+
+def _predicted(result: MonitorReport) -> tuple[DriftColumn, ...]:
+    return () if result.prediction is None else (result.prediction,)
+
+
+def _prediction_line(prediction: DriftColumn) -> str:
+    """The served predictions against the evaluation-time ones: a row of its own, outside the
+    share of drifted columns."""
+    return (
+        "Prediction drift (the answers served against the model's evaluation-time "
+        f"predictions): {prediction.test} {prediction.score:.4g} (threshold "
+        f"{prediction.threshold:g}): {'drifted' if prediction.drifted else 'no drift'}, "
+        f"PSI {prediction.psi:.3f} {prediction.psi_band}"
+    )
 
 
 def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None) -> str:
@@ -65,6 +83,8 @@ def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None
             "",
             *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns], markdown=True),
         ]
+        if result.prediction is not None:
+            lines += ["", escape.markdown(_prediction_line(result.prediction))]
     for column in result.columns if images else ():
         lines += ["", f"![{column.name}: reference and current]({images[column.name]})"]  # type: ignore[index]
     return "\n".join(lines) + "\n"
@@ -82,28 +102,30 @@ def monitor_json(result: MonitorReport) -> str:
             "min_rows": result.options.min_rows,
             "share_drifted": result.share,
             "drifted": result.drifted,
-            "columns": [
-                {
-                    "name": c.name,
-                    "kind": c.kind,
-                    "test": c.test,
-                    "score": c.score,
-                    "threshold": c.threshold,
-                    "drifted": c.drifted,
-                    "psi": c.psi,
-                    "psi_band": c.psi_band,
-                    "rows": c.rows,
-                    "missing": c.missing,
-                    "histogram": {
-                        "bins": list(c.bins),
-                        "reference": list(c.reference_shares),
-                        "current": list(c.current_shares),
-                    },
-                }
-                for c in result.columns
-            ],
+            "columns": [_column_json(c) for c in result.columns],
+            "prediction": None if result.prediction is None else _column_json(result.prediction),
         }
     )
+
+
+def _column_json(c: DriftColumn) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "test": c.test,
+        "score": c.score,
+        "threshold": c.threshold,
+        "drifted": c.drifted,
+        "psi": c.psi,
+        "psi_band": c.psi_band,
+        "rows": c.rows,
+        "missing": c.missing,
+        "histogram": {
+            "bins": list(c.bins),
+            "reference": list(c.reference_shares),
+            "current": list(c.current_shares),
+        },
+    }
 
 
 def histogram_svg(column: DriftColumn) -> str:

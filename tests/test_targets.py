@@ -171,3 +171,15 @@ def test_targets_open_by_scheme_and_an_unknown_scheme_is_a_config_error(tmp_path
     finally:
         del targets.SCHEMES["mem"]
     assert opened == ["MEM://x"]
+
+
+def test_a_lease_overwritten_with_garbage_is_let_go_quietly(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Someone (or something) writes over the lease while a deploy holds it: the deploy ends
+    without a traceback, and the garbage, which is no lease, is taken over by the next one."""
+    target = S3Target(request.getfixturevalue("s3"), tmp_path / "work", lease_seconds=LEASE)
+    with target.lock(1):
+        target._call("put_object", Bucket=target.bucket, Key=target._key("lease"), Body=b"\x00[")
+    with target.lock(1):
+        assert target.read_current() is None

@@ -118,7 +118,7 @@ class S3Target:
         while not stop.wait(self.lease_seconds / 3):
             with contextlib.suppress(MlgateError):
                 found = self._get(self._key(LEASE))
-                if found is None or json.loads(found[0]).get("id") != holder["id"]:
+                if found is None or _lease_id(found[0]) != holder["id"]:
                     return  # lost: the pointer's compare-and-swap still guards the switch
                 self._put(self._key(LEASE), self._lease_body(holder), if_match=found[1])
 
@@ -126,7 +126,7 @@ class S3Target:
         holder, self._holder = self._holder, None
         with contextlib.suppress(MlgateError):
             found = self._get(self._key(LEASE))
-            if found is not None and holder and json.loads(found[0]).get("id") == holder["id"]:
+            if found is not None and holder and _lease_id(found[0]) == holder["id"]:
                 self._call("delete_object", Bucket=self.bucket, Key=self._key(LEASE))
 
     # --- the pointer ------------------------------------------------------------------------
@@ -367,6 +367,15 @@ class S3Target:
         if self._client is None:
             self._client = objectstore.client(what=f"target {self.url}")
         return objectstore.call(self._client, self.url, operation, **arguments)
+
+
+def _lease_id(body: bytes) -> str | None:
+    """Whose lease this is; None for an object that is no lease mlgate wrote."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return document.get("id") if isinstance(document, dict) else None
 
 
 def open_s3(text: str, root: Path, options: Mapping[str, Any]) -> S3Target:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlgate.errors import MlgateError
 from mlgate.serve import requestlog, shipping
 
 
@@ -68,3 +69,10 @@ def test_shipped_segments_read_back_as_the_local_log(tmp_path: Path) -> None:
     )
     assert local["zip"].astype(str).tolist() == frame["zip"].tolist()  # text stays text
     assert len(shipping.read_shipped(store, keys, columns, "v2", None)) == 5
+
+
+def test_a_segment_that_is_not_parquet_is_one_line_naming_it(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "bucket")
+    store.ship_segment("replica-1", "requests-20261201T000000.000Z.parquet", b"PAR1 not really")
+    with pytest.raises(MlgateError, match=r"requests-20261201T000000.000Z.parquet is not Parquet"):
+        shipping.read_shipped(store, store.shipped_segments(None), {"x": "numeric"}, None, None)

@@ -144,7 +144,7 @@ def _listed(root: Path, remote: Remote, md5: str) -> Iterable[str]:
         content = remote.read(_key(layout, md5))
     try:
         entries: Any = json.loads(content or b"[]")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MlgateError(f"the directory manifest {md5} is not JSON") from None
     if not isinstance(entries, list):
         raise MlgateError(f"the directory manifest {md5} is not a list of files")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import dvcfiles, git
 from mlgate.deploy import deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
-from mlgate.errors import MlgateError
+from mlgate.errors import MlgateError, first_line
 from mlgate.monitor import drift
 from mlgate.policy import Monitoring
 from mlgate.registry import release
@@ -108,8 +108,8 @@ def _read_predictions(path: Path) -> drift.ColumnProfile | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise MlgateError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise MlgateError(f"cannot read {path}: {first_line(exc)}") from None
     return drift.ColumnProfile.from_json(PREDICTION, document)
 
 

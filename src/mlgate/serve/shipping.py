@@ -154,12 +154,16 @@ def read_shipped(
     """The shipped segments' rows of ``version`` since ``since``, typed as the local log's
     reader types them (numbers as float64, text as categories)."""
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     wanted = [*requestlog.FIXED_COLUMNS, *columns]
     parts = []
     for key in keys:
-        table = pq.read_table(io.BytesIO(store.read_segment(key)))
+        try:
+            table = pq.read_table(io.BytesIO(store.read_segment(key)))
+        except (pa.ArrowException, ValueError, OSError) as exc:
+            raise MlgateError(f"the shipped log segment {key} is not Parquet: {exc}") from None
         missing = [name for name in wanted if name not in table.column_names]
         if missing:
             continue  # another version's columns: none of its rows are this version's

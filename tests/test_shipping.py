@@ -76,3 +76,27 @@ def test_a_segment_that_is_not_parquet_is_one_line_naming_it(tmp_path: Path) -> 
     store.ship_segment("replica-1", "requests-20261201T000000.000Z.parquet", b"PAR1 not really")
     with pytest.raises(MlgateError, match=r"requests-20261201T000000.000Z.parquet is not Parquet"):
         shipping.read_shipped(store, store.shipped_segments(None), {"x": "numeric"}, None, None)
+
+
+def test_a_segment_that_cannot_be_read_is_set_aside_and_the_next_ones_ship(tmp_path: Path) -> None:
+    workdir = tmp_path / "replica"
+    folder = workdir / requestlog.FOLDER
+    folder.mkdir(parents=True)
+    (folder / "requests-20261201T000000.000Z.csv").write_bytes(
+        b"time,version,x,prediction\n2026-12-01T00:00:00.000Z,v1,1.5,0\n"
+    )
+    (folder / "requests-20261201T000001.000Z.csv").write_bytes(
+        b"time,version,x,prediction\n2026-12-01T00:00:00.500Z,v1,not a number,0\n"
+    )
+    (folder / "requests-20261201T000002.000Z.csv").write_bytes(
+        b"time,version,x,prediction\n2026-12-01T00:00:01.000Z,v1,2.5,1\n"
+    )
+    store = FolderStore(tmp_path / "bucket")
+    shipper = shipping.Shipper(store, workdir, segment_seconds=3600)
+    assert shipper.tick({"x": "float"}) == 2
+    assert shipper.problem is not None and "000001" in shipper.problem
+    assert [p.name for p in folder.iterdir()] == [
+        "requests-20261201T000001.000Z.csv" + shipping.UNSHIPPABLE
+    ]
+    rows = shipping.read_shipped(store, store.shipped_segments(None), {"x": "numeric"}, "v1", None)
+    assert rows["x"].tolist() == [1.5, 2.5]

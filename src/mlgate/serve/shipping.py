@@ -31,6 +31,7 @@ DEFAULT_SEGMENT_SECONDS = 300.0
 SHIP_SECONDS = 10.0  # how often the server looks for segments to ship
 GRACE_SECONDS = 2.0  # a segment closed this recently may still receive an append in flight
 REPLICA_FILE = "replica-id"
+UNSHIPPABLE = ".unshippable"  # a segment that cannot be read as a log is kept under this suffix
 NUMERIC_KINDS = ("float", "integer")
 
 
@@ -83,15 +84,20 @@ class Shipper:
                 continue
             try:
                 data = to_parquet(path, kinds or {})
+            except (MlgateError, OSError) as exc:  # this file, not the bucket: set it aside
+                self.problem = str(exc)
+                with contextlib.suppress(OSError):
+                    path.rename(path.with_name(path.name + UNSHIPPABLE))
+                continue
+            try:
                 if data is not None:
                     self.store.ship_segment(self.replica, path.stem + ".parquet", data)
                 path.unlink()
-            except (MlgateError, OSError) as exc:
+            except (MlgateError, OSError) as exc:  # the bucket: try again at the next tick
                 self.problem = str(exc)
                 return shipped
             shipped += 1
         self.shipped += shipped
-        self.problem = None
         return shipped
 
     def _close_by_age(self, *, force: bool) -> None:

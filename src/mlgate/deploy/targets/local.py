@@ -42,7 +42,7 @@ class LocalTarget:
     @contextlib.contextmanager
     def lock(self, wait: float) -> Iterator[None]:
         self.path.mkdir(parents=True, exist_ok=True)
-        _ignore_in_git(self.path)
+        ignore_in_git(self.path)
         deadline = time.monotonic() + wait
         with open(self.path / LOCK, "a+") as handle:
             while True:
@@ -153,9 +153,9 @@ class LocalTarget:
         return self.path
 
 
-def _ignore_in_git(target: Path) -> None:
-    """A target inside ``.mlgate/`` gets a ``.mlgate/.gitignore``, so deployments never show as
-    untracked files."""
+def ignore_in_git(target: Path) -> None:
+    """A target (or a target's local folder) inside ``.mlgate/`` gets a ``.mlgate/.gitignore``,
+    so deployments never show as untracked files."""
     for parent in target.parents:
         if parent.name == ".mlgate":
             ignore = parent / ".gitignore"

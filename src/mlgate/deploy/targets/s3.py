@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import objectstore
+from mlgate.deploy.targets.local import ignore_in_git
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
 
@@ -297,12 +298,7 @@ class S3Target:
         """This machine's folder for the target, inside the repository's ``.mlgate/`` (which
         git is told to ignore)."""
         self._workdir.mkdir(parents=True, exist_ok=True)
-        for parent in self._workdir.parents:
-            if parent.name == ".mlgate":
-                ignore = parent / ".gitignore"
-                if not ignore.exists():
-                    ignore.write_text("*\n")
-                break
+        ignore_in_git(self._workdir)
         return self._workdir
 
     # --- S3 calls ---------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class RequestLog:
             finally:
                 os.close(fd)  # and with it the lock
             if size >= self.max_bytes:
-                _rotate(self.folder / ACTIVE)
+                rotate(self.folder / ACTIVE)
         return True
 
     def _open_active(self) -> int:
@@ -113,7 +113,7 @@ class RequestLog:
         ours = not status.st_size or status.st_ino == self._checked
         if not ours and os.pread(fd, len(self.header), 0) != self.header:
             os.close(fd)
-            _rotate(path)
+            rotate(path)
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             status = os.fstat(fd)
         self._checked = status.st_ino
@@ -163,7 +163,7 @@ def log_files(target: Path, since: str | None = None) -> list[Path]:
     folder = target / FOLDER
     rotated = closed_segments(folder)
     if since is not None:
-        rotated = [p for p in rotated if _closed_at(p) >= since]
+        rotated = [p for p in rotated if closed_at(p) >= since]
     active = folder / ACTIVE
     return [*rotated, *([active] if active.is_file() else [])]
 
@@ -208,7 +208,7 @@ def _read_file(
     """The file's rows, or None for a file with no whole header yet (new, or cut by a crash)."""
     import pandas as pd
 
-    data, cut = _complete_rows(path)
+    data, cut = complete_rows(path)
     if cut and on_partial is not None:
         on_partial(path)
     if not data:
@@ -242,7 +242,7 @@ def _read_file(
     return frame
 
 
-def _complete_rows(path: Path) -> tuple[bytes, bool]:
+def complete_rows(path: Path) -> tuple[bytes, bool]:
     """The file's bytes up to its last newline (a row a crash cut short is dropped), and
     whether anything was dropped."""
     try:
@@ -278,26 +278,12 @@ def closed_segments(folder: Path) -> list[Path]:
     return sorted(folder.glob(ROTATED), key=_rotation_order)
 
 
-def closed_at(path: Path) -> str:
-    """A closed segment's closing time (its name says it), in the log's timestamp format."""
-    return _closed_at(path)
-
-
 def timestamp_seconds_ago(seconds: float) -> str:
     return timestamp(datetime.now(timezone.utc) - timedelta(seconds=seconds))
 
 
 def rotate(path: Path) -> None:
     """Close the active file: rename it after the time it closed."""
-    _rotate(path)
-
-
-def complete_rows(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes up to its last newline, and whether a cut row was dropped."""
-    return _complete_rows(path)
-
-
-def _rotate(path: Path) -> None:
     stamp = now().replace(":", "").replace("-", "")
     rotated, n = path.with_name(f"requests-{stamp}.csv"), 1
     while rotated.exists():  # two rotations in one millisecond
@@ -308,10 +294,10 @@ def _rotate(path: Path) -> None:
 def _rotation_order(path: Path) -> tuple[str, int]:
     """Closing time, then the counter of a second rotation in the same millisecond."""
     _, _, counter = path.stem.removeprefix("requests-").partition("-")
-    return _closed_at(path), int(counter) if counter.isdigit() else 0
+    return closed_at(path), int(counter) if counter.isdigit() else 0
 
 
-def _closed_at(path: Path) -> str:
+def closed_at(path: Path) -> str:
     """A rotated file's closing time in the log's timestamp format."""
     raw = path.stem.removeprefix("requests-")[:20]  # 20261123T180000.123Z
     if len(raw) < 20:

@@ -450,21 +450,9 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
     import resource
 
     project = make_model_project(tmp_path / "project", POLICY, pad_mb=2)
-    deployed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlgate",
-            "deploy",
-            "--model",
-            "models/model.pkl",
-            "--env",
-            "staging",
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    command = [sys.executable, "-m", "mlgate", "deploy", "--model", "models/model.pkl"]
+    command += ["--env", "staging"]
+    deployed = subprocess.run(command, cwd=project, capture_output=True, text=True)
     assert deployed.returncode == 0, deployed.stderr
     before = current(project, "staging")
     write_params(project, {"train": {"C": 0.01}})
@@ -475,16 +463,7 @@ def test_a_full_disk_during_a_deploy_exits_2_keeps_current_and_logs_the_attempt(
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
     failed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlgate",
-            "deploy",
-            "--model",
-            "models/model.pkl",
-            "--env",
-            "staging",
-        ],
+        command,
         cwd=project,
         capture_output=True,
         text=True,

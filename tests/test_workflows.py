@@ -71,6 +71,18 @@ def push_model(developer: Path, branch: str, flip: float) -> str:
     return git(developer, "rev-parse", "HEAD")
 
 
+def scheduled(sha: str, server: FakeGitHub) -> dict[str, str]:
+    """The context of the retrain workflow's nightly run on main."""
+    return {
+        "github.token": "t0ken",
+        "github.ref": "refs/heads/main",
+        "github.sha": sha,
+        "github.event_name": "schedule",
+        "github.repository": "team/model",
+        "github.api_url": server.url,
+    }
+
+
 def pull_request_job(
     workflows: Path, developer: Path, origin: Path, sha: str, server: FakeGitHub, workspace: Path
 ) -> Job:
@@ -154,14 +166,7 @@ def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
     sha = git(developer, "rev-parse", "HEAD")
     upstream.write_text("0.0")
     with fake_github() as server:
-        context = {
-            "github.token": "t0ken",
-            "github.ref": "refs/heads/main",
-            "github.sha": sha,
-            "github.event_name": "schedule",
-            "github.repository": "team/model",
-            "github.api_url": server.url,
-        }
+        context = scheduled(sha, server)
         job = run_job(
             workflows / "retrain.yml", "retrain", tmp_path / "run", origin.as_uri(), sha, context
         )
@@ -347,15 +352,7 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
 
     def retrain_job(run: str) -> Job:
         sha = git(origin, "rev-parse", "main")
-        context = {
-            "github.token": "t0ken",
-            "github.ref": "refs/heads/main",
-            "github.sha": sha,
-            "github.event_name": "schedule",
-            "github.repository": "team/model",
-            "github.api_url": server.url,
-            "vars.MLGATE_MONITOR_ENV": "production",
-        }
+        context = scheduled(sha, server) | {"vars.MLGATE_MONITOR_ENV": "production"}
         return run_job(
             workflows / "retrain.yml", "retrain", tmp_path / run, origin.as_uri(), sha, context
         )

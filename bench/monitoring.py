@@ -65,44 +65,46 @@ def evidently_python(venv: Path) -> Path:
     return python
 
 
-def make_frames(reference_rows: int, current_rows: int):  # type: ignore[no-untyped-def]
-    """(reference, current, column kinds): see the module's docstring."""
+def draw(rows: int, seed: int, drifted: bool):  # type: ignore[no-untyped-def]
+    """``rows`` rows of the benchmark's 20 columns (see the module's docstring)."""
     import numpy as np
     import pandas as pd
 
-    def draw(rows: int, seed: int, drifted: bool) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        columns = {}
-        for i in range(NUMERIC):
-            shift = 0.5 if drifted and i < SHIFTED else 0.0
-            shape = i % 4
-            if shape == 0:
-                values = rng.normal(100 + shift * 15, 15, rows)
-            elif shape == 1:
-                values = np.exp(rng.normal(3 + shift * 1.0, 1.0, rows))
-            elif shape == 2:
-                values = rng.gamma(2.0, 50.0, rows) + shift * 100
-            else:
-                values = rng.poisson(4 + shift * 2, rows).astype(float)
-            columns[f"num_{i:02d}"] = np.round(values, 3)
-        mix = [0.4, 0.3, 0.2, 0.1]
-        columns["shop"] = rng.choice(
-            ["grocery", "fuel", "online", "travel"],
-            rows,
-            p=[0.25, 0.25, 0.25, 0.25] if drifted else mix,
-        )
-        columns["country"] = rng.choice([f"c{i}" for i in range(10)], rows)
-        columns["card_present"] = (rng.random(rows) < 0.7).astype(int)
-        columns["night"] = (rng.random(rows) < 0.1).astype(int)
-        return pd.DataFrame(columns)
-
-    reference, current = draw(reference_rows, 1, False), draw(current_rows, 2, True)
-    numeric = [c for c in reference.columns if c.startswith("num_")]
-    return (
-        reference,
-        current,
-        {"numeric": numeric, "categorical": ["shop", "country", "card_present", "night"]},
+    rng = np.random.default_rng(seed)
+    columns = {}
+    for i in range(NUMERIC):
+        shift = 0.5 if drifted and i < SHIFTED else 0.0
+        shape = i % 4
+        if shape == 0:
+            values = rng.normal(100 + shift * 15, 15, rows)
+        elif shape == 1:
+            values = np.exp(rng.normal(3 + shift * 1.0, 1.0, rows))
+        elif shape == 2:
+            values = rng.gamma(2.0, 50.0, rows) + shift * 100
+        else:
+            values = rng.poisson(4 + shift * 2, rows).astype(float)
+        columns[f"num_{i:02d}"] = np.round(values, 3)
+    mix = [0.4, 0.3, 0.2, 0.1]
+    columns["shop"] = rng.choice(
+        ["grocery", "fuel", "online", "travel"],
+        rows,
+        p=[0.25, 0.25, 0.25, 0.25] if drifted else mix,
     )
+    columns["country"] = rng.choice([f"c{i}" for i in range(10)], rows)
+    columns["card_present"] = (rng.random(rows) < 0.7).astype(int)
+    columns["night"] = (rng.random(rows) < 0.1).astype(int)
+    return pd.DataFrame(columns)
+
+
+KINDS = {
+    "numeric": [f"num_{i:02d}" for i in range(NUMERIC)],
+    "categorical": ["shop", "country", "card_present", "night"],
+}
+
+
+def make_frames(reference_rows: int, current_rows: int):  # type: ignore[no-untyped-def]
+    """(reference, current, column kinds): see the module's docstring."""
+    return draw(reference_rows, 1, False), draw(current_rows, 2, True), KINDS
 
 
 def write_log(folder: Path, current, version: str) -> list[Path]:  # type: ignore[no-untyped-def]
@@ -115,6 +117,35 @@ def write_log(folder: Path, current, version: str) -> list[Path]:  # type: ignor
     return requestlog.log_files(folder)
 
 
+def run_evidently(evidently: Path, folder: Path, reference, current, repeat: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Evidently's DataDriftPreset on the frames (written as CSV, read by its own process):
+    its times, each column's method, score and threshold, and the columns it calls drifted."""
+    reference.to_csv(folder / "reference.csv", index=False)
+    current.to_csv(folder / "current.csv", index=False)
+    run = subprocess.run(
+        [
+            str(evidently),
+            "-c",
+            EVIDENTLY_RUN,
+            str(folder / "reference.csv"),
+            str(folder / "current.csv"),
+            json.dumps(KINDS),
+            str(repeat),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"Evidently failed:\n{run.stderr[-3000:]}")
+    theirs = json.loads(run.stdout.strip().splitlines()[-1])
+    theirs["drifted"] = sorted(
+        name
+        for name, (method, value, threshold) in theirs["columns"].items()
+        if (value < threshold if "p_value" in method else value >= threshold)
+    )
+    return theirs  # type: ignore[no-any-return]
+
+
 def bench_monitor(args: argparse.Namespace) -> None:
     from mlgate.monitor import drift, monitor
     from mlgate.policy import Monitoring
@@ -122,7 +153,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
 
     evidently = evidently_python(Path(args.evidently_venv))
     rows = args.monitor_rows
-    reference, current, kinds = make_frames(50_000, rows)
+    reference, current, _ = make_frames(50_000, rows)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         profile = drift.parse_profile(
@@ -140,24 +171,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
             result = monitor.judge(frame, ref, "bench", Monitoring())
             read_times.append(middle - start)
             judge_times.append(time.perf_counter() - middle)
-        reference.to_csv(folder / "reference.csv", index=False)
-        current.to_csv(folder / "current.csv", index=False)
-        run = subprocess.run(
-            [
-                str(evidently),
-                "-c",
-                EVIDENTLY_RUN,
-                str(folder / "reference.csv"),
-                str(folder / "current.csv"),
-                json.dumps(kinds),
-                str(args.repeat),
-            ],
-            capture_output=True,
-            text=True,
-        )
-    if run.returncode != 0:
-        raise SystemExit(f"Evidently failed:\n{run.stderr[-3000:]}")
-    theirs = json.loads(run.stdout.strip().splitlines()[-1])
+        theirs = run_evidently(evidently, folder, reference, current, args.repeat)
     ours = statistics.median(r + j for r, j in zip(read_times, judge_times, strict=True))
     print(
         f"monitor: {rows:,} logged rows x 20 columns ({size:.0f} MiB of CSV) against a 50,000-row "
@@ -175,11 +189,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
         f"  ratio: mlgate, reading included, {statistics.median(theirs['times']) / ours:.1f}x faster "
         "than Evidently's report alone"
     )
-    evidently_drifted = sorted(
-        name
-        for name, (method, value, threshold) in theirs["columns"].items()
-        if (value < threshold if "p_value" in method else value >= threshold)
-    )
+    evidently_drifted = theirs["drifted"]
     print(f"  drifted, mlgate:    {', '.join(result.drifted) if result else ''}")
     print(f"  drifted, Evidently: {', '.join(evidently_drifted)}")
     if result is not None:

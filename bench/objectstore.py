@@ -46,7 +46,9 @@ def bench_replicas(args: argparse.Namespace) -> None:
             capture_output=True,
         )
         params = (project / "params.yaml").read_text()
-        (project / "params.yaml").write_text(params.replace("random_state: 42", "random_state: 7", 1))
+        (project / "params.yaml").write_text(
+            params.replace("random_state: 42", "random_state: 7", 1)
+        )
         subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True)
         commit_all(project, "another seed")
         subprocess.run(
@@ -134,3 +136,118 @@ def _wait_all(ports: list[int], version: str, seconds: float) -> None:
             except OSError:
                 pass
         time.sleep(0.01)
+
+
+MONITOR_REPLICAS = 8
+MONITOR_RUN = """\
+import json, resource, sys, time, types
+start = time.perf_counter()
+from pathlib import Path
+from mlgate.deploy.targets import open_target
+from mlgate.monitor import drift, monitor
+from mlgate.policy import Monitoring
+url, root, profile_path = sys.argv[1:4]
+profile = drift.parse_profile(json.loads(Path(profile_path).read_text()), profile_path)
+reference = monitor.Reference(profile, "bench reference")
+env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
+deployment = types.SimpleNamespace(monitoring=True, version="v1", artifact="bench")
+imported = time.perf_counter()
+table, subject = monitor.logged_data(env, deployment, reference)
+read = time.perf_counter()
+report = monitor.judge(table, reference, subject, Monitoring())
+done = time.perf_counter()
+print(json.dumps({
+    "imports": imported - start, "read": read - imported, "tests": done - read,
+    "total": done - start, "rows": report.rows, "drifted": report.drifted, "subject": subject,
+    "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "scores": {c.name: c.score for c in report.columns},
+}))
+"""
+
+
+def bench_monitor_replicas(args: argparse.Namespace) -> None:
+    """`mlgate monitor --env` over 8 replicas' shipped segments on the loopback store, against
+    Evidently's DataDriftPreset on a 1,000,000-row sample of the same traffic."""
+    from monitoring import KINDS, draw, evidently_python, run_evidently
+
+    from mlgate.deploy.targets import S3Target
+    from mlgate.monitor import drift
+    from mlgate.serve import requestlog, shipping
+    from s3server import running
+
+    evidently = evidently_python(Path(args.evidently_venv))
+    rows = args.monitor_rows
+    per_replica = rows // MONITOR_REPLICAS
+    kinds = {name: "float" for name in KINDS["numeric"]}
+    kinds.update(shop="text", country="text", card_present="integer", night="integer")
+    with running() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(server.environment)
+        url = f"s3://{server.bucket}/monitor"
+        start = time.perf_counter()
+        for replica in range(MONITOR_REPLICAS):  # each replica logs its traffic, then ships it
+            workdir = Path(tmp) / f"replica-{replica}"
+            log = requestlog.RequestLog(workdir, list(draw(1, 0, False).columns))
+            for part in range(0, per_replica, 250_000):
+                frame = draw(min(250_000, per_replica - part), 100 + replica * 100 + part, True)
+                for chunk in range(0, len(frame), 10_000):
+                    block = frame.iloc[chunk : chunk + 10_000]
+                    log.append("v1", block, (block["num_00"] > 110).astype(int).tolist())
+            store = S3Target(url, workdir)
+            shipping.Shipper(store, workdir, 3600).tick(kinds, closing=True)
+            print(f"  (replica {replica + 1} logged and shipped {per_replica:,} rows)", flush=True)
+        keys = S3Target(url, Path(tmp) / "lister").shipped_segments(None)
+        stored = sum(
+            len(S3Target(url, Path(tmp) / "lister").read_segment(k)) for k in keys[:1]
+        ) * len(keys)
+        print(
+            f"  ({len(keys)} segments, about {stored / 2**20:.0f} MiB of Parquet, written in "
+            f"{time.perf_counter() - start:.0f} s)"
+        )
+        reference = draw(50_000, 1, False)
+        profile = Path(tmp) / "profile.json"
+        profile.write_text(json.dumps(drift.profile_frame(reference, list(reference.columns))))
+
+        def monitor_once(root: Path) -> dict:  # type: ignore[type-arg]
+            run = subprocess.run(
+                [sys.executable, "-c", MONITOR_RUN, url, str(root), str(profile)],
+                capture_output=True,
+                text=True,
+            )
+            if run.returncode != 0:
+                raise SystemExit(f"monitor failed:\n{run.stderr[-3000:]}")
+            return json.loads(run.stdout.strip().splitlines()[-1])
+
+        cold, warm = [], []
+        for repeat in range(args.repeat):
+            root = Path(tmp) / f"monitor-{repeat}"  # a machine that never fetched a segment
+            cold.append(monitor_once(root))
+            warm.append(monitor_once(root))  # the same machine again: segments cached
+        current = draw(1_000_000, 2, True)
+        theirs = run_evidently(evidently, Path(tmp), reference, current, args.repeat)
+
+    def median(runs: list[dict], key: str) -> float:  # type: ignore[type-arg]
+        return statistics.median(r[key] for r in runs)
+
+    print(
+        f"monitor --env over {cold[0]['rows']:,} logged rows x 20 columns, "
+        f"{MONITOR_REPLICAS} replicas' segments on the loopback store; median of {args.repeat}:"
+    )
+    for name, runs in (("first run (fetches every segment)", cold), ("again (cached)", warm)):
+        print(
+            f"  {name}: {median(runs, 'total'):.2f} s (imports {median(runs, 'imports'):.2f}, "
+            f"fetch and open {median(runs, 'read'):.2f}, tests {median(runs, 'tests'):.2f}); "
+            f"peak memory {max(r['peak_mib'] for r in runs):,.0f} MiB"
+        )
+    evidently_time = statistics.median(theirs["times"])
+    ours = median(cold, "total")
+    print(
+        f"  Evidently DataDriftPreset on a 1,000,000-row sample (frames already in memory): "
+        f"{evidently_time:.2f} s"
+    )
+    print(
+        f"  rows per second: mlgate (first run, everything included) "
+        f"{cold[0]['rows'] / ours:,.0f}, Evidently {1_000_000 / evidently_time:,.0f} "
+        f"({cold[0]['rows'] / ours / (1_000_000 / evidently_time):.1f}x)"
+    )
+    print(f"  drifted, mlgate:    {', '.join(cold[0]['drifted'])}")
+    print(f"  drifted, Evidently: {', '.join(theirs['drifted'])}")

@@ -8,6 +8,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
     python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
+    python bench/run.py monitor-replicas [--monitor-rows 10000000] [--repeat 3]
     python bench/run.py pushed [--repeat 9]
     python bench/run.py replicas [--serve-rows 20000] [--repeat 5]
 """
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from monitoring import bench_monitor  # noqa: E402
-from objectstore import bench_replicas  # noqa: E402
+from objectstore import bench_monitor_replicas, bench_replicas  # noqa: E402
 from serving import bench_serve  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
@@ -509,6 +510,7 @@ BENCHMARKS = {
     "monitor": bench_monitor,
     "pushed": bench_pushed,
     "replicas": bench_replicas,
+    "monitor-replicas": bench_monitor_replicas,
     "registry": bench_registry,
     "serve": bench_serve,
     "significance": bench_significance,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlgate.errors import MlgateError
+from mlgate.monitor import logtable
 from mlgate.serve import requestlog, shipping
 
 
@@ -29,7 +30,19 @@ class FolderStore:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.parquet"))
 
     def read_segment(self, key: str) -> bytes:
+        self.reads += 1
         return (self.root / key).read_bytes()
+
+    reads = 0
+
+
+def read_shipped(
+    store: FolderStore, cache: Path, columns: dict[str, str], version: str | None
+) -> pd.DataFrame:
+    """Every shipped row of ``version`` as a frame, as `mlgate monitor` reads them."""
+    fetched = logtable.fetch(store, store.shipped_segments(None), cache)
+    table = logtable.Table(columns, logtable.open_segments(fetched, columns, version, None), None)
+    return pd.DataFrame({name: table[name] for name in columns})
 
 
 @pytest.mark.faults
@@ -59,7 +72,7 @@ def test_shipped_segments_read_back_as_the_local_log(tmp_path: Path) -> None:
     assert shipper.tick(kinds, closing=True) == 0  # nothing left; shipping twice is harmless
     assert not requestlog.log_files(workdir)
     keys = store.shipped_segments(None)
-    shipped = shipping.read_shipped(store, keys, columns, "v1", None)
+    shipped = read_shipped(store, tmp_path / "cache", columns, "v1")
 
     assert keys[0].split("/", 1)[0] == shipping.replica_name(workdir)
     pd.testing.assert_frame_equal(
@@ -68,14 +81,16 @@ def test_shipped_segments_read_back_as_the_local_log(tmp_path: Path) -> None:
         check_categorical=False,
     )
     assert local["zip"].astype(str).tolist() == frame["zip"].tolist()  # text stays text
-    assert len(shipping.read_shipped(store, keys, columns, "v2", None)) == 5
+    assert len(read_shipped(store, tmp_path / "cache", columns, "v2")) == 5
+    assert store.reads == 1  # fetched once, then read from the cache
 
 
 def test_a_segment_that_is_not_parquet_is_one_line_naming_it(tmp_path: Path) -> None:
     store = FolderStore(tmp_path / "bucket")
     store.ship_segment("replica-1", "requests-20261201T000000.000Z.parquet", b"PAR1 not really")
     with pytest.raises(MlgateError, match=r"requests-20261201T000000.000Z.parquet is not Parquet"):
-        shipping.read_shipped(store, store.shipped_segments(None), {"x": "numeric"}, None, None)
+        read_shipped(store, tmp_path / "cache", {"x": "numeric"}, None)
+    assert not list((tmp_path / "cache").rglob("*.parquet"))  # fetched again next time
 
 
 def test_a_segment_that_cannot_be_read_is_set_aside_and_the_next_ones_ship(tmp_path: Path) -> None:
@@ -98,5 +113,5 @@ def test_a_segment_that_cannot_be_read_is_set_aside_and_the_next_ones_ship(tmp_p
     assert [p.name for p in folder.iterdir()] == [
         "requests-20261201T000001.000Z.csv" + shipping.UNSHIPPABLE
     ]
-    rows = shipping.read_shipped(store, store.shipped_segments(None), {"x": "numeric"}, "v1", None)
+    rows = read_shipped(store, tmp_path / "cache", {"x": "numeric"}, "v1")
     assert rows["x"].tolist() == [1.5, 2.5]

@@ -215,6 +215,8 @@ def _category_counts(present: pd.Series) -> dict[str, int]:
     """Rows per category, counted by pandas (hashing), then keys spelled one way."""
     counts: dict[str, int] = {}
     for value, count in present.value_counts(sort=False).items():
+        if not count:  # a category with no row (the dtype keeps every category it knew)
+            continue
         key = category_key(value)
         counts[key] = counts.get(key, 0) + int(count)
     return counts
@@ -299,7 +301,7 @@ def compare(
     import numpy as np
     import pandas as pd
 
-    column = pd.Series(values)
+    column = pd.Series(values, copy=False)
     present = column.dropna()
     missing = len(column) - len(present)
     if len(present) == 0:

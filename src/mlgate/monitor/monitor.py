@@ -24,10 +24,10 @@ from mlgate import dvcfiles, git
 from mlgate.deploy import deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
-from mlgate.monitor import drift
+from mlgate.monitor import drift, logtable
 from mlgate.policy import Monitoring
 from mlgate.registry import release
-from mlgate.serve import requestlog, shipping
+from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,7 +164,7 @@ def logged_data(
     reference: Reference,
     since: timedelta | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[logtable.Table, str]:
     """The current version's logged rows (since ``since`` ago), and a description of them.
     ``progress(done, total)`` is told the bytes read."""
     cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
@@ -184,19 +184,15 @@ def logged_data(
             progress(done, total)
 
     cut: list[Path] = []
-    frame = requestlog.read(
-        files, logged_kinds(reference), deployment.version, cutoff, step, on_partial=cut.append
-    )
+    kinds = logged_kinds(reference)
+    frame = requestlog.read(files, kinds, deployment.version, cutoff, step, on_partial=cut.append)
     shipped = ""
+    segments: list[logtable.Segment] = []
     if isinstance(env.target, SegmentStore):  # every replica's closed segments, from the bucket
-        import pandas as pd
-
         keys = env.target.shipped_segments(cutoff)
-        remote = shipping.read_shipped(
-            env.target, keys, logged_kinds(reference), deployment.version, cutoff
-        )
-        if remote is not None:
-            frame = pd.concat([remote, frame], ignore_index=True)
+        cache = env.target.workdir() / logtable.CACHE
+        fetched = logtable.fetch(env.target, keys, cache)
+        segments = logtable.open_segments(fetched, kinds, deployment.version, cutoff)
         replicas = len({key.rsplit("/", 2)[-2] for key in keys})
         shipped = (
             f" ({len(keys)} segment{'' if len(keys) == 1 else 's'} from {replicas} "
@@ -208,7 +204,7 @@ def logged_data(
         f"; {len(cut)} row{'s' if len(cut) > 1 else ''} a crash cut short dropped" if cut else ""
     )
     return (
-        frame,
+        logtable.Table(kinds, segments, frame),
         f"{env.name} ({deployment.artifact} {deployment.version}), "
         f"requests{window}{shipped}{dropped}",
     )
@@ -239,8 +235,13 @@ def batch_data(path: Path, reference: Reference) -> pd.DataFrame:
     return frame[list(kinds)]
 
 
-def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Monitoring) -> Report:
-    """Test each of the reference's columns in ``frame``."""
+def judge(
+    frame: pd.DataFrame | logtable.Table, reference: Reference, subject: str, options: Monitoring
+) -> Report:
+    """Test each of the reference's columns in ``frame`` (a logtable.Table reads each column
+    as its test starts, so only the columns being tested are in memory)."""
+    import pandas as pd
+
     profiles = reference.profile.columns
     rows = len(frame)
     if rows < options.min_rows:
@@ -256,7 +257,9 @@ def judge(frame: pd.DataFrame, reference: Reference, subject: str, options: Moni
     if reference.predictions is not None and PREDICTION in frame:
         served = frame[PREDICTION].dropna()
         if len(served):
-            prediction = drift.compare(reference.predictions, served.astype(str))
+            if not isinstance(served.dtype, pd.CategoricalDtype):  # categories are logged text
+                served = served.astype(str)
+            prediction = drift.compare(reference.predictions, served)
     return Report(subject, reference.label, rows, options, columns, prediction)
 
 

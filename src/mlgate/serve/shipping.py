@@ -19,7 +19,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,45 +147,3 @@ def to_parquet(path: Path, kinds: dict[str, str]) -> bytes | None:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
-
-
-def read_shipped(
-    store: SegmentStore,
-    keys: Sequence[str],
-    columns: dict[str, str],
-    version: str | None,
-    since: str | None,
-) -> Any:
-    """The shipped segments' rows of ``version`` since ``since``, typed as the local log's
-    reader types them (numbers as float64, text as categories)."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    wanted = [*requestlog.FIXED_COLUMNS, *columns]
-    parts = []
-    for key in keys:
-        try:
-            table = pq.read_table(io.BytesIO(store.read_segment(key)))
-        except (pa.ArrowException, ValueError, OSError) as exc:
-            raise MlgateError(f"the shipped log segment {key} is not Parquet: {exc}") from None
-        missing = [name for name in wanted if name not in table.column_names]
-        if missing:
-            continue  # another version's columns: none of its rows are this version's
-        frame = table.select(wanted).to_pandas()
-        for name, kind in columns.items():
-            frame[name] = (
-                pd.to_numeric(frame[name], errors="coerce").astype("float64")
-                if kind == "numeric"
-                else frame[name].astype("string").astype("category")
-            )
-        parts.append(frame)
-    if not parts:
-        return None
-    frame = pd.concat(parts, ignore_index=True)
-    keep = pd.Series(True, index=frame.index)
-    if version is not None:
-        keep &= frame["version"] == version
-    if since is not None:
-        keep &= frame["time"] >= since
-    return frame[keep].reset_index(drop=True)

@@ -432,7 +432,17 @@ def check_ref_command(ref: str) -> None:
     show_default=True,
     help="Seconds to wait for another deploy to the same environment.",
 )
-def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) -> None:
+@click.option(
+    "--runtime",
+    type=click.Choice(["auto", "onnx", "pickle"]),
+    default="auto",
+    show_default=True,
+    help="auto: compile the model to ONNX and serve that when it agrees with the pickle (else "
+    "the pickle, saying why); onnx: refuse a model that does not compile; pickle: do not try.",
+)
+def deploy_command(
+    model_ref: str, env_name: str, monitoring: str, wait: float, runtime: str
+) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import deployments, environments, resolve
 
@@ -454,6 +464,7 @@ def deploy_command(model_ref: str, env_name: str, monitoring: str, wait: float) 
         monitoring=monitoring == "enable",
         wait=wait,
         predictions=predictions,
+        runtime=runtime,
     )
     click.echo(_deployed(done, env))
     if why:
@@ -811,9 +822,10 @@ def _deployed(
         else "smoke test: the model loads; its card has no input example"
     )
     previous = f"; was {done.previous}" if done.previous else ""
+    note = f" ({done.runtime_note})" if done.runtime_note else ""
     return (
         f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
-        f"at {env.target.location}{previous}; {smoke}."
+        f"at {env.target.location}{previous}; {smoke}.\nRuntime: {done.runtime}{note}."
     )
 
 

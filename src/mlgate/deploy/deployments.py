@@ -4,7 +4,8 @@ switched to atomically, every attempt logged.
 What a target holds (``deploy.targets`` says how each kind of storage keeps it safe)::
 
     versions/<version>/  the model file, its card (model.json), the training data's reference
-                         profile (profile.json) when there is one, deployed.json (what it is)
+                         profile (profile.json) when there is one, deployed.json (what it is),
+                         model.onnx when the model compiles (mlgate.deploy.compiled)
     current              JSON: the deployment being served, replaced whole
     the log              one JSON record per deploy or rollback, failed ones too
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import defaults, git
+from mlgate.deploy import compiled
 from mlgate.deploy.environments import Environment
 from mlgate.deploy.modelfile import (
     CARD_FILE,
@@ -38,6 +40,7 @@ from mlgate.deploy.modelfile import (
 )
 from mlgate.deploy.resolve import Model, companion, fetch
 from mlgate.errors import MlgateError, Refused, first_line
+from mlgate.files import file_md5
 from mlgate.serve import payload
 
 DEPLOYED_FILE = "deployed.json"
@@ -66,6 +69,9 @@ class Deployment:
     previous: str | None  # the version served before
     error: str | None = None
     smoke_rows: int = 0  # rows of the input example predicted before switching
+    runtime: str = compiled.PICKLE  # what serves it: the pickle, or model.onnx
+    onnx_md5: str | None = None
+    runtime_note: str | None = None  # the ONNX parity checked, or why the pickle serves
 
 
 def deploy(
@@ -77,11 +83,14 @@ def deploy(
     wait: float = DEFAULT_WAIT,
     who: str | None = None,
     predictions: dict[str, Any] | None = None,
+    runtime: str = compiled.AUTO,
 ) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
     ``current``. On any failure ``current`` is untouched and the failure is logged.
     ``predictions``: the evaluation-time predictions' profile, kept with the version for
-    `mlgate monitor`'s prediction drift."""
+    `mlgate monitor`'s prediction drift. ``runtime``: ``auto`` compiles the model to ONNX and
+    serves that when it matches the pickle (else the pickle, saying why), ``onnx`` refuses a
+    model that does not compile, ``pickle`` does not try."""
     with env.target.lock(wait):
         _recover(env)
         previous = read_current(env)
@@ -100,8 +109,14 @@ def deploy(
             monitoring,
             previous.version if previous else None,
         )
+        why_not: list[str] = []  # why the model did not compile
         return _switch_after_checks(
-            env, record, previous, lambda: _install(root, model, env, record, predictions)
+            env,
+            record,
+            previous,
+            lambda: _install(root, model, env, record, predictions, runtime, why_not),
+            runtime,
+            why_not,
         )
 
 
@@ -136,14 +151,21 @@ def rollback(
             verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
             return version_dir
 
-        return _switch_after_checks(env, record, current, verified)
+        # compiled before: checked again; served by its pickle before: so again
+        runtime = compiled.AUTO if target.runtime == compiled.ONNX else compiled.PICKLE
+        return _switch_after_checks(env, record, current, verified, runtime, [])
 
 
 def _switch_after_checks(
-    env: Environment, record: Deployment, previous: Deployment | None, prepare: Callable[[], Path]
+    env: Environment,
+    record: Deployment,
+    previous: Deployment | None,
+    prepare: Callable[[], Path],
+    runtime: str,
+    why_not: list[str],
 ) -> Deployment:
-    """``prepare`` the version's folder (verified), smoke-test it, then switch to it; on any
-    failure log the attempt and leave ``current`` alone."""
+    """``prepare`` the version's folder (verified), smoke-test it, choose its runtime, then
+    switch to it; on any failure log the attempt and leave ``current`` alone."""
     try:
         version_dir = prepare()
         card = read_card(version_dir / CARD_FILE)
@@ -153,7 +175,9 @@ def _switch_after_checks(
             )
         model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
-        done = _replace(record, smoke_rows=rows)
+        done = _choose_runtime(
+            _replace(record, smoke_rows=rows), model, version_dir, card, runtime, why_not
+        )
         _write_current(env, done)
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
@@ -164,6 +188,58 @@ def _switch_after_checks(
     with contextlib.suppress(OSError):
         _append(env, done)
     return done
+
+
+def _choose_runtime(
+    record: Deployment,
+    model: Any,
+    folder: Path,
+    card: dict[str, Any],
+    runtime: str,
+    why_not: list[str],
+) -> Deployment:
+    """The record with the runtime that will serve it: ONNX when the version has a compiled
+    model that agrees with the pickle (checked here, on this machine), else the pickle."""
+    if runtime == compiled.PICKLE:
+        note = record.runtime_note if record.action == "rollback" else None
+        return _replace(
+            record, runtime=compiled.PICKLE, onnx_md5=None, runtime_note=note or "--runtime pickle"
+        )
+    path = folder / compiled.ONNX_FILE
+    try:
+        if why_not:
+            raise compiled.NotCompiled(why_not[0])
+        if not path.is_file():
+            raise compiled.NotCompiled(
+                f"{record.version} was deployed to this target before without a compiled "
+                "model (--runtime pickle, or an mlgate that did not compile)"
+            )
+        if record.action == "rollback" and record.onnx_md5:
+            verify(path, record.onnx_md5, f"{record.environment} {record.version}")
+        profile = _read_json(folder / PROFILE_FILE)
+        rows = compiled.check_parity(
+            model,
+            compiled.load(path, card),
+            compiled.parity_rows(card, profile),
+            input_is_array=card.get("input") == "array",
+        )
+    except compiled.NotCompiled as exc:
+        if runtime == compiled.ONNX:
+            raise Refused(f"--runtime onnx: {exc}") from None
+        return _replace(record, runtime=compiled.PICKLE, onnx_md5=None, runtime_note=str(exc))
+    note = (
+        f"agrees with the pickle on {rows:,} rows: the same labels, probabilities within "
+        f"{compiled.TOLERANCE:g}"
+    )
+    return _replace(record, runtime=compiled.ONNX, onnx_md5=file_md5(path), runtime_note=note)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _disk_problem(exc: OSError, env: Environment) -> str:
@@ -218,10 +294,13 @@ def _install(
     model: Model,
     env: Environment,
     record: Deployment,
-    predictions: dict[str, Any] | None = None,
+    predictions: dict[str, Any] | None,
+    runtime: str,
+    why_not: list[str],
 ) -> Path:
-    """``versions/<version>/`` with the verified model, its card and deployed.json, published
-    all at once; or kept when it already holds the same model."""
+    """``versions/<version>/`` with the verified model, its card, deployed.json and the model
+    compiled to ONNX (unless ``runtime`` is pickle; ``why_not`` is told why it did not
+    compile), published all at once; or kept when it already holds the same model."""
     if env.target.has_version(model.version):
         final = env.target.version_folder(model.version)
         verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
@@ -229,7 +308,10 @@ def _install(
 
     def fill(staging: Path) -> None:
         fetch(root, model, staging / record.model_file)
-        (staging / CARD_FILE).write_bytes(companion(root, model, ".json") or b"{}")
+        card = companion(root, model, ".json") or b"{}"
+        (staging / CARD_FILE).write_bytes(card)
+        if runtime != compiled.PICKLE:
+            _compile(staging / record.model_file, model.md5, staging / CARD_FILE, why_not)
         profile = companion(root, model, PROFILE_SUFFIX)
         if profile is not None:
             (staging / PROFILE_FILE).write_bytes(profile)
@@ -244,6 +326,17 @@ def _install(
 
     env.target.install_version(model.version, fill)
     return env.target.version_folder(model.version)
+
+
+def _compile(model_file: Path, md5: str, card_file: Path, why_not: list[str]) -> None:
+    """model.onnx beside the verified model file, or the reason in ``why_not``."""
+    verify(model_file, md5, str(model_file.name))
+    try:
+        data = compiled.compile_model(load_model(model_file), read_card(card_file))
+    except compiled.NotCompiled as exc:
+        why_not.append(str(exc))
+        return
+    (model_file.parent / compiled.ONNX_FILE).write_bytes(data)
 
 
 def _write_current(env: Environment, done: Deployment) -> None:
@@ -298,7 +391,7 @@ _TEXT_FIELDS = (
 )
 
 
-_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error")
+_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error", "onnx_md5", "runtime_note")
 
 
 def _deployment(data: Any) -> Deployment:
@@ -313,6 +406,10 @@ def _deployment(data: Any) -> Deployment:
             raise TypeError(f"'{name}' is not text")
     if not isinstance(data.get("monitoring", False), bool):
         raise TypeError("'monitoring' is not true or false")
+    if data.get("runtime", compiled.PICKLE) not in (compiled.PICKLE, compiled.ONNX):
+        raise TypeError("'runtime' is neither pickle nor onnx")
+    if data.get("runtime") == compiled.ONNX and not isinstance(data.get("onnx_md5"), str):
+        raise TypeError("'onnx_md5' is missing for the onnx runtime")
     rows = data.get("smoke_rows", 0)
     if isinstance(rows, bool) or not isinstance(rows, int):
         raise TypeError("'smoke_rows' is not a whole number")

@@ -83,7 +83,9 @@ class ArrayInput:
 def servable(model: Any, card: dict[str, Any]) -> Any:
     """The model as the server calls it: with a frame, or with an array when the card says its
     input is one (`mlgate describe` of a model fitted on a matrix)."""
-    return ArrayInput(model) if card.get("input") == "array" else model
+    if card.get("input") != "array" or getattr(model, "runtime", None) == "onnx":
+        return model  # a compiled model takes the card's columns in either shape
+    return ArrayInput(model)
 
 
 NO_CARD = (

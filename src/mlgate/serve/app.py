@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate import defaults
-from mlgate.deploy import deployments, environments, modelfile
+from mlgate.deploy import compiled, deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
 from mlgate.serve import batching, payload, requestlog, shipping
@@ -110,13 +110,21 @@ class ModelHolder:
 
     def _load(self, deployment: deployments.Deployment) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)
-        model_file = folder / deployment.model_file
-        modelfile.verify(model_file, deployment.md5, f"{self.env.name} {deployment.version}")
-        model = modelfile.load_model(model_file)
         card = modelfile.read_card(folder / modelfile.CARD_FILE)
-        modelfile.smoke_test(model, card)
-        _one_thread_per_prediction(model)
-        model = modelfile.servable(model, card)
+        what = f"{self.env.name} {deployment.version}"
+        if deployment.runtime == compiled.ONNX and deployment.onnx_md5:
+            # the compiled model: no pickle is read, let alone unpickled
+            onnx_file = folder / compiled.ONNX_FILE
+            modelfile.verify(onnx_file, deployment.onnx_md5, what)
+            model: Any = compiled.load(onnx_file, card)
+            modelfile.smoke_test(model, card)
+        else:
+            model_file = folder / deployment.model_file
+            modelfile.verify(model_file, deployment.md5, what)
+            model = modelfile.load_model(model_file)
+            modelfile.smoke_test(model, card)
+            _one_thread_per_prediction(model)
+            model = modelfile.servable(model, card)
         features = payload.features_of(card)
         log = None
         if deployment.monitoring:
@@ -227,7 +235,16 @@ def create_app(
         started, loaded = time.perf_counter(), holder.loaded
         if loaded is None:
             return answer("/version", 503, {"error": f"no model: {holder.problem}"}, started)
-        shown = ("artifact", "version", "md5", "commit", "environment", "time", "monitoring")
+        shown = (
+            "artifact",
+            "version",
+            "md5",
+            "commit",
+            "environment",
+            "time",
+            "monitoring",
+            "runtime",
+        )
         described = {k: v for k, v in asdict(loaded.deployment).items() if k in shown}
         return answer("/version", 200, {**described, **_refused(holder)}, started)
 
@@ -397,7 +414,7 @@ class _Metrics:
         self.model = Gauge(
             "mlgate_model_info",
             "The model being served (value 1)",
-            ["artifact", "version", "md5"],
+            ["artifact", "version", "md5", "runtime"],
             registry=self.registry,
         )
         self.switch_failures = Counter(
@@ -432,4 +449,4 @@ class _Metrics:
         self.model.clear()
         if loaded is not None:
             d = loaded.deployment
-            self.model.labels(d.artifact, d.version, d.md5).set(1)
+            self.model.labels(d.artifact, d.version, d.md5, d.runtime).set(1)

@@ -319,7 +319,11 @@ frame = pd.DataFrame({"x1": rng.normal(size=300), "x2": rng.normal(size=300),
                       "kind": rng.choice(["a", "b"], size=300)})
 label = (frame.x1 + frame.x2 + rng.normal(scale=0.5, size=300) > 0).astype(int)
 label = 1 - label if p.get("invert") else label
-model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
+if p.get("estimator") == "nearest_centroid":  # a classifier skl2onnx cannot convert
+    from sklearn.neighbors import NearestCentroid
+    model = NearestCentroid().fit(frame[["x1", "x2"]], label)
+else:
+    model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
 model.padding = os.urandom(p.get("pad_mb", 0) << 20)
 os.makedirs("models", exist_ok=True)
 joblib.dump(model, "models/model.pkl")

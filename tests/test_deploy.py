@@ -79,12 +79,36 @@ def test_deploying_a_model_file_prints_the_line_and_switches_local(
     md5 = file_md5(project / "models/model.pkl")
     assert out[1].startswith(f"Deployed scorer md5-{md5[:12]} (md5 {md5[:8]}, from the workspace)")
     assert out[1].endswith("smoke test: 3 rows predicted.")
+    assert out[2] == (  # 3 example rows, 2,000 around them, the 2,000 with holes refused
+        "Runtime: onnx (agrees with the pickle on 2,003 rows: the same labels, probabilities "
+        "within 0.0001)."
+    )
     now = current(project)
     assert now is not None and now["md5"] == md5 and now["monitoring"] is True
     installed = project / ".mlgate/deployments/local/versions" / f"md5-{md5[:12]}"
     assert file_md5(installed / "model.pkl") == md5
+    assert now["runtime"] == "onnx" and now["onnx_md5"] == file_md5(installed / "model.onnx")
     assert json.loads((installed / "model.json").read_text())["features"][0]["name"] == "x1"
     assert git(project, "status", "--porcelain") == ""  # .mlgate/ ignores itself
+
+
+def test_a_model_that_does_not_compile_is_served_by_its_pickle_and_says_why(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    project = make_model_project(tmp_path / "project", estimator="nearest_centroid")
+    deploy = ("deploy", "--model", "models/model.pkl")
+    assert mlgate_in(project, monkeypatch, *deploy, "--runtime", "onnx") == 2
+    err = capsys.readouterr().err
+    assert "--runtime onnx: skl2onnx cannot convert NearestCentroid" in err
+    assert current(project) is None
+    assert mlgate_in(project, monkeypatch, *deploy) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("Runtime: pickle (skl2onnx cannot convert NearestCentroid: ")
+    now = current(project)
+    assert now is not None and now["runtime"] == "pickle" and now["onnx_md5"] is None
+    assert "NearestCentroid" in now["runtime_note"]
+    assert mlgate_in(project, monkeypatch, *deploy, "--runtime", "pickle") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Runtime: pickle (--runtime pickle)."
 
 
 def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(

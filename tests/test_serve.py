@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import pickle
 import shutil
 import socket
 import subprocess
@@ -314,20 +315,56 @@ def test_a_deploy_and_a_rollback_switch_the_model_with_no_failed_request(project
 
         client = threading.Thread(target=stream)
         client.start()
+        runtimes = [json.loads(request(address, "GET", "/version")[1])["runtime"]]
         model = resolve.resolve(project, "scorer@v0.2.0")
-        deployments.deploy(project, model, env, monitoring=False)
+        deployments.deploy(project, model, env, monitoring=False, runtime="pickle")
         after = expected_predictions(project, "v0.2.0")
         versions.add(_wait_for_version(address, "v0.2.0"))
+        runtimes.append(json.loads(request(address, "GET", "/version")[1])["runtime"])
         assert score(address, {"instances": ROWS})[1] == {"predictions": after}
         deployments.rollback(project, env)
         versions.add(_wait_for_version(address, "v0.1.0"))
+        runtimes.append(json.loads(request(address, "GET", "/version")[1])["runtime"])
         stop.set()
         client.join()
     assert before != after, (
         "the two versions must predict differently for this test to see a switch"
     )
     assert versions == {"v0.1.0", "v0.2.0"}
+    assert runtimes == ["onnx", "pickle", "onnx"]  # compiled, then a pickle, then compiled
     assert len(statuses) > 20 and set(statuses) == {200}
+
+
+class _Touch:
+    """Unpickled, it creates a file: proof that a pickle was loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.path), "w"))
+
+
+def test_a_compiled_version_is_served_without_reading_its_pickle(
+    project: Path, tmp_path: Path
+) -> None:
+    """The pickle of a version served by ONNX is never unpickled: replaced by one that would
+    create a file when loaded, it is not loaded (and the answers are the ONNX model's)."""
+    env = production(project)
+    expected = expected_predictions(project, "v0.1.0")
+    pointer = json.loads((env.target.workdir() / "current").read_text())
+    assert pointer["runtime"] == "onnx"
+    folder = env.target.workdir() / "versions" / "v0.1.0"
+    marker = tmp_path / "unpickled"
+    (folder / "model.pkl").write_bytes(pickle.dumps(_Touch(marker)))
+    with serving(env) as address:
+        assert score(address, {"instances": ROWS}) == (200, {"predictions": expected})
+        assert json.loads(request(address, "GET", "/version")[1])["runtime"] == "onnx"
+        _, text = request(address, "GET", "/metrics")
+        assert 'runtime="onnx"' in text.decode()
+    assert not marker.exists()
+    joblib.load(folder / "model.pkl")  # the test's own check: the file does create it
+    assert marker.exists()
 
 
 def _wait_for_version(address: str, version: str) -> str:
@@ -347,7 +384,7 @@ def test_a_current_whose_model_fails_verification_leaves_the_old_one_serving(
     env = production(project)
     with serving(env) as address:
         pointer = json.loads((env.target.workdir() / "current").read_text())
-        tampered = {**pointer, "id": "tampered", "md5": "0" * 32}
+        tampered = {**pointer, "id": "tampered", "md5": "0" * 32, "onnx_md5": "0" * 32}
         (env.target.workdir() / "current.tmp").write_text(json.dumps(tampered))
         (env.target.workdir() / "current.tmp").replace(env.target.workdir() / "current")
         time.sleep(3 * serve.POLL_SECONDS)
@@ -383,15 +420,16 @@ def test_a_switch_that_failed_is_retried_and_said_once(
         source = env.target.workdir() / "versions" / pointer["version"]
         later = env.target.workdir() / "versions" / "v9.9.9"
         shutil.copytree(source, later)
+        served = "model.onnx" if pointer["runtime"] == "onnx" else "model.pkl"
         held = later.with_name("held-aside")
-        (later / "model.pkl").rename(held)
+        (later / served).rename(held)
         (env.target.workdir() / "current.tmp").write_text(
             json.dumps({**pointer, "id": "x", "version": "v9.9.9"})
         )
         (env.target.workdir() / "current.tmp").replace(env.target.workdir() / "current")
         time.sleep(6 * serve.POLL_SECONDS)
         assert json.loads(request(address, "GET", "/version")[1])["version"] == "v0.1.0"
-        held.rename(later / "model.pkl")  # the file is back; `current` has not changed
+        held.rename(later / served)  # the file is back; `current` has not changed
         _wait_for_version(address, "v9.9.9")
     err = capfd.readouterr().err
     assert err.count("mlgate serve: cannot switch") == 1, err

@@ -19,7 +19,10 @@ one row of the default 200-tree forest here); onnxruntime runs the same trees co
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ MISSING_TEXT = "\x00missing"  # a missing text value, as the ONNX model is fed i
 TEXT_DTYPES = ("str", "string", "object", "category")
 _OPSETS = {"": 17, "ai.onnx.ml": 3}
 INSTALL = "pip install 'mlgate[serve]'"
+CLASSES_KEY = "mlgate.classes"  # the classifier's classes, in the ONNX file's metadata
 
 
 class NotCompiled(MlgateError):
@@ -77,13 +81,17 @@ def compile_model(model: Any, card: dict[str, Any]) -> bytes:
     final = _final_step(converted)
     options = {id(final): {"zipmap": False}} if hasattr(final, "classes_") else None
     try:
-        document = convert_sklearn(
-            converted, initial_types=inputs, options=options, target_opset=_OPSETS
-        )
+        with _integer_tree_attributes():
+            document = convert_sklearn(
+                converted, initial_types=inputs, options=options, target_opset=_OPSETS
+            )
     except Exception as exc:  # a converter can raise anything: the model is served as it is
         raise NotCompiled(
             f"skl2onnx cannot convert {type(final).__name__}: {first_line(exc)[:200]}"
         ) from None
+    if hasattr(final, "classes_"):  # what the server counts predictions by
+        entry = document.metadata_props.add()
+        entry.key, entry.value = CLASSES_KEY, json.dumps(final.classes_.tolist())
     return bytes(document.SerializeToString())
 
 
@@ -119,6 +127,30 @@ def _text_imputers_as_strings(model: Any) -> Any:
     return model
 
 
+@contextlib.contextmanager
+def _integer_tree_attributes() -> Iterator[None]:
+    """skl2onnx 1.20 hands onnx a histogram-gradient-boosting tree's node flags as Python
+    booleans (leaves) and NumPy unsigned integers (branches), which onnx refuses on protobuf 5
+    and later ("Expected an int, got a boolean"): while converting, its node writer is given
+    plain integers."""
+    import numpy as np
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+
+    def plain(value: Any) -> Any:
+        return int(value) if isinstance(value, (bool, np.bool_, np.integer)) else value
+
+    def add_node(*args: Any, **kwargs: Any) -> Any:
+        return original(*map(plain, args), **{k: plain(v) for k, v in kwargs.items()})
+
+    tree_ensemble.add_node = add_node
+    try:
+        yield
+    finally:
+        tree_ensemble.add_node = original
+
+
 def _imputes_text(imputer: Any) -> bool:
     statistics = getattr(imputer, "statistics_", None)
     return statistics is not None and statistics.dtype == object
@@ -146,9 +178,9 @@ class OnnxModel:
         self.columns = columns_of(card)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
-        classes = card.get("classes")
-        if isinstance(classes, list) and len(self.outputs) > 1:
-            self.classes_ = classes
+        classes = self.session.get_modelmeta().custom_metadata_map.get(CLASSES_KEY)
+        if classes is not None:
+            self.classes_ = json.loads(classes)
 
     def _feed(self, frame: Any) -> dict[str, Any]:
         import numpy as np
@@ -157,15 +189,15 @@ class OnnxModel:
             matrix = np.asarray(frame, dtype=np.float32)
             return {"input": matrix.reshape(len(matrix), -1)}
         feed = {}
-        for column in self.columns:
-            values = frame[column.name]
+        for column, name in zip(self.columns, self.inputs, strict=True):  # inputs in card order
+            values = frame[column.name]  # (skl2onnx renames a column such as "a/b")
             if column.text:
                 array = values.to_numpy(dtype=object, na_value=MISSING_TEXT)
                 if not all(isinstance(v, str) for v in array):
                     array = np.array([v if isinstance(v, str) else str(v) for v in array], object)
             else:
                 array = values.to_numpy(dtype=np.float32, na_value=np.nan)
-            feed[column.name] = array.reshape(-1, 1)
+            feed[name] = array.reshape(-1, 1)
         return feed
 
     def run(self, frame: Any) -> list[Any]:
@@ -187,41 +219,47 @@ def load(path: Path, card: dict[str, Any]) -> OnnxModel:
 
 
 def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int = 0) -> list[Any]:
-    """The frames parity is checked on: the card's input example, rows drawn from the profile,
-    and the same rows with one value in twenty missing."""
+    """The frames parity is checked on: the card's input example, PARITY_ROWS rows drawn from
+    the training data's profile (without one: around the example's values, each number
+    anywhere from one range below its smallest to one above its largest), and the same rows
+    with one value in twenty missing."""
     import numpy as np
     import pandas as pd
 
     columns = columns_of(card)
-    frames = []
     example = card.get("input_example")
-    if example:
-        frames.append(pd.DataFrame(example)[[c.name for c in columns]])
-    described = (profile or {}).get("columns") or {}
-    if all(c.name in described for c in columns):
-        rng = np.random.default_rng(seed)
-        drawn = {}
-        for column in columns:
-            document = described[column.name]
-            if document.get("kind") == "numeric":
-                quantiles = np.asarray(document["quantiles"], dtype="float64")
-                drawn[column.name] = np.interp(
-                    rng.random(PARITY_ROWS), np.linspace(0, 1, len(quantiles)), quantiles
-                )
-            else:
-                keys = list(document["counts"])
-                weights = np.asarray(list(document["counts"].values()), dtype="float64")
-                values = rng.choice(keys, PARITY_ROWS, p=weights / weights.sum())
-                drawn[column.name] = values if column.text else values.astype("float64")
-        frame = pd.DataFrame(drawn)
-        frames.append(frame)
-        holes = frame.copy()
-        for name in holes.columns:
-            holes.loc[rng.random(PARITY_ROWS) < MISSING_SHARE, name] = np.nan
-        frames.append(holes)
-    if not frames:
+    if not example:
         raise NotCompiled("there are no rows to check it on: the card has no input example")
-    return frames
+    try:
+        given = pd.DataFrame(example)[[c.name for c in columns]]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise NotCompiled(f"the card's input example is not its columns: {exc}") from None
+    described = (profile or {}).get("columns") or {}
+    rng = np.random.default_rng(seed)
+    drawn = {}
+    for column in columns:
+        document = described.get(column.name) or {}
+        if document.get("kind") == "numeric":
+            quantiles = np.asarray(document["quantiles"], dtype="float64")
+            levels = np.linspace(0, 1, len(quantiles))
+            drawn[column.name] = np.interp(rng.random(PARITY_ROWS), levels, quantiles)
+        elif document.get("kind") == "categorical":
+            keys = list(document["counts"])
+            weights = np.asarray(list(document["counts"].values()), dtype="float64")
+            values = rng.choice(keys, PARITY_ROWS, p=weights / weights.sum())
+            drawn[column.name] = values if column.text else values.astype("float64")
+        elif column.text:
+            drawn[column.name] = rng.choice(given[column.name].dropna().astype(str), PARITY_ROWS)
+        else:
+            numbers = pd.to_numeric(given[column.name], errors="coerce").dropna()
+            low, high = (float(numbers.min()), float(numbers.max())) if len(numbers) else (0, 1)
+            span = (high - low) or 1.0
+            drawn[column.name] = rng.uniform(low - span, high + span, PARITY_ROWS)
+    frame = pd.DataFrame(drawn)
+    holes = frame.copy()
+    for name in holes.columns:
+        holes.loc[rng.random(PARITY_ROWS) < MISSING_SHARE, name] = np.nan
+    return [given, frame, holes]
 
 
 def check_parity(

@@ -45,6 +45,7 @@ from mlgate.serve import payload
 
 DEPLOYED_FILE = "deployed.json"
 PREDICTIONS_FILE = "predictions.json"  # the evaluation-time predictions' profile
+NOT_COMPILED = "not_compiled"  # deployed.json: why the version has no model.onnx
 
 
 DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
@@ -210,8 +211,11 @@ def _choose_runtime(
         if why_not:
             raise compiled.NotCompiled(why_not[0])
         if not path.is_file():
+            said = (_read_json(folder / DEPLOYED_FILE) or {}).get(NOT_COMPILED)
             raise compiled.NotCompiled(
-                f"{record.version} was deployed to this target before without a compiled "
+                said
+                if isinstance(said, str)
+                else f"{record.version} was deployed to this target before without a compiled "
                 "model (--runtime pickle, or an mlgate that did not compile)"
             )
         if record.action == "rollback" and record.onnx_md5:
@@ -320,6 +324,8 @@ def _install(
             for k, v in asdict(record).items()
             if k in ("artifact", "version", "md5", "commit", "model_file")
         }
+        if why_not:  # said again by a later deploy of this version
+            description[NOT_COMPILED] = why_not[0]
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
         if predictions is not None:
             (staging / PREDICTIONS_FILE).write_text(json.dumps(predictions) + "\n")

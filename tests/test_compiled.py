@@ -1,0 +1,82 @@
+"""The models the pipeline trains compile to ONNX and agree with their pickles; what does not
+compile, or compiles into a model that disagrees, is said and served by its pickle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlgate.deploy import compiled
+from mlgate.monitor import drift
+from mlgate.pipeline import ingest, synthetic, train
+
+HYPERPARAMETERS = {
+    "random_forest": {"n_estimators": 15, "min_samples_leaf": 5, "random_state": 0},
+    "extra_trees": {"n_estimators": 15, "min_samples_leaf": 5, "random_state": 0},
+    "hist_gradient_boosting": {"max_iter": 20, "random_state": 0},
+    "gradient_boosting": {"n_estimators": 15, "random_state": 0},
+    "logistic_regression": {"max_iter": 500},
+}
+
+
+def trained(source: str, model: str):  # type: ignore[no-untyped-def]
+    """(fitted pipeline, card, profile) as the train stage makes them."""
+    if source == "fraud":  # binary, numeric and text columns, some values missing
+        frame = synthetic.generate_transactions(1_500, seed=3)
+        meta = {"target": synthetic.TARGET, "id_column": synthetic.ID_COLUMN}
+        frame.loc[frame.index[::17], "merchant_category"] = None
+        frame.loc[frame.index[::13], "amount"] = np.nan
+    else:  # three classes, numbers only
+        frame, meta = ingest._sklearn(source)
+    features = train.feature_columns(frame, meta)
+    params = {"model": model, **HYPERPARAMETERS[model]}
+    pipeline = train.make_pipeline(frame, features, params)
+    pipeline.fit(frame[features], frame[meta["target"]])
+    card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
+    return pipeline, card, drift.profile_frame(frame, features)
+
+
+@pytest.mark.parametrize("model", sorted(train.ESTIMATORS))
+@pytest.mark.parametrize("source", ["fraud", "wine"])
+def test_every_model_the_pipeline_trains_compiles_and_agrees(source: str, model: str) -> None:
+    pipeline, card, profile = trained(source, model)
+    onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
+    frames = compiled.parity_rows(card, profile)
+    rows = compiled.check_parity(pipeline, onnx, frames)
+    assert rows == sum(len(f) for f in frames) == 5 + 2 * compiled.PARITY_ROWS
+    assert onnx.classes_ == pipeline.classes_.tolist()
+    if source == "fraud":  # missing text and numbers in the rows checked
+        assert frames[-1]["merchant_category"].isna().any() and frames[-1]["amount"].isna().any()
+
+
+def test_a_model_that_disagrees_with_its_pickle_is_caught() -> None:
+    pipeline, card, profile = trained("fraud", "random_forest")
+    other, _, _ = trained("fraud", "logistic_regression")
+    onnx = compiled.OnnxModel(compiled.compile_model(other, card), card)
+    with pytest.raises(compiled.NotCompiled, match="differ from the pickle's"):
+        compiled.check_parity(pipeline, onnx, compiled.parity_rows(card, profile))
+
+
+def test_an_estimator_skl2onnx_does_not_know_is_not_compiled_and_says_which() -> None:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Threshold(ClassifierMixin, BaseEstimator):
+        def fit(self, x, y):  # type: ignore[no-untyped-def]
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, x):  # type: ignore[no-untyped-def]
+            return (np.asarray(x)[:, 0] > 0).astype(int)
+
+    model = Threshold().fit(np.zeros((2, 2)), [0, 1])
+    card = {"features": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "float64"}]}
+    with pytest.raises(compiled.NotCompiled, match="skl2onnx cannot convert Threshold"):
+        compiled.compile_model(model, card)
+
+
+def test_without_a_card_naming_columns_or_rows_to_check_nothing_is_compiled() -> None:
+    pipeline, card, _ = trained("wine", "logistic_regression")
+    with pytest.raises(compiled.NotCompiled, match="names no input columns"):
+        compiled.compile_model(pipeline, {})
+    with pytest.raises(compiled.NotCompiled, match="no input example"):
+        compiled.parity_rows({**card, "input_example": None}, None)

@@ -20,6 +20,7 @@ import pytest
 
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
 from mlgate.deploy.targets import S3Target
+from mlgate.files import file_md5
 
 pytestmark = pytest.mark.slow
 
@@ -100,8 +101,10 @@ def test_deploy_rollback_and_the_log_on_object_storage(
     assert (current["version"], current["previous"]) == ("v0.2.0", "v0.1.0")
     assert seen.has_version("v0.1.0") and seen.has_version("v0.2.0")
     folder = seen.version_folder("v0.2.0")
-    assert sorted(p.name for p in folder.iterdir()) == ["deployed.json", "model.json", "model.pkl"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["deployed.json", "model.json", "model.onnx", "model.pkl"]
     assert json.loads((folder / "deployed.json").read_text())["md5"] == current["md5"]
+    assert current["runtime"] == "onnx" and current["onnx_md5"] == file_md5(folder / "model.onnx")
 
     assert mlgate_in(project, monkeypatch, "rollback", "--env", "production") == 0
     assert json.loads(seen.read_current() or b"")["version"] == "v0.1.0"

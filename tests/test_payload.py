@@ -66,7 +66,7 @@ def as_json(document: object) -> bytes:
     ],
 )
 def test_every_json_format_gives_the_same_frame(document: dict[str, object]) -> None:
-    frame = parse(as_json(document), "application/json; charset=utf-8", FEATURES)
+    frame = parse(as_json(document), "application/json; charset=utf-8", FEATURES).frame()
     assert list(frame.columns) == ["amount", "hour", "shop"]
     assert frame.to_dict("records") == EXPECTED
     assert str(frame["amount"].dtype) == "float64"
@@ -74,7 +74,7 @@ def test_every_json_format_gives_the_same_frame(document: dict[str, object]) -> 
 
 def test_csv_with_a_header_row_is_cast_from_text() -> None:
     body = b"shop,hour,amount,extra\ngrocery,3,5,x\nfuel,23,7.5,y\n"
-    assert parse(body, "text/csv", FEATURES).to_dict("records") == EXPECTED
+    assert parse(body, "text/csv", FEATURES).frame().to_dict("records") == EXPECTED
 
 
 def test_a_missing_value_stays_missing_for_the_models_imputer() -> None:
@@ -82,7 +82,7 @@ def test_a_missing_value_stays_missing_for_the_models_imputer() -> None:
         as_json({"dataframe_records": [{"amount": None, "hour": 3, "shop": None}]}),
         "application/json",
         FEATURES,
-    )
+    ).frame()
     assert frame["amount"].isna().all() and frame["shop"].isna().all()
 
 
@@ -275,7 +275,7 @@ def test_a_column_the_card_marks_nullable_may_be_left_out() -> None:
         as_json({"dataframe_records": [{"amount": 1, "shop": "a"}, {"shop": "b"}]}),
         "application/json",
         features_of(card),
-    )
+    ).frame()
     assert frame["amount"].tolist()[0] == 1.0 and frame["amount"].isna().tolist() == [False, True]
 
 

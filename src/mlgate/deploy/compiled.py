@@ -182,21 +182,33 @@ class OnnxModel:
         if classes is not None:
             self.classes_ = json.loads(classes)
 
-    def _feed(self, frame: Any) -> dict[str, Any]:
+    def _feed(self, rows: Any) -> dict[str, Any]:
+        """The model's inputs from a request's rows (payload.Rows: one array per column) or a
+        frame."""
         import numpy as np
 
         if self.inputs == ["input"]:
-            matrix = np.asarray(frame, dtype=np.float32)
+            matrix = np.asarray(rows.to_numpy(), dtype=np.float32)
             return {"input": matrix.reshape(len(matrix), -1)}
         feed = {}
         for column, name in zip(self.columns, self.inputs, strict=True):  # inputs in card order
-            values = frame[column.name]  # (skl2onnx renames a column such as "a/b")
+            values = rows[column.name]  # (skl2onnx renames a column such as "a/b")
+            if hasattr(values, "to_numpy"):  # a frame's column
+                values = (
+                    values.to_numpy(dtype=object)
+                    if column.text
+                    else values.to_numpy(dtype=np.float64, na_value=np.nan)
+                )
             if column.text:
-                array = values.to_numpy(dtype=object, na_value=MISSING_TEXT)
-                if not all(isinstance(v, str) for v in array):
-                    array = np.array([v if isinstance(v, str) else str(v) for v in array], object)
+                array = np.array(
+                    [
+                        v if isinstance(v, str) else MISSING_TEXT if _missing(v) else str(v)
+                        for v in values
+                    ],
+                    dtype=object,
+                )
             else:
-                array = values.to_numpy(dtype=np.float32, na_value=np.nan)
+                array = np.asarray(values, dtype=np.float32)
             feed[name] = array.reshape(-1, 1)
         return feed
 
@@ -208,6 +220,15 @@ class OnnxModel:
 
     def predict_proba(self, frame: Any) -> Any:
         return self.run(frame)[1]
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA."""
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or type(value).__name__ == "NAType"
+    )
 
 
 def load(path: Path, card: dict[str, Any]) -> OnnxModel:

@@ -108,11 +108,9 @@ def predict_together(jobs: list[tuple[Any, pd.DataFrame]]) -> list[list[Any] | B
 def _predict_joined(jobs: list[tuple[Any, pd.DataFrame]]) -> list[list[Any] | BaseException] | None:
     """One call for all the frames, split back per frame; None when the call fails (some
     request in it is bad: the caller finds which by predicting them one at a time)."""
-    import pandas as pd
-
     model = jobs[0][0]
     try:
-        predictions = model.predict(pd.concat([frame for _, frame in jobs], ignore_index=True))
+        predictions = model.predict(_joined([frame for _, frame in jobs]))
     except Exception:
         return None
     answers: list[list[Any] | BaseException] = []
@@ -121,6 +119,17 @@ def _predict_joined(jobs: list[tuple[Any, pd.DataFrame]]) -> list[list[Any] | Ba
         answers.append(predictions[start : start + len(frame)].tolist())
         start += len(frame)
     return answers
+
+
+def _joined(frames: list[Any]) -> Any:
+    """A request's rows (mlgate.serve.payload.Rows) or frames, as one."""
+    from mlgate.serve.payload import Rows
+
+    if isinstance(frames[0], Rows):
+        return Rows.concat(frames)
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
 
 
 def _predict_one(model: Any, frame: pd.DataFrame) -> list[Any] | BaseException:

@@ -65,21 +65,59 @@ def features_of(card: dict[str, Any]) -> tuple[Feature, ...]:
     )
 
 
-def parse(body: bytes, content_type: str, features: Sequence[Feature]) -> pd.DataFrame:
-    """The request's rows as a frame with exactly ``features``' columns, in order."""
+class Rows:
+    """A request's rows as one NumPy array per column, in the card's order. The compiled model
+    takes the arrays as they are; a scikit-learn model gets ``frame()``, built when asked."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self._columns = columns
+        self._length = len(next(iter(columns.values()))) if columns else 0
+        self._frame: pd.DataFrame | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._columns[name]
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            import pandas as pd
+
+            self._frame = pd.DataFrame(self._columns, copy=False)
+        return self._frame
+
+    def to_numpy(self) -> np.ndarray:
+        return self.frame().to_numpy()
+
+    @classmethod
+    def concat(cls, parts: Sequence[Rows]) -> Rows:
+        import numpy as np
+
+        names = parts[0].columns
+        return cls({name: np.concatenate([part[name] for part in parts]) for name in names})
+
+
+def parse(body: bytes, content_type: str, features: Sequence[Feature]) -> Rows:
+    """The request's rows, with exactly ``features``' columns, in order."""
     media = content_type.split(";")[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
-        return _checked(_json_frame(body, features), features, from_text=False)
+        return _checked(*_json_columns(body, features), features, from_text=False)
     if media == "text/csv":
-        return _checked(_csv_frame(body), features, from_text=True)
+        return _checked(*_csv_columns(body), features, from_text=True)
     raise UnsupportedMediaType(  # what was sent is never echoed: it may be anything
         "unsupported content type: send application/json or text/csv"
     )
 
 
-def _json_frame(body: bytes, features: Sequence[Feature]) -> pd.DataFrame:
-    import pandas as pd
+Columns = dict[str, Any]  # a column's name -> its values (a list, or a NumPy array)
 
+
+def _json_columns(body: bytes, features: Sequence[Feature]) -> tuple[Columns, int]:
     try:
         document = json.loads(body)
     except RecursionError:
@@ -93,41 +131,50 @@ def _json_frame(body: bytes, features: Sequence[Feature]) -> pd.DataFrame:
         raise BadRequest(f"the JSON body must have exactly one of {', '.join(JSON_KEYS)}")
     key, value = given[0], document[given[0]]
     names = [f.name for f in features]
-    try:
-        if key == "dataframe_split":
-            if not isinstance(value, dict) or not isinstance(value.get("data"), list):
-                raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
-            columns = value.get("columns") or names[: _width(value["data"])]
-            _check_widths(value["data"], len(columns) if isinstance(columns, list) else 0)
-            return pd.DataFrame(value["data"], columns=columns)
-        if key == "dataframe_records":
-            return _records(value, names, key, features)
-        # instances and inputs: records, rows in the card's column order, or a column mapping
-        if isinstance(value, dict):
-            columns = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
-            return pd.DataFrame(columns)
+    table = f"{key} does not describe a table (rows of equal length)"
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+            raise BadRequest('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
+        data = value["data"]
+        columns = value.get("columns") or names[: _width(data)]
+        _check_widths(data, len(columns) if isinstance(columns, list) else 0)
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise BadRequest(table)
+        return _transposed(data, columns), len(data)
+    if key == "dataframe_records":
         return _records(value, names, key, features)
-    except BadRequest:
-        raise
-    except (ValueError, TypeError, AssertionError):
-        raise BadRequest(f"{key} does not describe a table (rows of equal length)") from None
+    # instances and inputs: records, rows in the card's column order, or a column mapping
+    if isinstance(value, dict):
+        mapping = {k: v if isinstance(v, list) else [v] for k, v in value.items()}
+        if len({len(v) for v in mapping.values()}) > 1:
+            raise BadRequest(table)
+        return mapping, len(next(iter(mapping.values()))) if mapping else 0
+    return _records(value, names, key, features)
 
 
-def _records(value: Any, names: list[str], key: str, features: Sequence[Feature]) -> pd.DataFrame:
-    import pandas as pd
+def _transposed(rows: list[list[Any]], names: Sequence[str]) -> Columns:
+    """Rows of values as columns (every row has one value per name: checked before)."""
+    if not rows:
+        return {name: [] for name in names}
+    return dict(zip(names, (list(column) for column in zip(*rows, strict=True)), strict=True))
 
+
+def _records(
+    value: Any, names: list[str], key: str, features: Sequence[Feature]
+) -> tuple[Columns, int]:
     if not isinstance(value, list) or not value:
         raise BadRequest(f"{key} must be a non-empty list of rows")
     if all(isinstance(row, dict) for row in value):
         _check_fields(value, features)
-        return pd.DataFrame.from_records(value)
+        present = [name for name in names if any(name in row for row in value)]
+        return {name: [row.get(name) for row in value] for name in present}, len(value)
     if all(isinstance(row, list) for row in value):
         if {len(row) for row in value} != {len(names)}:
             raise BadRequest(
                 f"{key} rows given as lists must have the model's {len(names)} "
                 f"columns in order: {', '.join(names)}"
             )
-        return pd.DataFrame(value, columns=names)
+        return _transposed(value, names), len(value)
     raise BadRequest(f"{key} must be a list of objects or a list of lists")
 
 
@@ -157,31 +204,50 @@ def _check_fields(records: list[dict[str, Any]], features: Sequence[Feature]) ->
             raise BadRequest(f"row {number} lacks {', '.join(lacking)}")
 
 
-def _csv_frame(body: bytes) -> pd.DataFrame:
+def _csv_columns(body: bytes) -> tuple[Columns, int]:
     import io
 
     import pandas as pd
 
     try:
-        return pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
         raise BadRequest("the body is not a CSV table with a header row") from None
+    return {name: frame[name].to_numpy(dtype=object) for name in frame.columns}, len(frame)
 
 
-def _checked(frame: pd.DataFrame, features: Sequence[Feature], *, from_text: bool) -> pd.DataFrame:
-    import pandas as pd
-
-    if frame.empty:
+def _checked(columns: Columns, rows: int, features: Sequence[Feature], *, from_text: bool) -> Rows:
+    if not rows or not columns:
         raise BadRequest("the request has no rows")
-    missing = [f.name for f in features if f.name not in frame.columns]
+    missing = [f.name for f in features if f.name not in columns]
     if missing:
         raise BadRequest(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
     if not features:
-        return frame
-    # NumPy, not pandas, for the casts: a pandas operation costs tens of microseconds even on one
-    # row, and a request's time is mostly this for small requests.
-    columns = {f.name: _cast(frame[f.name].to_numpy(), f, from_text=from_text) for f in features}
-    return pd.DataFrame(columns, copy=False)
+        return Rows({name: _array(values) for name, values in columns.items()})
+    # NumPy, not pandas: a pandas operation costs tens of microseconds even on one row, and a
+    # small request's time is mostly this.
+    return Rows({f.name: _cast(_array(columns[f.name]), f, from_text=from_text) for f in features})
+
+
+def _array(values: Any) -> np.ndarray:
+    """A column's values as NumPy would type them for pandas: int64 or float64 when they are
+    all numbers (no bools among them), bool when all are, else objects as given."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        return values
+    kinds = {type(v) for v in values}
+    if kinds and kinds <= {int, float}:
+        try:
+            return np.array(values, dtype="float64" if float in kinds else "int64")
+        except OverflowError:  # an integer beyond int64: kept as it is, for _cast to judge
+            pass
+    elif kinds == {bool}:
+        return np.array(values, dtype=bool)
+    array = np.empty(len(values), dtype=object)
+    for index, value in enumerate(values):  # element by element: a value may be a list
+        array[index] = value
+    return array
 
 
 def _cast(values: np.ndarray, feature: Feature, *, from_text: bool) -> np.ndarray:

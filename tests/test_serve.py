@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import pickle
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -522,6 +524,94 @@ def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert f"Serving production (scorer v0.1.0) on http://127.0.0.1:{port}" in err
+
+
+def _metric_samples(address: str) -> list[object]:
+    _, text = request(address, "GET", "/metrics")
+    return [s for f in text_string_to_metric_families(text.decode()) for s in f.samples]
+
+
+@pytest.mark.faults
+def test_workers_share_the_port_switch_on_their_own_and_one_killed_is_restarted(
+    project: Path,
+) -> None:
+    """--workers 2: two processes answer on one port; /metrics sums their counters, whichever
+    answers; a deploy reaches both; a worker killed with SIGKILL is started again; SIGTERM
+    stops them all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    command = ["serve", "--env", "production", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", *command],
+        cwd=project,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+
+        def worker_pids() -> set[str]:
+            return {
+                s.labels["pid"]  # type: ignore[attr-defined]
+                for s in _metric_samples(address)
+                if s.name == "mlgate_model_info" and s.value == 1  # type: ignore[attr-defined]
+            }
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(worker_pids_or_none(worker_pids)) < 2:
+            time.sleep(0.2)
+        first = worker_pids()
+        assert len(first) == 2
+        for _ in range(20):  # a new connection each: the kernel hands them to either worker
+            assert score(address, {"instances": ROWS})[0] == 200
+        answered = [
+            s.value  # type: ignore[attr-defined]
+            for s in _metric_samples(address)
+            if s.name == "mlgate_requests_total"  # type: ignore[attr-defined]
+            and s.labels == {"endpoint": "/invocations", "status": "200"}  # type: ignore[attr-defined]
+        ]
+        assert answered == [20.0]
+
+        env = production(project)
+        deployments.deploy(
+            project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=False
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen = {
+                json.loads(request(address, "GET", "/version")[1])["version"] for _ in range(20)
+            }
+            if seen == {"v0.2.0"}:
+                break
+            time.sleep(0.2)
+        assert seen == {"v0.2.0"}
+
+        os.kill(int(sorted(first)[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = worker_pids_or_none(worker_pids)
+            if len(now) == 2 and now != first:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and sorted(first)[0] not in now
+        assert score(address, {"instances": ROWS})[0] == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"on http://127.0.0.1:{port} with 2 workers" in err
+    assert "ended (killed by SIGKILL); starting it again" in err
+    assert "Traceback" not in err
+
+
+def worker_pids_or_none(read: Callable[[], set[str]]) -> set[str]:
+    """The workers' pids, or none while the server is not answering yet."""
+    try:
+        return read()
+    except OSError:
+        return set()
 
 
 @pytest.mark.faults

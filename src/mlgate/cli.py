@@ -697,8 +697,23 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     help="Requests waiting for the model are predicted together, "
     "up to this many rows per call (1: never merged).",
 )
+@click.option(
+    "--workers",
+    "worker_count",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes on the port, each with its own model and watcher (one per core).",
+)
+@click.pass_context
 def serve_command(
-    env_name: str, host: str, port: int, max_body_mb: float, max_batch_rows: int
+    ctx: click.Context,
+    env_name: str,
+    host: str,
+    port: int,
+    max_body_mb: float,
+    max_batch_rows: int,
+    worker_count: int,
 ) -> None:
     """Serve ENV's model over HTTP (MLflow's scoring protocol, Prometheus metrics)."""
     from mlgate.deploy import deployments, environments
@@ -713,8 +728,11 @@ def serve_command(
     sock = serve.listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    click.echo(f"Serving {env.name} ({serving}) on http://{shown}:{bound_port}", err=True)
-    serve.run(env, sock, max_body_mb, max_batch_rows)
+    processes = f" with {worker_count} workers" if worker_count > 1 else ""
+    click.echo(
+        f"Serving {env.name} ({serving}) on http://{shown}:{bound_port}{processes}", err=True
+    )
+    ctx.exit(serve.run(env, sock, max_body_mb, max_batch_rows, worker_count=worker_count))
 
 
 @cli.command("init")

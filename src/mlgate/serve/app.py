@@ -27,7 +27,7 @@ from mlgate import defaults
 from mlgate.deploy import compiled, deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
-from mlgate.serve import batching, payload, requestlog, shipping
+from mlgate.serve import batching, payload, requestlog, shipping, workers
 
 NO_CARD = (
     modelfile.NO_CARD.format(card=modelfile.CARD_FILE) + " (requests cannot be checked without it)"
@@ -250,9 +250,9 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST
 
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def invocations(request: Request) -> Response:
         started, loaded = time.perf_counter(), holder.loaded
@@ -317,17 +317,27 @@ def run(
     sock: socket.socket,
     max_body_mb: float,
     max_batch_rows: int = batching.DEFAULT_MAX_ROWS,
-) -> None:
-    """Serve on ``sock`` (from ``listen``) until interrupted."""
+    *,
+    worker_count: int = 1,
+) -> int:
+    """Serve on ``sock`` (from ``listen``) until interrupted, in ``worker_count`` processes;
+    the exit code."""
     try:
         import uvicorn
     except ImportError:
         raise MlgateError(
             "mlgate serve needs its optional dependencies: pip install 'mlgate[serve]'"
         ) from None
-    app = create_app(env, int(max_body_mb * 2**20), max_batch_rows)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+
+    def serve(_worker: int = 0) -> None:
+        app = create_app(env, int(max_body_mb * 2**20), max_batch_rows)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
+
+    if worker_count == 1:
+        serve()
+        return 0
+    return workers.run(worker_count, serve)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -407,7 +417,10 @@ class _Metrics:
             registry=self.registry,
         )
         self.in_progress = Gauge(
-            "mlgate_requests_in_progress", "Scoring requests being answered", registry=self.registry
+            "mlgate_requests_in_progress",
+            "Scoring requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # with --workers: the sum over the running ones
         )
         self.predictions = Counter(
             "mlgate_predictions",
@@ -429,7 +442,9 @@ class _Metrics:
             "The model being served (value 1)",
             ["artifact", "version", "md5", "runtime"],
             registry=self.registry,
+            multiprocess_mode="liveall",  # with --workers: each worker's, labelled by pid
         )
+        self.served: tuple[str, ...] | None = None
         self.switch_failures = Counter(
             "mlgate_switch_failures",
             "New versions the server would not switch to (tampered, failed to load)",
@@ -459,7 +474,24 @@ class _Metrics:
             self.predictions.labels(label).inc(count)
 
     def model_changed(self, loaded: Loaded | None) -> None:
-        self.model.clear()
+        if self.served is not None:
+            if workers.shared_metrics():  # kept in a file, which clear() cannot edit: 0
+                self.model.labels(*self.served).set(0)
+            else:
+                self.model.clear()
+        self.served = None
         if loaded is not None:
             d = loaded.deployment
-            self.model.labels(d.artifact, d.version, d.md5, d.runtime).set(1)
+            self.served = (d.artifact, d.version, d.md5, d.runtime)
+            self.model.labels(*self.served).set(1)
+
+    def exposition(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        if not workers.shared_metrics():
+            return bytes(generate_latest(self.registry))
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return bytes(generate_latest(registry))

@@ -1,8 +1,10 @@
 """The `serve` benchmark: `mlgate serve` against `mlflow models serve` of the same model.
 
-Both servers answer the same POST /invocations bodies (one row and 100 rows, MLflow's
-``dataframe_split``) under the same load from wrk, a C load generator on loopback; each runs one
-uvicorn worker on this machine. Rounds alternate the servers so the machine's drift is shared.
+mlgate serves the model three ways (its pickle, compiled to ONNX, compiled with monitoring on,
+compiled in 2 worker processes), MLflow its pickle; all answer the same POST /invocations bodies
+(one row and 100 rows, MLflow's ``dataframe_split``) under the same load from wrk, a C load
+generator on loopback, and their answers are checked equal first. Rounds alternate the servers
+so the machine's drift is shared.
 MLflow lives in its own virtual environment (``--mlflow-venv``, made on first use), never in
 mlgate's.
 """
@@ -45,6 +47,8 @@ example = pandas.DataFrame(json.load(open(card_file))["input_example"])
 mlflow.sklearn.save_model(model, out, input_example=example,
                           skops_trusted_types=["numpy.dtype", "sklearn.tree._tree.Tree"])
 """
+
+PICKLE, ONNX, MLFLOW = "mlgate serve, pickle", "mlgate serve, ONNX", "mlflow models serve"
 
 WRK_SCRIPT = """\
 wrk.method = "POST"
@@ -201,7 +205,11 @@ def bench_serve(args: argparse.Namespace) -> None:
     mlgate = [sys.executable, "-m", "mlgate"]
     with tempfile.TemporaryDirectory() as tmp:
         project = trained_project(Path(tmp) / "p", args.serve_rows)
-        for env, monitoring in (("plain", "disable"), ("monitored", "enable")):
+        for env, monitoring, runtime in (
+            ("pickle", "disable", "pickle"),
+            ("onnx", "disable", "onnx"),
+            ("monitored", "enable", "onnx"),
+        ):
             subprocess.run(
                 [
                     *mlgate,
@@ -212,6 +220,8 @@ def bench_serve(args: argparse.Namespace) -> None:
                     env,
                     "--monitoring",
                     monitoring,
+                    "--runtime",
+                    runtime,
                 ],
                 cwd=project,
                 check=True,
@@ -224,7 +234,7 @@ def bench_serve(args: argparse.Namespace) -> None:
             check=True,
         )
         bodies = request_bodies(project, Path(tmp))
-        ports = [free_port() for _ in range(3)]
+        ports = [free_port() for _ in range(5)]
         mlflow = [
             str(peer.parent / "mlflow"),
             "models",
@@ -237,17 +247,16 @@ def bench_serve(args: argparse.Namespace) -> None:
             "127.0.0.1",
             "-p",
         ]
+
+        def ours(env: str, port: int, *more: str) -> list[str]:
+            return [*mlgate, "serve", "--env", env, "--port", str(port), *more]
+
         commands = {
-            "mlgate serve": [*mlgate, "serve", "--env", "plain", "--port", str(ports[0])],
-            "mlgate serve, monitoring on": [
-                *mlgate,
-                "serve",
-                "--env",
-                "monitored",
-                "--port",
-                str(ports[1]),
-            ],
-            "mlflow models serve": [*mlflow, str(ports[2])],
+            PICKLE: ours("pickle", ports[0]),
+            ONNX: ours("onnx", ports[1]),
+            f"{ONNX}, monitoring on": ours("monitored", ports[2]),
+            f"{ONNX}, 2 workers": ours("onnx", ports[3], "--workers", "2"),
+            MLFLOW: [*mlflow, str(ports[4])],
         }
         with contextlib.ExitStack() as stack:
             urls = {
@@ -293,8 +302,8 @@ def _print_results(
     results: dict[tuple[str, int, str], list[Load]], args: argparse.Namespace
 ) -> None:
     print(
-        f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one uvicorn "
-        "worker per server; the same random forest; wrk on the same 2 cores"
+        f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one process "
+        "per server unless said; the same random forest; wrk on the same 2 cores"
     )
     print(f"{'body':<9} {'conns':>5} {'server':<30} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
     for (label, connections, name), loads in results.items():
@@ -303,12 +312,12 @@ def _print_results(
             f"{_median(loads, 'p50_ms'):>8.2f} {_median(loads, 'p99_ms'):>8.2f}"
         )
     for label, connections in dict.fromkeys((label, c) for label, c, _ in results):
-        ours = results[(label, connections, "mlgate serve")]
-        theirs = results[(label, connections, "mlflow models serve")]
-        rps = _median(ours, "requests_per_second") / _median(theirs, "requests_per_second")
-        p50 = _median(theirs, "p50_ms") / _median(ours, "p50_ms")
-        p99 = _median(theirs, "p99_ms") / _median(ours, "p99_ms")
-        print(
-            f"ratio, {label}, {connections} connection{'s' * (connections > 1)}: mlgate "
-            f"{rps:.2f}x MLflow's requests/s; p50 {p50:.2f}x, p99 {p99:.2f}x lower"
-        )
+        theirs = results[(label, connections, MLFLOW)]
+        for name in (PICKLE, ONNX, f"{ONNX}, 2 workers"):
+            ours = results[(label, connections, name)]
+            rps = _median(ours, "requests_per_second") / _median(theirs, "requests_per_second")
+            p99 = _median(theirs, "p99_ms") / _median(ours, "p99_ms")
+            print(
+                f"ratio, {label}, {connections} connection{'s' * (connections > 1)}, {name}: "
+                f"{rps:.2f}x MLflow's requests/s; p99 {p99:.2f}x lower"
+            )

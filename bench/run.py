@@ -7,6 +7,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py hooks [--repeat 15]
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
+    python bench/run.py serve-steps [--repeat 5]
     python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
     python bench/run.py monitor-replicas [--monitor-rows 10000000] [--repeat 3]
     python bench/run.py pushed [--repeat 9]
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from monitoring import bench_monitor  # noqa: E402
 from objectstore import bench_monitor_replicas, bench_replicas  # noqa: E402
-from serving import bench_serve  # noqa: E402
+from serving import bench_serve, bench_serve_steps  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
 
@@ -513,6 +514,7 @@ BENCHMARKS = {
     "monitor-replicas": bench_monitor_replicas,
     "registry": bench_registry,
     "serve": bench_serve,
+    "serve-steps": bench_serve_steps,
     "significance": bench_significance,
 }
 

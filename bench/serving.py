@@ -321,3 +321,51 @@ def _print_results(
                 f"ratio, {label}, {connections} connection{'s' * (connections > 1)}, {name}: "
                 f"{rps:.2f}x MLflow's requests/s; p99 {p99:.2f}x lower"
             )
+
+
+def bench_serve_steps(args: argparse.Namespace) -> None:
+    """Where a request's time goes, in-process: each step of the scoring path timed alone
+    (median of --repeat rounds of many calls), for the pickle and the ONNX runtime."""
+    import timeit
+
+    from mlgate.deploy import compiled, modelfile
+    from mlgate.serve import payload
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = trained_project(Path(tmp) / "p", args.serve_rows)
+        card = json.loads((project / "models" / "model.json").read_text())
+        model = modelfile.load_model(project / "models" / "model.pkl")
+        for step in [model, *getattr(model, "named_steps", {}).values()]:
+            if getattr(step, "n_jobs", None) not in (None, 1):
+                step.n_jobs = 1  # as the server runs it
+        onnx = compiled.OnnxModel(compiled.compile_model(model, card), card)
+        features = payload.features_of(card)
+        bodies = request_bodies(project, Path(tmp))
+        print(f"serve steps, in-process, microseconds per call (median of {args.repeat} rounds)")
+        print(f"{'body':<9} {'step':<44} {'us':>9}")
+        for label, path in bodies.items():
+            body = path.read_bytes()
+            rows = payload.parse(body, "application/json", features)
+            steps = _steps(body, rows, features, model, onnx)
+            for name, step in steps.items():
+                calls = 20 if "pickle" in name else 500
+                rounds = [timeit.timeit(step, number=calls) / calls for _ in range(args.repeat)]
+                print(f"{label:<9} {name:<44} {statistics.median(rounds) * 1e6:>9.0f}")
+
+
+def _steps(body: bytes, rows: Any, features: Any, model: Any, onnx: Any) -> dict[str, Any]:
+    """The scoring path's steps, each a call to time."""
+    from mlgate.serve import payload
+
+    answer = {"predictions": onnx.predict(rows).tolist()}
+    return {
+        "JSON body -> checked column arrays (payload.parse)": lambda: payload.parse(
+            body, "application/json", features
+        ),
+        "  of which json.loads": lambda: json.loads(body),
+        "ONNX: arrays -> inputs -> onnxruntime": lambda: onnx.predict(rows),
+        "pickle: arrays -> DataFrame -> scikit-learn": lambda: model.predict(
+            payload.Rows({n: rows[n] for n in rows.columns}).frame()
+        ),
+        "answer -> JSON (json.dumps)": lambda: json.dumps(answer),
+    }

@@ -216,6 +216,8 @@ def test_registry_tables_render_as_their_golden_file() -> None:
             True,
             "v1.1.0",
             smoke_rows=5,
+            runtime="onnx",
+            onnx_md5="fedcba9876543210fedcba9876543210",
         )
     ]
     rendered = "\n".join(

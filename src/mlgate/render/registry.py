@@ -67,6 +67,7 @@ def deployments_text(rows: Sequence[Any]) -> str:
             d.md5[:8],
             d.commit[:8] if d.commit else "workspace",
             d.previous or "-",
+            d.runtime,
             "on" if d.monitoring else "off",
             d.who,
         ]
@@ -81,6 +82,7 @@ def deployments_text(rows: Sequence[Any]) -> str:
         "md5",
         "commit",
         "previous",
+        "runtime",
         "monitoring",
         "by",
     ]

@@ -87,7 +87,7 @@ def compile_model(model: Any, card: dict[str, Any]) -> bytes:
             )
     except Exception as exc:  # a converter can raise anything: the model is served as it is
         raise NotCompiled(
-            f"skl2onnx cannot convert {type(final).__name__}: {first_line(exc)[:200]}"
+            f"skl2onnx cannot convert {type(final).__name__}: {first_line(exc)[:200].rstrip('.')}"
         ) from None
     if hasattr(final, "classes_"):  # what the server counts predictions by
         entry = document.metadata_props.add()

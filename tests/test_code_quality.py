@@ -114,6 +114,8 @@ PURE = (
     "mlgate.render.hooks",
     "mlgate.render.monitor",
     "mlgate.render.describe",
+    "mlgate.render.charts",
+    "mlgate.gate.curves",
 )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import mermaid_parser
 from helpers import commit_all, git, make_predict_project, mlgate_in, retrain
 
 pytestmark = pytest.mark.slow
@@ -55,8 +56,23 @@ def test_two_percent_fewer_right_on_50000_rows_fails_with_the_evidence_in_json(
     retrain(repo, flip=0.02)
     commit_all(repo, "a worse model")
     assert check(repo, monkeypatch, "--format", "json") == 1
-    [rule] = json.loads(capsys.readouterr().out)["rules"]
+    document = json.loads(capsys.readouterr().out)
+    [rule] = document["rules"]
     tested = rule["significance"]
+    drawn = document["charts"]  # the curves' points and the confusion matrices, both sides
+    assert [c["name"] for c in drawn["curves"]] == ["roc", "precision_recall", "calibration"]
+    assert sum(map(sum, drawn["base_confusion"])) == sum(map(sum, drawn["head_confusion"]))
+    assert sum(map(sum, drawn["head_confusion"])) == 50_000
+    right = [
+        sum(m[k][k] for k in range(2)) for m in (drawn["base_confusion"], drawn["head_confusion"])
+    ]
+    assert right[0] > right[1]  # head is wrong on more rows
+    # the pull-request comment: every chart in, each parsed by Mermaid, under GitHub's limit
+    assert check(repo, monkeypatch, "--format", "md") == 1
+    comment = capsys.readouterr().out
+    diagrams = mermaid_parser.blocks(comment)
+    assert len(diagrams) == 3 and len(comment) < 65_536
+    assert mermaid_parser.errors(diagrams) == [None, None, None]
     assert rule["status"] == "fail" and tested["verdict"] == "regression, significant"
     assert tested["low"] <= tested["difference"] <= tested["high"] < 0
     assert tested["p_value"] < 1e-10 and tested["test"] == "McNemar exact"

@@ -22,6 +22,7 @@ from mlgate.policy import POLICY_FILES, Policy
 from mlgate.snapshot import Snapshot, read_policy, read_snapshot
 
 if TYPE_CHECKING:
+    from mlgate.gate.curves import Charts
     from mlgate.gate.stats import Difference
 
 POLICY_FROM = ("base", "head")
@@ -47,6 +48,7 @@ class Check:
     policy_changed: bool
     gate: GateResult
     data_changes: tuple[dvcfiles.DataChange, ...]
+    charts: Charts | None = None  # curves and confusion matrices, when predictions were read
 
 
 def compare(
@@ -107,7 +109,7 @@ def check(
             *notes,
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
-    tested, untested, test_notes, distrusted = _test_significance(policy, comparison)
+    tested, untested, test_notes, distrusted, charts = _test_significance(policy, comparison)
     result = evaluate(
         policy,
         comparison.base.metrics,
@@ -132,6 +134,7 @@ def check(
         base_policy.table != head_policy.table,
         result,
         tuple(changes),
+        charts,
     )
 
 
@@ -170,19 +173,19 @@ def _import_significance() -> None:
 
 def _test_significance(
     policy: Policy, comparison: Comparison
-) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None]:
+) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None, Charts | None]:
     """Tests for the rules that ask for significance: (by prediction metric, why there are
-    none, notes, why they cannot be trusted). Unusable predictions stop the check unless every
-    such rule falls back to its point estimate."""
+    none, notes, why they cannot be trusted, the charts of both revisions). Unusable
+    predictions stop the check unless every such rule falls back to its point estimate."""
     if not policy.tests_significance or not comparison.compared or policy.predictions is None:
-        return {}, None, (), None
+        return {}, None, (), None, None
     rules = significance_rules(policy, comparison.base.metrics, comparison.head.metrics)
     levels: dict[str, float] = {}
     for tested_metrics in rules.values():
         for name, level in tested_metrics.items():
             levels[name] = min(levels.get(name, 1.0), level)
     if not levels:
-        return {}, None, (), None
+        return {}, None, (), None, None
     from mlgate.gate import significance  # NumPy, only when a rule asks for significance
 
     try:
@@ -196,12 +199,13 @@ def _test_significance(
         )
     except DataError as exc:
         if all(rule.fallback == "point-estimate" for rule in rules):
-            return {}, f"no significance test ({exc})", (), None
+            return {}, f"no significance test ({exc})", (), None, None
         raise DataError(
             f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
             "point estimate instead"
         ) from None
-    return measured.differences, None, measured.notes, policy.shrinkage(*measured.rows)
+    shrunk = policy.shrinkage(*measured.rows)
+    return measured.differences, None, measured.notes, shrunk, measured.charts
 
 
 def _disagreements(result: GateResult, predictions: str | None) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlgate.errors import DataError
-from mlgate.gate import stats
+from mlgate.gate import curves, stats
 from mlgate.git import Revision
 from mlgate.snapshot import read_recorded
 
@@ -48,6 +48,7 @@ class Significance:
     paired: bool
     notes: tuple[str, ...] = ()
     rows: tuple[int, int] = (0, 0)  # the predictions' rows at base and at head
+    charts: curves.Charts | None = None  # what the report draws of both revisions
 
 
 def measure(
@@ -81,7 +82,9 @@ def measure(
         levels, base_scored, head_scored, paired=order is not None, resamples=resamples, seed=seed
     )
     rows = (len(base_predictions), len(head_predictions))
-    return Significance(differences, order is not None, notes, rows)
+    names = _class_names(base_predictions, head_predictions)
+    drawn = curves.charts(names, base_scored, head_scored)
+    return Significance(differences, order is not None, notes, rows, drawn)
 
 
 def read_predictions(revision: Revision, path: str) -> Predictions:
@@ -219,6 +222,16 @@ def _scored(base: Predictions, head: Predictions) -> tuple[stats.Scored, stats.S
         _indexed(p, classes, np.column_stack([1 - p.scores[:, 0], p.scores[:, 0]]))
         for p in (base, head)
     )
+
+
+def _class_names(base: Predictions, head: Predictions) -> list[str]:
+    """The classes as reports name them, in the order of the probability columns."""
+    if base.classes:
+        return list(base.classes)
+    return [
+        str(int(c)) if isinstance(c, float) and c.is_integer() else str(c)
+        for c in _binary_classes(base, head)
+    ]
 
 
 def _columns(predictions: Predictions) -> str:

@@ -3,10 +3,12 @@ pull-request comment), or the documented JSON document."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS, Outcome, significance_verdict
+from mlgate.render.charts import charts_markdown
 from mlgate.render.table import fmt, fmt_signed, notes, painter, short_md5, size, table, to_json
 from mlgate.values import diff
 
@@ -114,6 +116,12 @@ def check_markdown(check: Check) -> str:
             )
         )
     lines.extend(_sections(check, markdown=True))
+    if check.charts is not None:
+        lines.extend(
+            charts_markdown(
+                check.charts, comparison.base.revision.label, comparison.head.revision.label
+            )
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -136,6 +144,7 @@ def check_json(check: Check) -> str:
         "data": [vars(c) for c in check.data_changes],
         "unpushed": list(check.gate.unpushed),
         "notes": list(comparison.notes),
+        "charts": None if check.charts is None else dataclasses.asdict(check.charts),
     }
     return to_json(document)
 

@@ -1,0 +1,154 @@
+"""What a reviewer looks at beside the metrics: ROC, precision-recall and calibration curves of
+base and head on one grid, and the confusion matrices, from the predictions the significance
+tests read. Pure: class indices and probabilities in, numbers out.
+
+- ROC: the true positive rate reached at or below each false positive rate of the grid (the
+  curve's upper envelope, as a threshold can be chosen);
+- precision-recall: the precision reachable at or above each recall of the grid (interpolated
+  precision, as average precision is read);
+- calibration: the share of positives among the rows whose score falls in each tenth of
+  [0, 1], beside the scores' mean there; a bin with no rows has no share (None).
+
+Curves are drawn for two-class problems; a multi-class one gets its confusion matrices and
+per-class precision and recall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlgate.gate.stats import Scored
+
+GRID = tuple(round(i * 0.05, 2) for i in range(21))  # 0, 0.05, ..., 1
+BINS = 10
+
+
+@dataclass(frozen=True)
+class Curve:
+    name: str  # "roc", "precision_recall", "calibration"
+    x: tuple[float, ...]
+    base: tuple[float | None, ...]
+    head: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    name: str
+    base_precision: float | None
+    head_precision: float | None
+    base_recall: float | None
+    head_recall: float | None
+
+
+@dataclass(frozen=True)
+class Charts:
+    classes: tuple[str, ...]
+    curves: tuple[Curve, ...]  # empty for more than two classes
+    base_confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
+    head_confusion: tuple[tuple[int, ...], ...]
+    per_class: tuple[ClassFigures, ...]
+    rows: tuple[int, int]
+
+
+def charts(classes: list[str], base: Scored, head: Scored) -> Charts:
+    """Both revisions' curves and tables (``classes`` in the order of the probability columns;
+    for two classes the second is the positive one)."""
+    curves: tuple[Curve, ...] = ()
+    if len(classes) == 2:
+        base_truth, base_score = _binary(base)
+        head_truth, head_score = _binary(head)
+        curves = (
+            Curve("roc", GRID, _roc(base_truth, base_score), _roc(head_truth, head_score)),
+            Curve(
+                "precision_recall",
+                GRID,
+                _precision_at_recall(base_truth, base_score),
+                _precision_at_recall(head_truth, head_score),
+            ),
+            Curve(
+                "calibration",
+                tuple(round((i + 0.5) / BINS, 2) for i in range(BINS)),
+                _calibration(base_truth, base_score),
+                _calibration(head_truth, head_score),
+            ),
+        )
+    base_matrix, head_matrix = _confusion(base, len(classes)), _confusion(head, len(classes))
+    per_class = tuple(
+        ClassFigures(
+            name,
+            _share(base_matrix[k, k], base_matrix[:, k].sum()),
+            _share(head_matrix[k, k], head_matrix[:, k].sum()),
+            _share(base_matrix[k, k], base_matrix[k, :].sum()),
+            _share(head_matrix[k, k], head_matrix[k, :].sum()),
+        )
+        for k, name in enumerate(classes)
+    )
+    return Charts(
+        tuple(classes),
+        curves,
+        _tuples(base_matrix),
+        _tuples(head_matrix),
+        per_class,
+        (len(base), len(head)),
+    )
+
+
+def _binary(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
+    return scored.labels == 1, scored.probabilities[:, 1]
+
+
+def _ranked(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives counted at each distinct score, highest first."""
+    order = np.argsort(-score, kind="stable")
+    truth, score = truth[order], score[order]
+    cuts = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
+    hits = np.cumsum(truth)[cuts]
+    return hits, (cuts + 1) - hits
+
+
+def _roc(truth: np.ndarray, score: np.ndarray) -> tuple[float | None, ...]:
+    positives, negatives = int(truth.sum()), int(len(truth) - truth.sum())
+    if not positives or not negatives:
+        return (None,) * len(GRID)
+    true_positives, false_positives = _ranked(truth, score)
+    fpr = np.r_[0.0, false_positives / negatives]
+    tpr = np.r_[0.0, true_positives / positives]
+    # the highest true positive rate among thresholds whose false positive rate is within x
+    reach = np.maximum.accumulate(tpr)
+    at = np.searchsorted(fpr, np.asarray(GRID) + 1e-12, side="right") - 1
+    return tuple(round(float(reach[i]), 4) for i in at)
+
+
+def _precision_at_recall(truth: np.ndarray, score: np.ndarray) -> tuple[float | None, ...]:
+    positives = int(truth.sum())
+    if not positives:
+        return (None,) * len(GRID)
+    true_positives, false_positives = _ranked(truth, score)
+    recall = true_positives / positives
+    precision = true_positives / (true_positives + false_positives)
+    best = np.maximum.accumulate(precision[::-1])[::-1]  # the best precision at recall >= r
+    at = np.searchsorted(recall, np.asarray(GRID) - 1e-12, side="left")
+    return tuple(round(float(best[i]), 4) if i < len(best) else None for i in at)
+
+
+def _calibration(truth: np.ndarray, score: np.ndarray) -> tuple[float | None, ...]:
+    bins = np.minimum((score * BINS).astype(np.int64), BINS - 1)
+    counts = np.bincount(bins, minlength=BINS)
+    hits = np.bincount(bins, weights=truth.astype(np.float64), minlength=BINS)
+    return tuple(round(float(hits[i] / counts[i]), 4) if counts[i] else None for i in range(BINS))
+
+
+def _confusion(scored: Scored, classes: int) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (scored.labels, scored.predictions), 1)
+    return matrix
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(float(part / whole), 4) if whole else None
+
+
+def _tuples(matrix: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(int(v) for v in row) for row in matrix)

@@ -1,0 +1,89 @@
+"""The gate's charts: curves computed as scikit-learn computes them, drawn as Mermaid diagrams
+that Mermaid's own parser accepts, nothing from a pull request inside a diagram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+
+import mermaid_parser
+from mlgate.gate import curves
+from mlgate.gate.stats import Scored
+from mlgate.render import charts
+
+
+def scored(labels: np.ndarray, positive: np.ndarray) -> Scored:
+    probabilities = np.column_stack([1 - positive, positive])
+    return Scored(labels, (positive >= 0.5).astype(np.intp), probabilities)
+
+
+def binary(seed: int, rows: int = 3000, noise: float = 1.0) -> Scored:
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(rows) < 0.2).astype(np.intp)
+    positive = 1 / (1 + np.exp(-(labels * 2 - 1) * 2 + rng.normal(0, noise, rows) * 2))
+    return scored(labels, np.round(positive, 3))
+
+
+def test_curves_are_scikit_learns_read_on_the_grid() -> None:
+    base = binary(1)
+    drawn = curves.charts(["0", "1"], base, binary(2))
+    roc, pr, calibration = drawn.curves
+    truth, score = base.labels == 1, base.probabilities[:, 1]
+    fpr, tpr, _ = roc_curve(truth, score, drop_intermediate=False)
+    for x, y in zip(roc.x, roc.base, strict=True):
+        assert y == pytest.approx(tpr[fpr <= x + 1e-12].max(), abs=1e-4)
+    precision, recall, _ = precision_recall_curve(truth, score)
+    for x, y in zip(pr.x, pr.base, strict=True):
+        assert y == pytest.approx(precision[recall >= x - 1e-12].max(), abs=1e-4)
+    bins = np.minimum((score * 10).astype(int), 9)
+    for k, y in enumerate(calibration.base):
+        assert y == pytest.approx(truth[bins == k].mean(), abs=1e-4)
+    expected = confusion_matrix(base.labels, base.predictions, labels=[0, 1])
+    assert np.array_equal(np.array(drawn.base_confusion), expected)
+    tp = expected[1, 1]
+    assert drawn.per_class[1].base_recall == pytest.approx(tp / expected[1].sum(), abs=1e-4)
+    assert drawn.per_class[1].base_precision == pytest.approx(tp / expected[:, 1].sum(), abs=1e-4)
+
+
+def test_every_chart_parses_with_mermaid_and_a_broken_one_does_not() -> None:
+    one_class = scored(np.zeros(50, dtype=np.intp), np.full(50, 0.1))  # no positive row
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 300)
+    three = Scored(labels, rng.integers(0, 3, 300), rng.dirichlet([1, 1, 1], 300))
+    reports = [
+        charts.charts_markdown(curves.charts(["0", "1"], binary(1), binary(2, noise=3)), "a", "b"),
+        charts.charts_markdown(curves.charts(["no", "yes"], one_class, binary(4, 50)), "a", "b"),
+        charts.charts_markdown(curves.charts(["a", "b", "c"], three, three), "a", "b"),
+    ]
+    diagrams = [d for report in reports for d in mermaid_parser.blocks("\n".join(report))]
+    assert len(diagrams) == 6  # three per two-class report, none for three classes
+    broken = diagrams[0].replace("line [", "line [oops, ", 1)
+    results = mermaid_parser.errors([*diagrams, broken])
+    assert results[:-1] == [None] * len(diagrams)
+    assert results[-1] is not None and "Parse error" in results[-1]
+    assert all(len(d) < charts.MAX_DIAGRAM for d in diagrams)
+
+
+def test_names_from_the_pull_request_stay_outside_diagrams_and_are_escaped() -> None:
+    hostile = ['x"]\n  line [9]', "<!-- hide -->|@team"]
+    drawn = curves.charts(hostile, binary(1), binary(2))
+    text = "\n".join(charts.charts_markdown(drawn, "main`<script>", "head\n::stop::"))
+    for diagram in mermaid_parser.blocks(text):
+        assert 'x"]' not in diagram and "hide" not in diagram and "script" not in diagram
+    assert "<!--" not in text and "\n::stop" not in text and "@team" not in text
+    assert "\\<\\!-- hide --\\>\\|@\u2060team" in text
+
+
+def test_a_reading_says_where_head_lies_against_base() -> None:
+    curve = curves.Curve("roc", (0.0, 0.1, 0.2), (0.0, 0.6, 0.9), (0.0, 0.5, 0.9))
+    assert charts.reading(curve) == (
+        "Head's ROC curve lies below base's at false positive rate 0.1."
+    )
+    same = curves.Curve("precision_recall", (0.0, 0.5), (1.0, 0.5), (1.0, 0.5))
+    assert "matches base's at every recall" in charts.reading(same)
+    empty = curves.Curve("calibration", (0.05, 0.15), (0.1, None), (0.04, 0.2))
+    assert charts.reading(empty) == (
+        "Head is closer to the diagonal than base in 1 of 1 bins, further in 0. "
+        "Bins without rows at one revision (drawn flat): 0.15."
+    )

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import mermaid_parser
 from getstarted import ARTIFACT, make_get_started
 from helpers import dvc, git, mlgate_in, push_to_new_origin
 from mlgate import __version__
@@ -127,6 +128,12 @@ def test_the_whole_path_on_a_project_mlgate_did_not_create(
         assert diff(getattr(old, kind), getattr(new, kind)) == expected, kind
     assert mlgate_in(project, monkeypatch, "check") == 1
     assert "FAIL: 4 of 4 checks failed" in capsys.readouterr().out
+    # the report draws the ROC curve dvclive logged into the DVC-cached eval/, at both sides
+    assert mlgate_in(project, monkeypatch, "check", "--format", "md") == 1
+    report = capsys.readouterr().out
+    [roc] = mermaid_parser.blocks(report)
+    assert 'title "ROC"' in roc and "from `eval/plots/sklearn/roc/test.json`" in report
+    assert mermaid_parser.errors([roc]) == [None]
     pushed = try_git(project, "push", "origin", "worse")
     assert pushed.returncode != 0 and "push of worse blocked" in pushed.stderr
 

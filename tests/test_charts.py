@@ -3,13 +3,19 @@ that Mermaid's own parser accepts, nothing from a pull request inside a diagram.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 import mermaid_parser
-from mlgate.gate import curves
+from helpers import commit_all, init_dvc_repo
+from mlgate.gate import curves, plotted
 from mlgate.gate.stats import Scored
+from mlgate.git import WORKSPACE, revision
 from mlgate.render import charts
 
 
@@ -87,3 +93,62 @@ def test_a_reading_says_where_head_lies_against_base() -> None:
         "Head is closer to the diagonal than base in 1 of 1 bins, further in 0. "
         "Bins without rows at one revision (drawn flat): 0.15."
     )
+
+
+def test_a_plotted_curve_reads_on_the_grid_as_the_predictions_do() -> None:
+    base = binary(5)
+    truth, score = base.labels == 1, base.probabilities[:, 1]
+    fpr, tpr, _ = roc_curve(truth, score, drop_intermediate=False)
+    precision, recall, _ = precision_recall_curve(truth, score)
+    roc, pr, _ = curves.charts(["0", "1"], base, base).curves
+    assert curves.from_points("roc", fpr, tpr) == roc.base
+    assert curves.from_points("precision_recall", recall, precision) == pr.base
+
+
+def test_the_projects_own_plots_are_drawn_and_a_broken_one_is_a_note(tmp_path: Path) -> None:
+    """dvc.yaml's plots of fpr/tpr (a top-level plot naming its files in y, as DVC's
+    get-started project does) and recall/precision (a stage's plot output), at two revisions;
+    a calibration plot that does not parse is left out with a note."""
+    repo = init_dvc_repo(tmp_path / "repo")
+    pipeline = {
+        "stages": {
+            "evaluate": {
+                "cmd": "true",
+                "plots": [{"plots/prc.json": {"x": "recall", "y": "precision"}}],
+            }
+        },
+        "plots": [
+            {"ROC": {"x": "fpr", "y": {"plots/roc.json": "tpr"}}},
+            {"plots/calibration.csv": {"x": "prob_pred", "y": "prob_true"}},
+        ],
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+
+    def plots(model: Scored, calibration: str) -> None:
+        truth, score = model.labels == 1, model.probabilities[:, 1]
+        fpr, tpr, _ = roc_curve(truth, score)
+        precision, recall, _ = precision_recall_curve(truth, score)
+        (repo / "plots").mkdir(exist_ok=True)
+        roc = [{"fpr": f, "tpr": t} for f, t in zip(fpr.tolist(), tpr.tolist(), strict=True)]
+        (repo / "plots/roc.json").write_text(json.dumps({"roc": roc}))
+        points = zip(recall.tolist(), precision.tolist(), strict=True)
+        (repo / "plots/prc.json").write_text(
+            json.dumps([{"recall": r, "precision": p} for r, p in points])
+        )
+        (repo / "plots/calibration.csv").write_text(calibration)
+
+    plots(binary(1), "prob_pred,prob_true\n0.1,0.05\n0.9,0.8\n")
+    commit_all(repo, "base")
+    plots(binary(2, noise=3), "prob_pred,prob_true\n0.1,not a number\n")
+    drawn, notes = plotted.charts(revision("main", repo), revision(WORKSPACE, repo))
+    assert drawn is not None and [c.name for c in drawn.curves] == ["roc", "precision_recall"]
+    assert drawn.source == "plots/prc.json, plots/roc.json"
+    assert notes == [
+        "chart left out: plots/calibration.csv at workspace is not a plot of prob_pred and "
+        "prob_true: could not convert string to float: 'not a number'"
+    ]
+    roc = drawn.curves[0]
+    assert all(h is not None and b is not None for b, h in zip(roc.base, roc.head, strict=True))
+    assert sum(roc.head) < sum(roc.base)  # the noisier model's curve is lower
+    text = "\n".join(charts.charts_markdown(drawn, "main", "workspace"))
+    assert mermaid_parser.errors(mermaid_parser.blocks(text)) == [None, None]

@@ -133,6 +133,8 @@ def check_command(
     # NumPy's import creates free nothing and cost 5% of the gate's time.
     with _collector_paused():
         result = compare.check(git.repo_root(), base, head, policy_from, data_pushed=pushed)
+    if fmt != "table" or report_path or comment or github.in_actions():  # a report with charts
+        result = compare.with_plotted_charts(result)
     markdown = render_check.check_markdown(result)
     _print_report(
         fmt,

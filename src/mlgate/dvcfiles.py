@@ -334,6 +334,33 @@ def read_declarations(revision: Revision) -> Declarations:
     )
 
 
+def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
+    """The plots every dvc.yaml declares with one x and one y field: the file's path (the
+    repository's) -> (x, y). Top-level plots name their files as keys or in ``y``'s mapping;
+    a stage's plots are its outputs."""
+    found: dict[str, tuple[str, str]] = {}
+    for path, content in revision.read(pipeline_files(revision)).items():
+        if content is None:
+            continue
+        document = _pipeline_document(content, f"{path} at {revision.label}")
+        if is_templated(content, document):
+            continue
+        folder = folder_of(path)
+        declared = [(folder, name, options) for name, options in entries(document.get("plots"))]
+        for stage in _stages(document, f"{path} at {revision.label}").values():
+            wdir = join(folder, str(stage.get("wdir", ".")))
+            declared += [(wdir, name, options) for name, options in entries(stage.get("plots"))]
+        for where, name, options in declared:
+            x, y = (options or {}).get("x"), (options or {}).get("y")
+            if isinstance(x, str) and isinstance(y, str):
+                found[join(where, name)] = (x, y)
+            elif isinstance(x, str) and isinstance(y, dict):
+                for file, field in y.items():
+                    if isinstance(field, str):
+                        found[join(where, str(file))] = (x, field)
+    return found
+
+
 def _pipeline_document(content: bytes, where: str) -> dict[str, Any]:
     document = parse_yaml(content, where) or {}
     if not isinstance(document, dict):

@@ -138,6 +138,20 @@ def check(
     )
 
 
+def with_plotted_charts(check: Check) -> Check:
+    """The check with charts from the pipeline's own plots when it read no predictions (for
+    the report; the verdict is the same)."""
+    if check.charts is not None:
+        return check
+    from mlgate.gate import plotted  # NumPy: only for a report that shows charts
+
+    comparison = check.comparison
+    charts, notes = plotted.charts(comparison.base.revision, comparison.head.revision)
+    if notes:
+        comparison = Comparison(comparison.base, comparison.head, (*comparison.notes, *notes))
+    return dataclasses.replace(check, comparison=comparison, charts=charts)
+
+
 def _unpushed(root: Path, comparison: Comparison) -> tuple[list[str], str | None, str]:
     """The cached outputs the head records anew (not at the base) that the DVC remote lacks;
     the remote is the base's (a change cannot move the check to a remote of its choosing),

@@ -44,12 +44,43 @@ class ClassFigures:
 
 @dataclass(frozen=True)
 class Charts:
-    classes: tuple[str, ...]
+    classes: tuple[str, ...]  # () when drawn from the pipeline's plots: no tables then
     curves: tuple[Curve, ...]  # empty for more than two classes
     base_confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
     head_confusion: tuple[tuple[int, ...], ...]
     per_class: tuple[ClassFigures, ...]
-    rows: tuple[int, int]
+    rows: tuple[int, int]  # rows of predictions at base and head (0, 0 from plots)
+    source: str = ""  # where the points come from, as the report says it
+
+
+# The x and y fields of a plot that is one of these curves (dvclive's names, and mlgate's)
+PLOTTED = {
+    ("fpr", "tpr"): "roc",
+    ("recall", "precision"): "precision_recall",
+    ("prob_pred", "prob_true"): "calibration",
+}
+
+
+def from_points(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[float | None, ...]:
+    """A plotted curve's points read on the grid as ``charts`` reads predictions: the best
+    true positive rate at or below each false positive rate, the best precision at or above
+    each recall, the observed share in each tenth of predicted probability (the mean of the
+    points there; None where there is none)."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    grid = np.asarray(GRID)
+    if kind == "calibration":
+        bins = np.minimum((np.clip(x, 0, 1) * BINS).astype(np.int64), BINS - 1)
+        return tuple(
+            round(float(y[bins == k].mean()), 4) if np.any(bins == k) else None for k in range(BINS)
+        )
+    if not len(x):
+        return (None,) * len(GRID)
+    if kind == "roc":
+        values = [y[x <= g + 1e-12] for g in grid]
+    else:  # precision at recall >= r
+        values = [y[x >= g - 1e-12] for g in grid]
+    return tuple(round(float(v.max()), 4) if len(v) else None for v in values)
 
 
 def charts(classes: list[str], base: Scored, head: Scored) -> Charts:

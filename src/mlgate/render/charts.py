@@ -33,12 +33,18 @@ def charts_markdown(charts: Charts, base_label: str, head_label: str) -> list[st
     """The charts section's lines: each curve with its legend and reading, the confusion
     matrices, per-class precision and recall."""
     lines = ["", "### Charts", ""]
+    drawn_from = (
+        f"from {escape.code(charts.source)}"
+        if charts.source
+        else f"{charts.rows[0]:,} and {charts.rows[1]:,} rows of predictions"
+    )
     legend = (
-        f"Blue: base {escape.code(base_label)}; red: head {escape.code(head_label)} "
-        f"({charts.rows[0]:,} and {charts.rows[1]:,} rows of predictions)."
+        f"Blue: base {escape.code(base_label)}; red: head {escape.code(head_label)} ({drawn_from})."
     )
     for curve in charts.curves:
         lines += [*mermaid(curve), "", legend + " " + reading(curve), ""]
+    if not charts.classes:  # the pipeline's own plots: curves only
+        return lines
     if not charts.curves:
         lines += ["Curves are drawn for two-class models; per-class figures below.", ""]
     lines += _confusion(charts)

@@ -145,8 +145,8 @@ def test_the_projects_own_plots_are_drawn_and_a_broken_one_is_a_note(tmp_path: P
     assert drawn.source == "plots/prc.json, plots/roc.json"
     assert notes == [
         "chart left out: plots/calibration.csv at workspace is not a plot of prob_pred and "
-        "prob_true: could not convert string to float: 'not a number'"
-    ]
+        "prob_true (a list of points with both as numbers)"
+    ]  # what the file holds is never quoted
     roc = drawn.curves[0]
     assert all(h is not None and b is not None for b, h in zip(roc.base, roc.head, strict=True))
     assert sum(roc.head) < sum(roc.base)  # the noisier model's curve is lower

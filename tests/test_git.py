@@ -41,6 +41,22 @@ def test_a_path_with_a_line_break_is_refused_not_sent(repo: Path) -> None:
     assert gitmod.read_blobs(commit, ["dir/a.txt"], repo) == {"dir/a.txt": b"a\n"}
 
 
+def test_a_path_outside_the_repository_is_never_read(repo: Path) -> None:
+    """A dvc.yaml a pull request changed may name ``../secret`` or an absolute path as a
+    metrics or plots file: neither the workspace nor a commit is read beyond the checkout."""
+    checkout = repo / "checkout"
+    git(repo, "clone", "-q", str(repo), str(checkout))
+    (repo / "secret.json").write_text('{"token": 1}')
+    for at in (gitmod.WORKSPACE, "HEAD"):
+        revision = gitmod.revision(at, checkout)
+        read = revision.read(["../secret.json", str(repo / "secret.json"), "dir/a.txt"])
+        assert read == {
+            "../secret.json": None,
+            str(repo / "secret.json"): None,
+            "dir/a.txt": b"a\n",
+        }
+
+
 def test_a_reader_whose_process_died_starts_again(repo: Path) -> None:
     commit = gitmod.resolve_commit("HEAD", repo)
     assert gitmod.read_blobs(commit, ["dir/a.txt"], repo)["dir/a.txt"] == b"a\n"

@@ -251,9 +251,16 @@ class Revision:
         return f"{self.name} ({self.commit[:8]})" if self.commit else self.name
 
     def read(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """Each path's content, None for one the revision lacks, or one outside the
+        repository (absolute, or climbing out with ``..``: a dvc.yaml a pull request changed
+        may declare such a path, and the workspace must not be read beyond the checkout)."""
+        wanted = list(dict.fromkeys(paths))
+        inside = [p for p in wanted if _inside(p)]
         if self.commit is not None:
-            return read_blobs(self.commit, paths, self.root)
-        return {p: _read_file(self.root / p) for p in dict.fromkeys(paths)}
+            found = read_blobs(self.commit, inside, self.root)
+        else:
+            found = {p: _read_file(self.root / p) for p in inside}
+        return {p: found.get(p) for p in wanted}
 
     def read_one(self, path: str) -> bytes | None:
         return self.read([path])[path]
@@ -360,6 +367,11 @@ def _paths(nul_separated: str) -> list[str]:
 def git_path(name: str, root: Path) -> Path:
     """Where git keeps ``name`` for this worktree: hooks (honouring core.hooksPath), rebase-merge."""
     return (root / run_git("rev-parse", "--git-path", name, cwd=root).strip()).resolve()
+
+
+def _inside(path: str) -> bool:
+    normal = posixpath.normpath(path)
+    return not (posixpath.isabs(normal) or normal == ".." or normal.startswith("../"))
 
 
 def _read_file(path: Path) -> bytes | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlgate import dvcfiles
-from mlgate.errors import MlgateError, first_line
+from mlgate.errors import MlgateError
 from mlgate.gate.curves import BINS, GRID, PLOTTED, Charts, Curve, from_points
 from mlgate.git import Revision
 from mlgate.snapshot import read_recorded
@@ -72,9 +72,11 @@ def _points(revision: Revision, path: str, fields: tuple[str, str]) -> tuple[Any
         records = _records(content, path)
         x = np.array([float(r[fields[0]]) for r in records], dtype=np.float64)
         y = np.array([float(r[fields[1]]) for r in records], dtype=np.float64)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        # what the file holds is never quoted: a pull request chooses which file this is
         raise MlgateError(
-            f"{where} is not a plot of {fields[0]} and {fields[1]}: {first_line(exc)}"
+            f"{where} is not a plot of {fields[0]} and {fields[1]} (a list of points with both "
+            "as numbers)"
         ) from None
     return x, y
 

@@ -148,8 +148,8 @@ def test_significance_policy_keys_are_read() -> None:
         ("logloss", "log_loss", "lower"),
         ("val.acc", "accuracy", "higher"),
         ("train.val_loss", None, "lower"),
-        ("rmse", None, "lower"),
-        ("mean_absolute_error", None, "lower"),
+        ("rmse", "rmse", "lower"),
+        ("mean_absolute_error", "mae", "lower"),
         ("eval/loss.json:step", None, "higher"),  # the file's name says nothing of the value
         ("rows", None, "higher"),
     ],

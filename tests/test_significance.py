@@ -205,3 +205,41 @@ def test_quoted_fields_are_read_like_unquoted_ones() -> None:
     assert with_comma.ids == ["a,b"]
     with pytest.raises(DataError, match="line 3 has 5 fields, the header 4"):
         parse_predictions(b'id,label,prediction,score\n"a",0,0,0.2\n"b",1,1,0.9,x\n', WHERE)
+
+
+def regression_csv(rows: int = 800, seed: int = 0, noise: float = 1.0) -> bytes:
+    rng = np.random.default_rng(seed)
+    labels = np.random.default_rng(99).normal(50, 10, rows)  # the same test set every time
+    predicted = labels + rng.normal(0, noise, rows)
+    lines = [f"{i},{y:.3f},{p:.3f}" for i, (y, p) in enumerate(zip(labels, predicted, strict=True))]
+    return ("id,label,prediction\n" + "\n".join(lines) + "\n").encode()
+
+
+def test_a_regression_models_values_are_tested_on_mae_rmse_and_r2(repo: Path) -> None:
+    (repo / PATH).write_bytes(regression_csv())
+    commit_all(repo, "a regressor")
+    base, head = at(repo, regression_csv(seed=1, noise=1.5))
+    result = measure(base, head, PATH, {"mae": 0.95, "rmse": 0.95, "r2": 0.95})
+    assert result.paired and result.rows == (800, 800)
+    mae, r2 = result.differences["mae"], result.differences["r2"]
+    assert mae.difference > 0 and mae.p_value < 0.01 and mae.method == stats.PAIRED
+    assert r2.difference < 0 and r2.high < 0
+
+
+def test_mae_on_a_classifiers_file_or_both_kinds_of_rule_are_data_errors(repo: Path) -> None:
+    base, head = at(repo, regression_csv())  # main holds a classifier's file
+    with pytest.raises(DataError, match=r"has score: a classifier's predictions, and the policy"):
+        measure(base, head, PATH, {"mae": 0.95})
+    (repo / PATH).write_bytes(regression_csv())
+    commit_all(repo, "a regressor")
+    with pytest.raises(DataError, match="a classifier's"):  # one file, both kinds of rule
+        measure(base, head, PATH, {"mae": 0.95, "accuracy": 0.95})
+
+
+def test_a_regression_file_that_is_not_numbers_names_the_line() -> None:
+    content = b"id,label,prediction\n1,2.5,3\n2,cat,4\n"
+    with pytest.raises(DataError, match=r"p.csv: label 'cat' on line 3 is not a finite number"):
+        parse_predictions(content, "p.csv", values=True)
+    infinite = b"id,label,prediction\n1,2.5,inf\n"
+    with pytest.raises(DataError, match=r"prediction 'inf' on line 2 is not a finite number"):
+        parse_predictions(infinite, "p.csv", values=True)

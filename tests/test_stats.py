@@ -12,7 +12,7 @@ from sklearn import metrics as sk
 from sklearn.preprocessing import label_binarize
 
 from mlgate.gate import stats
-from mlgate.measures import LABELS, MEASURES, SCORES
+from mlgate.measures import LABELS, MEASURES, SCORES, VALUES
 from mlgate.policy import PREDICTION_METRICS
 
 SKLEARN_BINARY = {
@@ -86,9 +86,10 @@ def test_the_statistics_cover_the_policys_prediction_metrics() -> None:
         by_reads[measure.reads].add(measure.name)
     assert set(stats.COUNT_METRICS) == by_reads[LABELS]
     assert set(stats.SCORE_METRICS) == by_reads[SCORES]
+    assert set(stats.VALUE_METRICS) == by_reads[VALUES]
 
 
-@pytest.mark.parametrize("metric", sorted(stats.METRICS))
+@pytest.mark.parametrize("metric", sorted(stats.CLASS_METRICS))
 @pytest.mark.parametrize(
     ("make", "sklearn"),
     [(binary, SKLEARN_BINARY), (multiclass, SKLEARN_MACRO)],
@@ -139,7 +140,7 @@ def test_mcnemar_counts_only_the_rows_the_revisions_disagree_on() -> None:
 
 
 def everything(confidence: float = 0.95) -> dict[str, float]:
-    return dict.fromkeys(stats.METRICS, confidence)
+    return dict.fromkeys(stats.CLASS_METRICS, confidence)
 
 
 def test_identical_models_are_within_noise_on_every_metric() -> None:
@@ -280,3 +281,91 @@ def test_interval_quantiles_are_numpys_linear_quantiles_exactly() -> None:
         values = rng.normal(size=rows)
         for levels in ((0.025, 0.975), (0.005, 0.995), (0.0, 1.0), (0.5, 0.5)):
             assert _quantiles(values, levels) == tuple(np.quantile(values, list(levels)))
+
+
+# --- regression: predicted values -------------------------------------------------------------
+
+SKLEARN_VALUES = {
+    "mae": lambda y, p, w: sk.mean_absolute_error(y, p, sample_weight=w),
+    "rmse": lambda y, p, w: sk.root_mean_squared_error(y, p, sample_weight=w),
+    "r2": lambda y, p, w: sk.r2_score(y, p, sample_weight=w),
+}
+
+
+def valued(seed: int, rows: int = 500, noise: float = 1.0) -> stats.Valued:
+    rng = np.random.default_rng(seed)
+    labels = rng.normal(10, 3, rows)
+    return stats.Valued(labels, labels + rng.normal(0, noise, rows))
+
+
+@pytest.mark.parametrize("metric", sorted(stats.VALUE_METRICS))
+def test_value_metrics_equal_scikit_learn_with_and_without_resampling_weights(
+    metric: str,
+) -> None:
+    data = valued(1)
+    weights = np.random.default_rng(2).integers(0, 4, size=len(data)).astype(np.uint8)
+    sklearn = SKLEARN_VALUES[metric]
+    assert stats.point_estimate(metric, data) == pytest.approx(
+        sklearn(data.labels, data.predictions, None), rel=1e-9
+    )
+    resampled = stats.VALUE_METRICS[metric](*stats._value_sums(data, weights[None]))[0]
+    assert resampled == pytest.approx(sklearn(data.labels, data.predictions, weights), rel=1e-9)
+
+
+def test_a_constant_target_scores_r2_as_scikit_learn_does() -> None:
+    same = np.full(20, 3.0)
+    exact, off = stats.Valued(same, same.copy()), stats.Valued(same, same + 1)
+    assert stats.point_estimate("r2", exact) == sk.r2_score(same, same) == 1.0
+    assert stats.point_estimate("r2", off) == sk.r2_score(same, same + 1) == 0.0
+
+
+# errors N(0, 1) at base and N(0, 1.2) at head, values N(10, 3): the population's differences
+TRUE_VALUE_DIFFERENCE = {
+    "mae": (1.2 - 1.0) * math.sqrt(2 / math.pi),
+    "rmse": 1.2 - 1.0,
+    "r2": -(1.2**2 - 1.0) / 9,
+}
+
+
+def test_value_intervals_cover_the_true_difference_about_95_percent_of_the_time() -> None:
+    rng = np.random.default_rng(9)
+    trials = 200
+    covered = dict.fromkeys(TRUE_VALUE_DIFFERENCE, 0)
+    for trial in range(trials):
+        labels = rng.normal(10, 3, 600)
+        base = stats.Valued(labels, labels + rng.normal(0, 1.0, 600))
+        head = stats.Valued(labels, labels + rng.normal(0, 1.2, 600))
+        results = stats.compare(
+            dict.fromkeys(TRUE_VALUE_DIFFERENCE, 0.95),
+            base,
+            head,
+            paired=True,
+            resamples=400,
+            seed=trial,
+        )
+        for name, truth in TRUE_VALUE_DIFFERENCE.items():
+            covered[name] += results[name].low <= truth <= results[name].high
+    for name, count in covered.items():
+        assert 0.90 <= count / trials <= 0.99, (name, count)
+
+
+def test_a_worse_regressor_is_significant_and_the_same_one_within_noise() -> None:
+    base = valued(3, rows=5000)
+    worse = stats.Valued(
+        base.labels, base.predictions + np.random.default_rng(4).normal(0, 1, 5000)
+    )
+    levels = dict.fromkeys(stats.VALUE_METRICS, 0.95)
+    for name, found in stats.compare(levels, base, worse, paired=True).items():
+        assert found.p_value < 0.01 and found.method == stats.PAIRED, name
+        assert (found.difference > 0) == (name != "r2"), name  # errors up, r2 down
+    same = stats.compare(levels, base, base, paired=True)
+    assert all(d.difference == 0 and d.p_value == 1.0 for d in same.values())
+    unpaired = stats.compare({"mae": 0.95}, base, valued(5, rows=3000), paired=False)
+    assert unpaired["mae"].method == stats.UNPAIRED and unpaired["mae"].rows == 3000
+
+
+def test_values_and_classes_are_never_compared() -> None:
+    with pytest.raises(ValueError, match="both revisions must predict values"):
+        stats.compare({"mae": 0.95}, valued(1), binary(1), paired=False)
+    with pytest.raises(ValueError, match="not metrics of predicted values"):
+        stats.compare({"accuracy": 0.95}, valued(1), valued(2), paired=True)

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 HIGHER, LOWER = "higher", "lower"
 LABELS, SCORES = "labels", "scores"  # what a measure reads of the predictions
+VALUES = "values"  # a regression measure: the predicted values against the true ones
 
 
 @dataclass(frozen=True)
 class Measure:
     name: str
     better: str  # HIGHER or LOWER
-    reads: str  # LABELS (the confusion matrix is enough) or SCORES (the probabilities)
+    reads: str  # LABELS (the confusion matrix is enough), SCORES (the probabilities), VALUES
     aliases: tuple[str, ...] = ()
 
 
@@ -33,6 +34,9 @@ MEASURES: dict[str, Measure] = {
         Measure("roc_auc", HIGHER, SCORES, ("auc", "roc_auc_score")),
         Measure("average_precision", HIGHER, SCORES, ("ap",)),
         Measure("log_loss", LOWER, SCORES, ("logloss",)),
+        Measure("mae", LOWER, VALUES, ("mean_absolute_error",)),
+        Measure("rmse", LOWER, VALUES, ("root_mean_squared_error",)),
+        Measure("r2", HIGHER, VALUES, ("r2_score",)),
     )
 }
 ALIASES = {alias: m.name for m in MEASURES.values() for alias in m.aliases}

@@ -1,7 +1,7 @@
 """Is a metric's change real? Per-example predictions at two revisions, paired by row id.
 
 Reads the policy's predictions file (``id,label,prediction,score``, or one ``score_<class>``
-column per class) at both revisions from git, or through DVC when it lives in the cache, checks
+column per class; a regression model's ``id,label,prediction`` of numbers) at both revisions from git, or through DVC when it lives in the cache, checks
 it, pairs the rows by id, and hands them to the bootstrap in ``stats``. Loaded (with NumPy) only
 when a rule asks for significance.
 """
@@ -36,7 +36,8 @@ class Predictions:
     labels: list[str]
     predicted: list[str]
     classes: tuple[str, ...]  # from the score_<class> columns; () for a binary ``score``
-    scores: stats.Floats  # rows x score columns
+    scores: stats.Floats  # rows x score columns (none for a regression model's values)
+    values: stats.Floats | None = None  # a regression model's: rows x (label, prediction)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -63,7 +64,17 @@ def measure(
 
     Raises DataError when the predictions cannot be used at either revision.
     """
-    base_predictions, head_predictions = read_predictions(base, path), read_predictions(head, path)
+    values = [m for m in levels if m in stats.VALUE_METRICS]
+    if values and len(values) < len(levels):
+        classes = ", ".join(m for m in levels if m not in stats.VALUE_METRICS)
+        raise DataError(
+            f"the policy tests {', '.join(values)} (a regression model's) and {classes} (a "
+            "classifier's) on one predictions file"
+        )
+    base_predictions = read_predictions(base, path, values=bool(values))
+    head_predictions = read_predictions(head, path, values=bool(values))
+    if values:
+        return _measure_values(base_predictions, head_predictions, levels, resamples, seed)
     base_scored, head_scored = _scored(base_predictions, head_predictions)
     order = _pairing(base_predictions, head_predictions)
     notes: tuple[str, ...] = ()
@@ -87,7 +98,37 @@ def measure(
     return Significance(differences, order is not None, notes, rows, drawn)
 
 
-def read_predictions(revision: Revision, path: str) -> Predictions:
+def _measure_values(
+    base: Predictions,
+    head: Predictions,
+    levels: Mapping[str, float],
+    resamples: int,
+    seed: int,
+) -> Significance:
+    """A regression model's predicted values at both revisions, paired by id."""
+    assert base.values is not None and head.values is not None  # read with values=True
+    base_valued = stats.Valued(base.values[:, 0], base.values[:, 1])
+    head_valued = stats.Valued(head.values[:, 0], head.values[:, 1])
+    order = _pairing(base, head)
+    notes: tuple[str, ...] = ()
+    if order is None:
+        notes = (_unpaired_reason(base, head),)
+    elif order is not SAME_ORDER:
+        head_valued = head_valued.take(order)
+    if order is not None and not np.array_equal(base_valued.labels, head_valued.labels):
+        changed = int(np.sum(base_valued.labels != head_valued.labels))
+        order = None
+        notes = (
+            f"unpaired comparison: the same row ids, but {changed:,} of them have another "
+            "label at head, so each revision was resampled on its own",
+        )
+    differences = stats.compare(
+        levels, base_valued, head_valued, paired=order is not None, resamples=resamples, seed=seed
+    )
+    return Significance(differences, order is not None, notes, (len(base), len(head)))
+
+
+def read_predictions(revision: Revision, path: str, *, values: bool = False) -> Predictions:
     where = f"{path} at {revision.label}"
     content = read_recorded(revision, path)
     if content is None:
@@ -95,15 +136,19 @@ def read_predictions(revision: Revision, path: str) -> Predictions:
             f"{where} is missing (the policy's predictions file; run `dvc repro`, "
             "or `dvc pull` if it is cached)"
         )
-    return parse_predictions(content, where)
+    return parse_predictions(content, where, values=values)
 
 
-def parse_predictions(content: bytes, where: str) -> Predictions:
+def parse_predictions(content: bytes, where: str, *, values: bool = False) -> Predictions:
+    """A classifier's file (``values`` False: scores required), or a regression model's
+    (``values``: numbers in label and prediction)."""
     try:
         header, columns = _read_columns(content.decode("utf-8-sig"), where)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{where} is not a readable CSV file: {exc}") from None
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if values:
+        return _valued(header, columns, missing, where)
     score_columns = _score_columns(header)
     if missing or not score_columns:
         lacking = missing + ([] if score_columns else ["score (or score_<class> columns)"])
@@ -163,6 +208,47 @@ def _score_columns(header: list[str]) -> list[str]:
     if BINARY_SCORE in header:
         return [BINARY_SCORE]
     return [name for name in header if name.startswith(CLASS_SCORE_PREFIX)]
+
+
+def _valued(
+    header: list[str], columns: dict[str, list[str]], missing: list[str], where: str
+) -> Predictions:
+    """A regression model's file: label and prediction are numbers."""
+    scores = _score_columns(header)
+    if scores:
+        raise DataError(
+            f"{where} has {', '.join(scores)}: a classifier's predictions, and the policy tests "
+            f"a regression model's measures ({', '.join(stats.VALUE_METRICS)}) on it"
+        )
+    if missing:
+        raise DataError(
+            f"{where} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(it has: {', '.join(header)})"
+        )
+    ids = columns["id"]
+    if not ids:
+        raise DataError(f"{where} has no rows")
+    _check_unique(ids, where)
+    found = np.column_stack(
+        [_finite(columns[name], name, where) for name in ("label", "prediction")]
+    )
+    empty = np.empty((len(ids), 0))
+    return Predictions(where, ids, columns["label"], columns["prediction"], (), empty, found)
+
+
+def _finite(values: list[str], column: str, where: str) -> stats.Floats:
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except ValueError:  # some text is no number: each is read alone, to name the first
+        numbers = np.array([float(v) if _is_float(v) else math.nan for v in values])
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        line = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{where}: {column} {values[line]!r} on line {line + 2} is not a finite number "
+            f"({_rows(int(bad.sum()))} in all): a regression model's file holds numbers"
+        )
+    return numbers
 
 
 def _check_unique(ids: list[str], where: str) -> None:

@@ -12,6 +12,9 @@ test for paired accuracy. Two ways to resample, both exact or standard:
   drawn Poisson(1) times, independently), the usual bootstrap for large data; resamples run a
   block at a time on two threads, and ROC AUC and average precision use one sort per revision.
 
+Regression metrics (mae, rmse, r2) of predicted values: the Poisson bootstrap too, each
+resample's weighted sums taken as matrix products.
+
 Multi-class data gets macro averages, as the pipeline's metrics are. NumPy is imported here
 only: the gate loads this module only when a rule asks for significance.
 """
@@ -303,6 +306,59 @@ def _ratio(numerator: NDArray, denominator: NDArray, zero: float = math.nan) -> 
     return result
 
 
+# --- metrics of predicted values under resampling weights (regression) ----------------------
+
+
+@dataclass(frozen=True)
+class Valued:
+    """One revision's predictions of a number: the true values and the predicted ones. Rows
+    are in the same order at both revisions when the comparison is paired."""
+
+    labels: Floats
+    predictions: Floats
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, rows: NDArray[np.intp]) -> Valued:
+        return Valued(self.labels[rows], self.predictions[rows])
+
+    @functools.cached_property
+    def columns(self) -> Floats:
+        """Per row: |error|, error squared, the value, the value squared (one matrix product
+        gives every weighted sum a metric needs)."""
+        error = self.predictions - self.labels
+        return np.column_stack([np.abs(error), error**2, self.labels, self.labels**2])
+
+
+def _value_sums(data: Valued, weights: Weights) -> tuple[Floats, Floats]:
+    """Per resample: the total weight, and the weighted sums of ``data.columns``."""
+    total = weights.sum(axis=1, dtype=np.int64).astype(np.float64)
+    return total, weights.astype(np.float64) @ data.columns
+
+
+def _mae(total: Floats, sums: Floats) -> Floats:
+    return _ratio(sums[:, 0], total)
+
+
+def _rmse(total: Floats, sums: Floats) -> Floats:
+    return np.sqrt(_ratio(sums[:, 1], total))
+
+
+def _r2(total: Floats, sums: Floats) -> Floats:
+    """1 - residual / total sum of squares about the weighted mean (scikit-learn's r2_score
+    with sample weights)."""
+    spread = sums[:, 3] - _ratio(sums[:, 2] ** 2, total, zero=0.0)
+    spread = np.where(spread > 1e-12 * np.maximum(sums[:, 3], 1.0), spread, 0.0)
+    # scikit-learn's force_finite: constant values score 1 when predicted exactly, else 0
+    constant = np.where(sums[:, 1] == 0, 1.0, 0.0)
+    return np.where(spread > 0, 1 - _ratio(sums[:, 1], spread), constant)
+
+
+ValueMetric = Callable[[Floats, Floats], Floats]
+VALUE_METRICS: dict[str, ValueMetric] = {"mae": _mae, "rmse": _rmse, "r2": _r2}
+
+
 CountMetric = Callable[[Floats, NDArray[np.bool_]], Floats]
 ScoreMetric = Callable[[Scored, Resample], Floats]
 COUNT_METRICS: dict[str, CountMetric] = {
@@ -316,10 +372,19 @@ SCORE_METRICS: dict[str, ScoreMetric] = {
     "average_precision": _average_precision,
     "log_loss": _log_loss,
 }
-METRICS = (*COUNT_METRICS, *SCORE_METRICS)
+CLASS_METRICS = (*COUNT_METRICS, *SCORE_METRICS)
+METRICS = (*CLASS_METRICS, *VALUE_METRICS)
 
 
-def point_estimate(metric: str, data: Scored) -> float:
+def point_estimate(metric: str, data: Scored | Valued) -> float:
+    if isinstance(data, Valued):
+        if metric not in VALUE_METRICS:
+            raise ValueError(f"{metric} is not a metric of predicted values")
+        return float(
+            VALUE_METRICS[metric](*_value_sums(data, np.ones((1, len(data)), np.uint8)))[0]
+        )
+    if metric in VALUE_METRICS:
+        raise ValueError(f"{metric} is a metric of predicted values, not of classes")
     if metric in COUNT_METRICS:
         return float(COUNT_METRICS[metric](_confusion(data)[None], data.present)[0])
     return float(SCORE_METRICS[metric](data, Resample(np.ones((1, len(data)), dtype=np.uint8)))[0])
@@ -336,8 +401,8 @@ def _confusion(data: Scored) -> Floats:
 
 def compare(
     levels: Mapping[str, float],
-    base: Scored,
-    head: Scored,
+    base: Scored | Valued,
+    head: Scored | Valued,
     *,
     paired: bool,
     resamples: int = DEFAULT_RESAMPLES,
@@ -348,6 +413,10 @@ def compare(
     same order."""
     if paired and len(base) != len(head):
         raise ValueError("a paired comparison needs the same rows at both revisions")
+    if isinstance(base, Valued) or isinstance(head, Valued):
+        if not (isinstance(base, Valued) and isinstance(head, Valued)):
+            raise ValueError("both revisions must predict values, or both classes")
+        return _compare_values(levels, base, head, paired, resamples, seed)
     if base.classes != head.classes:
         raise ValueError("both revisions must score the same classes")
     metrics = list(levels)
@@ -375,6 +444,36 @@ def compare(
             metric, base, head, draws[metric], levels[metric], method, tests, seed
         )
     return results
+
+
+def _compare_values(
+    levels: Mapping[str, float],
+    base: Valued,
+    head: Valued,
+    paired: bool,
+    resamples: int,
+    seed: int,
+) -> dict[str, Difference]:
+    unknown = [m for m in levels if m not in VALUE_METRICS]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not metrics of predicted values")
+    for data in (base, head):  # computed once, before the threads share them
+        data.columns  # noqa: B018
+
+    def block(rng: np.random.Generator, count: int) -> dict[str, Floats]:
+        base_weights = _poisson_weights(rng, count, len(base))
+        head_weights = base_weights if paired else _poisson_weights(rng, count, len(head))
+        base_sums, head_sums = _value_sums(base, base_weights), _value_sums(head, head_weights)
+        return {m: VALUE_METRICS[m](*head_sums) - VALUE_METRICS[m](*base_sums) for m in levels}
+
+    blocks = list(_run_blocks(block, seed, resamples, max(len(base), len(head))))
+    method = PAIRED if paired else UNPAIRED
+    return {
+        m: _summarise(
+            m, base, head, np.concatenate([b[m] for b in blocks]), levels[m], method, {}, seed
+        )
+        for m in levels
+    }
 
 
 def _count_draws(
@@ -510,8 +609,8 @@ def _on_threads(
 
 def _summarise(
     metric: str,
-    base: Scored,
-    head: Scored,
+    base: Scored | Valued,
+    head: Scored | Valued,
     draws: Floats,
     confidence: float,
     method: str,

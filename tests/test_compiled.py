@@ -49,6 +49,30 @@ def test_every_model_the_pipeline_trains_compiles_and_agrees(source: str, model:
         assert frames[-1]["merchant_category"].isna().any() and frames[-1]["amount"].isna().any()
 
 
+REGRESSOR_PARAMETERS = {
+    "random_forest": {"n_estimators": 15, "random_state": 0},
+    "extra_trees": {"n_estimators": 15, "random_state": 0},
+    "hist_gradient_boosting": {"max_iter": 20, "random_state": 0},
+    "gradient_boosting": {"n_estimators": 15, "random_state": 0},
+    "ridge": {},
+}
+
+
+@pytest.mark.parametrize("model", sorted(train.REGRESSORS))
+def test_every_regressor_the_pipeline_trains_compiles_and_agrees(model: str) -> None:
+    frame, meta = ingest._sklearn("diabetes")
+    features = train.feature_columns(frame, meta)
+    params = {"model": model, **REGRESSOR_PARAMETERS[model]}
+    pipeline = train.make_pipeline(frame, features, params, "regression")
+    pipeline.fit(frame[features], frame[meta["target"]])
+    card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
+    onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
+    assert not hasattr(onnx, "classes_") and card["task"] == "regression"
+    frames = compiled.parity_rows(card, drift.profile_frame(frame, features))
+    assert compiled.check_parity(pipeline, onnx, frames) == 5 + 2 * compiled.PARITY_ROWS
+    assert compiled.agreement(onnx).startswith("predictions within")
+
+
 def test_a_model_that_disagrees_with_its_pickle_is_caught() -> None:
     pipeline, card, profile = trained("fraud", "random_forest")
     other, _, _ = trained("fraud", "logistic_regression")

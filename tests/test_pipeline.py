@@ -208,3 +208,22 @@ def test_a_bad_param_value_is_one_line_and_exit_2(
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"{stage}: error: {message}"
+
+
+def test_the_task_is_inferred_from_the_target_or_named_in_params() -> None:
+    from mlgate.pipeline._common import infer_task, task_of
+    from mlgate.pipeline.train import make_estimator
+
+    assert infer_task(pd.Series([0, 1, 1, 0])) == "classification"
+    assert infer_task(pd.Series(["cat", "dog"])) == "classification"
+    assert infer_task(pd.Series([1.5, 2.25, 3.0])) == "regression"  # fractions: a quantity
+    assert infer_task(pd.Series(range(100))) == "regression"  # more than 20 whole values
+    assert task_of({"task": "classification"}, pd.Series(range(100))) == "classification"
+    with pytest.raises(StageError, match=r"train\.task must be one of classification, regression"):
+        task_of({"task": "ranking"}, pd.Series([0, 1]))
+    with pytest.raises(StageError, match=r"unknown train\.model 'ridge' for classification"):
+        make_estimator({"model": "ridge"}, "classification")
+    assert (
+        type(make_estimator({"model": "ridge", "task": "regression"}, "regression")).__name__
+        == "Ridge"
+    )

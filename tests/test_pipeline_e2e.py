@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import commit_all, dvc, make_project, write_params
+from helpers import commit_all, dvc, git, make_project, mlgate_in, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +131,10 @@ def test_unknown_model_lists_valid_ones_and_loses_nothing(reproduced_project: Pa
     lock_before = (project / "dvc.lock").read_text()
     write_params(project, {"train": {"model": "xgboost_turbo"}})
     output = _repro_fails(project)
-    assert "unknown train.model 'xgboost_turbo'; valid models: random_forest," in output
+    assert (
+        "unknown train.model 'xgboost_turbo' for classification; valid models: random_forest,"
+        in output
+    )
     assert "logistic_regression" in output
     # No half-written or temporary file of ours; DVC's record still names the previous model.
     assert [p.name for p in (project / "models").iterdir() if p.name.startswith(".model")] == []
@@ -158,3 +161,51 @@ def test_user_csv_trains_end_to_end(tmp_path: Path) -> None:
     dvc(project, "repro")
     metrics = json.loads((project / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.9
+
+
+def test_a_regression_target_trains_evaluates_and_is_gated_on_mae(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sklearn:diabetes (a quantity to predict): the task is inferred, a regressor trained,
+    mae/rmse/r2 written as scikit-learn computes them, predictions id,label,prediction, and
+    the gate tests a change's mae on them."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.metrics import mean_absolute_error
+    from sklearn.model_selection import train_test_split
+
+    project = make_project(tmp_path / "diabetes", commit=False)
+    write_params(
+        project,
+        {
+            "data": {"source": "sklearn:diabetes"},
+            "prepare": {"test_size": 0.3, "seed": 42, "stratify": True},  # not for a quantity
+            "train": {"model": "random_forest", "n_estimators": 50, "random_state": 0},
+        },
+        replace=True,
+    )
+    (project / "pyproject.toml").write_text(
+        '[tool.mlgate]\nbase = "main"\npredictions = "eval/predictions.csv"\n\n'
+        '[tool.mlgate.rules]\nmae = { direction = "lower", significance = 0.05 }\n'
+    )
+    dvc(project, "repro")
+    card = json.loads((project / "models/model.json").read_text())
+    assert card["task"] == "regression" and "classes" not in card
+    assert card["estimator_class"] == "RandomForestRegressor"
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=42)
+    classic = RandomForestRegressor(n_estimators=50, random_state=0).fit(X_train, y_train)
+    metrics = json.loads((project / "metrics.json").read_text())
+    assert metrics["mae"] == pytest.approx(mean_absolute_error(y_test, classic.predict(X_test)))
+    assert set(metrics) == {"mae", "rmse", "r2", "data"}
+    header = (project / "eval/predictions.csv").read_text().splitlines()[0]
+    assert header == "id,label,prediction"
+    assert (project / "eval/plots/predicted_actual.json").is_file()
+    commit_all(project, "a regressor on main")
+
+    git(project, "checkout", "-q", "-b", "shallow")
+    write_params(project, {"train": {"max_depth": 1}})  # stumps: far worse
+    dvc(project, "repro")
+    assert mlgate_in(project, monkeypatch, "check") == 1
+    out = capsys.readouterr().out
+    assert "mae" in out and "regression, significant" in out and "paired bootstrap" in out

@@ -283,6 +283,13 @@ def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int 
     return [given, frame, holes]
 
 
+def agreement(compiled: OnnxModel) -> str:
+    """What parity held the compiled model to, as the deploy says it."""
+    if hasattr(compiled, "classes_"):
+        return f"the same labels, probabilities within {TOLERANCE:g}"
+    return f"predictions within {TOLERANCE:g} (relative to values above 1)"
+
+
 def check_parity(
     model: Any, compiled: OnnxModel, frames: list[Any], input_is_array: bool = False
 ) -> int:

@@ -221,9 +221,10 @@ def _choose_runtime(
         if record.action == "rollback" and record.onnx_md5:
             verify(path, record.onnx_md5, f"{record.environment} {record.version}")
         profile = _read_json(folder / PROFILE_FILE)
+        onnx = compiled.load(path, card)
         rows = compiled.check_parity(
             model,
-            compiled.load(path, card),
+            onnx,
             compiled.parity_rows(card, profile),
             input_is_array=card.get("input") == "array",
         )
@@ -231,10 +232,7 @@ def _choose_runtime(
         if runtime == compiled.ONNX:
             raise Refused(f"--runtime onnx: {exc}") from None
         return _replace(record, runtime=compiled.PICKLE, onnx_md5=None, runtime_note=str(exc))
-    note = (
-        f"agrees with the pickle on {rows:,} rows: the same labels, probabilities within "
-        f"{compiled.TOLERANCE:g}"
-    )
+    note = f"agrees with the pickle on {rows:,} rows: {compiled.agreement(onnx)}"
     return _replace(record, runtime=compiled.ONNX, onnx_md5=file_md5(path), runtime_note=note)
 
 

@@ -13,6 +13,9 @@ from typing import Any
 from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError, first_line
 
 META_FILE = "meta.json"
+CLASSIFICATION, REGRESSION = "classification", "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+MAX_CLASSES = 20  # a numeric target with more distinct values (or any fraction) is a quantity
 
 
 class StageError(MlgateError):
@@ -54,6 +57,28 @@ def number(
     if not math.isfinite(number) or (whole and number != int(number)):
         raise StageError(f"{name} must be {kind}, got {value!r}")
     return int(number) if whole else number
+
+
+def infer_task(target: Any) -> str:
+    """Regression for a numeric target holding fractions or more than MAX_CLASSES distinct
+    values, else classification."""
+    import pandas as pd
+
+    present = pd.Series(target).dropna()
+    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present):
+        return CLASSIFICATION
+    fractional = bool((present != present.round()).any())
+    return REGRESSION if fractional or present.nunique() > MAX_CLASSES else CLASSIFICATION
+
+
+def task_of(params: dict[str, Any], target: Any) -> str:
+    """``train.task`` when given (``classification`` or ``regression``), else inferred."""
+    task = params.get("task")
+    if task is None:
+        return infer_task(target)
+    if task not in TASKS:
+        raise StageError(f"train.task must be one of {', '.join(TASKS)}, got {task!r}")
+    return str(task)
 
 
 def read_json(path: Path) -> Any:

@@ -2,7 +2,8 @@
 
 Writes the metrics (kept in git), per-example predictions ``id,label,prediction,score`` (one
 ``score_<class>`` column per class for multi-class problems) and ROC and precision-recall curves
-for ``dvc plots``.
+for ``dvc plots``. A regression model (its card's ``task``) gets mae, rmse and r2, predictions
+``id,label,prediction`` and its predicted values against the actual ones.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.files import atomic_path, write_text
 from mlgate.pipeline._common import (
     META_FILE,
+    REGRESSION,
     StageError,
     read_json,
     run_stage,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 MAX_CURVE_POINTS = 200
 ROC_FILE = "roc.json"
 PRECISION_RECALL_FILE = "precision_recall.json"
+PREDICTED_ACTUAL_FILE = "predicted_actual.json"
 
 
 def score(model: Any, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +45,17 @@ def score(model: Any, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndar
         raise StageError(f"the model cannot score the test data: {exc}") from None
     predicted = model.classes_[probabilities.argmax(axis=1)]
     return probabilities, predicted
+
+
+def value_metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
+    """A regression model's measures: mae, rmse, r2 (scikit-learn's)."""
+    from sklearn import metrics
+
+    return {
+        "mae": float(metrics.mean_absolute_error(labels, predicted)),
+        "rmse": float(metrics.root_mean_squared_error(labels, predicted)),
+        "r2": _defined(lambda: metrics.r2_score(labels, predicted)),
+    }
 
 
 def compute_metrics(
@@ -152,6 +166,9 @@ def _main(args: argparse.Namespace) -> None:
     features = [f["name"] for f in card["features"]]
     test = pd.read_csv(args.input / TEST_FILE, low_memory=False)
     model = joblib.load(args.model)
+    if card.get("task") == REGRESSION:
+        _evaluate_values(args, model, test, features, meta)
+        return
     probabilities, predicted = score(model, test, features)
     labels = test[meta["target"]].to_numpy()
     classes = model.classes_
@@ -175,6 +192,45 @@ def _main(args: argparse.Namespace) -> None:
         (tmp / ROC_FILE).write_text(to_json({"roc": plot_data["roc"]}), encoding="utf-8")
         pr = {"precision_recall": plot_data["precision_recall"]}
         (tmp / PRECISION_RECALL_FILE).write_text(to_json(pr), encoding="utf-8")
+    write_text(args.metrics, to_json({**metrics, "data": data_stats}))
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if v is not None)
+    print(f"evaluate: {len(test)} test rows: {shown}")
+
+
+def _evaluate_values(
+    args: argparse.Namespace,
+    model: Any,
+    test: pd.DataFrame,
+    features: list[str],
+    meta: dict[str, Any],
+) -> None:
+    """A regression model: its measures, its predicted values, predicted against actual."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        predicted = np.asarray(model.predict(test[features]), dtype=np.float64)
+    except (KeyError, ValueError) as exc:
+        raise StageError(f"the model cannot score the test data: {exc}") from None
+    labels = test[meta["target"]].to_numpy(dtype=np.float64)
+    metrics = value_metrics(labels, predicted)
+    data_stats = {
+        "train_rows": meta.get("train_rows"),
+        "test_rows": len(test),
+        "target_mean": float(labels.mean()),
+    }
+    predictions = pd.DataFrame(
+        {"id": test[meta["id_column"]].to_numpy(), "label": labels, "prediction": predicted}
+    )
+    order = np.argsort(labels, kind="stable")
+    points = _points(actual=labels[order], predicted=predicted[order])
+    with atomic_path(args.predictions) as tmp:
+        predictions.to_csv(tmp, index=False, float_format="%.10g")
+    with atomic_path(args.plots) as tmp:
+        tmp.mkdir()
+        (tmp / PREDICTED_ACTUAL_FILE).write_text(
+            to_json({"predicted_actual": points}), encoding="utf-8"
+        )
     write_text(args.metrics, to_json({**metrics, "data": data_stats}))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if v is not None)
     print(f"evaluate: {len(test)} test rows: {shown}")

@@ -1,7 +1,8 @@
 """Stage ``ingest``: produce ``data/raw/`` (``data.csv`` and ``meta.json``) from ``data.source``.
 
 Sources: ``synthetic-fraud`` (seeded card transactions), ``sklearn:iris``, ``sklearn:breast_cancer``,
-``sklearn:wine`` (shipped with scikit-learn, no network), or a path to a CSV or Parquet file.
+``sklearn:wine``, ``sklearn:diabetes`` (a regression target; all shipped with scikit-learn, no
+network), or a path to a CSV or Parquet file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SYNTHETIC_SOURCE = "synthetic-fraud"
-SKLEARN_DATASETS = ("iris", "breast_cancer", "wine")
+SKLEARN_DATASETS = ("iris", "breast_cancer", "wine", "diabetes")
 DATA_FILE = "data.csv"
 DEFAULT_ID_COLUMN = "id"
 # A column whose values are this share numbers is numeric; anything else in it is garbage.

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from mlgate.files import atomic_path, write_text
 from mlgate.pipeline._common import (
     META_FILE,
+    REGRESSION,
     StageError,
+    infer_task,
     load_params,
     number,
     read_json,
@@ -55,7 +57,8 @@ def split(frame: pd.DataFrame, target: str, params: dict[str, Any]) -> tuple[pd.
     test_size = number(params, "test_size", 0.2, "prepare.test_size")
     if not 0 < test_size < 1:
         raise StageError(f"prepare.test_size must be between 0 and 1, got {test_size}")
-    stratify = frame[target] if params.get("stratify", True) else None
+    quantity = infer_task(frame[target]) == REGRESSION  # a quantity has no classes to keep
+    stratify = frame[target] if params.get("stratify", True) and not quantity else None
     if stratify is not None and stratify.value_counts().min() < 2:
         raise StageError(
             "cannot stratify: a class has fewer than 2 rows; set prepare.stratify: false"

@@ -1,8 +1,10 @@
 """Stage ``train``: fit the estimator named by ``train.model`` and write the model, its card and
 the reference profile of the training data that `mlgate monitor` compares production data with.
 
-Every key of the ``train`` section other than ``model`` is a hyperparameter of that estimator;
-an unknown one is an error that lists the valid ones. Numeric columns are imputed (and scaled for
+Every key of the ``train`` section other than ``model`` and ``task`` is a hyperparameter of that
+estimator; an unknown one is an error that lists the valid ones. ``task`` (``classification`` or
+``regression``) is inferred from the target when not given: a numeric target with fractions or
+more than 20 distinct values is a quantity to predict. Numeric columns are imputed (and scaled for
 linear models); text columns are imputed and one-hot encoded, so the saved model takes raw rows.
 """
 
@@ -15,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.files import atomic_path, file_md5, write_text
 from mlgate.pipeline._common import (
+    CLASSIFICATION,
     META_FILE,
+    REGRESSION,
     StageError,
     card_libraries,
     input_example,
     load_params,
     read_json,
     run_stage,
+    task_of,
     to_json,
 )
 from mlgate.pipeline.prepare import TRAIN_FILE
@@ -37,7 +42,14 @@ ESTIMATORS = {
     "gradient_boosting": "sklearn.ensemble:GradientBoostingClassifier",
     "logistic_regression": "sklearn.linear_model:LogisticRegression",
 }
-_SCALED = {"logistic_regression"}
+REGRESSORS = {
+    "random_forest": "sklearn.ensemble:RandomForestRegressor",
+    "extra_trees": "sklearn.ensemble:ExtraTreesRegressor",
+    "hist_gradient_boosting": "sklearn.ensemble:HistGradientBoostingRegressor",
+    "gradient_boosting": "sklearn.ensemble:GradientBoostingRegressor",
+    "ridge": "sklearn.linear_model:Ridge",
+}
+_SCALED = {"logistic_regression", "ridge"}
 INPUT_EXAMPLE_ROWS = 5
 
 
@@ -45,14 +57,18 @@ def feature_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     return [c for c in frame.columns if c not in (meta["target"], meta["id_column"])]
 
 
-def make_estimator(params: dict[str, Any]) -> Any:
-    """Build the estimator named by ``params['model']`` with the other keys as hyperparameters."""
+def make_estimator(params: dict[str, Any], task: str = CLASSIFICATION) -> Any:
+    """Build the estimator named by ``params['model']`` for ``task``, with the other keys as
+    hyperparameters."""
     name = str(params.get("model", "random_forest"))
-    if name not in ESTIMATORS:
-        raise StageError(f"unknown train.model '{name}'; valid models: {', '.join(ESTIMATORS)}")
-    module_name, class_name = ESTIMATORS[name].split(":")
+    known = REGRESSORS if task == REGRESSION else ESTIMATORS
+    if name not in known:
+        raise StageError(
+            f"unknown train.model '{name}' for {task}; valid models: {', '.join(known)}"
+        )
+    module_name, class_name = known[name].split(":")
     estimator_class = getattr(importlib.import_module(module_name), class_name)
-    hyperparameters = {k: v for k, v in params.items() if k != "model"}
+    hyperparameters = {k: v for k, v in params.items() if k not in ("model", "task")}
     valid = estimator_class().get_params()
     unknown = sorted(set(hyperparameters) - set(valid))
     if unknown:
@@ -66,7 +82,9 @@ def make_estimator(params: dict[str, Any]) -> Any:
         raise StageError(f"invalid hyperparameters for {name}: {exc}") from None
 
 
-def make_pipeline(frame: pd.DataFrame, features: list[str], params: dict[str, Any]) -> Pipeline:
+def make_pipeline(
+    frame: pd.DataFrame, features: list[str], params: dict[str, Any], task: str = CLASSIFICATION
+) -> Pipeline:
     import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -87,7 +105,7 @@ def make_pipeline(frame: pd.DataFrame, features: list[str], params: dict[str, An
         categorical_steps = chain(SimpleImputer(strategy="most_frequent"), encoder)
         transformers.append(("categorical", categorical_steps, categorical))
     columns = ColumnTransformer(transformers)
-    return Pipeline([("columns", columns), ("estimator", make_estimator(params))])
+    return Pipeline([("columns", columns), ("estimator", make_estimator(params, task))])
 
 
 def model_card(
@@ -100,13 +118,15 @@ def model_card(
 ) -> dict[str, Any]:
 
     example = frame[features].head(INPUT_EXAMPLE_ROWS)
+    regression = not hasattr(model, "classes_")
     return {
         "estimator": params.get("model", "random_forest"),
         "estimator_class": type(model.named_steps["estimator"]).__name__,
+        "task": REGRESSION if regression else CLASSIFICATION,
         "target": meta["target"],
         "id_column": meta["id_column"],
         "features": [{"name": c, "dtype": str(frame[c].dtype)} for c in features],
-        "classes": model.classes_.tolist(),
+        **({} if regression else {"classes": model.classes_.tolist()}),
         "params": params,
         "training_data": {"file": TRAIN_FILE, "md5": train_md5, "rows": len(frame)},
         "libraries": card_libraries(),
@@ -134,7 +154,7 @@ def _main(args: argparse.Namespace) -> None:
     features = feature_columns(frame, meta)
     if not features:
         raise StageError("the training data has no feature columns besides the id and target")
-    model = make_pipeline(frame, features, params)
+    model = make_pipeline(frame, features, params, task_of(params, frame[meta["target"]]))
     try:
         model.fit(frame[features], frame[meta["target"]])
     except ValueError as exc:

@@ -282,3 +282,32 @@ def test_prediction_drift_is_its_own_row_against_the_evaluation_time_predictions
     assert mlgate_in(project, monkeypatch, *deploy, "--monitoring", "enable") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith("note: no prediction drift for this version: nowhere.csv is not")
+
+
+def test_a_regressors_predicted_values_drift_as_numbers(tmp_path: Path) -> None:
+    """A regression model's predictions file holds values: deploy keeps their distribution,
+    the log is read as numbers, and shifted answers are a numeric drift row."""
+    import numpy as np
+
+    from mlgate.monitor import drift, monitor
+    from mlgate.policy import Monitoring
+
+    rng = np.random.default_rng(0)
+    evaluated = rng.normal(150, 50, 2000)
+    content = (
+        "id,label,prediction\n"
+        + "".join(f"{i},{v + 3:.3f},{v:.3f}\n" for i, v in enumerate(evaluated))
+    ).encode()
+    profile = drift.ColumnProfile.from_json(
+        "prediction", monitor.predictions_profile(content, "eval/predictions.csv")
+    )
+    assert profile.kind == drift.NUMERIC
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 2000)})
+    reference = monitor.Reference(
+        drift.parse_profile(drift.profile_frame(frame, ["x"]), "p"), "training data", profile
+    )
+    assert monitor.logged_kinds(reference)["prediction"] == "numeric"
+    served = frame.assign(prediction=rng.normal(200, 50, 2000))  # the model now answers higher
+    report = monitor.judge(served, reference, "requests", Monitoring())
+    assert report.prediction is not None and report.prediction.drifted
+    assert report.prediction.test == "Wasserstein (normed)" and report.verdict == "no drift"

@@ -127,6 +127,10 @@ def predictions_profile(content: bytes, where: str) -> dict[str, Any]:
     values = frame[PREDICTION].dropna()
     if values.empty:
         raise MlgateError(f"{where} has no predictions")
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all() and numbers.nunique() > drift.MAX_CATEGORY_VALUES:
+        # a regression model's predicted values: their distribution, not categories
+        return drift.profile_column(PREDICTION, numbers).to_json()
     return drift.profile_column(PREDICTION, values, text=True).to_json()
 
 
@@ -256,9 +260,10 @@ def judge(
     prediction = None
     if reference.predictions is not None and PREDICTION in frame:
         served = frame[PREDICTION].dropna()
+        numeric = reference.predictions.kind == drift.NUMERIC  # a regressor's values
+        if len(served) and not numeric and not isinstance(served.dtype, pd.CategoricalDtype):
+            served = served.astype(str)  # categories are logged text
         if len(served):
-            if not isinstance(served.dtype, pd.CategoricalDtype):  # categories are logged text
-                served = served.astype(str)
             prediction = drift.compare(reference.predictions, served)
     return Report(subject, reference.label, rows, options, columns, prediction)
 
@@ -272,11 +277,11 @@ def column_kinds(reference: Reference) -> dict[str, str]:
 
 
 def logged_kinds(reference: Reference) -> dict[str, str]:
-    """column_kinds, and the logged prediction as text when there are evaluation-time
-    predictions to compare it with."""
+    """column_kinds, and the logged prediction (as text, or numbers for a regressor's values)
+    when there are evaluation-time predictions to compare it with."""
     kinds = column_kinds(reference)
     if reference.predictions is not None and PREDICTION not in kinds:
-        kinds[PREDICTION] = "text"
+        kinds[PREDICTION] = "numeric" if reference.predictions.kind == drift.NUMERIC else "text"
     return kinds
 
 

@@ -13,7 +13,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
 import mermaid_parser
 from helpers import commit_all, init_dvc_repo
-from mlgate.gate import curves, plotted
+from mlgate.gate import curves, plotted, stats
 from mlgate.gate.stats import Scored
 from mlgate.git import WORKSPACE, revision
 from mlgate.render import charts
@@ -154,3 +154,54 @@ def test_the_projects_own_plots_are_drawn_and_a_broken_one_is_a_note(tmp_path: P
     assert sum(head) < sum(base)  # the noisier model's curve is lower
     text = "\n".join(charts.charts_markdown(drawn, "main", "workspace"))
     assert mermaid_parser.errors(mermaid_parser.blocks(text)) == [None, None]
+
+
+def test_a_regressors_charts_bin_rows_by_actual_value_and_parse() -> None:
+    rng = np.random.default_rng(11)
+    labels = rng.normal(50, 10, 1000)
+    base = stats.Valued(labels, labels + rng.normal(0, 1, 1000))
+    head = stats.Valued(labels, labels + rng.normal(0, 2, 1000))
+    drawn = curves.value_charts(base, head)
+    predicted, errors = drawn.curves
+    edges = np.quantile(labels, np.linspace(0, 1, 11)[1:-1])
+    bins = np.searchsorted(edges, labels, side="right")
+    for k in range(10):
+        assert predicted.x[k] == pytest.approx(labels[bins == k].mean(), abs=1e-4)
+        assert errors.head[k] == pytest.approx(
+            np.abs(head.predictions - labels)[bins == k].mean(), abs=1e-4
+        )
+    assert errors.y_range[0] < 0 < min(v for v in errors.base if v is not None)
+    assert "higher in 10." in charts.reading(errors)  # twice the noise: worse everywhere
+    text = "\n".join(charts.charts_markdown(drawn, "main", "head"))
+    assert "Confusion" not in text  # no classes: curves only
+    diagrams = mermaid_parser.blocks(text)
+    assert [d.count("line [") for d in diagrams] == [2, 2]
+    assert mermaid_parser.errors(diagrams) == [None, None]
+
+
+def test_a_plotted_predicted_against_actual_curve_is_drawn(tmp_path: Path) -> None:
+    repo = init_dvc_repo(tmp_path / "repo")
+    plot = {"plots": [{"eval/pa.json": {"x": "actual", "y": "predicted"}}]}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(plot))
+    (repo / "eval").mkdir()
+    rng = np.random.default_rng(2)
+    actual = np.sort(rng.normal(100, 20, 200))
+
+    def write(noise: float) -> None:
+        points = [
+            {"actual": a, "predicted": a + n}
+            for a, n in zip(actual, rng.normal(0, noise, 200), strict=True)
+        ]
+        (repo / "eval/pa.json").write_text(json.dumps({"predicted_actual": points}))
+
+    write(1.0)
+    commit_all(repo, "base")
+    write(15.0)
+    drawn, notes = plotted.charts(revision("main", repo), revision(WORKSPACE, repo))
+    assert notes == [] and drawn is not None
+    [curve] = drawn.curves
+    assert curve.name == "predicted_actual" and len(curve.x) == 10
+    low, high = curve.y_range
+    assert all(low <= v <= high for v in (*curve.base, *curve.head) if v is not None)
+    text = "\n".join(charts.charts_markdown(drawn, "main", "workspace"))
+    assert mermaid_parser.errors(mermaid_parser.blocks(text)) == [None]

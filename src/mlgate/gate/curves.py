@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlgate.gate.stats import Scored
+from mlgate.gate.stats import Scored, Valued
 
 GRID = tuple(round(i * 0.05, 2) for i in range(21))  # 0, 0.05, ..., 1
 BINS = 10
@@ -27,10 +27,11 @@ BINS = 10
 
 @dataclass(frozen=True)
 class Curve:
-    name: str  # "roc", "precision_recall", "calibration"
+    name: str  # "roc", "precision_recall", "calibration", "predicted_actual", "errors"
     x: tuple[float, ...]
     base: tuple[float | None, ...]
     head: tuple[float | None, ...]
+    y_range: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,66 @@ PLOTTED = {
     ("fpr", "tpr"): "roc",
     ("recall", "precision"): "precision_recall",
     ("prob_pred", "prob_true"): "calibration",
+    ("actual", "predicted"): "predicted_actual",
 }
+
+
+def value_charts(base: Valued, head: Valued) -> Charts:
+    """A regression model's: the mean predicted value, and the mean absolute error, in each
+    tenth of the rows by actual value (cut at base's deciles, so both revisions are read on
+    the same bins; x is each bin's mean actual value at base)."""
+    edges = np.quantile(base.labels, np.linspace(0, 1, BINS + 1)[1:-1])
+    x = _known(_binned(base.labels, base.labels, edges))
+    predicted = (
+        _binned(base.labels, base.predictions, edges),
+        _binned(head.labels, head.predictions, edges),
+    )
+    errors = (
+        _binned(base.labels, np.abs(base.predictions - base.labels), edges),
+        _binned(head.labels, np.abs(head.predictions - head.labels), edges),
+    )
+    return Charts(
+        (),
+        (
+            Curve("predicted_actual", x, *predicted, span(x, *predicted)),
+            Curve("errors", x, *errors, span((0.0,), *errors)),
+        ),
+        (),
+        (),
+        (),
+        (len(base), len(head)),
+    )
+
+
+def points_on_bins(
+    x: np.ndarray, y: np.ndarray
+) -> tuple[tuple[float, ...], tuple[float | None, ...]]:
+    """A plotted predicted-against-actual curve: its points' mean y in each tenth by x."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if not len(x):
+        return (), ()
+    edges = np.quantile(x, np.linspace(0, 1, BINS + 1)[1:-1])
+    return _known(_binned(x, x, edges)), _binned(x, y, edges)
+
+
+def span(*series: tuple[float | None, ...]) -> tuple[float, float]:
+    """A y-axis range holding every known value, with a margin."""
+    known = [v for values in series for v in values if v is not None]
+    low, high = (min(known), max(known)) if known else (0.0, 1.0)
+    pad = (high - low) * 0.05 or 1.0
+    return (round(low - pad, 4), round(high + pad, 4))
+
+
+def _binned(by: np.ndarray, values: np.ndarray, edges: np.ndarray) -> tuple[float | None, ...]:
+    bins = np.searchsorted(edges, by, side="right")
+    counts = np.bincount(bins, minlength=BINS)
+    sums = np.bincount(bins, weights=values, minlength=BINS)
+    return tuple(round(float(sums[i] / counts[i]), 4) if counts[i] else None for i in range(BINS))
+
+
+def _known(values: tuple[float | None, ...]) -> tuple[float, ...]:
+    return tuple(0.0 if v is None else v for v in values)
 
 
 def from_points(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[float | None, ...]:

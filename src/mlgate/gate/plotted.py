@@ -18,12 +18,21 @@ import numpy as np
 
 from mlgate import dvcfiles
 from mlgate.errors import MlgateError
-from mlgate.gate.curves import BINS, GRID, PLOTTED, Charts, Curve, from_points
+from mlgate.gate.curves import (
+    BINS,
+    GRID,
+    PLOTTED,
+    Charts,
+    Curve,
+    from_points,
+    points_on_bins,
+    span,
+)
 from mlgate.git import Revision
 from mlgate.snapshot import read_recorded
 
 MAX_BYTES = 20 << 20  # a plot file larger than this is not read
-ORDER = ("roc", "precision_recall", "calibration")
+ORDER = ("roc", "precision_recall", "calibration", "predicted_actual")
 
 
 def charts(base: Revision, head: Revision) -> tuple[Charts | None, list[str]]:
@@ -46,14 +55,23 @@ def charts(base: Revision, head: Revision) -> tuple[Charts | None, list[str]]:
         if base_points is None:
             notes.append(f"{path} is new at {head.label}: no {kind} chart to compare")
             continue
-        x = (
-            tuple(round((i + 0.5) / BINS, 2) for i in range(BINS))
-            if kind == "calibration"
-            else GRID
-        )
-        found[kind] = Curve(
-            kind, x, from_points(kind, *base_points), from_points(kind, *head_points)
-        )
+        if kind == "predicted_actual":  # each revision binned by its own actual values
+            x, base_values = points_on_bins(*base_points)
+            head_x, head_values = points_on_bins(*head_points)
+            if not x or not head_x:
+                continue
+            found[kind] = Curve(
+                kind, x, base_values, head_values, span(x, base_values, head_values)
+            )
+        else:
+            x = (
+                tuple(round((i + 0.5) / BINS, 2) for i in range(BINS))
+                if kind == "calibration"
+                else GRID
+            )
+            found[kind] = Curve(
+                kind, x, from_points(kind, *base_points), from_points(kind, *head_points)
+            )
         sources.append(path)
     if not found:
         return None, notes

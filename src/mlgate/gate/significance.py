@@ -125,7 +125,9 @@ def _measure_values(
     differences = stats.compare(
         levels, base_valued, head_valued, paired=order is not None, resamples=resamples, seed=seed
     )
-    return Significance(differences, order is not None, notes, (len(base), len(head)))
+    rows = (len(base), len(head))
+    drawn = curves.value_charts(base_valued, head_valued)
+    return Significance(differences, order is not None, notes, rows, drawn)
 
 
 def read_predictions(revision: Revision, path: str, *, values: bool = False) -> Predictions:

@@ -25,6 +25,18 @@ TITLES = {
     "roc": ("ROC", "false positive rate", "true positive rate", "ROC curve"),
     "precision_recall": ("Precision-recall", "recall", "precision", "precision-recall curve"),
     "calibration": ("Calibration", "predicted probability", "observed share", "calibration"),
+    "predicted_actual": (
+        "Predicted against actual",
+        "actual value (tenths of the rows)",
+        "mean predicted",
+        "mean prediction",
+    ),
+    "errors": (
+        "Absolute error",
+        "actual value (tenths of the rows)",
+        "mean absolute error",
+        "error",
+    ),
 }
 _CLOSE = 0.005  # differences smaller than this are "the same" in a reading
 
@@ -64,7 +76,7 @@ def mermaid(curve: Curve) -> list[str]:
         "xychart-beta",
         f'  title "{title}"',
         f'  x-axis "{x_name}" [{", ".join(_number(x) for x in curve.x)}]',
-        f'  y-axis "{y_name}" 0 --> 1',
+        f'  y-axis "{y_name}" {_number(curve.y_range[0])} --> {_number(curve.y_range[1])}',
         f"  line [{', '.join(_number(v) for v in _drawable(curve.base))}]",
         f"  line [{', '.join(_number(v) for v in _drawable(curve.head))}]",
     ]
@@ -84,6 +96,8 @@ def reading(curve: Curve) -> str:
     ]
     if not pairs:
         return f"No {what} can be drawn (one class is missing from the labels)."
+    if curve.name in ("predicted_actual", "errors"):
+        return _value_reading(curve, pairs)
     if curve.name == "calibration":
         gaps = [(abs(h - x) - abs(b - x), x) for x, b, h in pairs]
         closer = sum(1 for gap, _ in gaps if gap < -_CLOSE)
@@ -112,6 +126,21 @@ def reading(curve: Curve) -> str:
         f"Head's {what} lies below base's at {_where(below, x_name, pairs)}, "
         f"above at {_where(above, x_name, pairs)}."
     )
+
+
+def _value_reading(curve: Curve, pairs: Sequence[tuple[float, float, float]]) -> str:
+    """In how many tenths of the rows head is nearer the truth than base: the actual value
+    for predictions, zero for errors."""
+    if curve.name == "errors":
+        gaps = [h - b for _, b, h in pairs]
+        what = "Head's mean absolute error is lower than base's"
+    else:
+        gaps = [abs(h - x) - abs(b - x) for x, b, h in pairs]
+        what = "Head's mean prediction is closer to the actual value than base's"
+    scale = (curve.y_range[1] - curve.y_range[0]) or 1.0  # the chart's own height
+    nearer = sum(1 for gap in gaps if gap < -_CLOSE * scale)
+    further = sum(1 for gap in gaps if gap > _CLOSE * scale)
+    return f"{what} in {nearer} of {len(pairs)} tenths of the rows, {'higher' if curve.name == 'errors' else 'further'} in {further}."
 
 
 def _where(points: Sequence[float], x_name: str, pairs: Sequence[tuple[float, ...]]) -> str:

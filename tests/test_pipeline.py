@@ -227,3 +227,17 @@ def test_the_task_is_inferred_from_the_target_or_named_in_params() -> None:
         type(make_estimator({"model": "ridge", "task": "regression"}, "regression")).__name__
         == "Ridge"
     )
+
+
+def test_the_synthetic_risk_source_is_a_learnable_quantity_beside_the_same_transactions() -> None:
+
+    from mlgate.pipeline._common import infer_task
+
+    fraud, _ = ingest._synthetic({"rows": 3000, "seed": 4})
+    risk, meta = ingest._synthetic({"rows": 3000, "seed": 4}, risk=True)
+    assert meta["target"] == "risk_score" and infer_task(risk["risk_score"]) == "regression"
+    features = train.feature_columns(risk, meta)
+    pd.testing.assert_frame_equal(fraud[features], risk[features])  # the same transactions
+    model = train.make_pipeline(risk, features, {"model": "ridge"}, "regression")
+    model.fit(risk[features].iloc[:2000], risk["risk_score"].iloc[:2000])
+    assert model.score(risk[features].iloc[2000:], risk["risk_score"].iloc[2000:]) > 0.5

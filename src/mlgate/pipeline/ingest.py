@@ -1,6 +1,7 @@
 """Stage ``ingest``: produce ``data/raw/`` (``data.csv`` and ``meta.json``) from ``data.source``.
 
-Sources: ``synthetic-fraud`` (seeded card transactions), ``sklearn:iris``, ``sklearn:breast_cancer``,
+Sources: ``synthetic-fraud`` (seeded card transactions), ``synthetic-risk`` (the same transactions
+with a quantity to predict: the fraud model's log-odds), ``sklearn:iris``, ``sklearn:breast_cancer``,
 ``sklearn:wine``, ``sklearn:diabetes`` (a regression target; all shipped with scikit-learn, no
 network), or a path to a CSV or Parquet file.
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SYNTHETIC_SOURCE = "synthetic-fraud"
+SYNTHETIC_RISK_SOURCE = "synthetic-risk"
 SKLEARN_DATASETS = ("iris", "breast_cancer", "wine", "diabetes")
 DATA_FILE = "data.csv"
 DEFAULT_ID_COLUMN = "id"
@@ -36,8 +38,8 @@ _NUMERIC_SHARE = 0.9
 def ingest(params: dict[str, Any], params_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Load the configured source and return the frame and its meta (target, id column, source)."""
     source = str(params.get("source", SYNTHETIC_SOURCE))
-    if source == SYNTHETIC_SOURCE:
-        frame, meta = _synthetic(params)
+    if source in (SYNTHETIC_SOURCE, SYNTHETIC_RISK_SOURCE):
+        frame, meta = _synthetic(params, risk=source == SYNTHETIC_RISK_SOURCE)
     elif source.startswith("sklearn:"):
         frame, meta = _sklearn(source.removeprefix("sklearn:"))
     else:
@@ -49,7 +51,9 @@ def ingest(params: dict[str, Any], params_dir: Path) -> tuple[pd.DataFrame, dict
     return frame, meta
 
 
-def _synthetic(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _synthetic(
+    params: dict[str, Any], *, risk: bool = False
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     from mlgate.pipeline import synthetic
 
     rows = _positive_int(params.get("rows", 50_000), "data.rows")
@@ -57,8 +61,9 @@ def _synthetic(params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
     drift = number(params, "drift", 0.0, "data.drift")
     if drift < 0:
         raise StageError(f"data.drift must be 0 or more, got {drift}")
-    frame = synthetic.generate_transactions(rows, seed=seed, drift=drift)
-    return frame, {"target": synthetic.TARGET, "id_column": synthetic.ID_COLUMN}
+    frame = synthetic.generate_transactions(rows, seed=seed, drift=drift, risk=risk)
+    target = synthetic.RISK_TARGET if risk else synthetic.TARGET
+    return frame, {"target": target, "id_column": synthetic.ID_COLUMN}
 
 
 def _sklearn(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:

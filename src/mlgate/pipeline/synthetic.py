@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TARGET = "is_fraud"
+RISK_TARGET = "risk_score"  # synthetic-risk's quantity: the fraud model's log-odds, plus noise
 ID_COLUMN = "transaction_id"
 
 MERCHANT_CATEGORIES = (
@@ -36,8 +37,12 @@ _INTERCEPT = -5.15
 _SIGNAL = 1.8
 
 
-def generate_transactions(rows: int, seed: int, drift: float = 0.0) -> pd.DataFrame:
-    """Return ``rows`` transactions; the same ``seed`` and ``drift`` give the same frame."""
+def generate_transactions(
+    rows: int, seed: int, drift: float = 0.0, *, risk: bool = False
+) -> pd.DataFrame:
+    """Return ``rows`` transactions; the same ``seed`` and ``drift`` give the same frame.
+    ``risk``: instead of whether each is fraud, the quantity a regression model learns: the
+    fraud model's log-odds for it, with noise (sd 0.5) from a stream of its own."""
     import numpy as np
     import pandas as pd
 
@@ -66,6 +71,11 @@ def generate_transactions(rows: int, seed: int, drift: float = 0.0) -> pd.DataFr
         + 1.5  # centres the account-age term at its mean
     )
     is_fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    if risk:
+        noise = np.random.default_rng([seed, 1]).normal(0, 0.5, rows)
+        target = {RISK_TARGET: np.round(logit + noise, 4)}
+    else:
+        target = {TARGET: is_fraud.astype(int)}
     return pd.DataFrame(
         {
             ID_COLUMN: np.arange(1, rows + 1),
@@ -77,6 +87,6 @@ def generate_transactions(rows: int, seed: int, drift: float = 0.0) -> pd.DataFr
             "velocity_24h": velocity,
             "account_age_days": account_age_days,
             "distance_from_home_km": distance_km,
-            TARGET: is_fraud.astype(int),
+            **target,
         }
     )

@@ -131,9 +131,12 @@ def check_command(
     pushed = github.in_actions() or head != git.WORKSPACE
     # The check's objects live until it ends: the cyclic garbage collector's passes over what
     # NumPy's import creates free nothing and cost 5% of the gate's time.
+    reported = fmt != "table" or bool(report_path) or comment or github.in_actions()
     with _collector_paused():
-        result = compare.check(git.repo_root(), base, head, policy_from, data_pushed=pushed)
-    if fmt != "table" or report_path or comment or github.in_actions():  # a report with charts
+        result = compare.check(
+            git.repo_root(), base, head, policy_from, data_pushed=pushed, charts=reported
+        )
+    if reported:  # a report that shows charts: the pipeline's own plots when no predictions
         result = compare.with_plotted_charts(result)
     markdown = render_check.check_markdown(result)
     _print_report(

@@ -91,10 +91,12 @@ def check(
     *,
     merge_base: bool = True,
     data_pushed: bool = False,
+    charts: bool = False,
 ) -> Check:
     """``merge_base`` False compares with ``base`` itself (a release with the one before it);
     ``data_pushed``: also fail when the DVC remote lacks an output the change records (when
-    the policy requires it, as it does by default), as in CI and the pre-push hook."""
+    the policy requires it, as it does by default), as in CI and the pre-push hook;
+    ``charts``: draw both revisions' predictions, for a report that shows them."""
     _preload_statistics(root)
     comparison = compare(root, base, head, merge_base=merge_base, env=env)
     base_policy = read_policy(comparison.base.revision)
@@ -109,7 +111,9 @@ def check(
             *notes,
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
-    tested, untested, test_notes, distrusted, charts = _test_significance(policy, comparison)
+    tested, untested, test_notes, distrusted, drawn = _test_significance(
+        policy, comparison, draw=charts
+    )
     result = evaluate(
         policy,
         comparison.base.metrics,
@@ -134,7 +138,7 @@ def check(
         base_policy.table != head_policy.table,
         result,
         tuple(changes),
-        charts,
+        drawn,
     )
 
 
@@ -186,7 +190,7 @@ def _import_significance() -> None:
 
 
 def _test_significance(
-    policy: Policy, comparison: Comparison
+    policy: Policy, comparison: Comparison, *, draw: bool = False
 ) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None, Charts | None]:
     """Tests for the rules that ask for significance: (by prediction metric, why there are
     none, notes, why they cannot be trusted, the charts of both revisions). Unusable
@@ -210,6 +214,7 @@ def _test_significance(
             {name: 1 - level for name, level in levels.items()},
             policy.resamples,
             policy.seed,
+            draw=draw,
         )
     except DataError as exc:
         if all(rule.fallback == "point-estimate" for rule in rules):

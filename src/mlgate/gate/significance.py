@@ -59,8 +59,11 @@ def measure(
     levels: Mapping[str, float],
     resamples: int = stats.DEFAULT_RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
+    *,
+    draw: bool = False,
 ) -> Significance:
-    """Each statistic's difference at its confidence level (``levels``: "roc_auc" -> 0.95).
+    """Each statistic's difference at its confidence level (``levels``: "roc_auc" -> 0.95);
+    ``draw``: the charts of both revisions too (for a report that shows them).
 
     Raises DataError when the predictions cannot be used at either revision.
     """
@@ -74,7 +77,7 @@ def measure(
     base_predictions = read_predictions(base, path, values=bool(values))
     head_predictions = read_predictions(head, path, values=bool(values))
     if values:
-        return _measure_values(base_predictions, head_predictions, levels, resamples, seed)
+        return _measure_values(base_predictions, head_predictions, levels, resamples, seed, draw)
     base_scored, head_scored = _scored(base_predictions, head_predictions)
     order = _pairing(base_predictions, head_predictions)
     notes: tuple[str, ...] = ()
@@ -94,7 +97,7 @@ def measure(
     )
     rows = (len(base_predictions), len(head_predictions))
     names = _class_names(base_predictions, head_predictions)
-    drawn = curves.charts(names, base_scored, head_scored)
+    drawn = curves.charts(names, base_scored, head_scored) if draw else None
     return Significance(differences, order is not None, notes, rows, drawn)
 
 
@@ -104,6 +107,7 @@ def _measure_values(
     levels: Mapping[str, float],
     resamples: int,
     seed: int,
+    draw: bool,
 ) -> Significance:
     """A regression model's predicted values at both revisions, paired by id."""
     assert base.values is not None and head.values is not None  # read with values=True
@@ -126,7 +130,7 @@ def _measure_values(
         levels, base_valued, head_valued, paired=order is not None, resamples=resamples, seed=seed
     )
     rows = (len(base), len(head))
-    drawn = curves.value_charts(base_valued, head_valued)
+    drawn = curves.value_charts(base_valued, head_valued) if draw else None
     return Significance(differences, order is not None, notes, rows, drawn)
 
 

@@ -13,6 +13,7 @@ import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,62 +77,55 @@ def measure(
         )
     base_predictions = read_predictions(base, path, values=bool(values))
     head_predictions = read_predictions(head, path, values=bool(values))
-    if values:
-        return _measure_values(base_predictions, head_predictions, levels, resamples, seed, draw)
-    base_scored, head_scored = _scored(base_predictions, head_predictions)
-    order = _pairing(base_predictions, head_predictions)
-    notes: tuple[str, ...] = ()
-    if order is None:
-        notes = (_unpaired_reason(base_predictions, head_predictions),)
-    elif order is not SAME_ORDER:
-        head_scored = head_scored.take(order)
-    relabelled = 0 if order is None else int(np.sum(base_scored.labels != head_scored.labels))
-    if relabelled:
-        order = None
-        notes = (
-            f"unpaired comparison: the same row ids, but {relabelled:,} of them have another "
-            "label at head, so each revision was resampled on its own",
-        )
+    base_data: stats.Scored | stats.Valued
+    head_data: stats.Scored | stats.Valued
+    if values:  # a regression model's predicted values
+        base_data, head_data = _values_of(base_predictions), _values_of(head_predictions)
+    else:
+        base_data, head_data = _scored(base_predictions, head_predictions)
+    head_data, paired, notes = _paired(base_predictions, head_predictions, base_data, head_data)
     differences = stats.compare(
-        levels, base_scored, head_scored, paired=order is not None, resamples=resamples, seed=seed
+        levels, base_data, head_data, paired=paired, resamples=resamples, seed=seed
     )
     rows = (len(base_predictions), len(head_predictions))
-    names = _class_names(base_predictions, head_predictions)
-    drawn = curves.charts(names, base_scored, head_scored) if draw else None
-    return Significance(differences, order is not None, notes, rows, drawn)
+    drawn = None
+    if draw and isinstance(base_data, stats.Valued) and isinstance(head_data, stats.Valued):
+        drawn = curves.value_charts(base_data, head_data)
+    elif draw and isinstance(base_data, stats.Scored) and isinstance(head_data, stats.Scored):
+        names = _class_names(base_predictions, head_predictions)
+        drawn = curves.charts(names, base_data, head_data)
+    return Significance(differences, paired, notes, rows, drawn)
 
 
-def _measure_values(
+def _values_of(predictions: Predictions) -> stats.Valued:
+    assert predictions.values is not None  # read with values=True
+    return stats.Valued(predictions.values[:, 0], predictions.values[:, 1])
+
+
+def _paired(
     base: Predictions,
     head: Predictions,
-    levels: Mapping[str, float],
-    resamples: int,
-    seed: int,
-    draw: bool,
-) -> Significance:
-    """A regression model's predicted values at both revisions, paired by id."""
-    assert base.values is not None and head.values is not None  # read with values=True
-    base_valued = stats.Valued(base.values[:, 0], base.values[:, 1])
-    head_valued = stats.Valued(head.values[:, 0], head.values[:, 1])
+    base_data: stats.Scored | stats.Valued,
+    head_data: stats.Scored | stats.Valued,
+) -> tuple[Any, bool, tuple[str, ...]]:
+    """Head's rows in base's order when both scored the same ids with the same labels:
+    (head's data, paired, notes saying why not)."""
     order = _pairing(base, head)
-    notes: tuple[str, ...] = ()
     if order is None:
-        notes = (_unpaired_reason(base, head),)
-    elif order is not SAME_ORDER:
-        head_valued = head_valued.take(order)
-    if order is not None and not np.array_equal(base_valued.labels, head_valued.labels):
-        changed = int(np.sum(base_valued.labels != head_valued.labels))
-        order = None
-        notes = (
-            f"unpaired comparison: the same row ids, but {changed:,} of them have another "
-            "label at head, so each revision was resampled on its own",
+        return head_data, False, (_unpaired_reason(base, head),)
+    if order is not SAME_ORDER:
+        head_data = head_data.take(order)
+    relabelled = int(np.sum(base_data.labels != head_data.labels))
+    if relabelled:
+        return (
+            head_data,
+            False,
+            (
+                f"unpaired comparison: the same row ids, but {relabelled:,} of them have "
+                "another label at head, so each revision was resampled on its own",
+            ),
         )
-    differences = stats.compare(
-        levels, base_valued, head_valued, paired=order is not None, resamples=resamples, seed=seed
-    )
-    rows = (len(base), len(head))
-    drawn = curves.value_charts(base_valued, head_valued) if draw else None
-    return Significance(differences, order is not None, notes, rows, drawn)
+    return head_data, True, ()
 
 
 def read_predictions(revision: Revision, path: str, *, values: bool = False) -> Predictions:
@@ -156,16 +150,8 @@ def parse_predictions(content: bytes, where: str, *, values: bool = False) -> Pr
     if values:
         return _valued(header, columns, missing, where)
     score_columns = _score_columns(header)
-    if missing or not score_columns:
-        lacking = missing + ([] if score_columns else ["score (or score_<class> columns)"])
-        raise DataError(
-            f"{where} lacks the column{'s' if len(lacking) > 1 else ''} "
-            f"{', '.join(lacking)} (it has: {', '.join(header)})"
-        )
-    ids = columns["id"]
-    if not ids:
-        raise DataError(f"{where} has no rows")
-    _check_unique(ids, where)
+    lacking = missing + ([] if score_columns else ["score (or score_<class> columns)"])
+    ids = _row_ids(columns, lacking, header, where)
     scores = np.column_stack([_numbers(columns[name], name, where) for name in score_columns])
     classes = tuple(
         name[len(CLASS_SCORE_PREFIX) :] for name in score_columns if name != BINARY_SCORE
@@ -226,15 +212,7 @@ def _valued(
             f"{where} has {', '.join(scores)}: a classifier's predictions, and the policy tests "
             f"a regression model's measures ({', '.join(stats.VALUE_METRICS)}) on it"
         )
-    if missing:
-        raise DataError(
-            f"{where} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(it has: {', '.join(header)})"
-        )
-    ids = columns["id"]
-    if not ids:
-        raise DataError(f"{where} has no rows")
-    _check_unique(ids, where)
+    ids = _row_ids(columns, missing, header, where)
     found = np.column_stack(
         [_finite(columns[name], name, where) for name in ("label", "prediction")]
     )
@@ -255,6 +233,22 @@ def _finite(values: list[str], column: str, where: str) -> stats.Floats:
             f"({_rows(int(bad.sum()))} in all): a regression model's file holds numbers"
         )
     return numbers
+
+
+def _row_ids(
+    columns: dict[str, list[str]], lacking: list[str], header: list[str], where: str
+) -> list[str]:
+    """The file's row ids, once it has every column it needs and rows whose ids are unique."""
+    if lacking:
+        raise DataError(
+            f"{where} lacks the column{'s' if len(lacking) > 1 else ''} "
+            f"{', '.join(lacking)} (it has: {', '.join(header)})"
+        )
+    ids = columns["id"]
+    if not ids:
+        raise DataError(f"{where} has no rows")
+    _check_unique(ids, where)
+    return ids
 
 
 def _check_unique(ids: list[str], where: str) -> None:

@@ -322,6 +322,9 @@ label = 1 - label if p.get("invert") else label
 if p.get("estimator") == "nearest_centroid":  # a classifier skl2onnx cannot convert
     from sklearn.neighbors import NearestCentroid
     model = NearestCentroid().fit(frame[["x1", "x2"]], label)
+elif p.get("estimator") == "ridge":  # a regressor: a quantity from the same columns
+    from sklearn.linear_model import Ridge
+    model = Ridge().fit(frame[["x1", "x2"]], 3 * frame.x1 - frame.x2 + 10)
 else:
     model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
 model.padding = os.urandom(p.get("pad_mb", 0) << 20)

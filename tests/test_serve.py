@@ -526,6 +526,31 @@ def test_the_cli_serves_on_the_port_it_is_given(project: Path) -> None:
     assert f"Serving production (scorer v0.1.0) on http://127.0.0.1:{port}" in err
 
 
+def test_a_regressor_is_served_compiled_and_its_values_counted(tmp_path: Path) -> None:
+    """A regression model deployed (compiled to ONNX, parity on values) answers numbers equal
+    to its pickle's, and /metrics counts them in the value histogram."""
+    project = make_model_project(tmp_path / "project", POLICY, estimator="ridge")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert mlgate_in(project, monkeypatch, "release") == 0
+        deploy = ("deploy", "--model", "scorer@v0.1.0", "--env", "production")
+        assert mlgate_in(project, monkeypatch, *deploy) == 0
+    env = production(project)
+    assert json.loads((env.target.workdir() / "current").read_text())["runtime"] == "onnx"
+    model = joblib.load(project / "models/model.pkl")
+    expected = model.predict(pd.DataFrame(ROWS)).tolist()
+    with serving(env) as address:
+        status, answer = score(address, {"instances": ROWS})
+        assert status == 200
+        assert answer["predictions"] == pytest.approx(expected, rel=1e-5)  # type: ignore[arg-type]
+        samples = _metric_samples(address)
+    counted = [
+        s.value  # type: ignore[attr-defined]
+        for s in samples
+        if s.name == "mlgate_prediction_value_count"  # type: ignore[attr-defined]
+    ]
+    assert counted == [len(ROWS)]
+
+
 def _metric_samples(address: str) -> list[object]:
     _, text = request(address, "GET", "/metrics")
     return [s for f in text_string_to_metric_families(text.decode()) for s in f.samples]

@@ -303,22 +303,16 @@ def folder_of(dvc_yaml: str) -> str:
 def read_declarations(revision: Revision) -> Declarations:
     """Parse every dvc.yaml at ``revision``; a revision without one declares nothing. Paths are
     the repository's (a subfolder's dvc.yaml declares them relative to itself)."""
-    paths = pipeline_files(revision)
     metrics: dict[str, bool] = {}
     params: dict[str, tuple[str, ...] | None] = {}
     artifacts: dict[str, dict[str, Any]] = {}
-    for path, content in revision.read(paths).items():
-        if content is None:
-            continue
-        where = f"{path} at {revision.label}"
-        document = _pipeline_document(content, where)
-        if is_templated(content, document):
+    for pipeline in _pipelines(revision):
+        document, folder = pipeline.document, pipeline.folder
+        if is_templated(pipeline.content, document):
             return Declarations(templated=True)
-        folder = folder_of(path)
         metrics.update((join(folder, p), False) for p in _paths(document.get("metrics")))
         params.update((join(folder, p), None) for p in _paths(document.get("params")))
-        for stage in _stages(document, where).values():
-            wdir = join(folder, str(stage.get("wdir", ".")))
+        for wdir, stage in pipeline.stages():
             for metric, options in entries(stage.get("metrics")):
                 metrics[join(wdir, metric)] = bool((options or {}).get("cache", True))
             collect_stage_params(stage.get("params"), wdir, params)
@@ -339,16 +333,14 @@ def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
     repository's) -> (x, y). Top-level plots name their files as keys or in ``y``'s mapping;
     a stage's plots are its outputs."""
     found: dict[str, tuple[str, str]] = {}
-    for path, content in revision.read(pipeline_files(revision)).items():
-        if content is None:
+    for pipeline in _pipelines(revision):
+        if is_templated(pipeline.content, pipeline.document):
             continue
-        document = _pipeline_document(content, f"{path} at {revision.label}")
-        if is_templated(content, document):
-            continue
-        folder = folder_of(path)
-        declared = [(folder, name, options) for name, options in entries(document.get("plots"))]
-        for stage in _stages(document, f"{path} at {revision.label}").values():
-            wdir = join(folder, str(stage.get("wdir", ".")))
+        declared = [
+            (pipeline.folder, name, options)
+            for name, options in entries(pipeline.document.get("plots"))
+        ]
+        for wdir, stage in pipeline.stages():
             declared += [(wdir, name, options) for name, options in entries(stage.get("plots"))]
         for where, name, options in declared:
             x, y = (options or {}).get("x"), (options or {}).get("y")
@@ -359,6 +351,43 @@ def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
                     if isinstance(field, str):
                         found[join(where, str(file))] = (x, field)
     return found
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    """One dvc.yaml at a revision, parsed."""
+
+    where: str  # "sub/dvc.yaml at main (1a2b3c4d)", for messages
+    folder: str  # its folder: the one its paths are relative to
+    content: bytes
+    document: dict[str, Any]
+
+    def stages(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each stage with its working directory (the repository's path)."""
+        return [
+            (join(self.folder, str(stage.get("wdir", "."))), stage)
+            for stage in _stages(self.document, self.where).values()
+        ]
+
+
+def _pipelines(
+    revision: Revision,
+    paths: list[str] | None = None,
+    contents: dict[str, bytes | None] | None = None,
+) -> list[_Pipeline]:
+    """Every dvc.yaml at ``revision`` (``paths``, ``contents``: already found and read),
+    parsed, the root's first."""
+    paths = pipeline_files(revision) if paths is None else paths
+    found = revision.read(paths) if contents is None else contents
+    pipelines = []
+    for path in paths:
+        content = found[path]
+        if content is None:
+            continue
+        where = f"{path} at {revision.label}"
+        document = _pipeline_document(content, where)
+        pipelines.append(_Pipeline(where, folder_of(path), content, document))
+    return pipelines
 
 
 def _pipeline_document(content: bytes, where: str) -> dict[str, Any]:
@@ -656,14 +685,8 @@ def cached_outputs(revision: Revision) -> dict[str, str]:
     pipelines = pipeline_files(revision)
     contents = revision.read(with_locks(pipelines))
     cached: set[str] = set()
-    for path in pipelines:
-        content = contents[path]
-        if content is None:
-            continue
-        where = f"{path} at {revision.label}"
-        document = _pipeline_document(content, where)
-        for stage in _stages(document, where).values():
-            wdir = join(folder_of(path), str(stage.get("wdir", ".")))
+    for pipeline in _pipelines(revision, pipelines, contents):
+        for wdir, stage in pipeline.stages():
             for section in ("outs", "metrics", "plots"):
                 for out, options in entries(stage.get(section)):
                     if bool((options or {}).get("cache", True)):

@@ -110,14 +110,12 @@ def deploy(
             monitoring,
             previous.version if previous else None,
         )
-        why_not: list[str] = []  # why the model did not compile
         return _switch_after_checks(
             env,
             record,
             previous,
-            lambda: _install(root, model, env, record, predictions, runtime, why_not),
+            lambda: _install(root, model, env, record, predictions, runtime),
             runtime,
-            why_not,
         )
 
 
@@ -148,37 +146,36 @@ def rollback(
             error=None,
         )
 
-        def verified() -> Path:
+        def verified() -> tuple[Path, None]:
             verify(version_dir / target.model_file, target.md5, f"{env.name} {target.version}")
-            return version_dir
+            return version_dir, None
 
         # compiled before: checked again; served by its pickle before: so again
         runtime = compiled.AUTO if target.runtime == compiled.ONNX else compiled.PICKLE
-        return _switch_after_checks(env, record, current, verified, runtime, [])
+        return _switch_after_checks(env, record, current, verified, runtime)
 
 
 def _switch_after_checks(
     env: Environment,
     record: Deployment,
     previous: Deployment | None,
-    prepare: Callable[[], Path],
+    prepare: Callable[[], tuple[Path, Any]],
     runtime: str,
-    why_not: list[str],
 ) -> Deployment:
-    """``prepare`` the version's folder (verified), smoke-test it, choose its runtime, then
-    switch to it; on any failure log the attempt and leave ``current`` alone."""
+    """``prepare`` the version's folder (verified; and the model, when preparing unpickled it
+    already), smoke-test it, choose its runtime, then switch to it; on any failure log the
+    attempt and leave ``current`` alone."""
     try:
-        version_dir = prepare()
+        version_dir, model = prepare()
         card = read_card(version_dir / CARD_FILE)
         if record.monitoring and not payload.features_of(card):
             raise Refused(
                 f"monitoring logs each request's columns, and {NO_CARD.format(card=CARD_FILE)}"
             )
-        model = load_model(version_dir / record.model_file)
+        if model is None:
+            model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
-        done = _choose_runtime(
-            _replace(record, smoke_rows=rows), model, version_dir, card, runtime, why_not
-        )
+        done = _choose_runtime(_replace(record, smoke_rows=rows), model, version_dir, card, runtime)
         _write_current(env, done)
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
@@ -197,10 +194,10 @@ def _choose_runtime(
     folder: Path,
     card: dict[str, Any],
     runtime: str,
-    why_not: list[str],
 ) -> Deployment:
     """The record with the runtime that will serve it: ONNX when the version has a compiled
-    model that agrees with the pickle (checked here, on this machine), else the pickle."""
+    model that agrees with the pickle (checked here, on this machine), else the pickle (why:
+    the reason install kept in deployed.json)."""
     if runtime == compiled.PICKLE:
         note = record.runtime_note if record.action == "rollback" else None
         return _replace(
@@ -208,8 +205,6 @@ def _choose_runtime(
         )
     path = folder / compiled.ONNX_FILE
     try:
-        if why_not:
-            raise compiled.NotCompiled(why_not[0])
         if not path.is_file():
             said = (_read_json(folder / DEPLOYED_FILE) or {}).get(NOT_COMPILED)
             raise compiled.NotCompiled(
@@ -298,22 +293,27 @@ def _install(
     record: Deployment,
     predictions: dict[str, Any] | None,
     runtime: str,
-    why_not: list[str],
-) -> Path:
-    """``versions/<version>/`` with the verified model, its card, deployed.json and the model
-    compiled to ONNX (unless ``runtime`` is pickle; ``why_not`` is told why it did not
-    compile), published all at once; or kept when it already holds the same model."""
+) -> tuple[Path, Any]:
+    """``versions/<version>/`` with the verified model, its card, deployed.json (with why the
+    model did not compile, if it did not) and the model compiled to ONNX (unless ``runtime``
+    is pickle), published all at once; or kept when it already holds the same model. And the
+    model, when compiling it unpickled it (after checking its md5), else None."""
     if env.target.has_version(model.version):
         final = env.target.version_folder(model.version)
         verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
-        return final
+        return final, None
+    unpickled = None
 
     def fill(staging: Path) -> None:
+        nonlocal unpickled
         fetch(root, model, staging / record.model_file)
         card = companion(root, model, ".json") or b"{}"
         (staging / CARD_FILE).write_bytes(card)
+        why_not = None
         if runtime != compiled.PICKLE:
-            _compile(staging / record.model_file, model.md5, staging / CARD_FILE, why_not)
+            unpickled, why_not = _compile(
+                staging / record.model_file, model.md5, staging / CARD_FILE
+            )
         profile = companion(root, model, PROFILE_SUFFIX)
         if profile is not None:
             (staging / PROFILE_FILE).write_bytes(profile)
@@ -322,25 +322,27 @@ def _install(
             for k, v in asdict(record).items()
             if k in ("artifact", "version", "md5", "commit", "model_file")
         }
-        if why_not:  # said again by a later deploy of this version
-            description[NOT_COMPILED] = why_not[0]
+        if why_not:  # said by this deploy, and again by a later deploy of this version
+            description[NOT_COMPILED] = why_not
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
         if predictions is not None:
             (staging / PREDICTIONS_FILE).write_text(json.dumps(predictions) + "\n")
 
     env.target.install_version(model.version, fill)
-    return env.target.version_folder(model.version)
+    return env.target.version_folder(model.version), unpickled
 
 
-def _compile(model_file: Path, md5: str, card_file: Path, why_not: list[str]) -> None:
-    """model.onnx beside the verified model file, or the reason in ``why_not``."""
+def _compile(model_file: Path, md5: str, card_file: Path) -> tuple[Any, str | None]:
+    """model.onnx beside the verified model file: (the model unpickled, why it did not
+    compile or None)."""
     verify(model_file, md5, str(model_file.name))
+    unpickled = load_model(model_file)
     try:
-        data = compiled.compile_model(load_model(model_file), read_card(card_file))
+        data = compiled.compile_model(unpickled, read_card(card_file))
     except compiled.NotCompiled as exc:
-        why_not.append(str(exc))
-        return
+        return unpickled, str(exc)
     (model_file.parent / compiled.ONNX_FILE).write_bytes(data)
+    return unpickled, None
 
 
 def _write_current(env: Environment, done: Deployment) -> None:

@@ -12,9 +12,8 @@ that does not read as Parquet is removed (fetched again next time) and named in 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.deploy.targets.base import SegmentStore
 from mlgate.errors import MlgateError
+from mlgate.files import atomic_path
 from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
@@ -104,10 +104,9 @@ def fetch(
     store: SegmentStore,
     keys: Sequence[str],
     cache: Path,
-    progress: Callable[[int], None] | None = None,
 ) -> list[tuple[str, Path]]:
     """Each key's local copy in ``cache`` (``<replica>/<segment>``), fetching the ones not
-    there yet, several at a time; ``progress`` is told the bytes fetched."""
+    there yet, several at a time."""
     wanted = []
     for key in keys:
         replica, name = ["", *key.split("/")][-2:]
@@ -117,22 +116,12 @@ def fetch(
 
     def get(item: tuple[str, Path]) -> None:
         key, path = item
-        if path.is_file():
-            return
         data = store.read_segment(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
-            with open(partial, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(partial, path)  # whole or absent
+            with atomic_path(path) as partial:  # whole or absent
+                partial.write_bytes(data)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
             raise MlgateError(f"cannot keep the log segment {key} in {cache}: {exc}") from None
-        if progress is not None:
-            progress(len(data))
 
     missing = [item for item in wanted if not item[1].is_file()]
     with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mlgate.errors import MlgateError, Refused
 from mlgate.files import file_md5
+from mlgate.serve import payload
 
 CARD_FILE = "model.json"
 
@@ -66,26 +67,29 @@ def load_model(model_file: Path) -> Any:
         raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
 
 
-class ArrayInput:
-    """A model fitted on a bare matrix (no column names), given the card's columns in their
-    order as an array: a frame would only earn scikit-learn's feature-name warning."""
+class Servable:
+    """The model as the server calls it: ``predict`` takes a request's rows (serve's
+    ``payload.Rows``) or a frame, and gives the model the frame it was trained on, or the
+    card's columns in their order as an array when the card says its input is one (a model
+    fitted on a bare matrix: a frame would only earn scikit-learn's feature-name warning)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, as_array: bool) -> None:
         self.model = model
+        self.as_array = as_array
 
-    def predict(self, frame: Any) -> Any:
-        return self.model.predict(frame.to_numpy())
+    def predict(self, rows: Any) -> Any:
+        frame = rows.frame() if isinstance(rows, payload.Rows) else rows
+        return self.model.predict(frame.to_numpy() if self.as_array else frame)
 
     def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
         return getattr(self.model, name)
 
 
 def servable(model: Any, card: dict[str, Any]) -> Any:
-    """The model as the server calls it: with a frame, or with an array when the card says its
-    input is one (`mlgate describe` of a model fitted on a matrix)."""
-    if card.get("input") != "array" or getattr(model, "runtime", None) == "onnx":
-        return model  # a compiled model takes the card's columns in either shape
-    return ArrayInput(model)
+    """The model as the server calls it (a compiled model takes the rows as they are)."""
+    if getattr(model, "runtime", None) == "onnx":
+        return model
+    return Servable(model, as_array=card.get("input") == "array")
 
 
 NO_CARD = (

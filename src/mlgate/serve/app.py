@@ -124,7 +124,7 @@ class ModelHolder:
             model = modelfile.load_model(model_file)
             modelfile.smoke_test(model, card)
             _one_thread_per_prediction(model)
-            model = _Frames(modelfile.servable(model, card))
+            model = modelfile.servable(model, card)
         features = payload.features_of(card)
         log = None
         if deployment.monitoring:
@@ -352,19 +352,6 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-class _Frames:
-    """A scikit-learn model given a request's rows as the frame it was trained on."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict(self, rows: Any) -> Any:
-        return self.model.predict(rows.frame() if isinstance(rows, payload.Rows) else rows)
-
-    def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
-        return getattr(self.model, name)
 
 
 def _one_thread_per_prediction(model: Any) -> None:

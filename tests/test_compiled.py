@@ -104,3 +104,17 @@ def test_without_a_card_naming_columns_or_rows_to_check_nothing_is_compiled() ->
         compiled.compile_model(pipeline, {})
     with pytest.raises(compiled.NotCompiled, match="no input example"):
         compiled.parity_rows({**card, "input_example": None}, None)
+
+
+def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:
+    """parity_rows reads the version's profile.json: one that is not a profile, or whose
+    column is malformed, is why the pickle serves (deploy says it), never an exception."""
+    _, card, profile = trained("fraud", "logistic_regression")
+    broken = {
+        **profile,
+        "columns": {**profile["columns"], "amount": {"kind": "numeric", "quantiles": "oops"}},
+    }
+    with pytest.raises(compiled.NotCompiled, match="column 'amount' is malformed"):
+        compiled.parity_rows(card, broken)
+    with pytest.raises(compiled.NotCompiled, match="is not a reference profile"):
+        compiled.parity_rows(card, {"columns": 5})

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import MlgateError, first_line
+from mlgate.monitor import drift
 
 ONNX_FILE = "model.onnx"
 AUTO, ONNX, PICKLE = "auto", "onnx", "pickle"
@@ -39,7 +40,8 @@ MISSING_TEXT = "\x00missing"  # a missing text value, as the ONNX model is fed i
 TEXT_DTYPES = ("str", "string", "object", "category")
 _OPSETS = {"": 17, "ai.onnx.ml": 3}
 INSTALL = "pip install 'mlgate[serve]'"
-CLASSES_KEY = "mlgate.classes"  # the classifier's classes, in the ONNX file's metadata
+CLASSES_KEY = "mlgate.classes"
+PROFILE = "the training data's profile (profile.json)"  # the classifier's classes, in the ONNX file's metadata
 
 
 class NotCompiled(MlgateError):
@@ -255,22 +257,26 @@ def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int 
         given = pd.DataFrame(example)[[c.name for c in columns]]
     except (KeyError, ValueError, TypeError) as exc:
         raise NotCompiled(f"the card's input example is not its columns: {exc}") from None
-    described = (profile or {}).get("columns") or {}
+    try:  # checked as monitor checks it: a profile edited by hand is named, not a traceback
+        described = drift.parse_profile(profile, PROFILE).columns if profile is not None else {}
+    except MlgateError as exc:
+        raise NotCompiled(str(exc)) from None
     rng = np.random.default_rng(seed)
     drawn = {}
     for column in columns:
-        document = described.get(column.name) or {}
-        if document.get("kind") == "numeric":
-            quantiles = np.asarray(document["quantiles"], dtype="float64")
+        known = described.get(column.name)
+        weights = np.asarray([n for _, n in known.counts] if known else [], dtype="float64")
+        if known is not None and known.kind == drift.NUMERIC:
+            quantiles = np.asarray(known.quantiles, dtype="float64")
             levels = np.linspace(0, 1, len(quantiles))
             drawn[column.name] = np.interp(rng.random(PARITY_ROWS), levels, quantiles)
-        elif document.get("kind") == "categorical":
-            keys = list(document["counts"])
-            weights = np.asarray(list(document["counts"].values()), dtype="float64")
+        elif known is not None and weights.sum() > 0:
+            keys = [key for key, _ in known.counts]
             values = rng.choice(keys, PARITY_ROWS, p=weights / weights.sum())
             drawn[column.name] = values if column.text else values.astype("float64")
         elif column.text:
-            drawn[column.name] = rng.choice(given[column.name].dropna().astype(str), PARITY_ROWS)
+            seen = given[column.name].dropna().astype(str).tolist() or [""]
+            drawn[column.name] = rng.choice(seen, PARITY_ROWS)
         else:
             numbers = pd.to_numeric(given[column.name], errors="coerce").dropna()
             low, high = (float(numbers.min()), float(numbers.max())) if len(numbers) else (0, 1)

@@ -26,20 +26,36 @@ def rows_of(path: Path) -> list[list[str]]:
 
 def test_rows_are_written_under_one_header_and_read_back_typed(tmp_path: Path) -> None:
     log = requestlog.RequestLog(tmp_path, ["amount", "shop"])
-    assert log.append("v1", frame(5.0, None), [0, 1])
-    assert log.append("v1", frame(7.5, shop='a "quoted", text'), [1])
+    assert log.append("v1", frame(5.0, None), [0, 1], "a1")
+    assert log.append("v1", frame(7.5, shop='a "quoted", text'), [1], "b2")
     [path] = requestlog.log_files(tmp_path)
     assert path.name == "requests.csv"
     rows = rows_of(path)
-    assert rows[0] == ["time", "version", "amount", "shop", "prediction"]
+    assert rows[0] == ["time", "version", "request_id", "amount", "shop", "prediction"]
     assert [r[1:] for r in rows[1:]] == [
-        ["v1", "5.0", "grocery", "0"],
-        ["v1", "", "grocery", "1"],
-        ["v1", "7.5", 'a "quoted", text', "1"],
+        ["v1", "a1/0", "5.0", "grocery", "0"],
+        ["v1", "a1/1", "", "grocery", "1"],
+        ["v1", "b2", "7.5", 'a "quoted", text', "1"],
     ]
     read = requestlog.read([path], COLUMNS)
     assert read["amount"].tolist()[::2] == [5.0, 7.5] and pd.isna(read["amount"][1])
     assert read["shop"].tolist() == ["grocery", "grocery", 'a "quoted", text']
+
+
+def test_a_log_written_before_request_ids_reads_with_empty_ids(tmp_path: Path) -> None:
+    folder = tmp_path / "monitoring"
+    folder.mkdir()
+    old = folder / "requests-20261101T000000.000Z.csv"
+    old.write_text("time,version,amount,shop,prediction\n2026-11-01T00:00:00.000Z,v1,1.5,a,0\n")
+    log = requestlog.RequestLog(tmp_path, ["amount", "shop"])
+    log.append("v1", frame(2.5), [1], "r9")
+    read = requestlog.read(
+        requestlog.log_files(tmp_path),
+        {**COLUMNS, "request_id": "text"},
+        fixed_columns=True,
+    )
+    assert read["amount"].tolist() == [1.5, 2.5] and read["version"].tolist() == ["v1", "v1"]
+    assert pd.isna(read["request_id"][0]) and read["request_id"][1] == "r9"
 
 
 @pytest.mark.faults
@@ -57,12 +73,20 @@ def test_a_full_file_and_a_version_with_other_columns_start_new_files(tmp_path: 
         log.append("v1", frame(float(n)), [0])
     files = requestlog.log_files(tmp_path)
     assert len(files) > 2
-    assert all(rows_of(f)[0][2:4] == ["amount", "shop"] for f in files)
+    assert all(rows_of(f)[0][3:5] == ["amount", "shop"] for f in files)
     assert requestlog.read(files, COLUMNS)["amount"].tolist() == [float(n) for n in range(10)]
     other = requestlog.RequestLog(tmp_path, ["amount", "shop", "hour"])
     other.append("v2", frame(1.0).assign(hour=3), [1])
     newest = requestlog.log_files(tmp_path)[-1]
-    assert rows_of(newest)[0] == ["time", "version", "amount", "shop", "hour", "prediction"]
+    assert rows_of(newest)[0] == [
+        "time",
+        "version",
+        "request_id",
+        "amount",
+        "shop",
+        "hour",
+        "prediction",
+    ]
     assert len(requestlog.log_files(tmp_path)) == len(files) + (files[-1].name != "requests.csv")
     read = requestlog.read(requestlog.log_files(tmp_path), COLUMNS, version="v2")
     assert read["amount"].tolist() == [1.0]
@@ -94,7 +118,7 @@ def test_a_column_missing_from_the_log_and_a_foreign_file_are_named(tmp_path: Pa
     [path] = requestlog.log_files(tmp_path)
     with pytest.raises(
         MlgateError,
-        match=r"requests.csv: the log has no column shop \(its columns: time, version, amount",
+        match=r"requests.csv: the log has no column shop \(its columns: time, version, request_id, am",
     ):
         requestlog.read([path], COLUMNS)
     path.write_text("time,version,amount,shop\n2026,v1,not a number,x\n")
@@ -122,7 +146,7 @@ def test_a_row_a_crash_cut_short_is_cut_off_before_the_next_append(tmp_path: Pat
     log.append("v1", frame(2.0), [1])
     lines = path.read_bytes().splitlines()
     assert path.read_bytes().startswith(whole) and len(lines) == 3
-    assert all(line.count(b",") == 4 for line in lines)
+    assert all(line.count(b",") == 5 for line in lines)
     assert requestlog.read([path], COLUMNS)["amount"].tolist() == [1.0, 2.0]
 
 

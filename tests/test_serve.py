@@ -117,6 +117,23 @@ def score(address: str, document: object) -> tuple[int, dict[str, object]]:
     return status, json.loads(body)
 
 
+def score_with_id(
+    address: str, document: object, request_id: str | None
+) -> tuple[int, dict[str, object], dict[str, str]]:
+    """The status, the answer and its headers (lower-cased names), sending ``X-Request-Id``."""
+    connection = http.client.HTTPConnection(address, timeout=30)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if request_id is not None:
+            headers["X-Request-Id"] = request_id
+        connection.request("POST", "/invocations", json.dumps(document).encode(), headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        return response.status, answer, {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
 def expected_predictions(project: Path, version: str) -> list[int]:
     model = joblib.load(project / f"deployed/production/versions/{version}/model.pkl")
     return model.predict(pd.DataFrame(ROWS)).tolist()
@@ -485,16 +502,24 @@ def test_nothing_deployed_is_not_ready_until_a_deploy(tmp_path: Path) -> None:
 def test_monitoring_logs_each_row_and_rotates_by_size(project: Path) -> None:
     env = production(project)
     with serving(env) as address:
-        for _ in range(20):
-            assert score(address, {"instances": ROWS})[0] == 200
+        for n in range(20):
+            status, _, headers = score_with_id(address, {"instances": ROWS}, f"req-{n}")
+            assert (status, headers["x-request-id"]) == (200, f"req-{n}")
+            assert headers["x-model-version"] == "v0.1.0"
+        status, _, headers = score_with_id(address, {"instances": ROWS[:1]}, None)
+        made = headers["x-request-id"]  # none sent: one is made
+        assert status == 200 and len(made) == 32
     files = requestlog.log_files(env.target.workdir())
     assert len(files) > 1  # 0.002 MB per file: rotated
-    logged = requestlog.read(files, {"x1": "numeric", "x2": "numeric"}, version="v0.1.0")
-    assert len(logged) == 20 * len(ROWS)
+    columns = {"x1": "numeric", "x2": "numeric", "request_id": "text"}
+    logged = requestlog.read(files, columns, version="v0.1.0")
+    assert len(logged) == 20 * len(ROWS) + 1
     assert logged[["x1", "x2"]].head(3).to_dict("records") == [
         {k: float(v) for k, v in r.items()} for r in ROWS
     ]
-    assert (files[0].read_text().splitlines()[0]) == "time,version,x1,x2,prediction"
+    ids = logged["request_id"].astype(str).tolist()
+    assert ids[:4] == ["req-0/0", "req-0/1", "req-0/2", "req-1/0"] and ids[-1] == made
+    assert (files[0].read_text().splitlines()[0]) == "time,version,request_id,x1,x2,prediction"
     assert {line.rsplit(",", 1)[1] for f in files for line in f.read_text().splitlines()[1:]} <= {
         "0",
         "1",

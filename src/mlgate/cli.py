@@ -445,8 +445,27 @@ def check_ref_command(ref: str) -> None:
     help="auto: compile the model to ONNX and serve that when it agrees with the pickle (else "
     "the pickle, saying why); onnx: refuse a model that does not compile; pickle: do not try.",
 )
+@click.option(
+    "--canary",
+    "canary",
+    type=click.FloatRange(min=0, max=100, min_open=True, max_open=True),
+    help="Install it beside the version serving, answering this percentage of requests "
+    "(chosen by a hash of the request id); `mlgate canary` judges it.",
+)
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Install it beside the version serving, run on a copy of the requests (all, or "
+    "--canary's share) without answering with it.",
+)
 def deploy_command(
-    model_ref: str, env_name: str, monitoring: str, wait: float, runtime: str
+    model_ref: str,
+    env_name: str,
+    monitoring: str,
+    wait: float,
+    runtime: str,
+    canary: float | None,
+    shadow: bool,
 ) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import deployments, environments, resolve
@@ -470,6 +489,8 @@ def deploy_command(
         wait=wait,
         predictions=predictions,
         runtime=runtime,
+        canary=canary,
+        shadow=shadow,
     )
     click.echo(_deployed(done, env))
     if why:
@@ -845,6 +866,15 @@ def _deployed(
         else "smoke test: the model loads; its card has no input example"
     )
     previous = f"; was {done.previous}" if done.previous else ""
+    if done.percent is not None:
+        verb = (
+            "Shadow deployed" if done.shadow else f"Canary deployed ({done.percent:g}% of requests)"
+        )
+        previous = f" beside {done.previous}" + (
+            f", which answers; it gets a copy of {done.percent:g}% of the requests"
+            if done.shadow
+            else ""
+        )
     note = f" ({done.runtime_note})" if done.runtime_note else ""
     return (
         f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "

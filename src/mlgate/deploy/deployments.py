@@ -6,8 +6,10 @@ What a target holds (``deploy.targets`` says how each kind of storage keeps it s
     versions/<version>/  the model file, its card (model.json), the training data's reference
                          profile (profile.json) when there is one, deployed.json (what it is),
                          model.onnx when the model compiles (mlgate.deploy.compiled)
-    current              JSON: the deployment being served, replaced whole
-    the log              one JSON record per deploy or rollback, failed ones too
+    current              JSON: the deployment being served, replaced whole; with a canary (or
+                         shadow) beside it, that deployment too, under ``canary``
+    the log              one JSON record per deploy, rollback, canary, promotion or canary
+                         removal, failed ones too
 
 The model's md5 is checked against the release record (or dvc.lock) before it is unpickled: a
 pickle from an unverified source is never loaded. Any failure leaves ``current`` as it was."""
@@ -15,6 +17,7 @@ pickle from an unverified source is never loaded. Any failure leaves ``current``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import json
 import os
@@ -49,6 +52,14 @@ NOT_COMPILED = "not_compiled"  # deployed.json: why the version has no model.onn
 
 
 DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
+DEPLOY, ROLLBACK, CANARY, PROMOTE, REMOVE_CANARY = (
+    "deploy",
+    "rollback",
+    "canary",
+    "promote",
+    "remove-canary",
+)
+SERVED_ACTIONS = (DEPLOY, ROLLBACK, PROMOTE)  # what leaves a version as the one answering
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class Deployment:
     id: str
     time: str
     environment: str
-    action: str  # deploy or rollback
+    action: str  # DEPLOY, ROLLBACK, CANARY, PROMOTE or REMOVE_CANARY
     outcome: str  # deployed or failed
     artifact: str
     version: str
@@ -73,6 +84,12 @@ class Deployment:
     runtime: str = compiled.PICKLE  # what serves it: the pickle, or model.onnx
     onnx_md5: str | None = None
     runtime_note: str | None = None  # the ONNX parity checked, or why the pickle serves
+    # A canary: the share of requests (by a hash of their id) it answers, or, shadow, gets a
+    # copy of without answering. None: not a canary.
+    percent: float | None = None
+    shadow: bool = False
+    note: str | None = None  # why a canary was promoted or removed (its verdict)
+    canary: Deployment | None = None  # in ``current`` only: the canary beside this version
 
 
 def deploy(
@@ -85,21 +102,30 @@ def deploy(
     who: str | None = None,
     predictions: dict[str, Any] | None = None,
     runtime: str = compiled.AUTO,
+    canary: float | None = None,
+    shadow: bool = False,
 ) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
     ``current``. On any failure ``current`` is untouched and the failure is logged.
     ``predictions``: the evaluation-time predictions' profile, kept with the version for
     `mlgate monitor`'s prediction drift. ``runtime``: ``auto`` compiles the model to ONNX and
     serves that when it matches the pickle (else the pickle, saying why), ``onnx`` refuses a
-    model that does not compile, ``pickle`` does not try."""
+    model that does not compile, ``pickle`` does not try. ``canary`` (a percentage) or
+    ``shadow``: install it beside the version serving, on that share of requests (a shadow:
+    all of them, unless ``canary`` says otherwise) instead of switching to it."""
+    beside = canary is not None or shadow
+    if canary is not None and not 0 < canary < 100:
+        raise Refused(f"--canary {canary:g}: a share of requests, above 0 and below 100")
     with env.target.lock(wait):
         _recover(env)
         previous = read_current(env)
+        if beside:
+            _check_canary_beside(env, previous, model.version)
         record = Deployment(
             uuid.uuid4().hex,
             _now(),
             env.name,
-            "deploy",
+            CANARY if beside else DEPLOY,
             "deployed",
             model.artifact,
             model.version,
@@ -109,14 +135,114 @@ def deploy(
             who or _who(),
             monitoring,
             previous.version if previous else None,
+            percent=(100.0 if canary is None else float(canary)) if beside else None,
+            shadow=shadow,
         )
-        return _switch_after_checks(
-            env,
-            record,
-            previous,
-            lambda: _install(root, model, env, record, predictions, runtime),
-            runtime,
+
+        def prepare() -> tuple[Path, Any]:
+            folder, unpickled = _install(root, model, env, record, predictions, runtime)
+            if beside and previous is not None:
+                _check_same_columns(env, previous, folder)
+            return folder, unpickled
+
+        def served(done: Deployment) -> Deployment:
+            return _replace(previous, canary=done) if beside and previous else done
+
+        return _switch_after_checks(env, record, previous, prepare, runtime, served)
+
+
+def _check_canary_beside(env: Environment, current: Deployment | None, version: str) -> None:
+    if current is None:
+        raise Refused(
+            f"nothing is deployed in {env.name}: a canary runs beside a deployed version; "
+            "deploy one without --canary first"
         )
+    if current.version == version:
+        raise Refused(f"{version} is already the version in {env.name}: it cannot be its canary")
+
+
+def _check_same_columns(env: Environment, current: Deployment, folder: Path) -> None:
+    """A canary answers the same requests as the version beside it: the same columns."""
+    served_card = read_card(env.target.version_folder(current.version) / CARD_FILE)
+    served = [(f.name, f.kind) for f in payload.features_of(served_card)]
+    new = [(f.name, f.kind) for f in payload.features_of(read_card(folder / CARD_FILE))]
+    if served != new:
+        raise Refused(
+            f"a canary takes the requests {current.version} takes, and its card's columns "
+            f"differ ({_columns(new)} against {_columns(served)}): deploy it without --canary"
+        )
+
+
+def _columns(features: list[tuple[str, str]]) -> str:
+    shown = ", ".join(f"{name} ({kind})" for name, kind in features[:6])
+    return shown + (f" and {len(features) - 6} more" if len(features) > 6 else "") or "none"
+
+
+def promote_canary(
+    env: Environment, wait: float = DEFAULT_WAIT, who: str | None = None, note: str | None = None
+) -> Deployment:
+    """The canary becomes the version serving every request (verified again first)."""
+    with env.target.lock(wait):
+        _recover(env)
+        current, canary = _with_canary(env)
+        record = _replace(
+            canary,
+            id=uuid.uuid4().hex,
+            time=_now(),
+            action=PROMOTE,
+            who=who or _who(),
+            previous=current.version,
+            percent=None,
+            shadow=False,
+            note=note,
+            canary=None,
+        )
+        folder = env.target.version_folder(canary.version)
+        what = f"{env.name} {canary.version}"
+        try:
+            verify(folder / canary.model_file, canary.md5, what)
+            if canary.runtime == compiled.ONNX and canary.onnx_md5:
+                verify(folder / compiled.ONNX_FILE, canary.onnx_md5, what)
+            _write_current(env, record)
+        except (MlgateError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
+            unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
+            raise Refused(f"{reason}; {_still(current, env)} with its canary{unlogged}") from None
+        with contextlib.suppress(OSError):
+            _append(env, record)
+        return record
+
+
+def remove_canary(
+    env: Environment, wait: float = DEFAULT_WAIT, who: str | None = None, note: str | None = None
+) -> Deployment:
+    """Take the canary away: the version beside it answers every request again. The removal's
+    log record (the canary's version, action REMOVE_CANARY)."""
+    with env.target.lock(wait):
+        _recover(env)
+        current, canary = _with_canary(env)
+        record = _replace(
+            canary,
+            id=uuid.uuid4().hex,
+            time=_now(),
+            action=REMOVE_CANARY,
+            who=who or _who(),
+            note=note,
+        )
+        try:
+            _write_current(env, _replace(current, canary=None))
+        except OSError as exc:
+            raise Refused(_disk_problem(exc, env)) from None
+        with contextlib.suppress(OSError):
+            _append(env, record)
+        return record
+
+
+def _with_canary(env: Environment) -> tuple[Deployment, Deployment]:
+    current = read_current(env)
+    if current is None or current.canary is None:
+        raise Refused(f"{env.name} has no canary (deploy one with --canary PERCENT)")
+    return current, current.canary
 
 
 def rollback(
@@ -161,10 +287,11 @@ def _switch_after_checks(
     previous: Deployment | None,
     prepare: Callable[[], tuple[Path, Any]],
     runtime: str,
+    served: Callable[[Deployment], Deployment] = lambda done: done,
 ) -> Deployment:
     """``prepare`` the version's folder (verified; and the model, when preparing unpickled it
-    already), smoke-test it, choose its runtime, then switch to it; on any failure log the
-    attempt and leave ``current`` alone."""
+    already), smoke-test it, choose its runtime, then switch to it (``current`` becomes
+    ``served(record)``); on any failure log the attempt and leave ``current`` alone."""
     try:
         version_dir, model = prepare()
         card = read_card(version_dir / CARD_FILE)
@@ -176,7 +303,7 @@ def _switch_after_checks(
             model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
         done = _choose_runtime(_replace(record, smoke_rows=rows), model, version_dir, card, runtime)
-        _write_current(env, done)
+        _write_current(env, served(done))
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
         unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
@@ -350,16 +477,19 @@ def _write_current(env: Environment, done: Deployment) -> None:
 
 
 def _recover(env: Environment) -> None:
-    """After a crash: log the deployment ``current`` names if the log missed it, and clear
-    half-published versions."""
+    """After a crash: log the deployments ``current`` names (and its canary) if the log
+    missed them, and clear half-published versions."""
     current = read_current(env)
-    if current is not None and current.id not in {d.id for d in read_log(env)}:
-        _append(env, current)
+    if current is not None:
+        logged = {d.id for d in read_log(env)}
+        for record in (_replace(current, canary=None), current.canary):
+            if record is not None and record.id not in logged:
+                _append(env, record)
     env.target.recover()
 
 
 def _rollback_target(env: Environment, current: Deployment, to: str | None) -> Deployment:
-    succeeded = [d for d in read_log(env) if d.outcome == "deployed"]
+    succeeded = [d for d in read_log(env) if d.outcome == "deployed" and d.action in SERVED_ACTIONS]
     if to is not None:
         matching = [d for d in succeeded if d.version == to]
         if not matching:
@@ -397,7 +527,7 @@ _TEXT_FIELDS = (
 )
 
 
-_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error", "onnx_md5", "runtime_note")
+_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error", "onnx_md5", "runtime_note", "note")
 
 
 def _deployment(data: Any) -> Deployment:
@@ -419,12 +549,26 @@ def _deployment(data: Any) -> Deployment:
     rows = data.get("smoke_rows", 0)
     if isinstance(rows, bool) or not isinstance(rows, int):
         raise TypeError("'smoke_rows' is not a whole number")
+    percent = data.get("percent")
+    if percent is not None and (
+        isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 < percent <= 100
+    ):
+        raise TypeError("'percent' is not a share of requests above 0 and up to 100")
+    if not isinstance(data.get("shadow", False), bool):
+        raise TypeError("'shadow' is not true or false")
+    canary = data.get("canary")
+    if canary is not None:
+        if not isinstance(canary, dict) or canary.get("canary") is not None:
+            raise TypeError("'canary' is not one deployment record")
+        canary = _deployment(canary)
+        if canary.percent is None:
+            raise TypeError("'canary' has no 'percent'")
     fields = Deployment.__dataclass_fields__
-    return Deployment(**{k: v for k, v in data.items() if k in fields})
+    return Deployment(**{**{k: v for k, v in data.items() if k in fields}, "canary": canary})
 
 
 def _replace(record: Deployment, **changes: Any) -> Deployment:
-    return Deployment(**{**asdict(record), **changes})
+    return dataclasses.replace(record, **changes)
 
 
 def _still(previous: Deployment | None, env: Environment) -> str:

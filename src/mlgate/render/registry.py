@@ -61,7 +61,7 @@ def deployments_text(rows: Sequence[Any]) -> str:
         [
             _when(d.time),
             d.environment,
-            d.action,
+            _action(d),
             d.outcome,
             f"{d.artifact} {d.version}",
             d.md5[:8],
@@ -88,7 +88,16 @@ def deployments_text(rows: Sequence[Any]) -> str:
     ]
     lines = table(header, cells)
     lines += [f"  {d.time} {d.environment} {d.action} failed: {d.error}" for d in rows if d.error]
+    lines += [
+        f"  {d.time} {d.environment} {d.action} {d.version}: {d.note}" for d in rows if d.note
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _action(d: Any) -> str:
+    if d.percent is None or d.action != "canary":
+        return str(d.action)
+    return "shadow" if d.shadow else f"canary {d.percent:g}%"
 
 
 def _when(iso_time: str) -> str:

@@ -9,15 +9,24 @@ A watcher thread looks at the environment's ``current`` twice a second. When a d
 rollback replaces it, the new version is verified, loaded and smoke-tested beside the old one,
 then swapped in with one reference assignment: requests in flight finish on the model they
 started with, and none is refused. A version that fails to load leaves the old one serving.
+
+Every answer to ``/invocations`` carries ``X-Request-Id`` (the client's, or one made here) and
+``X-Model-Version``. With a canary beside the current version (``mlgate deploy --canary``), a
+request goes to the canary when a hash of its id falls in the canary's share, so a client's
+retries with the same id meet the same version; a shadow gets a copy of its share of requests
+after they are answered, and its answers are only logged and counted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -43,6 +52,13 @@ POLL_SECONDS = 0.5
 RETRY_SECONDS = 5.0  # a failed switch is tried again this often
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+REQUEST_ID_HEADER, VERSION_HEADER = "X-Request-Id", "X-Model-Version"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+BAD_REQUEST_ID = (
+    f"{REQUEST_ID_HEADER} must be 1 to 128 letters, digits and ._:- (starting with a letter "
+    "or digit)"
+)
+STABLE, CANARY, SHADOW = "stable", "canary", "shadow"
 
 
 @dataclass(frozen=True)
@@ -55,21 +71,30 @@ class Loaded:
 
 
 class ModelHolder:
-    """The environment's current model, reloaded when ``current`` changes."""
+    """The environment's current model (and its canary), reloaded when ``current`` changes."""
 
     def __init__(self, env: environments.Environment) -> None:
         self.env = env
-        self.loaded: Loaded | None = None
+        self.serving: tuple[Loaded | None, Loaded | None] = (None, None)  # (current, canary)
         self.problem: str | None = "nothing is deployed"
         self.refused: dict[str, str] | None = None  # the last version it would not switch to
         self.switch_failures = 0
         self._seen: object | None = None
         self._retry_at = 0.0  # a switch that failed is tried again from then on
 
+    @property
+    def loaded(self) -> Loaded | None:
+        return self.serving[0]
+
+    @property
+    def canary(self) -> Loaded | None:
+        return self.serving[1]
+
     def refresh(self) -> bool:
-        """Load ``current`` if it changed since the last look, or retry a switch that failed
-        (a download cut short, the bucket unreachable) every RETRY_SECONDS; True when a new
-        model is in."""
+        """Load ``current`` (and its canary) if it changed since the last look, or retry a
+        switch that failed (a download cut short, the bucket unreachable) every RETRY_SECONDS;
+        True when a new model is in. A canary that fails to load leaves the current version
+        answering every request."""
         try:
             key = self.env.target.current_stamp()
         except MlgateError as exc:  # the target unreachable: keep serving what is loaded
@@ -80,17 +105,29 @@ class ModelHolder:
             return False
         self._seen = key
         deployment = None
+        stable, canary = self.serving
         try:
             deployment = deployments.read_current(self.env)
-            if deployment is None or (self.loaded and self.loaded.deployment.id == deployment.id):
+            if deployment is None:
                 return False
-            loaded = self._load(deployment)
+            if stable is None or stable.deployment.id != deployment.id:
+                stable = self._load(deployment)
         except Exception as exc:  # a version folder edited by hand can fail in any way
-            problem = str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
-            self._failed(problem, deployment)
+            self._failed(_problem(exc), deployment)
             return False
-        self.loaded, self.problem, self.refused = loaded, None, None
-        return True
+        side, refused = deployment.canary, None
+        if side is None:
+            canary = None
+        elif canary is None or canary.deployment.id != side.id:
+            try:
+                canary = self._load(side, ship=False)
+            except Exception as exc:
+                canary, refused = None, (_problem(exc), side)
+        changed = stable is not self.serving[0] or canary is not self.serving[1]
+        self.serving, self.problem, self.refused = (stable, canary), None, None
+        if refused is not None:
+            self._failed(*refused)
+        return changed
 
     def _failed(self, problem: str, deployment: deployments.Deployment | None) -> None:
         """Remember why, say it once (not at every retry), try again in RETRY_SECONDS."""
@@ -108,7 +145,7 @@ class ModelHolder:
         kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
         print(f"mlgate serve: cannot switch: {problem}{kept}", file=sys.stderr, flush=True)
 
-    def _load(self, deployment: deployments.Deployment) -> Loaded:
+    def _load(self, deployment: deployments.Deployment, *, ship: bool = True) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)
         card = modelfile.read_card(folder / modelfile.CARD_FILE)
         what = f"{self.env.name} {deployment.version}"
@@ -136,7 +173,7 @@ class ModelHolder:
                 int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),
             )
         shipper = None
-        if log is not None and isinstance(self.env.target, SegmentStore):
+        if ship and log is not None and isinstance(self.env.target, SegmentStore):
             seconds = options.get("monitoring_segment_seconds", shipping.DEFAULT_SEGMENT_SECONDS)
             shipper = shipping.Shipper(self.env.target, self.env.target.workdir(), float(seconds))
         return Loaded(deployment, model, features, log, shipper)
@@ -165,13 +202,14 @@ def create_app(
     """The ASGI application; its lifespan runs the watcher thread."""
     from fastapi import FastAPI, Response
     from fastapi.concurrency import run_in_threadpool
+    from starlette.background import BackgroundTask
 
     holder = ModelHolder(env)
     holder.refresh()
     metrics = _Metrics()
     metrics.switch_failures.inc(holder.switch_failures)
     batcher = batching.Batcher(run_in_threadpool, max_batch_rows, metrics.batch.observe)
-    metrics.model_changed(holder.loaded)
+    metrics.model_changed(*holder.serving)
     stop = threading.Event()
 
     def watch() -> None:
@@ -181,12 +219,8 @@ def create_app(
             switched = holder.refresh()
             metrics.switch_failures.inc(holder.switch_failures - failures)
             if switched:
-                metrics.model_changed(holder.loaded)
-                print(
-                    f"mlgate serve: now serving {holder.loaded.deployment.version}",  # type: ignore[union-attr]
-                    file=sys.stderr,
-                    flush=True,
-                )
+                metrics.model_changed(*holder.serving)
+                print(f"mlgate serve: now serving {_serving(holder)}", file=sys.stderr, flush=True)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -202,11 +236,31 @@ def create_app(
     )
 
     def answer(
-        endpoint: str, status: int, body: Any, started: float, media_type: str = "application/json"
+        endpoint: str,
+        status: int,
+        body: Any,
+        started: float,
+        media_type: str = "application/json",
+        *,
+        served: Loaded | None = None,
+        request_id: str | None = None,
+        background: BackgroundTask | None = None,
     ) -> Response:
-        metrics.observe(endpoint, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        metrics.observe(endpoint, status, seconds)
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+        if served is not None:
+            version = served.deployment.version
+            metrics.observe_version(version, status, seconds)
+            headers[VERSION_HEADER] = version
         content = body if isinstance(body, (bytes, str)) else json.dumps(body, allow_nan=False)
-        return Response(content=content, status_code=status, media_type=media_type)
+        return Response(
+            content=content,
+            status_code=status,
+            media_type=media_type,
+            headers=headers,
+            background=background,
+        )
 
     @app.get("/ping")
     @app.get("/health")
@@ -246,6 +300,14 @@ def create_app(
             "runtime",
         )
         described = {k: v for k, v in asdict(loaded.deployment).items() if k in shown}
+        canary = holder.canary
+        if canary is not None:
+            side = asdict(canary.deployment)
+            described["canary"] = {
+                **{k: v for k, v in side.items() if k in shown and k != "environment"},
+                "percent": side["percent"],
+                "shadow": side["shadow"],
+            }
         return answer("/version", 200, {**described, **_refused(holder)}, started)
 
     @app.get("/metrics")
@@ -254,34 +316,107 @@ def create_app(
 
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def invocations(request: Request) -> Response:
-        started, loaded = time.perf_counter(), holder.loaded
-        metrics.in_progress.inc()
+    async def shadow(copy: Loaded, frame: payload.Rows, request_id: str) -> None:
+        """A shadow's prediction of a request already answered: counted and logged only."""
+        started, version = time.perf_counter(), copy.deployment.version
         try:
-            if loaded is None:
+            predictions = await batcher.predict(copy.model, frame)
+        except Exception:
+            metrics.observe_version(version, 500, time.perf_counter() - started)
+            return
+        metrics.observe_version(version, 200, time.perf_counter() - started)
+        metrics.predicted(version, predictions, classifier=hasattr(copy.model, "classes_"))
+        if copy.log is not None:
+            _log_rows(copy, frame, predictions, metrics, request_id)
+
+    async def invocations(request: Request) -> Response:
+        started, (stable, canary) = time.perf_counter(), holder.serving
+        metrics.in_progress.inc()
+        served = None
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        try:
+            if not _REQUEST_ID.match(request_id):
+                request_id = ""  # not echoed: it is not one
+                return answer("/invocations", 400, {"error": BAD_REQUEST_ID}, started)
+            if stable is None:
                 return answer(
-                    "/invocations", 503, {"error": f"no model: {holder.problem}"}, started
+                    "/invocations",
+                    503,
+                    {"error": f"no model: {holder.problem}"},
+                    started,
+                    request_id=request_id,
                 )
+            copy = None
+            served = stable
+            if canary is not None and routed(request_id, canary.deployment.percent):
+                if canary.deployment.shadow:
+                    copy = canary
+                else:
+                    served = canary
             body = await _read_body(request, max_body_bytes)
             if body is None:
                 too_big = f"the body is over the limit of {max_body_bytes:,} bytes"
-                return answer("/invocations", 413, {"error": too_big}, started)
-            if not loaded.features:  # nothing to check a request against: never guess
-                return answer("/invocations", 400, {"error": NO_CARD}, started)
-            frame = payload.parse(body, request.headers.get("content-type", ""), loaded.features)
-            predictions = await batcher.predict(loaded.model, frame)
-            metrics.predicted(predictions, classifier=hasattr(loaded.model, "classes_"))
-            if loaded.log is not None:
-                _log_rows(loaded, frame, predictions, metrics)
-            return answer("/invocations", 200, {"predictions": predictions}, started)
+                return answer(
+                    "/invocations",
+                    413,
+                    {"error": too_big},
+                    started,
+                    served=served,
+                    request_id=request_id,
+                )
+            if not served.features:  # nothing to check a request against: never guess
+                return answer(
+                    "/invocations",
+                    400,
+                    {"error": NO_CARD},
+                    started,
+                    served=served,
+                    request_id=request_id,
+                )
+            frame = payload.parse(body, request.headers.get("content-type", ""), served.features)
+            predictions = await batcher.predict(served.model, frame)
+            version = served.deployment.version
+            metrics.predicted(version, predictions, classifier=hasattr(served.model, "classes_"))
+            if served.log is not None:
+                _log_rows(served, frame, predictions, metrics, request_id)
+            return answer(
+                "/invocations",
+                200,
+                {"predictions": predictions},
+                started,
+                served=served,
+                request_id=request_id,
+                background=None
+                if copy is None
+                else BackgroundTask(shadow, copy, frame, request_id),
+            )
         except payload.UnsupportedMediaType as exc:
-            return answer("/invocations", 415, {"error": str(exc)}, started)
+            return answer(
+                "/invocations",
+                415,
+                {"error": str(exc)},
+                started,
+                served=served,
+                request_id=request_id,
+            )
         except payload.BadRequest as exc:
-            return answer("/invocations", 400, {"error": str(exc)}, started)
+            return answer(
+                "/invocations",
+                400,
+                {"error": str(exc)},
+                started,
+                served=served,
+                request_id=request_id,
+            )
         except Exception as exc:  # the model's own failure: say what kind, never the data
             print(f"mlgate serve: prediction failed: {type(exc).__name__}", file=sys.stderr)
             return answer(
-                "/invocations", 500, {"error": f"prediction failed ({type(exc).__name__})"}, started
+                "/invocations",
+                500,
+                {"error": f"prediction failed ({type(exc).__name__})"},
+                started,
+                served=served,
+                request_id=request_id,
             )
         finally:
             metrics.in_progress.dec()
@@ -354,6 +489,29 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def routed(request_id: str, percent: float | None) -> bool:
+    """Whether a request with this id goes to a canary on ``percent`` of requests: the same
+    id always does, or never (a hash, in steps of a hundredth of a percent)."""
+    if percent is None:
+        return False
+    digest = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 10_000 < round(percent * 100)
+
+
+def _serving(holder: ModelHolder) -> str:
+    stable, canary = holder.serving
+    shown = stable.deployment.version if stable else "nothing"
+    if canary is not None:
+        side = canary.deployment
+        role = SHADOW if side.shadow else CANARY
+        shown += f", with {side.version} as its {role} on {side.percent:g}% of requests"
+    return shown
+
+
+def _problem(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
+
+
 def _one_thread_per_prediction(model: Any) -> None:
     """Trained with ``n_jobs=-1``, a forest starts a thread pool on every call: for one request's
     rows that costs more than the prediction. Requests are the parallelism when serving."""
@@ -368,12 +526,14 @@ def _refused(holder: ModelHolder) -> dict[str, Any]:
     return {"refused": holder.refused} if holder.refused else {}
 
 
-def _log_rows(loaded: Loaded, frame: Any, predictions: list[Any], metrics: _Metrics) -> None:
+def _log_rows(
+    loaded: Loaded, frame: Any, predictions: list[Any], metrics: _Metrics, request_id: str
+) -> None:
     """Log a request's rows; a log that cannot be written (a full disk) never fails the answer:
     the failure is counted on /metrics and said once on stderr."""
     assert loaded.log is not None
     try:
-        loaded.log.append(loaded.deployment.version, frame, predictions)
+        loaded.log.append(loaded.deployment.version, frame, predictions, request_id)
     except (requestlog.LogWriteFailed, OSError) as exc:
         metrics.log_errors.inc()
         if not metrics.log_error_said:
@@ -409,14 +569,30 @@ class _Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",  # with --workers: the sum over the running ones
         )
+        self.version_requests = Counter(
+            "mlgate_version_requests",
+            "Scoring requests by the version that answered them (or a shadow ran) and status",
+            ["version", "status"],
+            registry=self.registry,
+        )
+        self.version_latency = Histogram(
+            "mlgate_version_request_duration_seconds",
+            "Time to answer a scoring request, by the version that answered it",
+            ["version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.predictions = Counter(
             "mlgate_predictions",
-            "A classifier's predictions, by class",
-            ["prediction"],
+            "A classifier's predictions, by version and class",
+            ["version", "prediction"],
             registry=self.registry,
         )
         self.values = Histogram(
-            "mlgate_prediction_value", "A regressor's predicted values", registry=self.registry
+            "mlgate_prediction_value",
+            "A regressor's predicted values, by version",
+            ["version"],
+            registry=self.registry,
         )
         self.batch = Histogram(
             "mlgate_batch_requests",
@@ -427,11 +603,11 @@ class _Metrics:
         self.model = Gauge(
             "mlgate_model_info",
             "The model being served (value 1)",
-            ["artifact", "version", "md5", "runtime"],
+            ["artifact", "version", "md5", "runtime", "role"],
             registry=self.registry,
             multiprocess_mode="liveall",  # with --workers: each worker's, labelled by pid
         )
-        self.served: tuple[str, ...] | None = None
+        self.served: list[tuple[str, ...]] = []
         self.switch_failures = Counter(
             "mlgate_switch_failures",
             "New versions the server would not switch to (tampered, failed to load)",
@@ -448,29 +624,37 @@ class _Metrics:
         self.requests.labels(endpoint, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def predicted(self, predictions: list[Any], *, classifier: bool) -> None:
+    def observe_version(self, version: str, status: int, seconds: float) -> None:
+        self.version_requests.labels(version, str(status)).inc()
+        self.version_latency.labels(version).observe(seconds)
+
+    def predicted(self, version: str, predictions: list[Any], *, classifier: bool) -> None:
         if not classifier:
+            values = self.values.labels(version)
             for value in predictions:
-                self.values.observe(float(value))
+                values.observe(float(value))
             return
         counts: dict[str, int] = {}
         for value in predictions:
             label = str(value)
             counts[label] = counts.get(label, 0) + 1
         for label, count in counts.items():
-            self.predictions.labels(label).inc(count)
+            self.predictions.labels(version, label).inc(count)
 
-    def model_changed(self, loaded: Loaded | None) -> None:
-        if self.served is not None:
+    def model_changed(self, loaded: Loaded | None, canary: Loaded | None = None) -> None:
+        for served in self.served:
             if workers.shared_metrics():  # kept in a file, which clear() cannot edit: 0
-                self.model.labels(*self.served).set(0)
-            else:
-                self.model.clear()
-        self.served = None
-        if loaded is not None:
-            d = loaded.deployment
-            self.served = (d.artifact, d.version, d.md5, d.runtime)
-            self.model.labels(*self.served).set(1)
+                self.model.labels(*served).set(0)
+        if self.served and not workers.shared_metrics():
+            self.model.clear()
+        self.served = []
+        for role, side in ((STABLE, loaded), (CANARY, canary)):
+            if side is None:
+                continue
+            d = side.deployment
+            role = SHADOW if d.shadow else role
+            self.served.append((d.artifact, d.version, d.md5, d.runtime, role))
+            self.model.labels(*self.served[-1]).set(1)
 
     def exposition(self) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest

@@ -1,7 +1,10 @@
 """The monitoring log: what a served model was asked and answered, for `mlgate monitor`.
 
-CSV files in ``<target>/monitoring/``: a header row ``time,version,<the card's features>,
-prediction``, then one row per scored row. CSV and not JSON lines because `mlgate monitor`
+CSV files in ``<target>/monitoring/``: a header row ``time,version,request_id,<the card's
+features>,prediction``, then one row per scored row. ``request_id`` is the request's id
+(``X-Request-Id``) for a request of one row, ``<id>/<n>`` for row n (from 0) of a longer one:
+what late labels are joined on. Logs written before it had no ``request_id`` column; readers
+take both. CSV and not JSON lines because `mlgate monitor`
 reads millions of rows: pandas parses a million rows of 20 features from CSV in 1.2 s, where
 the fastest JSON-lines reader (pyarrow's, on two threads) took 3.4 s (bench/README.md).
 
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
 FOLDER = "monitoring"
 ACTIVE = "requests.csv"
 ROTATED = "requests-*.csv"
-FIXED_COLUMNS = ("time", "version")
+FIXED_COLUMNS = ("time", "version")  # every log file has them
+REQUEST_ID = "request_id"  # written since request ids: files from before lack it
 PREDICTION = "prediction"
 DEFAULT_SAMPLE = 1.0
 DEFAULT_MAX_MB = 100.0
@@ -67,22 +71,29 @@ class RequestLog:
         max_bytes: int = int(DEFAULT_MAX_MB * 2**20),
     ) -> None:
         self.folder = target / FOLDER
-        self.header = _rows_text([[*FIXED_COLUMNS, *features, PREDICTION]]).encode()
+        self.header = _rows_text([[*FIXED_COLUMNS, REQUEST_ID, *features, PREDICTION]]).encode()
         self.sample = sample
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._random = random.Random()
         self._checked: int | None = None  # the active file (inode) whose header is ours
 
-    def append(self, version: str, frame: pd.DataFrame, predictions: Sequence[Any]) -> bool:
+    def append(
+        self,
+        version: str,
+        frame: pd.DataFrame,
+        predictions: Sequence[Any],
+        request_id: str | None = None,
+    ) -> bool:
         """Log one request's rows (``frame``'s columns are the features, in order); False
         when sampling left it out."""
         if self.sample < 1.0 and self._random.random() >= self.sample:
             return False
         stamp = now()
         columns = [frame[name].tolist() for name in frame.columns]
+        ids = row_ids(request_id, len(predictions))
         rows = (
-            [stamp, version, *(_clean(column[i]) for column in columns), _clean(p)]
+            [stamp, version, ids[i], *(_clean(column[i]) for column in columns), _clean(p)]
             for i, p in enumerate(predictions)
         )
         text = _rows_text(rows).encode()
@@ -118,6 +129,15 @@ class RequestLog:
             status = os.fstat(fd)
         self._checked = status.st_ino
         return fd
+
+
+def row_ids(request_id: str | None, rows: int) -> list[str]:
+    """Each row's id in the log: the request's for one row, ``<id>/<n>`` for several."""
+    if not request_id:
+        return [""] * rows
+    if rows == 1:
+        return [request_id]
+    return [f"{request_id}/{n}" for n in range(rows)]
 
 
 def _cut_partial_row(fd: int) -> int:
@@ -176,13 +196,20 @@ def read(
     progress: Callable[[int], None] | None = None,
     *,
     on_partial: Callable[[Path], None] | None = None,
+    fixed_columns: bool = False,
 ) -> pd.DataFrame:
     """Rows of ``version`` logged at or after ``since``, with ``columns`` (name -> "numeric" or
-    "text"); ``progress`` is told the bytes read as reading goes, ``on_partial`` each file whose
-    last row (or header) a crash cut short, which is dropped."""
+    "text"; ``request_id`` is empty in files from before it was logged); ``progress`` is told
+    the bytes read as reading goes, ``on_partial`` each file whose last row (or header) a crash
+    cut short, which is dropped. ``fixed_columns``: time and version too."""
     import pandas as pd
 
-    fixed = [name for name, wanted in (("time", since), ("version", version)) if wanted is not None]
+    fixed = [
+        name
+        for name, wanted in (("time", since), ("version", version))
+        if wanted is not None or fixed_columns
+    ]
+    columns = {name: kind for name, kind in columns.items() if name not in FIXED_COLUMNS}
     parts = [
         part
         for path in files
@@ -215,7 +242,8 @@ def _read_file(
         return None
     first_line = data[: data.find(b"\n")]  # not split(): that copies the whole file's rest
     header = next(csv.reader([first_line.decode("utf-8", "replace")]), [])
-    missing = [name for name in [*FIXED_COLUMNS, *columns] if name not in header]
+    absent = [REQUEST_ID] if REQUEST_ID in columns and REQUEST_ID not in header else []
+    missing = [n for n in [*FIXED_COLUMNS, *columns] if n not in header and n not in absent]
     if missing:
         raise MlgateError(
             f"{path}: the log has no column{'s' if len(missing) > 1 else ''} "
@@ -225,17 +253,20 @@ def _read_file(
     # 123), then kept as categories: a million rows hold a handful of distinct values.
     dtypes = {name: ("float64" if kind == "numeric" else "str") for name, kind in columns.items()}
     dtypes.update(time="str", version="category")
+    read = [name for name in [*fixed, *columns] if name not in absent]
     try:
         frame = pd.read_csv(
             _Counted(data, progress),
-            usecols=[*fixed, *columns],
-            dtype={name: dtypes[name] for name in [*fixed, *columns]},
+            usecols=read,
+            dtype={name: dtypes[name] for name in read},
             keep_default_na=False,
             na_values=[""],
             engine="c",
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise MlgateError(f"{path} is not a monitoring log mlgate can read: {exc}") from None
+    for name in absent:  # logged before request ids were
+        frame[name] = pd.Series([None] * len(frame), dtype="str")
     for name, kind in columns.items():
         if kind != "numeric":
             frame[name] = frame[name].astype("category")

@@ -120,7 +120,7 @@ class Shipper:
 
 
 def to_parquet(path: Path, kinds: dict[str, str]) -> bytes | None:
-    """A closed segment as Parquet: time, version and prediction as text, each feature as the
+    """A closed segment as Parquet: time, version, request_id and prediction as text, each feature as the
     card says (numbers or text; one the card does not name as pyarrow infers it). None for a
     segment with no whole row."""
     import pyarrow as pa
@@ -131,7 +131,8 @@ def to_parquet(path: Path, kinds: dict[str, str]) -> bytes | None:
     if data.count(b"\n") < 2:
         return None
     types: dict[str, Any] = {
-        name: pa.string() for name in (*requestlog.FIXED_COLUMNS, "prediction")
+        name: pa.string()
+        for name in (*requestlog.FIXED_COLUMNS, requestlog.REQUEST_ID, "prediction")
     }
     for name, kind in kinds.items():
         types[name] = pa.float64() if kind in NUMERIC_KINDS else pa.string()

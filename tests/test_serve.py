@@ -683,3 +683,204 @@ def test_a_log_that_cannot_be_written_never_fails_an_answer(
     }
     assert values["mlgate_log_errors_total"] == 3.0
     assert capsys.readouterr().err.count("requests are not being logged") == 1
+
+
+# --- issue 24: canaries and shadows -----------------------------------------------------------
+
+
+def _metric(
+    text: bytes, family: str, sample: str, labels: tuple[str, ...] = ("version", "status")
+) -> dict[tuple[str, ...], float]:
+    families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+    return {
+        tuple(s.labels[name] for name in labels): s.value  # type: ignore[attr-defined]
+        for s in families[family].samples
+        if s.name == sample  # type: ignore[attr-defined]
+    }
+
+
+def test_a_canary_answers_its_share_by_request_id_and_is_promoted(project: Path) -> None:
+    env = production(project)
+    canary = deployments.deploy(
+        project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=True, canary=30
+    )
+    assert canary.action == "canary" and canary.percent == 30
+    current = deployments.read_current(env)
+    assert current is not None and current.version == "v0.1.0"
+    assert current.canary is not None and current.canary.version == "v0.2.0"
+    expected = {v: expected_predictions(project, v)[:1] for v in ("v0.1.0", "v0.2.0")}
+    assert expected["v0.1.0"] != expected["v0.2.0"]  # v0.2.0 learnt inverted labels
+    with serving(env) as address:
+        version = json.loads(request(address, "GET", "/version")[1])
+        assert version["version"] == "v0.1.0"
+        assert (version["canary"]["version"], version["canary"]["percent"]) == ("v0.2.0", 30)
+        answered: dict[str, str] = {}
+        for n in range(200):
+            status, answer, headers = score_with_id(address, {"instances": ROWS[:1]}, f"r{n}")
+            served = headers["x-model-version"]
+            assert status == 200 and answer["predictions"] == expected[served]
+            answered[f"r{n}"] = served
+        share = sum(v == "v0.2.0" for v in answered.values()) / len(answered)
+        assert 0.18 <= share <= 0.42  # 30% of 200: over 3.5 standard deviations either side
+        for rid in ("r0", "r1", "r2", "r3"):  # a retry meets the version its first try met
+            assert (
+                score_with_id(address, {"instances": ROWS[:1]}, rid)[2]["x-model-version"]
+                == answered[rid]
+            )
+        text = request(address, "GET", "/metrics")[1]
+        counts = _metric(text, "mlgate_version_requests", "mlgate_version_requests_total")
+        canary_count = sum(v == "v0.2.0" for v in answered.values()) + sum(
+            answered[r] == "v0.2.0" for r in ("r0", "r1", "r2", "r3")
+        )
+        assert counts[("v0.2.0", "200")] == canary_count
+        assert counts[("v0.1.0", "200")] == 204 - canary_count
+        info = _metric(text, "mlgate_model_info", "mlgate_model_info", ("version", "role"))
+        roles = {version: role for (version, role), v in info.items() if v == 1}
+        assert roles == {"v0.1.0": "stable", "v0.2.0": "canary"}
+        promoted = deployments.promote_canary(env, note="better on live labels")
+        assert (promoted.action, promoted.version, promoted.previous) == (
+            "promote",
+            "v0.2.0",
+            "v0.1.0",
+        )
+        _wait_for_version(address, "v0.2.0")
+        for n in range(20):
+            assert (
+                score_with_id(address, {"instances": ROWS[:1]}, f"r{n}")[2]["x-model-version"]
+                == "v0.2.0"
+            )
+        assert "canary" not in json.loads(request(address, "GET", "/version")[1])
+    logged = requestlog.read(
+        requestlog.log_files(env.target.workdir()),
+        {"request_id": "text", "prediction": "text"},
+        fixed_columns=True,
+    )
+    by_id = dict(
+        zip(
+            logged["request_id"].astype(str)[:200], logged["version"].astype(str)[:200], strict=True
+        )
+    )
+    assert by_id == answered
+    log = deployments.read_log(env)
+    assert [d.action for d in log] == ["deploy", "canary", "promote"]
+    assert log[-1].note == "better on live labels"
+
+
+def test_a_shadow_sees_a_copy_of_every_request_and_answers_none(project: Path) -> None:
+    env = production(project)
+    deployments.deploy(
+        project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=True, shadow=True
+    )
+    expected = expected_predictions(project, "v0.1.0")
+    with serving(env) as address:
+        for n in range(10):
+            status, answer, headers = score_with_id(address, {"instances": ROWS}, f"s{n}")
+            assert (status, answer["predictions"]) == (200, expected)
+            assert headers["x-model-version"] == "v0.1.0"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the shadow runs after the answer went out
+            text = request(address, "GET", "/metrics")[1]
+            counts = _metric(text, "mlgate_version_requests", "mlgate_version_requests_total")
+            if counts.get(("v0.2.0", "200")) == 10:
+                break
+            time.sleep(0.05)
+        assert counts[("v0.2.0", "200")] == 10 and counts[("v0.1.0", "200")] == 10
+        assert json.loads(request(address, "GET", "/version")[1])["canary"]["shadow"] is True
+        removed = deployments.remove_canary(env, note="not needed")
+        assert (removed.action, removed.version) == ("remove-canary", "v0.2.0")
+        deadline = time.monotonic() + 10
+        while "canary" in json.loads(request(address, "GET", "/version")[1]):
+            assert time.monotonic() < deadline, "the server kept the removed shadow"
+            time.sleep(0.05)
+    logged = requestlog.read(
+        requestlog.log_files(env.target.workdir()),
+        {"request_id": "text", "prediction": "text"},
+        fixed_columns=True,
+    )
+    pairs = logged.groupby("request_id", observed=True)["version"].agg(
+        lambda v: sorted(map(str, v))
+    )
+    assert len(pairs) == 10 * len(ROWS)
+    assert all(v == ["v0.1.0", "v0.2.0"] for v in pairs)  # each row, by both versions
+    current = deployments.read_current(env)
+    assert current is not None and current.version == "v0.1.0" and current.canary is None
+
+
+def test_a_request_id_that_is_not_one_is_refused(project: Path) -> None:
+    with serving(production(project)) as address:
+        for bad in ("a" * 129, "../x", "id with space", "-leading", "é"):
+            status, answer, headers = score_with_id(address, {"instances": ROWS}, bad)
+            assert status == 400 and "X-Request-Id must be" in str(answer["error"])
+            assert "x-request-id" not in headers
+        assert score_with_id(address, {"instances": ROWS}, "ok-1:2.3_x")[0] == 200
+
+
+def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Live labels decide: a canary that gets them wrong is rolled back, one that gets them
+    right is promoted; too little data is a wait; bad inputs are one-line errors."""
+    import numpy as np
+
+    env = production(project)
+    deployments.deploy(
+        project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=True, canary=50
+    )
+    rng = np.random.default_rng(7)
+    rows = [{"x1": float(a), "x2": float(b)} for a, b in rng.normal(0, 2, (300, 2))]
+    models = {
+        v: joblib.load(project / f"deployed/production/versions/{v}/model.pkl")
+        for v in ("v0.1.0", "v0.2.0")
+    }
+    truth = {v: m.predict(pd.DataFrame(rows)).tolist() for v, m in models.items()}
+    with serving(env) as address:
+        capsys.readouterr()
+        assert mlgate_in(project, monkeypatch, "canary", "--env", "production") == 2  # no data
+        assert "WAIT" in capsys.readouterr().out
+        for n, row in enumerate(rows):
+            assert score_with_id(address, {"instances": [row]}, f"t{n}")[0] == 200
+        metrics_url = f"http://{address}/metrics"
+        labels = project / "labels.csv"
+
+        def labelled_by(version: str) -> None:
+            labels.write_text(
+                "request_id,label\n"
+                + "".join(f"t{n},{truth[version][n]}\n" for n in range(len(rows)))
+            )
+
+        labelled_by("v0.1.0")  # the stable version was right: the canary is worse
+        judge = ("canary", "--env", "production", "--labels", str(labels))
+        capsys.readouterr()
+        assert mlgate_in(project, monkeypatch, *judge, "--metrics", metrics_url) == 1
+        out = capsys.readouterr().out
+        assert "ROLL BACK: canary v0.2.0 against v0.1.0 (accuracy: worse" in out
+        assert "errors" in out and "latency p99" in out and "predictions" in out
+        labelled_by("v0.2.0")  # the canary was right: promoted, and carried out
+        assert mlgate_in(project, monkeypatch, *judge, "--format", "json", "--apply") == 0
+        verdict = json.loads(capsys.readouterr().out)
+        assert verdict["decision"] == "promote"
+        assert {c["name"]: c["outcome"] for c in verdict["checks"]}["accuracy"] == "pass"
+        _wait_for_version(address, "v0.2.0")
+        capsys.readouterr()
+        monitor = ("monitor", "--env", "production", "--labels", str(labels), "--format", "json")
+        code = mlgate_in(project, monkeypatch, *monitor)
+        said = capsys.readouterr()
+        assert code in (0, 1), said.err
+        live = {p["version"]: p for p in json.loads(said.out)["performance"]}
+        assert live["v0.2.0"]["metrics"]["accuracy"] == 1.0
+        assert live["v0.1.0"]["metrics"]["accuracy"] == 0.0
+        assert live["v0.1.0"]["rows"] + live["v0.2.0"]["rows"] == len(rows)
+    log = deployments.read_log(env)
+    assert [d.action for d in log] == ["deploy", "canary", "promote"]
+    assert log[-1].note is not None and log[-1].note.startswith("mlgate canary: PROMOTE")
+    bad = project / "bad.csv"
+    bad.write_text("id,truth\n1,0\n")
+    for args, said in (
+        (("canary", "--env", "production"), "production has no canary"),
+        (("monitor", "--env", "production", "--labels", str(bad)), "columns request_id and label"),
+        (("monitor", "--env", "production", "--labels", "nope.csv"), "no such file"),
+    ):
+        capsys.readouterr()
+        assert mlgate_in(project, monkeypatch, *args) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

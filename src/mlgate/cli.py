@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -627,6 +628,20 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     help="Also write the Markdown report to this file, with a histogram image per "
     "column in the folder beside it.",
 )
+@click.option(
+    "--labels",
+    "labels_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="True labels that arrived later: CSV or Parquet with request_id and label; "
+    "joined to the logged predictions for live metrics per version and window (needs --env).",
+)
+@click.option(
+    "--window",
+    type=click.Choice(["day", "hour"]),
+    default="day",
+    show_default=True,
+    help="With --labels: the span of each window of live metrics.",
+)
 @click.pass_context
 def monitor_command(
     ctx: click.Context,
@@ -635,30 +650,53 @@ def monitor_command(
     batch: Path | None,
     fmt: str,
     report_path: Path | None,
+    labels_file: Path | None,
+    window: str,
 ) -> None:
-    """Has the data drifted from the training data? Exit 0 no (or not enough data to say),
-    1 yes, 2 when it cannot be computed."""
+    """Has the data drifted from the training data, and (with --labels) is the model still
+    right? Exit 0 no drift and no performance problem (or not enough data to say), 1 either,
+    2 when it cannot be computed."""
     from mlgate.deploy import environments
     from mlgate.monitor import monitor
+    from mlgate.render import live as render_live
 
     root = git.repo_root()
     if env_name is None and batch is None:
         raise click.UsageError("give --env ENV (its monitoring log), --file FILE, or both")
     if since is not None and batch is not None:
         raise click.UsageError("--since applies to the monitoring log, not to --file")
+    if labels_file is not None and env_name is None:
+        raise click.UsageError("--labels joins an environment's logged predictions: give --env")
     policy = read_policy(git.revision(git.WORKSPACE, root))
-    window = monitor.parse_since(since) if since else None
+    window_span = monitor.parse_since(since) if since else None
     if env_name is None:
         reference = monitor.workspace_reference(root)
     else:
         env = environments.environment(root, policy, env_name)
-        deployment, reference = monitor.deployed_reference(env)
+        try:
+            deployment, reference = monitor.deployed_reference(env)
+        except monitor.NoReference as exc:
+            if labels_file is None or batch is not None:
+                raise
+            # live metrics need no profile: report them, and why there is no data drift
+            only = _live_performance(env, labels_file, policy, window, window_span)
+            _print_report(
+                fmt,
+                lambda: to_json({"drift": None, "performance": render_live.performance_json(only)}),
+                _live_markdown(only),
+                lambda colour: _live_text(only),
+            )
+            _warn(f"no data drift: {exc}")
+            ctx.exit(EXIT_REJECTED if any(p.problems for p in only) else EXIT_OK)
     if batch is not None:
         frame, subject = monitor.batch_data(batch, reference), str(batch)
     else:
         with _progress_bar("reading the monitoring log") as progress:
-            frame, subject = monitor.logged_data(env, deployment, reference, window, progress)
+            frame, subject = monitor.logged_data(env, deployment, reference, window_span, progress)
     result = monitor.judge(frame, reference, subject, policy.monitor)
+    performance: list[Any] | None = None
+    if labels_file is not None:
+        performance = _live_performance(env, labels_file, policy, window, window_span)
     images = None
     if report_path:  # one SVG per column in <report>-images/, linked from the report
         folder = f"{report_path.stem}-images"
@@ -666,18 +704,202 @@ def monitor_command(
         for column, link, svg in render_monitor.histograms(result, folder):
             _write_report(report_path.parent / link, svg)
             images[column] = link
-    markdown = render_monitor.monitor_markdown(result, images)
+    live_md = "" if performance is None else _live_markdown(performance)
+    markdown = render_monitor.monitor_markdown(result, images) + live_md
     _print_report(
         fmt,
-        lambda: render_monitor.monitor_json(result),
-        render_monitor.monitor_markdown(result),
-        lambda colour: render_monitor.monitor_text(result, colour=colour),
+        lambda: _with_performance(render_monitor.monitor_json(result), performance),
+        render_monitor.monitor_markdown(result) + live_md,
+        lambda colour: (
+            render_monitor.monitor_text(result, colour=colour)
+            + ("" if performance is None else _live_text(performance))
+        ),
     )
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
         _publish_drift_to_actions(result, markdown, report_path)
-    ctx.exit(EXIT_REJECTED if result.verdict == monitor.DRIFT else EXIT_OK)
+    problems = performance is not None and any(p.problems for p in performance)
+    ctx.exit(EXIT_REJECTED if result.verdict == monitor.DRIFT or problems else EXIT_OK)
+
+
+@cli.command("canary")
+@click.option(
+    "--env",
+    "env_name",
+    required=True,
+    help="The environment whose canary (or shadow) is judged.",
+)
+@click.option(
+    "--labels",
+    "labels_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="True labels that arrived later: CSV or Parquet with request_id and label.",
+)
+@click.option(
+    "--metrics",
+    "metrics_urls",
+    multiple=True,
+    help="A server's /metrics URL, for errors and latency; repeat for each replica.",
+)
+@click.option(
+    "--apply",
+    "apply",
+    is_flag=True,
+    help="Carry the verdict out: promote makes the canary current, roll back removes it.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="Output: a table, Markdown, or JSON.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=defaults.DEPLOY_WAIT_SECONDS,
+    show_default=True,
+    help="With --apply: seconds to wait for another deploy to the same environment.",
+)
+@click.pass_context
+def canary_command(
+    ctx: click.Context,
+    env_name: str,
+    labels_file: Path | None,
+    metrics_urls: tuple[str, ...],
+    apply: bool,
+    fmt: str,
+    wait: float,
+) -> None:
+    """Judge ENV's canary against its stable version on live traffic: promote (exit 0), roll
+    back (exit 1) or wait for more data (exit 2)."""
+    from datetime import datetime
+
+    from mlgate.deploy import deployments, environments
+    from mlgate.monitor import canary, labels, live, served
+    from mlgate.render import live as render_live
+    from mlgate.serve import requestlog
+
+    root = git.repo_root()
+    policy = read_policy(git.revision(git.WORKSPACE, root))
+    env = environments.environment(root, policy, env_name)
+    current = deployments.read_current(env)
+    if current is None or current.canary is None:
+        raise MlgateError(f"{env_name} has no canary: deploy one with --canary PERCENT or --shadow")
+    side = current.canary
+    since = requestlog.timestamp(datetime.fromisoformat(side.time))
+    given = labels.read_labels(labels_file) if labels_file is not None else None
+    logged = labels.logged_rows(env, None, since)
+    logged = logged.drop_duplicates(["version", labels.REQUEST_ID], keep="last")
+    predictions = tuple(
+        logged.loc[logged["version"] == version, labels.PREDICTION].dropna().astype(str).tolist()
+        for version in (current.version, side.version)
+    )
+    pair, how = None, None
+    if given is not None:
+        parts = labels.labelled(logged, given)
+        empty = live.Labelled("", [], [])
+        pair = (parts.get(current.version, empty), parts.get(side.version, empty))
+        how = live.measured(policy.rules, given[labels.LABEL].tolist())
+    counted = served.scrape(metrics_urls) if metrics_urls else None
+    options = canary.Options(
+        min_labels=policy.monitor.min_rows, min_requests=policy.monitor.min_rows
+    )
+    try:
+        verdict = canary.judge(
+            current.version,
+            side.version,
+            shadow=side.shadow,
+            served=counted,
+            predictions=predictions,  # type: ignore[arg-type]
+            labelled=pair,
+            how=how,
+            options=options,
+            resamples=policy.resamples,
+            seed=policy.seed,
+        )
+    except ValueError as exc:
+        raise MlgateError(f"the canary cannot be judged: {exc}") from None
+    _print_report(
+        fmt,
+        lambda: render_live.canary_json(verdict),
+        render_live.canary_markdown(verdict),
+        lambda colour: render_live.canary_text(verdict, colour=colour),
+    )
+    note = escape.one_line(f"mlgate canary: {render_live.verdict_line(verdict)}")[:500]
+    if apply and verdict.decision == canary.PROMOTE:
+        done = deployments.promote_canary(env, wait, note=note)
+        click.echo(
+            f"Promoted {done.version} in {env_name}: it answers every request; was {done.previous}.",
+            err=fmt != "table",
+        )
+    elif apply and verdict.decision == canary.ROLL_BACK:
+        done = deployments.remove_canary(env, wait, note=note)
+        click.echo(
+            f"Rolled back the canary {done.version} in {env_name}: {current.version} answers every request.",
+            err=fmt != "table",
+        )
+    if github.in_actions():
+        github.write_outputs({"decision": verdict.decision.replace(" ", "-")})
+    ctx.exit(
+        {canary.PROMOTE: EXIT_OK, canary.ROLL_BACK: EXIT_REJECTED}.get(
+            verdict.decision, EXIT_COULD_NOT_RUN
+        )
+    )
+
+
+def _live_performance(
+    env: Any, labels_file: Path, policy: Any, window: str, since: Any
+) -> list[Any]:
+    """Each version's live metrics from the labels joined to the environment's log."""
+    from datetime import datetime, timezone
+
+    from mlgate.monitor import labels, live
+    from mlgate.serve import requestlog
+
+    given = labels.read_labels(labels_file)
+    cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
+    logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist(), cutoff)
+    parts = labels.labelled(logged, given)
+    how = live.measured(policy.rules, given[labels.LABEL].tolist())
+    try:
+        return [
+            live.performance(
+                part,
+                how,
+                window_chars=10 if window == "day" else 13,
+                min_rows=policy.monitor.min_rows,
+                resamples=policy.resamples,
+                seed=policy.seed,
+            )
+            for part in parts.values()
+        ]
+    except ValueError as exc:
+        raise MlgateError(f"--labels {labels_file}: {exc}") from None
+
+
+def _live_text(performance: list[Any]) -> str:
+    from mlgate.render import live as render_live
+
+    return "\n" + "\n".join(render_live.performance_lines(performance)) + "\n"
+
+
+def _live_markdown(performance: list[Any]) -> str:
+    from mlgate.render import live as render_live
+
+    return "\n" + "\n".join(render_live.performance_lines(performance, markdown=True)) + "\n"
+
+
+def _with_performance(document: str, performance: list[Any] | None) -> str:
+    if performance is None:
+        return document
+    from mlgate.render import live as render_live
+
+    return to_json(
+        {**json.loads(document), "performance": render_live.performance_json(performance)}
+    )
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:

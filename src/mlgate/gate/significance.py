@@ -298,8 +298,8 @@ def _scored(base: Predictions, head: Predictions) -> tuple[stats.Scored, stats.S
             f"{head.where} has {_columns(head)}"
         )
     if base.classes:
-        classes = [_class_key(c) for c in base.classes]
-        head_order = [classes.index(_class_key(c)) for c in head.classes]
+        classes = [class_key(c) for c in base.classes]
+        head_order = [classes.index(class_key(c)) for c in head.classes]
         head_scores = np.empty_like(head.scores)
         head_scores[:, head_order] = head.scores
         return (_indexed(base, classes, base.scores), _indexed(head, classes, head_scores))
@@ -329,7 +329,7 @@ def _columns(predictions: Predictions) -> str:
 def _binary_classes(base: Predictions, head: Predictions) -> list[object]:
     """The two classes, the positive one (what ``score`` is the probability of) last, sorted
     as scikit-learn sorts a model's classes."""
-    seen = {_class_key(v) for p in (base, head) for v in {*p.labels, *p.predicted}}
+    seen = {class_key(v) for p in (base, head) for v in {*p.labels, *p.predicted}}
     if len(seen) > 2:
         raise DataError(
             f"{base.where}: {len(seen)} classes but one 'score' column: a "
@@ -345,7 +345,7 @@ def _binary_classes(base: Predictions, head: Predictions) -> list[object]:
     return sorted(seen, key=lambda c: (isinstance(c, str), c))
 
 
-def _class_key(value: str) -> object:
+def class_key(value: str) -> object:
     """Class labels compare as numbers when they are numbers: "1" and "1.0" are one class."""
     try:
         number = float(value)
@@ -363,7 +363,7 @@ def _indexed(
         """Each distinct text is resolved once: a column of 100,000 rows has a few."""
         known: dict[str, int] = {}
         for text in set(values):
-            key = _class_key(text)
+            key = class_key(text)
             if key not in index:
                 raise DataError(
                     f"{predictions.where}: {column} {text!r} is not one of the "

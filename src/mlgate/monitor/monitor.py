@@ -72,6 +72,10 @@ class Report:
 MAX_SINCE = timedelta(days=36_525)
 
 
+class NoReference(MlgateError):
+    """The version has no reference profile: data drift cannot be computed."""
+
+
 def parse_since(text: str) -> timedelta:
     """``30m``, ``24h``, ``7d``, ``2w``."""
     found = _DURATION.match(text.strip().lower())
@@ -152,7 +156,7 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MlgateError(
+        raise NoReference(
             f"{what} has no reference profile ({path.name}): mlgate's train stage "
             "writes one with --profile, and `mlgate describe MODEL --data FILE` "
             "for a model trained otherwise; then deploy again"

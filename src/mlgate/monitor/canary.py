@@ -1,0 +1,242 @@
+"""Judging a canary on live traffic: promote it, roll it back, or wait for more data. Pure.
+
+Four checks, each version against the other over the same span (since the canary started):
+
+- errors: the share of scoring requests that failed (5xx), from the servers' /metrics; a
+  canary fails when its rate is above the stable version's by more than ``max_error_increase``
+  and a two-proportion test says the difference is not chance (p < 0.05);
+- latency: p99 from the same histograms (bucket bounds); a canary fails when its p99 is over
+  ``max_latency_ratio`` times the stable version's and over it by more than one bucket;
+- predictions: the distribution of what each version predicted, by the drift tests (shown,
+  never decisive on its own: a retrained model is meant to predict somewhat differently);
+- labels: each live metric with the gate's bootstrap (paired on the same rows for a shadow),
+  the canary failing where its interval lies wholly beyond the policy's tolerance on the
+  worse side. Fewer than ``min_labels`` labelled rows for either version: wait.
+
+Any check failed: roll back. Every check passed with enough labels (or no metric to judge and
+enough requests): promote. Otherwise: wait.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mlgate.gate import stats
+from mlgate.monitor import drift, live
+
+PROMOTE, ROLL_BACK, WAIT = "promote", "roll back", "wait"
+PASSED, FAILED, WAITING, SHOWN = "pass", "fail", "wait", "info"
+ERROR_P_VALUE = 0.05
+
+
+@dataclass(frozen=True)
+class Options:
+    min_labels: int = 100  # labelled rows each version needs before labels can decide
+    min_requests: int = 100  # answered requests each version needs before errors can decide
+    max_error_increase: float = 0.01  # of the share of requests failed
+    max_latency_ratio: float = 1.5
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the servers counted for one version: scoring requests, failed ones, latency."""
+
+    requests: int
+    errors: int
+    buckets: tuple[tuple[float, float], ...]  # (upper bound in seconds, cumulative count)
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else math.nan
+
+    @property
+    def p99(self) -> float | None:
+        total = self.buckets[-1][1] if self.buckets else 0
+        if not total:
+            return None
+        for bound, count in self.buckets:
+            if count >= 0.99 * total:
+                return bound
+        return self.buckets[-1][0]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    stable: str
+    canary: str
+    outcome: str  # PASSED, FAILED, WAITING or SHOWN
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    stable: str
+    canary: str
+    shadow: bool
+    checks: tuple[Check, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        wanted = {ROLL_BACK: FAILED, WAIT: WAITING}.get(self.decision)
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.outcome == wanted]
+
+
+def judge(
+    stable: str,
+    canary: str,
+    *,
+    shadow: bool,
+    served: dict[str, Served] | None,
+    predictions: tuple[Sequence[str], Sequence[str]],
+    labelled: tuple[live.Labelled, live.Labelled] | None,
+    how: live.Measured | None,
+    options: Options,
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = stats.DEFAULT_SEED,
+) -> Verdict:
+    checks: list[Check] = []
+    if served is None:
+        checks.append(Check("errors, latency", "-", "-", SHOWN, "not measured: give --metrics URL"))
+    else:
+        checks += _served_checks(served.get(stable), served.get(canary), options)
+    checks.append(_prediction_check(*predictions))
+    if labelled is None or how is None:
+        checks.append(Check("labels", "-", "-", SHOWN, "none given: --labels FILE"))
+    else:
+        checks += _label_checks(*labelled, how, shadow, options, resamples, seed)
+    outcomes = {c.outcome for c in checks}
+    if FAILED in outcomes:
+        decision = ROLL_BACK
+    elif WAITING in outcomes or not outcomes & {PASSED}:
+        decision = WAIT
+    else:
+        decision = PROMOTE
+    return Verdict(decision, stable, canary, shadow, tuple(checks))
+
+
+def _served_checks(stable: Served | None, canary: Served | None, options: Options) -> list[Check]:
+    if stable is None or canary is None:
+        missing = "the stable version" if stable is None else "the canary"
+        return [Check("errors", "-", "-", WAITING, f"the servers counted no request of {missing}")]
+    checks = []
+    shown = (
+        f"{stable.error_rate:.2%} of {stable.requests:,}",
+        f"{canary.error_rate:.2%} of {canary.requests:,}",
+    )
+    if min(stable.requests, canary.requests) < options.min_requests:
+        checks.append(
+            Check("errors", *shown, WAITING, f"fewer than {options.min_requests:,} requests")
+        )
+    else:
+        p_value = two_proportion_p(stable.errors, stable.requests, canary.errors, canary.requests)
+        increase = canary.error_rate - stable.error_rate
+        failed = increase > options.max_error_increase and p_value < ERROR_P_VALUE
+        checks.append(
+            Check(
+                "errors",
+                *shown,
+                FAILED if failed else PASSED,
+                f"{increase:+.2%} (allowed {options.max_error_increase:+.2%}; p = {p_value:.3g})",
+            )
+        )
+    s99, c99 = stable.p99, canary.p99
+    if s99 is None or c99 is None:
+        checks.append(Check("latency p99", "-", "-", WAITING, "no latency counted yet"))
+        return checks
+    bounds = [b for b, _ in canary.buckets]
+    next_bound = next((b for b in bounds if b > s99), math.inf)
+    failed = c99 > options.max_latency_ratio * s99 and c99 > next_bound
+    checks.append(
+        Check(
+            "latency p99",
+            f"<= {s99 * 1000:g} ms",
+            f"<= {c99 * 1000:g} ms",
+            FAILED if failed else PASSED,
+            f"allowed {options.max_latency_ratio:g}x the stable version's",
+        )
+    )
+    return checks
+
+
+def _prediction_check(stable: Sequence[str], canary: Sequence[str]) -> Check:
+    if not len(stable) or not len(canary):
+        return Check(
+            "predictions",
+            f"{len(stable):,} rows",
+            f"{len(canary):,} rows",
+            SHOWN,
+            "no rows logged to compare",
+        )
+    profile = drift.profile_column("prediction", _as_values(stable), text=not _numeric(stable))
+    found = drift.compare(profile, _as_values(canary) if _numeric(stable) else list(canary))
+    word = "shifted" if found.drifted else "similar"
+    return Check(
+        "predictions",
+        f"{len(stable):,} rows",
+        f"{len(canary):,} rows",
+        SHOWN,
+        f"{word}: {found.test} {found.score:.3g} (threshold {found.threshold:g}), PSI {found.psi:.3f}",
+    )
+
+
+def _numeric(values: Sequence[str]) -> bool:
+    try:
+        distinct = {float(v) for v in set(values)}
+    except ValueError:
+        return False
+    return len(distinct) > drift.MAX_CATEGORY_VALUES
+
+
+def _as_values(values: Sequence[str]) -> list[float] | list[str]:
+    if _numeric(values):
+        return [float(v) for v in values]
+    return list(values)
+
+
+def _label_checks(
+    stable: live.Labelled,
+    canary: live.Labelled,
+    how: live.Measured,
+    shadow: bool,
+    options: Options,
+    resamples: int,
+    seed: int,
+) -> list[Check]:
+    if shadow:  # the same requests: compared row by row
+        stable, canary = live.aligned(stable, canary)
+    shown = (f"{len(stable):,} labelled", f"{len(canary):,} labelled")
+    if min(len(stable), len(canary)) < options.min_labels:
+        return [
+            Check("labels", *shown, WAITING, f"fewer than {options.min_labels:,} labelled rows")
+        ]
+    base, head = live.data([stable, canary], how)
+    differences = live.compare(base, head, how, paired=shadow, resamples=resamples, seed=seed)
+    checks = []
+    for d in differences.values():
+        outcome = FAILED if live.worse(d, how) else PASSED
+        word = "worse" if outcome == FAILED else "better" if live.better(d) else "within noise"
+        checks.append(
+            Check(
+                d.metric,
+                f"{d.base:.4f}",
+                f"{d.head:.4f}",
+                outcome,
+                f"{word}: {d.difference:+.4f} ({d.confidence:.0%} interval {d.low:+.4f} to "
+                f"{d.high:+.4f}, {d.method}, {d.rows:,} rows)",
+            )
+        )
+    return checks
+
+
+def two_proportion_p(errors_a: int, total_a: int, errors_b: int, total_b: int) -> float:
+    """Two-sided p-value of a two-proportion z-test (1 when there is no variance)."""
+    pooled = (errors_a + errors_b) / (total_a + total_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / total_a + 1 / total_b))
+    if spread == 0:
+        return 1.0
+    z = abs(errors_b / total_b - errors_a / total_a) / spread
+    return math.erfc(z / math.sqrt(2))

@@ -1,0 +1,77 @@
+"""What the servers counted per version: read from their ``/metrics`` (Prometheus' text
+format), each URL given by the user, with no redirect followed and the answer bounded."""
+
+from __future__ import annotations
+
+import http.client
+import urllib.parse
+from collections.abc import Sequence
+
+from mlgate.errors import MlgateError
+from mlgate.monitor.canary import Served
+
+MAX_BYTES = 16 * 2**20
+TIMEOUT_SECONDS = 10.0
+REQUESTS = "mlgate_version_requests_total"
+LATENCY_BUCKET = "mlgate_version_request_duration_seconds_bucket"
+
+
+def scrape(urls: Sequence[str]) -> dict[str, Served]:
+    """Each version's counts summed over the servers at ``urls``."""
+    requests: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    buckets: dict[str, dict[float, float]] = {}
+    for url in urls:
+        for name, labels, value in _samples(_fetch(url), url):
+            version = labels.get("version")
+            if version is None:
+                continue
+            if name == REQUESTS:
+                requests[version] = requests.get(version, 0) + int(value)
+                if labels.get("status", "").startswith("5"):
+                    errors[version] = errors.get(version, 0) + int(value)
+            elif name == LATENCY_BUCKET:
+                bound = float(labels.get("le", "inf"))
+                counts = buckets.setdefault(version, {})
+                counts[bound] = counts.get(bound, 0.0) + value
+    return {
+        version: Served(
+            total, errors.get(version, 0), tuple(sorted(buckets.get(version, {}).items()))
+        )
+        for version, total in requests.items()
+    }
+
+
+def _fetch(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MlgateError(f"--metrics {url!r} is not an http(s) URL of a server's /metrics")
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    try:
+        connection = kind(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+        try:
+            connection.request("GET", parts.path or "/metrics")
+            response = connection.getresponse()
+            body = response.read(MAX_BYTES + 1)
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise MlgateError(f"--metrics {url}: {exc}") from None
+    if response.status != 200:  # a redirect too: never followed
+        raise MlgateError(f"--metrics {url} answered {response.status}, not the metrics")
+    if len(body) > MAX_BYTES:
+        raise MlgateError(f"--metrics {url} answered more than {MAX_BYTES:,} bytes")
+    return body.decode("utf-8", "replace")
+
+
+def _samples(text: str, url: str) -> list[tuple[str, dict[str, str], float]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        return [
+            (s.name, dict(s.labels), float(s.value))
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        ]
+    except (ValueError, TypeError) as exc:
+        raise MlgateError(f"--metrics {url} is not Prometheus' text format: {exc}") from None

@@ -875,7 +875,7 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
     assert log[-1].note is not None and log[-1].note.startswith("mlgate canary: PROMOTE")
     bad = project / "bad.csv"
     bad.write_text("id,truth\n1,0\n")
-    for args, said in (
+    for args, expected in (
         (("canary", "--env", "production"), "production has no canary"),
         (("monitor", "--env", "production", "--labels", str(bad)), "columns request_id and label"),
         (("monitor", "--env", "production", "--labels", "nope.csv"), "no such file"),
@@ -883,4 +883,4 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
         capsys.readouterr()
         assert mlgate_in(project, monkeypatch, *args) == 2
         err = capsys.readouterr().err
-        assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

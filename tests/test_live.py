@@ -79,12 +79,15 @@ def test_the_canary_waits_rolls_back_or_promotes() -> None:
     assert verdict(labelled("v1", 180, 20), labelled("v2", 190, 10)) == canary.PROMOTE
     buckets = ((0.005, 990.0), (0.01, 1000.0), (math.inf, 1000.0))
     failing = canary.Served(1000, 60, buckets)  # 6% of requests failed against 1%
-    assert verdict(
-        labelled("v1", 180, 20),
-        labelled("v2", 190, 10),
-        v1=canary.Served(1000, 10, buckets),
-        v2=failing,
-    ) == canary.ROLL_BACK
+    assert (
+        verdict(
+            labelled("v1", 180, 20),
+            labelled("v2", 190, 10),
+            v1=canary.Served(1000, 10, buckets),
+            v2=failing,
+        )
+        == canary.ROLL_BACK
+    )
     slow = canary.Served(1000, 10, ((0.005, 500.0), (0.05, 995.0), (math.inf, 1000.0)))
     checks = canary.judge(
         "v1",

@@ -1,8 +1,10 @@
-"""A real HTTP server on 127.0.0.1 implementing the GitHub REST endpoints mlgate calls.
+"""A real HTTP server on 127.0.0.1 implementing the GitHub endpoints mlgate calls.
 
 GitHub's API cannot be reached from tests, so this server stands in for it: it keeps issue
 comments and pull requests in memory, records every request, and can be told to fail the next
-requests.
+requests. Auto-merge: GraphQL's ``enablePullRequestAutoMerge`` (answered with GitHub's error
+when ``auto_merge_allowed`` is off), a commit's check runs and statuses (``checks``, the same
+for every commit; ``checks_after`` replaces them after that many reads), and the REST merge.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class FakeGitHub:
     # answers 403 and its comments are github-actions[bot]'s
     logins: dict[str, str] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)  # path prefix -> 301 to this prefix
+    auto_merge_allowed: bool = True
+    checks: list[dict[str, Any]] = field(default_factory=list)  # check runs on any commit
+    checks_after: tuple[int, list[dict[str, Any]]] | None = None  # (reads, then these)
+    check_reads: int = 0
 
     def author(self, authorization: str | None) -> str:
         token = (authorization or "").removeprefix("Bearer ")
@@ -73,6 +79,17 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 )
                 return self._answer(status, {"message": "failure requested"}, headers)
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts == ["graphql"]:
+                return self._graphql(payload)
+            if parts[3:4] == ["commits"] and parts[5:6] == ["check-runs"]:
+                state.check_reads += 1
+                if state.checks_after and state.check_reads > state.checks_after[0]:
+                    state.checks = state.checks_after[1]
+                return self._answer(
+                    200, {"total_count": len(state.checks), "check_runs": state.checks}
+                )
+            if parts[3:4] == ["commits"] and parts[5:6] == ["status"]:
+                return self._answer(200, {"state": "pending", "statuses": [], "total_count": 0})
             if parts == ["user"]:
                 token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
                 if token not in state.logins:
@@ -105,9 +122,39 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                             return self._answer(200, comment)
             return self._answer(404, {"message": "Not Found"})
 
+        def _graphql(self, payload: Any) -> None:
+            if "enablePullRequestAutoMerge" not in payload.get("query", ""):
+                return self._answer(200, {"errors": [{"message": "unknown query"}]})
+            if not state.auto_merge_allowed:
+                message = "Pull request Auto merge is not allowed for this repository"
+                return self._answer(
+                    200, {"errors": [{"type": "UNPROCESSABLE", "message": message}]}
+                )
+            variables = payload["variables"]
+            pull = next(p for p in state.pulls if p["node_id"] == variables["pullRequestId"])
+            pull["auto_merge"] = {
+                "merge_method": variables["mergeMethod"],
+                "expected_head": variables.get("expectedHeadOid"),
+            }
+            enabled = {"number": pull["number"], "autoMergeRequest": {"enabledAt": "now"}}
+            return self._answer(
+                200, {"data": {"enablePullRequestAutoMerge": {"pullRequest": enabled}}}
+            )
+
         def _pulls(self, method: str, rest: list[str], payload: Any) -> None:
-            """repos/OWNER/NAME/pulls[?head=OWNER:BRANCH&base=B&state=open] | pulls/N"""
+            """repos/OWNER/NAME/pulls[?head=OWNER:BRANCH&base=B&state=open] | pulls/N |
+            pulls/N/merge"""
             owner = self.path.split("/")[2]
+            if method == "GET" and rest and rest[0].isdigit():
+                return self._answer(
+                    200, next(p for p in state.pulls if p["number"] == int(rest[0]))
+                )
+            if method == "PUT" and rest[1:2] == ["merge"]:
+                pull = next(p for p in state.pulls if p["number"] == int(rest[0]))
+                if pull["state"] != "open":
+                    return self._answer(405, {"message": "Pull Request is not mergeable"})
+                pull.update(state="closed", merged=True, merged_sha=payload.get("sha"))
+                return self._answer(200, {"merged": True, "message": "Pull Request merged"})
             if method == "GET":
                 query = parse_qs(urlsplit(self.path).query)
                 found = [
@@ -130,6 +177,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     "head": payload["head"],
                     "base": payload["base"],
                     "html_url": f"{state.url}/pull/{number}",
+                    "node_id": f"PR_node{number}",
                 }
                 state.pulls.append(pull)
                 return self._answer(201, pull)
@@ -147,6 +195,9 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def do_PATCH(self) -> None:
             self._handle("PATCH")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
 
     return Handler
 

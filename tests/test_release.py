@@ -432,3 +432,23 @@ def test_registry_commands_import_neither_dvc_pandas_nor_sklearn(repo: Path) -> 
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
     assert result.stdout.strip().endswith("[0, 0, 0, 0] []"), result.stdout + result.stderr
+
+
+def test_auto_promote_puts_each_new_release_in_its_environment(
+    repo: Path, origin: Path, monkeypatch, capsys
+) -> None:
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.mlgate.retrain]\nauto_promote = "staging"\n'
+    )
+    commit_all(repo, "auto-promote releases to staging")
+    assert mlgate_in(repo, monkeypatch, "release", "--push") == 0
+    out = capsys.readouterr().out
+    assert (
+        f"Created tag {NAME}#staging#1 and pushed it to origin: {NAME}@v0.1.0 is in staging" in out
+    )
+    assert sorted(git(origin, "tag", "--list").split()) == [f"{NAME}#staging#1", f"{NAME}@v0.1.0"]
+    new_model(repo, 0.93)
+    assert mlgate_in(repo, monkeypatch, "release", "--push") == 0
+    assert f"{NAME}@v0.2.0 is in staging" in capsys.readouterr().out
+    assert git(repo, "rev-parse", f"{NAME}#staging#2^{{commit}}") == git(repo, "rev-parse", "HEAD")

@@ -208,10 +208,81 @@ def test_what_cannot_run_says_why_in_one_line_and_exits_2(
         ({"refresh": [""]}, "refresh must be a list of stage names"),
         ({"branch": "-x"}, "branch must be a branch name"),
         ({"branch": 3}, "branch must be a branch name"),
-        ({"schedule": "daily"}, "unknown key schedule (known: refresh, branch)"),
+        ({"schedule": "daily"}, "unknown key schedule (known: refresh, branch, auto_merge"),
+        ({"auto_merge": "yes"}, "auto_merge must be true or false"),
+        ({"auto_promote": "Prod uction"}, "auto_promote must name an environment"),
     ],
 )
 def test_a_bad_retrain_table_is_named(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match="retrain") as error:
         parse_policy({"retrain": table}, "pyproject.toml", "pyproject.toml")
     assert message in str(error.value)
+
+
+# --- issue 24: auto-merge on a passing gate ----------------------------------------------------
+
+
+def _turn_on_auto_merge(clone: Path) -> None:
+    """auto_merge on main (the base), where the gate reads its policy from."""
+    pyproject = clone / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "auto_merge = true\n")
+    git(clone, "commit", "-qam", "auto-merge retraining")
+    git(clone, "push", "-q", "origin", "main")
+
+
+def test_a_passing_proposal_is_auto_merged_and_a_failing_one_never(
+    project: tuple[Path, Path, Path], server: FakeGitHub, monkeypatch, capsys
+) -> None:
+    clone, upstream, origin = project
+    _turn_on_auto_merge(clone)
+    upstream.write_text("0.0")
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose") == 0
+    out = capsys.readouterr().out
+    proposed = git(origin, "rev-parse", BRANCH)
+    assert f"Auto-merge enabled on pull request #1 ({proposed[:8]})" in out
+    [pull] = server.pulls
+    assert pull["auto_merge"] == {"merge_method": "SQUASH", "expected_head": proposed}
+
+    # Where the repository does not allow auto-merge: merged through REST once checks pass.
+    server.auto_merge_allowed = False
+    server.checks = [{"name": "mlgate gate", "status": "in_progress", "conclusion": None}]
+    server.checks_after = (
+        2,
+        [{"name": "mlgate gate", "status": "completed", "conclusion": "success"}],
+    )
+    git(clone, "checkout", "--", ".")
+    upstream.write_text("0.01")
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose", "--merge-wait", "30") == 0
+    out = capsys.readouterr().out
+    assert "Auto merge is not allowed for this repository" in out
+    assert "pull request #1 merged: every check on its commit passed" in out
+    [pull] = server.pulls
+    assert pull["merged"] and pull["merged_sha"] == git(origin, "rev-parse", BRANCH)
+
+    # A failing gate is proposed for people to see, and never merged.
+    git(clone, "checkout", "--", ".")
+    upstream.write_text("0.2")
+    asked = len(server.requests)
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose") == 1
+    assert "Not merging pull request #2: its gate failed." in capsys.readouterr().out
+    later = server.requests[asked:]
+    assert not any(r["path"] == "/graphql" or r["method"] == "PUT" for r in later)
+    assert "merged" not in server.pulls[1]
+
+
+def test_a_failed_check_or_one_still_running_is_not_merged(
+    project: tuple[Path, Path, Path], server: FakeGitHub, monkeypatch, capsys
+) -> None:
+    clone, upstream, _ = project
+    _turn_on_auto_merge(clone)
+    server.auto_merge_allowed = False
+    server.checks = [{"name": "mlgate gate", "status": "completed", "conclusion": "failure"}]
+    upstream.write_text("0.0")
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose", "--merge-wait", "1") == 1
+    assert "pull request #1 not merged: mlgate gate failed" in capsys.readouterr().out
+    server.checks = [{"name": "tests", "status": "queued", "conclusion": None}]
+    git(clone, "checkout", "--", ".")
+    upstream.write_text("0.01")
+    assert mlgate_in(clone, monkeypatch, "retrain", "--propose", "--merge-wait", "1") == 1
+    assert "not merged: tests still running after 1 s" in capsys.readouterr().out
+    assert not any(r["method"] == "PUT" for r in server.requests)

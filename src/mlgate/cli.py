@@ -236,6 +236,9 @@ def release_command(
         f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}."
     )
     click.echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
+    policy = read_policy(git.revision(made.commit, root))
+    if policy.retrain.auto_promote:  # [tool.mlgate.retrain] auto_promote = "staging"
+        _promote(root, made.tag, policy.retrain.auto_promote, policy, push=push, remote=remote)
 
 
 @cli.command("retrain")
@@ -263,6 +266,14 @@ def release_command(
 @click.option(
     "--remote", default="origin", show_default=True, help="The remote --propose pushes to."
 )
+@click.option(
+    "--merge-wait",
+    type=click.FloatRange(min=0, max=6 * 3600),
+    default=1800,
+    show_default=True,
+    help="With auto_merge where GitHub's auto-merge is not allowed: seconds to wait for the "
+    "pull request's checks before merging it.",
+)
 @click.pass_context
 def retrain_command(
     ctx: click.Context,
@@ -273,6 +284,7 @@ def retrain_command(
     propose: bool,
     branch: str | None,
     remote: str,
+    merge_wait: float,
 ) -> None:
     """Retrain on fresh data and gate the new model against the main branch.
 
@@ -312,6 +324,17 @@ def retrain_command(
             f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
             f"pull request #{proposal.number} {proposal.url}".rstrip()
         )
+        merging, said = retrain.auto_merge(
+            root,
+            proposal,
+            passed=retrained.check.gate.passed,
+            client=client,
+            wait_seconds=merge_wait,
+        )
+        if said:
+            click.echo(said)
+        if merging is False and retrained.check.gate.passed:  # checks failed, or still running
+            ctx.exit(EXIT_REJECTED)
     ctx.exit(EXIT_OK if retrained.check.gate.passed else EXIT_REJECTED)
 
 
@@ -322,11 +345,19 @@ def retrain_command(
 @click.option("--remote", default="origin", show_default=True, help="The remote --push pushes to.")
 def promote_command(release: str, environment: str, push: bool, remote: str) -> None:
     """Assign RELEASE (NAME@vX.Y.Z) to ENVIRONMENT with the tag NAME#ENVIRONMENT#N."""
-    from mlgate.registry import lifecycle
-    from mlgate.registry import tags as registry
 
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
+    _promote(root, release, environment, policy, push=push, remote=remote)
+
+
+def _promote(
+    root: Path, release: str, environment: str, policy: Any, *, push: bool, remote: str
+) -> None:
+    """Plan and publish the promotion tag (planned again after a push race), and say so."""
+    from mlgate.registry import lifecycle
+    from mlgate.registry import tags as registry
+
     first = lifecycle.plan_promotion(root, release, environment, policy)
     if first is None:
         click.echo(f"{release} is already the version in {environment}: nothing to do.")

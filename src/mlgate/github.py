@@ -27,6 +27,16 @@ MAX_PAGES = 100  # 10,000 comments: a pull request's thread, bounded
 ACTIONS_BOT = "github-actions[bot]"  # who comments with the Actions token (GET /user is 403)
 COMMENT_LIMIT = 65_536  # characters in an issue or pull request comment (HTTP 422 above)
 SUMMARY_LIMIT = 1_048_576  # bytes of one step's job summary (GitHub drops a larger one)
+MERGE_METHOD = "SQUASH"
+PASSING = ("success", "neutral", "skipped")  # a check run's conclusions that do not block
+ENABLE_AUTO_MERGE = """
+mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!, $expectedHeadOid: GitObjectID) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod,
+                                     expectedHeadOid: $expectedHeadOid}) {
+    pullRequest { number autoMergeRequest { enabledAt } }
+  }
+}
+"""
 _CUT_NOTE_SIZE = 300  # room kept for each "rows not shown" line
 
 
@@ -175,6 +185,7 @@ class GitHubClient:
     repository: str  # "owner/name"
     token: str
     sleep: Callable[[float], None] = time.sleep
+    graphql_url: str = ""  # "": derived from api_url (…/api/v3 -> …/api/graphql)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GitHubClient:
@@ -188,6 +199,7 @@ class GitHubClient:
             env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             env["GITHUB_REPOSITORY"],
             env["GITHUB_TOKEN"],
+            graphql_url=env.get("GITHUB_GRAPHQL_URL", ""),
         )
 
     def __repr__(self) -> str:  # the token never appears in logs or tracebacks
@@ -236,6 +248,94 @@ class GitHubClient:
         )
         return "opened", int(pull["number"]), str(pull.get("html_url", ""))
 
+    def enable_auto_merge(self, number: int, head_sha: str) -> str | None:
+        """Turn on GitHub's auto-merge for the pull request (it merges once the branch's
+        required checks pass), pinned to ``head_sha``: None when done, else why GitHub would
+        not (auto-merge not allowed in the repository, or nothing left to wait for)."""
+        pull = self.request("GET", f"/repos/{self.repository}/pulls/{number}")
+        node_id = pull.get("node_id") if isinstance(pull, dict) else None
+        if not isinstance(node_id, str):
+            raise MlgateError(f"GitHub API GET pull request #{number}: no node_id in the answer")
+        variables = {
+            "pullRequestId": node_id,
+            "mergeMethod": MERGE_METHOD,
+            "expectedHeadOid": head_sha,
+        }
+        answer = self.graphql(ENABLE_AUTO_MERGE, variables)
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        if errors:
+            said = [one_line(str(e.get("message", e)))[:200] for e in errors if isinstance(e, dict)]
+            return "; ".join(said) or "GitHub answered with errors"
+        return None
+
+    def merge_when_green(self, number: int, head_sha: str, wait_seconds: float) -> tuple[bool, str]:
+        """Merge the pull request once every check on ``head_sha`` has passed (at least one
+        must exist: the gate's own job), pinned to that commit; wait at most ``wait_seconds``,
+        looking every tenth of it (20 s at most). (merged, what happened)."""
+        poll_seconds = min(20.0, max(0.2, wait_seconds / 10))
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            waiting, failed = self._checks(head_sha)
+            if failed:
+                return False, f"not merged: {', '.join(failed)} failed"
+            if waiting is None:
+                self.request(
+                    "PUT",
+                    f"/repos/{self.repository}/pulls/{number}/merge",
+                    {"sha": head_sha, "merge_method": MERGE_METHOD.lower()},
+                )
+                return True, "merged: every check on its commit passed"
+            if time.monotonic() >= deadline:
+                return False, f"not merged: {waiting} after {wait_seconds:g} s"
+            self.sleep(poll_seconds)
+
+    def _checks(self, sha: str) -> tuple[str | None, list[str]]:
+        """What is still running on the commit (None: nothing, and something has passed), and
+        the names of the checks that failed."""
+        runs = self.request(
+            "GET", f"/repos/{self.repository}/commits/{sha}/check-runs?per_page=100"
+        )
+        status = self.request("GET", f"/repos/{self.repository}/commits/{sha}/status")
+        checks = [
+            (str(r.get("name", "?")), r.get("status"), r.get("conclusion"))
+            for r in (runs.get("check_runs") or [] if isinstance(runs, dict) else [])
+            if isinstance(r, dict)
+        ]
+        checks += [
+            (
+                str(s.get("context", "?")),
+                "completed" if s.get("state") != "pending" else "queued",
+                s.get("state"),
+            )
+            for s in (status.get("statuses") or [] if isinstance(status, dict) else [])
+            if isinstance(s, dict)
+        ]
+        failed = [
+            one_line(name)[:100]
+            for name, state, conclusion in checks
+            if state == "completed" and conclusion not in PASSING
+        ]
+        running = [name for name, state, _ in checks if state != "completed"]
+        if not checks:
+            return "no check has started on its commit", failed
+        if running:
+            return f"{one_line(', '.join(running))[:200]} still running", failed
+        return None, failed
+
+    def graphql(self, query: str, variables: dict[str, Any]) -> Any:
+        """One GraphQL call (at ``graphql_url``); errors come back in the answer."""
+        return self.request(
+            "POST", "", {"query": query, "variables": variables}, url=self._graphql()
+        )
+
+    def _graphql(self) -> str:
+        if self.graphql_url:
+            return self.graphql_url
+        base = self.api_url.rstrip("/")
+        if base.endswith("/api/v3"):  # GitHub Enterprise Server
+            return base[: -len("/v3")] + "/graphql"
+        return base + "/graphql"
+
     def identity(self) -> str:
         """The login the token acts as: GET /user for a personal or app user token; the Actions
         token may not call it (403) and comments as github-actions[bot]."""
@@ -265,15 +365,16 @@ class GitHubClient:
                 return found
             page += 1
 
-    def request(self, method: str, path: str, payload: Any = None) -> Any:
-        """One REST call with retries on 5xx and rate limits; 403 raises Forbidden."""
+    def request(self, method: str, path: str, payload: Any = None, *, url: str = "") -> Any:
+        """One REST call (to ``url`` when given) with retries on 5xx and rate limits; 403
+        raises Forbidden."""
         import urllib.error  # only when posting: the gate's start-up stays short
         import urllib.request
 
         data = None if payload is None else json.dumps(payload).encode()
         for attempt in range(RETRIES + 1):
             request = urllib.request.Request(
-                self.api_url.rstrip("/") + path, data=data, method=method
+                url or self.api_url.rstrip("/") + path, data=data, method=method
             )
             # Unredirected: urllib would copy it to wherever a redirect points; _opener puts it
             # back only for a redirect to the same origin.
@@ -290,7 +391,7 @@ class GitHubClient:
             except urllib.error.HTTPError as exc:
                 wait = _retry_after(exc, attempt)
                 if wait is None or attempt == RETRIES:
-                    raise self._error(method, path, exc) from None
+                    raise self._error(method, path or "/graphql", exc) from None
                 self.sleep(wait)
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 if attempt == RETRIES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ POLICY_KEYS = (
     "monitor",
     "require_pushed",
 )
-RETRAIN_KEYS = ("refresh", "branch")
+RETRAIN_KEYS = ("refresh", "branch", "auto_merge", "auto_promote")
 MONITOR_KEYS = ("drift_share", "min_rows")
 ENVIRONMENT_KEYS = (
     "target",
@@ -58,6 +59,7 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
 DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the base fails
 _GLOB_CHARS = "*?["
+_ENVIRONMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class Retraining:
 
     refresh: tuple[str, ...] = ()  # stages rerun even when unchanged: they fetch fresh data
     branch: str = DEFAULT_RETRAIN_BRANCH  # the pull request's branch, replaced on each run
+    auto_merge: bool = False  # a proposal whose gate passed is merged once its checks pass
+    auto_promote: str | None = None  # the environment each new release is promoted to
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,12 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
     if not isinstance(require_pushed, bool):
         raise ConfigError(f"{where}: require_pushed must be true or false")
     retrain = _parse_retrain(table.get("retrain", {}), where)
+    declared = set(environments) | set(order)
+    if retrain.auto_promote and declared and retrain.auto_promote not in declared:
+        raise ConfigError(
+            f"{where}: [tool.mlgate.retrain] auto_promote names {retrain.auto_promote}, not "
+            f"declared in [tool.mlgate.environments] ({', '.join(sorted(declared))})"
+        )
     monitor = _parse_monitor(table.get("monitor", {}), where)
     rows_drop = _number(table, "max_rows_drop", f"{where}: [tool.mlgate]")
     if rows_drop is not None and not 0 <= rows_drop <= 1:
@@ -266,7 +276,18 @@ def _parse_retrain(table: Any, where: str) -> Retraining:
     branch = table.get("branch", DEFAULT_RETRAIN_BRANCH)
     if not isinstance(branch, str) or not branch or branch.startswith("-") or " " in branch:
         raise ConfigError(f"{context}: branch must be a branch name, not {branch!r}")
-    return Retraining(tuple(refresh), branch)
+    auto_merge = table.get("auto_merge", False)
+    if not isinstance(auto_merge, bool):
+        raise ConfigError(f"{context}: auto_merge must be true or false")
+    auto_promote = table.get("auto_promote")
+    if auto_promote is not None and (
+        not isinstance(auto_promote, str) or not _ENVIRONMENT_NAME.match(auto_promote)
+    ):
+        raise ConfigError(
+            f'{context}: auto_promote must name an environment such as "staging", '
+            f"not {auto_promote!r}"
+        )
+    return Retraining(tuple(refresh), branch, auto_merge, auto_promote)
 
 
 def _check_environment(options: dict[str, Any], context: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from mlgate import dvc, dvcfiles, git, github
 from mlgate.errors import MlgateError
 from mlgate.gate import compare
+from mlgate.policy import Policy
 from mlgate.registry.release import refuse_uncommitted
 from mlgate.snapshot import read_policy
 
@@ -33,6 +34,7 @@ class Proposal:
     number: int
     url: str
     data_pushed: bool  # to the DVC remote, so the pull request's job can pull it
+    base: str = ""  # the branch it is to be merged into
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,47 @@ def propose(
             "Give the job a token that may (secret MLGATE_RELEASE_TOKEN), or allow GitHub "
             "Actions to create pull requests in the repository's Actions settings"
         ) from None
-    return Proposal(branch, commit, action, number, url, data_pushed)
+    return Proposal(branch, commit, action, number, url, data_pushed, base)
+
+
+def auto_merge(
+    root: Path,
+    proposal: Proposal,
+    *,
+    passed: bool,
+    client: github.GitHubClient,
+    wait_seconds: float,
+) -> tuple[bool | None, str]:
+    """What ``[tool.mlgate.retrain] auto_merge`` (read from the base branch, so a proposal
+    cannot turn it on for itself) does with a proposal: nothing when it is off (None); never
+    for a failed gate (False); else GitHub's auto-merge, pinned to the proposal's commit, or,
+    where the repository does not allow it, a merge through the REST API once every check on
+    that commit passed (True when enabled or merged). And what to say."""
+    if not base_policy(root, proposal.base).retrain.auto_merge:
+        return None, ""
+    number = proposal.number
+    if not passed:
+        return False, f"Not merging pull request #{number}: its gate failed."
+    why_not = client.enable_auto_merge(number, proposal.commit)
+    if why_not is None:
+        return True, (
+            f"Auto-merge enabled on pull request #{number} ({proposal.commit[:8]}): GitHub "
+            "merges it once its required checks pass."
+        )
+    merged, said = client.merge_when_green(number, proposal.commit, wait_seconds)
+    return merged, (
+        f"GitHub's auto-merge is not available ({why_not}); pull request #{number} {said}."
+    )
+
+
+def base_policy(root: Path, base: str) -> Policy:
+    """The policy on the base branch (the local branch, else the remote's)."""
+    for ref in (base, f"origin/{base}"):
+        try:
+            return read_policy(git.revision(ref, root))
+        except MlgateError:
+            continue
+    raise MlgateError(f"cannot read the policy on the base branch {base}: no such branch")
 
 
 def _stages(root: Path) -> list[str]:

@@ -817,8 +817,13 @@ def canary_command(
     policy = read_policy(git.revision(git.WORKSPACE, root))
     env = environments.environment(root, policy, env_name)
     current = deployments.read_current(env)
-    if current is None or current.canary is None:
-        raise MlgateError(f"{env_name} has no canary: deploy one with --canary PERCENT or --shadow")
+    if current is None or current.canary is None:  # nothing to judge, which is no failure
+        click.echo(
+            f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow)."
+        )
+        if github.in_actions():
+            github.write_outputs({"decision": "none"})
+        return
     side = current.canary
     since = requestlog.timestamp(datetime.fromisoformat(side.time))
     given = labels.read_labels(labels_file) if labels_file is not None else None

@@ -223,3 +223,67 @@ def test_origins() -> None:
     )
     assert github._origin("https://api.github.com/a") != github._origin("http://api.github.com/a")
     assert github._origin("http://127.0.0.1:1/a") != github._origin("http://127.0.0.1:2/a")
+
+
+# --- issue 24: auto-merge ---------------------------------------------------------------------
+
+
+def _open_pull(server: FakeGitHub) -> int:
+    return client(server).upsert_pull_request("mlgate/retrain", "main", "Retrain", "body")[1]
+
+
+def test_auto_merge_is_enabled_pinned_to_the_commit(server: FakeGitHub) -> None:
+    number = _open_pull(server)
+    assert client(server).enable_auto_merge(number, "abc123") is None
+    assert server.pulls[0]["auto_merge"] == {"merge_method": "SQUASH", "expected_head": "abc123"}
+    [call] = [r for r in server.requests if r["path"] == "/graphql"]
+    assert "enablePullRequestAutoMerge" in call["body"]["query"]
+    assert call["authorization"] == f"Bearer {TOKEN}"
+    server.auto_merge_allowed = False
+    said = client(server).enable_auto_merge(number, "abc123")
+    assert said == "Pull request Auto merge is not allowed for this repository"
+
+
+def test_graphql_lives_beside_the_rest_api_on_enterprise_servers() -> None:
+    def at(api: str, graphql: str = "") -> str:
+        return github.GitHubClient(api, "a/b", "t", graphql_url=graphql)._graphql()
+
+    assert at("https://api.github.com") == "https://api.github.com/graphql"
+    assert at("https://ghe.example/api/v3") == "https://ghe.example/api/graphql"
+    assert at("https://x", "https://y/graphql") == "https://y/graphql"
+
+
+@pytest.mark.parametrize(
+    ("checks", "merged", "said"),
+    [
+        ([{"name": "gate", "status": "completed", "conclusion": "success"}], True, "merged"),
+        (
+            [
+                {"name": "gate", "status": "completed", "conclusion": "success"},
+                {"name": "tests", "status": "completed", "conclusion": "failure"},
+            ],
+            False,
+            "not merged: tests failed",
+        ),
+        (
+            [{"name": "tests", "status": "queued", "conclusion": None}],
+            False,
+            "not merged: tests still running after 1 s",
+        ),
+        ([], False, "not merged: no check has started on its commit after 1 s"),
+    ],
+)
+def test_a_merge_waits_for_every_check_to_pass(
+    server: FakeGitHub, checks: list[dict[str, object]], merged: bool, said: str
+) -> None:
+    number = _open_pull(server)
+    server.checks = checks
+    slept: list[float] = []
+    done = github.GitHubClient(server.url, "acme/fraud", TOKEN, sleep=slept.append)
+    outcome = done.merge_when_green(number, "abc123", wait_seconds=1)
+    assert outcome[0] is merged and outcome[1].startswith(said)
+    assert server.pulls[0].get("merged", False) is merged
+    if merged:
+        assert server.pulls[0]["merged_sha"] == "abc123" and not slept
+    [put] = [r for r in server.requests if r["method"] == "PUT"] or [None]
+    assert (put is not None) is merged

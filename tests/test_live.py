@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from mlgate.monitor import canary, live
-from mlgate.policy import Rule
+from mlgate.policy import Canary, Rule
 
 
 def labelled(version: str, right: int, wrong: int, day: str = "2026-12-01") -> live.Labelled:
@@ -58,7 +58,7 @@ def test_a_window_worse_than_the_first_is_performance_drift() -> None:
 
 def test_the_canary_waits_rolls_back_or_promotes() -> None:
     how = live.measured([Rule("accuracy", "higher")], [])
-    options = canary.Options(min_labels=100, min_requests=100)
+    options = Canary(min_labels=100, min_requests=100)
     predictions = (["0", "1"] * 100, ["0", "1"] * 100)
 
     def verdict(stable: live.Labelled, side: live.Labelled, **served: canary.Served) -> str:
@@ -88,7 +88,9 @@ def test_the_canary_waits_rolls_back_or_promotes() -> None:
         )
         == canary.ROLL_BACK
     )
-    slow = canary.Served(1000, 10, ((0.005, 500.0), (0.05, 995.0), (math.inf, 1000.0)))
+    slow = canary.Served(
+        1000, 10, ((0.005, 500.0), (0.025, 600.0), (0.05, 995.0), (math.inf, 1000.0))
+    )
     checks = canary.judge(
         "v1",
         "v2",
@@ -99,7 +101,23 @@ def test_the_canary_waits_rolls_back_or_promotes() -> None:
         how=None,
         options=options,
     ).checks
-    assert {c.name: c.outcome for c in checks}["latency p99"] == canary.FAILED
+    latency = {c.name: c for c in checks}["latency p99"]
+    assert latency.outcome == canary.FAILED  # 25-50 ms against 0-5 ms
+    assert (latency.stable, latency.canary) == ("0-5 ms", "25-50 ms")
+    near = canary.Served(1000, 10, ((0.005, 980.0), (0.01, 1000.0), (math.inf, 1000.0)))
+    few = canary.Served(50, 0, ((0.005, 10.0), (0.05, 50.0), (math.inf, 50.0)))
+    for other, outcome in ((near, canary.PASSED), (few, canary.SHOWN)):
+        checks = canary.judge(
+            "v1",
+            "v2",
+            shadow=False,
+            served={"v1": canary.Served(1000, 10, buckets), "v2": other},
+            predictions=predictions,
+            labelled=None,
+            how=None,
+            options=options,
+        ).checks
+        assert {c.name: c.outcome for c in checks}["latency p99"] == outcome
 
 
 def test_a_shadow_is_compared_on_the_same_requests() -> None:
@@ -126,7 +144,7 @@ def test_a_shadow_is_compared_on_the_same_requests() -> None:
         predictions=(stable.predictions, shadow.predictions),
         labelled=(stable, shadow),
         how=live.measured([Rule("accuracy", "higher")], []),
-        options=canary.Options(min_labels=100),
+        options=Canary(min_labels=100),
         resamples=500,
     )
     accuracy = {c.name: c for c in found.checks}["accuracy"]

@@ -281,68 +281,76 @@ roc_auc = {{ min = 0.6 }}
 
 [tool.mlgate.retrain]
 refresh = ["ingest"]
+auto_merge = true
+auto_promote = "staging"
+
+[tool.mlgate.canary]
+min_requests = 5  # of 50 rows each
+
+[tool.mlgate.environments.staging]
+target = "{staging}"
 
 [tool.mlgate.environments.production]
 target = "{target}"
 """
 
 
-def _send(address: str, rows: int, seed: int, drift: float, names: list[str]) -> None:
-    """Transactions to the served model, 50 per request, over HTTP."""
+def _send(
+    address: str, rows: int, seed: int, drift: float, names: list[str], prefix: str = ""
+) -> dict[str, int]:
+    """Transactions to the served model, 50 per request, over HTTP; with ``prefix``, each
+    request with the id ``<prefix>-<n>``: then each row's id in the log and its true label."""
     import http.client
 
-    frame = generate_transactions(rows, seed=seed, drift=drift)[names]
+    frame = generate_transactions(rows, seed=seed, drift=drift)
+    truth: dict[str, int] = {}
     connection = http.client.HTTPConnection(address, timeout=30)
     for start in range(0, rows, 50):
-        part = json.loads(frame.iloc[start : start + 50].to_json(orient="split", index=False))
+        part = frame.iloc[start : start + 50]
+        document = json.loads(part[names].to_json(orient="split", index=False))
+        headers = {"Content-Type": "application/json"}
+        if prefix:
+            headers["X-Request-Id"] = request_id = f"{prefix}-{start // 50}"
+            for n, label in enumerate(part["is_fraud"]):
+                truth[f"{request_id}/{n}"] = int(label)
         connection.request(
-            "POST",
-            "/invocations",
-            json.dumps({"dataframe_split": part}),
-            headers={"Content-Type": "application/json"},
+            "POST", "/invocations", json.dumps({"dataframe_split": document}), headers=headers
         )
         response = connection.getresponse()
         assert response.status == 200, response.read()
         response.read()
     connection.close()
+    return truth
 
 
 @pytest.mark.long
-def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
+def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
     workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    """The loop, locally: a model served in production sees drifted traffic; the retrain
-    workflow's monitor step finds drift, retrains on the (now drifted) upstream data and opens a
-    pull request through the gate; merged, released and deployed, the server switches to it
-    and the same kind of traffic no longer drifts."""
-    from mlgate.deploy import environments
+    """The daily loop, hands-off, locally: a model served in production sees drifted traffic;
+    the retrain workflow finds drift, retrains on the drifted upstream data, opens a pull
+    request whose gate passes and turns on auto-merge; merged, it is released and promoted to
+    staging by the policy, deployed to production as a canary, and judged on late labels: not
+    worse, promoted. Then an upstream labelling bug: the next model passes the gate (its test
+    set has the same bug), is merged, released and canaried the same way, and live labels show
+    it worse: rolled back, the good model serving every request."""
+    from mlgate.deploy import deployments, environments
     from mlgate.git import WORKSPACE, revision
     from mlgate.snapshot import read_policy
     from test_serve import serving
 
-    upstream, target = tmp_path / "upstream.csv", tmp_path / "deployments" / "production"
+    upstream = tmp_path / "upstream.csv"
+    target, staging = tmp_path / "deployments" / "production", tmp_path / "deployments" / "staging"
     generate_transactions(3_000, seed=1).to_csv(upstream, index=False)
     params = {"data": {"source": str(upstream), "target": "is_fraud", "id": "transaction_id"}}
     developer = make_project(tmp_path / "developer", params, commit=False)
-    (developer / "pyproject.toml").write_text(LOOP_POLICY.format(target=target))
+    (developer / "pyproject.toml").write_text(LOOP_POLICY.format(target=target, staging=staging))
     dvc(developer, "repro", "-q")
     commit_all(developer, "a fraud model on main")
     origin = push_to_new_origin(developer, tmp_path / "origin.git")
-    assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0") == 0
-    assert (
-        mlgate_in(
-            developer,
-            monkeypatch,
-            "deploy",
-            "--model",
-            "fraud-detector@v0.1.0",
-            "--env",
-            "production",
-            "--monitoring",
-            "enable",
-        )
-        == 0
-    )
+    assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0", "--push") == 0
+    deploy = ("deploy", "--env", "production", "--monitoring", "enable")
+    assert mlgate_in(developer, monkeypatch, *deploy, "--model", "fraud-detector@v0.1.0") == 0
     env = environments.environment(
         developer, read_policy(revision(WORKSPACE, developer)), "production"
     )
@@ -350,12 +358,49 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
         f["name"] for f in json.loads((developer / "models/model.json").read_text())["features"]
     ]
 
-    def retrain_job(run: str) -> Job:
+    def retrain_job(run: str, *, monitor: bool = True) -> Job:
         sha = git(origin, "rev-parse", "main")
-        context = scheduled(sha, server) | {"vars.MLGATE_MONITOR_ENV": "production"}
+        context = scheduled(sha, server)
+        if monitor:  # retrain on drift; without it, on every schedule
+            context["vars.MLGATE_MONITOR_ENV"] = "production"
         return run_job(
             workflows / "retrain.yml", "retrain", tmp_path / run, origin.as_uri(), sha, context
         )
+
+    def merged_released_and_canaried(run: str) -> tuple[Path, str]:
+        """GitHub merges the pull request auto-merge was enabled on; the release job releases
+        it (promoted to staging by the policy); production gets it as a canary. (The runner's
+        checkout, the version.)"""
+        [pull] = [p for p in server.pulls if p["state"] == "open"]
+        proposed = git(origin, "rev-parse", "refs/heads/mlgate/retrain")
+        assert pull["auto_merge"] == {"merge_method": "SQUASH", "expected_head": proposed}
+        git(origin, "update-ref", "refs/heads/main", proposed)
+        pull["state"] = "closed"
+        runner = tmp_path / run
+        git(runner, "fetch", "-q", "origin", "main")
+        git(runner, "checkout", "-q", "-f", "FETCH_HEAD")
+        capsys.readouterr()
+        assert mlgate_in(runner, monkeypatch, "release", "--push") == 0
+        out = capsys.readouterr().out
+        version = out.split("Created tag fraud-detector@", 1)[1].split(" ", 1)[0]
+        assert f"fraud-detector@{version} is in staging" in out, out
+        model = ("--model", f"fraud-detector@{version}")
+        assert mlgate_in(runner, monkeypatch, *deploy, *model, "--canary", "50") == 0
+        deadline = time.monotonic() + 30
+        while json.loads(_get(address, "/version")).get("canary", {}).get("version") != version:
+            assert time.monotonic() < deadline, f"the server did not take {version} as a canary"
+            time.sleep(0.2)
+        return runner, version
+
+    def judged(runner: Path, truth: dict[str, int], expected: int) -> str:
+        labels = runner.parent / f"{runner.name}-labels.csv"  # chargebacks, days later
+        labels.write_text("request_id,label\n" + "".join(f"{k},{v}\n" for k, v in truth.items()))
+        capsys.readouterr()
+        judge = ("canary", "--env", "production", "--labels", str(labels), "--apply")
+        code = mlgate_in(runner, monkeypatch, *judge, "--metrics", f"http://{address}/metrics")
+        out = capsys.readouterr().out
+        assert code == expected, out
+        return out
 
     with fake_github() as server, serving(env) as address:
         quiet = retrain_job("run-quiet")  # nothing logged yet: not enough data, no retraining
@@ -363,48 +408,47 @@ def test_drifted_traffic_is_caught_retrained_gated_released_and_deployed(
         assert "NOT ENOUGH DATA" in quiet.step("Look for drift").output and not server.pulls
 
         _send(address, 600, seed=2, drift=1.0, names=names)
-        generate_transactions(3_000, seed=3, drift=1.0).to_csv(
-            upstream, index=False
-        )  # the world moved
+        generate_transactions(3_000, seed=3, drift=1.0).to_csv(upstream, index=False)
         job = retrain_job("run-drift")
         assert job.succeeded, [(s.name, s.exit_code, s.output[-1500:]) for s in job.steps]
-        assert (
-            job.outputs["monitor.drift"] == "true" and "DRIFT" in job.step("Look for drift").output
-        )
-        assert "PASS" in job.step("Retrain and propose").output
-        [pull] = server.pulls
-        assert (pull["head"], pull["base"]) == ("mlgate/retrain", "main")
-        assert {"mlgate-report.md", "mlgate-drift.md", "mlgate-drift-images"} <= set(job.uploaded)
-
-        # The pull request is merged; the runner's workspace has the retrained model in its cache.
-        git(origin, "update-ref", "refs/heads/main", "refs/heads/mlgate/retrain")
-        runner = tmp_path / "run-drift"
-        git(runner, "fetch", "-q", "origin", "main")
-        git(runner, "checkout", "-q", "-f", "FETCH_HEAD")
-        assert mlgate_in(runner, monkeypatch, "release", "--version", "v0.2.0") == 0
-        assert (
-            mlgate_in(
-                runner,
-                monkeypatch,
-                "deploy",
-                "--model",
-                "fraud-detector@v0.2.0",
-                "--env",
-                "production",
-                "--monitoring",
-                "enable",
-            )
-            == 0
-        )
+        assert job.outputs["monitor.drift"] == "true"
+        proposing = job.step("Retrain and propose").output
+        assert "PASS" in proposing and "Auto-merge enabled on pull request #1" in proposing
+        runner, good = merged_released_and_canaried("run-drift")
+        truth = _send(address, 1_000, seed=4, drift=1.0, names=names, prefix="day1")
+        out = judged(runner, truth, 0)
+        assert f"PROMOTE: canary {good} against v0.1.0" in out
         deadline = time.monotonic() + 30
-        while json.loads(_get(address, "/version"))["version"] != "v0.2.0":
-            assert time.monotonic() < deadline, "the server did not switch to v0.2.0"
+        while json.loads(_get(address, "/version"))["version"] != good:
+            assert time.monotonic() < deadline, f"the server did not switch to {good}"
             time.sleep(0.2)
-        _send(address, 600, seed=4, drift=1.0, names=names)
-    capsys.readouterr()
-    assert mlgate_in(runner, monkeypatch, "monitor", "--env", "production") == 0
-    out = capsys.readouterr().out
-    assert out.startswith("mlgate monitor: NO DRIFT") and "v0.2.0), requests: 600 rows" in out
+        assert "canary" not in json.loads(_get(address, "/version"))
+
+        # An upstream labelling bug: every night-time payment marked fraud. The test split has
+        # the bug too, so the new model's metrics look fine and the gate passes it.
+        buggy = generate_transactions(3_000, seed=5, drift=1.0)
+        buggy["is_fraud"] = (buggy["hour"] < 6).astype(int)
+        buggy.to_csv(upstream, index=False)
+        job = retrain_job("run-bug", monitor=False)
+        proposing = job.step("Retrain and propose").output
+        assert job.succeeded and "PASS" in proposing, proposing[-1500:]
+        runner, bad = merged_released_and_canaried("run-bug")
+        truth = _send(address, 1_000, seed=7, drift=1.0, names=names, prefix="day2")
+        out = judged(runner, truth, 1)
+        assert f"ROLL BACK: canary {bad} against {good} (accuracy: worse" in out
+        deadline = time.monotonic() + 30
+        while "canary" in json.loads(_get(address, "/version")):
+            assert time.monotonic() < deadline, "the server kept the rolled-back canary"
+            time.sleep(0.2)
+        assert json.loads(_get(address, "/version"))["version"] == good
+    actions = [(d.action, d.version) for d in deployments.read_log(env)]
+    assert actions == [
+        ("deploy", "v0.1.0"),
+        ("canary", good),
+        ("promote", good),
+        ("canary", bad),
+        ("remove-canary", bad),
+    ]
 
 
 def _get(address: str, path: str) -> bytes:

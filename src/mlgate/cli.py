@@ -840,9 +840,6 @@ def canary_command(
         pair = (parts.get(current.version, empty), parts.get(side.version, empty))
         how = live.measured(policy.rules, given[labels.LABEL].tolist())
     counted = served.scrape(metrics_urls) if metrics_urls else None
-    options = canary.Options(
-        min_labels=policy.monitor.min_rows, min_requests=policy.monitor.min_rows
-    )
     try:
         verdict = canary.judge(
             current.version,
@@ -852,7 +849,7 @@ def canary_command(
             predictions=predictions,  # type: ignore[arg-type]
             labelled=pair,
             how=how,
-            options=options,
+            options=policy.canary,
             resamples=policy.resamples,
             seed=policy.seed,
         )

@@ -41,9 +41,11 @@ POLICY_KEYS = (
     "retrain",
     "monitor",
     "require_pushed",
+    "canary",
 )
 RETRAIN_KEYS = ("refresh", "branch", "auto_merge", "auto_promote")
 MONITOR_KEYS = ("drift_share", "min_rows")
+CANARY_KEYS = ("min_labels", "min_requests", "max_error_increase", "max_latency_ratio")
 ENVIRONMENT_KEYS = (
     "target",
     "monitoring_sample",
@@ -135,6 +137,16 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """``[tool.mlgate.canary]``: when `mlgate canary` has seen enough, and what is worse."""
+
+    min_labels: int = 100  # labelled rows each version needs before labels decide
+    min_requests: int = 100  # scoring requests each version needs before errors decide
+    max_error_increase: float = 0.01  # of the share of requests failed
+    max_latency_ratio: float = 1.5  # the canary's p99 over the stable version's
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     base: str | None = None
@@ -150,6 +162,7 @@ class Policy:
     monitor: Monitoring = field(default_factory=Monitoring)
     max_rows_drop: float = DEFAULT_MAX_ROWS_DROP  # the share of prediction rows head may lose
     require_pushed: bool = True  # outputs dvc.lock records must be in the DVC remote
+    canary: Canary = field(default_factory=Canary)
 
     def shrinkage(self, base_rows: int, head_rows: int) -> str | None:
         """Why significance cannot be trusted when the head's test set is much smaller than
@@ -262,6 +275,31 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         monitor,
         DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
         require_pushed,
+        _parse_canary(table.get("canary", {}), where),
+    )
+
+
+def _parse_canary(table: Any, where: str) -> Canary:
+    context = f"{where}: [tool.mlgate.canary]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{context} must be a table")
+    _reject_unknown(table, CANARY_KEYS, context)
+    labels = _integer(table, "min_labels", Canary.min_labels, (1, 10**12), context)
+    requests = _integer(table, "min_requests", Canary.min_requests, (1, 10**12), context)
+    increase = _number(table, "max_error_increase", context)
+    if increase is not None and not 0 <= increase < 1:
+        raise ConfigError(
+            f"{context}: max_error_increase is a share of requests, from 0 to below 1, "
+            f"not {increase:g}"
+        )
+    ratio = _number(table, "max_latency_ratio", context)
+    if ratio is not None and not 1 <= ratio <= 1000:
+        raise ConfigError(f"{context}: max_latency_ratio must be from 1 to 1000, not {ratio:g}")
+    return Canary(
+        labels,
+        requests,
+        Canary.max_error_increase if increase is None else increase,
+        Canary.max_latency_ratio if ratio is None else ratio,
     )
 
 

@@ -5,13 +5,14 @@ Four checks, each version against the other over the same span (since the canary
 - errors: the share of scoring requests that failed (5xx), from the servers' /metrics; a
   canary fails when its rate is above the stable version's by more than ``max_error_increase``
   and a two-proportion test says the difference is not chance (p < 0.05);
-- latency: p99 from the same histograms (the bound of the bucket it falls in); a canary fails
-  when its p99 is over ``max_latency_ratio`` times the stable version's;
+- latency: p99 from the same histograms, as the bucket it falls in; a canary fails when its
+  p99 is surely over ``max_latency_ratio`` times the stable version's (its bucket's lower bound
+  above that times the stable bucket's upper bound); under 100 requests it is only shown;
 - predictions: the distribution of what each version predicted, by the drift tests (shown,
   never decisive on its own: a retrained model is meant to predict somewhat differently);
 - labels: each live metric with the gate's bootstrap (paired on the same rows for a shadow),
   the canary failing where its interval lies wholly beyond the policy's tolerance on the
-  worse side. Fewer than ``min_labels`` labelled rows for either version: wait.
+  worse side. Fewer than ``min_labels`` labelled rows for either version: wait (``[tool.mlgate.canary]``).
 
 Any check failed: roll back. Every check passed with enough labels (or no metric to judge and
 enough requests): promote. Otherwise: wait.
@@ -25,18 +26,12 @@ from dataclasses import dataclass
 
 from mlgate.gate import stats
 from mlgate.monitor import drift, live
+from mlgate.policy import Canary
 
 PROMOTE, ROLL_BACK, WAIT = "promote", "roll back", "wait"
 PASSED, FAILED, WAITING, SHOWN = "pass", "fail", "wait", "info"
 ERROR_P_VALUE = 0.05
-
-
-@dataclass(frozen=True)
-class Options:
-    min_labels: int = 100  # labelled rows each version needs before labels can decide
-    min_requests: int = 100  # answered requests each version needs before errors can decide
-    max_error_increase: float = 0.01  # of the share of requests failed
-    max_latency_ratio: float = 1.5
+P99_REQUESTS = 100  # below this a p99 is the slowest request or two: shown, not judged
 
 
 @dataclass(frozen=True)
@@ -52,14 +47,17 @@ class Served:
         return self.errors / self.requests if self.requests else math.nan
 
     @property
-    def p99(self) -> float | None:
+    def p99(self) -> tuple[float, float] | None:
+        """The bucket p99 falls in: (its lower bound, its upper bound), in seconds."""
         total = self.buckets[-1][1] if self.buckets else 0
         if not total:
             return None
+        below = 0.0
         for bound, count in self.buckets:
             if count >= 0.99 * total:
-                return bound
-        return self.buckets[-1][0]
+                return below, bound
+            below = bound
+        return below, self.buckets[-1][0]
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def judge(
     predictions: tuple[Sequence[str], Sequence[str]],
     labelled: tuple[live.Labelled, live.Labelled] | None,
     how: live.Measured | None,
-    options: Options,
+    options: Canary,
     resamples: int = stats.DEFAULT_RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
 ) -> Verdict:
@@ -118,7 +116,7 @@ def judge(
     return Verdict(decision, stable, canary, shadow, tuple(checks))
 
 
-def _served_checks(stable: Served | None, canary: Served | None, options: Options) -> list[Check]:
+def _served_checks(stable: Served | None, canary: Served | None, options: Canary) -> list[Check]:
     if stable is None or canary is None:
         missing = "the stable version" if stable is None else "the canary"
         return [Check("errors", "-", "-", WAITING, f"the servers counted no request of {missing}")]
@@ -144,20 +142,36 @@ def _served_checks(stable: Served | None, canary: Served | None, options: Option
             )
         )
     s99, c99 = stable.p99, canary.p99
-    if s99 is None or c99 is None:
-        checks.append(Check("latency p99", "-", "-", WAITING, "no latency counted yet"))
+    if s99 is None or c99 is None or min(stable.requests, canary.requests) < P99_REQUESTS:
+        checks.append(
+            Check(
+                "latency p99",
+                _bucket(s99),
+                _bucket(c99),
+                SHOWN,
+                f"fewer than {P99_REQUESTS} requests: no p99 to judge",
+            )
+        )
         return checks
-    failed = c99 > options.max_latency_ratio * s99
+    # the histogram says which bucket each p99 is in: slower only when surely so
+    failed = c99[0] > options.max_latency_ratio * s99[1]
     checks.append(
         Check(
             "latency p99",
-            f"<= {s99 * 1000:g} ms",
-            f"<= {c99 * 1000:g} ms",
+            _bucket(s99),
+            _bucket(c99),
             FAILED if failed else PASSED,
             f"allowed {options.max_latency_ratio:g}x the stable version's",
         )
     )
     return checks
+
+
+def _bucket(p99: tuple[float, float] | None) -> str:
+    if p99 is None:
+        return "-"
+    low, high = (f"{bound * 1000:g}" for bound in p99)
+    return f"{low}-{high} ms" if math.isfinite(p99[1]) else f"over {low} ms"
 
 
 def _prediction_check(stable: Sequence[str], canary: Sequence[str]) -> Check:
@@ -200,7 +214,7 @@ def _label_checks(
     canary: live.Labelled,
     how: live.Measured,
     shadow: bool,
-    options: Options,
+    options: Canary,
     resamples: int,
     seed: int,
 ) -> list[Check]:

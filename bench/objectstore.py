@@ -165,44 +165,72 @@ print(json.dumps({
 """
 
 
-def bench_monitor_replicas(args: argparse.Namespace) -> None:
-    """`mlgate monitor --env` over 8 replicas' shipped segments on the loopback store, against
-    Evidently's DataDriftPreset on a 1,000,000-row sample of the same traffic."""
-    from monitoring import KINDS, draw, evidently_python, run_evidently
+def _ship_replicas(
+    url: str, tmp: Path, rows: int, *, versions: tuple[str, ...] = ("v1",), label_share: float = 0
+) -> list[tuple[str, int]]:
+    """Each of MONITOR_REPLICAS replicas logs its share of ``rows`` with the server's own writer
+    (requests of 10,000 rows, alternating between ``versions``, each with a request id) and
+    ships it with the server's own shipper. The true labels of ``label_share`` of the rows,
+    drawn at random: the prediction, wrong on one row in ten (one in four for versions after
+    the first)."""
+    import numpy as np
+    from monitoring import KINDS, draw
 
     from mlgate.deploy.targets import S3Target
-    from mlgate.monitor import drift
     from mlgate.serve import requestlog, shipping
-    from s3server import running
 
-    evidently = evidently_python(Path(args.evidently_venv))
-    rows = args.monitor_rows
     per_replica = rows // MONITOR_REPLICAS
     kinds = {name: "float" for name in KINDS["numeric"]}
     kinds.update(shop="text", country="text", card_present="integer", night="integer")
+    rng = np.random.default_rng(24)
+    labels: list[tuple[str, int]] = []
+    start = time.perf_counter()
+    for replica in range(MONITOR_REPLICAS):  # each replica logs its traffic, then ships it
+        workdir = tmp / f"replica-{replica}"
+        log = requestlog.RequestLog(workdir, list(draw(1, 0, False).columns))
+        for part in range(0, per_replica, 250_000):
+            frame = draw(min(250_000, per_replica - part), 100 + replica * 100 + part, True)
+            for chunk in range(0, len(frame), 10_000):
+                block = frame.iloc[chunk : chunk + 10_000]
+                predicted = (block["num_00"] > 110).astype(int).to_numpy()
+                request = f"r{replica}-{part + chunk}"
+                version = versions[(part + chunk) // 10_000 % len(versions)]
+                log.append(version, block, predicted.tolist(), request)
+                if label_share:
+                    rows_labelled = np.flatnonzero(rng.random(len(block)) < label_share)
+                    wrong = rng.random(len(rows_labelled)) < (
+                        0.1 if version == versions[0] else 0.25
+                    )
+                    truth = np.where(wrong, 1 - predicted[rows_labelled], predicted[rows_labelled])
+                    labels += [
+                        (f"{request}/{n}", int(t))
+                        for n, t in zip(rows_labelled, truth, strict=True)
+                    ]
+        store = S3Target(url, workdir)
+        shipping.Shipper(store, workdir, 3600).tick(kinds, closing=True)
+        print(f"  (replica {replica + 1} logged and shipped {per_replica:,} rows)", flush=True)
+    keys = S3Target(url, tmp / "lister").shipped_segments(None)
+    stored = sum(len(S3Target(url, tmp / "lister").read_segment(k)) for k in keys[:1]) * len(keys)
+    print(
+        f"  ({len(keys)} segments, about {stored / 2**20:.0f} MiB of Parquet, written in "
+        f"{time.perf_counter() - start:.0f} s)"
+    )
+    return labels
+
+
+def bench_monitor_replicas(args: argparse.Namespace) -> None:
+    """`mlgate monitor --env` over 8 replicas' shipped segments on the loopback store, against
+    Evidently's DataDriftPreset on a 1,000,000-row sample of the same traffic."""
+    from monitoring import draw, evidently_python, run_evidently
+
+    from mlgate.monitor import drift
+    from s3server import running
+
+    evidently = evidently_python(Path(args.evidently_venv))
     with running() as server, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(server.environment)
         url = f"s3://{server.bucket}/monitor"
-        start = time.perf_counter()
-        for replica in range(MONITOR_REPLICAS):  # each replica logs its traffic, then ships it
-            workdir = Path(tmp) / f"replica-{replica}"
-            log = requestlog.RequestLog(workdir, list(draw(1, 0, False).columns))
-            for part in range(0, per_replica, 250_000):
-                frame = draw(min(250_000, per_replica - part), 100 + replica * 100 + part, True)
-                for chunk in range(0, len(frame), 10_000):
-                    block = frame.iloc[chunk : chunk + 10_000]
-                    log.append("v1", block, (block["num_00"] > 110).astype(int).tolist())
-            store = S3Target(url, workdir)
-            shipping.Shipper(store, workdir, 3600).tick(kinds, closing=True)
-            print(f"  (replica {replica + 1} logged and shipped {per_replica:,} rows)", flush=True)
-        keys = S3Target(url, Path(tmp) / "lister").shipped_segments(None)
-        stored = sum(
-            len(S3Target(url, Path(tmp) / "lister").read_segment(k)) for k in keys[:1]
-        ) * len(keys)
-        print(
-            f"  ({len(keys)} segments, about {stored / 2**20:.0f} MiB of Parquet, written in "
-            f"{time.perf_counter() - start:.0f} s)"
-        )
+        _ship_replicas(url, Path(tmp), args.monitor_rows)
         reference = draw(50_000, 1, False)
         profile = Path(tmp) / "profile.json"
         profile.write_text(json.dumps(drift.profile_frame(reference, list(reference.columns))))
@@ -251,3 +279,150 @@ def bench_monitor_replicas(args: argparse.Namespace) -> None:
     )
     print(f"  drifted, mlgate:    {', '.join(cold[0]['drifted'])}")
     print(f"  drifted, Evidently: {', '.join(theirs['drifted'])}")
+
+
+LABELS_RUN = """\
+import json, resource, sys, time, types
+start = time.perf_counter()
+from pathlib import Path
+from mlgate.deploy.targets import open_target
+from mlgate.monitor import labels, live
+url, root, labels_file = sys.argv[1:4]
+env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
+imported = time.perf_counter()
+given = labels.read_labels(Path(labels_file))
+logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist())
+parts = labels.labelled(logged, given)
+read = time.perf_counter()
+how = live.measured([], given[labels.LABEL].tolist())
+found = [live.performance(part, how, window_chars=10, min_rows=100) for part in parts.values()]
+done = time.perf_counter()
+print(json.dumps({
+    "imports": imported - start, "read": read - imported, "metrics": done - read,
+    "total": done - start, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "versions": {p.version: {"rows": p.rows, **p.values} for p in found},
+}))
+"""
+
+EVIDENTLY_CLASSIFICATION = """\
+import json, sys, time
+import pandas as pd
+from evidently import BinaryClassification, DataDefinition, Dataset, Report
+from evidently.presets import ClassificationPreset
+joined_csv, repeat = sys.argv[1:]
+frame = pd.read_csv(joined_csv)
+definition = DataDefinition(classification=[BinaryClassification(
+    target="label", prediction_labels="prediction", pos_label=1)])
+times, values = [], {}
+for _ in range(int(repeat)):
+    values = {}
+    start = time.perf_counter()
+    for version, rows in frame.groupby("version"):  # one report per version, as mlgate gives
+        snapshot = Report([ClassificationPreset()]).run(
+            Dataset.from_pandas(rows[["label", "prediction"]], data_definition=definition), None)
+        for metric in snapshot.dict()["metrics"]:
+            name = metric.get("metric_id", "")
+            if name.endswith((":Accuracy", ":Precision", ":Recall")):
+                values.setdefault(version, {})[name.rsplit(":", 1)[1].lower()] = metric["value"]
+    times.append(time.perf_counter() - start)
+print(json.dumps({"times": times, "values": values}))
+"""
+
+
+def bench_monitor_labels(args: argparse.Namespace) -> None:
+    """`mlgate monitor --labels`'s work over 8 replicas' shipped segments (``--monitor-rows``
+    rows, two versions) with labels for a tenth of them: read the labels, match them to the
+    logged rows segment by segment, measure each version overall and by day. Beside it,
+    Evidently's ClassificationPreset per version on the already-joined rows in memory."""
+    from monitoring import evidently_python
+
+    from s3server import running
+
+    evidently = evidently_python(Path(args.evidently_venv))
+    with running() as server, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update(server.environment)
+        url = f"s3://{server.bucket}/monitor"
+        truth = _ship_replicas(
+            url, Path(tmp), args.monitor_rows, versions=("v1", "v2"), label_share=0.1
+        )
+        labels_file = Path(tmp) / "labels.csv"
+        with labels_file.open("w") as out:
+            out.write("request_id,label\n")
+            out.writelines(f"{row},{label}\n" for row, label in truth)
+        print(f"  ({len(truth):,} labels)", flush=True)
+
+        def once(root: Path) -> dict:  # type: ignore[type-arg]
+            run = subprocess.run(
+                [sys.executable, "-c", LABELS_RUN, url, str(root), str(labels_file)],
+                capture_output=True,
+                text=True,
+            )
+            if run.returncode != 0:
+                raise SystemExit(f"monitor --labels failed:\n{run.stderr[-3000:]}")
+            return json.loads(run.stdout.strip().splitlines()[-1])
+
+        cold, warm = [], []
+        for repeat in range(args.repeat):
+            root = Path(tmp) / f"labels-{repeat}"
+            cold.append(once(root))
+            warm.append(once(root))
+        joined = Path(tmp) / "joined.csv"
+        _joined_rows(url, Path(tmp) / "labels-0", labels_file, joined)
+        run = subprocess.run(
+            [str(evidently), "-c", EVIDENTLY_CLASSIFICATION, str(joined), str(args.repeat)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"Evidently failed:\n{run.stderr[-3000:]}")
+        theirs = json.loads(run.stdout.strip().splitlines()[-1])
+
+    def median(runs: list[dict], key: str) -> float:  # type: ignore[type-arg]
+        return statistics.median(r[key] for r in runs)
+
+    labelled = sum(v["rows"] for v in cold[0]["versions"].values())
+    print(
+        f"monitor --labels over {args.monitor_rows:,} logged rows of {MONITOR_REPLICAS} "
+        f"replicas' segments, {len(truth):,} labels ({labelled:,} matched); median of "
+        f"{args.repeat}:"
+    )
+    for name, runs in (("first run (fetches every segment)", cold), ("again (cached)", warm)):
+        print(
+            f"  {name}: {median(runs, 'total'):.2f} s (imports {median(runs, 'imports'):.2f}, "
+            f"labels read and matched {median(runs, 'read'):.2f}, metrics "
+            f"{median(runs, 'metrics'):.2f}); peak memory "
+            f"{max(r['peak_mib'] for r in runs):,.0f} MiB"
+        )
+    evidently_time = statistics.median(theirs["times"])
+    print(
+        f"  Evidently ClassificationPreset per version on the {labelled:,} joined rows "
+        f"(in memory, no matching): {evidently_time:.2f} s"
+    )
+    print(
+        f"  labelled rows per second: mlgate (first run, everything included) "
+        f"{labelled / median(cold, 'total'):,.0f}, Evidently {labelled / evidently_time:,.0f} "
+        f"({evidently_time / median(cold, 'total'):.2f}x)"
+    )
+    for version, values in sorted(cold[0]["versions"].items()):
+        other = theirs["values"].get(version, {})
+        print(
+            f"  {version}: mlgate accuracy {values['accuracy']:.4f}, precision "
+            f"{values['precision']:.4f}, recall {values['recall']:.4f}; Evidently "
+            + ", ".join(f"{k} {v:.4f}" for k, v in sorted(other.items()))
+        )
+
+
+def _joined_rows(url: str, root: Path, labels_file: Path, out: Path) -> None:
+    """The labelled rows (version, prediction, label) for Evidently, joined by mlgate's code."""
+    import types
+
+    from mlgate.deploy.targets import open_target
+    from mlgate.monitor import labels
+
+    env = types.SimpleNamespace(target=open_target(url, root, environment="production"))
+    given = labels.read_labels(labels_file)
+    logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist())  # type: ignore[arg-type]
+    joined = logged.merge(given, on=labels.REQUEST_ID)
+    joined["prediction"] = joined["prediction"].astype(int)
+    joined["label"] = joined["label"].astype(int)
+    joined[["version", "prediction", "label"]].to_csv(out, index=False)

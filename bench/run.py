@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from monitoring import bench_monitor  # noqa: E402
-from objectstore import bench_monitor_replicas, bench_replicas  # noqa: E402
-from serving import bench_serve, bench_serve_steps  # noqa: E402
+from objectstore import bench_monitor_labels, bench_monitor_replicas, bench_replicas  # noqa: E402
+from serving import bench_serve, bench_serve_canary, bench_serve_steps  # noqa: E402
 
 from helpers import commit_all, make_project  # noqa: E402  (the tests' project builder)
 
@@ -512,9 +512,11 @@ BENCHMARKS = {
     "pushed": bench_pushed,
     "replicas": bench_replicas,
     "monitor-replicas": bench_monitor_replicas,
+    "monitor-labels": bench_monitor_labels,
     "registry": bench_registry,
     "serve": bench_serve,
     "serve-steps": bench_serve_steps,
+    "serve-canary": bench_serve_canary,
     "significance": bench_significance,
 }
 

@@ -369,3 +369,92 @@ def _steps(body: bytes, rows: Any, features: Any, model: Any, onnx: Any) -> dict
         ),
         "answer -> JSON (json.dumps)": lambda: json.dumps(answer),
     }
+
+
+CANARY_POLICY = """
+[tool.mlgate.environments.plain]
+target = "deployed/plain"
+
+[tool.mlgate.environments.canary]
+target = "deployed/canary"
+"""
+
+
+def bench_serve_canary(args: argparse.Namespace) -> None:
+    """What a 10% canary costs the server: the same compiled forest served alone, and with a
+    second version (trained with another seed) beside it on 10% of requests, routed by a hash
+    of each request's id (wrk sends none: the server makes one per request, so a tenth go to
+    the canary). Monitoring off for both, to measure the routing."""
+    import yaml
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("the serve-canary benchmark needs wrk on PATH (apt-get install wrk)")
+    mlgate = [sys.executable, "-m", "mlgate"]
+    with tempfile.TemporaryDirectory() as tmp:
+        project = trained_project(Path(tmp) / "p", args.serve_rows)
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text() + CANARY_POLICY)
+        commit_all(project, "two environments")
+
+        def deploy(env: str, *more: str) -> None:
+            subprocess.run(
+                [*mlgate, "deploy", "--model", "models/model.pkl", "--env", env, *more],
+                cwd=project,
+                check=True,
+                capture_output=True,
+            )
+
+        deploy("plain", "--runtime", "onnx")
+        deploy("canary", "--runtime", "onnx")
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["train"]["seed"] = int(params["train"].get("seed", 0)) + 1
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True)
+        deploy("canary", "--runtime", "onnx", "--canary", "10")
+        bodies = request_bodies(project, Path(tmp))
+        ports = [free_port() for _ in range(2)]
+        commands = {
+            "ONNX, one version": [*mlgate, "serve", "--env", "plain", "--port", str(ports[0])],
+            "ONNX, 10% canary": [*mlgate, "serve", "--env", "canary", "--port", str(ports[1])],
+        }
+        with contextlib.ExitStack() as stack:
+            urls = {
+                name: stack.enter_context(server(command, project, port))
+                for (name, command), port in zip(commands.items(), ports, strict=True)
+            }
+            shares = _canary_share(urls["ONNX, 10% canary"], bodies["1 row"], 2_000)
+            results = _measure(urls, bodies, Path(tmp), args)
+    print(f"canary's share of 2,000 requests with ids made by the server: {shares:.1%}")
+    print(
+        f"serve-canary: {args.seconds} s of load per run, median of {args.repeat} runs, one "
+        "process per server, wrk on the same 2 cores"
+    )
+    print(f"{'body':<9} {'conns':>5} {'server':<20} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
+    for (label, connections, name), loads in results.items():
+        print(
+            f"{label:<9} {connections:>5} {name:<20} {_median(loads, 'requests_per_second'):>11.1f} "
+            f"{_median(loads, 'p50_ms'):>8.2f} {_median(loads, 'p99_ms'):>8.2f}"
+        )
+    for label, connections in dict.fromkeys((label, c) for label, c, _ in results):
+        plain = results[(label, connections, "ONNX, one version")]
+        canary = results[(label, connections, "ONNX, 10% canary")]
+        rps = _median(canary, "requests_per_second") / _median(plain, "requests_per_second")
+        p99 = _median(canary, "p99_ms") / _median(plain, "p99_ms")
+        print(
+            f"ratio, {label}, {connections} connection{'s' * (connections > 1)}: the canary "
+            f"server's requests/s {rps:.3f}x the plain one's, p99 {p99:.3f}x"
+        )
+
+
+def _canary_share(url: str, body: Path, requests: int) -> float:
+    """The share of requests the canary answered (X-Model-Version), ids left to the server."""
+    versions: dict[str, int] = {}
+    data = body.read_bytes()
+    for _ in range(requests):
+        request = urllib.request.Request(
+            f"{url}/invocations", data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            version = response.headers["X-Model-Version"]
+            versions[version] = versions.get(version, 0) + 1
+    return min(versions.values()) / requests if len(versions) == 2 else 0.0

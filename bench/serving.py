@@ -393,7 +393,7 @@ def bench_serve_canary(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = trained_project(Path(tmp) / "p", args.serve_rows)
         pyproject = project / "pyproject.toml"
-        pyproject.write_text(pyproject.read_text() + CANARY_POLICY)
+        pyproject.write_text((pyproject.read_text() if pyproject.exists() else "") + CANARY_POLICY)
         commit_all(project, "two environments")
 
         def deploy(env: str, *more: str) -> None:
@@ -407,7 +407,7 @@ def bench_serve_canary(args: argparse.Namespace) -> None:
         deploy("plain", "--runtime", "onnx")
         deploy("canary", "--runtime", "onnx")
         params = yaml.safe_load((project / "params.yaml").read_text())
-        params["train"]["seed"] = int(params["train"].get("seed", 0)) + 1
+        params["train"]["random_state"] = int(params["train"].get("random_state", 0)) + 1
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True)
         deploy("canary", "--runtime", "onnx", "--canary", "10")

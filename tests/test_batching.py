@@ -74,11 +74,18 @@ def test_a_request_larger_than_max_rows_is_still_answered_alone() -> None:
 
 
 def test_requests_for_different_models_are_never_merged() -> None:
+    """A canary's request between the stable version's does not split their call."""
     old, new = trained(0), trained(1)
-    requests = frames(4, 5)
-    jobs = [(old, requests[0]), (old, requests[1]), (new, requests[2]), (old, requests[3])]
+    requests = frames(5, 5)
+    jobs = [
+        (old, requests[0]),
+        (old, requests[1]),
+        (new, requests[2]),
+        (old, requests[3]),
+        (new, requests[4]),
+    ]
     answers = answer_all(Batcher(asyncio.to_thread), jobs)
-    assert old.calls == [10, 5] and new.calls == [5]
+    assert old.calls == [15] and new.calls == [10]  # before: [10, 5] and [5, 5]
     assert answers == [LogisticRegression.predict(m, f).tolist() for m, f in jobs]
 
 

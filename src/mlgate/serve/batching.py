@@ -83,18 +83,22 @@ class Batcher:
             self._queue = []
 
     def _next_batch(self) -> list[_Job]:
-        """The queue's first job and those after it for the same model, up to ``max_rows``."""
+        """The queue's first job and those after it for the same model, in arrival order, up
+        to ``max_rows``. Jobs for another model (a canary's, or the version a deploy replaced)
+        between them keep their places for the next call: with a canary on a tenth of the
+        requests, the other nine tenths still go in together."""
         first = self._queue[0]
         batch: list[_Job] = []
         rest: list[_Job] = []
-        rows = 0
+        rows, full = 0, False
         for job in self._queue:
-            fits = not batch or rows + len(job.frame) <= self.max_rows
-            if job.model is first.model and fits and not rest:
-                batch.append(job)
-                rows += len(job.frame)
-            else:
-                rest.append(job)
+            if job.model is first.model and not full:
+                if not batch or rows + len(job.frame) <= self.max_rows:
+                    batch.append(job)
+                    rows += len(job.frame)
+                    continue
+                full = True  # later jobs for this model wait, in order, for the next call
+            rest.append(job)
         self._queue = rest
         return batch
 

@@ -291,7 +291,7 @@ url, root, labels_file = sys.argv[1:4]
 env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
 imported = time.perf_counter()
 given = labels.read_labels(Path(labels_file))
-logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist())
+logged = labels.logged_rows(env, given[labels.REQUEST_ID])
 parts = labels.labelled(logged, given)
 read = time.perf_counter()
 how = live.measured([], given[labels.LABEL].tolist())
@@ -321,9 +321,9 @@ for _ in range(int(repeat)):
         snapshot = Report([ClassificationPreset()]).run(
             Dataset.from_pandas(rows[["label", "prediction"]], data_definition=definition), None)
         for metric in snapshot.dict()["metrics"]:
-            name = metric.get("metric_id", "")
-            if name.endswith((":Accuracy", ":Precision", ":Recall")):
-                values.setdefault(version, {})[name.rsplit(":", 1)[1].lower()] = metric["value"]
+            name = metric.get("metric_name", "").split("(")[0]  # Accuracy(classification_...
+            if name in ("Accuracy", "Precision", "Recall"):
+                values.setdefault(version, {})[name.lower()] = metric["value"]
     times.append(time.perf_counter() - start)
 print(json.dumps({"times": times, "values": values}))
 """
@@ -421,7 +421,7 @@ def _joined_rows(url: str, root: Path, labels_file: Path, out: Path) -> None:
 
     env = types.SimpleNamespace(target=open_target(url, root, environment="production"))
     given = labels.read_labels(labels_file)
-    logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist())  # type: ignore[arg-type]
+    logged = labels.logged_rows(env, given[labels.REQUEST_ID])  # type: ignore[arg-type]
     joined = logged.merge(given, on=labels.REQUEST_ID)
     joined["prediction"] = joined["prediction"].astype(int)
     joined["label"] = joined["label"].astype(int)

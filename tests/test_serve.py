@@ -885,3 +885,22 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
         assert mlgate_in(project, monkeypatch, *args) == 2
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # Labels of another target altogether: said, not measured as a model that is always wrong.
+    bad.write_text("request_id,label\n" + "".join(f"t{n},fraud\n" for n in range(len(rows))))
+    capsys.readouterr()
+    assert (
+        mlgate_in(project, monkeypatch, "monitor", "--env", "production", "--labels", str(bad)) == 2
+    )
+    assert "share no class with the predictions (0, 1)" in capsys.readouterr().err
+    # A plain deploy while a canary runs replaces both, and the log says the canary went.
+    deploy = ("deploy", "--env", "production", "--model", "scorer@v0.1.0")
+    assert mlgate_in(project, monkeypatch, *deploy, "--canary", "20") == 0
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, *deploy) == 0
+    assert "The canary v0.1.0 is no longer served" in capsys.readouterr().out
+    last = deployments.read_log(env)[-2:]
+    assert [(d.action, d.version) for d in last] == [
+        ("deploy", "v0.1.0"),
+        ("remove-canary", "v0.1.0"),
+    ]
+    assert last[1].note == "replaced by the deploy of v0.1.0"

@@ -513,6 +513,7 @@ def deploy_command(
     predictions, why = None, None
     if monitoring == "enable" and policy.predictions is not None:
         predictions, why = _evaluation_predictions(root, policy.predictions, model.commit)
+    before = deployments.read_current(env)
     done = deployments.deploy(
         root,
         model,
@@ -525,6 +526,7 @@ def deploy_command(
         shadow=shadow,
     )
     click.echo(_deployed(done, env))
+    _say_canary_replaced(before)
     if why:
         click.echo(f"note: no prediction drift for this version: {why}")
 
@@ -601,8 +603,10 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
 
     root = git.repo_root()
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
+    before = deployments.read_current(env)
     done = deployments.rollback(root, env, version, wait)
     click.echo(_deployed(done, env, "Rolled back"))
+    _say_canary_replaced(before)
 
 
 @cli.command("deployments")
@@ -894,7 +898,7 @@ def _live_performance(
 
     given = labels.read_labels(labels_file)
     cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
-    logged = labels.logged_rows(env, given[labels.REQUEST_ID].tolist(), cutoff)
+    logged = labels.logged_rows(env, given[labels.REQUEST_ID], cutoff)
     parts = labels.labelled(logged, given)
     how = live.measured(policy.rules, given[labels.LABEL].tolist())
     try:
@@ -1135,6 +1139,14 @@ def _deployed(
         f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {env.name} "
         f"at {env.target.location}{previous}; {smoke}.\nRuntime: {done.runtime}{note}."
     )
+
+
+def _say_canary_replaced(before: Any) -> None:
+    """A deploy or rollback replaced the canary beside the version it replaced: say so."""
+    side = before.canary if before is not None else None
+    if side is not None:
+        role = "shadow" if side.shadow else "canary"
+        click.echo(f"The {role} {side.version} is no longer served (logged as remove-canary).")
 
 
 def _say_taken(taken: Sequence[str]) -> None:

@@ -221,14 +221,7 @@ def remove_canary(
     with env.target.lock(wait):
         _recover(env)
         current, canary = _with_canary(env)
-        record = _replace(
-            canary,
-            id=uuid.uuid4().hex,
-            time=_now(),
-            action=REMOVE_CANARY,
-            who=who or _who(),
-            note=note,
-        )
+        record = _removal(canary, who or _who(), note)
         try:
             _write_current(env, _replace(current, canary=None))
         except OSError as exc:
@@ -312,7 +305,17 @@ def _switch_after_checks(
     # deploy or rollback, which logs whatever `current` names that the log lacks.
     with contextlib.suppress(OSError):
         _append(env, done)
+        dropped = previous.canary if previous is not None else None
+        if dropped is not None:  # a deploy or rollback replaces a canary too: logged as such
+            why = f"replaced by the {done.action} of {done.version}"
+            _append(env, _removal(dropped, done.who, why))
     return done
+
+
+def _removal(canary: Deployment, who: str, note: str | None) -> Deployment:
+    return _replace(
+        canary, id=uuid.uuid4().hex, time=_now(), action=REMOVE_CANARY, who=who, note=note
+    )
 
 
 def _choose_runtime(

@@ -50,7 +50,7 @@ def read_labels(path: Path) -> pd.DataFrame:
 
 def logged_rows(
     env: environments.Environment,
-    ids: Sequence[str] | None,
+    ids: Sequence[str] | pd.Series | None,
     since: str | None = None,
 ) -> pd.DataFrame:
     """The logged rows (time, version, request_id, prediction as text) whose request id is
@@ -60,7 +60,8 @@ def logged_rows(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    wanted = None if ids is None else pa.array(list(ids), pa.string())
+    # one set of ids, built once, matched by pyarrow against every part of the log
+    wanted = None if ids is None else pa.array(ids, pa.string(), from_pandas=True)
     parts: list[pd.DataFrame] = []
     if isinstance(env.target, SegmentStore):
         keys = env.target.shipped_segments(since)
@@ -85,10 +86,12 @@ def logged_rows(
         files, {REQUEST_ID: "text", PREDICTION: "text"}, since=since, fixed_columns=True
     )
     local = local[list(COLUMNS)].astype(str).where(local[list(COLUMNS)].notna(), None)
-    keep = local[REQUEST_ID].notna()
-    if ids is not None:
-        keep &= local[REQUEST_ID].isin(ids)
-    parts.append(local[keep])
+    if len(local):
+        present = local[REQUEST_ID].notna().to_numpy()
+        if wanted is not None:
+            logged_ids = pa.array(local[REQUEST_ID].to_numpy(dtype=object), pa.string())
+            present &= pc.fill_null(pc.is_in(logged_ids, value_set=wanted), False).to_numpy()
+        parts.append(local[present])
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
     return frame
 

@@ -118,7 +118,14 @@ def data(parts: Sequence[Labelled], how: Measured) -> list[stats.Scored | stats.
     """Each part as the gate's statistics take it, classes indexed over all parts at once."""
     if how.regression:
         return [_valued(part) for part in parts]
-    seen = {class_key(v) for part in parts for v in {*part.labels, *part.predictions}}
+    labelled = {class_key(v) for part in parts for v in part.labels}
+    predicted = {class_key(v) for part in parts for v in part.predictions}
+    if labelled and predicted and not labelled & predicted:
+        raise ValueError(
+            f"the labels ({_classes(labelled)}) share no class with the predictions "
+            f"({_classes(predicted)}): are they labels of this model's target?"
+        )
+    seen = labelled | predicted
     if len(seen) == 1:
         seen |= {0.0, 1.0} if seen <= {0.0, 1.0} else set()
     classes = sorted(seen, key=lambda c: (isinstance(c, str), c))
@@ -135,6 +142,11 @@ def data(parts: Sequence[Labelled], how: Measured) -> list[stats.Scored | stats.
             )
         )
     return out
+
+
+def _classes(keys: set[object]) -> str:
+    shown = sorted(map(str, keys))
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 
 def _valued(part: Labelled) -> stats.Valued:

@@ -332,20 +332,26 @@ def create_app(
     async def invocations(request: Request) -> Response:
         started, (stable, canary) = time.perf_counter(), holder.serving
         metrics.in_progress.inc()
-        served = None
+        served: Loaded | None = None
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+
+        def reply(status: int, body: Any, background: BackgroundTask | None = None) -> Response:
+            return answer(
+                "/invocations",
+                status,
+                body,
+                started,
+                served=served,
+                request_id=request_id,
+                background=background,
+            )
+
         try:
             if not _REQUEST_ID.match(request_id):
                 request_id = ""  # not echoed: it is not one
-                return answer("/invocations", 400, {"error": BAD_REQUEST_ID}, started)
+                return reply(400, {"error": BAD_REQUEST_ID})
             if stable is None:
-                return answer(
-                    "/invocations",
-                    503,
-                    {"error": f"no model: {holder.problem}"},
-                    started,
-                    request_id=request_id,
-                )
+                return reply(503, {"error": f"no model: {holder.problem}"})
             copy = None
             served = stable
             if canary is not None and routed(request_id, canary.deployment.percent):
@@ -355,69 +361,26 @@ def create_app(
                     served = canary
             body = await _read_body(request, max_body_bytes)
             if body is None:
-                too_big = f"the body is over the limit of {max_body_bytes:,} bytes"
-                return answer(
-                    "/invocations",
-                    413,
-                    {"error": too_big},
-                    started,
-                    served=served,
-                    request_id=request_id,
+                return reply(
+                    413, {"error": f"the body is over the limit of {max_body_bytes:,} bytes"}
                 )
             if not served.features:  # nothing to check a request against: never guess
-                return answer(
-                    "/invocations",
-                    400,
-                    {"error": NO_CARD},
-                    started,
-                    served=served,
-                    request_id=request_id,
-                )
+                return reply(400, {"error": NO_CARD})
             frame = payload.parse(body, request.headers.get("content-type", ""), served.features)
             predictions = await batcher.predict(served.model, frame)
             version = served.deployment.version
             metrics.predicted(version, predictions, classifier=hasattr(served.model, "classes_"))
             if served.log is not None:
                 _log_rows(served, frame, predictions, metrics, request_id)
-            return answer(
-                "/invocations",
-                200,
-                {"predictions": predictions},
-                started,
-                served=served,
-                request_id=request_id,
-                background=None
-                if copy is None
-                else BackgroundTask(shadow, copy, frame, request_id),
-            )
+            shadowed = None if copy is None else BackgroundTask(shadow, copy, frame, request_id)
+            return reply(200, {"predictions": predictions}, shadowed)
         except payload.UnsupportedMediaType as exc:
-            return answer(
-                "/invocations",
-                415,
-                {"error": str(exc)},
-                started,
-                served=served,
-                request_id=request_id,
-            )
+            return reply(415, {"error": str(exc)})
         except payload.BadRequest as exc:
-            return answer(
-                "/invocations",
-                400,
-                {"error": str(exc)},
-                started,
-                served=served,
-                request_id=request_id,
-            )
+            return reply(400, {"error": str(exc)})
         except Exception as exc:  # the model's own failure: say what kind, never the data
             print(f"mlgate serve: prediction failed: {type(exc).__name__}", file=sys.stderr)
-            return answer(
-                "/invocations",
-                500,
-                {"error": f"prediction failed ({type(exc).__name__})"},
-                started,
-                served=served,
-                request_id=request_id,
-            )
+            return reply(500, {"error": f"prediction failed ({type(exc).__name__})"})
         finally:
             metrics.in_progress.dec()
 

@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import commit_all, dvc, make_model_project, mlgate_in, write_params
 from mlgate.deploy import deployments, environments, resolve
+from mlgate.errors import Refused
 from mlgate.git import WORKSPACE, revision
 from mlgate.serve import app as serve
 from mlgate.serve import requestlog
@@ -786,7 +787,10 @@ def test_a_shadow_sees_a_copy_of_every_request_and_answers_none(project: Path) -
             time.sleep(0.05)
         assert counts[("v0.2.0", "200")] == 10 and counts[("v0.1.0", "200")] == 10
         assert json.loads(request(address, "GET", "/version")[1])["canary"]["shadow"] is True
-        removed = deployments.remove_canary(env, note="not needed")
+        # a verdict on another canary than the one out now is not carried out
+        with pytest.raises(Refused, match="canary is now v0.2.0, not v0.9.0, which was judged"):
+            deployments.promote_canary(env, expected="v0.9.0")
+        removed = deployments.remove_canary(env, note="not needed", expected="v0.2.0")
         assert (removed.action, removed.version) == ("remove-canary", "v0.2.0")
         deadline = time.monotonic() + 10
         while "canary" in json.loads(request(address, "GET", "/version")[1]):

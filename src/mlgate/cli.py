@@ -692,7 +692,7 @@ def monitor_command(
     right? Exit 0 no drift and no performance problem (or not enough data to say), 1 either,
     2 when it cannot be computed."""
     from mlgate.deploy import environments
-    from mlgate.monitor import monitor
+    from mlgate.monitor import canaries, monitor
     from mlgate.render import live as render_live
 
     root = git.repo_root()
@@ -714,7 +714,7 @@ def monitor_command(
             if labels_file is None or batch is not None:
                 raise
             # live metrics need no profile: report them, and why there is no data drift
-            only = _live_performance(env, labels_file, policy, window, window_span)
+            only = canaries.performance(env, policy, labels_file, window, window_span)
             _print_report(
                 fmt,
                 lambda: to_json({"drift": None, "performance": render_live.performance_json(only)}),
@@ -731,7 +731,7 @@ def monitor_command(
     result = monitor.judge(frame, reference, subject, policy.monitor)
     performance: list[Any] | None = None
     if labels_file is not None:
-        performance = _live_performance(env, labels_file, policy, window, window_span)
+        performance = canaries.performance(env, policy, labels_file, window, window_span)
     images = None
     if report_path:  # one SVG per column in <report>-images/, linked from the report
         folder = f"{report_path.stem}-images"
@@ -810,55 +810,21 @@ def canary_command(
 ) -> None:
     """Judge ENV's canary against its stable version on live traffic: promote (exit 0), roll
     back (exit 1) or wait for more data (exit 2)."""
-    from datetime import datetime
-
     from mlgate.deploy import deployments, environments
-    from mlgate.monitor import canary, labels, live, served
+    from mlgate.monitor import canaries, canary
     from mlgate.render import live as render_live
-    from mlgate.serve import requestlog
 
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
     env = environments.environment(root, policy, env_name)
-    current = deployments.read_current(env)
-    if current is None or current.canary is None:  # nothing to judge, which is no failure
+    verdict = canaries.judge(env, policy, labels_file, metrics_urls)
+    if verdict is None:  # nothing to judge, which is no failure
         click.echo(
             f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow)."
         )
         if github.in_actions():
             github.write_outputs({"decision": "none"})
         return
-    side = current.canary
-    since = requestlog.timestamp(datetime.fromisoformat(side.time))
-    given = labels.read_labels(labels_file) if labels_file is not None else None
-    logged = labels.logged_rows(env, None, since)
-    logged = logged.drop_duplicates(["version", labels.REQUEST_ID], keep="last")
-    predictions = tuple(
-        logged.loc[logged["version"] == version, labels.PREDICTION].dropna().astype(str).tolist()
-        for version in (current.version, side.version)
-    )
-    pair, how = None, None
-    if given is not None:
-        parts = labels.labelled(logged, given)
-        empty = live.Labelled("", [], [])
-        pair = (parts.get(current.version, empty), parts.get(side.version, empty))
-        how = live.measured(policy.rules, given[labels.LABEL].tolist())
-    counted = served.scrape(metrics_urls) if metrics_urls else None
-    try:
-        verdict = canary.judge(
-            current.version,
-            side.version,
-            shadow=side.shadow,
-            served=counted,
-            predictions=predictions,  # type: ignore[arg-type]
-            labelled=pair,
-            how=how,
-            options=policy.canary,
-            resamples=policy.resamples,
-            seed=policy.seed,
-        )
-    except ValueError as exc:
-        raise MlgateError(f"the canary cannot be judged: {exc}") from None
     _print_report(
         fmt,
         lambda: render_live.canary_json(verdict),
@@ -867,15 +833,16 @@ def canary_command(
     )
     note = escape.one_line(f"mlgate canary: {render_live.verdict_line(verdict)}")[:500]
     if apply and verdict.decision == canary.PROMOTE:
-        done = deployments.promote_canary(env, wait, note=note)
+        done = deployments.promote_canary(env, wait, note=note, expected=verdict.canary)
         click.echo(
             f"Promoted {done.version} in {env_name}: it answers every request; was {done.previous}.",
             err=fmt != "table",
         )
     elif apply and verdict.decision == canary.ROLL_BACK:
-        done = deployments.remove_canary(env, wait, note=note)
+        done = deployments.remove_canary(env, wait, note=note, expected=verdict.canary)
         click.echo(
-            f"Rolled back the canary {done.version} in {env_name}: {current.version} answers every request.",
+            f"Rolled back the canary {done.version} in {env_name}: {verdict.stable} answers every "
+            "request.",
             err=fmt != "table",
         )
     if github.in_actions():
@@ -885,36 +852,6 @@ def canary_command(
             verdict.decision, EXIT_COULD_NOT_RUN
         )
     )
-
-
-def _live_performance(
-    env: Any, labels_file: Path, policy: Any, window: str, since: Any
-) -> list[Any]:
-    """Each version's live metrics from the labels joined to the environment's log."""
-    from datetime import datetime, timezone
-
-    from mlgate.monitor import labels, live
-    from mlgate.serve import requestlog
-
-    given = labels.read_labels(labels_file)
-    cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
-    logged = labels.logged_rows(env, given[labels.REQUEST_ID], cutoff)
-    parts = labels.labelled(logged, given)
-    how = live.measured(policy.rules, given[labels.LABEL].tolist())
-    try:
-        return [
-            live.performance(
-                part,
-                how,
-                window_chars=10 if window == "day" else 13,
-                min_rows=policy.monitor.min_rows,
-                resamples=policy.resamples,
-                seed=policy.seed,
-            )
-            for part in parts.values()
-        ]
-    except ValueError as exc:
-        raise MlgateError(f"--labels {labels_file}: {exc}") from None
 
 
 def _live_text(performance: list[Any]) -> str:

@@ -179,12 +179,18 @@ def _columns(features: list[tuple[str, str]]) -> str:
 
 
 def promote_canary(
-    env: Environment, wait: float = DEFAULT_WAIT, who: str | None = None, note: str | None = None
+    env: Environment,
+    wait: float = DEFAULT_WAIT,
+    who: str | None = None,
+    note: str | None = None,
+    *,
+    expected: str | None = None,
 ) -> Deployment:
-    """The canary becomes the version serving every request (verified again first)."""
+    """The canary becomes the version serving every request (verified again first).
+    ``expected``: the canary's version the decision was made on (another is refused)."""
     with env.target.lock(wait):
         _recover(env)
-        current, canary = _with_canary(env)
+        current, canary = _with_canary(env, expected)
         record = _replace(
             canary,
             id=uuid.uuid4().hex,
@@ -214,13 +220,19 @@ def promote_canary(
 
 
 def remove_canary(
-    env: Environment, wait: float = DEFAULT_WAIT, who: str | None = None, note: str | None = None
+    env: Environment,
+    wait: float = DEFAULT_WAIT,
+    who: str | None = None,
+    note: str | None = None,
+    *,
+    expected: str | None = None,
 ) -> Deployment:
     """Take the canary away: the version beside it answers every request again. The removal's
-    log record (the canary's version, action REMOVE_CANARY)."""
+    log record (the canary's version, action REMOVE_CANARY). ``expected``: as for
+    promote_canary."""
     with env.target.lock(wait):
         _recover(env)
-        current, canary = _with_canary(env)
+        current, canary = _with_canary(env, expected)
         record = _removal(canary, who or _who(), note)
         try:
             _write_current(env, _replace(current, canary=None))
@@ -231,10 +243,15 @@ def remove_canary(
         return record
 
 
-def _with_canary(env: Environment) -> tuple[Deployment, Deployment]:
+def _with_canary(env: Environment, expected: str | None) -> tuple[Deployment, Deployment]:
     current = read_current(env)
     if current is None or current.canary is None:
         raise Refused(f"{env.name} has no canary (deploy one with --canary PERCENT)")
+    if expected is not None and current.canary.version != expected:
+        raise Refused(
+            f"{env.name}'s canary is now {current.canary.version}, not {expected}, which was "
+            "judged: nothing was changed; judge it again"
+        )
     return current, current.canary
 
 

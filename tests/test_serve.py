@@ -788,7 +788,9 @@ def test_a_shadow_sees_a_copy_of_every_request_and_answers_none(project: Path) -
         assert counts[("v0.2.0", "200")] == 10 and counts[("v0.1.0", "200")] == 10
         assert json.loads(request(address, "GET", "/version")[1])["canary"]["shadow"] is True
         # a verdict on another canary than the one out now is not carried out
-        with pytest.raises(Refused, match="canary is now v0.2.0, not v0.9.0, which was judged"):
+        with pytest.raises(
+            Refused, match=r"canary is now v0\.2\.0, not v0\.9\.0, which was judged"
+        ):
             deployments.promote_canary(env, expected="v0.9.0")
         removed = deployments.remove_canary(env, note="not needed", expected="v0.2.0")
         assert (removed.action, removed.version) == ("remove-canary", "v0.2.0")

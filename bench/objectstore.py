@@ -218,6 +218,33 @@ def _ship_replicas(
     return labels
 
 
+def _cold_and_warm(
+    script: str, arguments: list[str], tmp: Path, args: argparse.Namespace
+) -> tuple[list[dict], list[dict]]:  # type: ignore[type-arg]
+    """``script`` run ``--repeat`` times in a new process on a machine that never fetched a
+    segment (``{root}`` in ``arguments``: its folder), and again on the same machine (segments
+    cached): each run's JSON, (first runs, second runs)."""
+
+    def once(root: Path) -> dict:  # type: ignore[type-arg]
+        command = [
+            sys.executable,
+            "-c",
+            script,
+            *(a.replace("{root}", str(root)) for a in arguments),
+        ]
+        run = subprocess.run(command, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"the timed run failed:\n{run.stderr[-3000:]}")
+        return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    cold, warm = [], []
+    for repeat in range(args.repeat):
+        root = tmp / f"machine-{repeat}"
+        cold.append(once(root))
+        warm.append(once(root))
+    return cold, warm
+
+
 def bench_monitor_replicas(args: argparse.Namespace) -> None:
     """`mlgate monitor --env` over 8 replicas' shipped segments on the loopback store, against
     Evidently's DataDriftPreset on a 1,000,000-row sample of the same traffic."""
@@ -235,21 +262,7 @@ def bench_monitor_replicas(args: argparse.Namespace) -> None:
         profile = Path(tmp) / "profile.json"
         profile.write_text(json.dumps(drift.profile_frame(reference, list(reference.columns))))
 
-        def monitor_once(root: Path) -> dict:  # type: ignore[type-arg]
-            run = subprocess.run(
-                [sys.executable, "-c", MONITOR_RUN, url, str(root), str(profile)],
-                capture_output=True,
-                text=True,
-            )
-            if run.returncode != 0:
-                raise SystemExit(f"monitor failed:\n{run.stderr[-3000:]}")
-            return json.loads(run.stdout.strip().splitlines()[-1])
-
-        cold, warm = [], []
-        for repeat in range(args.repeat):
-            root = Path(tmp) / f"monitor-{repeat}"  # a machine that never fetched a segment
-            cold.append(monitor_once(root))
-            warm.append(monitor_once(root))  # the same machine again: segments cached
+        cold, warm = _cold_and_warm(MONITOR_RUN, [url, "{root}", str(profile)], Path(tmp), args)
         current = draw(1_000_000, 2, True)
         theirs = run_evidently(evidently, Path(tmp), reference, current, args.repeat)
 
@@ -351,23 +364,9 @@ def bench_monitor_labels(args: argparse.Namespace) -> None:
             out.writelines(f"{row},{label}\n" for row, label in truth)
         print(f"  ({len(truth):,} labels)", flush=True)
 
-        def once(root: Path) -> dict:  # type: ignore[type-arg]
-            run = subprocess.run(
-                [sys.executable, "-c", LABELS_RUN, url, str(root), str(labels_file)],
-                capture_output=True,
-                text=True,
-            )
-            if run.returncode != 0:
-                raise SystemExit(f"monitor --labels failed:\n{run.stderr[-3000:]}")
-            return json.loads(run.stdout.strip().splitlines()[-1])
-
-        cold, warm = [], []
-        for repeat in range(args.repeat):
-            root = Path(tmp) / f"labels-{repeat}"
-            cold.append(once(root))
-            warm.append(once(root))
+        cold, warm = _cold_and_warm(LABELS_RUN, [url, "{root}", str(labels_file)], Path(tmp), args)
         joined = Path(tmp) / "joined.csv"
-        _joined_rows(url, Path(tmp) / "labels-0", labels_file, joined)
+        _joined_rows(url, Path(tmp) / "machine-0", labels_file, joined)
         run = subprocess.run(
             [str(evidently), "-c", EVIDENTLY_CLASSIFICATION, str(joined), str(args.repeat)],
             capture_output=True,

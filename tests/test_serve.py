@@ -738,7 +738,7 @@ def test_a_canary_answers_its_share_by_request_id_and_is_promoted(project: Path)
         info = _metric(text, "mlgate_model_info", "mlgate_model_info", ("version", "role"))
         roles = {version: role for (version, role), v in info.items() if v == 1}
         assert roles == {"v0.1.0": "stable", "v0.2.0": "canary"}
-        promoted = deployments.promote_canary(env, note="better on live labels")
+        promoted = deployments.end_canary(env, promote=True, note="better on live labels")
         assert (promoted.action, promoted.version, promoted.previous) == (
             "promote",
             "v0.2.0",
@@ -791,8 +791,8 @@ def test_a_shadow_sees_a_copy_of_every_request_and_answers_none(project: Path) -
         with pytest.raises(
             Refused, match=r"canary is now v0\.2\.0, not v0\.9\.0, which was judged"
         ):
-            deployments.promote_canary(env, expected="v0.9.0")
-        removed = deployments.remove_canary(env, note="not needed", expected="v0.2.0")
+            deployments.end_canary(env, promote=True, expected="v0.9.0")
+        removed = deployments.end_canary(env, promote=False, note="not needed", expected="v0.2.0")
         assert (removed.action, removed.version) == ("remove-canary", "v0.2.0")
         deadline = time.monotonic() + 10
         while "canary" in json.loads(request(address, "GET", "/version")[1]):

@@ -46,6 +46,31 @@ FORMATS = click.Choice(["table", "md", "json"])
 _PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
 
 
+def _format_option(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--format", "fmt", type=FORMATS, default="table", show_default=True, help=text
+    )
+
+
+def _wait_option(text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=defaults.DEPLOY_WAIT_SECONDS,
+        show_default=True,
+        help=text,
+    )
+
+
+def _labels_option(more: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--labels",
+        "labels_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="True labels that arrived later: CSV or Parquet with request_id and label" + more,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="mlgate")
 @click.option(
@@ -62,14 +87,7 @@ def cli(show_traceback: bool) -> None:  # main() acts on --traceback: see there
 @click.argument("base", required=False)
 @click.argument("head", required=False, default=git.WORKSPACE)
 @click.option("--all", "all_keys", is_flag=True, help="Show unchanged keys too.")
-@click.option(
-    "--format",
-    "fmt",
-    type=FORMATS,
-    default="table",
-    show_default=True,
-    help="Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.",
-)
+@_format_option("Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.")
 def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """Metrics and params of two revisions side by side.
 
@@ -96,14 +114,7 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     show_default=True,
     help="Read [tool.mlgate] from the base (as CI must) or from the change itself.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=FORMATS,
-    default="table",
-    show_default=True,
-    help="Output: a table, Markdown, or the documented JSON document.",
-)
+@_format_option("Output: a table, Markdown, or the documented JSON document.")
 @click.option(
     "--report",
     "report_path",
@@ -462,13 +473,7 @@ def check_ref_command(ref: str) -> None:
     show_default=True,
     help="Log each request's inputs and predictions for `mlgate monitor`.",
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=defaults.DEPLOY_WAIT_SECONDS,
-    show_default=True,
-    help="Seconds to wait for another deploy to the same environment.",
-)
+@_wait_option("Seconds to wait for another deploy to the same environment.")
 @click.option(
     "--runtime",
     type=click.Choice(["auto", "onnx", "pickle"]),
@@ -590,13 +595,7 @@ def describe_command(
     help="The environment to roll back.",
 )
 @click.option("--to", "version", help="This version (default: the one before the current).")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=defaults.DEPLOY_WAIT_SECONDS,
-    show_default=True,
-    help="Seconds to wait for another deploy to the same environment.",
-)
+@_wait_option("Seconds to wait for another deploy to the same environment.")
 def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     """Switch ENV back to the previous (or given) successfully deployed version."""
     from mlgate.deploy import deployments, environments
@@ -648,14 +647,7 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     help="Compare this CSV or Parquet file instead of the log (with --env: against "
     "the deployed version; without: against the workspace's model).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=FORMATS,
-    default="table",
-    show_default=True,
-    help="Output: a table with text histograms, Markdown, or JSON.",
-)
+@_format_option("Output: a table with text histograms, Markdown, or JSON.")
 @click.option(
     "--report",
     "report_path",
@@ -663,12 +655,8 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     help="Also write the Markdown report to this file, with a histogram image per "
     "column in the folder beside it.",
 )
-@click.option(
-    "--labels",
-    "labels_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="True labels that arrived later: CSV or Parquet with request_id and label; "
-    "joined to the logged predictions for live metrics per version and window (needs --env).",
+@_labels_option(
+    "; joined to the logged predictions for live metrics per version and window (needs --env)."
 )
 @click.option(
     "--window",
@@ -765,12 +753,7 @@ def monitor_command(
     required=True,
     help="The environment whose canary (or shadow) is judged.",
 )
-@click.option(
-    "--labels",
-    "labels_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="True labels that arrived later: CSV or Parquet with request_id and label.",
-)
+@_labels_option(".")
 @click.option(
     "--metrics",
     "metrics_urls",
@@ -783,21 +766,8 @@ def monitor_command(
     is_flag=True,
     help="Carry the verdict out: promote makes the canary current, roll back removes it.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=FORMATS,
-    default="table",
-    show_default=True,
-    help="Output: a table, Markdown, or JSON.",
-)
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=defaults.DEPLOY_WAIT_SECONDS,
-    show_default=True,
-    help="With --apply: seconds to wait for another deploy to the same environment.",
-)
+@_format_option("Output: a table, Markdown, or JSON.")
+@_wait_option("With --apply: seconds to wait for another deploy to the same environment.")
 @click.pass_context
 def canary_command(
     ctx: click.Context,
@@ -833,13 +803,17 @@ def canary_command(
     )
     note = escape.one_line(f"mlgate canary: {render_live.verdict_line(verdict)}")[:500]
     if apply and verdict.decision == canary.PROMOTE:
-        done = deployments.promote_canary(env, wait, note=note, expected=verdict.canary)
+        done = deployments.end_canary(
+            env, promote=True, wait=wait, note=note, expected=verdict.canary
+        )
         click.echo(
             f"Promoted {done.version} in {env_name}: it answers every request; was {done.previous}.",
             err=fmt != "table",
         )
     elif apply and verdict.decision == canary.ROLL_BACK:
-        done = deployments.remove_canary(env, wait, note=note, expected=verdict.canary)
+        done = deployments.end_canary(
+            env, promote=False, wait=wait, note=note, expected=verdict.canary
+        )
         click.echo(
             f"Rolled back the canary {done.version} in {env_name}: {verdict.stable} answers every "
             "request.",

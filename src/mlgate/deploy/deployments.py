@@ -178,38 +178,49 @@ def _columns(features: list[tuple[str, str]]) -> str:
     return shown + (f" and {len(features) - 6} more" if len(features) > 6 else "") or "none"
 
 
-def promote_canary(
+def end_canary(
     env: Environment,
+    *,
+    promote: bool,
     wait: float = DEFAULT_WAIT,
     who: str | None = None,
     note: str | None = None,
-    *,
     expected: str | None = None,
 ) -> Deployment:
-    """The canary becomes the version serving every request (verified again first).
-    ``expected``: the canary's version the decision was made on (another is refused)."""
+    """Promote the canary (it becomes the version serving every request, its files verified
+    again first) or remove it (the version beside it answers every request again); the log
+    record of either (PROMOTE, REMOVE_CANARY). ``expected``: the canary's version the decision
+    was made on (another canary out now is refused); ``note``: why (the verdict)."""
     with env.target.lock(wait):
         _recover(env)
-        current, canary = _with_canary(env, expected)
-        record = _replace(
-            canary,
-            id=uuid.uuid4().hex,
-            time=_now(),
-            action=PROMOTE,
-            who=who or _who(),
-            previous=current.version,
-            percent=None,
-            shadow=False,
-            note=note,
-            canary=None,
-        )
-        folder = env.target.version_folder(canary.version)
-        what = f"{env.name} {canary.version}"
+        current = read_current(env)
+        if current is None or current.canary is None:
+            raise Refused(f"{env.name} has no canary (deploy one with --canary PERCENT)")
+        canary = current.canary
+        if expected is not None and canary.version != expected:
+            raise Refused(
+                f"{env.name}'s canary is now {canary.version}, not {expected}, which was "
+                "judged: nothing was changed; judge it again"
+            )
+        if promote:
+            record = _replace(
+                canary,
+                id=uuid.uuid4().hex,
+                time=_now(),
+                action=PROMOTE,
+                who=who or _who(),
+                previous=current.version,
+                percent=None,
+                shadow=False,
+                note=note,
+            )
+            served = record
+        else:
+            record, served = _removal(canary, who or _who(), note), _replace(current, canary=None)
         try:
-            verify(folder / canary.model_file, canary.md5, what)
-            if canary.runtime == compiled.ONNX and canary.onnx_md5:
-                verify(folder / compiled.ONNX_FILE, canary.onnx_md5, what)
-            _write_current(env, record)
+            if promote:
+                _verify_installed(env, canary)
+            _write_current(env, served)
         except (MlgateError, OSError) as exc:
             reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
             unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
@@ -219,40 +230,13 @@ def promote_canary(
         return record
 
 
-def remove_canary(
-    env: Environment,
-    wait: float = DEFAULT_WAIT,
-    who: str | None = None,
-    note: str | None = None,
-    *,
-    expected: str | None = None,
-) -> Deployment:
-    """Take the canary away: the version beside it answers every request again. The removal's
-    log record (the canary's version, action REMOVE_CANARY). ``expected``: as for
-    promote_canary."""
-    with env.target.lock(wait):
-        _recover(env)
-        current, canary = _with_canary(env, expected)
-        record = _removal(canary, who or _who(), note)
-        try:
-            _write_current(env, _replace(current, canary=None))
-        except OSError as exc:
-            raise Refused(_disk_problem(exc, env)) from None
-        with contextlib.suppress(OSError):
-            _append(env, record)
-        return record
-
-
-def _with_canary(env: Environment, expected: str | None) -> tuple[Deployment, Deployment]:
-    current = read_current(env)
-    if current is None or current.canary is None:
-        raise Refused(f"{env.name} has no canary (deploy one with --canary PERCENT)")
-    if expected is not None and current.canary.version != expected:
-        raise Refused(
-            f"{env.name}'s canary is now {current.canary.version}, not {expected}, which was "
-            "judged: nothing was changed; judge it again"
-        )
-    return current, current.canary
+def _verify_installed(env: Environment, record: Deployment) -> None:
+    """The version's files in the target are still the ones deployed."""
+    folder = env.target.version_folder(record.version)
+    what = f"{env.name} {record.version}"
+    verify(folder / record.model_file, record.md5, what)
+    if record.runtime == compiled.ONNX and record.onnx_md5:
+        verify(folder / compiled.ONNX_FILE, record.onnx_md5, what)
 
 
 def rollback(

@@ -87,11 +87,12 @@ def logged_rows(
     )
     local = local[list(COLUMNS)].astype(str).where(local[list(COLUMNS)].notna(), None)
     if len(local):
-        present = local[REQUEST_ID].notna().to_numpy()
+        keep = local[REQUEST_ID].notna().to_numpy()
         if wanted is not None:
             logged_ids = pa.array(local[REQUEST_ID].to_numpy(dtype=object), pa.string())
-            present &= pc.fill_null(pc.is_in(logged_ids, value_set=wanted), False).to_numpy()
-        parts.append(local[present])
+            matched = pc.fill_null(pc.is_in(logged_ids, value_set=wanted), False)
+            keep = keep & matched.to_numpy(zero_copy_only=False)
+        parts.append(local[keep])
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
     return frame
 

@@ -145,7 +145,7 @@ def data(parts: Sequence[Labelled], how: Measured) -> list[stats.Scored | stats.
 
 
 def _classes(keys: set[object]) -> str:
-    shown = sorted(map(str, keys))
+    shown = sorted(str(int(k)) if isinstance(k, float) and k.is_integer() else str(k) for k in keys)
     return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 

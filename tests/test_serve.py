@@ -861,6 +861,9 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
         out = capsys.readouterr().out
         assert "ROLL BACK: canary v0.2.0 against v0.1.0 (accuracy: worse" in out
         assert "errors" in out and "latency p99" in out and "predictions" in out
+        not_metrics = f"http://{address}/ping"  # answers 200, but is no server's metrics
+        assert mlgate_in(project, monkeypatch, *judge, "--metrics", not_metrics) == 2
+        assert "has no mlgate_version_requests" in capsys.readouterr().err
         labelled_by("v0.2.0")  # the canary was right: promoted, and carried out
         assert mlgate_in(project, monkeypatch, *judge, "--format", "json", "--apply") == 0
         verdict = json.loads(capsys.readouterr().out)
@@ -886,6 +889,7 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
     for args, expected in (
         (("monitor", "--env", "production", "--labels", str(bad)), "columns request_id and label"),
         (("monitor", "--env", "production", "--labels", "nope.csv"), "no such file"),
+        (("canary", "--env", "production", "--metrics", "ftp://x/metrics"), "not an http(s) URL"),
     ):
         capsys.readouterr()
         assert mlgate_in(project, monkeypatch, *args) == 2

@@ -781,9 +781,10 @@ def canary_command(
     """Judge ENV's canary against its stable version on live traffic: promote (exit 0), roll
     back (exit 1) or wait for more data (exit 2)."""
     from mlgate.deploy import deployments, environments
-    from mlgate.monitor import canaries, canary
+    from mlgate.monitor import canaries, canary, served
     from mlgate.render import live as render_live
 
+    served.check_urls(metrics_urls)
     root = git.repo_root()
     policy = read_policy(git.revision(git.WORKSPACE, root))
     env = environments.environment(root, policy, env_name)

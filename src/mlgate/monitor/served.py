@@ -12,7 +12,8 @@ from mlgate.monitor.canary import Served
 
 MAX_BYTES = 16 * 2**20
 TIMEOUT_SECONDS = 10.0
-REQUESTS = "mlgate_version_requests_total"
+FAMILY = "mlgate_version_requests"  # declared by every mlgate server, before any request
+REQUESTS = f"{FAMILY}_total"
 LATENCY_BUCKET = "mlgate_version_request_duration_seconds_bucket"
 
 
@@ -22,7 +23,13 @@ def scrape(urls: Sequence[str]) -> dict[str, Served]:
     errors: dict[str, int] = {}
     buckets: dict[str, dict[float, float]] = {}
     for url in urls:
-        for name, labels, value in _samples(_fetch(url), url):
+        families, samples = _samples(_fetch(url), url)
+        if FAMILY not in families:
+            raise MlgateError(
+                f"--metrics {url} has no {FAMILY}: give the /metrics of an mlgate server "
+                "that serves the environment"
+            )
+        for name, labels, value in samples:
             version = labels.get("version")
             if version is None:
                 continue
@@ -42,13 +49,29 @@ def scrape(urls: Sequence[str]) -> dict[str, Served]:
     }
 
 
-def _fetch(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def check_urls(urls: Sequence[str]) -> None:
+    """Each URL can be one of a server's /metrics (said before any work is done)."""
+    for url in urls:
+        _split(url)
+
+
+def _split(url: str) -> tuple[urllib.parse.SplitResult, str]:
+    """The URL's parts and its host name."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (a port that is not a number raises here)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise MlgateError(f"--metrics {url!r} is not an http(s) URL of a server's /metrics")
+    return parts, parts.hostname
+
+
+def _fetch(url: str) -> str:
+    parts, host = _split(url)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     try:
-        connection = kind(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+        connection = kind(host, parts.port, timeout=TIMEOUT_SECONDS)
         try:
             connection.request("GET", parts.path or "/metrics")
             response = connection.getresponse()
@@ -64,14 +87,14 @@ def _fetch(url: str) -> str:
     return body.decode("utf-8", "replace")
 
 
-def _samples(text: str, url: str) -> list[tuple[str, dict[str, str], float]]:
+def _samples(text: str, url: str) -> tuple[set[str], list[tuple[str, dict[str, str], float]]]:
+    """The metric families the text declares, and every sample."""
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
-        return [
-            (s.name, dict(s.labels), float(s.value))
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
+        families = list(text_string_to_metric_families(text))
+        return {f.name for f in families}, [
+            (s.name, dict(s.labels), float(s.value)) for f in families for s in f.samples
         ]
     except (ValueError, TypeError) as exc:
         raise MlgateError(f"--metrics {url} is not Prometheus' text format: {exc}") from None

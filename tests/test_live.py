@@ -26,6 +26,7 @@ def test_the_policy_names_the_live_metrics_and_bounds_them() -> None:
         Rule("accuracy", "higher", min=0.8, tolerance=0.01),
         Rule("roc_auc", "higher"),  # needs scores: not measured live
         Rule("eval/metrics.json:recall", "higher", significance=0.01),
+        Rule("test.acc", "higher", min=0.1),  # an alias of accuracy: the first rule counts
     ]
     how = live.measured(rules, ["0", "1"])
     assert list(how.metrics) == ["accuracy", "recall"] and not how.regression

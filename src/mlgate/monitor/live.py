@@ -20,7 +20,7 @@ import numpy as np
 
 from mlgate.gate import stats
 from mlgate.gate.significance import class_key
-from mlgate.measures import HIGHER, LABELS, MEASURES, VALUES
+from mlgate.measures import HIGHER, LABELS, MEASURES, VALUES, named
 from mlgate.policy import Rule
 
 CLASSIFIER_DEFAULT = ("accuracy", "precision", "recall")
@@ -91,7 +91,7 @@ def measured(rules: Sequence[Rule], labels: Sequence[str]) -> Measured:
     """The metrics the policy's rules name that labels give; the usual ones when none do."""
     chosen: dict[str, Rule | None] = {}
     for rule in rules:
-        measure = MEASURES.get(rule.key.rsplit(":", 1)[-1].rsplit(".", 1)[-1])
+        measure = named(rule.key)  # eval/metrics.json:acc, test.accuracy, *.f1
         if measure is not None and measure.reads in LIVE_READS:
             chosen.setdefault(measure.name, rule)
     if chosen:

@@ -1,6 +1,8 @@
 """Judging a canary on live traffic: promote it, roll it back, or wait for more data. Pure.
 
-Four checks, each version against the other over the same span (since the canary started):
+Four checks, each version against the other: predictions and labels over the requests logged
+since the canary started; errors and latency as the servers counted them since they started
+(their /metrics counters; a server restarted with the canary counts both from then on):
 
 - errors: the share of scoring requests that failed (5xx), from the servers' /metrics; a
   canary fails when its rate is above the stable version's by more than ``max_error_increase``
@@ -14,8 +16,8 @@ Four checks, each version against the other over the same span (since the canary
   the canary failing where its interval lies wholly beyond the policy's tolerance on the
   worse side. Fewer than ``min_labels`` labelled rows for either version: wait (``[tool.mlgate.canary]``).
 
-Any check failed: roll back. Every check passed with enough labels (or no metric to judge and
-enough requests): promote. Otherwise: wait.
+Any check failed: roll back. Otherwise wait while any check waits for data or none passed;
+else promote.
 """
 
 from __future__ import annotations

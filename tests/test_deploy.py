@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,9 +51,15 @@ def log(project: Path, env: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scorer trained and committed once per module (per worker); each test gets a copy."""
+    return make_model_project(tmp_path_factory.mktemp("built") / "project", POLICY)
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return make_model_project(tmp_path / "project", POLICY)
+def project(built: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(built, tmp_path / "project", symlinks=True))
 
 
 def two_releases(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

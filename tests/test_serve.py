@@ -456,6 +456,31 @@ def test_a_switch_that_failed_is_retried_and_said_once(
 
 
 @pytest.mark.faults
+def test_a_canary_that_cannot_load_leaves_the_version_answering_and_is_said_once(
+    project: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serve, "RETRY_SECONDS", 0.0)
+    env = production(project)
+    pointer = json.loads((env.target.workdir() / "current").read_text())
+    later = env.target.workdir() / "versions" / "v9.9.9"
+    shutil.copytree(env.target.workdir() / "versions" / pointer["version"], later)
+    served = "model.onnx" if pointer["runtime"] == "onnx" else "model.pkl"
+    held = later.with_name("held-aside")
+    (later / served).rename(held)
+    side = {**pointer, "id": "side", "version": "v9.9.9", "action": "canary", "percent": 10.0}
+    (env.target.workdir() / "current").write_text(json.dumps({**pointer, "canary": side}))
+    holder = serve.ModelHolder(env)
+    for _ in range(3):  # loaded, then retried twice while `current` stays the same
+        holder.refresh()
+        assert holder.loaded is not None and holder.loaded.deployment.version == "v0.1.0"
+        assert holder.canary is None and holder.refused["version"] == "v9.9.9"  # type: ignore[index]
+    assert holder.switch_failures == 1
+    assert capfd.readouterr().err.count("mlgate serve: cannot switch") == 1
+    held.rename(later / served)  # back: the canary loads on the next retry
+    assert holder.refresh() and holder.canary is not None and holder.refused is None
+
+
+@pytest.mark.faults
 def test_a_version_that_breaks_loading_does_not_stop_the_watcher(
     project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -124,8 +124,10 @@ class ModelHolder:
             except Exception as exc:
                 canary, refused = None, (_problem(exc), side)
         changed = stable is not self.serving[0] or canary is not self.serving[1]
-        self.serving, self.problem, self.refused = (stable, canary), None, None
-        if refused is not None:
+        self.serving, self.problem = (stable, canary), None
+        if refused is None:
+            self.refused = None
+        else:  # said once, retried: as a version the server would not switch to
             self._failed(*refused)
         return changed
 

@@ -318,18 +318,23 @@ def create_app(
 
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    async def predict(loaded: Loaded, frame: payload.Rows, request_id: str) -> list[Any]:
+        """``loaded``'s predictions of a request's rows, counted and logged."""
+        predictions = await batcher.predict(loaded.model, frame)
+        classifier = hasattr(loaded.model, "classes_")
+        metrics.predicted(loaded.deployment.version, predictions, classifier=classifier)
+        if loaded.log is not None:
+            _log_rows(loaded, frame, predictions, metrics, request_id)
+        return predictions
+
     async def shadow(copy: Loaded, frame: payload.Rows, request_id: str) -> None:
         """A shadow's prediction of a request already answered: counted and logged only."""
-        started, version = time.perf_counter(), copy.deployment.version
+        started, status = time.perf_counter(), 200
         try:
-            predictions = await batcher.predict(copy.model, frame)
+            await predict(copy, frame, request_id)
         except Exception:
-            metrics.observe_version(version, 500, time.perf_counter() - started)
-            return
-        metrics.observe_version(version, 200, time.perf_counter() - started)
-        metrics.predicted(version, predictions, classifier=hasattr(copy.model, "classes_"))
-        if copy.log is not None:
-            _log_rows(copy, frame, predictions, metrics, request_id)
+            status = 500
+        metrics.observe_version(copy.deployment.version, status, time.perf_counter() - started)
 
     async def invocations(request: Request) -> Response:
         started, (stable, canary) = time.perf_counter(), holder.serving
@@ -369,11 +374,7 @@ def create_app(
             if not served.features:  # nothing to check a request against: never guess
                 return reply(400, {"error": NO_CARD})
             frame = payload.parse(body, request.headers.get("content-type", ""), served.features)
-            predictions = await batcher.predict(served.model, frame)
-            version = served.deployment.version
-            metrics.predicted(version, predictions, classifier=hasattr(served.model, "classes_"))
-            if served.log is not None:
-                _log_rows(served, frame, predictions, metrics, request_id)
+            predictions = await predict(served, frame, request_id)
             shadowed = None if copy is None else BackgroundTask(shadow, copy, frame, request_id)
             return reply(200, {"predictions": predictions}, shadowed)
         except payload.UnsupportedMediaType as exc:

@@ -209,7 +209,6 @@ def read(
         for name, wanted in (("time", since), ("version", version))
         if wanted is not None or fixed_columns
     ]
-    columns = {name: kind for name, kind in columns.items() if name not in FIXED_COLUMNS}
     parts = [
         part
         for path in files

@@ -185,8 +185,9 @@ def _prediction_check(stable: Sequence[str], canary: Sequence[str]) -> Check:
             SHOWN,
             "no rows logged to compare",
         )
-    profile = drift.profile_column("prediction", _as_values(stable), text=not _numeric(stable))
-    found = drift.compare(profile, _as_values(canary) if _numeric(stable) else list(canary))
+    profile = drift.predictions_column("prediction", stable)
+    served = [float(v) for v in canary] if profile.kind == drift.NUMERIC else list(canary)
+    found = drift.compare(profile, served)
     word = "shifted" if found.drifted else "similar"
     return Check(
         "predictions",
@@ -195,20 +196,6 @@ def _prediction_check(stable: Sequence[str], canary: Sequence[str]) -> Check:
         SHOWN,
         f"{word}: {found.test} {found.score:.3g} (threshold {found.threshold:g}), PSI {found.psi:.3f}",
     )
-
-
-def _numeric(values: Sequence[str]) -> bool:
-    try:
-        distinct = {float(v) for v in set(values)}
-    except ValueError:
-        return False
-    return len(distinct) > drift.MAX_CATEGORY_VALUES
-
-
-def _as_values(values: Sequence[str]) -> list[float] | list[str]:
-    if _numeric(values):
-        return [float(v) for v in values]
-    return list(values)
 
 
 def _label_checks(

@@ -184,6 +184,18 @@ def profile_column(name: str, values: Any, *, text: bool = False) -> ColumnProfi
     )
 
 
+def predictions_column(name: str, values: Any) -> ColumnProfile:
+    """Predictions as logged (text) profiled: a regression model's values (all numbers, more
+    than MAX_CATEGORY_VALUES of them) as a distribution, a classifier's as categories."""
+    import pandas as pd
+
+    present = pd.Series(values, dtype="object").dropna().astype(str)
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().all() and numbers.nunique() > MAX_CATEGORY_VALUES:
+        return profile_column(name, numbers)
+    return profile_column(name, present, text=True)
+
+
 def _numeric_profile(name: str, numbers: np.ndarray, missing: int) -> ColumnProfile:
     import numpy as np
 

@@ -131,11 +131,7 @@ def predictions_profile(content: bytes, where: str) -> dict[str, Any]:
     values = frame[PREDICTION].dropna()
     if values.empty:
         raise MlgateError(f"{where} has no predictions")
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.notna().all() and numbers.nunique() > drift.MAX_CATEGORY_VALUES:
-        # a regression model's predicted values: their distribution, not categories
-        return drift.profile_column(PREDICTION, numbers).to_json()
-    return drift.profile_column(PREDICTION, values, text=True).to_json()
+    return drift.predictions_column(PREDICTION, values).to_json()
 
 
 def workspace_reference(root: Path) -> Reference:

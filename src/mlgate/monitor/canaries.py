@@ -33,7 +33,6 @@ def judge(
     since = requestlog.timestamp(datetime.fromisoformat(side.time))
     given = labels.read_labels(labels_file) if labels_file is not None else None
     logged = labels.logged_rows(env, None, since)
-    logged = logged.drop_duplicates(["version", labels.REQUEST_ID], keep="last")
     stable_predictions, canary_predictions = (
         logged.loc[logged["version"] == version, labels.PREDICTION].dropna().astype(str).tolist()
         for version in (current.version, side.version)

@@ -54,7 +54,8 @@ def logged_rows(
     since: str | None = None,
 ) -> pd.DataFrame:
     """The logged rows (time, version, request_id, prediction as text) whose request id is
-    one of ``ids`` (None: every row with an id), logged at or after ``since``."""
+    one of ``ids`` (None: every row with an id), logged at or after ``since``; one per version
+    and id."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -94,13 +95,12 @@ def logged_rows(
             keep = keep & matched.to_numpy(zero_copy_only=False)
         parts.append(local[keep])
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
-    return frame
+    # A client's retry with the same id is logged again: its last answer counts, once.
+    return frame.drop_duplicates(["version", REQUEST_ID], keep="last")
 
 
 def labelled(logged: pd.DataFrame, labels: pd.DataFrame) -> dict[str, live.Labelled]:
     """Each version's logged rows that have a label, oldest first."""
-    # A client's retry with the same id is logged again: its last answer counts, once.
-    logged = logged.drop_duplicates(["version", REQUEST_ID], keep="last")
     joined = logged.merge(labels, on=REQUEST_ID, how="inner").sort_values("time", kind="stable")
     joined = joined[joined[PREDICTION].notna()]
     return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -706,8 +705,8 @@ def monitor_command(
             _print_report(
                 fmt,
                 lambda: to_json({"drift": None, "performance": render_live.performance_json(only)}),
-                _live_markdown(only),
-                lambda colour: _live_text(only),
+                render_live.performance_text(only, markdown=True),
+                lambda colour: render_live.performance_text(only),
             )
             _warn(f"no data drift: {exc}")
             ctx.exit(EXIT_REJECTED if any(p.problems for p in only) else EXIT_OK)
@@ -727,16 +726,17 @@ def monitor_command(
         for column, link, svg in render_monitor.histograms(result, folder):
             _write_report(report_path.parent / link, svg)
             images[column] = link
-    live_md = "" if performance is None else _live_markdown(performance)
+    live_md = (
+        "" if performance is None else render_live.performance_text(performance, markdown=True)
+    )
+    live_text = "" if performance is None else render_live.performance_text(performance)
+    live_json = None if performance is None else render_live.performance_json(performance)
     markdown = render_monitor.monitor_markdown(result, images) + live_md
     _print_report(
         fmt,
-        lambda: _with_performance(render_monitor.monitor_json(result), performance),
+        lambda: render_monitor.monitor_json(result, live_json),
         render_monitor.monitor_markdown(result) + live_md,
-        lambda colour: (
-            render_monitor.monitor_text(result, colour=colour)
-            + ("" if performance is None else _live_text(performance))
-        ),
+        lambda colour: render_monitor.monitor_text(result, colour=colour) + live_text,
     )
     if report_path:
         _write_report(report_path, markdown)
@@ -826,28 +826,6 @@ def canary_command(
         {canary.PROMOTE: EXIT_OK, canary.ROLL_BACK: EXIT_REJECTED}.get(
             verdict.decision, EXIT_COULD_NOT_RUN
         )
-    )
-
-
-def _live_text(performance: list[Any]) -> str:
-    from mlgate.render import live as render_live
-
-    return "\n" + "\n".join(render_live.performance_lines(performance)) + "\n"
-
-
-def _live_markdown(performance: list[Any]) -> str:
-    from mlgate.render import live as render_live
-
-    return "\n" + "\n".join(render_live.performance_lines(performance, markdown=True)) + "\n"
-
-
-def _with_performance(document: str, performance: list[Any] | None) -> str:
-    if performance is None:
-        return document
-    from mlgate.render import live as render_live
-
-    return to_json(
-        {**json.loads(document), "performance": render_live.performance_json(performance)}
     )
 
 

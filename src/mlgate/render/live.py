@@ -50,6 +50,11 @@ def performance_lines(parts: Sequence[Performance], *, markdown: bool = False) -
     return lines
 
 
+def performance_text(parts: Sequence[Performance], *, markdown: bool = False) -> str:
+    """The live performance section, set after a drift report (or alone)."""
+    return "\n" + "\n".join(performance_lines(parts, markdown=markdown)) + "\n"
+
+
 def performance_json(parts: Sequence[Performance]) -> list[dict[str, Any]]:
     return [
         {

@@ -90,7 +90,9 @@ def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None
     return "\n".join(lines) + "\n"
 
 
-def monitor_json(result: MonitorReport) -> str:
+def monitor_json(result: MonitorReport, performance: list[dict[str, Any]] | None = None) -> str:
+    """``performance``: the live metrics' document (render.live.performance_json), if any."""
+    extra = {} if performance is None else {"performance": performance}
     return to_json(
         {
             "schema": JSON_SCHEMA_VERSION,
@@ -104,6 +106,7 @@ def monitor_json(result: MonitorReport) -> str:
             "drifted": result.drifted,
             "columns": [_column_json(c) for c in result.columns],
             "prediction": None if result.prediction is None else _column_json(result.prediction),
+            **extra,
         }
     )
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.errors import ConfigError
 from mlgate.measures import HIGHER, LOWER, MEASURES, named
+from mlgate.names import NAME_RE
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = (HIGHER, LOWER)
@@ -61,7 +61,6 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
 DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the base fails
 _GLOB_CHARS = "*?["
-_ENVIRONMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,7 @@ def _parse_retrain(table: Any, where: str) -> Retraining:
         raise ConfigError(f"{context}: auto_merge must be true or false")
     auto_promote = table.get("auto_promote")
     if auto_promote is not None and (
-        not isinstance(auto_promote, str) or not _ENVIRONMENT_NAME.match(auto_promote)
+        not isinstance(auto_promote, str) or not NAME_RE.match(auto_promote)
     ):
         raise ConfigError(
             f'{context}: auto_promote must name an environment such as "staging", '

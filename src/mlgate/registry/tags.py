@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 
 from mlgate import git
 from mlgate.errors import ConfigError, GitError, Refused
+from mlgate.names import NAME, NAME_RE
 
 REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
     "register",
@@ -30,8 +31,7 @@ REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
     "deprecate",
 )
 
-_NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-/_]*[a-zA-Z0-9])?"
-_ARTIFACT = rf"(?:[a-zA-Z0-9\-_./]+=)?{_NAME}"  # "dir:name" is written "dir=name" in tags
+_ARTIFACT = rf"(?:[a-zA-Z0-9\-_./]+=)?{NAME}"  # "dir:name" is written "dir=name" in tags
 _NUMBER = r"0|[1-9]\d*"
 _IDENT = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
 _SEMVER = (
@@ -40,10 +40,9 @@ _SEMVER = (
 )
 TAG_RE = re.compile(
     rf"^(?P<artifact>{_ARTIFACT})"
-    rf"(?:(?:#(?P<stage>{_NAME})|@(?P<version>{_SEMVER}))(?P<cancel>!?)|@(?P<deprecated>deprecated))"
+    rf"(?:(?:#(?P<stage>{NAME})|@(?P<version>{_SEMVER}))(?P<cancel>!?)|@(?P<deprecated>deprecated))"
     r"(?:#(?P<counter>[0-9]+))?$"
 )
-NAME_RE = re.compile(rf"^{_NAME}$")
 VERSION_RE = re.compile(rf"^{_SEMVER}$")
 # for-each-ref globs that every registry tag matches ("**/" lets names contain "/").
 TAG_GLOBS = ("refs/tags/**/*@*", "refs/tags/**/*#*")

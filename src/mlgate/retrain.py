@@ -140,13 +140,12 @@ def auto_merge(
 
 
 def base_policy(root: Path, base: str) -> Policy:
-    """The policy on the base branch (the local branch, else the remote's)."""
-    for ref in (base, f"origin/{base}"):
-        try:
-            return read_policy(git.revision(ref, root))
-        except MlgateError:
-            continue
-    raise MlgateError(f"cannot read the policy on the base branch {base}: no such branch")
+    """The policy on the base branch (the local branch, else the remote's); a policy there
+    that does not parse is its own error, not a missing branch."""
+    ref = next((r for r in (base, f"origin/{base}") if git.has_commit(r, root)), None)
+    if ref is None:
+        raise MlgateError(f"cannot read the policy on the base branch {base}: no such branch")
+    return read_policy(git.revision(ref, root))
 
 
 def _stages(root: Path) -> list[str]:

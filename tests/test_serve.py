@@ -909,12 +909,15 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
     assert log[-1].note is not None and log[-1].note.startswith("mlgate canary: PROMOTE")
     bad = project / "bad.csv"
     bad.write_text("id,truth\n1,0\n")
+    other = project / "other.csv"  # labels keyed by the client's own ids, not the requests'
+    other.write_text("request_id,label\ntxn-1,0\ntxn-2,1\n")
     assert mlgate_in(project, monkeypatch, "canary", "--env", "production") == 0
     assert "Nothing to judge: production has no canary" in capsys.readouterr().out
     for args, expected in (
         (("monitor", "--env", "production", "--labels", str(bad)), "columns request_id and label"),
         (("monitor", "--env", "production", "--labels", "nope.csv"), "no such file"),
         (("canary", "--env", "production", "--metrics", "ftp://x/metrics"), "not an http(s) URL"),
+        (("monitor", "--env", "production", "--labels", str(other)), "none of its 2 request ids"),
     ):
         capsys.readouterr()
         assert mlgate_in(project, monkeypatch, *args) == 2

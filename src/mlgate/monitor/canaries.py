@@ -74,6 +74,13 @@ def performance(
     cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
     logged = labels.logged_rows(env, given[labels.REQUEST_ID], cutoff)
     parts = labels.labelled(logged, given)
+    if not parts:  # labels given and none of them usable: a mistake, never "no problem"
+        example = given[labels.REQUEST_ID].iloc[0]
+        raise MlgateError(
+            f"--labels {labels_file}: none of its {len(given):,} request ids (such as "
+            f"{example[:60]!r}) is a logged prediction{'' if since is None else ' in that span'}; "
+            "a row of a request of several rows is labelled <id>/<n>"
+        )
     how = live.measured(policy.rules, given[labels.LABEL].tolist())
     try:
         return [

@@ -88,7 +88,7 @@ def test_forbidden_comment_is_a_warning_not_a_failure(
     report.write_text("# report\n")
     assert main(["comment", str(report)]) == 0
     out = capsys.readouterr()
-    assert "::warning title=mlgate::" in out.out and "job summary" in out.out
+    assert "::warning title=mlgate::" in out.err and "job summary" in out.err
     assert TOKEN not in out.out + out.err
 
 
@@ -120,14 +120,14 @@ def test_outputs_are_multiline_safe(tmp_path: Path) -> None:
 
 def test_error_annotation_escapes_newlines() -> None:
     assert (
-        github.error_annotation("bad\nthing", "mlgate: acc")
+        github.error_annotation("bad\nthing", "mlgate: acc").line
         == "::error title=mlgate%3A acc::bad%0Athing"
     )
 
 
 def test_warning_annotation_escapes_a_column_name_in_its_title() -> None:
     assert (
-        github.warning_annotation("amount: K-S\n0.01", "mlgate: drift in a,b")
+        github.warning_annotation("amount: K-S\n0.01", "mlgate: drift in a,b").line
         == "::warning title=mlgate%3A drift in a%2Cb::amount: K-S%0A0.01"
     )
 

@@ -94,13 +94,11 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """
     comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
     if fmt == "json":
-        click.echo(render_check.diff_json(comparison, all_keys=all_keys), nl=False)
+        _echo(render_check.diff_json(comparison, all_keys=all_keys), nl=False)
         for note in comparison.notes:  # DVC's JSON shape has no place for them
-            click.echo(f"mlgate: note: {escape.one_line(note)}", err=True)
+            _echo(f"mlgate: note: {escape.one_line(note)}", err=True)
     else:
-        click.echo(
-            render_check.diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False
-        )
+        _echo(render_check.diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False)
 
 
 @cli.command("check")
@@ -230,22 +228,20 @@ def release_command(
     root = git.repo_root()
     artifact = name or release_.declared_artifact(root)
     if artifact is None and if_changed:
-        click.echo(f"Nothing to release: no model artifact ({release_.NO_ARTIFACT_HINT}).")
+        _echo(f"Nothing to release: no model artifact ({release_.NO_ARTIFACT_HINT}).")
         return
     artifact = artifact or release_.default_artifact(root)  # raises, saying what to declare
     same_as = release_.unchanged_since(root, artifact) if if_changed else None
     if same_as:
-        click.echo(f"Nothing to release: the model is the one released as {same_as}.")
+        _echo(f"Nothing to release: the model is the one released as {same_as}.")
         return
     outcome = release_.release(
         root, artifact, bump, version, force=force, message=message, push=push, remote=remote
     )
     made = outcome.release
     _say_taken(outcome.taken)
-    click.echo(
-        f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}."
-    )
-    click.echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
+    _echo(f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}.")
+    _echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
     policy = read_policy(git.revision(made.commit, root))
     if policy.retrain.auto_promote:  # [tool.mlgate.retrain] auto_promote = "staging"
         _promote(root, made.tag, policy.retrain.auto_promote, policy, push=push, remote=remote)
@@ -308,19 +304,19 @@ def retrain_command(
     policy = read_policy(git.revision("HEAD", root))
     artifact = name or release_.declared_artifact(root)
     if artifact is None:
-        click.echo(f"Nothing to retrain: no model artifact ({release_.NO_ARTIFACT_HINT}).")
+        _echo(f"Nothing to retrain: no model artifact ({release_.NO_ARTIFACT_HINT}).")
         return
     client = github.GitHubClient.from_env() if propose else None  # before hours of training
     retrain.reproduce(root, refresh or policy.retrain.refresh)
     retrained = retrain.judge(root, artifact, base)
     if retrained.check is None:
-        click.echo(
+        _echo(
             f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
             "nothing to propose."
         )
         return
     markdown = render_check.check_markdown(retrained.check)
-    click.echo(render_check.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
+    _echo(render_check.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
     if report_path:
         _write_report(report_path, markdown)
     if github.in_actions():
@@ -330,7 +326,7 @@ def retrain_command(
             root, retrained, markdown, client, branch or policy.retrain.branch, base, remote
         )
         data = " and its data to the DVC remote" if proposal.data_pushed else ""
-        click.echo(
+        _echo(
             f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
             f"pull request #{proposal.number} {proposal.url}".rstrip()
         )
@@ -342,7 +338,7 @@ def retrain_command(
             wait_seconds=merge_wait,
         )
         if said:
-            click.echo(said)
+            _echo(said)
         if merging is False and retrained.check.gate.passed:  # checks failed, or still running
             ctx.exit(EXIT_REJECTED)
     ctx.exit(EXIT_OK if retrained.check.gate.passed else EXIT_REJECTED)
@@ -370,7 +366,7 @@ def _promote(
 
     first = lifecycle.plan_promotion(root, release, environment, policy)
     if first is None:
-        click.echo(f"{release} is already the version in {environment}: nothing to do.")
+        _echo(f"{release} is already the version in {environment}: nothing to do.")
         return
     plans = iter([first])  # a retry after a push race plans again from the fetched tags
 
@@ -382,7 +378,7 @@ def _promote(
 
     planned, taken = registry.publish(root, plan, push=push, remote=remote)
     _say_taken(taken)
-    click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is in {environment}.")
+    _echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is in {environment}.")
 
 
 cli.add_command(promote_command, "assign")
@@ -401,7 +397,7 @@ def deprecate_command(release: str, push: bool, remote: str) -> None:
     planned, _ = registry.publish(
         root, lambda: lifecycle.plan_deprecation(root, release), push=push, remote=remote
     )
-    click.echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is deprecated.")
+    _echo(f"Created tag {planned.tag}{_pushed(push, remote)}: {release} is deprecated.")
 
 
 @cli.command("releases")
@@ -416,9 +412,9 @@ def releases_command(name: str | None, as_json: bool) -> None:
     _warn_ignored(reg)
     rows = lifecycle.versions(reg, name) if name else lifecycle.summary(reg)
     if as_json:
-        click.echo(to_json(rows), nl=False)
+        _echo(to_json(rows), nl=False)
     else:
-        click.echo(
+        _echo(
             render_registry.versions_text(rows) if name else render_registry.releases_text(rows),
             nl=False,
         )
@@ -435,7 +431,7 @@ def history_command(name: str, as_json: bool) -> None:
     reg = registry.read_registry(git.repo_root())
     _warn_ignored(reg)
     rows = lifecycle.history(reg, name)
-    click.echo(to_json(rows) if as_json else render_registry.history_text(rows), nl=False)
+    _echo(to_json(rows) if as_json else render_registry.history_text(rows), nl=False)
 
 
 @cli.command("check-ref")
@@ -445,7 +441,7 @@ def check_ref_command(ref: str) -> None:
     from mlgate.registry import lifecycle
 
     meaning = lifecycle.check_ref(git.repo_root(), ref)
-    click.echo(to_json(meaning), nl=False)
+    _echo(to_json(meaning), nl=False)
     if github.in_actions():
         github.write_outputs({k: v or "" for k, v in meaning.items()})
 
@@ -506,7 +502,7 @@ def deploy_command(
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import deployments, environments, resolve
 
-    click.echo(
+    _echo(
         f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
         f"monitoring {monitoring}d."
     )
@@ -529,10 +525,10 @@ def deploy_command(
         canary=canary,
         shadow=shadow,
     )
-    click.echo(_deployed(done, env))
+    _echo(_deployed(done, env))
     _say_canary_replaced(before)
     if why:
-        click.echo(f"note: no prediction drift for this version: {why}")
+        _echo(f"note: no prediction drift for this version: {why}")
 
 
 def _evaluation_predictions(
@@ -582,7 +578,7 @@ def describe_command(
     from mlgate import describe
 
     done = describe.describe(model_file, data_file, target=target, drop=drop, root=git.repo_root())
-    click.echo(render_describe.described_text(done, data_file), nl=False)
+    _echo(render_describe.described_text(done, data_file), nl=False)
 
 
 @cli.command("rollback")
@@ -603,7 +599,7 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     env = environments.environment(root, read_policy(git.revision(git.WORKSPACE, root)), env_name)
     before = deployments.read_current(env)
     done = deployments.rollback(root, env, version, wait)
-    click.echo(_deployed(done, env, "Rolled back"))
+    _echo(_deployed(done, env, "Rolled back"))
     _say_canary_replaced(before)
 
 
@@ -624,11 +620,11 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     rows = [d for env in chosen for d in deployments.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
-        click.echo(to_json([asdict(d) for d in rows]), nl=False)
+        _echo(to_json([asdict(d) for d in rows]), nl=False)
     elif rows:
-        click.echo(render_registry.deployments_text(rows), nl=False)
+        _echo(render_registry.deployments_text(rows), nl=False)
     else:
-        click.echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
+        _echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
 
 
 @cli.command("monitor")
@@ -790,9 +786,7 @@ def canary_command(
     env = environments.environment(root, policy, env_name)
     verdict = canaries.judge(env, policy, labels_file, metrics_urls)
     if verdict is None:  # nothing to judge, which is no failure
-        click.echo(
-            f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow)."
-        )
+        _echo(f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow).")
         if github.in_actions():
             github.write_outputs({"decision": "none"})
         return
@@ -807,7 +801,7 @@ def canary_command(
         done = deployments.end_canary(
             env, promote=True, wait=wait, note=note, expected=verdict.canary
         )
-        click.echo(
+        _echo(
             f"Promoted {done.version} in {env_name}: it answers every request; was {done.previous}.",
             err=fmt != "table",
         )
@@ -815,7 +809,7 @@ def canary_command(
         done = deployments.end_canary(
             env, promote=False, wait=wait, note=note, expected=verdict.canary
         )
-        click.echo(
+        _echo(
             f"Rolled back the canary {done.version} in {env_name}: {verdict.stable} answers every "
             "request.",
             err=fmt != "table",
@@ -904,9 +898,7 @@ def serve_command(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     processes = f" with {worker_count} workers" if worker_count > 1 else ""
-    click.echo(
-        f"Serving {env.name} ({serving}) on http://{shown}:{bound_port}{processes}", err=True
-    )
+    _echo(f"Serving {env.name} ({serving}) on http://{shown}:{bound_port}{processes}", err=True)
     ctx.exit(serve.run(env, sock, max_body_mb, max_batch_rows, worker_count=worker_count))
 
 
@@ -945,7 +937,7 @@ def init_command(python_version: str, install: str | None, main_branch: str, for
     )
     for written in scaffold.init(root, settings, force=force):
         note = f" ({written.note})" if written.note else ""
-        click.echo(f"{written.action:<9} {written.path}{note}")
+        _echo(f"{written.action:<9} {written.path}{note}")
 
 
 @cli.group("hooks")
@@ -969,7 +961,7 @@ def hooks_install_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.install(git.repo_root(), hook_names or defaults.HOOKS)
-    click.echo(render_hooks.hooks_text(states), nl=False)
+    _echo(render_hooks.hooks_text(states), nl=False)
 
 
 @hooks_group.command("uninstall")
@@ -979,7 +971,7 @@ def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.uninstall(git.repo_root(), hook_names or defaults.HOOKS)
-    click.echo(render_hooks.hooks_text(states), nl=False)
+    _echo(render_hooks.hooks_text(states), nl=False)
 
 
 @hooks_group.command("status")
@@ -987,7 +979,7 @@ def hooks_status_command() -> None:
     """Which hooks are installed, where, and with which Python."""
     from mlgate.hooks import scripts
 
-    click.echo(render_hooks.hooks_text(scripts.status(git.repo_root())), nl=False)
+    _echo(render_hooks.hooks_text(scripts.status(git.repo_root())), nl=False)
 
 
 @hooks_group.command("run", context_settings={"ignore_unknown_options": True})
@@ -1001,7 +993,7 @@ def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> N
     stdin = sys.stdin.read() if hook in scripts.READS_STDIN and not sys.stdin.isatty() else ""
     result = runner.run(hook, args, stdin, os.environ)
     for line in result.lines:
-        click.echo(line, err=True)
+        _echo(escape.one_line(line), err=True)
     ctx.exit(result.exit_code)
 
 
@@ -1036,12 +1028,12 @@ def _say_canary_replaced(before: Any) -> None:
     side = before.canary if before is not None else None
     if side is not None:
         role = "shadow" if side.shadow else "canary"
-        click.echo(f"The {role} {side.version} is no longer served (logged as remove-canary).")
+        _echo(f"The {role} {side.version} is no longer served (logged as remove-canary).")
 
 
 def _say_taken(taken: Sequence[str]) -> None:
     for tag in taken:
-        click.echo(f"mlgate: {tag} was pushed by someone else first; planned again")
+        _echo(f"mlgate: {tag} was pushed by someone else first; planned again")
 
 
 def _pushed(push: bool, remote: str) -> str:
@@ -1049,12 +1041,12 @@ def _pushed(push: bool, remote: str) -> str:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"mlgate: warning: {escape.one_line(message)}", err=True)
+    _echo(f"mlgate: warning: {escape.one_line(message)}", err=True)
 
 
 def _warn_ignored(reg: registry.Registry) -> None:
     for tag in reg.ignored:
-        click.echo(
+        _echo(
             f"mlgate: warning: ignoring lightweight tag {tag} (registry tags are annotated)",
             err=True,
         )
@@ -1064,11 +1056,11 @@ def _print_report(
     fmt: str, as_json: Callable[[], str], markdown: str, as_text: Callable[[bool], str]
 ) -> None:
     if fmt == "json":
-        click.echo(as_json(), nl=False)
+        _echo(as_json(), nl=False)
     elif fmt == "md":
-        click.echo(markdown, nl=False)
+        _echo(markdown, nl=False)
     else:
-        click.echo(as_text(sys.stdout.isatty()), nl=False)
+        _echo(as_text(sys.stdout.isatty()), nl=False)
 
 
 def _write_report(path: Path, markdown: str) -> None:
@@ -1102,13 +1094,11 @@ def _publish_to_actions(result: compare.Check, markdown: str, report_path: Path 
         name = outcome.metric or outcome.rule.key
         # On stderr (the runner reads workflow commands on both): stdout stays the report,
         # so `--format json > report.json` holds JSON only.
-        click.echo(
-            github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"), err=True
-        )
+        _echo(github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"))
     if result.gate.unpushed:
         paths = ", ".join(result.gate.unpushed)
         message = f"not in the DVC remote {result.gate.remote} (run `dvc push`): {paths}"
-        click.echo(github.error_annotation(message, "mlgate: data not pushed"), err=True)
+        _echo(github.error_annotation(message, "mlgate: data not pushed"))
 
 
 def _publish_drift_to_actions(
@@ -1124,13 +1114,9 @@ def _publish_drift_to_actions(
                 f"{column.name}: {column.test} {column.score:.4g} (threshold {column.threshold:g})"
             )
             if result.verdict == monitor.DRIFT:
-                click.echo(
-                    github.error_annotation(message, f"mlgate: drift in {column.name}"), err=True
-                )
+                _echo(github.error_annotation(message, f"mlgate: drift in {column.name}"))
             else:
-                click.echo(
-                    github.warning_annotation(message, f"mlgate: drift in {column.name}"), err=True
-                )
+                _echo(github.warning_annotation(message, f"mlgate: drift in {column.name}"))
 
 
 @contextlib.contextmanager
@@ -1170,13 +1156,23 @@ def _post_comment(markdown: str, report_path: Path | None) -> None:
             "GitHub refused the comment (403): the token is read-only, as for a pull "
             "request from a fork; the report is in the job summary instead"
         )
-        click.echo(
+        _echo(
             github.warning_annotation(warning)
             if github.in_actions()
             else f"mlgate: warning: {warning}"
         )
         return
-    click.echo(f"mlgate: {action} the pull request comment {url}".rstrip(), err=True)
+    _echo(f"mlgate: {action} the pull request comment {url}".rstrip(), err=True)
+
+
+def _echo(text: str | github.WorkflowCommand, *, err: bool = False, nl: bool = True) -> None:
+    """The one way the CLI prints: text made terminal-safe as a whole (escape.terminal_block),
+    so a renderer that forgot to escape a value still cannot start a workflow command or move
+    the cursor; only a github.WorkflowCommand, built with its values escaped, goes out as is."""
+    if isinstance(text, github.WorkflowCommand):
+        click.echo(text.line, err=True, nl=nl)
+    else:
+        click.echo(escape.terminal_block(text), err=err, nl=nl)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1191,13 +1187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_COULD_NOT_RUN
     except click.exceptions.Abort:
-        click.echo("mlgate: interrupted", err=True)
+        _echo("mlgate: interrupted", err=True)
         return EXIT_INTERRUPTED
     except MlgateError as exc:  # its message may quote a file's text: kept to one line
-        click.echo(f"mlgate: error: {escape.one_line(str(exc))}", err=True)
+        _echo(f"mlgate: error: {escape.one_line(str(exc))}", err=True)
         return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
-        click.echo("mlgate: interrupted", err=True)
+        _echo("mlgate: interrupted", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
         # An unexpected error escapes Click before any option is acted on: --traceback is read
@@ -1206,7 +1202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(
+        _echo(
             f"mlgate: an unexpected error has occurred: {type(exc).__name__}: "
             f"{escape.one_line(str(exc))} "
             "(run again with --traceback for details, and please report it)",

@@ -140,22 +140,31 @@ def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = No
     _append(path, "".join(blocks), "GITHUB_OUTPUT")
 
 
-def error_annotation(message: str, title: str = "mlgate") -> str:
+@dataclass(frozen=True)
+class WorkflowCommand:
+    """A line the Actions runner acts on, built only here with its values escaped: the one kind
+    of output the CLI prints without making it terminal-safe (a ``str`` never passes as one)."""
+
+    line: str
+
+
+def error_annotation(message: str, title: str = "mlgate") -> WorkflowCommand:
     """A workflow command that shows ``message`` as an error on the run's page."""
     return _annotation("error", message, title)
 
 
-def warning_annotation(message: str, title: str = "mlgate") -> str:
+def warning_annotation(message: str, title: str = "mlgate") -> WorkflowCommand:
     """A workflow command that shows ``message`` as a warning on the run's page."""
     return _annotation("warning", message, title)
 
 
-def _annotation(level: str, message: str, title: str) -> str:
+def _annotation(level: str, message: str, title: str) -> WorkflowCommand:
     def escape(text: str) -> str:
         lines = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return one_line(lines)  # the other control characters, shown as escapes
 
-    return f"::{level} title={escape(title).replace(',', '%2C').replace(':', '%3A')}::{escape(message)}"
+    shown_title = escape(title).replace(",", "%2C").replace(":", "%3A")
+    return WorkflowCommand(f"::{level} title={shown_title}::{escape(message)}")
 
 
 def pull_request_number(env: Mapping[str, str] | None = None) -> int:

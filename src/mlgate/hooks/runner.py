@@ -24,7 +24,7 @@ from mlgate.errors import (
     GitError,
     MlgateError,
 )
-from mlgate.escape import one_line
+from mlgate.escape import one_line, terminal
 from mlgate.hooks.scripts import HOOKS, READS_STDIN, SKIP_VARIABLE
 
 
@@ -274,5 +274,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_BUG
     for line in result.lines:
-        print(one_line(line), file=sys.stderr)
+        print(terminal(line), file=sys.stderr)
     return result.exit_code

@@ -43,13 +43,17 @@ def monitor_verdict(result: MonitorReport) -> str:
 def monitor_text(result: MonitorReport, *, colour: bool = False) -> str:
     paint = painter(colour=colour)
     lines = [
-        paint(f"mlgate monitor: {monitor_verdict(result)}", _VERDICTS[result.verdict], bold=True),
-        *_monitor_sources(result),
+        paint(
+            f"mlgate monitor: {escape.terminal(monitor_verdict(result))}",
+            _VERDICTS[result.verdict],
+            bold=True,
+        ),
+        *(escape.terminal(line) for line in _monitor_sources(result)),
     ]
     if result.columns:
         lines += ["", *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns])]
         if result.prediction is not None:
-            lines += ["", _prediction_line(result.prediction)]
+            lines += ["", escape.terminal(_prediction_line(result.prediction))]
         lines += ["", "Histograms (reference above current, each bar a bin's share of rows):"]
         for column in (*result.columns, *_predicted(result)):
             lines += _text_histogram(column)
@@ -74,9 +78,9 @@ def _prediction_line(prediction: DriftColumn) -> str:
 def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None) -> str:
     icon = {"drift": "❌", "no drift": "✅", "not enough data": "⚪"}[result.verdict]
     lines = [
-        f"### {icon} mlgate monitor: {monitor_verdict(result)}",
+        f"### {icon} mlgate monitor: {escape.markdown(monitor_verdict(result))}",
         "",
-        *(f"- {line.strip()}" for line in _monitor_sources(result)),
+        *(f"- {escape.markdown(line.strip())}" for line in _monitor_sources(result)),
     ]
     if result.columns:
         lines += [
@@ -84,9 +88,10 @@ def monitor_markdown(result: MonitorReport, images: dict[str, str] | None = None
             *table(_MONITOR_HEADER, [_drift_row(c) for c in result.columns], markdown=True),
         ]
         if result.prediction is not None:
-            lines += ["", escape.markdown(_prediction_line(result.prediction))]
+            lines += ["", escape.markdown_line(_prediction_line(result.prediction))]
     for column in result.columns if images else ():
-        lines += ["", f"![{column.name}: reference and current]({images[column.name]})"]  # type: ignore[index]
+        alt = escape.markdown(f"{column.name}: reference and current")
+        lines += ["", f"![{alt}]({images[column.name]})"]  # type: ignore[index]
     return "\n".join(lines) + "\n"
 
 
@@ -191,10 +196,10 @@ def _text_histogram(column: DriftColumn) -> list[str]:
         else ", ".join(bins)
     )
     return [
-        f"  {column.name}",
+        f"  {escape.terminal(column.name)}",
         f"    reference |{bars(ref)}|",
         f"    current   |{bars(cur)}|",
-        f"    bins: {span}",
+        f"    bins: {escape.terminal(span)}",
     ]
 
 
@@ -209,8 +214,14 @@ def _displayed_bins(column: DriftColumn) -> tuple[list[str], list[float], list[f
 
 
 def _xml(text: str) -> str:
+    """Text for an SVG element: XML's five characters as entities, and no control character
+    (which XML 1.0 does not allow) nor invisible one, shown as escapes instead."""
     return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        escape.one_line(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
     )
 
 

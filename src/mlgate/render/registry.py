@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlgate.escape import terminal
 from mlgate.render.table import fmt, table
 
 
@@ -86,10 +87,16 @@ def deployments_text(rows: Sequence[Any]) -> str:
         "monitoring",
         "by",
     ]
-    lines = table(header, cells)
-    lines += [f"  {d.time} {d.environment} {d.action} failed: {d.error}" for d in rows if d.error]
+    lines = table(header, cells)  # each cell escaped by table()
     lines += [
-        f"  {d.time} {d.environment} {d.action} {d.version}: {d.note}" for d in rows if d.note
+        "  " + terminal(f"{d.time} {d.environment} {d.action} failed: {d.error}")
+        for d in rows
+        if d.error
+    ]
+    lines += [
+        "  " + terminal(f"{d.time} {d.environment} {d.action} {d.version}: {d.note}")
+        for d in rows
+        if d.note
     ]
     return "\n".join(lines) + "\n"
 

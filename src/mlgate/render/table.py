@@ -81,7 +81,10 @@ def painter(*, colour: bool) -> Any:
 
 
 def to_json(document: Any) -> str:
-    return json.dumps(_json_safe(document), indent=2, allow_nan=False, default=str) + "\n"
+    """JSON as mlgate prints and writes it: full precision, ASCII only, and no text a CI log
+    would read as a workflow command (escape.json_text)."""
+    text = json.dumps(_json_safe(document), indent=2, allow_nan=False, default=str)
+    return escape.json_text(text) + "\n"
 
 
 def _json_safe(value: Any) -> Any:

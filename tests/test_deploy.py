@@ -169,6 +169,43 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
 
 
 @pytest.mark.faults
+@pytest.mark.parametrize("forged_md5", ["evil", "the workspace's"])
+def test_a_forged_release_tag_whose_md5_is_not_dvc_locks_loads_nothing(
+    project: Path, monkeypatch, capsys, tmp_path: Path, forged_md5: str
+) -> None:
+    """Issue 31: an annotated tag pushed by anyone, whose record names the md5 of a pickle the
+    attacker placed in DVC's cache (or the workspace's changed model), at a commit whose
+    dvc.lock records another md5: nothing is read from the cache, nothing unpickled."""
+    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
+
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(_Mark(str(marker)))
+    evil = project / "evil.pkl"
+    evil.write_bytes(payload)
+    md5 = file_md5(evil)
+    cached = project / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(payload)
+    if forged_md5 != "evil":  # the model in the workspace swapped, and its md5 recorded
+        (project / "models/model.pkl").chmod(0o644)
+        (project / "models/model.pkl").write_bytes(payload)
+    record = {
+        "artifact": "scorer",
+        "version": "v0.2.0",
+        "model": {"path": "models/model.pkl", "md5": md5},
+    }
+    message = f"Release scorer v0.2.0\n\n{RECORD_BEGIN}\n{json.dumps(record)}\n{RECORD_END}\n"
+    git(project, "tag", "-a", "scorer@v0.2.0", "-m", message)
+    capsys.readouterr()
+    code = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.2.0", "--env", "staging")
+    err = capsys.readouterr().err
+    assert code == 2 and "dvc.lock at" in err and "nothing was read" in err, err
+    assert not marker.exists()
+    assert current(project, "staging") is None
+
+
+@pytest.mark.faults
 def test_a_tampered_model_is_refused_before_it_is_unpickled(
     project: Path, monkeypatch, capsys, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate import valid
 from mlgate.errors import DataError, first_line
 from mlgate.git import Revision
 
@@ -478,10 +479,13 @@ def _covering(path: str) -> list[str]:
     return ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
-def cached_object(root: Path, md5: str) -> Path | None:
-    """The file DVC's local cache keeps for ``md5`` (3.x layout, then 2.x), if it is there."""
+def cached_object(root: Path, md5: str, *, what: str = "DVC's record") -> Path | None:
+    """The file DVC's local cache keeps for ``md5`` (3.x layout, then 2.x), if it is there.
+    ``md5`` comes from a file a pull request (or a bucket) wrote: it is checked to be an md5
+    before it becomes a path (valid.md5), a DataError naming ``what`` recorded it otherwise."""
+    head, tail = valid.object_parts(valid.md5(md5, what=what))
     cache = root / ".dvc" / "cache"
-    for candidate in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+    for candidate in (cache / "files" / "md5" / head / tail, cache / head / tail):
         if candidate.is_file():
             return candidate
     return None
@@ -501,10 +505,12 @@ def read_cached(root: Path, record: DvcRecord, path: str) -> bytes | None:
     or a directory's ``.dir`` manifest and then the file's object), without importing DVC;
     None when the cache does not hold them."""
     md5 = record.md5
+    what = f"{record.record} (for {record.output})"
     if md5 is not None and record.output != path:
         entries = _manifest(root, record)
         md5 = None if entries is None else _entry_md5(entries, record, path)
-    found = None if md5 is None or md5.endswith(".dir") else cached_object(root, md5)
+        what = f"the cached manifest of {record.output} (for {path})"
+    found = None if md5 is None or md5.endswith(".dir") else cached_object(root, md5, what=what)
     try:
         return None if found is None else found.read_bytes()
     except OSError:
@@ -512,9 +518,12 @@ def read_cached(root: Path, record: DvcRecord, path: str) -> bytes | None:
 
 
 def _manifest(root: Path, record: DvcRecord) -> list[Any] | None:
-    if record.md5 is None or not record.md5.endswith(".dir"):
+    if record.md5 is None:
         return None
-    manifest = cached_object(root, record.md5)
+    what = f"{record.record} (for {record.output})"
+    if not valid.md5(record.md5, what=what).endswith(".dir"):
+        return None
+    manifest = cached_object(root, record.md5, what=what)
     if manifest is None:
         return None
     try:

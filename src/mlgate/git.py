@@ -12,6 +12,7 @@ import functools
 import os
 import posixpath
 import re
+import stat
 import subprocess
 import threading
 from collections.abc import Iterable, Mapping
@@ -259,7 +260,7 @@ class Revision:
         if self.commit is not None:
             found = read_blobs(self.commit, inside, self.root)
         else:
-            found = {p: _read_file(self.root / p) for p in inside}
+            found = {p: _read_file(self.root, p) for p in inside}
         return {p: found.get(p) for p in wanted}
 
     def read_one(self, path: str) -> bytes | None:
@@ -374,8 +375,29 @@ def _inside(path: str) -> bool:
     return not (posixpath.isabs(normal) or normal == ".." or normal.startswith("../"))
 
 
-def _read_file(path: Path) -> bytes | None:
+# A DVC cache object (3.x, then 2.x layout): where DVC's symlink and hardlink cache types point
+# a workspace output, in a cache that may be shared outside the repository (`dvc cache dir`).
+_CACHE_OBJECT = re.compile(r"/(files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?$")
+
+
+def _read_file(root: Path, relative: str) -> bytes | None:
+    """A workspace file's bytes; None where there is none. A symlink is followed only to a
+    file inside the repository (or a DVC cache object), and only a regular file is read: a
+    pull request can commit a link to any file of the machine, or to /dev/zero."""
+    path = root / relative
     try:
-        return path.read_bytes()
+        real = path.resolve(strict=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (RuntimeError, OSError) as exc:  # a symlink loop
+        raise GitError(f"cannot read {relative}: {type(exc).__name__}: {exc}") from None
+    if not real.is_relative_to(root.resolve()) and not _CACHE_OBJECT.search(real.as_posix()):
+        raise GitError(f"{relative} is a symlink to {real}, outside the repository: not read")
+    if real.is_dir():
+        return None
+    if not stat.S_ISREG(real.stat().st_mode):
+        raise GitError(f"{relative} is not a regular file (a device, socket or FIFO): not read")
+    try:
+        return real.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None

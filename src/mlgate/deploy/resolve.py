@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate import dvcfiles, escape, git
+from mlgate import dvcfiles, escape, git, valid
 from mlgate.deploy.modelfile import check_model_file
 from mlgate.errors import ConfigError, MlgateError, Refused
 from mlgate.registry import tags as registry
@@ -79,13 +79,22 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
             "gives the model file's md5, so it cannot be verified"
         )
     # Anyone who can push a tag writes its record: the path must be an output dvc.lock records
-    # at the release's commit (so inside the repository) before anything is copied from it.
-    if str(path) not in dvcfiles.lock_outputs(dvcfiles.read_lock(released)):
+    # at the release's commit (so inside the repository), and the md5 the one dvc.lock records
+    # for it there, before anything is read from the cache, let alone loaded.
+    recorded = dvcfiles.lock_outputs(dvcfiles.read_lock(released)).get(str(path))
+    if recorded is None:
         raise Refused(
             f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
             f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied"
         )
-    return Model(ref, artifact, version, event.commit, str(path), str(md5))
+    locked = valid.file_md5(recorded.get("md5"), what=f"dvc.lock at {event.commit[:8]}")
+    if str(md5) != locked:
+        raise Refused(
+            f"{ref}: its release record names md5 {escape.one_line(str(md5))[:40]!r} for "
+            f"{path}, but dvc.lock at {event.commit[:8]} records {locked}: the tag does not "
+            "describe its commit, and nothing was read"
+        )
+    return Model(ref, artifact, version, event.commit, str(path), locked)
 
 
 def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> Model:

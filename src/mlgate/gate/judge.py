@@ -196,6 +196,8 @@ def significance_verdict(rule: Rule, tested: Difference) -> str:
 def _judge_tested(rule: Rule, tested: Difference, allowed: float) -> tuple[str, str]:
     """Fail only on a regression that is both significant and larger than the margin (the
     interval and p-value are in the report's significance table)."""
+    if tested.unjudged is not None:  # fail closed: NaN is neither noise nor a regression
+        return FAIL, f"cannot judge: the {tested.test} of {tested.metric} {tested.unjudged}"
     verdict = significance_verdict(rule, tested)
     worse = -tested.difference if rule.direction == "higher" else tested.difference
     if verdict == REGRESSION and worse > allowed + 1e-12:

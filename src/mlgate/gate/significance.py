@@ -87,6 +87,13 @@ def measure(
     differences = stats.compare(
         levels, base_data, head_data, paired=paired, resamples=resamples, seed=seed
     )
+    for tested in differences.values():
+        if tested.unjudged is not None:
+            raise DataError(
+                f"{path} at {base.label} and {head.label}: cannot judge {tested.metric}: the "
+                f"{tested.test} {tested.unjudged} ({_classes_seen(base_predictions)} at base, "
+                f"{_classes_seen(head_predictions)} at head); a verdict needs finite numbers"
+            )
     rows = (len(base_predictions), len(head_predictions))
     drawn = None
     if draw and isinstance(base_data, stats.Valued) and isinstance(head_data, stats.Valued):
@@ -95,6 +102,14 @@ def measure(
         names = _class_names(base_predictions, head_predictions)
         drawn = curves.charts(names, base_data, head_data)
     return Significance(differences, paired, notes, rows, drawn)
+
+
+def _classes_seen(predictions: Predictions) -> str:
+    """ "labels of 2 classes", for a message on a test that could not be scored."""
+    if predictions.values is not None:
+        return f"{len(predictions)} rows"
+    count = len(set(predictions.labels))
+    return f"labels of {count} class{'es' if count != 1 else ''}"
 
 
 def _values_of(predictions: Predictions) -> stats.Valued:

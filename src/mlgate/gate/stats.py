@@ -131,6 +131,18 @@ class Difference:
     def difference(self) -> float:
         return self.head - self.base
 
+    @property
+    def unjudged(self) -> str | None:
+        """Why this difference cannot judge anything, or None: a point estimate, interval end
+        or p-value that is not a finite number (one class only, a constant score, no resample
+        that could be scored). Such a test says neither "noise" nor "regression"."""
+        for name in ("base", "head", "low", "high", "p_value"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                shown = {"p_value": "p-value", "low": "interval", "high": "interval"}
+                return f"its {shown.get(name, name + ' value')} is {value}"
+        return None
+
 
 # --- metrics of a confusion matrix: counts has shape (resamples, classes, classes) ----------
 

@@ -80,34 +80,32 @@ class ColumnProfile:
 
     @classmethod
     def from_json(cls, name: str, document: Any) -> ColumnProfile:
+        """A column of a profile file, every number checked: counts are whole and not
+        negative, quantiles finite and in order, the std finite and not negative. A profile is
+        a file anyone with the bucket or the repository can write; a NaN in it would make every
+        test say "no drift"."""
         try:
             kind = document["kind"]
+            rows, missing = _count(document["rows"]), _count(document["missing"])
             if kind == NUMERIC:
-                quantiles = tuple(float(q) for q in document["quantiles"])
-                if len(quantiles) != LEVELS:
-                    raise ValueError("quantiles")
-                return cls(
-                    name,
-                    kind,
-                    int(document["rows"]),
-                    int(document["missing"]),
-                    quantiles,
-                    tuple(float(v) for v in document.get("values", ())),
-                    float(document["std"]),
-                )
+                quantiles = tuple(_finite(q) for q in document["quantiles"])
+                values = tuple(_finite(v) for v in document.get("values", ()))
+                std = _finite(document["std"])
+                if len(quantiles) != LEVELS or list(quantiles) != sorted(quantiles) or std < 0:
+                    raise ValueError("quantiles or std")
+                return cls(name, kind, rows, missing, quantiles, values, std)
             if kind == CATEGORICAL:
-                counts = tuple((str(k), int(v)) for k, v in document["counts"].items())
-                return cls(
-                    name,
-                    kind,
-                    int(document["rows"]),
-                    int(document["missing"]),
-                    counts=counts,
-                    text=bool(document["text"]),
-                )
-        except (KeyError, TypeError, ValueError, AttributeError):
+                counts = tuple((str(k), _count(v)) for k, v in document["counts"].items())
+                if not isinstance(document["text"], bool):
+                    raise ValueError("text")
+                return cls(name, kind, rows, missing, counts=counts, text=document["text"])
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             pass
-        raise MlgateError(f"the reference profile's column '{name}' is malformed")
+        shown = escape_name(name)
+        raise MlgateError(
+            f"the reference profile's column {shown} is malformed (a count that is not a whole "
+            "number, or a quantile or std that is not a finite number): cannot judge drift"
+        )
 
 
 @dataclass(frozen=True)
@@ -139,6 +137,26 @@ class Profile:
 
     rows: int
     columns: dict[str, ColumnProfile]
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("count")
+    return value
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("number")
+    return number
+
+
+def escape_name(name: str) -> str:
+    """A column's name quoted for a message (escaped where it is printed)."""
+    return repr(name)[:80]
 
 
 def profile_frame(frame: pd.DataFrame, features: Sequence[str]) -> dict[str, Any]:
@@ -330,6 +348,11 @@ def compare(
         sample = Sample(profile, current=numbers)
     test = choose(sample)
     score = float(test.score(sample))
+    if not math.isfinite(score):  # fail closed: NaN is neither drift nor no drift
+        raise MlgateError(
+            f"cannot judge drift in column {escape_name(profile.name)}: its {test.name} is "
+            f"{score} (current values that are not finite numbers?)"
+        )
     threshold = p_value if test.gives == P_VALUE_TEST else distance
     drifted = score < threshold if test.gives == P_VALUE_TEST else score >= threshold
     if profile.kind == CATEGORICAL:

@@ -1,0 +1,278 @@
+"""Issue 31: the third hostile probe's breaks, each as a class closed at the boundary.
+
+Real git repositories and DVC projects in temporary directories; every test here failed before
+its fix. Variants of each attack sit beside the example the probe found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import commit_all, git, make_live_project, mlgate_in
+
+pytestmark = pytest.mark.faults
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *expected: str) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("mlgate: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+# --- paths and hashes from a pull request never reach the file system unchecked -----------
+
+
+def forge_lock(repo: Path, md5: str) -> None:
+    """A change whose dvc.lock records ``md5`` for the cached eval/ directory."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    [out] = [o for o in lock["stages"]["train"]["outs"] if o["path"] == "eval"]
+    out["md5"] = md5
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "ab{outside}",  # md5[2:] is absolute: pathlib drops the cache folder
+        "ab/../../../..{outside}",
+        "{outside}",
+        "ABCDEF0123456789ABCDEF0123456789.dir",  # not DVC's lower-case hex
+        "0123456789abcdef0123456789abcdef0.dir",  # 33 digits
+    ],
+)
+def test_an_md5_that_is_not_32_hex_digits_is_never_a_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    forged: str,
+) -> None:
+    repo = make_live_project(tmp_path / "p", quality=0.9)
+    # what the attacker wants read: a manifest listing metrics.json, and its "metrics"
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"accuracy": 0.97}')
+    manifest = tmp_path / "outside.dir"
+    manifest.write_text(json.dumps([{"md5": f"ab{secret}", "relpath": "metrics.json"}]))
+    git(repo, "checkout", "-q", "-b", "change")
+    forge_lock(repo, forged.format(outside=manifest))
+    commit_all(repo, "forged lock")
+    git(repo, "checkout", "-q", "main")
+    code = mlgate_in(repo, monkeypatch, "diff", "main", "change", "--format", "json")
+    assert code == 2
+    one_line_error(capsys, "md5", "32 hexadecimal digits")
+
+
+def test_a_metrics_file_that_is_a_symlink_out_of_the_repository_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import make_score_project
+
+    repo = make_score_project(tmp_path / "p")
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"accuracy": 0.99, "rows": 2}')
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "metrics.json").unlink()
+    os.symlink(outside, repo / "metrics.json")
+    assert mlgate_in(repo, monkeypatch, "check", "--format", "json") == 2
+    one_line_error(capsys, "metrics.json", "outside the repository")
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/null", "fifo"])
+def test_a_metrics_file_that_is_not_a_regular_file_is_not_read(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+) -> None:
+    from helpers import make_score_project
+
+    repo = make_score_project(tmp_path / "p")
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "metrics.json").unlink()
+    if target == "fifo":
+        os.mkfifo(repo / "metrics.json")  # inside the repository, and would block a reader
+    else:
+        os.symlink(target, repo / "metrics.json")
+    assert mlgate_in(repo, monkeypatch, "check", "--format", "json") == 2
+    one_line_error(capsys, "metrics.json")
+
+
+def test_a_symlink_inside_the_repository_is_read_as_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import make_score_project
+
+    repo = make_score_project(tmp_path / "p")
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "kept.json").write_text((repo / "metrics.json").read_text())
+    (repo / "metrics.json").unlink()
+    os.symlink("kept.json", repo / "metrics.json")
+    assert mlgate_in(repo, monkeypatch, "check", "--format", "json") == 0
+    capsys.readouterr()
+
+
+# --- fail closed: a verdict passes only on finite numbers from finite tests -----------------
+
+ROC_POLICY = """\
+[tool.mlgate]
+base = "main"
+predictions = "eval/predictions.csv"
+
+[tool.mlgate.rules]
+roc_auc = { direction = "higher", significance = 0.05, min_effect = 0.01 }
+"""
+
+
+@pytest.mark.parametrize("only", ["1", "0"])
+def test_a_head_whose_predictions_have_one_class_cannot_be_judged(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    only: str,
+) -> None:
+    """The probe's break: one class at head gives the bootstrap NaN, which read as "within
+    noise" and passed a real regression (roc_auc 0.907 -> 0.86)."""
+    from helpers import make_predict_project
+
+    repo = make_predict_project(tmp_path / "p", rows=400, policy=ROC_POLICY)
+    (repo / "metrics.json").write_text('{"roc_auc": 0.907}')
+    commit_all(repo, "roc_auc on main")
+    git(repo, "checkout", "-q", "-b", "change")
+    rows = (repo / "eval" / "predictions.csv").read_text().splitlines()
+    one_class = [rows[0], *(",".join([r.split(",")[0], only, *r.split(",")[2:]]) for r in rows[1:])]
+    (repo / "eval" / "predictions.csv").write_text("\n".join(one_class) + "\n")
+    (repo / "metrics.json").write_text('{"roc_auc": 0.86}')
+    code = mlgate_in(repo, monkeypatch, "check")
+    assert code == 2
+    one_line_error(capsys, "roc_auc", "cannot judge")
+
+
+def test_a_difference_that_is_not_finite_never_passes_the_pure_judge() -> None:
+    import math
+
+    from mlgate.gate import judge, stats
+    from mlgate.policy import parse_policy
+
+    rules = {
+        "predictions": "eval/predictions.csv",
+        "rules": {"roc_auc": {"direction": "higher", "significance": 0.05}},
+    }
+    policy = parse_policy(rules, "pyproject.toml", "test")
+    [rule] = policy.rules
+    for field in ("head", "low", "p_value"):
+        values = {"base": 0.9, "head": 0.86, "low": -0.1, "high": 0.0, "p_value": 0.5}
+        values[field] = math.nan
+        tested = stats.Difference(
+            "roc_auc",
+            confidence=0.95,
+            method="paired",
+            test="bootstrap",
+            rows=400,
+            resamples=1000,
+            seed=7,
+            **values,
+        )
+        outcome = judge.judge(rule, "metrics.json", "roc_auc", 0.9, 0.86, tested)
+        assert outcome.status == judge.FAIL and "cannot judge" in outcome.reason, field
+
+
+def numeric_profile_document() -> dict:
+    from mlgate.monitor import drift
+
+    return {"kind": drift.NUMERIC, "rows": 100, "missing": 0, "std": 1.0,
+            "quantiles": [i / drift.LEVELS for i in range(drift.LEVELS)]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("std", float("nan")),
+        ("std", float("inf")),
+        ("std", -1.0),
+        ("std", "1.0"),
+        ("rows", -5),
+        ("rows", True),
+        ("rows", 2.5),
+        ("missing", None),
+        ("quantiles", "reversed"),
+        ("quantiles", "nan"),
+    ],
+)
+def test_a_reference_profile_with_a_number_that_is_not_one_cannot_judge(
+    field: str, value: object
+) -> None:
+    """The probe's break: ``std: NaN`` in a profile made every test say "no drift"."""
+    from mlgate.errors import MlgateError
+    from mlgate.monitor import drift
+
+    document = numeric_profile_document()
+    if value == "reversed":
+        document["quantiles"] = document["quantiles"][::-1]
+    elif value == "nan":
+        document["quantiles"][3] = float("nan")
+    else:
+        document[field] = value
+    with pytest.raises(MlgateError, match="malformed"):
+        drift.parse_profile({"columns": {"amount": document}}, "profile.json")
+
+
+def test_current_values_that_give_a_nan_score_cannot_judge() -> None:
+    from mlgate.errors import MlgateError
+    from mlgate.monitor import drift
+
+    [profile] = drift.parse_profile(
+        {"columns": {"amount": numeric_profile_document()}}, "p"
+    ).columns.values()
+    with pytest.raises(MlgateError, match="cannot judge drift in column 'amount'"):
+        drift.compare(profile, [float("inf"), 1.0, float("-inf")] * 40)
+
+
+def test_any_profile_document_parses_or_is_one_error() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mlgate.errors import MlgateError
+    from mlgate.monitor import drift
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))
+    json_values = st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=12), st.dictionaries(st.text(max_size=8), inner, max_size=6)
+        ),
+        max_leaves=8,
+    )
+    column = st.fixed_dictionaries(
+        {},
+        optional={
+            "kind": st.sampled_from([drift.NUMERIC, drift.CATEGORICAL, "x"]),
+            "rows": json_values,
+            "missing": json_values,
+            "std": json_values,
+            "quantiles": json_values,
+            "counts": json_values,
+            "text": json_values,
+            "values": json_values,
+        },
+    )
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.dictionaries(st.text(max_size=8), column, max_size=2))
+    def parse(columns: dict) -> None:
+        try:
+            profile = drift.parse_profile({"columns": columns}, "profile.json")
+        except MlgateError:
+            return
+        for parsed in profile.columns.values():
+            assert all(map(math.isfinite, (*parsed.quantiles, *parsed.values, parsed.std)))
+
+    import math
+
+    parse()

@@ -169,6 +169,47 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
 
 
 @pytest.mark.faults
+@pytest.mark.parametrize(
+    ("field", "forged"),
+    [
+        ("version", "{victim}"),
+        ("version", "../../../{name}"),
+        ("version", "v1.0.0/../../x"),
+        ("previous", "{victim}"),
+        ("model_file", "../../{name}/model.pkl"),
+        ("md5", "ab/../../x"),
+        ("environment", "staging\n::warning::x"),
+    ],
+)
+def test_a_current_pointer_naming_a_path_is_refused_before_any_file_is_touched(
+    project: Path, monkeypatch, capsys, tmp_path: Path, field: str, forged: str
+) -> None:
+    """Issue 31: anyone with the bucket (or the folder) writes ``current``; a version
+    ``/victim`` had every replica delete that directory and write there."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("mine")
+    assert (
+        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
+        == 0
+    )
+    pointer = project / "deployed/staging/current"
+    record = json.loads(pointer.read_text())
+    record[field] = forged.format(victim=victim, name=victim.name)
+    pointer.write_text(json.dumps(record))
+    capsys.readouterr()
+    for command in (
+        ["deploy", "--model", "models/model.pkl", "--env", "staging"],
+        ["rollback", "--env", "staging"],
+    ):
+        assert mlgate_in(project, monkeypatch, *command) == 2
+        err = capsys.readouterr().err
+        assert "current is unreadable" in err and f"'{field}'" in err, err
+        assert "::warning" not in err.replace(":\\:", "")
+    assert (victim / "keep").read_text() == "mine" and sorted(victim.iterdir()) == [victim / "keep"]
+
+
+@pytest.mark.faults
 @pytest.mark.parametrize("forged_md5", ["evil", "the workspace's"])
 def test_a_forged_release_tag_whose_md5_is_not_dvc_locks_loads_nothing(
     project: Path, monkeypatch, capsys, tmp_path: Path, forged_md5: str

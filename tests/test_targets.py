@@ -33,12 +33,12 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
 def test_current_is_absent_then_replaced_whole_and_its_stamp_changes(target: Target) -> None:
     assert target.read_current() is None and target.current_stamp() is None
     with target.lock(1):
-        target.write_current(b'{"version": "v1"}\n')
+        target.write_current(b'{"version": "v1.0.0"}\n')
     first = target.current_stamp()
-    assert target.read_current() == b'{"version": "v1"}\n' and first is not None
+    assert target.read_current() == b'{"version": "v1.0.0"}\n' and first is not None
     with target.lock(1):
-        target.write_current(b'{"version": "v2", "longer": true}\n')
-    assert target.read_current() == b'{"version": "v2", "longer": true}\n'
+        target.write_current(b'{"version": "v2.0.0", "longer": true}\n')
+    assert target.read_current() == b'{"version": "v2.0.0", "longer": true}\n'
     assert target.current_stamp() not in (None, first)
 
 
@@ -62,8 +62,8 @@ def test_a_version_is_published_whole_or_not_at_all(target: Target) -> None:
         raise OSError(28, "No space left on device")
 
     with target.lock(1), pytest.raises(OSError):
-        target.install_version("v1", half)
-    assert not target.has_version("v1")
+        target.install_version("v1.0.0", half)
+    assert not target.has_version("v1.0.0")
 
     def whole(folder: Path) -> None:
         (folder / "model.pkl").write_bytes(b"model")
@@ -71,19 +71,19 @@ def test_a_version_is_published_whole_or_not_at_all(target: Target) -> None:
 
     with target.lock(1):
         target.recover()
-        target.install_version("v1", whole)
-    assert target.has_version("v1")
-    folder = target.version_folder("v1")
+        target.install_version("v1.0.0", whole)
+    assert target.has_version("v1.0.0")
+    folder = target.version_folder("v1.0.0")
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.pkl"]
     assert (folder / "model.pkl").read_bytes() == b"model"
 
 
 def test_recover_clears_what_a_killed_install_left(tmp_path: Path) -> None:
     target = LocalTarget(tmp_path / "env")
-    leftover = target.path / "versions" / ".tmp-v1-abc"
+    leftover = target.path / "versions" / ".tmp-v1.0.0-abc"
     leftover.mkdir(parents=True)
     (leftover / "model.pkl").write_bytes(b"half")
-    assert not target.has_version("v1")
+    assert not target.has_version("v1.0.0")
     target.recover()
     assert not leftover.exists()
 
@@ -135,23 +135,23 @@ def test_an_s3_upload_cut_short_is_no_version_and_recover_removes_its_files(
     def some(folder: Path) -> None:
         (folder / "model.pkl").write_bytes(b"model")
 
-    target.install_version("v1", some)
+    target.install_version("v1.0.0", some)
     # as a deploy killed between its uploads and its manifest leaves them
     target._call(
-        "put_object", Bucket=target.bucket, Key=target._key("versions", "v2", "a"), Body=b"x"
+        "put_object", Bucket=target.bucket, Key=target._key("versions", "v2.0.0", "a"), Body=b"x"
     )
-    assert not target.has_version("v2") and target.has_version("v1")
+    assert not target.has_version("v2.0.0") and target.has_version("v1.0.0")
     with target.lock(1):
         target.recover()
     keys = target._list(target._key("versions") + "/")
     assert sorted(k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1] for k in keys) == [
-        "v1/model.pkl",
-        "versions/v1.json",
+        "v1.0.0/model.pkl",
+        "versions/v1.0.0.json",
     ]
     # a local copy that no longer matches the manifest is fetched again
-    folder = target.version_folder("v1")
+    folder = target.version_folder("v1.0.0")
     (folder / "model.pkl").write_bytes(b"tampered")
-    assert (target.version_folder("v1") / "model.pkl").read_bytes() == b"model"
+    assert (target.version_folder("v1.0.0") / "model.pkl").read_bytes() == b"model"
 
 
 def test_targets_open_by_scheme_and_an_unknown_scheme_is_a_config_error(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import re
 from typing import NewType
 
 from mlgate.errors import DataError
+from mlgate.names import DEPLOYED_VERSION_RE, NAME_RE
 
 Md5 = NewType("Md5", str)
 """An md5 as DVC records it: 32 lower-case hex digits, ``.dir`` after a directory's."""
@@ -59,3 +60,31 @@ def relative_path(value: object, *, what: str) -> str:
     if posixpath.isabs(normal) or normal == ".." or normal.startswith("../"):
         raise DataError(f"{what} names {value[:80]!r}, outside the repository: not read")
     return normal
+
+
+def is_deployed_version(value: object) -> bool:
+    """``v1.2.0`` (GTO's grammar) or ``md5-0123456789ab``: a name that is safe as a folder."""
+    return isinstance(value, str) and DEPLOYED_VERSION_RE.match(value) is not None
+
+
+def is_name(value: object) -> bool:
+    """An artifact's or environment's name in GTO's grammar (mlgate.names)."""
+    return isinstance(value, str) and NAME_RE.match(value) is not None
+
+
+def is_file_name(value: object) -> bool:
+    """One file's name: no folder, not "." or "..", no NUL or line break."""
+    return (
+        isinstance(value, str)
+        and value not in ("", ".", "..")
+        and not any(c in value for c in "/\\\0\n\r")
+    )
+
+
+def deployed_version(value: object, *, what: str) -> str:
+    if not is_deployed_version(value):
+        raise DataError(
+            f"{what} names the version {repr(value)[:80]}, which is neither a release's "
+            "(vX.Y.Z) nor md5-<12 hex digits>: nothing was read or written for it"
+        )
+    return str(value)

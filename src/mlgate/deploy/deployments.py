@@ -21,6 +21,7 @@ import dataclasses
 import getpass
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import defaults, git
+from mlgate import defaults, git, valid
 from mlgate.deploy import compiled
 from mlgate.deploy.environments import Environment
 from mlgate.deploy.modelfile import (
@@ -567,8 +568,33 @@ def _deployment(data: Any) -> Deployment:
         canary = _deployment(canary)
         if canary.percent is None:
             raise TypeError("'canary' has no 'percent'")
+    _check_names(data)
     fields = Deployment.__dataclass_fields__
     return Deployment(**{**{k: v for k, v in data.items() if k in fields}, "canary": canary})
+
+
+def _check_names(data: dict[str, Any]) -> None:
+    """The fields that become folder names, keys and what replicas serve, each by its grammar:
+    anyone who can write the bucket writes ``current`` and the log, and a version ``/victim``
+    would have every replica delete and write that directory."""
+    checks = {
+        "version": valid.is_deployed_version,
+        "artifact": valid.is_name,
+        "environment": valid.is_name,
+        "md5": valid.is_md5,
+        "model_file": valid.is_file_name,
+    }
+    optional = {
+        "previous": valid.is_deployed_version,
+        "onnx_md5": valid.is_md5,
+        "commit": lambda c: isinstance(c, str) and re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", c),
+    }
+    for name, check in checks.items():
+        if not check(data.get(name)):
+            raise TypeError(f"'{name}' is {repr(data.get(name))[:60]}, not a {name} mlgate writes")
+    for name, check in optional.items():
+        if data.get(name) is not None and not check(data[name]):
+            raise TypeError(f"'{name}' is {repr(data[name])[:60]}, not a {name} mlgate writes")
 
 
 def _replace(record: Deployment, **changes: Any) -> Deployment:

@@ -21,7 +21,7 @@ from typing import Protocol, TypeVar
 
 from mlgate import git
 from mlgate.errors import ConfigError, GitError, Refused
-from mlgate.names import NAME, NAME_RE
+from mlgate.names import NAME, NAME_RE, SEMVER
 
 REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
     "register",
@@ -32,12 +32,7 @@ REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
 )
 
 _ARTIFACT = rf"(?:[a-zA-Z0-9\-_./]+=)?{NAME}"  # "dir:name" is written "dir=name" in tags
-_NUMBER = r"0|[1-9]\d*"
-_IDENT = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-_SEMVER = (
-    rf"v(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})\.(?P<patch>{_NUMBER})"
-    rf"(?:-(?P<pre>{_IDENT}(?:\.{_IDENT})*))?(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
-)
+_SEMVER = SEMVER
 TAG_RE = re.compile(
     rf"^(?P<artifact>{_ARTIFACT})"
     rf"(?:(?:#(?P<stage>{NAME})|@(?P<version>{_SEMVER}))(?P<cancel>!?)|@(?P<deprecated>deprecated))"

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mlgate import valid
 from mlgate.errors import MlgateError
 
 CURRENT, LOG, LOCK, VERSIONS = "current", "deployments.jsonl", ".lock", "versions"
@@ -127,10 +128,12 @@ class LocalTarget:
         return [(f"{path} line {n}", line) for n, line in enumerate(lines, start=1) if line.strip()]
 
     def has_version(self, version: str) -> bool:
+        valid.deployed_version(version, what=self.location)
         return (self.path / VERSIONS / version).is_dir()
 
     def install_version(self, version: str, fill: Callable[[Path], None]) -> None:
         """``fill`` a staging folder, fsync it, rename it to ``versions/<version>``."""
+        valid.deployed_version(version, what=self.location)
         versions = self.path / VERSIONS
         versions.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{version}-", dir=versions))
@@ -147,6 +150,7 @@ class LocalTarget:
             raise
 
     def version_folder(self, version: str) -> Path:
+        valid.deployed_version(version, what=self.location)
         return self.path / VERSIONS / version
 
     def workdir(self) -> Path:

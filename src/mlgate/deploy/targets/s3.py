@@ -33,6 +33,7 @@ from typing import Any
 
 from mlgate import objectstore
 from mlgate.deploy.targets.local import ignore_in_git
+from mlgate import valid
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
 
@@ -184,11 +185,13 @@ class S3Target:
     # --- versions ---------------------------------------------------------------------------
 
     def has_version(self, version: str) -> bool:
+        valid.deployed_version(version, what=self.location)
         return self._manifest(version) is not None
 
     def install_version(self, version: str, fill: Callable[[Path], None]) -> None:
         """``fill`` a local staging folder; upload each file, checking the md5 the store
         computed; then write the manifest, which makes the version exist."""
+        valid.deployed_version(version, what=self.location)
         staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=self._staging_root()))
         try:
             fill(staging)
@@ -213,6 +216,7 @@ class S3Target:
     def version_folder(self, version: str) -> Path:
         """The version's files on this machine, downloaded once and checked against the
         manifest's md5s (a local copy that no longer matches is downloaded again)."""
+        valid.deployed_version(version, what=self.location)
         manifest = self._manifest(version)
         if manifest is None:
             raise MlgateError(f"{self.url} has no version {version}")

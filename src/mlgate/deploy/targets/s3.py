@@ -31,9 +31,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlgate import objectstore
+from mlgate import objectstore, valid
 from mlgate.deploy.targets.local import ignore_in_git
-from mlgate import valid
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
 

@@ -587,7 +587,9 @@ def _check_names(data: dict[str, Any]) -> None:
     optional = {
         "previous": valid.is_deployed_version,
         "onnx_md5": valid.is_md5,
-        "commit": lambda c: isinstance(c, str) and re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", c),
+        "commit": lambda c: (
+            isinstance(c, str) and bool(re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", c))
+        ),
     }
     for name, check in checks.items():
         if not check(data.get(name)):

@@ -16,6 +16,7 @@ from helpers import REPO_ROOT, git, make_plain_project, mlgate_in
 from mlgate import __version__, scaffold
 from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
+from mlgate.errors import ConfigError
 from mlgate.git import WORKSPACE, revision
 from mlgate.scaffold import PROTECT_HINT
 from mlgate.snapshot import read_policy
@@ -140,7 +141,8 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
         ("rows", "higher", 1),
     ]
     install = f'python -m pip install "mlgate=={__version__}" -e .'  # the project's own package
-    assert f"run: {install}\n" in (plain / ".github/workflows/pr.yml").read_text()
+    pr = yaml.safe_load((plain / ".github/workflows/pr.yml").read_text())
+    assert {"name": "Install", "run": install} in pr["jobs"]["gate"]["steps"]
     assert (
         (plain / "pyproject.toml")
         .read_text()
@@ -184,6 +186,52 @@ def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
     )
     (plain / "pyproject.toml").write_text("[tool.ruff]\n")  # no package: nothing to install
     assert scaffold.install_step(plain).endswith("-r docs/requirements.txt -r requirements.txt")
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "x\n      - name: H\n        run: echo INJECTED #",
+        "x\r\n  injected: true #",
+        'x" && echo INJECTED && "',
+        "${{ github.token }}",
+        "x: {injected: 1}",
+    ],
+)
+def test_a_folder_name_cannot_write_into_the_workflows(plain: Path, folder: str) -> None:
+    """Issue 31: a folder named with a line break and a step, holding requirements.txt, wrote a
+    new step into all four workflows. Whatever the name, every workflow parses to the same
+    steps as without it, and no run line holds the folder's text."""
+    clean = {
+        path: yaml.safe_load(text) for path, text in scaffold.workflows(scaffold.Settings()).items()
+    }
+    (plain / folder).mkdir()
+    (plain / folder / "requirements.txt").write_text("pandas\n")
+    subprocess.run(["git", "add", "--", f"{folder}/requirements.txt"], cwd=plain, check=True)
+    settings = scaffold.Settings(install=scaffold.install_step(plain))
+    for path, text in scaffold.workflows(settings).items():
+        workflow = yaml.safe_load(text)
+        assert workflow.keys() == clean[path].keys()
+        if "jobs" not in workflow:
+            continue
+        for name, job in workflow["jobs"].items():
+            steps = [step.get("name") for step in job["steps"]]
+            assert steps == [step.get("name") for step in clean[path]["jobs"][name]["steps"]]
+            for step in job["steps"]:
+                assert "INJECTED" not in str(step) and "injected" not in str(step)
+                assert "github.token" not in step.get("run", "")
+
+
+def test_a_workflow_value_is_one_quoted_yaml_scalar() -> None:
+    settings = scaffold.Settings(
+        python='3.11"\nx: 1', install="pip install a\n- run: b", main="ma in"
+    )
+    for text in scaffold.workflows(settings).values():
+        document = yaml.safe_load(text)
+        assert "x" not in document
+    with pytest.raises(ConfigError, match="expression"):
+        scaffold.yaml_scalar("${{ github.event.pull_request.title }}")
 
 
 def test_a_starter_rule_for_every_number_and_none_for_counters() -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from mlgate import __version__, defaults, dvc, git
 from mlgate.dvcfiles import parse_data_file
-from mlgate.errors import MlgateError
+from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import write_text
 from mlgate.measures import better
 from mlgate.policy import POLICY_FILES
@@ -64,30 +64,50 @@ class Written:
 
 
 def render(template: str, settings: Settings) -> str:
-    """A template with its placeholders filled. A line ``@@STORAGE_ENV@@`` (in a step's env
-    block) becomes the storage variables at its indentation, ``@@STORAGE_ENV_BLOCK@@`` an
-    ``env:`` block of them; both vanish when the project reaches no object storage."""
+    """A template with its placeholders filled, each value a YAML double-quoted scalar made by
+    YAML's own emitter (never text pasted into YAML: a value with a line break or a quote stays
+    one value). A line ``@@STORAGE_ENV@@`` (in a step's env block) becomes the storage
+    variables at its indentation, ``@@STORAGE_ENV_BLOCK@@`` an ``env:`` block of them; both
+    vanish when the project reaches no object storage."""
     text = (resources.files("mlgate") / "templates" / template).read_text()
+    text = text.replace("@@VERSION@@", __version__)  # in a comment; mlgate's own constant
     for name, value in (
-        ("VERSION", __version__),
         ("PYTHON", settings.python),
         ("INSTALL", settings.install),
         ("MAIN", settings.main),
     ):
-        text = text.replace(f"@@{name}@@", value)
+        text = text.replace(f"@@{name}@@", yaml_scalar(value))
     lines = []
     for line in text.splitlines(keepends=True):
         indent = line[: len(line) - len(line.lstrip())]
         marker = line.strip()
         if marker == "@@STORAGE_ENV@@":
-            lines += [f"{indent}{key}: {value}\n" for key, value in settings.storage_env]
+            lines += [
+                f"{indent}{key}: {yaml_scalar(value)}\n" for key, value in settings.storage_env
+            ]
         elif marker == "@@STORAGE_ENV_BLOCK@@":
             if settings.storage_env:
                 lines.append(f"{indent}env:\n")
-                lines += [f"{indent}  {key}: {value}\n" for key, value in settings.storage_env]
+                lines += [
+                    f"{indent}  {key}: {yaml_scalar(value)}\n"
+                    for key, value in settings.storage_env
+                ]
         else:
             lines.append(line)
     return "".join(lines)
+
+
+def yaml_scalar(value: str) -> str:
+    """``value`` as one YAML double-quoted scalar, by PyYAML's emitter. GitHub evaluates
+    ``${{ }}`` inside any scalar, so a value holding one that is not mlgate's own is refused."""
+    if "${{" in value and not _OWN_EXPRESSION.fullmatch(value):
+        raise ConfigError(
+            f"cannot write {value[:60]!r} into a workflow: it holds a '${{{{' expression"
+        )
+    return yaml.safe_dump(value, default_style='"', width=1 << 30).rstrip("\n")
+
+
+_OWN_EXPRESSION = re.compile(r"\$\{\{ secrets\.[A-Z_]+ \}\}")
 
 
 def workflows(settings: Settings) -> dict[str, str]:
@@ -197,6 +217,7 @@ ENVIRONMENT_LADDER = (
     "production",
 )
 REQUIREMENTS = ("requirements.txt", "*/requirements.txt")  # the project's own, tracked in git
+_PLAIN_PATH = re.compile(r"[\w.+-]+(/[\w.+ -]+)*")  # letters, digits, ._+- and spaces in folders
 # DVC's extras by remote URL scheme: CI needs the plugin to pull (http(s) is built in).
 DVC_REMOTES = {
     "s3": "s3",
@@ -319,7 +340,8 @@ def install_step(root: Path) -> str:
     if plugins:
         parts.append(f'"dvc[{",".join(plugins)}]"')
     for path in git.tracked_files(root, REQUIREMENTS, glob=True):
-        if not path.startswith("."):
+        # a folder's name is a pull request's to choose: only plain paths become arguments
+        if not path.startswith(".") and _PLAIN_PATH.fullmatch(path):
             parts.append(f"-r {shlex.quote(path)}")
     project = _pyproject_project(root)
     if project is not None:

@@ -942,3 +942,40 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
         ("remove-canary", "v0.1.0"),
     ]
     assert last[1].note == "replaced by the deploy of v0.1.0"
+
+
+@pytest.mark.faults
+def test_clients_that_hang_up_mid_body_are_not_counted_against_a_version(project: Path) -> None:
+    """Issue 31: 40 clients that opened a request routed to a 50% canary and hung up before
+    their body arrived were counted as the canary's 500s, and `mlgate canary` rolled a healthy
+    canary back. A client's disconnect is no server error, and no version's request."""
+    env = production(project)
+    deployments.deploy(
+        project, resolve.resolve(project, "scorer@v0.2.0"), env, monitoring=True, canary=50
+    )
+    with serving(env) as address:
+        host, port = address.split(":")
+        for n in range(40):  # bounded: 40 connections, each closed by the client
+            with socket.create_connection((host, int(port)), timeout=10) as client:
+                head = (
+                    f"POST /invocations HTTP/1.1\r\nHost: {address}\r\n"
+                    f"Content-Type: application/json\r\nX-Request-Id: hangup-{n}\r\n"
+                    "Content-Length: 5000\r\n\r\n"
+                )
+                client.sendall(head.encode() + b'{"instances": [')
+        status, _ = score(address, {"instances": ROWS[:1]})
+        assert status == 200
+        deadline = time.monotonic() + 10
+        while True:  # the server sees each hang-up when it next reads; bounded wait
+            text = request(address, "GET", "/metrics")[1]
+            counts = _metric(text, "mlgate_version_requests", "mlgate_version_requests_total")
+            served = _metric(
+                text, "mlgate_requests", "mlgate_requests_total", ("endpoint", "status")
+            )
+            closed = served.get(("/invocations", "499"), 0)
+            if closed >= 40 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert closed == 40, served
+    assert not any(status.startswith("5") for (_, status) in counts), counts
+    assert sum(counts.values()) == 1  # the one real request

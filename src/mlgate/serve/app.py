@@ -50,6 +50,9 @@ DEFAULT_PORT = defaults.SERVE_PORT
 DEFAULT_MAX_BODY_MB = defaults.MAX_BODY_MB
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 5.0  # a failed switch is tried again this often
+# What a request whose client hung up before its body arrived is counted as (nginx's 499): in
+# /invocations' own counter only, never a version's, so a client cannot make a canary look broken.
+CLIENT_CLOSED = 499
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER, VERSION_HEADER = "X-Request-Id", "X-Model-Version"
@@ -205,6 +208,7 @@ def create_app(
     from fastapi import FastAPI, Response
     from fastapi.concurrency import run_in_threadpool
     from starlette.background import BackgroundTask
+    from starlette.requests import ClientDisconnect
 
     holder = ModelHolder(env)
     holder.refresh()
@@ -366,7 +370,11 @@ def create_app(
                     copy = canary
                 else:
                     served = canary
-            body = await _read_body(request, max_body_bytes)
+            try:
+                body = await _read_body(request, max_body_bytes)
+            except ClientDisconnect:  # the client's doing: no version's request, no 5xx
+                served = None
+                return reply(CLIENT_CLOSED, {"error": "the client closed the request"})
             if body is None:
                 return reply(
                     413, {"error": f"the body is over the limit of {max_body_bytes:,} bytes"}

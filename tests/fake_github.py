@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -85,9 +86,11 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 state.check_reads += 1
                 if state.checks_after and state.check_reads > state.checks_after[0]:
                     state.checks = state.checks_after[1]
-                return self._answer(
-                    200, {"total_count": len(state.checks), "check_runs": state.checks}
-                )
+                query = urllib.parse.parse_qs(self.path.partition("?")[2])
+                size = int(query.get("per_page", ["30"])[0])
+                page = int(query.get("page", ["1"])[0])
+                shown = state.checks[(page - 1) * size : page * size]
+                return self._answer(200, {"total_count": len(state.checks), "check_runs": shown})
             if parts[3:4] == ["commits"] and parts[5:6] == ["status"]:
                 return self._answer(200, {"state": "pending", "statuses": [], "total_count": 0})
             if parts == ["user"]:

@@ -253,24 +253,35 @@ def test_graphql_lives_beside_the_rest_api_on_enterprise_servers() -> None:
     assert at("https://x", "https://y/graphql") == "https://y/graphql"
 
 
+def check(name: str = "Gate", app: str = "github-actions", conclusion: str | None = "success"):
+    status = "completed" if conclusion else "queued"
+    return {"name": name, "app": {"slug": app}, "status": status, "conclusion": conclusion}
+
+
 @pytest.mark.parametrize(
     ("checks", "merged", "said"),
     [
-        ([{"name": "gate", "status": "completed", "conclusion": "success"}], True, "merged"),
+        ([check()], True, "merged"),
+        ([check(), check("tests", conclusion="failure")], False, "not merged: tests failed"),
         (
-            [
-                {"name": "gate", "status": "completed", "conclusion": "success"},
-                {"name": "tests", "status": "completed", "conclusion": "failure"},
-            ],
-            False,
-            "not merged: tests failed",
-        ),
-        (
-            [{"name": "tests", "status": "queued", "conclusion": None}],
+            [check("tests", conclusion=None)],
             False,
             "not merged: tests still running after 1 s",
         ),
-        ([], False, "not merged: no check has started on its commit after 1 s"),
+        ([], False, "not merged: the gate's own check (Gate, by github-actions) has not passed"),
+        # issue 31: another app's check named like the gate's never stands for it
+        (
+            [check(app="evil-app"), check("tests")],
+            False,
+            "not merged: the gate's own check (Gate, by github-actions) has not passed",
+        ),
+        # and a failure on the second page of check runs is seen
+        (
+            [check(), *(check(f"c{n}") for n in range(100)), check("late", conclusion="failure")],
+            False,
+            "not merged: late failed",
+        ),
+        ([check(conclusion="failure"), check(app="evil-app")], False, "not merged: Gate failed"),
     ],
 )
 def test_a_merge_waits_for_every_check_to_pass(

@@ -245,11 +245,9 @@ def test_a_passing_proposal_is_auto_merged_and_a_failing_one_never(
 
     # Where the repository does not allow auto-merge: merged through REST once checks pass.
     server.auto_merge_allowed = False
-    server.checks = [{"name": "mlgate gate", "status": "in_progress", "conclusion": None}]
-    server.checks_after = (
-        2,
-        [{"name": "mlgate gate", "status": "completed", "conclusion": "success"}],
-    )
+    gate = {"name": "Gate", "app": {"slug": "github-actions"}}
+    server.checks = [{**gate, "status": "in_progress", "conclusion": None}]
+    server.checks_after = (2, [{**gate, "status": "completed", "conclusion": "success"}])
     git(clone, "checkout", "--", ".")
     upstream.write_text("0.01")
     assert mlgate_in(clone, monkeypatch, "retrain", "--propose", "--merge-wait", "30") == 0

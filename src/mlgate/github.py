@@ -148,6 +148,22 @@ class WorkflowCommand:
     line: str
 
 
+@dataclass(frozen=True)
+class GateCheck:
+    """The gate's own check run on a commit: its name and the GitHub App that ran it."""
+
+    name: str
+    app: str  # the app's slug: "github-actions" for a workflow's job
+
+
+GATE_CHECK = GateCheck("Gate", "github-actions")  # pr.yml's job `gate`, named "Gate"
+
+
+def _app_slug(run: dict[str, Any]) -> str | None:
+    app = run.get("app")
+    return app.get("slug") if isinstance(app, dict) else None
+
+
 def error_annotation(message: str, title: str = "mlgate") -> WorkflowCommand:
     """A workflow command that shows ``message`` as an error on the run's page."""
     return _annotation("error", message, title)
@@ -277,14 +293,17 @@ class GitHubClient:
             return "; ".join(said) or "GitHub answered with errors"
         return None
 
-    def merge_when_green(self, number: int, head_sha: str, wait_seconds: float) -> tuple[bool, str]:
-        """Merge the pull request once every check on ``head_sha`` has passed (at least one
-        must exist: the gate's own job), pinned to that commit; wait at most ``wait_seconds``,
-        looking every tenth of it (20 s at most). (merged, what happened)."""
+    def merge_when_green(
+        self, number: int, head_sha: str, wait_seconds: float, *, gate: GateCheck = GATE_CHECK
+    ) -> tuple[bool, str]:
+        """Merge the pull request once every check on ``head_sha`` has passed, the gate's own
+        among them (``gate``: its check run's name and the app that ran it, so another app's
+        check of that name never stands for it), pinned to that commit; wait at most
+        ``wait_seconds``, looking every tenth of it (20 s at most). (merged, what happened)."""
         poll_seconds = min(20.0, max(0.2, wait_seconds / 10))
         deadline = time.monotonic() + wait_seconds
         while True:
-            waiting, failed = self._checks(head_sha)
+            waiting, failed = self._checks(head_sha, gate)
             if failed:
                 return False, f"not merged: {', '.join(failed)} failed"
             if waiting is None:
@@ -293,31 +312,25 @@ class GitHubClient:
                     f"/repos/{self.repository}/pulls/{number}/merge",
                     {"sha": head_sha, "merge_method": MERGE_METHOD.lower()},
                 )
-                return True, "merged: every check on its commit passed"
+                return True, "merged: every check on its commit passed, the gate's own among them"
             if time.monotonic() >= deadline:
                 return False, f"not merged: {waiting} after {wait_seconds:g} s"
             self.sleep(poll_seconds)
 
-    def _checks(self, sha: str) -> tuple[str | None, list[str]]:
-        """What is still running on the commit (None: nothing, and something has passed), and
-        the names of the checks that failed."""
-        runs = self.request(
-            "GET", f"/repos/{self.repository}/commits/{sha}/check-runs?per_page=100"
-        )
-        status = self.request("GET", f"/repos/{self.repository}/commits/{sha}/status")
-        checks = [
-            (str(r.get("name", "?")), r.get("status"), r.get("conclusion"))
-            for r in (runs.get("check_runs") or [] if isinstance(runs, dict) else [])
-            if isinstance(r, dict)
-        ]
+    def _checks(self, sha: str, gate: GateCheck) -> tuple[str | None, list[str]]:
+        """What is still running on the commit or has not run (None: nothing, and the gate's
+        own check passed), and the names of the checks that failed. Every page is read."""
+        base = f"/repos/{self.repository}/commits/{sha}"
+        runs = self._every_page(f"{base}/check-runs", "check_runs")
+        statuses = self._every_page(f"{base}/status", "statuses")
+        checks = [(str(r.get("name", "?")), r.get("status"), r.get("conclusion")) for r in runs]
         checks += [
             (
                 str(s.get("context", "?")),
                 "completed" if s.get("state") != "pending" else "queued",
                 s.get("state"),
             )
-            for s in (status.get("statuses") or [] if isinstance(status, dict) else [])
-            if isinstance(s, dict)
+            for s in statuses
         ]
         failed = [
             one_line(name)[:100]
@@ -325,11 +338,29 @@ class GitHubClient:
             if state == "completed" and conclusion not in PASSING
         ]
         running = [name for name, state, _ in checks if state != "completed"]
-        if not checks:
-            return "no check has started on its commit", failed
+        own = [r for r in runs if r.get("name") == gate.name and _app_slug(r) == gate.app]
         if running:
             return f"{one_line(', '.join(running))[:200]} still running", failed
+        if not any(
+            r.get("status") == "completed" and r.get("conclusion") == "success" for r in own
+        ):
+            return (
+                f"the gate's own check ({gate.name}, by {gate.app}) has not passed on its commit",
+                failed,
+            )
         return None, failed
+
+    def _every_page(self, path: str, key: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list answer (``{key: [...]}``), 100 a page, bounded."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.request("GET", f"{path}?per_page=100&page={page}")
+            items = answer.get(key) if isinstance(answer, dict) else None
+            items = items if isinstance(items, list) else []
+            found += [item for item in items if isinstance(item, dict)]
+            if len(items) < 100:
+                break
+        return found
 
     def graphql(self, query: str, variables: dict[str, Any]) -> Any:
         """One GraphQL call (at ``graphql_url``); errors come back in the answer."""

@@ -276,3 +276,79 @@ def test_any_profile_document_parses_or_is_one_error() -> None:
     import math
 
     parse()
+
+
+# --- files parsed as DVC parses them, or refused as DVC refuses them -------------------------
+
+YAML_CASES = [
+    "a: 1\na: 2\n",
+    "x:\n  b: 1\n  b: 2\n",
+    "base: &b {k: 1}\nd:\n  <<: *b\n  k: 2\n",
+    "a: {b: 1}\nc: [1, {d: 2, d: 3}]\n",
+    "1: a\n'1': b\n",
+    "acc: 0.9\nacc: 0.99\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_CASES)
+def test_yaml_with_a_key_written_twice_is_refused_as_dvcs_parser_refuses_it(text: str) -> None:
+    """The probe's break: a metrics file with a duplicate key was judged on its last value,
+    where DVC (ruamel.yaml) refuses the file."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from mlgate.dvcfiles import parse_yaml
+    from mlgate.errors import DataError
+
+    try:
+        theirs: object = YAML(typ="safe", pure=True).load(io.StringIO(text))
+    except Exception as exc:  # ruamel's DuplicateKeyError
+        theirs = type(exc).__name__
+    if theirs == "DuplicateKeyError":
+        with pytest.raises(DataError, match="duplicate key"):
+            parse_yaml(text, "metrics.yaml")
+    else:
+        assert parse_yaml(text, "metrics.yaml") == theirs
+
+
+def test_the_gate_refuses_a_yaml_metrics_file_with_a_duplicate_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import make_score_project
+
+    repo = make_score_project(tmp_path / "p")
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    stage = next(iter(dvc_yaml["stages"].values()))
+    stage["metrics"] = [{"metrics.yaml": {"cache": False}}]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml))
+    (repo / "metrics.yaml").write_text("accuracy: 0.9\nrows: 2\n")
+    commit_all(repo, "YAML metrics")
+    git(repo, "checkout", "-q", "-b", "change")
+    (repo / "metrics.yaml").write_text("accuracy: 0.1\nrows: 2\naccuracy: 0.95\n")
+    assert mlgate_in(repo, monkeypatch, "check") == 2
+    one_line_error(capsys, "metrics.yaml", "duplicate key 'accuracy'")
+
+
+def test_any_bytes_in_a_data_file_parse_or_are_one_error() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mlgate.dvcfiles import parse_data_file
+    from mlgate.errors import DataError
+
+    pieces = st.sampled_from(["a: ", "&x ", "*x", "<<: ", "{", "}", "[", "]", "\n", "  ", "- ",
+                              "1e400", "NaN", '"', "=", "[t]\n", ",", ":"])  # fmt: skip
+    texts = st.one_of(
+        st.binary(max_size=40), st.lists(pieces, max_size=20).map("".join).map(str.encode)
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.sampled_from(["m.yaml", "m.json", "m.toml", "params.py"]), texts)
+    def parse(name: str, content: bytes) -> None:
+        try:
+            parse_data_file(name, content, name)
+        except DataError:
+            pass
+
+    parse()

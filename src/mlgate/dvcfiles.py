@@ -81,7 +81,32 @@ def _yaml12_loader() -> type:
     loader.add_constructor(_BOOL, lambda load, node: load.construct_scalar(node).lower() == "true")
     loader.add_constructor(_INT, lambda load, node: _yaml12_int(load.construct_scalar(node)))
     loader.add_constructor(_FLOAT, lambda load, node: _yaml12_float(load.construct_scalar(node)))
+    loader.add_constructor("tag:yaml.org,2002:map", _unique_mapping)
     return loader
+
+
+def _unique_mapping(load: Any, node: Any) -> dict[Any, Any]:
+    """A mapping whose keys are each written once, as ruamel.yaml (DVC's parser) requires: a
+    duplicate key is an error there, never its last value (a metric written twice would be
+    judged on whichever copy PyYAML kept). Keys brought in by a ``<<`` merge may be overridden,
+    as YAML allows."""
+    import yaml
+
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = load.construct_object(key_node, deep=True)
+        try:
+            repeated = key in seen
+        except TypeError:  # an unhashable key: PyYAML's own error follows
+            continue
+        if repeated:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"found duplicate key {str(key)[:60]!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return dict(load.construct_mapping(node, deep=True))  # merges flattened there
 
 
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"

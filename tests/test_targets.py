@@ -183,3 +183,30 @@ def test_a_lease_overwritten_with_garbage_is_let_go_quietly(
         target._call("put_object", Bucket=target.bucket, Key=target._key("lease"), Body=b"\x00[")
     with target.lock(1):
         assert target.read_current() is None
+
+
+@pytest.mark.faults
+def test_a_lease_written_to_expire_in_a_year_blocks_one_lease_at_most_and_says_whose(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Issue 31: anyone with the bucket could write a lease expiring in a year, which blocked
+    every deploy for a year with a message that named neither holder nor expiry. The store's
+    own time of the write bounds it: one lease_seconds after that, it is a dead holder's."""
+    import json
+    import time
+
+    from mlgate.errors import MlgateError
+
+    target = S3Target(request.getfixturevalue("s3"), tmp_path / "work", lease_seconds=LEASE)
+    forged = {"id": "x", "host": "evil\x1bhost", "pid": 1, "expires": time.time() + 365 * 86400}
+    target._call(
+        "put_object", Bucket=target.bucket, Key=target._key("lease"), Body=json.dumps(forged)
+    )
+    held_by = r"holds its lease \(evil.host pid 1, until 20"
+    with pytest.raises(MlgateError, match=held_by) as held, target.lock(0.1):
+        pass
+    assert "at the latest" in str(held.value)
+    started = time.monotonic()
+    with target.lock(LEASE + 3):  # taken over once one lease has passed since it was written
+        pass
+    assert time.monotonic() - started < LEASE + 3

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -28,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,8 @@ class S3Target:
         while not self._acquire(holder):
             if time.monotonic() >= deadline:
                 raise MlgateError(
-                    f"another deploy or rollback to {self.url} holds its lease; waited "
-                    f"{wait:g} s (--wait to wait longer)"
+                    f"another deploy or rollback to {self.url} holds its lease "
+                    f"({self._held_by()}); waited {wait:g} s (--wait to wait longer)"
                 )
             time.sleep(0.2)
         stop = threading.Event()
@@ -97,20 +99,31 @@ class S3Target:
         if self._put(key, self._lease_body(holder), if_none_match=True) is not None:
             self._holder = holder
             return True
-        found = self._get(key)
+        found = self._get_written(key)
         if found is None:
             return False  # released just now: try again
-        body, etag = found
-        try:
-            expires = float(json.loads(body)["expires"])
-        except (ValueError, KeyError, TypeError):
-            expires = 0.0  # not a lease mlgate wrote: treat it as expired
-        if time.time() < expires:
+        body, etag, written = found
+        if time.time() < _expiry(body, written, self.lease_seconds):
             return False
         if self._put(key, self._lease_body(holder), if_match=etag) is None:
             return False  # another deployer took it over first
         self._holder = holder
         return True
+
+    def _held_by(self) -> str:
+        """Who holds the lease and until when, as far as its object says (escaped where it
+        is printed: anyone with the bucket writes it)."""
+        found = self._get_written(self._key(LEASE))
+        if found is None:
+            return "released since"
+        try:
+            lease = json.loads(found[0])
+            who = f"{str(lease.get('host'))[:60]} pid {str(lease.get('pid'))[:12]}"
+        except (ValueError, AttributeError, RecursionError):
+            who = "a holder whose lease is not mlgate's"
+        expiry = _expiry(found[0], found[2], self.lease_seconds)
+        until = datetime.fromtimestamp(expiry, timezone.utc)
+        return f"{who}, until {until.isoformat(timespec='seconds')} at the latest"
 
     def _lease_body(self, holder: dict[str, Any]) -> bytes:
         return json.dumps({**holder, "expires": time.time() + self.lease_seconds}).encode()
@@ -330,11 +343,19 @@ class S3Target:
         return folder
 
     def _get(self, key: str) -> tuple[bytes, str] | None:
+        found = self._get_written(key)
+        return None if found is None else found[:2]
+
+    def _get_written(self, key: str) -> tuple[bytes, str, float] | None:
+        """An object's bytes, ETag, and when the store says it was last written (its clock,
+        which a writer of the object cannot set)."""
         try:
             answer = self._call("get_object", Bucket=self.bucket, Key=key)
         except objectstore.Missing:
             return None
-        return answer["Body"].read(), answer["ETag"]
+        written = answer.get("LastModified")
+        when = written.timestamp() if isinstance(written, datetime) else time.time()
+        return answer["Body"].read(), answer["ETag"], when
 
     def _put(
         self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None
@@ -366,6 +387,20 @@ class S3Target:
         if self._client is None:
             self._client = objectstore.client(what=f"target {self.url}")
         return objectstore.call(self._client, self.url, operation, **arguments)
+
+
+def _expiry(body: bytes, written: float, lease_seconds: float) -> float:
+    """When a lease object expires: what it says, but never later than ``lease_seconds`` after
+    the store last wrote it (a live holder renews it every third of that), so a lease written
+    to expire in a year blocks deploys for one lease at most; 0 for an object that is not a
+    lease mlgate wrote (expired)."""
+    try:
+        expires = float(json.loads(body)["expires"])
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
+        return 0.0
+    if not math.isfinite(expires):
+        return 0.0
+    return min(expires, written + lease_seconds)
 
 
 def _lease_id(body: bytes) -> str | None:

@@ -351,3 +351,38 @@ def test_any_bytes_in_a_data_file_parse_or_are_one_error() -> None:
             parse_data_file(name, content, name)
 
     parse()
+
+
+# --- credentials never printed ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://AKIAEXAMPLE:s3cr3t-pass@127.0.0.1:9", "http://s3cr3t-pass@127.0.0.1:9/x?y=1"],
+)
+def test_a_credential_in_the_endpoint_url_is_never_printed(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's break: a credential in AWS_ENDPOINT_URL was printed with botocore's error.
+    A real botocore client against a closed loopback port."""
+    pytest.importorskip("botocore")
+    from mlgate import objectstore
+    from mlgate.errors import MlgateError
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    s3 = objectstore.client(what=f"s3://bucket via {endpoint}")
+    with pytest.raises(MlgateError) as raised:
+        objectstore.call(s3, f"s3://bucket via {endpoint}", "head_object", Bucket="b", Key="k")
+    said = str(raised.value)
+    assert "s3cr3t" not in said and "another-secret" not in said and "AKIAEXAMPLE" not in said
+    assert "127.0.0.1" in said  # where it failed is still said
+
+
+def test_redaction_hides_signed_urls_and_known_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgate.objectstore import redact
+
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "tok-123456")
+    text = "GET https://h/b/k?X-Amz-Signature=abcdef&X-Amz-Credential=AKIA/x failed tok-123456"
+    assert redact(text) == "GET https://h/b/k?X-Amz-Signature=***&X-Amz-Credential=*** failed ***"

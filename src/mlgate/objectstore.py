@@ -11,9 +11,30 @@ used (the ``mlgate[s3]`` extra).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from mlgate.errors import MlgateError
+
+# A URL's user and password ("https://key:secret@host"): what AWS_ENDPOINT_URL or a remote's
+# endpointurl may carry, and botocore repeats in its errors.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\"'@]*@")
+_SIGNED = re.compile(
+    r"(?i)((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=)[^&\s\"']+"
+)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` without credentials: a URL's user and password, presigned query parameters,
+    and each of ``secrets`` (and the AWS variables' values) replaced by ``***``."""
+    text = _SIGNED.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
+    known = [*secrets, *(os.environ.get(name) for name in SECRET_VARIABLES)]
+    for secret in sorted({s for s in known if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 
 
 class Missing(Exception):
@@ -58,7 +79,8 @@ def client(
             **credentials,
         )
     except Exception as exc:  # a missing profile, a malformed endpoint: botocore's own types
-        raise MlgateError(f"{what}: {type(exc).__name__}: {exc}") from None
+        said = redact(f"{type(exc).__name__}: {exc}", *(keys or ()))
+        raise MlgateError(f"{redact(what)}: {said}") from None
 
 
 def call(s3: Any, what: str, operation: str, **arguments: Any) -> Any:
@@ -76,9 +98,9 @@ def call(s3: Any, what: str, operation: str, **arguments: Any) -> Any:
             raise Missing() from None
         if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
             raise Conflict() from None
-        message = str(error.get("Message", "")).strip()
+        message = redact(str(error.get("Message", "")).strip())
         raise MlgateError(
-            f"{what}: {operation} answered {code or status}{': ' + message if message else ''}"
+            f"{redact(what)}: {operation} answered {code or status}{': ' + message if message else ''}"
         ) from None
     except botocore.exceptions.NoCredentialsError:
         raise MlgateError(
@@ -86,4 +108,4 @@ def call(s3: Any, what: str, operation: str, **arguments: Any) -> Any:
             "(or AWS_PROFILE)"
         ) from None
     except botocore.exceptions.BotoCoreError as exc:
-        raise MlgateError(f"{what}: {exc}") from None
+        raise MlgateError(f"{redact(what)}: {redact(str(exc))}") from None

@@ -386,3 +386,22 @@ def test_redaction_hides_signed_urls_and_known_secrets(monkeypatch: pytest.Monke
     monkeypatch.setenv("AWS_SESSION_TOKEN", "tok-123456")
     text = "GET https://h/b/k?X-Amz-Signature=abcdef&X-Amz-Credential=AKIA/x failed tok-123456"
     assert redact(text) == "GET https://h/b/k?X-Amz-Signature=***&X-Amz-Credential=*** failed ***"
+
+
+def test_a_class_only_the_head_has_is_blamed_on_the_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import make_predict_project
+
+    repo = make_predict_project(tmp_path / "p", rows=200, policy=ROC_POLICY)
+    (repo / "metrics.json").write_text('{"roc_auc": 0.9}')
+    commit_all(repo, "roc_auc on main")
+    git(repo, "checkout", "-q", "-b", "change")
+    path = repo / "eval" / "predictions.csv"
+    header, first, *rest = path.read_text().splitlines()
+    fields = first.split(",")
+    fields[1] = "7"  # a label no revision scored before
+    path.write_text("\n".join([header, ",".join(fields), *rest]) + "\n")
+    assert mlgate_in(repo, monkeypatch, "check") == 2
+    line = one_line_error(capsys, "eval/predictions.csv at workspace has '7' that the other lacks")
+    assert "at main" not in line.split("has")[0]

@@ -329,10 +329,12 @@ def _class_names(base: Predictions, head: Predictions) -> list[str]:
     """The classes as reports name them, in the order of the probability columns."""
     if base.classes:
         return list(base.classes)
-    return [
-        str(int(c)) if isinstance(c, float) and c.is_integer() else str(c)
-        for c in _binary_classes(base, head)
-    ]
+    return [_shown_class(c) for c in _binary_classes(base, head)]
+
+
+def _shown_class(key: object) -> str:
+    """A class key as the file writes it: 1.0 as "1"."""
+    return str(int(key)) if isinstance(key, float) and key.is_integer() else str(key)
 
 
 def _columns(predictions: Predictions) -> str:
@@ -344,20 +346,33 @@ def _columns(predictions: Predictions) -> str:
 def _binary_classes(base: Predictions, head: Predictions) -> list[object]:
     """The two classes, the positive one (what ``score`` is the probability of) last, sorted
     as scikit-learn sorts a model's classes."""
-    seen = {class_key(v) for p in (base, head) for v in {*p.labels, *p.predicted}}
+    base_seen, head_seen = ({class_key(v) for v in {*p.labels, *p.predicted}} for p in (base, head))
+    seen = base_seen | head_seen
     if len(seen) > 2:
         raise DataError(
-            f"{base.where}: {len(seen)} classes but one 'score' column: a "
-            "multi-class file has one score_<class> column per class"
+            f"{_where_classes(base, head, base_seen, head_seen)}: {len(seen)} classes but one "
+            "'score' column: a multi-class file has one score_<class> column per class"
         )
     if len(seen) < 2:
         seen |= {0.0, 1.0} if seen <= {0.0, 1.0} else set()
     if len(seen) < 2:
         raise DataError(
-            f"{base.where}: only the class {next(iter(seen))!r} appears, so which "
-            "class 'score' is the probability of is unknown"
+            f"{base.where} and {head.where}: only the class {next(iter(seen))!r} appears, so "
+            "which class 'score' is the probability of is unknown"
         )
     return sorted(seen, key=lambda c: (isinstance(c, str), c))
+
+
+def _where_classes(
+    base: Predictions, head: Predictions, base_seen: set[object], head_seen: set[object]
+) -> str:
+    """Which revision brings the classes the other lacks: the one to blame, named with them."""
+    said = []
+    for side, own, other in ((base, base_seen, head_seen), (head, head_seen, base_seen)):
+        extra = sorted(map(_shown_class, own - other))
+        if extra:
+            said.append(f"{side.where} has {', '.join(map(repr, extra[:5]))} that the other lacks")
+    return "; ".join(said) or f"{base.where} and {head.where}"
 
 
 def class_key(value: str) -> object:

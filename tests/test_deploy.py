@@ -169,6 +169,18 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
 
 
 @pytest.mark.faults
+def test_a_lightweight_tag_is_never_a_promotion(project: Path, monkeypatch, capsys) -> None:
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    git(project, "tag", "scorer#production#7", "HEAD")  # lightweight, at the release's commit
+    capsys.readouterr()
+    command = ("deploy", "--model", "scorer#production#7", "--env", "production")
+    assert mlgate_in(project, monkeypatch, *command) == 2
+    err = capsys.readouterr().err
+    assert "lightweight tag, which is never a promotion" in err
+    assert current(project, "production") is None
+
+
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("field", "forged"),
     [

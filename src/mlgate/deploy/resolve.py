@@ -41,6 +41,11 @@ def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
     tag = registry.parse_tag_name(ref)
     stage_ref = _STAGE_REF.match(ref)
     if tag is not None and tag.action == registry.ASSIGN and registry.tag_exists(root, ref):
+        if ref in reg.ignored:  # anyone who can push a ref can push one of these
+            raise Refused(
+                f"{ref} is a lightweight tag, which is never a promotion (GTO and mlgate "
+                "count annotated tags only: `mlgate promote` writes one): nothing was deployed"
+            )
         commit = git.resolve_commit(f"refs/tags/{ref}", root)
         version = reg.artifact(tag.artifact).by_commit.get(commit)
         if version is None:

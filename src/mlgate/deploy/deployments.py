@@ -39,6 +39,7 @@ from mlgate.deploy.modelfile import (
     PROFILE_SUFFIX,
     load_model,
     read_card,
+    refusing_missing,
     smoke_test,
     verify,
 )
@@ -90,6 +91,9 @@ class Deployment:
     percent: float | None = None
     shadow: bool = False
     note: str | None = None  # why a canary was promoted or removed (its verdict)
+    # the card's columns the model cannot predict without (modelfile.refusing_missing): a
+    # request leaving one of them missing is a 400 naming it
+    refusing_missing: tuple[str, ...] = ()
     canary: Deployment | None = None  # in ``current`` only: the canary beside this version
 
 
@@ -297,7 +301,10 @@ def _switch_after_checks(
         if model is None:
             model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
-        done = _choose_runtime(_replace(record, smoke_rows=rows), model, version_dir, card, runtime)
+        checked = _replace(
+            record, smoke_rows=rows, refusing_missing=tuple(refusing_missing(model, card))
+        )
+        done = _choose_runtime(checked, model, version_dir, card, runtime)
         _write_current(env, served(done))
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
@@ -569,6 +576,10 @@ def _deployment(data: Any) -> Deployment:
         if canary.percent is None:
             raise TypeError("'canary' has no 'percent'")
     _check_names(data)
+    refusing = data.get("refusing_missing", [])
+    if not isinstance(refusing, list) or not all(isinstance(c, str) for c in refusing):
+        raise TypeError("'refusing_missing' is not a list of column names")
+    data = {**data, "refusing_missing": tuple(refusing)}
     fields = Deployment.__dataclass_fields__
     return Deployment(**{**{k: v for k, v in data.items() if k in fields}, "canary": canary})
 

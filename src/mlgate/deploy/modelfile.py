@@ -121,6 +121,36 @@ def smoke_test(model: Any, card: dict[str, Any]) -> int:
     return len(frame)
 
 
+def refusing_missing(model: Any, card: dict[str, Any]) -> list[str]:
+    """The columns the model cannot predict without: the card's input example's first row with
+    that column's value missing, predicted; a column whose row raises (no imputer for it) or
+    gives a prediction that is not a finite number is one. [] when the card has no example."""
+    example = card.get("input_example")
+    features = [f["name"] for f in card.get("features", []) if isinstance(f, dict) and "name" in f]
+    if not example or not features:
+        return []
+    import numpy as np
+    import pandas as pd
+
+    try:
+        first = pd.DataFrame(example)[features].iloc[:1]
+    except (KeyError, ValueError, TypeError):
+        return []
+    servable_model = servable(model, card)
+    refused = []
+    for name in features:
+        probe = first.copy()
+        probe[name] = np.nan if pd.api.types.is_numeric_dtype(probe[name]) else None
+        try:
+            answer = np.asarray(servable_model.predict(probe))
+            finite = answer.dtype.kind not in "fc" or bool(np.isfinite(answer).all())
+        except Exception:
+            finite = False
+        if not finite:
+            refused.append(name)
+    return refused
+
+
 def read_card(card_file: Path) -> dict[str, Any]:
     try:
         card = json.loads(card_file.read_text(encoding="utf-8"))

@@ -167,7 +167,7 @@ class ModelHolder:
             modelfile.smoke_test(model, card)
             _one_thread_per_prediction(model)
             model = modelfile.servable(model, card)
-        features = payload.features_of(card)
+        features = payload.features_of(card, deployment.refusing_missing)
         log = None
         if deployment.monitoring:
             options = self.env.options

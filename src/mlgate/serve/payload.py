@@ -10,6 +10,7 @@ column. Messages name the column and row, never the value, so data does not leak
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -43,6 +44,10 @@ class Feature:
     name: str
     kind: str  # "float", "integer" or "text"
     nullable: bool = False  # the card allows a request to leave the column out of a row
+    # whether the model predicts a row whose value here is missing (null, NaN, an empty CSV
+    # cell): deploy asks the model itself (modelfile.refusing_missing); one that has no
+    # imputer for the column answers 400 naming it, never a 500 or a guess
+    takes_missing: bool = True
 
     @classmethod
     def from_card(cls, entry: dict[str, Any]) -> Feature:
@@ -57,11 +62,16 @@ class Feature:
         return cls(str(entry["name"]), kind, entry.get("nullable") is True)
 
 
-def features_of(card: dict[str, Any]) -> tuple[Feature, ...]:
+def features_of(card: dict[str, Any], refusing_missing: Sequence[str] = ()) -> tuple[Feature, ...]:
+    """The card's columns; those in ``refusing_missing`` take no missing value."""
+    refused = set(refusing_missing)
     return tuple(
-        Feature.from_card(f)
-        for f in card.get("features", [])
-        if isinstance(f, dict) and "name" in f
+        dataclasses.replace(feature, takes_missing=feature.name not in refused)
+        for feature in (
+            Feature.from_card(f)
+            for f in card.get("features", [])
+            if isinstance(f, dict) and "name" in f
+        )
     )
 
 
@@ -255,7 +265,10 @@ def _cast(values: np.ndarray, feature: Feature, *, from_text: bool) -> np.ndarra
     import pandas as pd
 
     if feature.kind == "text":
-        return _as_text(values, feature)
+        text = _as_text(values, feature)
+        if not feature.takes_missing:
+            _reject_missing(np.array([v is None or v != v for v in text], dtype=bool), feature)
+        return text
     if from_text:
         numbers = pd.to_numeric(values, errors="coerce")
         if numbers.dtype.kind != "f":  # integers too large for int64 stay Python objects
@@ -275,6 +288,8 @@ def _cast(values: np.ndarray, feature: Feature, *, from_text: bool) -> np.ndarra
     elif numbers.dtype.kind in "iu" and len(numbers):
         _reject_rows(np.abs(numbers.astype("float64")) > LARGEST, feature, _RANGE)
     missing = np.isnan(numbers) if numbers.dtype.kind == "f" else np.zeros(len(numbers), bool)
+    if not feature.takes_missing:
+        _reject_missing(missing, feature)
     if feature.kind == "integer" and numbers.dtype.kind == "f":
         _reject_rows(~missing & (numbers != np.round(numbers)), feature, "whole numbers")
     if feature.kind == "float" or missing.any():
@@ -320,6 +335,16 @@ def _as_text(values: np.ndarray, feature: Feature) -> np.ndarray:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reject_missing(missing: np.ndarray, feature: Feature) -> None:
+    if bool(missing.any()):
+        rows = [int(i) + 1 for i in missing.nonzero()[0][:3]]
+        more = ", ..." if int(missing.sum()) > 3 else ""
+        raise BadRequest(
+            f"column '{feature.name}' has no value (row {', '.join(map(str, rows))}{more}), and "
+            "this model takes no missing value there (it has no imputer for it)"
+        )
 
 
 def _reject_rows(bad: np.ndarray, feature: Feature, what: str) -> None:

@@ -176,3 +176,63 @@ def test_a_markdown_line_starts_no_list_nor_rule() -> None:
     assert escape.markdown_line("- item") == "\\- item"
     assert escape.markdown_line("12. x") == "12\\. x"
     assert escape.markdown("- item") == "- item"  # inside a line it is text already
+
+
+# --- renderers: hostile text from a scoring client or a bucket, through whole reports -------
+
+
+def assert_terminal_safe(text: str) -> None:
+    for line in escape.terminal_block(text).split("\n"):
+        assert not line.lstrip().startswith("::") and "##[" not in line, line
+    for line in text.split("\n"):  # the renderer itself kept every value on its line
+        assert not line.lstrip().startswith("::") and "##[" not in line, line
+        bare = re.sub(r"\x1b\[(0|1|3[1-3](;1)?)m", "", line)
+        assert visible(bare), line
+
+
+def assert_markdown_safe(text: str) -> None:
+    unescaped = r"(?:^|[^\\])(?:\\\\)*"
+    for line in text.split("\n"):
+        if line.startswith("![") and line.endswith(".svg)"):  # mlgate's own image link
+            line = line[2 : line.rindex("](")]
+        assert not re.search(unescaped + r"(<|!\[|\]\(|`|https?://|@\w)", line), line
+        assert visible(line.replace("@\u2060", "")), line
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=hostile_text, category=hostile_text)
+def test_a_monitor_report_of_hostile_columns_and_values_is_safe_in_every_format(
+    name: str, category: str
+) -> None:
+    """The probe's breaks: a client's text value ``fuel\\n::warning ...`` reached the text
+    histogram raw; a column ``amount](https://evil/p.png) ![x`` embedded an image."""
+    from mlgate.monitor import drift
+    from mlgate.monitor.monitor import Monitoring, Report
+    from mlgate.render import monitor as render_monitor
+
+    categories = [category or "x", "fuel", "diesel"]
+    profile = drift.profile_column(name, categories * 40, text=True)
+    column = drift.compare(profile, [category or "x", "fuel"] * 60)
+    report = Report(f"data {name}", f"ref {name}", 120, Monitoring(), (column,), None)
+    assert_terminal_safe(render_monitor.monitor_text(report))
+    images = {name: "monitor/00-x.svg"}
+    assert_markdown_safe(render_monitor.monitor_markdown(report, images))
+    document = json.loads(render_monitor.monitor_json(report))
+    assert document["columns"][0]["name"] == name  # kept exactly in JSON
+    svg = render_monitor.histogram_svg(column)
+    assert "<script" not in svg and visible(svg.replace("\n", ""))
+
+
+@settings(max_examples=60, deadline=None)
+@given(note=hostile_text, error=hostile_text, who=hostile_text)
+def test_the_deployment_log_of_a_hostile_bucket_prints_safely(
+    note: str, error: str, who: str
+) -> None:
+    from mlgate.deploy.deployments import Deployment
+    from mlgate.render import registry as render_registry
+
+    record = Deployment(
+        "id", "2026-12-02T10:00:00+00:00", "production", "deploy", "failed", "scorer", "v1.0.0",
+        "0" * 32, None, "model.pkl", who, True, None, error=error, note=note,
+    )  # fmt: skip
+    assert_terminal_safe(render_registry.deployments_text([record]))

@@ -405,3 +405,30 @@ def test_a_class_only_the_head_has_is_blamed_on_the_head(
     assert mlgate_in(repo, monkeypatch, "check") == 2
     line = one_line_error(capsys, "eval/predictions.csv at workspace has '7' that the other lacks")
     assert "at main" not in line.split("has")[0]
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    """docs/threat-model.md cites a test for each guarantee: each must be a test in the suite
+    (``file::name``, or ``..._end`` for another test of the file last named)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "threat-model.md").read_text()
+    cited, last = 0, None
+    for cell in re.findall(r"`((?:tests/)?test_\w+\.py(?:::[\w.]+)?|\.\.\.\w+)`", text):
+        if cell.startswith("..."):
+            assert last is not None, cell
+            assert any(name.endswith(cell[3:]) for name in tests_in(last)), cell
+        else:
+            file, _, name = cell.partition("::")
+            last = root / "tests" / Path(file).name
+            assert last.is_file(), cell
+            assert not name or name in tests_in(last), cell
+        cited += 1
+    assert cited >= 20
+
+
+def tests_in(path: Path) -> set[str]:
+    import re
+
+    return set(re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE))

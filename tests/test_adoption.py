@@ -65,7 +65,13 @@ def test_init_fits_the_project(
     assert sorted(policy.environments) == ["dev", "prod"]
     install = f'python -m pip install "mlgate=={__version__}" -r src/requirements.txt'
     for workflow in ("pr", "release", "deploy", "retrain"):
-        assert f"run: {install}\n" in (project / f".github/workflows/{workflow}.yml").read_text()
+        text = (project / f".github/workflows/{workflow}.yml").read_text()
+        runs = [
+            step.get("run")
+            for job in yaml.safe_load(text)["jobs"].values()
+            for step in job["steps"]
+        ]
+        assert install in runs, workflow
 
 
 DESCRIBE_STAGE = {

@@ -180,45 +180,43 @@ def test_a_lightweight_tag_is_never_a_promotion(project: Path, monkeypatch, caps
     assert current(project, "production") is None
 
 
+FORGED_POINTERS = [
+    ("version", "{victim}"),
+    ("version", "../../../{name}"),
+    ("version", "v1.0.0/../../x"),
+    ("previous", "{victim}"),
+    ("model_file", "../../{name}/model.pkl"),
+    ("md5", "ab/../../x"),
+    ("environment", "staging\n::warning::x"),
+]
+
+
 @pytest.mark.faults
-@pytest.mark.parametrize(
-    ("field", "forged"),
-    [
-        ("version", "{victim}"),
-        ("version", "../../../{name}"),
-        ("version", "v1.0.0/../../x"),
-        ("previous", "{victim}"),
-        ("model_file", "../../{name}/model.pkl"),
-        ("md5", "ab/../../x"),
-        ("environment", "staging\n::warning::x"),
-    ],
-)
 def test_a_current_pointer_naming_a_path_is_refused_before_any_file_is_touched(
-    project: Path, monkeypatch, capsys, tmp_path: Path, field: str, forged: str
+    project: Path, monkeypatch, capsys, tmp_path: Path
 ) -> None:
     """Issue 31: anyone with the bucket (or the folder) writes ``current``; a version
-    ``/victim`` had every replica delete that directory and write there."""
+    ``/victim`` had every replica delete that directory and write there. Each variant of the
+    field, one deploy."""
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "keep").write_text("mine")
-    assert (
-        mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl", "--env", "staging")
-        == 0
-    )
+    deploy = ("deploy", "--model", "models/model.pkl", "--env", "staging")
+    assert mlgate_in(project, monkeypatch, *deploy) == 0
     pointer = project / "deployed/staging/current"
-    record = json.loads(pointer.read_text())
-    record[field] = forged.format(victim=victim, name=victim.name)
-    pointer.write_text(json.dumps(record))
-    capsys.readouterr()
-    for command in (
-        ["deploy", "--model", "models/model.pkl", "--env", "staging"],
-        ["rollback", "--env", "staging"],
-    ):
-        assert mlgate_in(project, monkeypatch, *command) == 2
-        err = capsys.readouterr().err
-        assert "current is unreadable" in err and f"'{field}'" in err, err
-        assert "::warning" not in err.replace(":\\:", "")
-    assert (victim / "keep").read_text() == "mine" and sorted(victim.iterdir()) == [victim / "keep"]
+    good = json.loads(pointer.read_text())
+    for field, forged in FORGED_POINTERS:
+        pointer.write_text(
+            json.dumps({**good, field: forged.format(victim=victim, name=victim.name)})
+        )
+        capsys.readouterr()
+        for command in (deploy, ("rollback", "--env", "staging")):
+            assert mlgate_in(project, monkeypatch, *command) == 2, (field, forged)
+            err = capsys.readouterr().err
+            assert "current is unreadable" in err and f"'{field}'" in err, err
+            assert "::warning" not in err.replace(":\\:", "")
+        assert sorted(victim.iterdir()) == [victim / "keep"]
+    assert (victim / "keep").read_text() == "mine"
 
 
 @pytest.mark.faults

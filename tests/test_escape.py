@@ -57,7 +57,7 @@ PIECES = [
 hostile_text = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=12).map(
     "".join
 )
-SETTINGS = settings(max_examples=300, deadline=None)
+SETTINGS = settings(max_examples=150, deadline=None)
 
 
 def visible(text: str) -> bool:

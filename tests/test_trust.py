@@ -39,6 +39,12 @@ def forge_lock(repo: Path, md5: str) -> None:
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
 
 
+@pytest.fixture(scope="module")
+def live_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The live layout (eval/ a cached directory output), reproduced once for the module."""
+    return make_live_project(tmp_path_factory.mktemp("live") / "p", quality=0.9)
+
+
 @pytest.mark.parametrize(
     "forged",
     [
@@ -50,12 +56,15 @@ def forge_lock(repo: Path, md5: str) -> None:
     ],
 )
 def test_an_md5_that_is_not_32_hex_digits_is_never_a_path(
+    live_project: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     forged: str,
 ) -> None:
-    repo = make_live_project(tmp_path / "p", quality=0.9)
+    import shutil
+
+    repo = Path(shutil.copytree(live_project, tmp_path / "p", symlinks=True))
     # what the attacker wants read: a manifest listing metrics.json, and its "metrics"
     secret = tmp_path / "secret.json"
     secret.write_text('{"accuracy": 0.97}')

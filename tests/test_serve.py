@@ -984,7 +984,7 @@ def test_clients_that_hang_up_mid_body_are_not_counted_against_a_version(project
 NULL_ROWS = [
     ([{"x1": None, "x2": 1.0}], "x1", "x1,x2\n,1.0\n"),
     ([{"x1": 0.5, "x2": 1.0}, {"x1": 0.5, "x2": None}], "x2", "x1,x2\n0.5,1.0\n0.5,\n"),
-    ([{"x1": float("nan"), "x2": 1.0}], "x1", "x1,x2\nNaN,1.0\n"),
+    ([{"x1": float("nan"), "x2": 1.0}], "x1", "x1,x2\n,2.0\n"),
 ]
 
 

@@ -512,6 +512,12 @@ def test_unwritable_report_summary_and_output_exit_2(
         "[1]",
         '{"model": {"md5": 5}}',
         "{not json",
+        # issue 31: the fields that name files and hashes, each by its grammar
+        '{"model": {"path": "model.txt", "md5": "ab/../../etc/passwd"}}',
+        '{"model": {"path": "/etc/passwd", "md5": "0123456789abcdef0123456789abcdef"}}',
+        '{"model": {"path": "../../x", "md5": "0123456789abcdef0123456789abcdef"}}',
+        '{"version": "../v1"}',
+        '{"commit": "HEAD; rm -rf /"}',
     ],
 )
 def test_a_release_record_of_the_wrong_shape_exits_2(

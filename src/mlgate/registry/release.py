@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__, defaults, dvcfiles, escape, git
+from mlgate import __version__, defaults, dvcfiles, escape, git, valid
 from mlgate.errors import ConfigError, DataError, Refused
 from mlgate.gate import compare
 from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
@@ -198,6 +199,22 @@ def _check_record(record: dict[str, Any], where: str) -> None:
         value = record_value(name)
         if value is not None and not isinstance(value, str):
             raise refuse(name, "text")
+    # the fields that name files and hashes, each by its one rule (mlgate.valid): a record
+    # is written by whoever pushed its tag
+    md5, path = record_value("model.md5"), record_value("model.path")
+    if md5 is not None and not valid.is_md5(md5):
+        raise refuse("model.md5", "32 hexadecimal digits")
+    if path is not None:
+        try:
+            valid.relative_path(path, what=where)
+        except DataError:
+            raise refuse("model.path", "a path inside the repository") from None
+    version = record_value("version")
+    if version is not None and not registry.VERSION_RE.match(version):
+        raise refuse("version", "a version vX.Y.Z")
+    commit = record_value("commit")
+    if commit is not None and not re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", commit):
+        raise refuse("commit", "a commit's full hexadecimal id")
     rules = record_value("gate.rules")
     if rules is not None and not (
         isinstance(rules, list)

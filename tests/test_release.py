@@ -7,6 +7,7 @@ test_release_e2e.py. GTO itself reads what mlgate wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,7 +54,7 @@ def write_model(
             "train": {
                 "cmd": "train",
                 "outs": [
-                    {"path": "models/model.pkl", "md5": f"{weights:0>32}", "size": 10},
+                    {"path": "models/model.pkl", "md5": weights_md5(weights), "size": 10},
                     {
                         "path": "metrics.json",
                         "md5": f"{roc_auc}".replace(".", "").ljust(32, "0"),
@@ -64,6 +65,11 @@ def write_model(
         },
     }
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+
+
+def weights_md5(weights: str) -> str:
+    """A stand-in model's md5: 32 hex digits, as dvc.lock records them."""
+    return hashlib.md5(weights.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -115,7 +121,7 @@ def test_first_release_records_what_was_released(repo: Path, monkeypatch, capsys
     assert message.startswith(f"Registering artifact {NAME} version v0.1.0\n\nfirst model")
     record = read_record(message)
     assert record["commit"] == git(repo, "rev-parse", "HEAD")
-    assert record["model"] == {"path": "models/model.pkl", "md5": "w1".rjust(32, "0")}
+    assert record["model"] == {"path": "models/model.pkl", "md5": weights_md5("w1")}
     assert record["metrics"] == {"metrics.json": {"roc_auc": 0.9}}
     assert record["gate"]["verdict"] == "pass" and record["gate"]["against"] is None
     assert record["bump"]["kind"] == "first"

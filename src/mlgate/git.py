@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from mlgate import valid
 from mlgate.errors import GitError
 
 WORKSPACE = "workspace"
@@ -132,7 +133,7 @@ def read_blobs(commit: str, paths: Iterable[str], cwd: Path | str = ".") -> dict
     if unreadable is not None:  # it would end git's request line early
         raise GitError(f"cannot read a path with a line break in it: {unreadable!r}")
     request = "".join(f"{commit}:{p}\n" for p in paths).encode()
-    if _FULL_ID.fullmatch(commit):
+    if valid.is_commit_id(commit):
         return dict(zip(paths, _batch_reader(cwd).read(request, len(paths), commit), strict=True))
     try:
         output = subprocess.run(
@@ -141,9 +142,6 @@ def read_blobs(commit: str, paths: Iterable[str], cwd: Path | str = ".") -> dict
     except (OSError, subprocess.CalledProcessError) as exc:
         raise GitError(f"git cat-file failed at {commit[:12]}: {exc}") from None
     return dict(zip(paths, _parse_batch(output, len(paths)), strict=True))
-
-
-_FULL_ID = re.compile("[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class _BatchReader:
@@ -256,7 +254,7 @@ class Revision:
         repository (absolute, or climbing out with ``..``: a dvc.yaml a pull request changed
         may declare such a path, and the workspace must not be read beyond the checkout)."""
         wanted = list(dict.fromkeys(paths))
-        inside = [p for p in wanted if _inside(p)]
+        inside = [p for p in wanted if valid.is_inside(p)]
         if self.commit is not None:
             found = read_blobs(self.commit, inside, self.root)
         else:
@@ -368,11 +366,6 @@ def _paths(nul_separated: str) -> list[str]:
 def git_path(name: str, root: Path) -> Path:
     """Where git keeps ``name`` for this worktree: hooks (honouring core.hooksPath), rebase-merge."""
     return (root / run_git("rev-parse", "--git-path", name, cwd=root).strip()).resolve()
-
-
-def _inside(path: str) -> bool:
-    normal = posixpath.normpath(path)
-    return not (posixpath.isabs(normal) or normal == ".." or normal.startswith("../"))
 
 
 # A DVC cache object (3.x, then 2.x layout): where DVC's symlink and hardlink cache types point

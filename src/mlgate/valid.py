@@ -20,7 +20,7 @@ Md5 = NewType("Md5", str)
 """An md5 as DVC records it: 32 lower-case hex digits, ``.dir`` after a directory's."""
 
 _MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
-_FILE_MD5 = re.compile(r"[0-9a-f]{32}")
+_COMMIT_ID = re.compile("[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
 
 
 def is_md5(value: object) -> bool:
@@ -41,7 +41,7 @@ def md5(value: object, *, what: str) -> Md5:
 def file_md5(value: object, *, what: str) -> Md5:
     """An md5 of one file (no ``.dir``): what a release record or a manifest entry names."""
     checked = md5(value, what=what)
-    if _FILE_MD5.fullmatch(checked) is None:
+    if checked.endswith(".dir"):
         raise DataError(f"{what} records md5 {checked!r} of a directory where a file's is expected")
     return checked
 
@@ -56,10 +56,20 @@ def relative_path(value: object, *, what: str) -> str:
     no NUL or line break; anything else is a DataError naming ``what`` gave it."""
     if not isinstance(value, str) or not value or any(c in value for c in "\0\n\r"):
         raise DataError(f"{what} names the path {repr(value)[:80]}, which is not a file path")
-    normal = posixpath.normpath(value)
-    if posixpath.isabs(normal) or normal == ".." or normal.startswith("../"):
+    if not is_inside(value):
         raise DataError(f"{what} names {value[:80]!r}, outside the repository: not read")
-    return normal
+    return posixpath.normpath(value)
+
+
+def is_inside(path: str) -> bool:
+    """Whether a repository-relative path stays inside: not absolute, no ``..`` climbing out."""
+    normal = posixpath.normpath(path)
+    return not (posixpath.isabs(normal) or normal == ".." or normal.startswith("../"))
+
+
+def is_commit_id(value: object) -> bool:
+    """A commit's full hexadecimal id (SHA-1 or SHA-256)."""
+    return isinstance(value, str) and _COMMIT_ID.fullmatch(value) is not None
 
 
 def is_deployed_version(value: object) -> bool:

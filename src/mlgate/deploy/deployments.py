@@ -21,7 +21,6 @@ import dataclasses
 import getpass
 import json
 import os
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -598,9 +597,7 @@ def _check_names(data: dict[str, Any]) -> None:
     optional = {
         "previous": valid.is_deployed_version,
         "onnx_md5": valid.is_md5,
-        "commit": lambda c: (
-            isinstance(c, str) and bool(re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", c))
-        ),
+        "commit": valid.is_commit_id,
     }
     for name, check in checks.items():
         if not check(data.get(name)):

@@ -101,7 +101,7 @@ class ColumnProfile:
                 return cls(name, kind, rows, missing, counts=counts, text=document["text"])
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             pass
-        shown = escape_name(name)
+        shown = _quoted(name)
         raise MlgateError(
             f"the reference profile's column {shown} is malformed (a count that is not a whole "
             "number, or a quantile or std that is not a finite number): cannot judge drift"
@@ -154,8 +154,8 @@ def _finite(value: Any) -> float:
     return number
 
 
-def escape_name(name: str) -> str:
-    """A column's name quoted for a message (escaped where it is printed)."""
+def _quoted(name: str) -> str:
+    """A column's name quoted for a message (escaped where the message is printed)."""
     return repr(name)[:80]
 
 
@@ -350,7 +350,7 @@ def compare(
     score = float(test.score(sample))
     if not math.isfinite(score):  # fail closed: NaN is neither drift nor no drift
         raise MlgateError(
-            f"cannot judge drift in column {escape_name(profile.name)}: its {test.name} is "
+            f"cannot judge drift in column {_quoted(profile.name)}: its {test.name} is "
             f"{score} (current values that are not finite numbers?)"
         )
     threshold = p_value if test.gives == P_VALUE_TEST else distance

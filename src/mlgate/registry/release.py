@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,7 +212,7 @@ def _check_record(record: dict[str, Any], where: str) -> None:
     if version is not None and not registry.VERSION_RE.match(version):
         raise refuse("version", "a version vX.Y.Z")
     commit = record_value("commit")
-    if commit is not None and not re.fullmatch("[0-9a-f]{40}|[0-9a-f]{64}", commit):
+    if commit is not None and not valid.is_commit_id(commit):
         raise refuse("commit", "a commit's full hexadecimal id")
     rules = record_value("gate.rules")
     if rules is not None and not (

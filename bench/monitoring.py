@@ -147,7 +147,8 @@ def run_evidently(evidently: Path, folder: Path, reference, current, repeat: int
 
 
 def bench_monitor(args: argparse.Namespace) -> None:
-    from mlgate.monitor import drift, monitor
+    from mlgate.artifacts.profile import parse_profile, profile_frame
+    from mlgate.monitor import monitor
     from mlgate.policy import Monitoring
     from mlgate.serve import requestlog
 
@@ -156,9 +157,7 @@ def bench_monitor(args: argparse.Namespace) -> None:
     reference, current, _ = make_frames(50_000, rows)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        profile = drift.parse_profile(
-            drift.profile_frame(reference, list(reference.columns)), "bench"
-        )
+        profile = parse_profile(profile_frame(reference, list(reference.columns)), "bench")
         ref = monitor.Reference(profile, "bench reference (50,000 rows)")
         files = write_log(folder, current, "v1")
         size = sum(f.stat().st_size for f in files) / 2**20

@@ -144,10 +144,11 @@ import json, resource, sys, time, types
 start = time.perf_counter()
 from pathlib import Path
 from mlgate.deploy.targets import open_target
-from mlgate.monitor import drift, monitor
+from mlgate.artifacts.profile import parse_profile
+from mlgate.monitor import monitor
 from mlgate.policy import Monitoring
 url, root, profile_path = sys.argv[1:4]
-profile = drift.parse_profile(json.loads(Path(profile_path).read_text()), profile_path)
+profile = parse_profile(json.loads(Path(profile_path).read_text()), profile_path)
 reference = monitor.Reference(profile, "bench reference")
 env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
 deployment = types.SimpleNamespace(monitoring=True, version="v1", artifact="bench")
@@ -250,7 +251,7 @@ def bench_monitor_replicas(args: argparse.Namespace) -> None:
     Evidently's DataDriftPreset on a 1,000,000-row sample of the same traffic."""
     from monitoring import draw, evidently_python, run_evidently
 
-    from mlgate.monitor import drift
+    from mlgate.artifacts.profile import profile_frame
     from s3server import running
 
     evidently = evidently_python(Path(args.evidently_venv))
@@ -260,7 +261,7 @@ def bench_monitor_replicas(args: argparse.Namespace) -> None:
         _ship_replicas(url, Path(tmp), args.monitor_rows)
         reference = draw(50_000, 1, False)
         profile = Path(tmp) / "profile.json"
-        profile.write_text(json.dumps(drift.profile_frame(reference, list(reference.columns))))
+        profile.write_text(json.dumps(profile_frame(reference, list(reference.columns))))
 
         cold, warm = _cold_and_warm(MONITOR_RUN, [url, "{root}", str(profile)], Path(tmp), args)
         current = draw(1_000_000, 2, True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlgate.artifacts.profile import profile_frame
 from mlgate.deploy import compiled
-from mlgate.monitor import drift
 from mlgate.pipeline import ingest, synthetic, train
 
 HYPERPARAMETERS = {
@@ -33,7 +33,7 @@ def trained(source: str, model: str):  # type: ignore[no-untyped-def]
     pipeline = train.make_pipeline(frame, features, params)
     pipeline.fit(frame[features], frame[meta["target"]])
     card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
-    return pipeline, card, drift.profile_frame(frame, features)
+    return pipeline, card, profile_frame(frame, features)
 
 
 @pytest.mark.parametrize("model", sorted(train.ESTIMATORS))
@@ -68,7 +68,7 @@ def test_every_regressor_the_pipeline_trains_compiles_and_agrees(model: str) -> 
     card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
     onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
     assert not hasattr(onnx, "classes_") and card["task"] == "regression"
-    frames = compiled.parity_rows(card, drift.profile_frame(frame, features))
+    frames = compiled.parity_rows(card, profile_frame(frame, features))
     assert compiled.check_parity(pipeline, onnx, frames) == 5 + 2 * compiled.PARITY_ROWS
     assert compiled.agreement(onnx).startswith("predictions within")
 

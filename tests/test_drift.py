@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from mlgate.artifacts.profile import CATEGORICAL, NUMERIC, ColumnProfile, profile_column
 from mlgate.errors import MlgateError
 from mlgate.monitor import drift
 
@@ -27,7 +28,7 @@ def categories(seed: int, rows: int, mix: tuple[float, ...] = (0.5, 0.3, 0.2)) -
 def false_alarms(make: object, reference_rows: int, current_rows: int) -> float:
     alarms = 0
     for seed in SEEDS:
-        profile = drift.profile_column("x", make(seed, reference_rows))  # type: ignore[operator]
+        profile = profile_column("x", make(seed, reference_rows))  # type: ignore[operator]
         alarms += drift.compare(profile, make(seed + 10_000, current_rows)).drifted  # type: ignore[operator]
     return alarms / len(SEEDS)
 
@@ -46,7 +47,7 @@ def test_identical_distributions_raise_false_alarms_at_about_the_tests_level() -
     ("reference_rows", "test"), [(500, "K-S p-value"), (20_000, "Wasserstein (normed)")]
 )
 def test_half_a_standard_deviation_shift_is_detected(reference_rows: int, test: str) -> None:
-    profile = drift.profile_column("amount", normal(1, reference_rows))
+    profile = profile_column("amount", normal(1, reference_rows))
     same = drift.compare(profile, normal(2, 1_000))
     shifted = drift.compare(profile, normal(3, 1_000, shift=0.5))
     assert (same.test, shifted.test) == (test, test)
@@ -58,7 +59,7 @@ def test_half_a_standard_deviation_shift_is_detected(reference_rows: int, test: 
     ("reference_rows", "test"), [(800, "chi-square p-value"), (20_000, "Jensen-Shannon distance")]
 )
 def test_a_changed_category_mix_is_detected(reference_rows: int, test: str) -> None:
-    profile = drift.profile_column("shop", categories(1, reference_rows))
+    profile = profile_column("shop", categories(1, reference_rows))
     same = drift.compare(profile, categories(2, 1_000))
     changed = drift.compare(profile, categories(3, 1_000, mix=(0.3, 0.3, 0.4)))
     assert (same.test, changed.test) == (test, test)
@@ -67,36 +68,36 @@ def test_a_changed_category_mix_is_detected(reference_rows: int, test: str) -> N
 
 def test_scores_are_scipys_on_the_raw_samples() -> None:
     small_ref, current = normal(1, 700), normal(2, 3_000, shift=0.1)
-    score = drift.compare(drift.profile_column("x", small_ref), current).score
+    score = drift.compare(profile_column("x", small_ref), current).score
     assert score == pytest.approx(stats.ks_2samp(small_ref, current).pvalue, rel=1e-9)
 
     big_ref = normal(3, 50_000)
     expected = stats.wasserstein_distance(big_ref, current) / np.std(big_ref)
-    score = drift.compare(drift.profile_column("x", big_ref), current).score
+    score = drift.compare(profile_column("x", big_ref), current).score
     assert score == pytest.approx(expected, abs=0.005)
 
     ref_shops, cur_shops = categories(4, 900), categories(5, 600, mix=(0.45, 0.35, 0.2))
     ref_counts = [np.sum(ref_shops == k) for k in ("grocery", "fuel", "online")]
     cur_counts = [np.sum(cur_shops == k) for k in ("grocery", "fuel", "online")]
     expected_p = stats.chi2_contingency([ref_counts, cur_counts]).pvalue
-    score = drift.compare(drift.profile_column("shop", ref_shops), cur_shops).score
+    score = drift.compare(profile_column("shop", ref_shops), cur_shops).score
     assert score == pytest.approx(expected_p, rel=1e-9)
 
     big_shops = categories(6, 30_000)
     big_counts = np.array([np.sum(big_shops == k) for k in ("grocery", "fuel", "online")])
     expected_js = jensenshannon(big_counts / big_counts.sum(), np.array(cur_counts) / 600)
-    score = drift.compare(drift.profile_column("shop", big_shops), cur_shops).score
+    score = drift.compare(profile_column("shop", big_shops), cur_shops).score
     assert score == pytest.approx(expected_js, rel=1e-9)
 
 
 def test_a_binary_column_is_tested_by_two_proportions_and_a_new_category_is_drift() -> None:
     rng = np.random.default_rng(0)
-    flags = drift.profile_column("card_present", rng.integers(0, 2, 600))
-    assert flags.kind == drift.CATEGORICAL and dict(flags.counts).keys() == {"0", "1"}
+    flags = profile_column("card_present", rng.integers(0, 2, 600))
+    assert flags.kind == CATEGORICAL and dict(flags.counts).keys() == {"0", "1"}
     result = drift.compare(flags, rng.integers(0, 2, 500).astype(float))  # 1.0 is the category "1"
     assert result.test == "z-test p-value" and not result.drifted
     assert drift.compare(flags, (rng.random(500) < 0.8).astype(int)).drifted
-    shops = drift.profile_column("shop", categories(1, 500))
+    shops = profile_column("shop", categories(1, 500))
     result = drift.compare(shops, np.array(["grocery"] * 300 + ["casino"] * 3, dtype=object))
     assert result.drifted and "casino" in result.bins
 
@@ -104,7 +105,7 @@ def test_a_binary_column_is_tested_by_two_proportions_and_a_new_category_is_drif
 def test_missing_values_are_counted_apart_and_left_out_of_the_test() -> None:
     values = normal(1, 900).astype(object)
     values[::10] = None
-    profile = drift.profile_column("x", values)
+    profile = profile_column("x", values)
     assert (profile.rows, profile.missing) == (810, 90)
     current = np.append(normal(2, 500), [np.nan] * 50)
     result = drift.compare(profile, current)
@@ -113,18 +114,18 @@ def test_missing_values_are_counted_apart_and_left_out_of_the_test() -> None:
 
 def test_a_profile_survives_json_and_a_malformed_one_is_named() -> None:
     for profile in (
-        drift.profile_column("x", normal(1, 300)),
-        drift.profile_column("x", normal(1, 3_000)),
-        drift.profile_column("s", categories(1, 300)),
+        profile_column("x", normal(1, 300)),
+        profile_column("x", normal(1, 3_000)),
+        profile_column("s", categories(1, 300)),
     ):
-        again = drift.ColumnProfile.from_json(profile.name, profile.to_json())
+        again = ColumnProfile.from_json(profile.name, profile.to_json())
         assert again == profile
     with pytest.raises(MlgateError, match="reference profile's column 'x' is malformed"):
-        drift.ColumnProfile.from_json("x", {"kind": "numeric", "rows": 3, "quantiles": [1, 2]})
+        ColumnProfile.from_json("x", {"kind": "numeric", "rows": 3, "quantiles": [1, 2]})
 
 
 def test_text_where_the_reference_has_numbers_and_an_empty_column_are_clear_errors() -> None:
-    profile = drift.profile_column("amount", normal(1, 300))
+    profile = profile_column("amount", normal(1, 300))
     with pytest.raises(
         MlgateError, match="column 'amount' holds text where the reference has numbers"
     ):
@@ -134,7 +135,7 @@ def test_text_where_the_reference_has_numbers_and_an_empty_column_are_clear_erro
 
 
 def test_histograms_share_bins_and_sum_to_one() -> None:
-    result = drift.compare(drift.profile_column("x", normal(1, 5_000)), normal(2, 800, shift=1))
+    result = drift.compare(profile_column("x", normal(1, 5_000)), normal(2, 800, shift=1))
     assert (
         len(result.bins)
         == len(result.reference_shares)
@@ -154,7 +155,7 @@ def test_a_registered_drift_test_is_chosen_for_its_columns_and_judged_by_what_it
     others keep theirs. A distance is drift at or above the threshold, a p-value below it."""
     cramer = drift.Test(
         "Cramer-von Mises p-value",
-        drift.NUMERIC,
+        NUMERIC,
         drift.P_VALUE_TEST,
         lambda sample: sample.profile.name == "amount",
         lambda sample: float(
@@ -164,8 +165,8 @@ def test_a_registered_drift_test_is_chosen_for_its_columns_and_judged_by_what_it
     drift.register(cramer, first=True)
     try:
         reference, shifted = normal(1, 500), normal(2, 500, shift=0.5)
-        amount = drift.compare(drift.profile_column("amount", reference), shifted)
-        other = drift.compare(drift.profile_column("x", reference), shifted)
+        amount = drift.compare(profile_column("amount", reference), shifted)
+        other = drift.compare(profile_column("x", reference), shifted)
     finally:
         drift.TESTS.remove(cramer)
     assert (amount.test, amount.drifted, amount.threshold) == (cramer.name, True, 0.05)
@@ -182,8 +183,8 @@ def test_a_registered_drift_test_is_chosen_for_its_columns_and_judged_by_what_it
 
 def test_every_column_kind_has_a_test_that_always_applies() -> None:
     for kind, profile in (
-        (drift.NUMERIC, drift.profile_column("x", normal(1, 5_000))),
-        (drift.CATEGORICAL, drift.profile_column("c", categories(1, 5_000))),
+        (NUMERIC, profile_column("x", normal(1, 5_000))),
+        (CATEGORICAL, profile_column("c", categories(1, 5_000))),
     ):
         sample = drift.Sample(profile, current=np.sort(normal(2, 10)), keys=("a", "b", "c"))
         assert drift.choose(sample).kind == kind

@@ -206,12 +206,13 @@ def test_a_monitor_report_of_hostile_columns_and_values_is_safe_in_every_format(
 ) -> None:
     """The probe's breaks: a client's text value ``fuel\\n::warning ...`` reached the text
     histogram raw; a column ``amount](https://evil/p.png) ![x`` embedded an image."""
+    from mlgate.artifacts.profile import profile_column
     from mlgate.monitor import drift
     from mlgate.monitor.monitor import Monitoring, Report
     from mlgate.render import monitor as render_monitor
 
     categories = [category or "x", "fuel", "diesel"]
-    profile = drift.profile_column(name, categories * 40, text=True)
+    profile = profile_column(name, categories * 40, text=True)
     column = drift.compare(profile, [category or "x", "fuel"] * 60)
     report = Report(f"data {name}", f"ref {name}", 120, Monitoring(), (column,), None)
     assert_terminal_safe(render_monitor.monitor_text(report))

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import commit_all, dvc, make_project, mlgate_in
+from mlgate.artifacts.profile import NUMERIC, ColumnProfile, parse_profile, profile_frame
 from mlgate.deploy import deployments, environments
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
@@ -289,7 +290,7 @@ def test_a_regressors_predicted_values_drift_as_numbers(tmp_path: Path) -> None:
     the log is read as numbers, and shifted answers are a numeric drift row."""
     import numpy as np
 
-    from mlgate.monitor import drift, monitor
+    from mlgate.monitor import monitor
     from mlgate.policy import Monitoring
 
     rng = np.random.default_rng(0)
@@ -298,13 +299,13 @@ def test_a_regressors_predicted_values_drift_as_numbers(tmp_path: Path) -> None:
         "id,label,prediction\n"
         + "".join(f"{i},{v + 3:.3f},{v:.3f}\n" for i, v in enumerate(evaluated))
     ).encode()
-    profile = drift.ColumnProfile.from_json(
+    profile = ColumnProfile.from_json(
         "prediction", monitor.predictions_profile(content, "eval/predictions.csv")
     )
-    assert profile.kind == drift.NUMERIC
+    assert profile.kind == NUMERIC
     frame = pd.DataFrame({"x": rng.normal(0, 1, 2000)})
     reference = monitor.Reference(
-        drift.parse_profile(drift.profile_frame(frame, ["x"]), "p"), "training data", profile
+        parse_profile(profile_frame(frame, ["x"]), "p"), "training data", profile
     )
     assert monitor.logged_kinds(reference)["prediction"] == "numeric"
     served = frame.assign(prediction=rng.normal(200, 50, 2000))  # the model now answers higher

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlgate.artifacts.profile import profile_column
 from mlgate.deploy.deployments import Deployment
 from mlgate.dvcfiles import DataChange
 from mlgate.gate.compare import Check, Comparison
@@ -127,12 +128,10 @@ def a_monitor_report() -> Report:
         "country": rng.choice(["FR", "DE", "US"], 2_000, p=[0.5, 0.3, 0.2]),
     }
     columns = tuple(
-        drift.compare(drift.profile_column(name, values), current[name])
+        drift.compare(profile_column(name, values), current[name])
         for name, values in reference.items()
     )
-    evaluated = drift.profile_column(
-        "prediction", rng.choice(["0", "1"], 1_000, p=[0.9, 0.1]), text=True
-    )
+    evaluated = profile_column("prediction", rng.choice(["0", "1"], 1_000, p=[0.9, 0.1]), text=True)
     served = rng.choice(["0", "1"], 2_000, p=[0.7, 0.3])
     return Report(
         "production (v0.2.0), requests since 2026-11-30T00:00:00Z",

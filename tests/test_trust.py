@@ -194,10 +194,10 @@ def test_a_difference_that_is_not_finite_never_passes_the_pure_judge() -> None:
 
 
 def numeric_profile_document() -> dict:
-    from mlgate.monitor import drift
+    from mlgate.artifacts.profile import LEVELS, NUMERIC
 
-    return {"kind": drift.NUMERIC, "rows": 100, "missing": 0, "std": 1.0,
-            "quantiles": [i / drift.LEVELS for i in range(drift.LEVELS)]}  # fmt: skip
+    return {"kind": NUMERIC, "rows": 100, "missing": 0, "std": 1.0,
+            "quantiles": [i / LEVELS for i in range(LEVELS)]}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -219,8 +219,8 @@ def test_a_reference_profile_with_a_number_that_is_not_one_cannot_judge(
     field: str, value: object
 ) -> None:
     """The probe's break: ``std: NaN`` in a profile made every test say "no drift"."""
+    from mlgate.artifacts.profile import parse_profile
     from mlgate.errors import MlgateError
-    from mlgate.monitor import drift
 
     document = numeric_profile_document()
     if value == "reversed":
@@ -230,14 +230,15 @@ def test_a_reference_profile_with_a_number_that_is_not_one_cannot_judge(
     else:
         document[field] = value
     with pytest.raises(MlgateError, match="malformed"):
-        drift.parse_profile({"columns": {"amount": document}}, "profile.json")
+        parse_profile({"columns": {"amount": document}}, "profile.json")
 
 
 def test_current_values_that_give_a_nan_score_cannot_judge() -> None:
+    from mlgate.artifacts.profile import parse_profile
     from mlgate.errors import MlgateError
     from mlgate.monitor import drift
 
-    [profile] = drift.parse_profile(
+    [profile] = parse_profile(
         {"columns": {"amount": numeric_profile_document()}}, "p"
     ).columns.values()
     with pytest.raises(MlgateError, match="cannot judge drift in column 'amount'"):
@@ -248,8 +249,8 @@ def test_any_profile_document_parses_or_is_one_error() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from mlgate.artifacts.profile import CATEGORICAL, NUMERIC, parse_profile
     from mlgate.errors import MlgateError
-    from mlgate.monitor import drift
 
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))
     json_values = st.recursive(
@@ -262,7 +263,7 @@ def test_any_profile_document_parses_or_is_one_error() -> None:
     column = st.fixed_dictionaries(
         {},
         optional={
-            "kind": st.sampled_from([drift.NUMERIC, drift.CATEGORICAL, "x"]),
+            "kind": st.sampled_from([NUMERIC, CATEGORICAL, "x"]),
             "rows": json_values,
             "missing": json_values,
             "std": json_values,
@@ -277,7 +278,7 @@ def test_any_profile_document_parses_or_is_one_error() -> None:
     @given(st.dictionaries(st.text(max_size=8), column, max_size=2))
     def parse(columns: dict) -> None:
         try:
-            profile = drift.parse_profile({"columns": columns}, "profile.json")
+            profile = parse_profile({"columns": columns}, "profile.json")
         except MlgateError:
             return
         for parsed in profile.columns.values():

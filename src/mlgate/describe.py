@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
+from mlgate.artifacts.profile import profile_frame
 from mlgate.deploy import modelfile
 from mlgate.errors import MlgateError, first_line
 from mlgate.files import atomic_path, file_md5
-from mlgate.monitor import drift
 from mlgate.pipeline._common import card_libraries, input_example
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def describe(
     if target_column is not None:
         servable = modelfile.servable(model, card)
         score = _score(servable, sample, frame.loc[sample.index, target_column], task)
-    profile = drift.profile_frame(sample, list(sample.columns))
+    profile = profile_frame(sample, list(sample.columns))
     card_path = Path(str(model_path.with_suffix("")) + ".json")
     profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)
     for written in (card_path, profile_path):

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.artifacts.profile import NUMERIC, parse_profile
 from mlgate.errors import MlgateError, first_line
-from mlgate.monitor import drift
 
 ONNX_FILE = "model.onnx"
 AUTO, ONNX, PICKLE = "auto", "onnx", "pickle"
@@ -258,7 +258,7 @@ def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int 
     except (KeyError, ValueError, TypeError) as exc:
         raise NotCompiled(f"the card's input example is not its columns: {exc}") from None
     try:  # checked as monitor checks it: a profile edited by hand is named, not a traceback
-        described = drift.parse_profile(profile, PROFILE).columns if profile is not None else {}
+        described = parse_profile(profile, PROFILE).columns if profile is not None else {}
     except MlgateError as exc:
         raise NotCompiled(str(exc)) from None
     rng = np.random.default_rng(seed)
@@ -266,7 +266,7 @@ def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int 
     for column in columns:
         known = described.get(column.name)
         weights = np.asarray([n for _, n in known.counts] if known else [], dtype="float64")
-        if known is not None and known.kind == drift.NUMERIC:
+        if known is not None and known.kind == NUMERIC:
             quantiles = np.asarray(known.quantiles, dtype="float64")
             levels = np.linspace(0, 1, len(quantiles))
             drawn[column.name] = np.interp(rng.random(PARITY_ROWS), levels, quantiles)

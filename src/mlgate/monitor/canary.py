@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mlgate.artifacts.profile import NUMERIC, predictions_column
 from mlgate.gate import stats
 from mlgate.monitor import drift, live
 from mlgate.policy import Canary
@@ -185,8 +186,8 @@ def _prediction_check(stable: Sequence[str], canary: Sequence[str]) -> Check:
             SHOWN,
             "no rows logged to compare",
         )
-    profile = drift.predictions_column("prediction", stable)
-    served = [float(v) for v in canary] if profile.kind == drift.NUMERIC else list(canary)
+    profile = predictions_column("prediction", stable)
+    served = [float(v) for v in canary] if profile.kind == NUMERIC else list(canary)
     found = drift.compare(profile, served)
     word = "shifted" if found.drifted else "similar"
     return Check(

@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import dvcfiles, git
+from mlgate.artifacts.profile import (
+    NUMERIC,
+    ColumnProfile,
+    Profile,
+    parse_profile,
+    predictions_column,
+)
 from mlgate.deploy import deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
@@ -39,9 +46,9 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 @dataclass(frozen=True)
 class Reference:
-    profile: drift.Profile
+    profile: Profile
     label: str  # what it describes, for the report: "fraud-detector v0.2.0's training data"
-    predictions: drift.ColumnProfile | None = None  # the model's predictions at evaluation
+    predictions: ColumnProfile | None = None  # the model's predictions at evaluation
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def deployed_reference(env: environments.Environment) -> tuple[deployments.Deplo
 PREDICTION = "prediction"
 
 
-def _read_predictions(path: Path) -> drift.ColumnProfile | None:
+def _read_predictions(path: Path) -> ColumnProfile | None:
     """The evaluation-time predictions' profile deploy kept with the version, if any."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +121,7 @@ def _read_predictions(path: Path) -> drift.ColumnProfile | None:
         return None
     except (OSError, ValueError, RecursionError) as exc:
         raise MlgateError(f"cannot read {path}: {first_line(exc)}") from None
-    return drift.ColumnProfile.from_json(PREDICTION, document)
+    return ColumnProfile.from_json(PREDICTION, document)
 
 
 def predictions_profile(content: bytes, where: str) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def predictions_profile(content: bytes, where: str) -> dict[str, Any]:
     values = frame[PREDICTION].dropna()
     if values.empty:
         raise MlgateError(f"{where} has no predictions")
-    return drift.predictions_column(PREDICTION, values).to_json()
+    return predictions_column(PREDICTION, values).to_json()
 
 
 def workspace_reference(root: Path) -> Reference:
@@ -148,7 +155,7 @@ def workspace_reference(root: Path) -> Reference:
     return Reference(profile, f"{path}'s training data in the workspace ({profile.rows:,} rows)")
 
 
-def _read_profile(path: Path, what: str) -> drift.Profile:
+def _read_profile(path: Path, what: str) -> Profile:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -159,7 +166,7 @@ def _read_profile(path: Path, what: str) -> drift.Profile:
         ) from None
     except (OSError, ValueError) as exc:
         raise MlgateError(f"cannot read the reference profile {path}: {exc}") from None
-    return drift.parse_profile(document, str(path))
+    return parse_profile(document, str(path))
 
 
 def logged_data(
@@ -260,7 +267,7 @@ def judge(
     prediction = None
     if reference.predictions is not None and PREDICTION in frame:
         served = frame[PREDICTION].dropna()
-        numeric = reference.predictions.kind == drift.NUMERIC  # a regressor's values
+        numeric = reference.predictions.kind == NUMERIC  # a regressor's values
         if len(served) and not numeric and not isinstance(served.dtype, pd.CategoricalDtype):
             served = served.astype(str)  # categories are logged text
         if len(served):
@@ -281,7 +288,7 @@ def logged_kinds(reference: Reference) -> dict[str, str]:
     when there are evaluation-time predictions to compare it with."""
     kinds = column_kinds(reference)
     if reference.predictions is not None and PREDICTION not in kinds:
-        kinds[PREDICTION] = "numeric" if reference.predictions.kind == drift.NUMERIC else "text"
+        kinds[PREDICTION] = "numeric" if reference.predictions.kind == NUMERIC else "text"
     return kinds
 
 

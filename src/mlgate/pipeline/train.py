@@ -15,6 +15,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.artifacts.profile import profile_frame
 from mlgate.files import atomic_path, file_md5, write_text
 from mlgate.pipeline._common import (
     CLASSIFICATION,
@@ -164,9 +165,7 @@ def _main(args: argparse.Namespace) -> None:
         joblib.dump(model, tmp)
     write_text(args.card, to_json(card))
     if args.profile:
-        from mlgate.monitor import drift
-
-        write_text(args.profile, to_json(drift.profile_frame(frame, features)))
+        write_text(args.profile, to_json(profile_frame(frame, features)))
     print(f"train: {card['estimator_class']} on {len(frame)} rows -> {args.model}")
 
 

@@ -108,7 +108,7 @@ def make_frames(reference_rows: int, current_rows: int):  # type: ignore[no-unty
 
 
 def write_log(folder: Path, current, version: str) -> list[Path]:  # type: ignore[no-untyped-def]
-    from mlgate.serve import requestlog
+    from mlgate.artifacts import requestlog
 
     log = requestlog.RequestLog(folder, list(current.columns), max_bytes=2**40)
     for start in range(0, len(current), 10_000):
@@ -147,10 +147,10 @@ def run_evidently(evidently: Path, folder: Path, reference, current, repeat: int
 
 
 def bench_monitor(args: argparse.Namespace) -> None:
+    from mlgate.artifacts import requestlog
     from mlgate.artifacts.profile import parse_profile, profile_frame
     from mlgate.monitor import monitor
     from mlgate.policy import Monitoring
-    from mlgate.serve import requestlog
 
     evidently = evidently_python(Path(args.evidently_venv))
     rows = args.monitor_rows

@@ -177,8 +177,9 @@ def _ship_replicas(
     import numpy as np
     from monitoring import KINDS, draw
 
+    from mlgate.artifacts import requestlog
     from mlgate.deploy.targets import S3Target
-    from mlgate.serve import requestlog, shipping
+    from mlgate.serve import shipping
 
     per_replica = rows // MONITOR_REPLICAS
     kinds = {name: "float" for name in KINDS["numeric"]}

@@ -328,18 +328,19 @@ def bench_serve_steps(args: argparse.Namespace) -> None:
     (median of --repeat rounds of many calls), for the pickle and the ONNX runtime."""
     import timeit
 
+    from mlgate.artifacts.card import read_card
     from mlgate.deploy import compiled, modelfile
     from mlgate.serve import payload
 
     with tempfile.TemporaryDirectory() as tmp:
         project = trained_project(Path(tmp) / "p", args.serve_rows)
-        card = json.loads((project / "models" / "model.json").read_text())
+        card = read_card(project / "models" / "model.json")
         model = modelfile.load_model(project / "models" / "model.pkl")
         for step in [model, *getattr(model, "named_steps", {}).values()]:
             if getattr(step, "n_jobs", None) not in (None, 1):
                 step.n_jobs = 1  # as the server runs it
         onnx = compiled.OnnxModel(compiled.compile_model(model, card), card)
-        features = payload.features_of(card)
+        features = card.features
         bodies = request_bodies(project, Path(tmp))
         print(f"serve steps, in-process, microseconds per call (median of {args.repeat} rounds)")
         print(f"{'body':<9} {'step':<44} {'us':>9}")

@@ -3,9 +3,12 @@ compile, or compiles into a model that disagrees, is said and served by its pick
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from mlgate.artifacts.card import parse_card
 from mlgate.artifacts.profile import profile_frame
 from mlgate.deploy import compiled
 from mlgate.pipeline import ingest, synthetic, train
@@ -32,7 +35,7 @@ def trained(source: str, model: str):  # type: ignore[no-untyped-def]
     params = {"model": model, **HYPERPARAMETERS[model]}
     pipeline = train.make_pipeline(frame, features, params)
     pipeline.fit(frame[features], frame[meta["target"]])
-    card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
+    card = parse_card(train.model_card(frame, features, pipeline, meta, params, "0" * 32))
     return pipeline, card, profile_frame(frame, features)
 
 
@@ -65,9 +68,9 @@ def test_every_regressor_the_pipeline_trains_compiles_and_agrees(model: str) -> 
     params = {"model": model, **REGRESSOR_PARAMETERS[model]}
     pipeline = train.make_pipeline(frame, features, params, "regression")
     pipeline.fit(frame[features], frame[meta["target"]])
-    card = train.model_card(frame, features, pipeline, meta, params, "0" * 32)
+    card = parse_card(train.model_card(frame, features, pipeline, meta, params, "0" * 32))
     onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
-    assert not hasattr(onnx, "classes_") and card["task"] == "regression"
+    assert not hasattr(onnx, "classes_") and card.task == "regression"
     frames = compiled.parity_rows(card, profile_frame(frame, features))
     assert compiled.check_parity(pipeline, onnx, frames) == 5 + 2 * compiled.PARITY_ROWS
     assert compiled.agreement(onnx).startswith("predictions within")
@@ -93,7 +96,9 @@ def test_an_estimator_skl2onnx_does_not_know_is_not_compiled_and_says_which() ->
             return (np.asarray(x)[:, 0] > 0).astype(int)
 
     model = Threshold().fit(np.zeros((2, 2)), [0, 1])
-    card = {"features": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "float64"}]}
+    card = parse_card(
+        {"features": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "float64"}]}
+    )
     with pytest.raises(compiled.NotCompiled, match="skl2onnx cannot convert Threshold"):
         compiled.compile_model(model, card)
 
@@ -101,9 +106,9 @@ def test_an_estimator_skl2onnx_does_not_know_is_not_compiled_and_says_which() ->
 def test_without_a_card_naming_columns_or_rows_to_check_nothing_is_compiled() -> None:
     pipeline, card, _ = trained("wine", "logistic_regression")
     with pytest.raises(compiled.NotCompiled, match="names no input columns"):
-        compiled.compile_model(pipeline, {})
+        compiled.compile_model(pipeline, parse_card({}))
     with pytest.raises(compiled.NotCompiled, match="no input example"):
-        compiled.parity_rows({**card, "input_example": None}, None)
+        compiled.parity_rows(dataclasses.replace(card, input_example=()), None)
 
 
 def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:

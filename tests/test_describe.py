@@ -17,6 +17,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in
+from mlgate.artifacts.card import parse_card
 from mlgate.deploy import environments, modelfile
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy
@@ -63,7 +64,7 @@ def test_a_model_fitted_on_a_frame_is_described_by_its_own_column_names(
     assert card["training_data"]["file"] == "test.csv" and len(card["input_example"]) == 5
     profile = json.loads((repo / "model.profile.json").read_text())
     assert sorted(profile["columns"]) == ["age", "income"] and profile["rows"] == 200
-    assert modelfile.smoke_test(model, card) == 5
+    assert modelfile.smoke_test(model, parse_card(card)) == 5
 
 
 def test_a_model_fitted_on_a_sparse_matrix_is_described_by_position(
@@ -88,7 +89,7 @@ def test_a_model_fitted_on_a_sparse_matrix_is_described_by_position(
     card = json.loads((repo / "model.json").read_text())
     assert card["input"] == "array" and card["classes"] == [0.0, 1.0]
     assert [f["name"] for f in card["features"]] == [f"x{i}" for i in range(12)]
-    servable = modelfile.servable(model, card)
+    servable = modelfile.servable(model, parse_card(card))
     frame = pd.DataFrame(card["input_example"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an array: no "X has feature names" warning

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mlgate.artifacts.profile import category_counts
 from mlgate.errors import MlgateError
-from mlgate.monitor import drift, logtable
+from mlgate.monitor import logtable
 
 
 class Store:
@@ -83,7 +84,7 @@ def test_segments_and_the_local_log_join_filtered_by_version_and_time(tmp_path: 
     assert table["amount"].tolist() == pytest.approx([np.nan, 4.5, np.nan, 7.0], nan_ok=True)
     assert table["shop"].astype(object).tolist() == ["fuel", np.nan, "grocery", "travel"]
     assert isinstance(table["prediction"].dtype, pd.CategoricalDtype)
-    counts = drift._category_counts(table["shop"].dropna())
+    counts = category_counts(table["shop"].dropna())
     assert counts == {"fuel": 1, "grocery": 1, "travel": 1}  # "online" (v2) counts no row
     with pytest.raises(KeyError):
         table["time"]

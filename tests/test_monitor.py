@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from helpers import commit_all, dvc, make_project, mlgate_in
+from mlgate.artifacts import requestlog
 from mlgate.artifacts.profile import NUMERIC, ColumnProfile, parse_profile, profile_frame
 from mlgate.deploy import deployments, environments
 from mlgate.git import WORKSPACE, revision
 from mlgate.pipeline.synthetic import generate_transactions
-from mlgate.serve import requestlog
 from mlgate.snapshot import read_policy
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from mlgate.serve.payload import BadRequest, Feature, UnsupportedMediaType, features_of, parse
+from mlgate.artifacts.card import parse_card
+from mlgate.serve.payload import BadRequest, UnsupportedMediaType, parse
 
 CARD = {
     "features": [
@@ -15,7 +16,7 @@ CARD = {
         {"name": "shop", "dtype": "str"},
     ]
 }
-FEATURES = features_of(CARD)
+FEATURES = parse_card(CARD).features
 BIG = "1" + "0" * 400  # an integer no float holds
 EXPECTED = [
     {"amount": 5.0, "hour": 3, "shop": "grocery"},
@@ -253,12 +254,12 @@ def test_card_dtypes_map_to_three_kinds() -> None:
             {"name": "d", "dtype": "category"},
         ]
     }
-    assert features_of(card) == (
-        Feature("a", "float"),
-        Feature("b", "integer"),
-        Feature("c", "integer"),
-        Feature("d", "text"),
-    )
+    assert [(f.name, f.kind) for f in parse_card(card).features] == [
+        ("a", "float"),
+        ("b", "integer"),
+        ("c", "integer"),
+        ("d", "text"),
+    ]
 
 
 # --- issue 19.4-6: every client error a 400 naming column and row; nothing echoed -----------
@@ -274,7 +275,7 @@ def test_a_column_the_card_marks_nullable_may_be_left_out() -> None:
     frame = parse(
         as_json({"dataframe_records": [{"amount": 1, "shop": "a"}, {"shop": "b"}]}),
         "application/json",
-        features_of(card),
+        parse_card(card).features,
     ).frame()
     assert frame["amount"].tolist()[0] == 1.0 and frame["amount"].isna().tolist() == [False, True]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlgate.artifacts import requestlog
 from mlgate.errors import MlgateError
-from mlgate.serve import requestlog
 
 COLUMNS = {"amount": "numeric", "shop": "text"}
 
@@ -179,7 +179,7 @@ FULL_DISK = """
 import resource, signal, sys
 import pandas as pd
 from pathlib import Path
-from mlgate.serve import requestlog
+from mlgate.artifacts import requestlog
 
 log = requestlog.RequestLog(Path(sys.argv[1]), ["amount", "shop"])
 log.append("v1", pd.DataFrame({"amount": [1.0], "shop": ["a"]}), [0])

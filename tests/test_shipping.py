@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlgate.artifacts import requestlog
 from mlgate.errors import MlgateError
 from mlgate.monitor import logtable
-from mlgate.serve import requestlog, shipping
+from mlgate.serve import shipping
 
 
 class FolderStore:

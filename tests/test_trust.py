@@ -470,12 +470,13 @@ def test_any_request_body_is_rows_or_a_client_error() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from mlgate.artifacts.card import Feature
     from mlgate.serve import payload
 
     features = (
-        payload.Feature("amount", "float", takes_missing=False),
-        payload.Feature("count", "integer"),
-        payload.Feature("merchant", "text", nullable=True),
+        Feature("amount", "float", takes_missing=False),
+        Feature("count", "integer"),
+        Feature("merchant", "text", nullable=True),
     )
     bodies = st.one_of(
         st.binary(max_size=60),

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
-from mlgate.artifacts.profile import profile_frame
+from mlgate.artifacts.card import CARD_SUFFIX, card_libraries, input_example, parse_card
+from mlgate.artifacts.profile import PROFILE_SUFFIX, profile_frame
 from mlgate.deploy import modelfile
 from mlgate.errors import MlgateError, first_line
 from mlgate.files import atomic_path, file_md5
-from mlgate.pipeline._common import card_libraries, input_example
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,14 +92,15 @@ def describe(
         md5=file_md5(data_path),
         count=len(frame),
     )
-    modelfile.smoke_test(model, card)  # what deploy and serve will check, before writing
+    parsed = parse_card(card)
+    modelfile.smoke_test(model, parsed)  # what deploy and serve will check, before writing
     score = None
     if target_column is not None:
-        servable = modelfile.servable(model, card)
+        servable = modelfile.servable(model, parsed)
         score = _score(servable, sample, frame.loc[sample.index, target_column], task)
     profile = profile_frame(sample, list(sample.columns))
-    card_path = Path(str(model_path.with_suffix("")) + ".json")
-    profile_path = Path(str(model_path.with_suffix("")) + modelfile.PROFILE_SUFFIX)
+    card_path = Path(str(model_path.with_suffix("")) + CARD_SUFFIX)
+    profile_path = Path(str(model_path.with_suffix("")) + PROFILE_SUFFIX)
     for written in (card_path, profile_path):
         if written.resolve() in (model_path.resolve(), data_path.resolve()):
             raise MlgateError(f"{written} would overwrite the model or the data: rename the model")

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+PROFILE_FILE = "profile.json"  # in a deployed version, beside model.json
+PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 SMALL_REFERENCE = 1_000  # rows: at most this many, every value is kept (exact p-value tests)
 MAX_CATEGORY_VALUES = 5  # a numeric column with at most this many values is categorical

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.artifacts.card import Card
 from mlgate.artifacts.profile import NUMERIC, parse_profile
 from mlgate.errors import MlgateError, first_line
 
@@ -54,14 +55,13 @@ class Column:
     text: bool
 
 
-def columns_of(card: dict[str, Any]) -> list[Column]:
-    found = [f for f in card.get("features", []) if isinstance(f, dict) and "name" in f]
-    if not found:
+def columns_of(card: Card) -> list[Column]:
+    if not card.features:
         raise NotCompiled("the model's card names no input columns")
-    return [Column(str(f["name"]), str(f.get("dtype", "")) in TEXT_DTYPES) for f in found]
+    return [Column(f.name, f.dtype in TEXT_DTYPES) for f in card.features]
 
 
-def compile_model(model: Any, card: dict[str, Any]) -> bytes:
+def compile_model(model: Any, card: Card) -> bytes:
     """The model as ONNX; NotCompiled with the reason when it cannot be converted."""
     try:
         from skl2onnx import convert_sklearn
@@ -163,7 +163,7 @@ class OnnxModel:
 
     runtime = ONNX
 
-    def __init__(self, data: bytes, card: dict[str, Any]) -> None:
+    def __init__(self, data: bytes, card: Card) -> None:
         try:
             import onnxruntime
         except ImportError:
@@ -233,7 +233,7 @@ def _missing(value: Any) -> bool:
     )
 
 
-def load(path: Path, card: dict[str, Any]) -> OnnxModel:
+def load(path: Path, card: Card) -> OnnxModel:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -241,7 +241,7 @@ def load(path: Path, card: dict[str, Any]) -> OnnxModel:
     return OnnxModel(data, card)
 
 
-def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int = 0) -> list[Any]:
+def parity_rows(card: Card, profile: dict[str, Any] | None, seed: int = 0) -> list[Any]:
     """The frames parity is checked on: the card's input example, PARITY_ROWS rows drawn from
     the training data's profile (without one: around the example's values, each number
     anywhere from one range below its smallest to one above its largest), and the same rows
@@ -250,7 +250,7 @@ def parity_rows(card: dict[str, Any], profile: dict[str, Any] | None, seed: int 
     import pandas as pd
 
     columns = columns_of(card)
-    example = card.get("input_example")
+    example = list(card.input_example)
     if not example:
         raise NotCompiled("there are no rows to check it on: the card has no input example")
     try:

@@ -22,30 +22,21 @@ import getpass
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mlgate import defaults, git, valid
+from mlgate.artifacts.card import CARD_FILE, CARD_SUFFIX, Card, read_card
+from mlgate.artifacts.profile import PROFILE_FILE, PROFILE_SUFFIX
 from mlgate.deploy import compiled
 from mlgate.deploy.environments import Environment
-from mlgate.deploy.modelfile import (
-    CARD_FILE,
-    NO_CARD,
-    PROFILE_FILE,
-    PROFILE_SUFFIX,
-    load_model,
-    read_card,
-    refusing_missing,
-    smoke_test,
-    verify,
-)
+from mlgate.deploy.modelfile import NO_CARD, load_model, refusing_missing, smoke_test, verify
 from mlgate.deploy.resolve import Model, companion, fetch
 from mlgate.errors import MlgateError, Refused, first_line
 from mlgate.files import file_md5
-from mlgate.serve import payload
 
 DEPLOYED_FILE = "deployed.json"
 PREDICTIONS_FILE = "predictions.json"  # the evaluation-time predictions' profile
@@ -168,8 +159,8 @@ def _check_canary_beside(env: Environment, current: Deployment | None, version: 
 def _check_same_columns(env: Environment, current: Deployment, folder: Path) -> None:
     """A canary answers the same requests as the version beside it: the same columns."""
     served_card = read_card(env.target.version_folder(current.version) / CARD_FILE)
-    served = [(f.name, f.kind) for f in payload.features_of(served_card)]
-    new = [(f.name, f.kind) for f in payload.features_of(read_card(folder / CARD_FILE))]
+    served = [(f.name, f.kind) for f in served_card.features]
+    new = [(f.name, f.kind) for f in read_card(folder / CARD_FILE).features]
     if served != new:
         raise Refused(
             f"a canary takes the requests {current.version} takes, and its card's columns "
@@ -177,7 +168,7 @@ def _check_same_columns(env: Environment, current: Deployment, folder: Path) -> 
         )
 
 
-def _columns(features: list[tuple[str, str]]) -> str:
+def _columns(features: Sequence[tuple[str, str]]) -> str:
     shown = ", ".join(f"{name} ({kind})" for name, kind in features[:6])
     return shown + (f" and {len(features) - 6} more" if len(features) > 6 else "") or "none"
 
@@ -293,10 +284,8 @@ def _switch_after_checks(
     try:
         version_dir, model = prepare()
         card = read_card(version_dir / CARD_FILE)
-        if record.monitoring and not payload.features_of(card):
-            raise Refused(
-                f"monitoring logs each request's columns, and {NO_CARD.format(card=CARD_FILE)}"
-            )
+        if record.monitoring and not card.features:
+            raise Refused(f"monitoring logs each request's columns, and {NO_CARD}")
         if model is None:
             model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
@@ -330,7 +319,7 @@ def _choose_runtime(
     record: Deployment,
     model: Any,
     folder: Path,
-    card: dict[str, Any],
+    card: Card,
     runtime: str,
 ) -> Deployment:
     """The record with the runtime that will serve it: ONNX when the version has a compiled
@@ -359,7 +348,7 @@ def _choose_runtime(
             model,
             onnx,
             compiled.parity_rows(card, profile),
-            input_is_array=card.get("input") == "array",
+            input_is_array=card.takes_array,
         )
     except compiled.NotCompiled as exc:
         if runtime == compiled.ONNX:
@@ -445,7 +434,7 @@ def _install(
     def fill(staging: Path) -> None:
         nonlocal unpickled
         fetch(root, model, staging / record.model_file)
-        card = companion(root, model, ".json") or b"{}"
+        card = companion(root, model, CARD_SUFFIX) or b"{}"
         (staging / CARD_FILE).write_bytes(card)
         why_not = None
         if runtime != compiled.PICKLE:

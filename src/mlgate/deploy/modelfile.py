@@ -1,25 +1,15 @@
 """The model file: refused unless it is a pickle or joblib dump whose md5 is the recorded one,
 loaded, smoke-tested on its card's input example; shared by deploy and serve. Its card
-(``model.json``) and the training data's profile (``model.profile.json``) sit beside it."""
+(``artifacts.card``) and the training data's profile (``artifacts.profile``) sit beside it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from mlgate.artifacts.card import CARD_FILE, Card
 from mlgate.errors import MlgateError, Refused
 from mlgate.files import file_md5
-from mlgate.serve import payload
-
-CARD_FILE = "model.json"
-
-
-PROFILE_FILE = "profile.json"  # the training data's reference profile, for `mlgate monitor`
-
-
-PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
-
 
 # How a pickle (protocol 2 and up) or a joblib dump (plain, or zlib, gzip, bz2, xz, lzma or lz4
 # compressed) begins. A file that begins otherwise is not a model and is never unpickled.
@@ -69,7 +59,7 @@ def load_model(model_file: Path) -> Any:
 
 class Servable:
     """The model as the server calls it: ``predict`` takes a request's rows (serve's
-    ``payload.Rows``) or a frame, and gives the model the frame it was trained on, or the
+    ``payload.Rows``, which build their ``frame()`` when asked) or a frame, and gives the model the frame it was trained on, or the
     card's columns in their order as an array when the card says its input is one (a model
     fitted on a bare matrix: a frame would only earn scikit-learn's feature-name warning)."""
 
@@ -78,36 +68,35 @@ class Servable:
         self.as_array = as_array
 
     def predict(self, rows: Any) -> Any:
-        frame = rows.frame() if isinstance(rows, payload.Rows) else rows
+        frame = rows.frame() if callable(getattr(rows, "frame", None)) else rows
         return self.model.predict(frame.to_numpy() if self.as_array else frame)
 
     def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
         return getattr(self.model, name)
 
 
-def servable(model: Any, card: dict[str, Any]) -> Any:
+def servable(model: Any, card: Card) -> Any:
     """The model as the server calls it (a compiled model takes the rows as they are)."""
     if getattr(model, "runtime", None) == "onnx":
         return model
-    return Servable(model, as_array=card.get("input") == "array")
+    return Servable(model, as_array=card.takes_array)
 
 
 NO_CARD = (
-    "the model has no card naming its input columns ({card} beside the model): write one "
+    f"the model has no card naming its input columns ({CARD_FILE} beside the model): write one "
     "with `mlgate describe MODEL --data FILE`, commit it and deploy again"
 )
 
 
-def smoke_test(model: Any, card: dict[str, Any]) -> int:
+def smoke_test(model: Any, card: Card) -> int:
     """Predict the card's input example; the number of rows predicted (0: the card has none)."""
-    example = card.get("input_example")
-    if not example:
+    if not card.input_example:
         return 0
     import pandas as pd
 
-    features = [f["name"] for f in card.get("features", []) if isinstance(f, dict)]
+    features = card.feature_names
     try:
-        frame = pd.DataFrame(example)
+        frame = pd.DataFrame(list(card.input_example))
         predictions = servable(model, card).predict(frame[features] if features else frame)
     except Exception as exc:
         raise MlgateError(
@@ -121,19 +110,18 @@ def smoke_test(model: Any, card: dict[str, Any]) -> int:
     return len(frame)
 
 
-def refusing_missing(model: Any, card: dict[str, Any]) -> list[str]:
+def refusing_missing(model: Any, card: Card) -> list[str]:
     """The columns the model cannot predict without: the card's input example's first row with
     that column's value missing, predicted; a column whose row raises (no imputer for it) or
     gives a prediction that is not a finite number is one. [] when the card has no example."""
-    example = card.get("input_example")
-    features = [f["name"] for f in card.get("features", []) if isinstance(f, dict) and "name" in f]
-    if not example or not features:
+    features = card.feature_names
+    if not card.input_example or not features:
         return []
     import numpy as np
     import pandas as pd
 
     try:
-        first = pd.DataFrame(example)[features].iloc[:1]
+        first = pd.DataFrame(list(card.input_example))[features].iloc[:1]
     except (KeyError, ValueError, TypeError):
         return []
     servable_model = servable(model, card)
@@ -149,14 +137,6 @@ def refusing_missing(model: Any, card: dict[str, Any]) -> list[str]:
         if not finite:
             refused.append(name)
     return refused
-
-
-def read_card(card_file: Path) -> dict[str, Any]:
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return card if isinstance(card, dict) else {}
 
 
 def verify(path: Path, md5: str, what: str) -> None:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from mlgate.artifacts import requestlog
 from mlgate.deploy import deployments, environments
 from mlgate.errors import MlgateError
 from mlgate.monitor import canary, labels, live, served
 from mlgate.policy import Policy
-from mlgate.serve import requestlog
 
 WINDOW_CHARS = {"day": 10, "hour": 13}  # how much of a log timestamp names its window
 

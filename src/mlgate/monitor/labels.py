@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlgate.artifacts import requestlog
 from mlgate.deploy import environments
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
 from mlgate.monitor import live, logtable
-from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.artifacts import requestlog
 from mlgate.deploy.targets.base import SegmentStore
 from mlgate.errors import MlgateError
 from mlgate.files import atomic_path
-from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,20 +21,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate import dvcfiles, git
+from mlgate.artifacts import requestlog
 from mlgate.artifacts.profile import (
     NUMERIC,
+    PROFILE_FILE,
+    PROFILE_SUFFIX,
     ColumnProfile,
     Profile,
     parse_profile,
     predictions_column,
 )
-from mlgate.deploy import deployments, environments, modelfile
+from mlgate.deploy import deployments, environments
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
 from mlgate.monitor import drift, logtable
 from mlgate.policy import Monitoring
 from mlgate.registry import release
-from mlgate.serve import requestlog
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +104,7 @@ def deployed_reference(env: environments.Environment) -> tuple[deployments.Deplo
     current = deployments.read_current(env)
     if current is None:
         raise MlgateError(f"nothing is deployed in {env.name}: deploy a model first")
-    path = env.target.version_folder(current.version) / modelfile.PROFILE_FILE
+    path = env.target.version_folder(current.version) / PROFILE_FILE
     profile = _read_profile(path, f"{env.name} {current.version}")
     label = f"{current.artifact} {current.version}'s training data ({profile.rows:,} rows)"
     folder = env.target.version_folder(current.version)
@@ -150,7 +152,7 @@ def workspace_reference(root: Path) -> Reference:
             "no model artifact is declared in dvc.yaml, so there is no reference: "
             "give --env to compare with a deployed model's"
         )
-    profile_path = root / (str(Path(path).with_suffix("")) + modelfile.PROFILE_SUFFIX)
+    profile_path = root / (str(Path(path).with_suffix("")) + PROFILE_SUFFIX)
     profile = _read_profile(profile_path, path)
     return Reference(profile, f"{path}'s training data in the workspace ({profile.rows:,} rows)")
 

@@ -122,24 +122,3 @@ def run_stage(
         print(f"{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
-
-
-def card_libraries() -> dict[str, str]:
-    """The model card's ``libraries``: what the model was made with, for whoever loads it."""
-    import platform
-
-    import numpy as np
-    import pandas as pd
-    import sklearn
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "pandas": pd.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def input_example(rows: Any) -> list[dict[str, Any]]:
-    """The model card's ``input_example``: these rows as JSON records, missing values null."""
-    return rows.astype(object).where(rows.notna(), None).to_dict("records")

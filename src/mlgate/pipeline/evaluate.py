@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.artifacts.card import parse_card
 from mlgate.files import atomic_path, write_text
 from mlgate.pipeline._common import (
     META_FILE,
@@ -162,11 +163,11 @@ def _main(args: argparse.Namespace) -> None:
     import pandas as pd
 
     meta = read_json(args.input / META_FILE)
-    card = read_json(args.card)
-    features = [f["name"] for f in card["features"]]
+    card = parse_card(read_json(args.card))
+    features = card.feature_names
     test = pd.read_csv(args.input / TEST_FILE, low_memory=False)
     model = joblib.load(args.model)
-    if card.get("task") == REGRESSION:
+    if card.task == REGRESSION:
         _evaluate_values(args, model, test, features, meta)
         return
     probabilities, predicted = score(model, test, features)

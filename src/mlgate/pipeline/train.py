@@ -15,6 +15,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlgate.artifacts.card import card_libraries, input_example
 from mlgate.artifacts.profile import profile_frame
 from mlgate.files import atomic_path, file_md5, write_text
 from mlgate.pipeline._common import (
@@ -22,8 +23,6 @@ from mlgate.pipeline._common import (
     META_FILE,
     REGRESSION,
     StageError,
-    card_libraries,
-    input_example,
     load_params,
     read_json,
     run_stage,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, defaults, dvcfiles, escape, git, valid
+from mlgate.artifacts.card import card_path, parse_card
 from mlgate.errors import ConfigError, DataError, Refused
 from mlgate.gate import compare
 from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
@@ -296,15 +297,14 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
     path = dvcfiles.artifact_path(revision, artifact)
     if path is None:
         return None
-    card_path = str(Path(path).with_suffix(".json"))
-    content = revision.read_one(card_path)
+    where = card_path(path)
+    content = revision.read_one(where)
     if content is None:
         return None
-    card = dvcfiles.parse_data_file(card_path, content, f"{card_path} at {revision.label}")
-    features = card.get("features") if isinstance(card, dict) else None
-    if not isinstance(features, list):
+    card = parse_card(dvcfiles.parse_data_file(where, content, f"{where} at {revision.label}"))
+    if not card.features:
         return None
-    return [(str(f.get("name")), str(f.get("dtype"))) for f in features if isinstance(f, dict)]
+    return [(f.name, f.dtype) for f in card.features]
 
 
 def _record(

@@ -33,14 +33,14 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate import defaults
+from mlgate.artifacts import requestlog
+from mlgate.artifacts.card import CARD_FILE, Feature, read_card
 from mlgate.deploy import compiled, deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
-from mlgate.serve import batching, payload, requestlog, shipping, workers
+from mlgate.serve import batching, payload, shipping, workers
 
-NO_CARD = (
-    modelfile.NO_CARD.format(card=modelfile.CARD_FILE) + " (requests cannot be checked without it)"
-)
+NO_CARD = modelfile.NO_CARD + " (requests cannot be checked without it)"
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -68,7 +68,7 @@ STABLE, CANARY, SHADOW = "stable", "canary", "shadow"
 class Loaded:
     deployment: deployments.Deployment
     model: Any
-    features: tuple[payload.Feature, ...]
+    features: tuple[Feature, ...]
     log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
     shipper: shipping.Shipper | None = None  # ships the log's closed segments to the bucket
 
@@ -152,7 +152,7 @@ class ModelHolder:
 
     def _load(self, deployment: deployments.Deployment, *, ship: bool = True) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)
-        card = modelfile.read_card(folder / modelfile.CARD_FILE)
+        card = read_card(folder / CARD_FILE)
         what = f"{self.env.name} {deployment.version}"
         if deployment.runtime == compiled.ONNX and deployment.onnx_md5:
             # the compiled model: no pickle is read, let alone unpickled
@@ -167,7 +167,7 @@ class ModelHolder:
             modelfile.smoke_test(model, card)
             _one_thread_per_prediction(model)
             model = modelfile.servable(model, card)
-        features = payload.features_of(card, deployment.refusing_missing)
+        features = card.refusing_missing(deployment.refusing_missing).features
         log = None
         if deployment.monitoring:
             options = self.env.options

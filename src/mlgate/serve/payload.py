@@ -10,13 +10,12 @@ column. Messages name the column and row, never the value, so data does not leak
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlgate.artifacts.card import Feature
 from mlgate.errors import MlgateError
 
 if TYPE_CHECKING:
@@ -37,42 +36,6 @@ class BadRequest(MlgateError):
 
 class UnsupportedMediaType(MlgateError):
     """Neither JSON nor CSV (HTTP 415)."""
-
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    kind: str  # "float", "integer" or "text"
-    nullable: bool = False  # the card allows a request to leave the column out of a row
-    # whether the model predicts a row whose value here is missing (null, NaN, an empty CSV
-    # cell): deploy asks the model itself (modelfile.refusing_missing); one that has no
-    # imputer for the column answers 400 naming it, never a 500 or a guess
-    takes_missing: bool = True
-
-    @classmethod
-    def from_card(cls, entry: dict[str, Any]) -> Feature:
-        dtype = str(entry.get("dtype", "object"))
-        kind = (
-            "float"
-            if dtype.startswith("float")
-            else "integer"
-            if dtype.startswith(("int", "uint", "bool"))
-            else "text"
-        )
-        return cls(str(entry["name"]), kind, entry.get("nullable") is True)
-
-
-def features_of(card: dict[str, Any], refusing_missing: Sequence[str] = ()) -> tuple[Feature, ...]:
-    """The card's columns; those in ``refusing_missing`` take no missing value."""
-    refused = set(refusing_missing)
-    return tuple(
-        dataclasses.replace(feature, takes_missing=feature.name not in refused)
-        for feature in (
-            Feature.from_card(f)
-            for f in card.get("features", [])
-            if isinstance(f, dict) and "name" in f
-        )
-    )
 
 
 class Rows:

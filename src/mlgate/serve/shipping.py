@@ -19,12 +19,13 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlgate.artifacts import requestlog
 from mlgate.deploy.targets.base import SegmentStore
 from mlgate.errors import MlgateError
-from mlgate.serve import requestlog
 
 DEFAULT_SEGMENT_SECONDS = 300.0
 SHIP_SECONDS = 10.0  # how often the server looks for segments to ship
@@ -72,7 +73,7 @@ class Shipper:
         self._last = time.monotonic()
         return True
 
-    def tick(self, kinds: dict[str, str] | None, *, closing: bool = False) -> int:
+    def tick(self, kinds: Mapping[str, str] | None, *, closing: bool = False) -> int:
         """Close the active segment if it is old enough (or ``closing``), ship what is closed;
         the number shipped. ``kinds``: each feature's kind from the served model's card."""
         self._close_by_age(force=closing)
@@ -119,7 +120,7 @@ class Shipper:
             os.close(fd)
 
 
-def to_parquet(path: Path, kinds: dict[str, str]) -> bytes | None:
+def to_parquet(path: Path, kinds: Mapping[str, str]) -> bytes | None:
     """A closed segment as Parquet: time, version, request_id and prediction as text, each feature as the
     card says (numbers or text; one the card does not name as pyarrow infers it). None for a
     segment with no whole row."""

@@ -298,7 +298,7 @@ class S3Target:
     def shipped_segments(self, since: str | None) -> list[str]:
         """Every replica's segments, oldest first; with ``since`` (a log timestamp), those
         closed from then on (a segment's name is its closing time)."""
-        from mlgate.serve import requestlog
+        from mlgate.artifacts import requestlog
 
         keys = [k for k in self._list(self._key(MONITORING) + "/") if k.endswith(".parquet")]
         found = [(requestlog.closed_at(Path(k)), k) for k in keys]

@@ -12,12 +12,17 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Code the pipeline stages depend on (dvc.yaml deps), copied so DVC can hash it.
-PIPELINE_CODE = (
-    Path("src/mlgate/pipeline"),
-    Path("src/mlgate/files.py"),
-    Path("src/mlgate/monitor/drift.py"),
-    Path("src/mlgate/errors.py"),
+# Code the pipeline stages depend on, copied so DVC can hash it: dvc.yaml's deps under src/,
+# read from dvc.yaml itself so the two never disagree.
+PIPELINE_CODE = tuple(
+    sorted(
+        {
+            Path(dep)
+            for stage in yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"].values()
+            for dep in stage.get("deps", [])
+            if dep.startswith("src/")
+        }
+    )
 )
 # Small enough that a full `dvc repro` takes a few seconds, big enough for a real model.
 TEST_PARAMS = {"data": {"rows": 4000}, "train": {"n_estimators": 25}}

@@ -229,7 +229,7 @@ def test_a_monitor_report_of_hostile_columns_and_values_is_safe_in_every_format(
 def test_the_deployment_log_of_a_hostile_bucket_prints_safely(
     note: str, error: str, who: str
 ) -> None:
-    from mlgate.deploy.deployments import Deployment
+    from mlgate.artifacts.deployment import Deployment
     from mlgate.render import registry as render_registry
 
     record = Deployment(

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlgate.artifacts.deployment import Deployment
 from mlgate.artifacts.profile import profile_column
-from mlgate.deploy.deployments import Deployment
 from mlgate.dvcfiles import DataChange
 from mlgate.gate.compare import Check, Comparison
 from mlgate.gate.judge import evaluate

@@ -524,7 +524,7 @@ def test_any_release_record_and_deployment_record_parse_or_are_one_error() -> No
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from mlgate.deploy import deployments
+    from mlgate.artifacts import deployment
     from mlgate.errors import DataError
     from mlgate.registry.release import RECORD_BEGIN, RECORD_END, read_record
 
@@ -535,7 +535,7 @@ def test_any_release_record_and_deployment_record_parse_or_are_one_error() -> No
         with contextlib.suppress(DataError):
             read_record(message, "a tag")
         try:
-            record = deployments._deployment(document)
+            record = deployment.decode(json.dumps(document))
         except (ValueError, TypeError, RecursionError):  # read_current's unreadable
             return
         assert valid_path_part(record.version) and valid_path_part(record.model_file)
@@ -545,3 +545,28 @@ def test_any_release_record_and_deployment_record_parse_or_are_one_error() -> No
 
 def valid_path_part(name: str) -> bool:
     return "/" not in name and name not in ("", ".", "..") and "\x00" not in name
+
+
+@pytest.mark.parametrize("value", ["v1.0.0\n", "scorer\n", "md5-0123456789ab\n"])
+def test_a_trailing_line_break_is_no_name_and_no_version(value: str) -> None:
+    """``$`` matches before a final line break: every grammar is anchored at the very end, so a
+    version ``v1.0.0\\n`` never becomes a folder's or a key's name."""
+    from mlgate import valid
+    from mlgate.artifacts import deployment
+    from mlgate.registry import tags
+
+    assert not valid.is_deployed_version(value) and not valid.is_name(value)
+    assert tags.parse_tag_name(f"scorer@{value}") is None
+    with pytest.raises(ValueError, match="version"):
+        deployment.decode(json.dumps({**DEPLOYMENT_RECORD, "version": value}))
+    with pytest.raises(ValueError, match="artifact"):
+        deployment.decode(json.dumps({**DEPLOYMENT_RECORD, "artifact": value}))
+    deployment.decode(json.dumps(DEPLOYMENT_RECORD))  # the record itself is one
+
+
+DEPLOYMENT_RECORD = {
+    "id": "a", "time": "2026-12-02T10:00:00+00:00", "environment": "production",
+    "action": "deploy", "outcome": "deployed", "artifact": "scorer", "version": "v1.0.0",
+    "md5": "0" * 32, "commit": None, "model_file": "model.pkl", "who": "ada", "monitoring": True,
+    "previous": None,
+}  # fmt: skip

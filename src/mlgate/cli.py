@@ -11,13 +11,13 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import __version__, defaults, escape, git, github
+from mlgate.artifacts.deployment import Deployment
 from mlgate.errors import (
     EXIT_BUG,
     EXIT_COULD_NOT_RUN,
@@ -37,7 +37,7 @@ from mlgate.render.table import to_json
 from mlgate.snapshot import read_policy
 
 if TYPE_CHECKING:
-    from mlgate.deploy import deployments, environments
+    from mlgate.deploy import environments
     from mlgate.monitor import monitor
     from mlgate.registry import tags as registry
 
@@ -620,7 +620,7 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     rows = [d for env in chosen for d in deployments.read_log(env, on_skipped=_warn)]
     rows.sort(key=lambda d: d.time)
     if as_json:
-        _echo(to_json([asdict(d) for d in rows]), nl=False)
+        _echo(to_json([d.to_dict() for d in rows]), nl=False)
     elif rows:
         _echo(render_registry.deployments_text(rows), nl=False)
     else:
@@ -997,9 +997,7 @@ def hooks_run_command(ctx: click.Context, hook: str, args: tuple[str, ...]) -> N
     ctx.exit(result.exit_code)
 
 
-def _deployed(
-    done: deployments.Deployment, env: environments.Environment, verb: str = "Deployed"
-) -> str:
+def _deployed(done: Deployment, env: environments.Environment, verb: str = "Deployed") -> str:
     commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
     smoke = (
         f"smoke test: {done.smoke_rows} rows predicted"

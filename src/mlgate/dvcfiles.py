@@ -111,7 +111,7 @@ def _unique_mapping(load: Any, node: Any) -> dict[Any, Any]:
 
 _BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 # ruamel.yaml's resolvers for YAML 1.2 (ruamel/yaml/resolver.py), written out once here.
-_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)\Z")
 _YAML12_FLOAT = re.compile(
     r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)

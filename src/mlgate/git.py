@@ -370,7 +370,7 @@ def git_path(name: str, root: Path) -> Path:
 
 # A DVC cache object (3.x, then 2.x layout): where DVC's symlink and hardlink cache types point
 # a workspace output, in a cache that may be shared outside the repository (`dvc cache dir`).
-_CACHE_OBJECT = re.compile(r"/(files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?$")
+_CACHE_OBJECT = re.compile(r"/(files/md5/)?[0-9a-f]{2}/[0-9a-f]{30}(\.dir)?\Z")
 
 
 def _read_file(root: Path, relative: str) -> bytes | None:

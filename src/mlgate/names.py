@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-/_]*[a-zA-Z0-9])?"
-NAME_RE = re.compile(rf"^{NAME}$")
+NAME_RE = re.compile(rf"^{NAME}\Z")
 
 _NUMBER = r"0|[1-9]\d*"
 _IDENT = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
@@ -17,4 +17,4 @@ SEMVER = (
 )
 # What a deployment names as its version: a release's, or "md5-" and the first 12 hex digits
 # of a model file's md5 that no release names. It becomes a folder's and a key's name.
-DEPLOYED_VERSION_RE = re.compile(rf"^(?:{SEMVER}|md5-[0-9a-f]{{12}})$")
+DEPLOYED_VERSION_RE = re.compile(rf"^(?:{SEMVER}|md5-[0-9a-f]{{12}})\Z")

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.artifacts.card import Card
+from mlgate.artifacts.deployment import ONNX
 from mlgate.artifacts.profile import NUMERIC, parse_profile
 from mlgate.errors import MlgateError, first_line
 
 ONNX_FILE = "model.onnx"
-AUTO, ONNX, PICKLE = "auto", "onnx", "pickle"
-RUNTIMES = (AUTO, ONNX, PICKLE)
+AUTO = "auto"  # ONNX when the model compiles and agrees with its pickle, else the pickle
 TOLERANCE = 1e-4  # the largest difference allowed between the runtimes' probabilities
 PARITY_ROWS = 2_000
 MISSING_SHARE = 0.05

@@ -17,19 +17,29 @@ pickle from an unverified source is never loaded. Any failure leaves ``current``
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import getpass
 import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mlgate import defaults, git, valid
+from mlgate import defaults, git
 from mlgate.artifacts.card import CARD_FILE, CARD_SUFFIX, Card, read_card
+from mlgate.artifacts.deployment import (
+    CANARY,
+    DEPLOY,
+    ONNX,
+    PICKLE,
+    PROMOTE,
+    REMOVE_CANARY,
+    SERVED_ACTIONS,
+    Deployment,
+    decode,
+    encode,
+)
 from mlgate.artifacts.profile import PROFILE_FILE, PROFILE_SUFFIX
 from mlgate.deploy import compiled
 from mlgate.deploy.environments import Environment
@@ -44,47 +54,6 @@ NOT_COMPILED = "not_compiled"  # deployed.json: why the version has no model.onn
 
 
 DEFAULT_WAIT = defaults.DEPLOY_WAIT_SECONDS
-DEPLOY, ROLLBACK, CANARY, PROMOTE, REMOVE_CANARY = (
-    "deploy",
-    "rollback",
-    "canary",
-    "promote",
-    "remove-canary",
-)
-SERVED_ACTIONS = (DEPLOY, ROLLBACK, PROMOTE)  # what leaves a version as the one answering
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One line of the log; ``current`` holds the last successful one."""
-
-    id: str
-    time: str
-    environment: str
-    action: str  # DEPLOY, ROLLBACK, CANARY, PROMOTE or REMOVE_CANARY
-    outcome: str  # deployed or failed
-    artifact: str
-    version: str
-    md5: str
-    commit: str | None
-    model_file: str  # the file's name inside versions/<version>/
-    who: str
-    monitoring: bool
-    previous: str | None  # the version served before
-    error: str | None = None
-    smoke_rows: int = 0  # rows of the input example predicted before switching
-    runtime: str = compiled.PICKLE  # what serves it: the pickle, or model.onnx
-    onnx_md5: str | None = None
-    runtime_note: str | None = None  # the ONNX parity checked, or why the pickle serves
-    # A canary: the share of requests (by a hash of their id) it answers, or, shadow, gets a
-    # copy of without answering. None: not a canary.
-    percent: float | None = None
-    shadow: bool = False
-    note: str | None = None  # why a canary was promoted or removed (its verdict)
-    # the card's columns the model cannot predict without (modelfile.refusing_missing): a
-    # request leaving one of them missing is a 400 naming it
-    refusing_missing: tuple[str, ...] = ()
-    canary: Deployment | None = None  # in ``current`` only: the canary beside this version
 
 
 def deploy(
@@ -141,7 +110,7 @@ def deploy(
             return folder, unpickled
 
         def served(done: Deployment) -> Deployment:
-            return _replace(previous, canary=done) if beside and previous else done
+            return previous.replace(canary=done) if beside and previous else done
 
         return _switch_after_checks(env, record, previous, prepare, runtime, served)
 
@@ -198,8 +167,7 @@ def end_canary(
                 "judged: nothing was changed; judge it again"
             )
         if promote:
-            record = _replace(
-                canary,
+            record = canary.replace(
                 id=uuid.uuid4().hex,
                 time=_now(),
                 action=PROMOTE,
@@ -211,14 +179,14 @@ def end_canary(
             )
             served = record
         else:
-            record, served = _removal(canary, who or _who(), note), _replace(current, canary=None)
+            record, served = _removal(canary, who or _who(), note), current.replace(canary=None)
         try:
             if promote:
                 _verify_installed(env, canary)
             _write_current(env, served)
         except (MlgateError, OSError) as exc:
             reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
-            unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
+            unlogged = _log_failure(env, record.replace(outcome="failed", error=reason))
             raise Refused(f"{reason}; {_still(current, env)} with its canary{unlogged}") from None
         with contextlib.suppress(OSError):
             _append(env, record)
@@ -230,7 +198,7 @@ def _verify_installed(env: Environment, record: Deployment) -> None:
     folder = env.target.version_folder(record.version)
     what = f"{env.name} {record.version}"
     verify(folder / record.model_file, record.md5, what)
-    if record.runtime == compiled.ONNX and record.onnx_md5:
+    if record.runtime == ONNX and record.onnx_md5:
         verify(folder / compiled.ONNX_FILE, record.onnx_md5, what)
 
 
@@ -250,8 +218,7 @@ def rollback(
             raise Refused(f"nothing is deployed in {env.name}: nothing to roll back")
         target = _rollback_target(env, current, to)
         version_dir = env.target.version_folder(target.version)
-        record = _replace(
-            target,
+        record = target.replace(
             id=uuid.uuid4().hex,
             time=_now(),
             action="rollback",
@@ -266,7 +233,7 @@ def rollback(
             return version_dir, None
 
         # compiled before: checked again; served by its pickle before: so again
-        runtime = compiled.AUTO if target.runtime == compiled.ONNX else compiled.PICKLE
+        runtime = compiled.AUTO if target.runtime == ONNX else PICKLE
         return _switch_after_checks(env, record, current, verified, runtime)
 
 
@@ -289,14 +256,14 @@ def _switch_after_checks(
         if model is None:
             model = load_model(version_dir / record.model_file)
         rows = smoke_test(model, card)
-        checked = _replace(
-            record, smoke_rows=rows, refusing_missing=tuple(refusing_missing(model, card))
+        checked = record.replace(
+            smoke_rows=rows, refusing_missing=tuple(refusing_missing(model, card))
         )
         done = _choose_runtime(checked, model, version_dir, card, runtime)
         _write_current(env, served(done))
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
-        unlogged = _log_failure(env, _replace(record, outcome="failed", error=reason))
+        unlogged = _log_failure(env, record.replace(outcome="failed", error=reason))
         raise Refused(f"{reason}; {_still(previous, env)}{unlogged}") from None
     # Switched. A log line that cannot be written now (the disk full) is written by the next
     # deploy or rollback, which logs whatever `current` names that the log lacks.
@@ -310,8 +277,8 @@ def _switch_after_checks(
 
 
 def _removal(canary: Deployment, who: str, note: str | None) -> Deployment:
-    return _replace(
-        canary, id=uuid.uuid4().hex, time=_now(), action=REMOVE_CANARY, who=who, note=note
+    return canary.replace(
+        id=uuid.uuid4().hex, time=_now(), action=REMOVE_CANARY, who=who, note=note
     )
 
 
@@ -325,10 +292,10 @@ def _choose_runtime(
     """The record with the runtime that will serve it: ONNX when the version has a compiled
     model that agrees with the pickle (checked here, on this machine), else the pickle (why:
     the reason install kept in deployed.json)."""
-    if runtime == compiled.PICKLE:
+    if runtime == PICKLE:
         note = record.runtime_note if record.action == "rollback" else None
-        return _replace(
-            record, runtime=compiled.PICKLE, onnx_md5=None, runtime_note=note or "--runtime pickle"
+        return record.replace(
+            runtime=PICKLE, onnx_md5=None, runtime_note=note or "--runtime pickle"
         )
     path = folder / compiled.ONNX_FILE
     try:
@@ -351,11 +318,11 @@ def _choose_runtime(
             input_is_array=card.takes_array,
         )
     except compiled.NotCompiled as exc:
-        if runtime == compiled.ONNX:
+        if runtime == ONNX:
             raise Refused(f"--runtime onnx: {exc}") from None
-        return _replace(record, runtime=compiled.PICKLE, onnx_md5=None, runtime_note=str(exc))
+        return record.replace(runtime=PICKLE, onnx_md5=None, runtime_note=str(exc))
     note = f"agrees with the pickle on {rows:,} rows: {compiled.agreement(onnx)}"
-    return _replace(record, runtime=compiled.ONNX, onnx_md5=file_md5(path), runtime_note=note)
+    return record.replace(runtime=ONNX, onnx_md5=file_md5(path), runtime_note=note)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -386,7 +353,7 @@ def read_current(env: Environment) -> Deployment | None:
     if data is None:
         return None
     try:
-        return _deployment(json.loads(data))
+        return decode(data)
     except (ValueError, TypeError, RecursionError) as exc:
         raise MlgateError(
             f"{env.target.location}/current is unreadable ({_why(exc)}): restore it from the log"
@@ -402,7 +369,7 @@ def read_log(
     entries = []
     for where, event in env.target.read_events():
         try:
-            entries.append(_deployment(json.loads(event.decode("utf-8", errors="replace"))))
+            entries.append(decode(event))
         except (ValueError, TypeError, RecursionError) as exc:
             if on_skipped is not None:
                 on_skipped(f"{where} is not a deployment record ({_why(exc)}): skipped")
@@ -437,7 +404,7 @@ def _install(
         card = companion(root, model, CARD_SUFFIX) or b"{}"
         (staging / CARD_FILE).write_bytes(card)
         why_not = None
-        if runtime != compiled.PICKLE:
+        if runtime != PICKLE:
             unpickled, why_not = _compile(
                 staging / record.model_file, model.md5, staging / CARD_FILE
             )
@@ -446,7 +413,7 @@ def _install(
             (staging / PROFILE_FILE).write_bytes(profile)
         description = {
             k: v
-            for k, v in asdict(record).items()
+            for k, v in record.to_dict().items()
             if k in ("artifact", "version", "md5", "commit", "model_file")
         }
         if why_not:  # said by this deploy, and again by a later deploy of this version
@@ -473,7 +440,7 @@ def _compile(model_file: Path, md5: str, card_file: Path) -> tuple[Any, str | No
 
 
 def _write_current(env: Environment, done: Deployment) -> None:
-    env.target.write_current((json.dumps(asdict(done), indent=2) + "\n").encode())
+    env.target.write_current(encode(done, indent=True))
 
 
 def _recover(env: Environment) -> None:
@@ -482,7 +449,7 @@ def _recover(env: Environment) -> None:
     current = read_current(env)
     if current is not None:
         logged = {d.id for d in read_log(env)}
-        for record in (_replace(current, canary=None), current.canary):
+        for record in (current.replace(canary=None), current.canary):
             if record is not None and record.id not in logged:
                 _append(env, record)
     env.target.recover()
@@ -510,94 +477,7 @@ def _rollback_target(env: Environment, current: Deployment, to: str | None) -> D
 
 
 def _append(env: Environment, record: Deployment) -> None:
-    env.target.append_event(json.dumps(asdict(record), separators=(",", ":")).encode())
-
-
-_TEXT_FIELDS = (
-    "id",
-    "time",
-    "environment",
-    "action",
-    "outcome",
-    "artifact",
-    "version",
-    "md5",
-    "model_file",
-    "who",
-)
-
-
-_OPTIONAL_TEXT_FIELDS = ("commit", "previous", "error", "onnx_md5", "runtime_note", "note")
-
-
-def _deployment(data: Any) -> Deployment:
-    """A record read back from the log or ``current``; TypeError for any other shape."""
-    if not isinstance(data, dict):
-        raise TypeError(f"a JSON {type(data).__name__}, not an object")
-    for name in _TEXT_FIELDS:
-        if not isinstance(data.get(name), str):
-            raise TypeError(f"'{name}' is {'missing' if name not in data else 'not text'}")
-    for name in _OPTIONAL_TEXT_FIELDS:
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise TypeError(f"'{name}' is not text")
-    if not isinstance(data.get("monitoring", False), bool):
-        raise TypeError("'monitoring' is not true or false")
-    if data.get("runtime", compiled.PICKLE) not in (compiled.PICKLE, compiled.ONNX):
-        raise TypeError("'runtime' is neither pickle nor onnx")
-    if data.get("runtime") == compiled.ONNX and not isinstance(data.get("onnx_md5"), str):
-        raise TypeError("'onnx_md5' is missing for the onnx runtime")
-    rows = data.get("smoke_rows", 0)
-    if isinstance(rows, bool) or not isinstance(rows, int):
-        raise TypeError("'smoke_rows' is not a whole number")
-    percent = data.get("percent")
-    if percent is not None and (
-        isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 < percent <= 100
-    ):
-        raise TypeError("'percent' is not a share of requests above 0 and up to 100")
-    if not isinstance(data.get("shadow", False), bool):
-        raise TypeError("'shadow' is not true or false")
-    canary = data.get("canary")
-    if canary is not None:
-        if not isinstance(canary, dict) or canary.get("canary") is not None:
-            raise TypeError("'canary' is not one deployment record")
-        canary = _deployment(canary)
-        if canary.percent is None:
-            raise TypeError("'canary' has no 'percent'")
-    _check_names(data)
-    refusing = data.get("refusing_missing", [])
-    if not isinstance(refusing, list) or not all(isinstance(c, str) for c in refusing):
-        raise TypeError("'refusing_missing' is not a list of column names")
-    data = {**data, "refusing_missing": tuple(refusing)}
-    fields = Deployment.__dataclass_fields__
-    return Deployment(**{**{k: v for k, v in data.items() if k in fields}, "canary": canary})
-
-
-def _check_names(data: dict[str, Any]) -> None:
-    """The fields that become folder names, keys and what replicas serve, each by its grammar:
-    anyone who can write the bucket writes ``current`` and the log, and a version ``/victim``
-    would have every replica delete and write that directory."""
-    checks = {
-        "version": valid.is_deployed_version,
-        "artifact": valid.is_name,
-        "environment": valid.is_name,
-        "md5": valid.is_md5,
-        "model_file": valid.is_file_name,
-    }
-    optional = {
-        "previous": valid.is_deployed_version,
-        "onnx_md5": valid.is_md5,
-        "commit": valid.is_commit_id,
-    }
-    for name, check in checks.items():
-        if not check(data.get(name)):
-            raise TypeError(f"'{name}' is {repr(data.get(name))[:60]}, not a {name} mlgate writes")
-    for name, check in optional.items():
-        if data.get(name) is not None and not check(data[name]):
-            raise TypeError(f"'{name}' is {repr(data[name])[:60]}, not a {name} mlgate writes")
-
-
-def _replace(record: Deployment, **changes: Any) -> Deployment:
-    return dataclasses.replace(record, **changes)
+    env.target.append_event(encode(record))
 
 
 def _still(previous: Deployment | None, env: Environment) -> str:

@@ -17,7 +17,7 @@ from mlgate.registry import tags as registry
 from mlgate.registry.lifecycle import parse_release_ref
 from mlgate.registry.release import declared_artifact, read_record
 
-_STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)$")
+_STAGE_REF = re.compile(r"^(?P<artifact>[^#@]+)#(?P<stage>[^#!]+)\Z")
 
 
 _CHUNK = 1 << 20

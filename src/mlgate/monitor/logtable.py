@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 CACHE = "shipped"  # the workdir's folder of fetched segments, <replica>/<segment>.parquet
 FETCH_THREADS = 8
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
 NUMERIC = "numeric"
 
 

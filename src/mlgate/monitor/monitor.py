@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import dvcfiles, git
 from mlgate.artifacts import requestlog
+from mlgate.artifacts.deployment import Deployment
 from mlgate.artifacts.profile import (
     NUMERIC,
     PROFILE_FILE,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DRIFT, NO_DRIFT, NOT_ENOUGH_DATA = "drift", "no drift", "not enough data"
-_DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])$")
+_DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -99,7 +100,7 @@ def parse_since(text: str) -> timedelta:
     return span
 
 
-def deployed_reference(env: environments.Environment) -> tuple[deployments.Deployment, Reference]:
+def deployed_reference(env: environments.Environment) -> tuple[Deployment, Reference]:
     """The environment's current deployment and its training data's profile."""
     current = deployments.read_current(env)
     if current is None:
@@ -173,7 +174,7 @@ def _read_profile(path: Path, what: str) -> Profile:
 
 def logged_data(
     env: environments.Environment,
-    deployment: deployments.Deployment,
+    deployment: Deployment,
     reference: Reference,
     since: timedelta | None = None,
     progress: Callable[[int, int], None] | None = None,

@@ -22,7 +22,7 @@ EVENT_NAMES = {
     UNASSIGN: "unassignment",
     DEPRECATE: "deprecation",
 }
-_RELEASE_REF = re.compile(r"^(?P<artifact>.+)@(?P<version>v\S+)$")
+_RELEASE_REF = re.compile(r"^(?P<artifact>.+)@(?P<version>v\S+)\Z")
 
 
 @dataclass(frozen=True)

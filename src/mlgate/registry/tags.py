@@ -36,9 +36,9 @@ _SEMVER = SEMVER
 TAG_RE = re.compile(
     rf"^(?P<artifact>{_ARTIFACT})"
     rf"(?:(?:#(?P<stage>{NAME})|@(?P<version>{_SEMVER}))(?P<cancel>!?)|@(?P<deprecated>deprecated))"
-    r"(?:#(?P<counter>[0-9]+))?$"
+    r"(?:#(?P<counter>[0-9]+))?\Z"
 )
-VERSION_RE = re.compile(rf"^{_SEMVER}$")
+VERSION_RE = re.compile(rf"^{_SEMVER}\Z")
 # for-each-ref globs that every registry tag matches ("**/" lets names contain "/").
 TAG_GLOBS = ("refs/tags/**/*@*", "refs/tags/**/*#*")
 _FIELDS = (

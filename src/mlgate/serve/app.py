@@ -29,12 +29,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlgate import defaults
 from mlgate.artifacts import requestlog
 from mlgate.artifacts.card import CARD_FILE, Feature, read_card
+from mlgate.artifacts.deployment import ONNX, Deployment
 from mlgate.deploy import compiled, deployments, environments, modelfile
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
@@ -56,7 +57,7 @@ CLIENT_CLOSED = 499
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 REQUEST_ID_HEADER, VERSION_HEADER = "X-Request-Id", "X-Model-Version"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 BAD_REQUEST_ID = (
     f"{REQUEST_ID_HEADER} must be 1 to 128 letters, digits and ._:- (starting with a letter "
     "or digit)"
@@ -66,7 +67,7 @@ STABLE, CANARY, SHADOW = "stable", "canary", "shadow"
 
 @dataclass(frozen=True)
 class Loaded:
-    deployment: deployments.Deployment
+    deployment: Deployment
     model: Any
     features: tuple[Feature, ...]
     log: requestlog.RequestLog | None  # None: monitoring disabled for this deployment
@@ -134,7 +135,7 @@ class ModelHolder:
             self._failed(*refused)
         return changed
 
-    def _failed(self, problem: str, deployment: deployments.Deployment | None) -> None:
+    def _failed(self, problem: str, deployment: Deployment | None) -> None:
         """Remember why, say it once (not at every retry), try again in RETRY_SECONDS."""
         repeated = self.refused is not None and self.refused["reason"] == problem
         self.problem = problem
@@ -150,11 +151,11 @@ class ModelHolder:
         kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
         print(f"mlgate serve: cannot switch: {problem}{kept}", file=sys.stderr, flush=True)
 
-    def _load(self, deployment: deployments.Deployment, *, ship: bool = True) -> Loaded:
+    def _load(self, deployment: Deployment, *, ship: bool = True) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)
         card = read_card(folder / CARD_FILE)
         what = f"{self.env.name} {deployment.version}"
-        if deployment.runtime == compiled.ONNX and deployment.onnx_md5:
+        if deployment.runtime == ONNX and deployment.onnx_md5:
             # the compiled model: no pickle is read, let alone unpickled
             onnx_file = folder / compiled.ONNX_FILE
             modelfile.verify(onnx_file, deployment.onnx_md5, what)
@@ -305,10 +306,10 @@ def create_app(
             "monitoring",
             "runtime",
         )
-        described = {k: v for k, v in asdict(loaded.deployment).items() if k in shown}
+        described = {k: v for k, v in loaded.deployment.to_dict().items() if k in shown}
         canary = holder.canary
         if canary is not None:
-            side = asdict(canary.deployment)
+            side = canary.deployment.to_dict()
             described["canary"] = {
                 **{k: v for k, v in side.items() if k in shown and k != "environment"},
                 "percent": side["percent"],

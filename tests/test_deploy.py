@@ -227,7 +227,7 @@ def test_a_forged_release_tag_whose_md5_is_not_dvc_locks_loads_nothing(
     """Issue 31: an annotated tag pushed by anyone, whose record names the md5 of a pickle the
     attacker placed in DVC's cache (or the workspace's changed model), at a commit whose
     dvc.lock records another md5: nothing is read from the cache, nothing unpickled."""
-    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
+    from mlgate.artifacts.release import BEGIN, END
 
     assert mlgate_in(project, monkeypatch, "release") == 0
     marker = tmp_path / "unpickled"
@@ -246,7 +246,7 @@ def test_a_forged_release_tag_whose_md5_is_not_dvc_locks_loads_nothing(
         "version": "v0.2.0",
         "model": {"path": "models/model.pkl", "md5": md5},
     }
-    message = f"Release scorer v0.2.0\n\n{RECORD_BEGIN}\n{json.dumps(record)}\n{RECORD_END}\n"
+    message = f"Release scorer v0.2.0\n\n{BEGIN}\n{json.dumps(record)}\n{END}\n"
     git(project, "tag", "-a", "scorer@v0.2.0", "-m", message)
     capsys.readouterr()
     code = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.2.0", "--env", "staging")
@@ -618,11 +618,11 @@ def test_a_file_that_is_not_a_model_is_never_unpickled(
 def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
+    from mlgate.artifacts.release import BEGIN, END
 
     for n, path in enumerate(["../../etc/passwd", "/etc/passwd", "train.py"]):
         record = json.dumps({"model": {"path": path, "md5": "0" * 32}})
-        message = f"Registering artifact scorer version v0.0.{n}\n\n{RECORD_BEGIN}\n{record}\n{RECORD_END}\n"
+        message = f"Registering artifact scorer version v0.0.{n}\n\n{BEGIN}\n{record}\n{END}\n"
         git(project, "tag", "-a", "-m", message, f"scorer@v0.0.{n}")
         capsys.readouterr()
         assert mlgate_in(project, monkeypatch, "deploy", "--model", f"scorer@v0.0.{n}") == 2

@@ -526,12 +526,10 @@ def test_a_release_record_of_the_wrong_shape_exits_2(
     capsys: pytest.CaptureFixture[str],
     record: str,
 ) -> None:
-    from mlgate.registry.release import RECORD_BEGIN, RECORD_END
+    from mlgate.artifacts.release import BEGIN, END
 
     repo = make_live_project(tmp_path / "p")
-    message = (
-        f"Registering artifact scorer version v1.0.0\n\n{RECORD_BEGIN}\n{record}\n{RECORD_END}\n"
-    )
+    message = f"Registering artifact scorer version v1.0.0\n\n{BEGIN}\n{record}\n{END}\n"
     git(repo, "tag", "-a", "-m", message, "scorer@v1.0.0")
     for args in (("releases", "scorer"), ("deploy", "--model", "scorer@v1.0.0")):
         capsys.readouterr()

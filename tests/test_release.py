@@ -120,11 +120,11 @@ def test_first_release_records_what_was_released(repo: Path, monkeypatch, capsys
     message = git(repo, "for-each-ref", "--format=%(contents)", f"refs/tags/{NAME}@v0.1.0")
     assert message.startswith(f"Registering artifact {NAME} version v0.1.0\n\nfirst model")
     record = read_record(message)
-    assert record["commit"] == git(repo, "rev-parse", "HEAD")
-    assert record["model"] == {"path": "models/model.pkl", "md5": weights_md5("w1")}
-    assert record["metrics"] == {"metrics.json": {"roc_auc": 0.9}}
-    assert record["gate"]["verdict"] == "pass" and record["gate"]["against"] is None
-    assert record["bump"]["kind"] == "first"
+    assert record.commit == git(repo, "rev-parse", "HEAD")
+    assert record.model.path == "models/model.pkl" and record.model.md5 == weights_md5("w1")
+    assert record.metrics == {"metrics.json": {"roc_auc": 0.9}}
+    assert record.gate.verdict == "pass" and record.gate.against is None
+    assert record.bump.kind == "first"
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_auto_bump(repo: Path, change: dict, expected: str, kind: str) -> None:
     new_model(repo, **change)
     made = release(repo, NAME).release
     assert (str(made.version), made.bump) == (expected, kind)
-    assert read_record(made.message)["previous"] == "v0.1.0"
+    assert read_record(made.message).previous == "v0.1.0"
 
 
 def test_the_annotation_shows_values_as_the_gates_table_does(repo: Path) -> None:
@@ -205,7 +205,7 @@ def test_refuses_a_gate_failure_unless_forced_and_then_records_it(repo: Path) ->
     assert_refused(repo, rf"the gate fails against {NAME}@v0.1.0: roc_auc: .*--force")
     made = release(repo, NAME, force=True).release
     record = read_record(made.message)
-    assert record["gate"]["verdict"] == "fail" and record["gate"]["forced"] is True
+    assert record.gate.verdict == "fail" and record.gate.forced is True
     assert "FAIL (released with --force)" in made.message
 
 
@@ -245,7 +245,7 @@ def test_a_version_taken_meanwhile_is_planned_again(
     assert str(first.release.version) == "v0.2.0"
     assert second.taken == (f"{NAME}@v0.2.0",)
     assert str(second.release.version) == "v0.3.0"
-    assert read_record(second.release.message)["previous"] == "v0.2.0"
+    assert read_record(second.release.message).previous == "v0.2.0"
     assert sorted(git(origin, "tag", "--list").split()) == [
         f"{NAME}@v0.1.0",
         f"{NAME}@v0.2.0",

@@ -33,7 +33,7 @@ def test_release_promote_and_a_stale_pipeline_refused(tmp_path: Path, monkeypatc
     (lock_md5,) = [
         o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.pkl"
     ]
-    assert record["model"]["md5"] == lock_md5
+    assert record.model.md5 == lock_md5
 
     write_params(project, {"train": {"n_estimators": 40}})
     commit_all(project, "more trees, not reproduced")

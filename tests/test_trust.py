@@ -525,13 +525,14 @@ def test_any_release_record_and_deployment_record_parse_or_are_one_error() -> No
     from hypothesis import strategies as st
 
     from mlgate.artifacts import deployment
+    from mlgate.artifacts.release import BEGIN, END
     from mlgate.errors import DataError
-    from mlgate.registry.release import RECORD_BEGIN, RECORD_END, read_record
+    from mlgate.registry.release import read_record
 
     @settings(max_examples=200, deadline=None)
     @given(json_values(), st.text(max_size=20))
     def parse(document: object, noise: str) -> None:
-        message = f"x{noise}\n{RECORD_BEGIN}\n{json.dumps(document)}\n{RECORD_END}\n"
+        message = f"x{noise}\n{BEGIN}\n{json.dumps(document)}\n{END}\n"
         with contextlib.suppress(DataError):
             read_record(message, "a tag")
         try:

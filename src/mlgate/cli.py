@@ -223,6 +223,7 @@ def release_command(
 
     NAME defaults to the model artifact declared in dvc.yaml.
     """
+    from mlgate.artifacts import release as release_record
     from mlgate.registry import release as release_
 
     root = git.repo_root()
@@ -241,7 +242,7 @@ def release_command(
     made = outcome.release
     _say_taken(outcome.taken)
     _echo(f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){_pushed(push, remote)}.")
-    _echo(made.message.split(release_.RECORD_BEGIN)[0].rstrip())
+    _echo(made.message.split(release_record.BEGIN)[0].rstrip())
     policy = read_policy(git.revision(made.commit, root))
     if policy.retrain.auto_promote:  # [tool.mlgate.retrain] auto_promote = "staging"
         _promote(root, made.tag, policy.retrain.auto_promote, policy, push=push, remote=remote)

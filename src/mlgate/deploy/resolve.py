@@ -73,8 +73,8 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
     if event is None or version not in state.active:
         known = ", ".join(e.name.version or "" for e in state.versions()[:5]) or "none"
         raise Refused(f"{artifact}@{version} is not an active release (versions: {known})")
-    model = (read_record(event.message, event.tag) or {}).get("model") or {}
-    path, md5 = model.get("path"), model.get("md5")
+    record = read_record(event.message, event.tag)
+    path, md5 = (record.model.path, record.model.md5) if record else (None, None)
     released = git.Revision(root, event.commit, ref)
     if not path or not md5:  # a release that another tool tagged: dvc.lock at its commit
         path, md5 = dvcfiles.artifact_file(released, artifact)
@@ -133,7 +133,7 @@ def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> 
     released = [
         e.name.version
         for e in reg.artifact(artifact).versions()
-        if ((read_record(e.message, e.tag) or {}).get("model") or {}).get("md5") == md5
+        if (record := read_record(e.message, e.tag)) and record.model.md5 == md5
     ]
     version = released[0] if released and released[0] else f"md5-{md5[:12]}"
     return Model(ref, artifact, version, None, path, md5)

@@ -137,6 +137,7 @@ def summary(reg: registry.Registry) -> list[dict[str, Any]]:
 
 def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     """Every version of ``name``, highest first, with its record's metrics and its stages."""
+    from mlgate.artifacts.release import Record
     from mlgate.registry.release import read_record
 
     artifact = _known(reg, name)
@@ -144,7 +145,7 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for event in artifact.versions(include_deprecated=True):
         version = event.name.version
-        record = read_record(event.message, event.tag) or {}
+        record = read_record(event.message, event.tag) or Record()
         rows.append(
             {
                 "version": version,
@@ -153,11 +154,9 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
                 "author": event.author,
                 "active": version in artifact.active,
                 "stages": sorted(s for s, v in current.items() if v == version),
-                "metrics": record.get("metrics"),
-                "gated": {
-                    r["metric"]: r["head"] for r in (record.get("gate") or {}).get("rules", [])
-                },
-                "gate": (record.get("gate") or {}).get("verdict"),
+                "metrics": record.metrics,
+                "gated": {rule.metric: rule.head for rule in record.gate.rules},
+                "gate": record.gate.verdict,
             }
         )
     return rows

@@ -8,15 +8,16 @@ retrying, a bounded number of times.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import __version__, defaults, dvcfiles, escape, git, valid
+from mlgate import __version__, defaults, dvcfiles, escape, git
+from mlgate.artifacts import release as release_record
 from mlgate.artifacts.card import card_path, parse_card
-from mlgate.errors import ConfigError, DataError, Refused
+from mlgate.artifacts.release import Record
+from mlgate.errors import ConfigError, Refused
 from mlgate.gate import compare
 from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
 from mlgate.registry import tags as registry
@@ -25,9 +26,6 @@ from mlgate.snapshot import Snapshot, read_policy, read_snapshot
 
 BUMPS = defaults.BUMPS
 FIRST_VERSION = Version(0, 1, 0)
-RECORD_BEGIN = "-----BEGIN MLGATE RELEASE RECORD-----"
-RECORD_END = "-----END MLGATE RELEASE RECORD-----"
-RECORD_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class Release:
     previous: str | None  # the version released before, e.g. "v0.1.0"
     bump: str  # major, minor, patch, first or given
     reason: str
-    record: dict[str, Any]
+    record: Record
     message: str
 
     @property
@@ -131,7 +129,7 @@ def unchanged_since(root: Path, artifact: str) -> str | None:
     ``NAME@vX.Y.Z``; None when HEAD's model differs, or there is no release to compare with."""
     latest = registry.read_registry(root).artifact(artifact).latest()
     record = read_record(latest.message) if latest else None
-    released_md5 = ((record or {}).get("model") or {}).get("md5")
+    released_md5 = record.model.md5 if record else None
     if latest is None or not released_md5:
         return None
     _, md5 = dvcfiles.artifact_file(git.revision("HEAD", root), artifact)
@@ -159,68 +157,9 @@ def release(
     return Released(planned, pushed=push, taken=tuple(taken))
 
 
-def read_record(message: str, where: str = "a release tag") -> dict[str, Any] | None:
-    """The machine-readable block of a release annotation (None for tags mlgate did not make).
-
-    Anyone who can push a tag can write its annotation: a block of the wrong shape raises
-    DataError naming ``where`` and the field, so no caller meets a string for a table."""
-    start, end = message.find(RECORD_BEGIN), message.find(RECORD_END)
-    if start < 0 or end < start:
-        return None
-    try:
-        record = json.loads(message[start + len(RECORD_BEGIN) : end])
-    except (ValueError, RecursionError):
-        raise DataError(f"{where}: its release record is not valid JSON") from None
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: its release record must be a JSON object")
-    _check_record(record, where)
-    return record
-
-
-_RECORD_TABLES = ("model", "gate", "bump", "outputs", "metrics", "params")
-_RECORD_TEXTS = ("artifact", "version", "commit", "previous")
-
-
-def _check_record(record: dict[str, Any], where: str) -> None:
-    def refuse(field: str, wanted: str) -> DataError:
-        shown = escape.one_line(repr(record_value(field)))[:60]
-        return DataError(f"{where}: release record field '{field}' must be {wanted}, not {shown}")
-
-    def record_value(field: str) -> Any:
-        value: Any = record
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        return value
-
-    for name in _RECORD_TABLES:
-        if record.get(name) is not None and not isinstance(record[name], dict):
-            raise refuse(name, "an object")
-    for name in (*_RECORD_TEXTS, "model.path", "model.md5", "gate.verdict"):
-        value = record_value(name)
-        if value is not None and not isinstance(value, str):
-            raise refuse(name, "text")
-    # the fields that name files and hashes, each by its one rule (mlgate.valid): a record
-    # is written by whoever pushed its tag
-    md5, path = record_value("model.md5"), record_value("model.path")
-    if md5 is not None and not valid.is_md5(md5):
-        raise refuse("model.md5", "32 hexadecimal digits")
-    if path is not None:
-        try:
-            valid.relative_path(path, what=where)
-        except DataError:
-            raise refuse("model.path", "a path inside the repository") from None
-    version = record_value("version")
-    if version is not None and not registry.VERSION_RE.match(version):
-        raise refuse("version", "a version vX.Y.Z")
-    commit = record_value("commit")
-    if commit is not None and not valid.is_commit_id(commit):
-        raise refuse("commit", "a commit's full hexadecimal id")
-    rules = record_value("gate.rules")
-    if rules is not None and not (
-        isinstance(rules, list)
-        and all(isinstance(r, dict) and isinstance(r.get("metric"), str) for r in rules)
-    ):
-        raise refuse("gate.rules", "a list of objects with a metric name")
+def read_record(message: str, where: str = "a release tag") -> Record | None:
+    """The release record of an annotation (None for tags mlgate did not make)."""
+    return release_record.read(message, where)
 
 
 def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, GateResult]:
@@ -317,60 +256,57 @@ def _record(
     forced: bool,
     bump: str,
     reason: str,
-) -> dict[str, Any]:
+) -> Record:
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
     path, md5 = dvcfiles.artifact_file(head.revision, artifact, outputs)
-    return {
-        "schema": RECORD_SCHEMA,
-        "artifact": artifact,
-        "version": str(version),
-        "commit": head.revision.commit,
-        "previous": previous,
-        "bump": {"kind": bump, "reason": reason},
-        "model": {"path": path, "md5": md5},
-        "outputs": outputs,
-        "metrics": head.metrics,
-        "params": head.params,
-        "gate": {
-            "against": f"{artifact}@{previous}" if previous else None,
-            "verdict": "pass" if result.passed else "fail",
-            "rules": [
-                {
-                    "metric": o.metric or o.rule.key,
-                    "file": o.path,
-                    "base": o.base,
-                    "head": o.head,
-                    "status": o.status,
-                }
+    return Record(
+        artifact=artifact,
+        version=str(version),
+        commit=head.revision.commit,
+        previous=previous,
+        bump=release_record.Bump(kind=bump, reason=reason),
+        model=release_record.ModelFile(path=path, md5=md5),
+        outputs=outputs,
+        metrics=head.metrics,
+        params=head.params,
+        gate=release_record.Gate(
+            against=f"{artifact}@{previous}" if previous else None,
+            verdict="pass" if result.passed else "fail",
+            rules=tuple(
+                release_record.RuleResult(
+                    metric=o.metric or o.rule.key,
+                    file=o.path,
+                    base=o.base,
+                    head=o.head,
+                    status=o.status,
+                )
                 for o in result.outcomes
-            ],
-            "failed": [
-                {"metric": o.metric or o.rule.key, "reason": o.reason} for o in result.failures
-            ],
-            "forced": forced,
-        },
-        "mlgate": __version__,
-    }
+            ),
+            failed=tuple(
+                release_record.Failure(metric=o.metric or o.rule.key, reason=o.reason)
+                for o in result.failures
+            ),
+            forced=forced,
+        ),
+        mlgate=__version__,
+    )
 
 
-def _message(record: dict[str, Any], message: str | None) -> str:
-    lines = [f"Registering artifact {record['artifact']} version {record['version']}"]
+def _message(record: Record, message: str | None) -> str:
+    lines = [f"Registering artifact {record.artifact} version {record.version}"]
     if message:
         lines += ["", message]
-    lines += ["", f"Commit: {record['commit']}", f"Version: {record['bump']['reason']}"]
-    gate = record["gate"]
-    verdict = gate["verdict"].upper() + (" (released with --force)" if gate["forced"] else "")
-    against = gate["against"] or "the policy's bounds (first release)"
+    lines += ["", f"Commit: {record.commit}", f"Version: {record.bump.reason}"]
+    gate = record.gate
+    verdict = (gate.verdict or "").upper() + (" (released with --force)" if gate.forced else "")
+    against = gate.against or "the policy's bounds (first release)"
     lines.append(f"Gate against {against}: {verdict}")
-    for rule in gate["rules"]:
-        was = f" (was {_short(rule['base'])})" if rule["base"] is not None else ""
-        lines.append(
-            f"  {escape.one_line(rule['metric'])} {_short(rule['head'])}{was}: {rule['status']}"
-        )
-    if record["model"]["md5"]:
-        lines.append(f"Model: {record['model']['path']} md5 {record['model']['md5']}")
-    body = json.dumps(record, indent=2, sort_keys=True)
-    return "\n".join([*lines, "", RECORD_BEGIN, body, RECORD_END, ""])
+    for rule in gate.rules:
+        was = f" (was {_short(rule.base)})" if rule.base is not None else ""
+        lines.append(f"  {escape.one_line(rule.metric)} {_short(rule.head)}{was}: {rule.status}")
+    if record.model.md5:
+        lines.append(f"Model: {record.model.path} md5 {record.model.md5}")
+    return "\n".join([*lines, "", release_record.block(record)])
 
 
 def _short(value: Any) -> str:

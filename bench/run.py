@@ -390,7 +390,7 @@ def bench_significance(args: argparse.Namespace) -> None:
     import numpy as np
     from sklearn import metrics
 
-    from mlgate.gate import significance, stats
+    from mlgate.gate import compare, significance, stats
     from mlgate.git import revision
 
     rows = args.prediction_rows
@@ -406,7 +406,12 @@ def bench_significance(args: argparse.Namespace) -> None:
         for names in sets:
             levels = dict.fromkeys(names, 0.95)
             seconds = median_time(
-                lambda levels=levels: significance.measure(base, head, PREDICTIONS, levels),
+                lambda levels=levels: significance.measure(
+                    compare.predictions_file(base, PREDICTIONS),
+                    compare.predictions_file(head, PREDICTIONS),
+                    PREDICTIONS,
+                    levels,
+                ),
                 args.repeat,
             )
             label = "all seven" if len(names) == len(stats.METRICS) else " + ".join(names)
@@ -418,13 +423,19 @@ def bench_significance(args: argparse.Namespace) -> None:
         print(f"{'mlgate check (accuracy + roc_auc), process':<40} {end_to_end:>9.3f}")
         read = median_time(
             lambda: (
-                significance.read_predictions(base, PREDICTIONS),
-                significance.read_predictions(head, PREDICTIONS),
+                significance.read_predictions(
+                    compare.predictions_file(base, PREDICTIONS), PREDICTIONS
+                ),
+                significance.read_predictions(
+                    compare.predictions_file(head, PREDICTIONS), PREDICTIONS
+                ),
             ),
             args.repeat,
         )
         print(f"{'  of which reading both files from git':<40} {read:>9.3f}")
-        base_predictions = significance.read_predictions(base, PREDICTIONS)  # the reference's input
+        base_predictions = significance.read_predictions(  # the reference's input
+            compare.predictions_file(base, PREDICTIONS), PREDICTIONS
+        )
         labels = np.array(base_predictions.labels, dtype=int)
         scores = base_predictions.scores[:, 0]
         rng = np.random.default_rng(0)

@@ -47,7 +47,7 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 def mlgate_in(cwd: Path, monkeypatch: Any, *args: str) -> int:
     """Run the mlgate CLI in ``cwd``, in this process; its exit code."""
-    from mlgate.cli import main
+    from mlgate.commands.main import main
 
     monkeypatch.chdir(cwd)
     return main(list(args))

@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from mlgate import __version__, cli
+from mlgate import __version__
+from mlgate.commands import main as cli
 
 
 def test_version_and_help(capsys) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers import REPO_ROOT
 
@@ -44,101 +44,65 @@ def test_mypy_finds_nothing() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _imports(runtime: bool = False) -> dict[str, set[str]]:
-    """Every mlgate module and the mlgate modules it imports anywhere in it: at the top, inside
-    a function (lazily), or for type checking only (left out when ``runtime``)."""
-    package = REPO_ROOT / "src"
-    modules = {}
-    for path in sorted((package / "mlgate").rglob("*.py")):
-        parts = path.relative_to(package).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        modules[name] = path
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        found: set[str] = set()
-        tree = ast.parse(path.read_text())
-        typing_only = {
-            id(n)
-            for block in ast.walk(tree)
-            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
-            for n in ast.walk(block)
-        }
-        for node in ast.walk(tree):
-            if runtime and id(node) in typing_only:
-                continue
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and node.module.startswith("mlgate")
-            ):
-                for alias in node.names:  # `from mlgate.gate import compare` names a module
-                    sub = f"{node.module}.{alias.name}"
-                    found.add(sub if sub in modules else node.module)
-            elif isinstance(node, ast.Import):
-                found.update(a.name for a in node.names if a.name in modules)
-        graph[name] = {m for m in found if m in modules and m != name and m != "mlgate"}
-    return graph
+def test_the_architecture_s_contracts_hold() -> None:
+    """import-linter checks the layers (pyproject.toml: no import runs up a layer, lazy and
+    type-only imports counted) and what the pure modules import when they run
+    (importlinter-runtime.ini)."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [lint_imports, "--no-cache", "--no-logo", "pyproject.toml", "importlinter-runtime.ini"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
 
 
-def test_dependencies_point_one_way() -> None:
-    """No import cycle between mlgate's modules, counting lazy and type-only imports."""
-    graph = _imports()
-    order: list[str] = []
-    state: dict[str, int] = {}
+def test_every_module_is_in_a_layer() -> None:
+    """A new top-level module or folder is given its place in the layers, or the contract
+    would say nothing about it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
-    def visit(module: str, path: list[str]) -> None:
-        if state.get(module) == 2:
-            return
-        assert state.get(module) != 1, "import cycle: " + " -> ".join([*path, module])
-        state[module] = 1
-        for dependency in sorted(graph[module]):
-            visit(dependency, [*path, module])
-        state[module] = 2
-        order.append(module)
-
-    for module in sorted(graph):
-        visit(module, [])
-
-
-PURE = (
-    "mlgate.gate.judge",
-    "mlgate.gate.stats",
-    "mlgate.values",
-    "mlgate.policy",
-    "mlgate.measures",
-    "mlgate.monitor.drift",
-    "mlgate.escape",
-    "mlgate.render.table",
-    "mlgate.render.check",
-    "mlgate.render.registry",
-    "mlgate.render.hooks",
-    "mlgate.render.monitor",
-    "mlgate.render.describe",
-    "mlgate.render.charts",
-    "mlgate.gate.curves",
-)
-
-
-def test_pure_modules_import_nothing_that_does_io() -> None:
-    """The judge, the statistics and the renderers work on values: none of them imports git,
-    DVC's files, the file system helpers, GitHub or a command."""
-    graph = _imports(runtime=True)
-    io = {
-        "mlgate.git",
-        "mlgate.dvc",
-        "mlgate.dvcfiles",
-        "mlgate.files",
-        "mlgate.github",
-        "mlgate.cli",
-        "mlgate.snapshot",
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layered = {
+        name.strip()
+        for layer in config["contracts"][0]["layers"]
+        for name in layer.replace(":", "|").split("|")
     }
+    package = REPO_ROOT / "src" / "mlgate"
+    present = {
+        f"mlgate.{path.stem if path.is_file() else path.name}"
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert present - layered == set(), "modules in no layer"
+    assert layered - present == set(), "layers naming no module"
 
-    def reach(module: str, seen: set[str]) -> set[str]:
-        for dependency in graph[module] - seen:
-            seen.add(dependency)
-            reach(dependency, seen)
-        return seen
 
-    for module in PURE:
-        runtime = reach(module, set())
-        assert not runtime & io, f"{module} reaches {sorted(runtime & io)}"
+def test_each_stage_depends_on_all_the_code_it_runs() -> None:
+    """dvc.yaml's deps for a stage `python -m mlgate.pipeline.STAGE` name every mlgate module
+    the stage imports, lazily or not: otherwise a change to that code leaves the stage's
+    outputs stale while `dvc status` says they are up to date."""
+    import re
+
+    import grimp
+    import yaml
+
+    graph = grimp.build_graph("mlgate", cache_dir=None)
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        found = re.search(r"python -m (mlgate\.pipeline\.\w+)", stage["cmd"])
+        assert found, f"{name} does not run a pipeline module"
+        modules = graph.find_upstream_modules(found[1]) | {found[1]}
+        files = {
+            f"src/{module.replace('.', '/')}.py"
+            for module in modules
+            if not (REPO_ROOT / "src" / module.replace(".", "/")).is_dir()  # a package's __init__
+        }
+        missing = sorted(f for f in files if f not in stage["deps"])
+        assert not missing, f"stage {name} runs {missing}, which its deps leave out"

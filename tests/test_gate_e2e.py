@@ -174,7 +174,7 @@ def test_check_imports_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
         "mlgate.hooks",
     )
     code = (
-        "import sys; from mlgate.cli import main; code = main(['check']); "
+        "import sys; from mlgate.commands.main import main; code = main(['check']); "
         f"print(code, sorted(m for m in {unwanted!r} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)

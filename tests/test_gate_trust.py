@@ -123,7 +123,7 @@ def test_metrics_in_a_cached_directory_are_read_from_the_cache_without_dvc(
     git(repo, "checkout", "-q", "-b", "change")
     retrain_live(repo, 0.7)
     code = (
-        "import json, sys; from mlgate.cli import main; code = main(['check', '--format', "
+        "import json, sys; from mlgate.commands.main import main; code = main(['check', '--format', "
         "'json']); print(code, 'dvc' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)

@@ -13,7 +13,7 @@ import pytest
 
 from fake_github import FakeGitHub, fake_github
 from mlgate import github
-from mlgate.cli import main
+from mlgate.commands.main import main
 from mlgate.errors import MlgateError
 
 TOKEN = "ghs_secret_token_value"

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, make_score_project, run
-from mlgate.cli import main
+from mlgate.commands import hook
+from mlgate.commands.main import main
 from mlgate.errors import ConfigError
 from mlgate.hooks import runner, scripts
 
@@ -304,19 +305,18 @@ def test_post_checkout_does_nothing_during_a_rebase(repo: Path) -> None:
     assert run(repo, "git", "rebase", "main", check=False).returncode != 0  # stops on a conflict
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     head = git(repo, "rev-parse", "HEAD")
-    assert (
-        runner.post_checkout(
-            repo, git(repo, "rev-parse", "topic"), head, is_branch_checkout=True
-        ).lines
-        == ()
+    result = runner.post_checkout(
+        repo, git(repo, "rev-parse", "topic"), head, is_branch_checkout=True
     )
+    assert result == runner.HookResult()  # nothing done, nothing said
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
 def test_a_checkout_of_files_is_not_a_branch_checkout(repo: Path) -> None:
     (repo / "data" / "train.csv").write_text("changed by hand\n")
     previous = git(repo, "rev-parse", "HEAD~0")
-    assert runner.post_checkout(repo, previous, previous, is_branch_checkout=False).lines == ()
+    result = runner.post_checkout(repo, previous, previous, is_branch_checkout=False)
+    assert result == runner.HookResult()
     assert (repo / "data" / "train.csv").read_text() == "changed by hand\n"
 
 
@@ -360,7 +360,7 @@ def test_git_pull_by_merge_or_by_rebase_checks_out_the_data_it_brought(repo: Pat
 
 
 def test_unknown_hook_is_a_clear_error(capsys) -> None:
-    assert runner.main(["pre-rebase"]) == 2
+    assert hook.main(["pre-rebase"]) == 2
     assert capsys.readouterr().err.startswith("mlgate: error: unknown hook 'pre-rebase'")
 
 
@@ -369,7 +369,7 @@ def test_the_commit_and_push_hooks_import_neither_click_dvc_pandas_nor_sklearn(r
     git(repo, "add", "params.yaml")
     head = git(repo, "rev-parse", "HEAD")
     code = (
-        "import sys; from mlgate.hooks.runner import main; "
+        "import sys; from mlgate.commands.hook import main; "
         "codes = [main(['pre-commit']), main(['pre-push', 'origin', 'url'])]; "
         "print(codes, sorted(m for m in ('click', 'dvc', 'pandas', 'sklearn') if m in sys.modules))"
     )

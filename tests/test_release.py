@@ -253,7 +253,9 @@ def test_a_version_taken_meanwhile_is_planned_again(
     ]
 
 
-RELEASE_SCRIPT = "import sys; from mlgate.cli import main; sys.exit(main(['release', '--push']))"
+RELEASE_SCRIPT = (
+    "import sys; from mlgate.commands.main import main; sys.exit(main(['release', '--push']))"
+)
 
 
 def test_two_concurrent_releases_end_with_two_versions(
@@ -431,7 +433,7 @@ def test_gto_reads_the_same_registry(repo: Path, monkeypatch, capsys) -> None:
 def test_registry_commands_import_neither_dvc_pandas_nor_sklearn(repo: Path) -> None:
     release(repo, NAME)
     code = (
-        "import sys; from mlgate.cli import main; "
+        "import sys; from mlgate.commands.main import main; "
         f"codes = [main(['releases']), main(['promote', '{NAME}@v0.1.0', 'staging']), "
         f"main(['history', '{NAME}']), main(['check-ref', '{NAME}#staging#1'])]; "
         "print(codes, sorted(m for m in ('dvc', 'pandas', 'sklearn', 'gto') if m in sys.modules))"

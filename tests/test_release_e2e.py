@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT, commit_all, dvc, git, make_project, write_params
-from mlgate.cli import main
+from mlgate.commands.main import main
 from mlgate.registry.release import read_record
 
 pytestmark = pytest.mark.slow

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import joblib
 import pandas as pd
@@ -995,7 +996,11 @@ def test_a_null_for_a_model_without_an_imputer_is_a_400_naming_the_column(projec
     """Issue 31: a logistic regression has no imputer: null was a 500 (pickle) or a
     meaningless 200 (ONNX). Deploy asks the model which columns it can do without."""
     env = production(project)
-    for runtime, version in (("onnx", "scorer@v0.2.0"), ("pickle", "scorer@v0.1.0")):
+    runtimes: tuple[tuple[Literal["onnx", "pickle"], str], ...] = (
+        ("onnx", "scorer@v0.2.0"),
+        ("pickle", "scorer@v0.1.0"),
+    )
+    for runtime, version in runtimes:
         model = resolve.resolve(project, version)
         done = deployments.deploy(project, model, env, monitoring=True, runtime=runtime)
         assert done.runtime == runtime and done.refusing_missing == ("x1", "x2")

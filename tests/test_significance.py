@@ -10,9 +10,20 @@ import pytest
 
 from helpers import commit_all, git
 from mlgate.errors import DataError
-from mlgate.gate import stats
-from mlgate.gate.significance import measure, parse_predictions
+from mlgate.gate import significance, stats
+from mlgate.gate.compare import predictions_file
+from mlgate.gate.significance import parse_predictions
 from mlgate.git import WORKSPACE, Revision, revision
+
+
+def measure(
+    base: Revision, head: Revision, path: str, levels: dict[str, float], *args, **kwargs
+) -> significance.Significance:
+    """significance.measure on the predictions file as gate.compare reads it at each revision."""
+    return significance.measure(
+        predictions_file(base, path), predictions_file(head, path), path, levels, *args, **kwargs
+    )
+
 
 PATH = "eval/predictions.csv"
 

@@ -1,6 +1,7 @@
-from __future__ import annotations
+"""``python -m mlgate``: the command line."""
 
-from mlgate.cli import main
+import sys
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+from mlgate.commands.main import main
+
+sys.exit(main())

@@ -1,10 +1,15 @@
-"""The one error type mlgate raises for problems a user can fix.
+"""The one error type mlgate raises for problems a user can fix, and the one boundary
+(``guarded``) where an error becomes a message and an exit code.
 
-The CLI turns an MlgateError into a one-line message and exit code 2 ("could not run").
-A failed gate or check is not an error: it is a result, and exits 1.
+An MlgateError is a one-line message and exit code 2 ("could not run"). A failed gate or check
+is not an error: it is a result, and exits 1. A bug is exit 3.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlgate.escape import one_line
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -38,3 +43,37 @@ def first_line(exc: BaseException) -> str:
     one-line error quotes of a library's (DVC's, pandas', a model's) exception."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def guarded(
+    run: Callable[[], int],
+    *,
+    say: Callable[[str], None],
+    prefix: str = "mlgate",
+    hint: str = "",
+    advice: str = "run again with --traceback for details, and please report it",
+    show_traceback: bool = False,
+) -> int:
+    """The one error boundary, used by the command line, the git hooks and the pipeline's
+    stages: ``run`` returns its exit code; an MlgateError becomes one line and exit 2 (``hint``
+    after it: how to skip a hook), Ctrl-C exit 130, anything else (a bug) one line naming its
+    type and exit 3, with the traceback first when ``show_traceback``. ``say`` prints a line
+    (on stderr); every message is made one line here, whatever the exception quoted."""
+    try:
+        return run()
+    except MlgateError as exc:  # its message may quote a file's text: kept to one line
+        say(f"{prefix}: error: {one_line(str(exc))}{hint}")
+        return EXIT_COULD_NOT_RUN
+    except KeyboardInterrupt:
+        say(f"{prefix}: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if show_traceback:
+            import traceback
+
+            traceback.print_exc()
+        say(
+            f"{prefix}: an unexpected error has occurred: {type(exc).__name__}: "
+            f"{one_line(str(exc))} ({advice})"
+        )
+        return EXIT_BUG

@@ -494,3 +494,24 @@ def _retry_after(exc: urllib.error.HTTPError, attempt: int) -> float | None:
     if rate_limited and headers.get("x-ratelimit-reset", "").isdigit():
         return min(max(float(headers["x-ratelimit-reset"]) - time.time(), 1.0), 60.0)
     return min(2.0**attempt, 30.0)
+
+
+def post_sticky_comment(
+    markdown: str, *, marker: str, full: str, env: Mapping[str, str] | None = None
+) -> str | WorkflowCommand:
+    """Post ``markdown`` as the pull request's comment that begins with ``marker``, or update
+    it in place; what to say of it: the comment's address, or, when GitHub refused (a
+    read-only token, as for a pull request from a fork), a warning. ``full``: where the full
+    report is when the comment must be cut."""
+    client = GitHubClient.from_env(env)
+    number = pull_request_number(env)
+    where = "the full report is in the job summary" if in_actions(env) else full
+    try:
+        action, url = client.upsert_comment(number, markdown, marker, where)
+    except Forbidden:
+        warning = (
+            "GitHub refused the comment (403): the token is read-only, as for a pull "
+            "request from a fork; the report is in the job summary instead"
+        )
+        return warning_annotation(warning) if in_actions(env) else f"mlgate: warning: {warning}"
+    return f"mlgate: {action} the pull request comment {url}".rstrip()

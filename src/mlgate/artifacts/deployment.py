@@ -25,8 +25,11 @@ REMOVE_CANARY: Action = "remove-canary"
 SERVED_ACTIONS: tuple[Action, ...] = (DEPLOY, ROLLBACK, PROMOTE)  # what leaves a version serving
 Outcome = Literal["deployed", "failed"]
 Runtime = Literal["pickle", "onnx"]
+# what deploy is asked for: auto is ONNX when the model compiles and agrees with its pickle
+RuntimeChoice = Literal["auto", "onnx", "pickle"]
 PICKLE: Runtime = "pickle"
 ONNX: Runtime = "onnx"
+AUTO: RuntimeChoice = "auto"
 
 Version = Annotated[str, msgspec.Meta(pattern=DEPLOYED_VERSION_RE.pattern)]
 Name = Annotated[str, msgspec.Meta(pattern=NAME_RE.pattern)]

@@ -33,7 +33,6 @@ from mlgate.artifacts.profile import NUMERIC, parse_profile
 from mlgate.errors import MlgateError, first_line
 
 ONNX_FILE = "model.onnx"
-AUTO = "auto"  # ONNX when the model compiles and agrees with its pickle, else the pickle
 TOLERANCE = 1e-4  # the largest difference allowed between the runtimes' probabilities
 PARITY_ROWS = 2_000
 MISSING_SHARE = 0.05

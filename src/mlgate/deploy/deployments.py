@@ -29,6 +29,7 @@ from typing import Any
 from mlgate import defaults, git
 from mlgate.artifacts.card import CARD_FILE, CARD_SUFFIX, Card, read_card
 from mlgate.artifacts.deployment import (
+    AUTO,
     CANARY,
     DEPLOY,
     ONNX,
@@ -37,6 +38,7 @@ from mlgate.artifacts.deployment import (
     REMOVE_CANARY,
     SERVED_ACTIONS,
     Deployment,
+    RuntimeChoice,
     decode,
     encode,
 )
@@ -65,7 +67,7 @@ def deploy(
     wait: float = DEFAULT_WAIT,
     who: str | None = None,
     predictions: dict[str, Any] | None = None,
-    runtime: str = compiled.AUTO,
+    runtime: RuntimeChoice = AUTO,
     canary: float | None = None,
     shadow: bool = False,
 ) -> Deployment:
@@ -233,7 +235,7 @@ def rollback(
             return version_dir, None
 
         # compiled before: checked again; served by its pickle before: so again
-        runtime = compiled.AUTO if target.runtime == ONNX else PICKLE
+        runtime = AUTO if target.runtime == ONNX else PICKLE
         return _switch_after_checks(env, record, current, verified, runtime)
 
 
@@ -242,7 +244,7 @@ def _switch_after_checks(
     record: Deployment,
     previous: Deployment | None,
     prepare: Callable[[], tuple[Path, Any]],
-    runtime: str,
+    runtime: RuntimeChoice,
     served: Callable[[Deployment], Deployment] = lambda done: done,
 ) -> Deployment:
     """``prepare`` the version's folder (verified; and the model, when preparing unpickled it
@@ -287,7 +289,7 @@ def _choose_runtime(
     model: Any,
     folder: Path,
     card: Card,
-    runtime: str,
+    runtime: RuntimeChoice,
 ) -> Deployment:
     """The record with the runtime that will serve it: ONNX when the version has a compiled
     model that agrees with the pickle (checked here, on this machine), else the pickle (why:
@@ -386,7 +388,7 @@ def _install(
     env: Environment,
     record: Deployment,
     predictions: dict[str, Any] | None,
-    runtime: str,
+    runtime: RuntimeChoice,
 ) -> tuple[Path, Any]:
     """``versions/<version>/`` with the verified model, its card, deployed.json (with why the
     model did not compile, if it did not) and the model compiled to ONNX (unless ``runtime``

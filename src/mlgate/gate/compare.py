@@ -19,10 +19,11 @@ from mlgate import dvcfiles, git
 from mlgate.errors import DataError, GitError
 from mlgate.gate.judge import GateResult, evaluate, is_real, significance_rules
 from mlgate.policy import POLICY_FILES, Policy
-from mlgate.snapshot import Snapshot, read_policy, read_snapshot
+from mlgate.snapshot import Snapshot, read_policy, read_recorded, read_snapshot
 
 if TYPE_CHECKING:
     from mlgate.gate.curves import Charts
+    from mlgate.gate.significance import PredictionsFile
     from mlgate.gate.stats import Difference
 
 POLICY_FROM = ("base", "head")
@@ -208,8 +209,8 @@ def _test_significance(
 
     try:
         measured = significance.measure(
-            comparison.base.revision,
-            comparison.head.revision,
+            predictions_file(comparison.base.revision, policy.predictions),
+            predictions_file(comparison.head.revision, policy.predictions),
             policy.predictions,
             {name: 1 - level for name, level in levels.items()},
             policy.resamples,
@@ -300,3 +301,10 @@ def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> tuple[str
             f"{how}, or pass --base REF"
         ) from None
     return f"origin/{branch}", git.resolve_commit(f"origin/{branch}", root)
+
+
+def predictions_file(revision: git.Revision, path: str) -> PredictionsFile:
+    """The policy's predictions file at ``revision`` (from git, or DVC's cache)."""
+    from mlgate.gate import significance  # NumPy, only when a rule asks for significance
+
+    return significance.PredictionsFile(revision.label, read_recorded(revision, path))

@@ -19,8 +19,6 @@ import numpy as np
 
 from mlgate.errors import DataError
 from mlgate.gate import curves, stats
-from mlgate.git import Revision
-from mlgate.snapshot import read_recorded
 
 REQUIRED_COLUMNS = ("id", "label", "prediction")
 SAME_ORDER = np.arange(0)  # a marker: head's rows are in base's order already
@@ -53,9 +51,17 @@ class Significance:
     charts: curves.Charts | None = None  # what the report draws of both revisions
 
 
+@dataclass(frozen=True)
+class PredictionsFile:
+    """The policy's predictions file as one revision holds it (read by gate.compare)."""
+
+    label: str  # the revision's, as reports name it: "main (1a2b3c4d)"
+    content: bytes | None  # None: not at that revision
+
+
 def measure(
-    base: Revision,
-    head: Revision,
+    base: PredictionsFile,
+    head: PredictionsFile,
     path: str,
     levels: Mapping[str, float],
     resamples: int = stats.DEFAULT_RESAMPLES,
@@ -143,9 +149,9 @@ def _paired(
     return head_data, True, ()
 
 
-def read_predictions(revision: Revision, path: str, *, values: bool = False) -> Predictions:
-    where = f"{path} at {revision.label}"
-    content = read_recorded(revision, path)
+def read_predictions(file: PredictionsFile, path: str, *, values: bool = False) -> Predictions:
+    where = f"{path} at {file.label}"
+    content = file.content
     if content is None:
         raise DataError(
             f"{where} is missing (the policy's predictions file; run `dvc repro`, "

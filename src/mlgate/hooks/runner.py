@@ -1,37 +1,52 @@
-"""What each git hook does when git runs it: ``python -m mlgate.hooks HOOK [git's arguments]``.
+"""What each git hook does when git runs it (``python -m mlgate.hooks HOOK [git's arguments]``,
+whose entry point, ``mlgate.commands.hook``, prints what ``run`` found).
 
-That entry point (``main``) is deliberately not a Click command: the pre-commit hook must answer
-in about 0.1 s, and importing Click with the whole command line costs more than that.
+No rendering here: ``run`` returns what it found (a stale commit, each pushed branch's gate,
+what ``dvc checkout`` changed) as a HookResult, and the command says it.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlgate import git
 from mlgate.errors import (
-    EXIT_BUG,
-    EXIT_COULD_NOT_RUN,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     ConfigError,
     GitError,
     MlgateError,
 )
-from mlgate.escape import one_line, terminal
-from mlgate.hooks.scripts import HOOKS, READS_STDIN, SKIP_VARIABLE
+from mlgate.hooks.scripts import HOOKS, SKIP_VARIABLE
+
+if TYPE_CHECKING:
+    from mlgate.dvc import Checkout
+    from mlgate.gate.compare import Check
+    from mlgate.hooks.staleness import Staleness
+
+
+@dataclass(frozen=True)
+class PushedBranch:
+    """One branch of a push, and its gate against the remote's main branch."""
+
+    branch: str
+    check: Check
 
 
 @dataclass(frozen=True)
 class HookResult:
     exit_code: int = EXIT_OK
-    lines: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # lines said as they are
+    stale: Staleness | None = None  # pre-commit: why the commit is blocked
+    reproduced: bool = False  # ... and whether the workspace is reproduced, only not staged
+    against: str | None = None  # pre-push: the remote's main branch, REMOTE/BRANCH
+    pushed: tuple[PushedBranch, ...] = ()  # ... each gated branch
+    checkout: Checkout | None = None  # post-checkout, -merge, -rewrite: what dvc checkout did
 
 
 @dataclass(frozen=True)
@@ -72,13 +87,9 @@ def pre_commit(root: Path) -> HookResult:
 
     result = staleness.check_staged(root)
     if not result.is_stale:
-        return HookResult(lines=tuple(f"mlgate: note: {n}" for n in result.notes))
-    from mlgate.render import hooks as render_hooks  # only to explain a block
-
+        return HookResult(notes=tuple(f"mlgate: note: {n}" for n in result.notes))
     unstaged = staleness.check_workspace(root)
-    return HookResult(
-        EXIT_REJECTED, tuple(render_hooks.staleness_lines(result, reproduced=not unstaged.is_stale))
-    )
+    return HookResult(EXIT_REJECTED, stale=result, reproduced=not unstaged.is_stale)
 
 
 def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRef]:
@@ -95,22 +106,18 @@ def pushed_refs(stdin: str, env: Mapping[str, str], root: Path) -> list[PushedRe
 def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
     """Gate every branch being pushed (but main itself, deletions and tags) against remote main."""
     from mlgate.gate import compare
-    from mlgate.render import check as render_check
 
     found = _remote_base(root, remote)
     if found is None:
         gated = [r for r in refs if _is_gated(r, "main")]
         return HookResult(
-            lines=(f"mlgate: {remote} has no main branch yet: nothing to gate against",)
+            notes=(f"mlgate: {remote} has no main branch yet: nothing to gate against",)
             if gated
             else ()
         )
     main, base = found
-    gated = [r for r in refs if _is_gated(r, main)]
-    if not gated:
-        return HookResult()
-    lines, code = [], EXIT_OK
-    for ref in gated:
+    pushed = []
+    for ref in (r for r in refs if _is_gated(r, main)):
         gc.disable()  # as `mlgate check`: the check's objects live until it ends
         try:
             check = compare.check(
@@ -118,18 +125,11 @@ def pre_push(root: Path, remote: str, refs: Sequence[PushedRef]) -> HookResult:
             )
         finally:
             gc.enable()
-        branch = ref.remote_ref.removeprefix("refs/heads/")
-        if check.gate.passed:
-            lines.append(f"mlgate: {branch}: the gate passes against {remote}/{main}")
-            continue
-        code = EXIT_REJECTED
-        lines.append(f"mlgate: push of {branch} blocked: the gate fails against {remote}/{main}")
-        lines.extend(render_check.check_text(check, colour=False).rstrip("\n").splitlines())
-    if code != EXIT_OK:
-        lines.append(
-            f"Fix what fails above, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
-        )
-    return HookResult(code, tuple(lines))
+        pushed.append(PushedBranch(ref.remote_ref.removeprefix("refs/heads/"), check))
+    passed = all(p.check.gate.passed for p in pushed)
+    return HookResult(
+        EXIT_OK if passed else EXIT_REJECTED, against=f"{remote}/{main}", pushed=tuple(pushed)
+    )
 
 
 def _is_gated(ref: PushedRef, main: str) -> bool:
@@ -221,9 +221,8 @@ def _dvc_checkout_if_changed(root: Path, changed: Sequence[str]) -> HookResult:
 
 def _dvc_checkout(root: Path) -> HookResult:
     from mlgate import dvc
-    from mlgate.render import hooks as render_hooks
 
-    return HookResult(lines=tuple(render_hooks.checkout_lines(dvc.checkout(root))))
+    return HookResult(checkout=dvc.checkout(root))
 
 
 def _is_dvc_record(path: str) -> bool:
@@ -243,36 +242,3 @@ def _checkout_from_env(env: Mapping[str, str]) -> tuple[str, str, str]:
         env.get("PRE_COMMIT_TO_REF", ""),
         env.get("PRE_COMMIT_CHECKOUT_TYPE", ""),
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mlgate.hooks HOOK [git's arguments]``: run one hook, print, return its code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        print(
-            f"usage: python -m mlgate.hooks {{{','.join(HOOKS)}}} [git's hook arguments]",
-            file=sys.stderr,
-        )
-        return EXIT_COULD_NOT_RUN
-    stdin = sys.stdin.read() if args[0] in READS_STDIN and not sys.stdin.isatty() else ""
-    try:
-        result = run(args[0], args[1:], stdin, os.environ)
-    except MlgateError as exc:
-        print(
-            f"mlgate: error: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip the hook)",
-            file=sys.stderr,
-        )
-        return EXIT_COULD_NOT_RUN
-    except KeyboardInterrupt:
-        print("mlgate: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # a bug must not leave git with a traceback and no way out
-        print(
-            f"mlgate: an unexpected error has occurred in the {args[0]} hook: "
-            f"{type(exc).__name__}: {one_line(str(exc))} (set {SKIP_VARIABLE}=1 to skip it, and please report it)",
-            file=sys.stderr,
-        )
-        return EXIT_BUG
-    for line in result.lines:
-        print(terminal(line), file=sys.stderr)
-    return result.exit_code

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mlgate.artifacts import requestlog
+from mlgate.artifacts.deployment import Deployment
 from mlgate.deploy import deployments, environments
 from mlgate.errors import MlgateError
 from mlgate.monitor import canary, labels, live, served
@@ -96,3 +97,19 @@ def performance(
         ]
     except ValueError as exc:
         raise MlgateError(f"--labels {labels_file}: {exc}") from None
+
+
+def carry_out(
+    env: environments.Environment, verdict: canary.Verdict, *, note: str, wait: float
+) -> Deployment | None:
+    """``mlgate canary --apply``: promote makes the canary current, roll back removes it; the
+    log record of either. None when the verdict is to wait for more data."""
+    if verdict.decision not in (canary.PROMOTE, canary.ROLL_BACK):
+        return None
+    return deployments.end_canary(
+        env,
+        promote=verdict.decision == canary.PROMOTE,
+        wait=wait,
+        note=note,
+        expected=verdict.canary,
+    )

@@ -25,13 +25,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from mlgate.artifacts.profile import NUMERIC, predictions_column
 from mlgate.gate import stats
 from mlgate.monitor import drift, live
 from mlgate.policy import Canary
 
-PROMOTE, ROLL_BACK, WAIT = "promote", "roll back", "wait"
+Decision = Literal["promote", "roll back", "wait"]
+PROMOTE: Decision = "promote"
+ROLL_BACK: Decision = "roll back"
+WAIT: Decision = "wait"
 PASSED, FAILED, WAITING, SHOWN = "pass", "fail", "wait", "info"
 ERROR_P_VALUE = 0.05
 P99_REQUESTS = 100  # below this a p99 is the slowest request or two: shown, not judged
@@ -74,7 +78,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Verdict:
-    decision: str
+    decision: Decision
     stable: str
     canary: str
     shadow: bool

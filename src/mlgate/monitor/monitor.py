@@ -305,3 +305,25 @@ def outputs(report: Report, report_path: Path | None) -> dict[str, Any]:
         "rows": str(report.rows),
         "report": str(report_path or ""),
     }
+
+
+def evaluation_predictions(
+    root: Path, path: str, commit: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The profile of a model's evaluation-time predictions (the policy's predictions file at
+    the model's commit, or in the workspace), or why there is none: what deploy stores beside
+    a version for the prediction drift of ``mlgate monitor``."""
+    from mlgate.errors import DataError
+    from mlgate.snapshot import read_recorded
+
+    revision = git.revision(commit or git.WORKSPACE, root)
+    try:
+        content = read_recorded(revision, path)
+    except DataError as exc:
+        return None, str(exc)
+    if content is None:
+        return None, f"{path} is not at {revision.label}"
+    try:
+        return predictions_profile(content, f"{path} at {revision.label}"), None
+    except MlgateError as exc:
+        return None, str(exc)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, MlgateError, first_line
+from mlgate.errors import EXIT_OK, MlgateError, first_line, guarded
 
 META_FILE = "meta.json"
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -113,12 +113,15 @@ def run_stage(
     parser = argparse.ArgumentParser(prog=f"python -m mlgate.pipeline.{name}")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
+
+    def stage() -> int:
         main(args)
-    except MlgateError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        return EXIT_COULD_NOT_RUN
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return 0
+        return EXIT_OK
+
+    return guarded(
+        stage,
+        say=lambda line: print(line, file=sys.stderr),
+        prefix=name,
+        advice="the traceback is above; please report it",
+        show_traceback=True,
+    )

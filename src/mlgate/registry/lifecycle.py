@@ -71,6 +71,56 @@ def plan_promotion(root: Path, ref: str, environment: str, policy: Policy) -> Pl
     return PlannedTag(str(name), registration.commit, message, artifact_name, version, environment)
 
 
+@dataclass(frozen=True)
+class Published:
+    """A tag made (and pushed, if asked), and the tags others pushed first meanwhile."""
+
+    planned: PlannedTag
+    taken: tuple[str, ...] = ()
+
+
+def promote(
+    root: Path, ref: str, environment: str, policy: Policy, *, push: bool, remote: str
+) -> Published | None:
+    """Put release ``ref`` in ``environment`` with its promotion tag; planned again from the
+    fetched tags when another job pushed the counter first. None: it is there already."""
+    first = plan_promotion(root, ref, environment, policy)
+    if first is None:
+        return None
+    plans = iter([first])
+
+    def plan() -> PlannedTag:
+        planned = next(plans, None) or plan_promotion(root, ref, environment, policy)
+        if planned is None:
+            raise Refused(f"{ref} was put in {environment} by someone else meanwhile")
+        return planned
+
+    planned, taken = registry.publish(root, plan, push=push, remote=remote)
+    return Published(planned, tuple(taken))
+
+
+def auto_promote(
+    root: Path, ref: str, commit: str, *, push: bool, remote: str
+) -> tuple[str, Published | None] | None:
+    """After release ``ref`` (made at ``commit``): promote it to the environment the policy at
+    that commit names (``[tool.mlgate.retrain] auto_promote``). None when it names none; else
+    the environment, and what was tagged (None: the release is there already)."""
+    from mlgate.snapshot import read_policy
+
+    policy = read_policy(git.revision(commit, root))
+    environment = policy.retrain.auto_promote
+    if not environment:
+        return None
+    return environment, promote(root, ref, environment, policy, push=push, remote=remote)
+
+
+def deprecate(root: Path, ref: str, *, push: bool, remote: str) -> Published:
+    planned, taken = registry.publish(
+        root, lambda: plan_deprecation(root, ref), push=push, remote=remote
+    )
+    return Published(planned, tuple(taken))
+
+
 def plan_deprecation(root: Path, ref: str) -> PlannedTag:
     """The GTO tag ``NAME@vX.Y.Z!#N`` that withdraws a version."""
     artifact_name, version = parse_release_ref(ref)

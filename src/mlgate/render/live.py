@@ -13,6 +13,7 @@ from mlgate.render.check import JSON_SCHEMA_VERSION
 from mlgate.render.table import painter, table, to_json
 
 if TYPE_CHECKING:
+    from mlgate.artifacts.deployment import Deployment
     from mlgate.monitor.canary import Verdict
     from mlgate.monitor.live import Performance
 
@@ -136,3 +137,16 @@ def _number(value: float) -> str:
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def carried_out_text(done: Deployment, verdict: Verdict, environment: str) -> str:
+    """What ``mlgate canary --apply`` did."""
+    if verdict.decision == "promote":
+        return (
+            f"Promoted {done.version} in {environment}: it answers every request; "
+            f"was {done.previous}."
+        )
+    return (
+        f"Rolled back the canary {done.version} in {environment}: {verdict.stable} answers "
+        "every request."
+    )

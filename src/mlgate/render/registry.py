@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlgate.artifacts.deployment import Deployment
 from mlgate.escape import terminal
 from mlgate.render.table import fmt, table
 
@@ -56,7 +57,7 @@ def history_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(table(["time", "event", "version", "environment", "tag", "by"], cells)) + "\n"
 
 
-def deployments_text(rows: Sequence[Any]) -> str:
+def deployments_text(rows: Sequence[Deployment]) -> str:
     """``mlgate deployments``: one line per deploy or rollback, oldest first."""
     cells = [
         [
@@ -110,3 +111,37 @@ def _action(d: Any) -> str:
 def _when(iso_time: str) -> str:
     """``2026-11-23T13:40:19+00:00`` -> ``2026-11-23 13:40:19`` (the tag's own time zone)."""
     return iso_time[:19].replace("T", " ")
+
+
+def deployed_text(done: Deployment, environment: str, location: str, verb: str = "Deployed") -> str:
+    """What a deploy, rollback or canary said it did: the version, where, and its checks."""
+    commit = f", commit {done.commit[:8]}" if done.commit else ", from the workspace"
+    smoke = (
+        f"smoke test: {done.smoke_rows} rows predicted"
+        if done.smoke_rows
+        else "smoke test: the model loads; its card has no input example"
+    )
+    previous = f"; was {done.previous}" if done.previous else ""
+    if done.percent is not None:
+        verb = (
+            "Shadow deployed" if done.shadow else f"Canary deployed ({done.percent:g}% of requests)"
+        )
+        previous = f" beside {done.previous}" + (
+            f", which answers; it gets a copy of {done.percent:g}% of the requests"
+            if done.shadow
+            else ""
+        )
+    note = f" ({done.runtime_note})" if done.runtime_note else ""
+    return (
+        f"{verb} {done.artifact} {done.version} (md5 {done.md5[:8]}{commit}) to {environment} "
+        f"at {location}{previous}; {smoke}.\nRuntime: {done.runtime}{note}."
+    )
+
+
+def canary_replaced_text(before: Deployment | None) -> str | None:
+    """A deploy or rollback replaced the canary beside the version it replaced: say so."""
+    side = before.canary if before is not None else None
+    if side is None:
+        return None
+    role = "shadow" if side.shadow else "canary"
+    return f"The {role} {side.version} is no longer served (logged as remove-canary)."

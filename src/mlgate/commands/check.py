@@ -1,0 +1,138 @@
+"""``mlgate diff``, ``mlgate check`` (the gate) and ``mlgate comment``."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from mlgate import escape, git, github
+from mlgate.commands.output import (
+    echo,
+    format_option,
+    full_report,
+    print_report,
+    report_option,
+    write_report,
+)
+from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
+from mlgate.gate import actions, compare
+from mlgate.render import check as render_check
+
+
+@click.command("diff")
+@click.argument("base", required=False)
+@click.argument("head", required=False, default=git.WORKSPACE)
+@click.option("--all", "all_keys", is_flag=True, help="Show unchanged keys too.")
+@format_option("Output: a table, Markdown, or JSON shaped like `dvc exp diff --json`.")
+def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
+    """Metrics and params of two revisions side by side.
+
+    BASE defaults to the merge-base of HEAD and the main branch; HEAD to the workspace.
+    """
+    comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
+    if fmt == "json":
+        echo(render_check.diff_json(comparison, all_keys=all_keys), nl=False)
+        for note in comparison.notes:  # DVC's JSON shape has no place for them
+            echo(f"mlgate: note: {escape.one_line(note)}", err=True)
+    else:
+        echo(render_check.diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False)
+
+
+@click.command("check")
+@click.option("--base", help="Compare with the merge-base of this ref (default: the main branch).")
+@click.option("--head", default=git.WORKSPACE, show_default=True, help="The revision under review.")
+@click.option(
+    "--policy-from",
+    type=click.Choice(compare.POLICY_FROM),
+    default="base",
+    show_default=True,
+    help="Read [tool.mlgate] from the base (as CI must) or from the change itself.",
+)
+@format_option("Output: a table, Markdown, or the documented JSON document.")
+@report_option("Also write the Markdown report to this file.")
+@click.option(
+    "--comment", is_flag=True, help="Post the report as the pull request's sticky comment."
+)
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    base: str | None,
+    head: str,
+    policy_from: str,
+    fmt: str,
+    report_path: Path | None,
+    comment: bool,
+) -> None:
+    """Gate the change: compare its metrics with the base under the policy.
+
+    Exit 0 when every rule passes, 1 when one fails, 2 when the comparison cannot be made.
+    """
+    # Whether the DVC remote holds the data is checked where it matters: in CI, and for a
+    # committed head (the pre-push hook checks it too); not for work in progress.
+    pushed = github.in_actions() or head != git.WORKSPACE
+    reported = fmt != "table" or bool(report_path) or comment or github.in_actions()
+    with collector_paused():
+        result = compare.check(
+            git.repo_root(), base, head, policy_from, data_pushed=pushed, charts=reported
+        )
+    if reported:  # a report that shows charts: the pipeline's own plots when no predictions
+        result = compare.with_plotted_charts(result)
+    markdown = render_check.check_markdown(result)
+    print_report(
+        fmt,
+        lambda: render_check.check_json(result),
+        markdown,
+        lambda colour: render_check.check_text(result, colour=colour),
+    )
+    publish(result, markdown, report_path)
+    if comment:
+        post_comment(markdown, report_path)
+    ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
+
+
+def publish(result: compare.Check, markdown: str, report_path: Path | None) -> None:
+    """The report to its file, and to the Actions job when there is one."""
+    if report_path:
+        write_report(report_path, markdown)
+    if github.in_actions():
+        full = full_report(report_path)
+        for annotation in actions.publish(result, markdown, full=full, report_path=report_path):
+            echo(annotation)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The check's objects live until it ends: the cyclic garbage collector's passes over
+    what NumPy's import creates free nothing and cost 5% of the gate's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@click.command("comment")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def comment_command(file: Path) -> None:
+    """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MlgateError(f"cannot read {file}: {exc}") from None
+    post_comment(text, file)
+
+
+def post_comment(markdown: str, report_path: Path | None) -> None:
+    said = github.post_sticky_comment(
+        markdown, marker=render_check.COMMENT_MARKER, full=full_report(report_path)
+    )
+    if isinstance(said, github.WorkflowCommand) or said.startswith("mlgate: warning"):
+        echo(said)
+    else:
+        echo(said, err=True)

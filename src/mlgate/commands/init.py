@@ -1,0 +1,47 @@
+"""``mlgate init``: workflows, hooks and a starter policy for a DVC project."""
+
+from __future__ import annotations
+
+import click
+
+from mlgate import defaults
+from mlgate.commands.output import echo
+from mlgate.commands.project import project
+
+
+@click.command("init")
+@click.option(
+    "--python",
+    "python_version",
+    default=defaults.WORKFLOW_PYTHON,
+    show_default=True,
+    help="The Python version the workflows set up.",
+)
+@click.option(
+    "--install",
+    metavar="COMMAND",
+    help="The workflows' install step. Default: mlgate, the project's requirements.txt "
+    "files, its own package with its extras, DVC's plugins for its remotes.",
+)
+@click.option(
+    "--main",
+    "main_branch",
+    default=defaults.MAIN_BRANCH,
+    show_default=True,
+    help="The branch releases are made from.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
+def init_command(python_version: str, install: str | None, main_branch: str, force: bool) -> None:
+    """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
+    from mlgate import scaffold
+
+    root = project().root
+    settings = scaffold.Settings(
+        python_version,
+        install or scaffold.install_step(root),
+        main_branch,
+        scaffold.storage_env(root),
+    )
+    for written in scaffold.init(root, settings, force=force):
+        note = f" ({written.note})" if written.note else ""
+        echo(f"{written.action:<9} {written.path}{note}")

@@ -1,0 +1,147 @@
+"""How every command prints (``echo``: terminal-safe as a whole), the report formats, and the
+options several commands share."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import click
+
+from mlgate import defaults, escape, github
+from mlgate.errors import MlgateError
+
+Format = Literal["table", "md", "json"]
+FORMATS = click.Choice(["table", "md", "json"])
+_PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def format_option(text: str) -> Decorator:
+    return click.option(
+        "--format", "fmt", type=FORMATS, default="table", show_default=True, help=text
+    )
+
+
+def wait_option(text: str) -> Decorator:
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=defaults.DEPLOY_WAIT_SECONDS,
+        show_default=True,
+        help=text,
+    )
+
+
+def labels_option(more: str) -> Decorator:
+    return click.option(
+        "--labels",
+        "labels_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="True labels that arrived later: CSV or Parquet with request_id and label" + more,
+    )
+
+
+def report_option(text: str) -> Decorator:
+    return click.option(
+        "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help=text
+    )
+
+
+def env_option(text: str, *, required: bool = False, local_default: bool = True) -> Decorator:
+    default = defaults.LOCAL_ENVIRONMENT if local_default and not required else None
+    return click.option(
+        "--env",
+        "env_name",
+        required=required,
+        default=default,
+        show_default=default is not None,
+        help=text,
+    )
+
+
+def remote_option(text: str = "The remote --push pushes to.") -> Decorator:
+    return click.option("--remote", default="origin", show_default=True, help=text)
+
+
+def as_format(value: str) -> Format:
+    return cast(Format, value)
+
+
+def echo(text: str | github.WorkflowCommand, *, err: bool = False, nl: bool = True) -> None:
+    """The one way the CLI prints: text made terminal-safe as a whole (escape.terminal_block),
+    so a renderer that forgot to escape a value still cannot start a workflow command or move
+    the cursor; only a github.WorkflowCommand, built with its values escaped, goes out as is."""
+    if isinstance(text, github.WorkflowCommand):
+        click.echo(text.line, err=True, nl=nl)
+    else:
+        click.echo(escape.terminal_block(text), err=err, nl=nl)
+
+
+def warn(message: str) -> None:
+    echo(f"mlgate: warning: {escape.one_line(message)}", err=True)
+
+
+def print_report(
+    fmt: str, as_json: Callable[[], str], markdown: str, as_text: Callable[[bool], str]
+) -> None:
+    """One report in the chosen format; the table in colour on a terminal."""
+    if fmt == "json":
+        echo(as_json(), nl=False)
+    elif fmt == "md":
+        echo(markdown, nl=False)
+    else:
+        echo(as_text(sys.stdout.isatty()), nl=False)
+
+
+def write_report(path: Path, markdown: str) -> None:
+    from mlgate.files import write_text
+
+    try:
+        write_text(path, markdown)
+    except OSError as exc:
+        raise MlgateError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+def full_report(report_path: Path | None) -> str:
+    """Where a reader finds what a size limit cut."""
+    return (
+        f"the full report is in {escape.markdown(str(report_path))}"
+        if report_path
+        else "run `mlgate check --format md` for the full report"
+    )
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long reads, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= _PROGRESS_MIN_BYTES:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr).__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def pushed(push: bool, remote: str) -> str:
+    return f" and pushed it to {remote}" if push else ""
+
+
+def say_taken(taken: tuple[str, ...] | list[str]) -> None:
+    for tag in taken:
+        echo(f"mlgate: {tag} was pushed by someone else first; planned again")

@@ -1,0 +1,67 @@
+"""``mlgate monitor`` as one call: the data's drift from the training data (an environment's
+monitoring log since a span ago, or a batch file), and with labels each version's live
+performance. What the command prints comes from the Watched this returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mlgate.monitor import canaries, live, monitor
+from mlgate.policy import Policy
+
+Window = Literal["day", "hour"]
+
+
+@dataclass(frozen=True)
+class Watched:
+    drift: monitor.Report | None  # None: no reference profile, so performance only
+    performance: list[live.Performance] | None  # None: no labels given
+    no_drift: str | None = None  # why there is no drift report
+
+    @property
+    def problems(self) -> bool:
+        """Drift, or a live metric out of bounds: exit 1."""
+        drifted = self.drift is not None and self.drift.verdict == monitor.DRIFT
+        return drifted or any(p.problems for p in self.performance or ())
+
+
+def watch(
+    root: Path,
+    policy: Policy,
+    *,
+    env_name: str | None,
+    since: str | None,
+    batch: Path | None,
+    labels_file: Path | None,
+    window: Window,
+    progress: Callable[[int, int], None] | None = None,
+) -> Watched:
+    from mlgate.deploy import environments
+
+    span = monitor.parse_since(since) if since else None
+    if env_name is None:
+        assert batch is not None  # the command requires one of the two
+        reference = monitor.workspace_reference(root)
+        frame, subject = monitor.batch_data(batch, reference), str(batch)
+        return Watched(monitor.judge(frame, reference, subject, policy.monitor), None)
+    env = environments.environment(root, policy, env_name)
+    try:
+        deployment, reference = monitor.deployed_reference(env)
+    except monitor.NoReference as exc:
+        if labels_file is None or batch is not None:
+            raise
+        # live metrics need no profile: report them, and why there is no data drift
+        only = canaries.performance(env, policy, labels_file, window, span)
+        return Watched(None, only, no_drift=str(exc))
+    if batch is not None:
+        frame, subject = monitor.batch_data(batch, reference), str(batch)
+    else:
+        frame, subject = monitor.logged_data(env, deployment, reference, span, progress)
+    result = monitor.judge(frame, reference, subject, policy.monitor)
+    performance = None
+    if labels_file is not None:
+        performance = canaries.performance(env, policy, labels_file, window, span)
+    return Watched(result, performance)

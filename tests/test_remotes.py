@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from helpers import commit_all, dvc, git, make_score_project, mlgate_in
-from mlgate import dvcfiles, remotes
+from mlgate import dvcfiles
+from mlgate.dvcfiles import remotes
 from mlgate.git import revision
 from mlgate.hooks import scripts
 

@@ -161,7 +161,9 @@ def _unpushed(root: Path, comparison: Comparison) -> tuple[list[str], str | None
     """The cached outputs the head records anew (not at the base) that the DVC remote lacks;
     the remote is the base's (a change cannot move the check to a remote of its choosing),
     else the workspace's when the base has no DVC config."""
-    from mlgate import remotes  # botocore for an S3 remote: only when the check is asked for
+    from mlgate.dvcfiles import (
+        remotes,  # botocore for an S3 remote: only when the check is asked for
+    )
 
     base = dvcfiles.cached_outputs(comparison.base.revision)
     head = dvcfiles.cached_outputs(comparison.head.revision)

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlgate import dvcfiles, objectstore
+from mlgate import objectstore
+from mlgate.dvcfiles.cache import cached_object
+from mlgate.dvcfiles.config import RemoteConfig, default_remote
 from mlgate.errors import MlgateError
 
 LAYOUTS = ("files/md5/{head}/{tail}", "{head}/{tail}")  # DVC 3, then DVC 2
@@ -80,7 +82,7 @@ class S3Remote:
         return bytes(answer["Body"].read())
 
 
-Opener = Callable[[dvcfiles.RemoteConfig], Remote]
+Opener = Callable[[RemoteConfig], Remote]
 SCHEMES: dict[str, Opener] = {
     "": lambda config: LocalRemote(Path(config.url)),
     "s3": lambda config: S3Remote(config.url, config.options),
@@ -91,7 +93,7 @@ class CannotTell(Exception):
     """The remote is of a kind mlgate cannot check; the message says which."""
 
 
-def open_remote(config: dvcfiles.RemoteConfig) -> Remote:
+def open_remote(config: RemoteConfig) -> Remote:
     scheme = config.url.split("://", 1)[0].lower() if "://" in config.url else ""
     opener = SCHEMES.get(scheme)
     if opener is None:
@@ -136,7 +138,7 @@ def _key(layout: str, md5: str) -> str:
 
 def _listed(root: Path, remote: Remote, md5: str) -> Iterable[str]:
     """The md5s a directory manifest lists: from the local cache, else from the remote."""
-    cached = dvcfiles.cached_object(root, md5)
+    cached = cached_object(root, md5)
     content = cached.read_bytes() if cached is not None else None
     for layout in LAYOUTS:
         if content is not None:
@@ -158,7 +160,7 @@ def check_pushed(
     reports name it). No remote configured: nothing to check. ``shared_config``: the
     committed .dvc/config to read the remote from (the base's, so a change cannot point the
     check elsewhere); None: the one on disk."""
-    config = dvcfiles.default_remote(root, shared_config)
+    config = default_remote(root, shared_config)
     if config is None or not outputs:
         return [], None, ""
     shown = f"'{config.name}'"

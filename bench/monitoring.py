@@ -149,7 +149,7 @@ def run_evidently(evidently: Path, folder: Path, reference, current, repeat: int
 def bench_monitor(args: argparse.Namespace) -> None:
     from mlgate.artifacts import requestlog
     from mlgate.artifacts.profile import parse_profile, profile_frame
-    from mlgate.monitor import monitor
+    from mlgate.monitor import drift_report
     from mlgate.policy import Monitoring
 
     evidently = evidently_python(Path(args.evidently_venv))
@@ -158,16 +158,16 @@ def bench_monitor(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         profile = parse_profile(profile_frame(reference, list(reference.columns)), "bench")
-        ref = monitor.Reference(profile, "bench reference (50,000 rows)")
+        ref = drift_report.Reference(profile, "bench reference (50,000 rows)")
         files = write_log(folder, current, "v1")
         size = sum(f.stat().st_size for f in files) / 2**20
-        column_kinds = monitor.column_kinds(ref)
+        column_kinds = drift_report.column_kinds(ref)
         read_times, judge_times, result = [], [], None
         for _ in range(args.repeat):
             start = time.perf_counter()
             frame = requestlog.read(files, column_kinds, "v1")
             middle = time.perf_counter()
-            result = monitor.judge(frame, ref, "bench", Monitoring())
+            result = drift_report.assess(frame, ref, "bench", Monitoring())
             read_times.append(middle - start)
             judge_times.append(time.perf_counter() - middle)
         theirs = run_evidently(evidently, folder, reference, current, args.repeat)

@@ -145,17 +145,17 @@ start = time.perf_counter()
 from pathlib import Path
 from mlgate.deploy.targets import open_target
 from mlgate.artifacts.profile import parse_profile
-from mlgate.monitor import monitor
+from mlgate.monitor import drift_report
 from mlgate.policy import Monitoring
 url, root, profile_path = sys.argv[1:4]
 profile = parse_profile(json.loads(Path(profile_path).read_text()), profile_path)
-reference = monitor.Reference(profile, "bench reference")
+reference = drift_report.Reference(profile, "bench reference")
 env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
 deployment = types.SimpleNamespace(monitoring=True, version="v1", artifact="bench")
 imported = time.perf_counter()
-table, subject = monitor.logged_data(env, deployment, reference)
+table, subject = drift_report.logged_data(env, deployment, reference)
 read = time.perf_counter()
-report = monitor.judge(table, reference, subject, Monitoring())
+report = drift_report.assess(table, reference, subject, Monitoring())
 done = time.perf_counter()
 print(json.dumps({
     "imports": imported - start, "read": read - imported, "tests": done - read,
@@ -301,7 +301,8 @@ import json, resource, sys, time, types
 start = time.perf_counter()
 from pathlib import Path
 from mlgate.deploy.targets import open_target
-from mlgate.monitor import labels, live
+from mlgate.monitor import labels
+from mlgate.monitor import live_metrics
 url, root, labels_file = sys.argv[1:4]
 env = types.SimpleNamespace(name="production", target=open_target(url, Path(root), environment="production"))
 imported = time.perf_counter()
@@ -309,8 +310,8 @@ given = labels.read_labels(Path(labels_file))
 logged = labels.logged_rows(env, given[labels.REQUEST_ID])
 parts = labels.labelled(logged, given)
 read = time.perf_counter()
-how = live.measured([], given[labels.LABEL].tolist())
-found = [live.performance(part, how, window_chars=10, min_rows=100) for part in parts.values()]
+how = live_metrics.measured([], given[labels.LABEL].tolist())
+found = [live_metrics.performance(part, how, window_chars=10, min_rows=100) for part in parts.values()]
 done = time.perf_counter()
 print(json.dumps({
     "imports": imported - start, "read": read - imported, "metrics": done - read,

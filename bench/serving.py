@@ -329,7 +329,7 @@ def bench_serve_steps(args: argparse.Namespace) -> None:
     import timeit
 
     from mlgate.artifacts.card import read_card
-    from mlgate.deploy import compiled, modelfile
+    from mlgate.deploy import modelfile, onnx_model
     from mlgate.serve import payload
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -339,7 +339,7 @@ def bench_serve_steps(args: argparse.Namespace) -> None:
         for step in [model, *getattr(model, "named_steps", {}).values()]:
             if getattr(step, "n_jobs", None) not in (None, 1):
                 step.n_jobs = 1  # as the server runs it
-        onnx = compiled.OnnxModel(compiled.compile_model(model, card), card)
+        onnx = onnx_model.OnnxModel(onnx_model.compile_model(model, card), card)
         features = card.features
         bodies = request_bodies(project, Path(tmp))
         print(f"serve steps, in-process, microseconds per call (median of {args.repeat} rounds)")

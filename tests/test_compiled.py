@@ -10,7 +10,7 @@ import pytest
 
 from mlgate.artifacts.card import parse_card
 from mlgate.artifacts.profile import profile_frame
-from mlgate.deploy import compiled
+from mlgate.deploy import onnx_model
 from mlgate.pipeline import ingest, synthetic, train
 
 HYPERPARAMETERS = {
@@ -43,10 +43,10 @@ def trained(source: str, model: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("source", ["fraud", "wine"])
 def test_every_model_the_pipeline_trains_compiles_and_agrees(source: str, model: str) -> None:
     pipeline, card, profile = trained(source, model)
-    onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
-    frames = compiled.parity_rows(card, profile)
-    rows = compiled.check_parity(pipeline, onnx, frames)
-    assert rows == sum(len(f) for f in frames) == 5 + 2 * compiled.PARITY_ROWS
+    onnx = onnx_model.OnnxModel(onnx_model.compile_model(pipeline, card), card)
+    frames = onnx_model.parity_rows(card, profile)
+    rows = onnx_model.check_parity(pipeline, onnx, frames)
+    assert rows == sum(len(f) for f in frames) == 5 + 2 * onnx_model.PARITY_ROWS
     assert onnx.classes_ == pipeline.classes_.tolist()
     if source == "fraud":  # missing text and numbers in the rows checked
         assert frames[-1]["merchant_category"].isna().any() and frames[-1]["amount"].isna().any()
@@ -69,19 +69,19 @@ def test_every_regressor_the_pipeline_trains_compiles_and_agrees(model: str) -> 
     pipeline = train.make_pipeline(frame, features, params, "regression")
     pipeline.fit(frame[features], frame[meta["target"]])
     card = parse_card(train.model_card(frame, features, pipeline, meta, params, "0" * 32))
-    onnx = compiled.OnnxModel(compiled.compile_model(pipeline, card), card)
+    onnx = onnx_model.OnnxModel(onnx_model.compile_model(pipeline, card), card)
     assert not hasattr(onnx, "classes_") and card.task == "regression"
-    frames = compiled.parity_rows(card, profile_frame(frame, features))
-    assert compiled.check_parity(pipeline, onnx, frames) == 5 + 2 * compiled.PARITY_ROWS
-    assert compiled.agreement(onnx).startswith("predictions within")
+    frames = onnx_model.parity_rows(card, profile_frame(frame, features))
+    assert onnx_model.check_parity(pipeline, onnx, frames) == 5 + 2 * onnx_model.PARITY_ROWS
+    assert onnx_model.agreement(onnx).startswith("predictions within")
 
 
 def test_a_model_that_disagrees_with_its_pickle_is_caught() -> None:
     pipeline, card, profile = trained("fraud", "random_forest")
     other, _, _ = trained("fraud", "logistic_regression")
-    onnx = compiled.OnnxModel(compiled.compile_model(other, card), card)
-    with pytest.raises(compiled.NotCompiled, match="differ from the pickle's"):
-        compiled.check_parity(pipeline, onnx, compiled.parity_rows(card, profile))
+    onnx = onnx_model.OnnxModel(onnx_model.compile_model(other, card), card)
+    with pytest.raises(onnx_model.NotCompiled, match="differ from the pickle's"):
+        onnx_model.check_parity(pipeline, onnx, onnx_model.parity_rows(card, profile))
 
 
 def test_an_estimator_skl2onnx_does_not_know_is_not_compiled_and_says_which() -> None:
@@ -99,16 +99,16 @@ def test_an_estimator_skl2onnx_does_not_know_is_not_compiled_and_says_which() ->
     card = parse_card(
         {"features": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "float64"}]}
     )
-    with pytest.raises(compiled.NotCompiled, match="skl2onnx cannot convert Threshold"):
-        compiled.compile_model(model, card)
+    with pytest.raises(onnx_model.NotCompiled, match="skl2onnx cannot convert Threshold"):
+        onnx_model.compile_model(model, card)
 
 
 def test_without_a_card_naming_columns_or_rows_to_check_nothing_is_compiled() -> None:
     pipeline, card, _ = trained("wine", "logistic_regression")
-    with pytest.raises(compiled.NotCompiled, match="names no input columns"):
-        compiled.compile_model(pipeline, parse_card({}))
-    with pytest.raises(compiled.NotCompiled, match="no input example"):
-        compiled.parity_rows(dataclasses.replace(card, input_example=()), None)
+    with pytest.raises(onnx_model.NotCompiled, match="names no input columns"):
+        onnx_model.compile_model(pipeline, parse_card({}))
+    with pytest.raises(onnx_model.NotCompiled, match="no input example"):
+        onnx_model.parity_rows(dataclasses.replace(card, input_example=()), None)
 
 
 def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:
@@ -119,7 +119,7 @@ def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:
         **profile,
         "columns": {**profile["columns"], "amount": {"kind": "numeric", "quantiles": "oops"}},
     }
-    with pytest.raises(compiled.NotCompiled, match="column 'amount' is malformed"):
-        compiled.parity_rows(card, broken)
-    with pytest.raises(compiled.NotCompiled, match="is not a reference profile"):
-        compiled.parity_rows(card, {"columns": 5})
+    with pytest.raises(onnx_model.NotCompiled, match="column 'amount' is malformed"):
+        onnx_model.parity_rows(card, broken)
+    with pytest.raises(onnx_model.NotCompiled, match="is not a reference profile"):
+        onnx_model.parity_rows(card, {"columns": 5})

@@ -227,7 +227,7 @@ def test_a_forged_release_tag_whose_md5_is_not_dvc_locks_loads_nothing(
     """Issue 31: an annotated tag pushed by anyone, whose record names the md5 of a pickle the
     attacker placed in DVC's cache (or the workspace's changed model), at a commit whose
     dvc.lock records another md5: nothing is read from the cache, nothing unpickled."""
-    from mlgate.artifacts.release import BEGIN, END
+    from mlgate.artifacts.release_record import BEGIN, END
 
     assert mlgate_in(project, monkeypatch, "release") == 0
     marker = tmp_path / "unpickled"
@@ -618,7 +618,7 @@ def test_a_file_that_is_not_a_model_is_never_unpickled(
 def test_a_release_record_naming_a_path_outside_dvc_lock_copies_nothing(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlgate.artifacts.release import BEGIN, END
+    from mlgate.artifacts.release_record import BEGIN, END
 
     for n, path in enumerate(["../../etc/passwd", "/etc/passwd", "train.py"]):
         record = json.dumps({"model": {"path": path, "md5": "0" * 32}})

@@ -208,7 +208,7 @@ def test_a_monitor_report_of_hostile_columns_and_values_is_safe_in_every_format(
     histogram raw; a column ``amount](https://evil/p.png) ![x`` embedded an image."""
     from mlgate.artifacts.profile import profile_column
     from mlgate.monitor import drift
-    from mlgate.monitor.monitor import Monitoring, Report
+    from mlgate.monitor.drift_report import Monitoring, Report
     from mlgate.render import monitor as render_monitor
 
     categories = [category or "x", "fuel", "diesel"]

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mlgate.errors import ConfigError
-from mlgate.gate.judge import FAIL, PASS, SKIP, evaluate, judge, significance_rules
+from mlgate.gate.judge import FAIL, PASS, SKIP, evaluate, judge_rule, significance_rules
 from mlgate.gate.stats import Difference
 from mlgate.policy import Policy, Rule, parse_policy
 
@@ -61,7 +61,7 @@ def rule(**kwargs) -> Rule:
     ],
 )
 def test_judge(the_rule: Rule, base, head, status: str, reason: str) -> None:
-    outcome = judge(the_rule, "metrics.json", "acc", base, head)
+    outcome = judge_rule(the_rule, "metrics.json", "acc", base, head)
     assert outcome.status == status
     assert reason in outcome.reason
 
@@ -166,7 +166,7 @@ def test_a_significance_rule_fails_only_on_a_significant_regression_beyond_the_m
     keys: dict, difference: Difference, status: str, reason: str
 ) -> None:
     the_rule = rule(**keys)
-    outcome = judge(
+    outcome = judge_rule(
         the_rule, "metrics.json", "accuracy", 0.9, 0.9 + difference.difference, difference
     )
     assert (outcome.status, outcome.tested) == (status, difference)
@@ -175,7 +175,9 @@ def test_a_significance_rule_fails_only_on_a_significant_regression_beyond_the_m
 
 def test_without_its_test_a_fallback_rule_judges_the_point_estimate_and_says_why() -> None:
     the_rule = rule(direction="higher", significance=0.05, fallback="point-estimate")
-    outcome = judge(the_rule, "m.json", "accuracy", 0.9, 0.88, untested="no significance test (x)")
+    outcome = judge_rule(
+        the_rule, "m.json", "accuracy", 0.9, 0.88, untested="no significance test (x)"
+    )
     assert outcome.status == FAIL and outcome.tested is None
     assert (
         outcome.reason

@@ -526,7 +526,7 @@ def test_a_release_record_of_the_wrong_shape_exits_2(
     capsys: pytest.CaptureFixture[str],
     record: str,
 ) -> None:
-    from mlgate.artifacts.release import BEGIN, END
+    from mlgate.artifacts.release_record import BEGIN, END
 
     repo = make_live_project(tmp_path / "p")
     message = f"Registering artifact scorer version v1.0.0\n\n{BEGIN}\n{record}\n{END}\n"

@@ -290,7 +290,7 @@ def test_a_regressors_predicted_values_drift_as_numbers(tmp_path: Path) -> None:
     the log is read as numbers, and shifted answers are a numeric drift row."""
     import numpy as np
 
-    from mlgate.monitor import monitor
+    from mlgate.monitor import drift_report
     from mlgate.policy import Monitoring
 
     rng = np.random.default_rng(0)
@@ -300,15 +300,15 @@ def test_a_regressors_predicted_values_drift_as_numbers(tmp_path: Path) -> None:
         + "".join(f"{i},{v + 3:.3f},{v:.3f}\n" for i, v in enumerate(evaluated))
     ).encode()
     profile = ColumnProfile.from_json(
-        "prediction", monitor.predictions_profile(content, "eval/predictions.csv")
+        "prediction", drift_report.predictions_profile(content, "eval/predictions.csv")
     )
     assert profile.kind == NUMERIC
     frame = pd.DataFrame({"x": rng.normal(0, 1, 2000)})
-    reference = monitor.Reference(
+    reference = drift_report.Reference(
         parse_profile(profile_frame(frame, ["x"]), "p"), "training data", profile
     )
-    assert monitor.logged_kinds(reference)["prediction"] == "numeric"
+    assert drift_report.logged_kinds(reference)["prediction"] == "numeric"
     served = frame.assign(prediction=rng.normal(200, 50, 2000))  # the model now answers higher
-    report = monitor.judge(served, reference, "requests", Monitoring())
+    report = drift_report.assess(served, reference, "requests", Monitoring())
     assert report.prediction is not None and report.prediction.drifted
     assert report.prediction.test == "Wasserstein (normed)" and report.verdict == "no drift"

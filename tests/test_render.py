@@ -24,7 +24,7 @@ from mlgate.gate.stats import BOOTSTRAP, MCNEMAR, PAIRED, Difference
 from mlgate.git import Revision
 from mlgate.hooks.scripts import HookState
 from mlgate.monitor import drift
-from mlgate.monitor.monitor import Report
+from mlgate.monitor.drift_report import Report
 from mlgate.policy import Monitoring, parse_policy
 from mlgate.render import check as render_check
 from mlgate.render import hooks as render_hooks

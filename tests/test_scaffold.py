@@ -13,25 +13,25 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT, git, make_plain_project, mlgate_in
-from mlgate import __version__, scaffold
+from mlgate import __version__, init
 from mlgate.defaults import HOOKS
 from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import ConfigError
 from mlgate.git import WORKSPACE, revision
-from mlgate.scaffold import PROTECT_HINT
+from mlgate.init import PROTECT_HINT
 from mlgate.snapshot import read_policy
 
-THIS_REPOSITORY = scaffold.Settings(install="python -m pip install -e .")
+THIS_REPOSITORY = init.Settings(install="python -m pip install -e .")
 TOOLS = Path(sys.executable).parent
 ZIZMOR_CONFIG = REPO_ROOT / "src/mlgate/templates/zizmor.yml"
 
 
 def test_this_repositorys_workflows_are_the_templates_rendered() -> None:
-    for path, content in scaffold.workflows(THIS_REPOSITORY).items():
+    for path, content in init.workflows(THIS_REPOSITORY).items():
         assert (REPO_ROOT / path).read_text() == content, (
             f'{path}: run `mlgate init --install "python -m pip install -e ." --force`'
         )
-    for content in scaffold.workflows(scaffold.Settings()).values():
+    for content in init.workflows(init.Settings()).values():
         assert "@@" not in content
 
 
@@ -87,11 +87,11 @@ def test_zizmor_catches_what_the_rules_forbid(tmp_path: Path) -> None:
         assert audit in findings
 
 
-@pytest.mark.parametrize("path", sorted(scaffold.TEMPLATES))
+@pytest.mark.parametrize("path", sorted(init.TEMPLATES))
 def test_every_workflow_follows_the_security_rules(path: str) -> None:
     if not path.startswith(".github/workflows/"):
         return
-    workflow = yaml.safe_load(scaffold.workflows(scaffold.Settings())[path])
+    workflow = yaml.safe_load(init.workflows(init.Settings())[path])
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert "pull_request_target" not in triggers
     assert workflow["permissions"] == {} and "concurrency" in workflow
@@ -108,14 +108,14 @@ def plain(tmp_path: Path) -> Path:
     return make_plain_project(tmp_path / "plain")
 
 
-def init(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+def run_init(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     return mlgate_in(root, monkeypatch, "init", *args)
 
 
 def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert init(plain, monkeypatch) == 0
+    assert run_init(plain, monkeypatch) == 0
     assert capsys.readouterr().out.splitlines() == [
         "wrote     .dvc/",
         "wrote     .github/workflows/pr.yml",
@@ -153,7 +153,7 @@ def test_init_writes_workflows_hooks_a_policy_and_runs_dvc_init(
     assert schema("github-workflows", *workflows).returncode == 0
     hooks = yaml.safe_load((plain / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     assert [h["entry"] for h in hooks] == [f"mlgate hooks run {h}" for h in HOOKS]
-    assert init(plain, monkeypatch) == 0  # again: nothing to do
+    assert run_init(plain, monkeypatch) == 0  # again: nothing to do
     again = capsys.readouterr().out
     assert "kept      pyproject.toml [tool.mlgate] (a policy exists)" in again.splitlines()
     assert "wrote" not in again and again.count("unchanged") == 6
@@ -180,12 +180,12 @@ def test_the_install_step_brings_what_the_project_needs(plain: Path) -> None:
     subprocess.run(
         ["git", "add", "requirements.txt", "docs", "pyproject.toml"], cwd=plain, check=True
     )
-    assert scaffold.install_step(plain) == (
+    assert init.install_step(plain) == (
         f'python -m pip install "mlgate[s3]=={__version__}" "dvc[s3]" -r docs/requirements.txt '
         '-r requirements.txt -e ".[plots,train]"'
     )
     (plain / "pyproject.toml").write_text("[tool.ruff]\n")  # no package: nothing to install
-    assert scaffold.install_step(plain).endswith("-r docs/requirements.txt -r requirements.txt")
+    assert init.install_step(plain).endswith("-r docs/requirements.txt -r requirements.txt")
 
 
 @pytest.mark.faults
@@ -203,14 +203,12 @@ def test_a_folder_name_cannot_write_into_the_workflows(plain: Path, folder: str)
     """Issue 31: a folder named with a line break and a step, holding requirements.txt, wrote a
     new step into all four workflows. Whatever the name, every workflow parses to the same
     steps as without it, and no run line holds the folder's text."""
-    clean = {
-        path: yaml.safe_load(text) for path, text in scaffold.workflows(scaffold.Settings()).items()
-    }
+    clean = {path: yaml.safe_load(text) for path, text in init.workflows(init.Settings()).items()}
     (plain / folder).mkdir()
     (plain / folder / "requirements.txt").write_text("pandas\n")
     subprocess.run(["git", "add", "--", f"{folder}/requirements.txt"], cwd=plain, check=True)
-    settings = scaffold.Settings(install=scaffold.install_step(plain))
-    for path, text in scaffold.workflows(settings).items():
+    settings = init.Settings(install=init.install_step(plain))
+    for path, text in init.workflows(settings).items():
         workflow = yaml.safe_load(text)
         assert workflow.keys() == clean[path].keys()
         if "jobs" not in workflow:
@@ -224,18 +222,16 @@ def test_a_folder_name_cannot_write_into_the_workflows(plain: Path, folder: str)
 
 
 def test_a_workflow_value_is_one_quoted_yaml_scalar() -> None:
-    settings = scaffold.Settings(
-        python='3.11"\nx: 1', install="pip install a\n- run: b", main="ma in"
-    )
-    for text in scaffold.workflows(settings).values():
+    settings = init.Settings(python='3.11"\nx: 1', install="pip install a\n- run: b", main="ma in")
+    for text in init.workflows(settings).values():
         document = yaml.safe_load(text)
         assert "x" not in document
     with pytest.raises(ConfigError, match="expression"):
-        scaffold.yaml_scalar("${{ github.event.pull_request.title }}")
+        init.yaml_scalar("${{ github.event.pull_request.title }}")
 
 
 def test_a_starter_rule_for_every_number_and_none_for_counters() -> None:
-    rules = scaffold.starter_rules(
+    rules = init.starter_rules(
         {
             "eval/metrics.json": {
                 "step": 12,
@@ -254,7 +250,7 @@ def test_a_starter_rule_for_every_number_and_none_for_counters() -> None:
         ("val.log_loss", "lower"),
         ('weird key"', "higher"),
     ]
-    table = scaffold.starter_policy(rules)
+    table = init.starter_policy(rules)
     assert '"weird key\\"" = { direction = "higher", tolerance = 0.005 }' in table
     assert (
         parse_data_file("pyproject.toml", table.encode(), "")["tool"]["mlgate"]["rules"][
@@ -268,11 +264,11 @@ def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_
     plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (plain / ".pre-commit-config.yaml").write_text("repos: []  # the team's\n")
-    assert init(plain, monkeypatch) == 0
+    assert run_init(plain, monkeypatch) == 0
     pr = plain / ".github/workflows/pr.yml"
     pr.write_text(pr.read_text() + "# ours\n")
     capsys.readouterr()
-    assert init(plain, monkeypatch) == 0
+    assert run_init(plain, monkeypatch) == 0
     out = capsys.readouterr().out
     assert (
         "kept      .github/workflows/pr.yml (differs from mlgate's template: --force overwrites)"
@@ -280,7 +276,7 @@ def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_
     )
     assert "kept      .pre-commit-config.yaml (yours: add the mlgate hooks from the README)" in out
     assert pr.read_text().endswith("# ours\n")
-    assert init(plain, monkeypatch, "--force", "--python", "3.12") == 0
+    assert run_init(plain, monkeypatch, "--force", "--python", "3.12") == 0
     out = capsys.readouterr().out
     assert (
         "overwrote .github/workflows/pr.yml" in out and 'python-version: "3.12"' in pr.read_text()
@@ -292,7 +288,7 @@ def test_a_broken_pyproject_is_refused_before_anything_is_written(
     plain: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (plain / "pyproject.toml").write_text('[project]\nname = "plain\n')
-    assert init(plain, monkeypatch) == 2
+    assert run_init(plain, monkeypatch) == 2
     err = capsys.readouterr().err
     assert err.startswith("mlgate: error: pyproject.toml at workspace is not valid TOML")
     assert not (plain / ".github").exists() and not (plain / ".dvc").exists()
@@ -302,7 +298,7 @@ def test_a_broken_pyproject_is_refused_before_anything_is_written(
 def test_init_outside_a_git_repository_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert init(tmp_path, monkeypatch) == 2
+    assert run_init(tmp_path, monkeypatch) == 2
     assert "is not inside a git repository" in capsys.readouterr().err
     assert not (tmp_path / ".github").exists()
 
@@ -326,7 +322,7 @@ def test_the_package_ships_the_templates(tmp_path: Path) -> None:
     )
     [wheel] = tmp_path.glob("mlgate-*.whl")
     shutil.unpack_archive(wheel, tmp_path / "unpacked", "zip")
-    for template in scaffold.TEMPLATES.values():
+    for template in init.TEMPLATES.values():
         assert (tmp_path / "unpacked" / "mlgate" / "templates" / template).is_file()
 
 
@@ -342,11 +338,9 @@ def test_a_project_on_s3_gets_the_s3_extra_and_its_credentials_where_storage_is_
     (repo / ".dvc" / "config").write_text(
         "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://bucket/store\n"
     )
-    settings = scaffold.Settings(
-        install=scaffold.install_step(repo), storage_env=scaffold.storage_env(repo)
-    )
+    settings = init.Settings(install=init.install_step(repo), storage_env=init.storage_env(repo))
     assert '"mlgate[s3]==' in settings.install and '"dvc[s3]"' in settings.install
-    rendered = scaffold.workflows(settings)
+    rendered = init.workflows(settings)
     folder = tmp_path / "workflows"
     folder.mkdir()
     for path, content in rendered.items():
@@ -375,5 +369,5 @@ def test_a_project_on_s3_gets_the_s3_extra_and_its_credentials_where_storage_is_
     assert "No findings to report" in result.stdout + result.stderr, result.stdout
     plain = tmp_path / "plain"
     git(tmp_path, "init", "-q", "-b", "main", str(plain))
-    assert scaffold.storage_env(plain) == ()
-    assert "AWS_" not in "".join(scaffold.workflows(scaffold.Settings()).values())
+    assert init.storage_env(plain) == ()
+    assert "AWS_" not in "".join(init.workflows(init.Settings()).values())

@@ -189,7 +189,7 @@ def test_a_difference_that_is_not_finite_never_passes_the_pure_judge() -> None:
             seed=7,
             **values,
         )
-        outcome = judge.judge(rule, "metrics.json", "roc_auc", 0.9, 0.86, tested)
+        outcome = judge.judge_rule(rule, "metrics.json", "roc_auc", 0.9, 0.86, tested)
         assert outcome.status == judge.FAIL and "cannot judge" in outcome.reason, field
 
 
@@ -525,7 +525,7 @@ def test_any_release_record_and_deployment_record_parse_or_are_one_error() -> No
     from hypothesis import strategies as st
 
     from mlgate.artifacts import deployment
-    from mlgate.artifacts.release import BEGIN, END
+    from mlgate.artifacts.release_record import BEGIN, END
     from mlgate.errors import DataError
     from mlgate.registry.release import read_record
 

@@ -26,7 +26,7 @@ from helpers import (
     push_to_new_origin,
     retrain,
 )
-from mlgate import scaffold
+from mlgate import init
 from mlgate.pipeline.synthetic import generate_transactions
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ PULL_REQUEST = 7
 def workflows(tmp_path: Path) -> Path:
     """The workflows as `mlgate init` writes them for any repository."""
     folder = tmp_path / "workflows"
-    for path, content in scaffold.workflows(scaffold.Settings()).items():
+    for path, content in init.workflows(init.Settings()).items():
         if path.startswith(".github/workflows/"):
             (folder / Path(path).name).parent.mkdir(exist_ok=True)
             (folder / Path(path).name).write_text(content)

@@ -118,10 +118,6 @@ def fetch_ref(remote: str, ref: str, cwd: Path | str = ".", depth: int | None = 
     run_git(*args, remote, f"+refs/heads/{ref}:refs/remotes/{remote}/{ref}", cwd=cwd)
 
 
-def is_shallow(cwd: Path | str = ".") -> bool:
-    return run_git("rev-parse", "--is-shallow-repository", cwd=cwd).strip() == "true"
-
-
 def read_blobs(commit: str, paths: Iterable[str], cwd: Path | str = ".") -> dict[str, bytes | None]:
     """Read several files at one commit; absent files map to None. A commit id is read through
     one ``git cat-file --batch`` process per repository, kept for the command's life (objects

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from mlgate.errors import ConfigError
 from mlgate.measures import HIGHER, LOWER, MEASURES, named
@@ -17,46 +17,12 @@ from mlgate.names import NAME_RE
 
 POLICY_FILES = ("pyproject.toml", "mlgate.toml")
 DIRECTIONS = (HIGHER, LOWER)
-RULE_KEYS = (
-    "direction",
-    "min",
-    "max",
-    "tolerance",
-    "tolerance_pct",
-    "required",
-    "significance",
-    "min_effect",
-    "fallback",
-)
-POLICY_KEYS = (
-    "base",
-    "rules",
-    "model",
-    "predictions",
-    "resamples",
-    "seed",
-    "max_rows_drop",
-    "environments",
-    "promotion_order",
-    "retrain",
-    "monitor",
-    "require_pushed",
-    "canary",
-)
-RETRAIN_KEYS = ("refresh", "branch", "auto_merge", "auto_promote")
-MONITOR_KEYS = ("drift_share", "min_rows")
-CANARY_KEYS = ("min_labels", "min_requests", "max_error_increase", "max_latency_ratio")
-ENVIRONMENT_KEYS = (
-    "target",
-    "monitoring_sample",
-    "monitoring_max_mb",
-    "monitoring_segment_seconds",
-    "lease_seconds",
-)
 DEFAULT_RETRAIN_BRANCH = "mlgate/retrain"
 # What significance can be computed for, from per-example predictions (see mlgate.measures).
 PREDICTION_METRICS = tuple(MEASURES)
-FALLBACKS = ("error", "point-estimate")  # when a significance rule's predictions are unusable
+Direction = Literal["higher", "lower"]
+Fallback = Literal["error", "point-estimate"]  # when a significance rule's predictions are unusable
+FALLBACKS: tuple[Fallback, ...] = ("error", "point-estimate")
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
 DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the base fails
@@ -68,7 +34,7 @@ class Rule:
     """What the policy demands of the metrics a key matches."""
 
     key: str
-    direction: str | None = None
+    direction: Direction | None = None
     min: float | None = None
     max: float | None = None
     tolerance: float | None = None
@@ -76,7 +42,7 @@ class Rule:
     required: bool = False
     significance: float | None = None  # the test's level: a regression counts only if p < it
     min_effect: float | None = None  # with significance: the practical margin, metric's units
-    fallback: str = "error"  # predictions unusable: stop ("error") or judge the point estimate
+    fallback: Fallback = "error"  # predictions unusable: stop ("error") or judge the estimate
 
     def matches(self, path: str, metric: str) -> bool:
         """``roc_auc``, ``metrics.json:roc_auc`` or a glob such as ``*.roc_auc``."""
@@ -146,13 +112,25 @@ class Canary:
 
 
 @dataclass(frozen=True)
+class EnvironmentOptions:
+    """``[tool.mlgate.environments.NAME]``: where the environment deploys to, and how its
+    servers log. None: the default of what reads it (the request log's, the target's)."""
+
+    target: str | None = None  # a directory, or s3://BUCKET/PREFIX; None: .mlgate/deployments/NAME
+    monitoring_sample: float | None = None  # the share of requests logged
+    monitoring_max_mb: float | None = None  # the log's size before it rotates
+    monitoring_segment_seconds: float | None = None  # a replica's segment open before shipping
+    lease_seconds: float | None = None  # an object-store lock outliving a stopped holder
+
+
+@dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...] = ()
     base: str | None = None
     source: str | None = None  # the file it came from; None: no policy
     table: dict[str, Any] = field(default_factory=dict)  # as written, to compare two policies
     model: str | None = None  # the artifact name when dvc.yaml declares none
-    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> options
+    environments: dict[str, EnvironmentOptions] = field(default_factory=dict)
     promotion_order: tuple[str, ...] = ()  # a version reaches each only after the one before
     predictions: str | None = None  # per-example predictions, for significance rules
     resamples: int = DEFAULT_RESAMPLES
@@ -190,6 +168,20 @@ class Policy:
         return self.promotion_order[position - 1] if position else None
 
 
+def _keys(record: type, *, internal: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The keys a table may hold: the dataclass's fields, but those mlgate fills in itself."""
+    return tuple(f.name for f in fields(record) if f.name not in internal)
+
+
+# Each table's keys are its dataclass's fields, so a key and its field are declared once.
+RULE_KEYS = _keys(Rule, internal=("key",))
+POLICY_KEYS = _keys(Policy, internal=("source", "table"))
+RETRAIN_KEYS = _keys(Retraining)
+MONITOR_KEYS = _keys(Monitoring)
+CANARY_KEYS = _keys(Canary)
+ENVIRONMENT_KEYS = _keys(EnvironmentOptions)
+
+
 def prediction_metric(metric: str) -> str | None:
     """The prediction metric a metric key names (``test.roc_auc`` -> ``roc_auc``), or None."""
     known = named(metric)
@@ -210,15 +202,17 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
     model = table.get("model")
     if model is not None and not isinstance(model, str):
         raise ConfigError(f"{where}: model must be an artifact name")
-    environments = table.get("environments", {})
-    if not isinstance(environments, dict) or not all(
-        isinstance(options, dict) for options in environments.values()
+    declared_environments = table.get("environments", {})
+    if not isinstance(declared_environments, dict) or not all(
+        isinstance(options, dict) for options in declared_environments.values()
     ):
         raise ConfigError(
             f"{where}: [tool.mlgate.environments] must hold one table per environment"
         )
-    for name, options in environments.items():
-        _check_environment(options, f"{where}: [tool.mlgate.environments.{name}]")
+    environments = {
+        name: _parse_environment(options, f"{where}: [tool.mlgate.environments.{name}]")
+        for name, options in declared_environments.items()
+    }
     order = table.get("promotion_order", [])
     if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
         raise ConfigError(f"{where}: promotion_order must be a list of environment names")
@@ -260,21 +254,21 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
             f"lose, from 0 to 1, not {rows_drop:g}"
         )
     return Policy(
-        rules,
-        base,
-        source,
-        table,
-        model,
-        environments,
-        tuple(order),
-        predictions,
-        resamples,
-        seed,
-        retrain,
-        monitor,
-        DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
-        require_pushed,
-        _parse_canary(table.get("canary", {}), where),
+        rules=rules,
+        base=base,
+        source=source,
+        table=table,
+        model=model,
+        environments=environments,
+        promotion_order=tuple(order),
+        predictions=predictions,
+        resamples=resamples,
+        seed=seed,
+        retrain=retrain,
+        monitor=monitor,
+        max_rows_drop=DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
+        require_pushed=require_pushed,
+        canary=_parse_canary(table.get("canary", {}), where),
     )
 
 
@@ -295,10 +289,10 @@ def _parse_canary(table: Any, where: str) -> Canary:
     if ratio is not None and not 1 <= ratio <= 1000:
         raise ConfigError(f"{context}: max_latency_ratio must be from 1 to 1000, not {ratio:g}")
     return Canary(
-        labels,
-        requests,
-        Canary.max_error_increase if increase is None else increase,
-        Canary.max_latency_ratio if ratio is None else ratio,
+        min_labels=labels,
+        min_requests=requests,
+        max_error_increase=Canary.max_error_increase if increase is None else increase,
+        max_latency_ratio=Canary.max_latency_ratio if ratio is None else ratio,
     )
 
 
@@ -324,10 +318,12 @@ def _parse_retrain(table: Any, where: str) -> Retraining:
             f'{context}: auto_promote must name an environment such as "staging", '
             f"not {auto_promote!r}"
         )
-    return Retraining(tuple(refresh), branch, auto_merge, auto_promote)
+    return Retraining(
+        refresh=tuple(refresh), branch=branch, auto_merge=auto_merge, auto_promote=auto_promote
+    )
 
 
-def _check_environment(options: dict[str, Any], context: str) -> None:
+def _parse_environment(options: dict[str, Any], context: str) -> EnvironmentOptions:
     _reject_unknown(options, ENVIRONMENT_KEYS, context)
     target = options.get("target")
     if target is not None and (not isinstance(target, str) or not target):
@@ -337,7 +333,6 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
         )
     if isinstance(target, str) and "://" in target and not target.split("://", 1)[1].split("/")[0]:
         raise ConfigError(f"{context}: target {target} names no bucket: write s3://BUCKET/PREFIX")
-    _share(options, "monitoring_sample", "the share of requests logged", context)
     max_mb = _number(options, "monitoring_max_mb", context)
     if max_mb is not None and not max_mb > 0:
         raise ConfigError(f"{context}: monitoring_max_mb must be above 0, not {max_mb:g}")
@@ -353,6 +348,15 @@ def _check_environment(options: dict[str, Any], context: str) -> None:
             f"{context}: lease_seconds (how long an object-store target's lock outlives a "
             f"holder that stopped renewing it) must be from 1 to 86400, not {lease:g}"
         )
+    return EnvironmentOptions(
+        target=target,
+        monitoring_sample=_share(
+            options, "monitoring_sample", "the share of requests logged", context
+        ),
+        monitoring_max_mb=max_mb,
+        monitoring_segment_seconds=segment,
+        lease_seconds=lease,
+    )
 
 
 def _share(table: dict[str, Any], name: str, meaning: str, context: str) -> float | None:
@@ -370,7 +374,9 @@ def _parse_monitor(table: Any, where: str) -> Monitoring:
     _reject_unknown(table, MONITOR_KEYS, context)
     share = _share(table, "drift_share", "the share of columns that must drift", context)
     min_rows = _integer(table, "min_rows", Monitoring.min_rows, (1, 10**12), context)
-    return Monitoring(Monitoring.drift_share if share is None else share, min_rows)
+    return Monitoring(
+        drift_share=Monitoring.drift_share if share is None else share, min_rows=min_rows
+    )
 
 
 def _integer(
@@ -410,7 +416,11 @@ def _parse_rule(key: str, value: Any, where: str) -> Rule:
     if direction is None and numbers["min"] is None and numbers["max"] is None and not required:
         raise ConfigError(f"{context} checks nothing: give a direction, min or max")
     return Rule(
-        key, direction, required=required, fallback=value.get("fallback", "error"), **numbers
+        key,
+        direction=direction,
+        required=required,
+        fallback=value.get("fallback", "error"),
+        **numbers,
     )
 
 

@@ -64,7 +64,7 @@ def reproduce(root: Path, refresh: Sequence[str]) -> None:
     dvc.run(root, "repro", "--all-pipelines", *pull)  # every dvc.yaml, as the gate reads them
 
 
-def judge(root: Path, artifact: str, base: str | None) -> Retrained:
+def gate_retrained(root: Path, artifact: str, base: str | None) -> Retrained:
     """Whether the workspace's model differs from HEAD's, and if so the gate's verdict on it
     against ``base`` (default: the main branch)."""
     path, old_md5 = dvcfiles.artifact_file(git.revision("HEAD", root), artifact)

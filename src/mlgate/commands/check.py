@@ -20,7 +20,14 @@ from mlgate.commands.output import (
 )
 from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
 from mlgate.gate import actions, compare
-from mlgate.render import check as render_check
+from mlgate.render.check import (
+    COMMENT_MARKER,
+    check_json,
+    check_markdown,
+    check_text,
+    diff_json,
+    diff_text,
+)
 
 
 @click.command("diff")
@@ -35,11 +42,11 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
     """
     comparison = compare.compare(git.repo_root(), base, head, merge_base=base is None, partial=True)
     if fmt == "json":
-        echo(render_check.diff_json(comparison, all_keys=all_keys), nl=False)
+        echo(diff_json(comparison, all_keys=all_keys), nl=False)
         for note in comparison.notes:  # DVC's JSON shape has no place for them
             echo(f"mlgate: note: {escape.one_line(note)}", err=True)
     else:
-        echo(render_check.diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False)
+        echo(diff_text(comparison, all_keys=all_keys, markdown=fmt == "md"), nl=False)
 
 
 @click.command("check")
@@ -81,12 +88,12 @@ def check_command(
         )
     if reported:  # a report that shows charts: the pipeline's own plots when no predictions
         result = compare.with_plotted_charts(result)
-    markdown = render_check.check_markdown(result)
+    markdown = check_markdown(result)
     print_report(
         fmt,
-        lambda: render_check.check_json(result),
+        lambda: check_json(result),
         markdown,
-        lambda colour: render_check.check_text(result, colour=colour),
+        lambda colour: check_text(result, colour=colour),
     )
     publish(result, markdown, report_path)
     if comment:
@@ -130,7 +137,7 @@ def comment_command(file: Path) -> None:
 
 def post_comment(markdown: str, report_path: Path | None) -> None:
     said = github.post_sticky_comment(
-        markdown, marker=render_check.COMMENT_MARKER, full=full_report(report_path)
+        markdown, marker=COMMENT_MARKER, full=full_report(report_path)
     )
     if isinstance(said, github.WorkflowCommand) or said.startswith("mlgate: warning"):
         echo(said)

@@ -11,8 +11,8 @@ from mlgate import git
 from mlgate.artifacts.deployment import RuntimeChoice
 from mlgate.commands.output import echo, env_option, wait_option, warn
 from mlgate.commands.project import project
-from mlgate.render import describe as render_describe
-from mlgate.render import registry as render_registry
+from mlgate.render.describe import described_text
+from mlgate.render.registry import canary_replaced_text, deployed_text, deployments_text
 from mlgate.render.table import to_json
 
 
@@ -65,7 +65,7 @@ def deploy_command(
 ) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import deployments, resolve
-    from mlgate.monitor import monitor
+    from mlgate.monitor import drift_report
 
     echo(
         f"Deployment started for model '{model_ref}' in '{env_name}' environment with "
@@ -77,7 +77,7 @@ def deploy_command(
     logged = monitoring == "enable"
     predictions, why = None, None
     if logged and here.policy.predictions is not None:
-        predictions, why = monitor.evaluation_predictions(
+        predictions, why = drift_report.evaluation_predictions(
             here.root, here.policy.predictions, model.commit
         )
     before = deployments.read_current(env)
@@ -92,8 +92,8 @@ def deploy_command(
         canary=canary,
         shadow=shadow,
     )
-    echo(render_registry.deployed_text(done, env.name, env.target.location))
-    replaced = render_registry.canary_replaced_text(before)
+    echo(deployed_text(done, env.name, env.target.location))
+    replaced = canary_replaced_text(before)
     if replaced:
         echo(replaced)
     if why:
@@ -112,8 +112,8 @@ def rollback_command(env_name: str, version: str | None, wait: float) -> None:
     env = here.environment(env_name)
     before = deployments.read_current(env)
     done = deployments.rollback(here.root, env, version, wait)
-    echo(render_registry.deployed_text(done, env.name, env.target.location, "Rolled back"))
-    replaced = render_registry.canary_replaced_text(before)
+    echo(deployed_text(done, env.name, env.target.location, "Rolled back"))
+    replaced = canary_replaced_text(before)
     if replaced:
         echo(replaced)
 
@@ -131,7 +131,7 @@ def deployments_command(env_name: str | None, as_json: bool) -> None:
     if as_json:
         echo(to_json([d.to_dict() for d in rows]), nl=False)
     elif rows:
-        echo(render_registry.deployments_text(rows), nl=False)
+        echo(deployments_text(rows), nl=False)
     else:
         echo(f"No deployments{f' to {env_name}' if env_name else ''} yet.")
 
@@ -161,4 +161,4 @@ def describe_command(
     from mlgate import describe
 
     done = describe.describe(model_file, data_file, target=target, drop=drop, root=git.repo_root())
-    echo(render_describe.described_text(done, data_file), nl=False)
+    echo(described_text(done, data_file), nl=False)

@@ -21,29 +21,29 @@ def lines(result: HookResult) -> list[str]:
     ``dvc checkout`` changed."""
     said = list(result.notes)
     if result.stale is not None:
-        from mlgate.render import hooks as render_hooks  # only to explain a block
+        from mlgate.render.hooks import staleness_lines  # only to explain a block
 
-        said += render_hooks.staleness_lines(result.stale, reproduced=result.reproduced)
+        said += staleness_lines(result.stale, reproduced=result.reproduced)
     blocked = False
     for pushed in result.pushed:
         if pushed.check.gate.passed:
             said.append(f"mlgate: {pushed.branch}: the gate passes against {result.against}")
             continue
-        from mlgate.render import check as render_check
+        from mlgate.render.check import check_text
 
         blocked = True
         said.append(
             f"mlgate: push of {pushed.branch} blocked: the gate fails against {result.against}"
         )
-        said += render_check.check_text(pushed.check, colour=False).rstrip("\n").splitlines()
+        said += check_text(pushed.check, colour=False).rstrip("\n").splitlines()
     if blocked:
         said.append(
             f"Fix what fails above, or push with {SKIP_VARIABLE}=1 (or --no-verify) to skip."
         )
     if result.checkout is not None:
-        from mlgate.render import hooks as render_hooks
+        from mlgate.render.hooks import checkout_lines
 
-        said += render_hooks.checkout_lines(result.checkout)
+        said += checkout_lines(result.checkout)
     return said
 
 

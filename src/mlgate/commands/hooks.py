@@ -7,7 +7,7 @@ import click
 from mlgate import defaults, escape
 from mlgate.commands.output import echo
 from mlgate.commands.project import project
-from mlgate.render import hooks as render_hooks
+from mlgate.render.hooks import hooks_text
 
 
 @click.group("hooks")
@@ -31,7 +31,7 @@ def hooks_install_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.install(project().root, hook_names or defaults.HOOKS)
-    echo(render_hooks.hooks_text(states), nl=False)
+    echo(hooks_text(states), nl=False)
 
 
 @hooks_group.command("uninstall")
@@ -41,7 +41,7 @@ def hooks_uninstall_command(hook_names: tuple[str, ...]) -> None:
     from mlgate.hooks import scripts
 
     states = scripts.uninstall(project().root, hook_names or defaults.HOOKS)
-    echo(render_hooks.hooks_text(states), nl=False)
+    echo(hooks_text(states), nl=False)
 
 
 @hooks_group.command("status")
@@ -49,7 +49,7 @@ def hooks_status_command() -> None:
     """Which hooks are installed, where, and with which Python."""
     from mlgate.hooks import scripts
 
-    echo(render_hooks.hooks_text(scripts.status(project().root)), nl=False)
+    echo(hooks_text(scripts.status(project().root)), nl=False)
 
 
 @hooks_group.command("run", context_settings={"ignore_unknown_options": True})

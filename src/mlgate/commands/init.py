@@ -33,15 +33,15 @@ from mlgate.commands.project import project
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
 def init_command(python_version: str, install: str | None, main_branch: str, force: bool) -> None:
     """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
-    from mlgate import scaffold
+    from mlgate import init
 
     root = project().root
-    settings = scaffold.Settings(
+    settings = init.Settings(
         python_version,
-        install or scaffold.install_step(root),
+        install or init.install_step(root),
         main_branch,
-        scaffold.storage_env(root),
+        init.storage_env(root),
     )
-    for written in scaffold.init(root, settings, force=force):
+    for written in init.write_files(root, settings, force=force):
         note = f" ({written.note})" if written.note else ""
         echo(f"{written.action:<9} {written.path}{note}")

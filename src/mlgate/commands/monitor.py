@@ -22,8 +22,16 @@ from mlgate.commands.output import (
 )
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_OK, EXIT_REJECTED
-from mlgate.render import live as render_live
-from mlgate.render import monitor as render_monitor
+from mlgate.render.live import (
+    canary_json,
+    canary_markdown,
+    canary_text,
+    carried_out_text,
+    performance_json,
+    performance_text,
+    verdict_line,
+)
+from mlgate.render.monitor import histograms, monitor_json, monitor_markdown, monitor_text
 from mlgate.render.table import to_json
 
 
@@ -96,29 +104,27 @@ def monitor_command(
         only = performance or []
         print_report(
             fmt,
-            lambda: to_json({"drift": None, "performance": render_live.performance_json(only)}),
-            render_live.performance_text(only, markdown=True),
-            lambda colour: render_live.performance_text(only),
+            lambda: to_json({"drift": None, "performance": performance_json(only)}),
+            performance_text(only, markdown=True),
+            lambda colour: performance_text(only),
         )
         warn(f"no data drift: {watched.no_drift}")
         ctx.exit(EXIT_REJECTED if watched.problems else EXIT_OK)
     images = None
     if report_path:  # one SVG per column in <report>-images/, linked from the report
         images = {}
-        for column, link, svg in render_monitor.histograms(result, f"{report_path.stem}-images"):
+        for column, link, svg in histograms(result, f"{report_path.stem}-images"):
             write_report(report_path.parent / link, svg)
             images[column] = link
-    live_md = (
-        "" if performance is None else render_live.performance_text(performance, markdown=True)
-    )
-    live_text = "" if performance is None else render_live.performance_text(performance)
-    live_json = None if performance is None else render_live.performance_json(performance)
-    markdown = render_monitor.monitor_markdown(result, images) + live_md
+    live_md = "" if performance is None else performance_text(performance, markdown=True)
+    live_text = "" if performance is None else performance_text(performance)
+    live_json = None if performance is None else performance_json(performance)
+    markdown = monitor_markdown(result, images) + live_md
     print_report(
         fmt,
-        lambda: render_monitor.monitor_json(result, live_json),
-        render_monitor.monitor_markdown(result) + live_md,
-        lambda colour: render_monitor.monitor_text(result, colour=colour) + live_text,
+        lambda: monitor_json(result, live_json),
+        monitor_markdown(result) + live_md,
+        lambda colour: monitor_text(result, colour=colour) + live_text,
     )
     if report_path:
         write_report(report_path, markdown)
@@ -163,12 +169,12 @@ def canary_command(
 ) -> None:
     """Judge ENV's canary against its stable version on live traffic: promote (exit 0), roll
     back (exit 1) or wait for more data (exit 2)."""
-    from mlgate.monitor import canaries, canary, served
+    from mlgate.monitor import canary, canary_verdict, scrape
 
-    served.check_urls(metrics_urls)
+    scrape.check_urls(metrics_urls)
     here = project()
     env = here.environment(env_name)
-    verdict = canaries.judge(env, here.policy, labels_file, metrics_urls)
+    verdict = canary.judge_canary(env, here.policy, labels_file, metrics_urls)
     if verdict is None:  # nothing to judge, which is no failure
         echo(f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow).")
         if github.in_actions():
@@ -176,16 +182,16 @@ def canary_command(
         return
     print_report(
         fmt,
-        lambda: render_live.canary_json(verdict),
-        render_live.canary_markdown(verdict),
-        lambda colour: render_live.canary_text(verdict, colour=colour),
+        lambda: canary_json(verdict),
+        canary_markdown(verdict),
+        lambda colour: canary_text(verdict, colour=colour),
     )
     if apply:
-        note = escape.one_line(f"mlgate canary: {render_live.verdict_line(verdict)}")[:500]
-        done = canaries.carry_out(env, verdict, note=note, wait=wait)
+        note = escape.one_line(f"mlgate canary: {verdict_line(verdict)}")[:500]
+        done = canary.carry_out(env, verdict, note=note, wait=wait)
         if done is not None:
-            echo(render_live.carried_out_text(done, verdict, env_name), err=fmt != "table")
+            echo(carried_out_text(done, verdict, env_name), err=fmt != "table")
     if github.in_actions():
         github.write_outputs({"decision": verdict.decision.replace(" ", "-")})
-    codes = {canary.PROMOTE: EXIT_OK, canary.ROLL_BACK: EXIT_REJECTED}
+    codes = {canary_verdict.PROMOTE: EXIT_OK, canary_verdict.ROLL_BACK: EXIT_REJECTED}
     ctx.exit(codes.get(verdict.decision, EXIT_COULD_NOT_RUN))

@@ -10,7 +10,7 @@ import click
 from mlgate import defaults, git, github
 from mlgate.commands.output import echo, pushed, remote_option, say_taken
 from mlgate.commands.project import project
-from mlgate.render import registry as render_registry
+from mlgate.render.registry import history_text, releases_text, versions_text
 from mlgate.render.table import to_json
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def release_command(
 
     NAME defaults to the model artifact declared in dvc.yaml.
     """
-    from mlgate.artifacts import release as release_record
+    from mlgate.artifacts import release_record
     from mlgate.registry import lifecycle, release
 
     root = project().root
@@ -130,7 +130,7 @@ def releases_command(name: str | None, as_json: bool) -> None:
         echo(to_json(rows), nl=False)
     else:
         echo(
-            render_registry.versions_text(rows) if name else render_registry.releases_text(rows),
+            versions_text(rows) if name else releases_text(rows),
             nl=False,
         )
 
@@ -143,7 +143,7 @@ def history_command(name: str, as_json: bool) -> None:
     from mlgate.registry import lifecycle
 
     rows = lifecycle.history(read_registry(), name)
-    echo(to_json(rows) if as_json else render_registry.history_text(rows), nl=False)
+    echo(to_json(rows) if as_json else history_text(rows), nl=False)
 
 
 def read_registry() -> Registry:

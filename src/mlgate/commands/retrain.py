@@ -12,7 +12,7 @@ from mlgate.commands.check import publish
 from mlgate.commands.output import echo, remote_option, report_option
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_OK, EXIT_REJECTED
-from mlgate.render import check as render_check
+from mlgate.render.check import check_markdown, check_text
 
 
 @click.command("retrain")
@@ -69,15 +69,15 @@ def retrain_command(
         return
     client = github.GitHubClient.from_env() if propose else None  # before hours of training
     retrain.reproduce(here.root, refresh or policy.retrain.refresh)
-    retrained = retrain.judge(here.root, artifact, base)
+    retrained = retrain.gate_retrained(here.root, artifact, base)
     if retrained.check is None:
         echo(
             f"The model is unchanged ({retrained.model_path} md5 {retrained.new_md5}): "
             "nothing to propose."
         )
         return
-    markdown = render_check.check_markdown(retrained.check)
-    echo(render_check.check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
+    markdown = check_markdown(retrained.check)
+    echo(check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
     publish(retrained.check, markdown, report_path)
     passed = retrained.check.gate.passed
     if client is not None:

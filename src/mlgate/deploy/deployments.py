@@ -5,7 +5,7 @@ What a target holds (``deploy.targets`` says how each kind of storage keeps it s
 
     versions/<version>/  the model file, its card (model.json), the training data's reference
                          profile (profile.json) when there is one, deployed.json (what it is),
-                         model.onnx when the model compiles (mlgate.deploy.compiled)
+                         model.onnx when the model compiles (mlgate.deploy.onnx_model)
     current              JSON: the deployment being served, replaced whole; with a canary (or
                          shadow) beside it, that deployment too, under ``canary``
     the log              one JSON record per deploy, rollback, canary, promotion or canary
@@ -43,7 +43,7 @@ from mlgate.artifacts.deployment import (
     encode,
 )
 from mlgate.artifacts.profile import PROFILE_FILE, PROFILE_SUFFIX
-from mlgate.deploy import compiled
+from mlgate.deploy import onnx_model
 from mlgate.deploy.environments import Environment
 from mlgate.deploy.modelfile import NO_CARD, load_model, refusing_missing, smoke_test, verify
 from mlgate.deploy.resolve import Model, companion, fetch
@@ -201,7 +201,7 @@ def _verify_installed(env: Environment, record: Deployment) -> None:
     what = f"{env.name} {record.version}"
     verify(folder / record.model_file, record.md5, what)
     if record.runtime == ONNX and record.onnx_md5:
-        verify(folder / compiled.ONNX_FILE, record.onnx_md5, what)
+        verify(folder / onnx_model.ONNX_FILE, record.onnx_md5, what)
 
 
 def rollback(
@@ -299,11 +299,11 @@ def _choose_runtime(
         return record.replace(
             runtime=PICKLE, onnx_md5=None, runtime_note=note or "--runtime pickle"
         )
-    path = folder / compiled.ONNX_FILE
+    path = folder / onnx_model.ONNX_FILE
     try:
         if not path.is_file():
             said = (_read_json(folder / DEPLOYED_FILE) or {}).get(NOT_COMPILED)
-            raise compiled.NotCompiled(
+            raise onnx_model.NotCompiled(
                 said
                 if isinstance(said, str)
                 else f"{record.version} was deployed to this target before without a compiled "
@@ -312,18 +312,18 @@ def _choose_runtime(
         if record.action == "rollback" and record.onnx_md5:
             verify(path, record.onnx_md5, f"{record.environment} {record.version}")
         profile = _read_json(folder / PROFILE_FILE)
-        onnx = compiled.load(path, card)
-        rows = compiled.check_parity(
+        onnx = onnx_model.load(path, card)
+        rows = onnx_model.check_parity(
             model,
             onnx,
-            compiled.parity_rows(card, profile),
+            onnx_model.parity_rows(card, profile),
             input_is_array=card.takes_array,
         )
-    except compiled.NotCompiled as exc:
+    except onnx_model.NotCompiled as exc:
         if runtime == ONNX:
             raise Refused(f"--runtime onnx: {exc}") from None
         return record.replace(runtime=PICKLE, onnx_md5=None, runtime_note=str(exc))
-    note = f"agrees with the pickle on {rows:,} rows: {compiled.agreement(onnx)}"
+    note = f"agrees with the pickle on {rows:,} rows: {onnx_model.agreement(onnx)}"
     return record.replace(runtime=ONNX, onnx_md5=file_md5(path), runtime_note=note)
 
 
@@ -434,10 +434,10 @@ def _compile(model_file: Path, md5: str, card_file: Path) -> tuple[Any, str | No
     verify(model_file, md5, str(model_file.name))
     unpickled = load_model(model_file)
     try:
-        data = compiled.compile_model(unpickled, read_card(card_file))
-    except compiled.NotCompiled as exc:
+        data = onnx_model.compile_model(unpickled, read_card(card_file))
+    except onnx_model.NotCompiled as exc:
         return unpickled, str(exc)
-    (model_file.parent / compiled.ONNX_FILE).write_bytes(data)
+    (model_file.parent / onnx_model.ONNX_FILE).write_bytes(data)
     return unpickled, None
 
 

@@ -3,16 +3,14 @@ its target (``deploy.targets``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlgate import defaults
 from mlgate.deploy.targets import Target, open_target
 from mlgate.errors import ConfigError
-from mlgate.policy import Policy
-from mlgate.registry import tags as registry
+from mlgate.policy import EnvironmentOptions, Policy
+from mlgate.registry import tags
 
 LOCAL = defaults.LOCAL_ENVIRONMENT
 
@@ -24,13 +22,13 @@ DEFAULT_TARGETS = ".mlgate/deployments"
 class Environment:
     name: str
     target: Target
-    options: Mapping[str, Any] = field(default_factory=dict)  # as the policy gives them
+    options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
 
 
 def environment(root: Path, policy: Policy, name: str) -> Environment:
     """The policy's environment ``name``. ``local``, and any name while the policy declares no
     environments (as promotions allow), deploy to ``.mlgate/deployments/<name>``."""
-    registry.check_name("environment", name)
+    tags.check_name("environment", name)
     declared = policy.environments.get(name)
     if declared is None and name != LOCAL and policy.environments:
         known = ", ".join([LOCAL, *policy.environments])
@@ -38,8 +36,8 @@ def environment(root: Path, policy: Policy, name: str) -> Environment:
             f"unknown environment '{name}': declare [tool.mlgate.environments.{name}] with a "
             f"target directory (environments: {known})"
         )
-    target = str((declared or {}).get("target") or f"{DEFAULT_TARGETS}/{name}")
-    options = declared or {}
+    options = declared or EnvironmentOptions()
+    target = options.target or f"{DEFAULT_TARGETS}/{name}"
     return Environment(name, open_target(target, root, environment=name, options=options), options)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlgate import dvcfiles, escape, git, valid
 from mlgate.deploy.modelfile import check_model_file
 from mlgate.errors import ConfigError, MlgateError, Refused
-from mlgate.registry import tags as registry
+from mlgate.registry import tags
 from mlgate.registry.lifecycle import parse_release_ref
 from mlgate.registry.release import declared_artifact, read_record
 
@@ -37,10 +37,10 @@ class Model:
 
 def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
     """``NAME@vX.Y.Z``, ``NAME#ENV#N``, ``NAME#ENV`` or a model file's path."""
-    reg = registry.read_registry(root)
-    tag = registry.parse_tag_name(ref)
+    reg = tags.read_registry(root)
+    tag = tags.parse_tag_name(ref)
     stage_ref = _STAGE_REF.match(ref)
-    if tag is not None and tag.action == registry.ASSIGN and registry.tag_exists(root, ref):
+    if tag is not None and tag.action == tags.ASSIGN and tags.tag_exists(root, ref):
         if ref in reg.ignored:  # anyone who can push a ref can push one of these
             raise Refused(
                 f"{ref} is a lightweight tag, which is never a promotion (GTO and mlgate "
@@ -59,7 +59,7 @@ def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
         if version is None:
             raise Refused(f"no version of {artifact} is in {stage}")
         return _release(root, reg, ref, artifact, version)
-    if tag is not None and tag.action == registry.ASSIGN:
+    if tag is not None and tag.action == tags.ASSIGN:
         raise ConfigError(f"tag '{ref}' does not exist in this repository (fetch tags first?)")
     if "@" in ref and not Path(cwd or root, ref).exists():
         artifact, version = parse_release_ref(ref)
@@ -67,7 +67,7 @@ def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
     return _workspace_file(root, reg, ref, cwd or root)
 
 
-def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, version: str) -> Model:
+def _release(root: Path, reg: tags.Registry, ref: str, artifact: str, version: str) -> Model:
     state = reg.artifact(artifact)
     event = state.registrations.get(version)
     if event is None or version not in state.active:
@@ -102,7 +102,7 @@ def _release(root: Path, reg: registry.Registry, ref: str, artifact: str, versio
     return Model(ref, artifact, version, event.commit, str(path), locked)
 
 
-def _workspace_file(root: Path, reg: registry.Registry, ref: str, cwd: Path) -> Model:
+def _workspace_file(root: Path, reg: tags.Registry, ref: str, cwd: Path) -> Model:
     # The path as the workspace has it: a link into DVC's cache (cache.type symlink) is not
     # followed, since dvc.lock records the workspace path.
     file = Path(os.path.abspath(cwd / ref))

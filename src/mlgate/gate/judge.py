@@ -124,12 +124,14 @@ def _apply(
         base_value, head_value = base.get(path, {}).get(metric), head.get(path, {}).get(metric)
         test = tested.get(prediction_metric(metric) or "")
         outcomes.append(
-            judge(rule, path, metric, base_value, head_value, test, untested, distrusted=distrusted)
+            judge_rule(
+                rule, path, metric, base_value, head_value, test, untested, distrusted=distrusted
+            )
         )
     return outcomes
 
 
-def judge(
+def judge_rule(
     rule: Rule,
     path: str | None,
     metric: str | None,

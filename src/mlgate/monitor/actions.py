@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlgate import github
-from mlgate.monitor import monitor
+from mlgate.monitor import drift_report
 
 
 def publish(
-    result: monitor.Report, markdown: str, *, full: str, report_path: Path | None
+    result: drift_report.Report, markdown: str, *, full: str, report_path: Path | None
 ) -> list[github.WorkflowCommand]:
     github.append_step_summary(markdown, full=full)
-    github.write_outputs(monitor.outputs(result, report_path))
+    github.write_outputs(drift_report.outputs(result, report_path))
     annotations = []
     for column in result.columns:
         if column.drifted:
@@ -23,7 +23,7 @@ def publish(
             )
             annotate = (
                 github.error_annotation
-                if result.verdict == monitor.DRIFT
+                if result.verdict == drift_report.DRIFT
                 else github.warning_annotation
             )
             annotations.append(annotate(message, f"mlgate: drift in {column.name}"))

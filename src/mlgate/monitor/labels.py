@@ -13,7 +13,7 @@ from mlgate.artifacts import requestlog
 from mlgate.deploy import environments
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
-from mlgate.monitor import live, logtable
+from mlgate.monitor import live_metrics, logtable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,12 +99,12 @@ def logged_rows(
     return frame.drop_duplicates(["version", REQUEST_ID], keep="last")
 
 
-def labelled(logged: pd.DataFrame, labels: pd.DataFrame) -> dict[str, live.Labelled]:
+def labelled(logged: pd.DataFrame, labels: pd.DataFrame) -> dict[str, live_metrics.Labelled]:
     """Each version's logged rows that have a label, oldest first."""
     joined = logged.merge(labels, on=REQUEST_ID, how="inner").sort_values("time", kind="stable")
     joined = joined[joined[PREDICTION].notna()]
     return {
-        str(version): live.Labelled(
+        str(version): live_metrics.Labelled(
             str(version),
             rows[PREDICTION].astype(str).tolist(),
             rows[LABEL].astype(str).tolist(),

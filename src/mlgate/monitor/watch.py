@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mlgate.monitor import canaries, live, monitor
+from mlgate.monitor import canary, drift_report, live_metrics
 from mlgate.policy import Policy
 
 Window = Literal["day", "hour"]
@@ -17,14 +17,14 @@ Window = Literal["day", "hour"]
 
 @dataclass(frozen=True)
 class Watched:
-    drift: monitor.Report | None  # None: no reference profile, so performance only
-    performance: list[live.Performance] | None  # None: no labels given
+    drift: drift_report.Report | None  # None: no reference profile, so performance only
+    performance: list[live_metrics.Performance] | None  # None: no labels given
     no_drift: str | None = None  # why there is no drift report
 
     @property
     def problems(self) -> bool:
         """Drift, or a live metric out of bounds: exit 1."""
-        drifted = self.drift is not None and self.drift.verdict == monitor.DRIFT
+        drifted = self.drift is not None and self.drift.verdict == drift_report.DRIFT
         return drifted or any(p.problems for p in self.performance or ())
 
 
@@ -41,27 +41,27 @@ def watch(
 ) -> Watched:
     from mlgate.deploy import environments
 
-    span = monitor.parse_since(since) if since else None
+    span = drift_report.parse_since(since) if since else None
     if env_name is None:
         assert batch is not None  # the command requires one of the two
-        reference = monitor.workspace_reference(root)
-        frame, subject = monitor.batch_data(batch, reference), str(batch)
-        return Watched(monitor.judge(frame, reference, subject, policy.monitor), None)
+        reference = drift_report.workspace_reference(root)
+        frame, subject = drift_report.batch_data(batch, reference), str(batch)
+        return Watched(drift_report.assess(frame, reference, subject, policy.monitor), None)
     env = environments.environment(root, policy, env_name)
     try:
-        deployment, reference = monitor.deployed_reference(env)
-    except monitor.NoReference as exc:
+        deployment, reference = drift_report.deployed_reference(env)
+    except drift_report.NoReference as exc:
         if labels_file is None or batch is not None:
             raise
         # live metrics need no profile: report them, and why there is no data drift
-        only = canaries.performance(env, policy, labels_file, window, span)
+        only = canary.performance(env, policy, labels_file, window, span)
         return Watched(None, only, no_drift=str(exc))
     if batch is not None:
-        frame, subject = monitor.batch_data(batch, reference), str(batch)
+        frame, subject = drift_report.batch_data(batch, reference), str(batch)
     else:
-        frame, subject = monitor.logged_data(env, deployment, reference, span, progress)
-    result = monitor.judge(frame, reference, subject, policy.monitor)
+        frame, subject = drift_report.logged_data(env, deployment, reference, span, progress)
+    result = drift_report.assess(frame, reference, subject, policy.monitor)
     performance = None
     if labels_file is not None:
-        performance = canaries.performance(env, policy, labels_file, window, span)
+        performance = canary.performance(env, policy, labels_file, window, span)
     return Watched(result, performance)

@@ -11,7 +11,7 @@ from typing import Any
 from mlgate import git
 from mlgate.errors import ConfigError, Refused
 from mlgate.policy import Policy
-from mlgate.registry import tags as registry
+from mlgate.registry import tags
 from mlgate.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, TagName
 
 # What GTO's check-ref calls each event.
@@ -40,20 +40,20 @@ def parse_release_ref(ref: str) -> tuple[str, str]:
     match = _RELEASE_REF.match(ref)
     if not match:
         raise ConfigError(f"'{ref}' is not a release: write it as NAME@vX.Y.Z, e.g. model@v1.2.0")
-    artifact = registry.check_name("artifact", match["artifact"])
-    return artifact, str(registry.Version.parse(match["version"]))
+    artifact = tags.check_name("artifact", match["artifact"])
+    return artifact, str(tags.Version.parse(match["version"]))
 
 
 def plan_promotion(root: Path, ref: str, environment: str, policy: Policy) -> PlannedTag | None:
     """The ``NAME#ENV#N`` tag that puts a version in ``environment``; None when it is already there."""
     artifact_name, version = parse_release_ref(ref)
-    registry.check_name("environment", environment)
+    tags.check_name("environment", environment)
     if not policy.allows_environment(environment):
         allowed = sorted(set(policy.environments) | set(policy.promotion_order))
         raise Refused(
             f"unknown environment '{environment}': the policy allows {', '.join(allowed)}"
         )
-    reg = registry.read_registry(root)
+    reg = tags.read_registry(root)
     artifact = reg.artifact(artifact_name)
     registration = _active_registration(artifact, version)
     if artifact.stages().get(environment) == version:
@@ -95,7 +95,7 @@ def promote(
             raise Refused(f"{ref} was put in {environment} by someone else meanwhile")
         return planned
 
-    planned, taken = registry.publish(root, plan, push=push, remote=remote)
+    planned, taken = tags.publish(root, plan, push=push, remote=remote)
     return Published(planned, tuple(taken))
 
 
@@ -115,7 +115,7 @@ def auto_promote(
 
 
 def deprecate(root: Path, ref: str, *, push: bool, remote: str) -> Published:
-    planned, taken = registry.publish(
+    planned, taken = tags.publish(
         root, lambda: plan_deprecation(root, ref), push=push, remote=remote
     )
     return Published(planned, tuple(taken))
@@ -124,7 +124,7 @@ def deprecate(root: Path, ref: str, *, push: bool, remote: str) -> Published:
 def plan_deprecation(root: Path, ref: str) -> PlannedTag:
     """The GTO tag ``NAME@vX.Y.Z!#N`` that withdraws a version."""
     artifact_name, version = parse_release_ref(ref)
-    reg = registry.read_registry(root)
+    reg = tags.read_registry(root)
     registration = _active_registration(reg.artifact(artifact_name), version)
     name = TagName(
         artifact_name, DEREGISTER, version=version, counter=reg.next_counter(artifact_name)
@@ -133,7 +133,7 @@ def plan_deprecation(root: Path, ref: str) -> PlannedTag:
     return PlannedTag(str(name), registration.commit, message, artifact_name, version)
 
 
-def _active_registration(artifact: registry.Artifact, version: str) -> registry.Event:
+def _active_registration(artifact: tags.Artifact, version: str) -> tags.Event:
     ref = f"{artifact.name}@{version}"
     if artifact.deprecated:
         raise Refused(f"{artifact.name} is deprecated")
@@ -148,15 +148,15 @@ def _active_registration(artifact: registry.Artifact, version: str) -> registry.
 def check_ref(root: Path, ref: str) -> dict[str, str | None]:
     """What a pushed registry tag means: artifact, version, event, stage (for CI)."""
     tag = ref.removeprefix("refs/tags/")
-    name = registry.parse_tag_name(tag)
+    name = tags.parse_tag_name(tag)
     if name is None:
         raise ConfigError(
             f"'{ref}' is not a registry tag (NAME@vX.Y.Z, NAME#ENV#N, NAME@vX.Y.Z!#N, NAME@deprecated#N)"
         )
-    if not registry.tag_exists(root, tag):
+    if not tags.tag_exists(root, tag):
         raise ConfigError(f"tag '{tag}' does not exist in this repository (fetch tags first?)")
     commit = git.resolve_commit(f"refs/tags/{tag}", root)
-    artifact = registry.read_registry(root).artifact(name.artifact)
+    artifact = tags.read_registry(root).artifact(name.artifact)
     version = name.version or artifact.by_commit.get(commit)
     return {
         "artifact": name.artifact,
@@ -168,7 +168,7 @@ def check_ref(root: Path, ref: str) -> dict[str, str | None]:
     }
 
 
-def summary(reg: registry.Registry) -> list[dict[str, Any]]:
+def summary(reg: tags.Registry) -> list[dict[str, Any]]:
     """One row per artifact: its latest version and the version in each environment."""
     stages = reg.stage_names()
     rows: list[dict[str, Any]] = []
@@ -185,9 +185,9 @@ def summary(reg: registry.Registry) -> list[dict[str, Any]]:
     return rows
 
 
-def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
+def versions(reg: tags.Registry, name: str) -> list[dict[str, Any]]:
     """Every version of ``name``, highest first, with its record's metrics and its stages."""
-    from mlgate.artifacts.release import Record
+    from mlgate.artifacts.release_record import Record
     from mlgate.registry.release import read_record
 
     artifact = _known(reg, name)
@@ -212,7 +212,7 @@ def versions(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def history(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
+def history(reg: tags.Registry, name: str) -> list[dict[str, Any]]:
     """Every event of ``name`` in time order."""
     artifact = _known(reg, name)
     return [
@@ -229,7 +229,7 @@ def history(reg: registry.Registry, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def _known(reg: registry.Registry, name: str) -> registry.Artifact:
+def _known(reg: tags.Registry, name: str) -> tags.Artifact:
     artifact = reg.artifact(name)
     if not artifact.events:
         known = ", ".join(a.name for a in reg.artifacts(include_deprecated=True)) or "none yet"

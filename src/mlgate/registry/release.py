@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__, defaults, dvcfiles, escape, git
-from mlgate.artifacts import release as release_record
+from mlgate.artifacts import release_record
 from mlgate.artifacts.card import card_path, parse_card
-from mlgate.artifacts.release import Record
+from mlgate.artifacts.release_record import Record
 from mlgate.errors import ConfigError, Refused
 from mlgate.gate import compare
 from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
-from mlgate.registry import tags as registry
+from mlgate.registry import tags
 from mlgate.registry.tags import Version
 from mlgate.snapshot import Snapshot, read_policy, read_snapshot
 
@@ -41,7 +41,7 @@ class Release:
 
     @property
     def tag(self) -> str:
-        return str(registry.TagName(self.artifact, registry.REGISTER, version=str(self.version)))
+        return str(tags.TagName(self.artifact, tags.REGISTER, version=str(self.version)))
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,11 @@ def plan(
     message: str | None = None,
 ) -> Release:
     """Decide the version and write the record for releasing HEAD; refuse what must not be."""
-    registry.check_name("artifact", artifact)
+    tags.check_name("artifact", artifact)
     refuse_uncommitted(root)
     _refuse_stale(root)
     commit = git.resolve_commit("HEAD", root)
-    state = registry.read_registry(root).artifact(artifact)
+    state = tags.read_registry(root).artifact(artifact)
     if state.deprecated:
         raise Refused(f"{artifact} is deprecated: its registry takes no new versions")
     if commit in state.by_commit:
@@ -127,7 +127,7 @@ def plan(
 def unchanged_since(root: Path, artifact: str) -> str | None:
     """The latest release whose model file HEAD has byte for byte (same md5 in dvc.lock), as
     ``NAME@vX.Y.Z``; None when HEAD's model differs, or there is no release to compare with."""
-    latest = registry.read_registry(root).artifact(artifact).latest()
+    latest = tags.read_registry(root).artifact(artifact).latest()
     record = read_record(latest.message) if latest else None
     released_md5 = record.model.md5 if record else None
     if latest is None or not released_md5:
@@ -148,7 +148,7 @@ def release(
     remote: str = "origin",
 ) -> Released:
     """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
-    planned, taken = registry.publish(
+    planned, taken = tags.publish(
         root,
         lambda: plan(root, artifact, bump, version, force=force, message=message),
         push=push,
@@ -162,7 +162,7 @@ def read_record(message: str, where: str = "a release tag") -> Record | None:
     return release_record.read(message, where)
 
 
-def _gate_against(root: Path, latest: registry.Event | None) -> tuple[Snapshot, GateResult]:
+def _gate_against(root: Path, latest: tags.Event | None) -> tuple[Snapshot, GateResult]:
     """HEAD judged against the latest release, or against the policy's bounds alone."""
     if latest is not None:
         check = compare.check(root, base=latest.tag, head="HEAD", merge_base=False)
@@ -194,8 +194,8 @@ def _choose_version(
     root: Path,
     commit: str,
     artifact: str,
-    state: registry.Artifact,
-    latest: registry.Event | None,
+    state: tags.Artifact,
+    latest: tags.Event | None,
     result: GateResult,
     bump: str,
     version: str | None,

@@ -14,8 +14,8 @@ from mlgate.render.table import painter, table, to_json
 
 if TYPE_CHECKING:
     from mlgate.artifacts.deployment import Deployment
-    from mlgate.monitor.canary import Verdict
-    from mlgate.monitor.live import Performance
+    from mlgate.monitor.canary_verdict import Verdict
+    from mlgate.monitor.live_metrics import Performance
 
 _DECISION_STYLE = {"promote": "pass", "roll back": "fail", "wait": "skip"}
 _ICON = {"promote": "✅", "roll back": "❌", "wait": "⚪"}

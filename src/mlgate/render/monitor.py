@@ -14,7 +14,7 @@ from mlgate.render.table import painter, table, to_json
 
 if TYPE_CHECKING:
     from mlgate.monitor.drift import ColumnDrift as DriftColumn
-    from mlgate.monitor.monitor import Report as MonitorReport
+    from mlgate.monitor.drift_report import Report as MonitorReport
 
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"

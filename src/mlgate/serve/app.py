@@ -23,7 +23,6 @@ import hashlib
 import json
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -36,15 +35,17 @@ from mlgate import defaults
 from mlgate.artifacts import requestlog
 from mlgate.artifacts.card import CARD_FILE, Feature, read_card
 from mlgate.artifacts.deployment import ONNX, Deployment
-from mlgate.deploy import compiled, deployments, environments, modelfile
+from mlgate.deploy import deployments, environments, modelfile, onnx_model
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
 from mlgate.serve import batching, payload, shipping, workers
+from mlgate.serve.logs import log
 
 NO_CARD = modelfile.NO_CARD + " (requests cannot be checked without it)"
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
+    from starlette.background import BackgroundTask
 
 DEFAULT_HOST = defaults.SERVE_HOST
 DEFAULT_PORT = defaults.SERVE_PORT
@@ -149,7 +150,7 @@ class ModelHolder:
             return
         self.switch_failures += 1
         kept = f"; still serving {self.loaded.deployment.version}" if self.loaded else ""
-        print(f"mlgate serve: cannot switch: {problem}{kept}", file=sys.stderr, flush=True)
+        log.warning("cannot switch: %s%s", problem, kept)
 
     def _load(self, deployment: Deployment, *, ship: bool = True) -> Loaded:
         folder = self.env.target.version_folder(deployment.version)
@@ -157,9 +158,9 @@ class ModelHolder:
         what = f"{self.env.name} {deployment.version}"
         if deployment.runtime == ONNX and deployment.onnx_md5:
             # the compiled model: no pickle is read, let alone unpickled
-            onnx_file = folder / compiled.ONNX_FILE
+            onnx_file = folder / onnx_model.ONNX_FILE
             modelfile.verify(onnx_file, deployment.onnx_md5, what)
-            model: Any = compiled.load(onnx_file, card)
+            model: Any = onnx_model.load(onnx_file, card)
             modelfile.smoke_test(model, card)
         else:
             model_file = folder / deployment.model_file
@@ -172,16 +173,19 @@ class ModelHolder:
         log = None
         if deployment.monitoring:
             options = self.env.options
+            sample, max_mb = options.monitoring_sample, options.monitoring_max_mb
             log = requestlog.RequestLog(
                 self.env.target.workdir(),
                 [f.name for f in features],
-                float(options.get("monitoring_sample", requestlog.DEFAULT_SAMPLE)),
-                int(float(options.get("monitoring_max_mb", requestlog.DEFAULT_MAX_MB)) * 2**20),
+                requestlog.DEFAULT_SAMPLE if sample is None else sample,
+                int((requestlog.DEFAULT_MAX_MB if max_mb is None else max_mb) * 2**20),
             )
         shipper = None
         if ship and log is not None and isinstance(self.env.target, SegmentStore):
-            seconds = options.get("monitoring_segment_seconds", shipping.DEFAULT_SEGMENT_SECONDS)
-            shipper = shipping.Shipper(self.env.target, self.env.target.workdir(), float(seconds))
+            seconds = self.env.options.monitoring_segment_seconds
+            if seconds is None:
+                seconds = shipping.DEFAULT_SEGMENT_SECONDS
+            shipper = shipping.Shipper(self.env.target, self.env.target.workdir(), seconds)
         return Loaded(deployment, model, features, log, shipper)
 
     def ship(self, *, closing: bool = False) -> None:
@@ -193,56 +197,52 @@ class ModelHolder:
         problem = loaded.shipper.problem
         loaded.shipper.tick(kinds, closing=closing)
         if loaded.shipper.problem and loaded.shipper.problem != problem:
-            print(
-                f"mlgate serve: cannot ship the request log yet: {loaded.shipper.problem}",
-                file=sys.stderr,
-                flush=True,
-            )
+            log.warning("cannot ship the request log yet: %s", loaded.shipper.problem)
 
 
-def create_app(
-    env: environments.Environment,
-    max_body_bytes: int,
-    max_batch_rows: int = batching.DEFAULT_MAX_ROWS,
-) -> FastAPI:
-    """The ASGI application; its lifespan runs the watcher thread."""
-    from fastapi import FastAPI, Response
-    from fastapi.concurrency import run_in_threadpool
-    from starlette.background import BackgroundTask
-    from starlette.requests import ClientDisconnect
+class Server:
+    """One server process: the model it holds, its metrics, the batcher, and the handlers of
+    each endpoint (``create_app`` routes them)."""
 
-    holder = ModelHolder(env)
-    holder.refresh()
-    metrics = _Metrics()
-    metrics.switch_failures.inc(holder.switch_failures)
-    batcher = batching.Batcher(run_in_threadpool, max_batch_rows, metrics.batch.observe)
-    metrics.model_changed(*holder.serving)
-    stop = threading.Event()
+    def __init__(
+        self, env: environments.Environment, max_body_bytes: int, max_batch_rows: int
+    ) -> None:
+        from fastapi.concurrency import run_in_threadpool
 
-    def watch() -> None:
-        while not stop.wait(POLL_SECONDS):
+        self.holder = ModelHolder(env)
+        self.holder.refresh()
+        self.metrics = _Metrics()
+        self.metrics.switch_failures.inc(self.holder.switch_failures)
+        self.batcher = batching.Batcher(
+            run_in_threadpool, max_batch_rows, self.metrics.batch.observe
+        )
+        self.metrics.model_changed(*self.holder.serving)
+        self.max_body_bytes = max_body_bytes
+        self.stop = threading.Event()
+
+    def watch(self) -> None:
+        """The watcher thread: ship the log, switch to a new ``current``, until stopped."""
+        holder, metrics = self.holder, self.metrics
+        while not self.stop.wait(POLL_SECONDS):
             holder.ship()
             failures = holder.switch_failures
             switched = holder.refresh()
             metrics.switch_failures.inc(holder.switch_failures - failures)
             if switched:
                 metrics.model_changed(*holder.serving)
-                print(f"mlgate serve: now serving {_serving(holder)}", file=sys.stderr, flush=True)
+                log.info("now serving %s", _serving(holder))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        watcher = threading.Thread(target=watch, name="mlgate-watcher", daemon=True)
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        watcher = threading.Thread(target=self.watch, name="mlgate-watcher", daemon=True)
         watcher.start()
         yield
-        stop.set()
+        self.stop.set()
         watcher.join(timeout=5)
-        holder.ship(closing=True)  # what this replica logged reaches the bucket before it stops
-
-    app = FastAPI(
-        title="mlgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
-    )
+        self.holder.ship(closing=True)  # what this replica logged reaches the bucket first
 
     def answer(
+        self,
         endpoint: str,
         status: int,
         body: Any,
@@ -253,12 +253,14 @@ def create_app(
         request_id: str | None = None,
         background: BackgroundTask | None = None,
     ) -> Response:
+        from fastapi import Response
+
         seconds = time.perf_counter() - started
-        metrics.observe(endpoint, status, seconds)
+        self.metrics.observe(endpoint, status, seconds)
         headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
         if served is not None:
             version = served.deployment.version
-            metrics.observe_version(version, status, seconds)
+            self.metrics.observe_version(version, status, seconds)
             headers[VERSION_HEADER] = version
         content = body if isinstance(body, (bytes, str)) else json.dumps(body, allow_nan=False)
         return Response(
@@ -269,86 +271,70 @@ def create_app(
             background=background,
         )
 
-    @app.get("/ping")
-    @app.get("/health")
-    async def ping() -> Response:
-        return answer("/ping", 200, "\n", time.perf_counter(), "text/plain")
+    async def ping(self) -> Response:
+        return self.answer("/ping", 200, "\n", time.perf_counter(), "text/plain")
 
-    @app.get("/ready")
-    async def ready() -> Response:
+    async def ready(self) -> Response:
+        holder = self.holder
         started, loaded = time.perf_counter(), holder.loaded
         if loaded is None:
-            return answer(
-                "/ready",
-                503,
-                {"ready": False, "reason": holder.problem, **_refused(holder)},
-                started,
-            )
-        return answer(
-            "/ready",
-            200,
-            {"ready": True, "version": loaded.deployment.version, **_refused(holder)},
-            started,
-        )
+            body = {"ready": False, "reason": holder.problem, **_refused(holder)}
+            return self.answer("/ready", 503, body, started)
+        body = {"ready": True, "version": loaded.deployment.version, **_refused(holder)}
+        return self.answer("/ready", 200, body, started)
 
-    @app.get("/version")
-    async def version() -> Response:
+    async def version(self) -> Response:
+        holder = self.holder
         started, loaded = time.perf_counter(), holder.loaded
         if loaded is None:
-            return answer("/version", 503, {"error": f"no model: {holder.problem}"}, started)
-        shown = (
-            "artifact",
-            "version",
-            "md5",
-            "commit",
-            "environment",
-            "time",
-            "monitoring",
-            "runtime",
-        )
-        described = {k: v for k, v in loaded.deployment.to_dict().items() if k in shown}
+            return self.answer("/version", 503, {"error": f"no model: {holder.problem}"}, started)
+        described = {k: v for k, v in loaded.deployment.to_dict().items() if k in _SHOWN}
         canary = holder.canary
         if canary is not None:
             side = canary.deployment.to_dict()
             described["canary"] = {
-                **{k: v for k, v in side.items() if k in shown and k != "environment"},
+                **{k: v for k, v in side.items() if k in _SHOWN and k != "environment"},
                 "percent": side["percent"],
                 "shadow": side["shadow"],
             }
-        return answer("/version", 200, {**described, **_refused(holder)}, started)
+        return self.answer("/version", 200, {**described, **_refused(holder)}, started)
 
-    @app.get("/metrics")
-    async def prometheus() -> Response:
+    async def prometheus(self) -> Response:
+        from fastapi import Response
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def predict(loaded: Loaded, frame: payload.Rows, request_id: str) -> list[Any]:
+    async def predict(self, loaded: Loaded, frame: payload.Rows, request_id: str) -> list[Any]:
         """``loaded``'s predictions of a request's rows, counted and logged."""
-        predictions = await batcher.predict(loaded.model, frame)
+        predictions = await self.batcher.predict(loaded.model, frame)
         classifier = hasattr(loaded.model, "classes_")
-        metrics.predicted(loaded.deployment.version, predictions, classifier=classifier)
+        self.metrics.predicted(loaded.deployment.version, predictions, classifier=classifier)
         if loaded.log is not None:
-            _log_rows(loaded, frame, predictions, metrics, request_id)
+            _log_rows(loaded, frame, predictions, self.metrics, request_id)
         return predictions
 
-    async def shadow(copy: Loaded, frame: payload.Rows, request_id: str) -> None:
+    async def shadow(self, copy: Loaded, frame: payload.Rows, request_id: str) -> None:
         """A shadow's prediction of a request already answered: counted and logged only."""
         started, status = time.perf_counter(), 200
         try:
-            await predict(copy, frame, request_id)
+            await self.predict(copy, frame, request_id)
         except Exception:
             status = 500
-        metrics.observe_version(copy.deployment.version, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.metrics.observe_version(copy.deployment.version, status, seconds)
 
-    async def invocations(request: Request) -> Response:
-        started, (stable, canary) = time.perf_counter(), holder.serving
-        metrics.in_progress.inc()
+    async def invocations(self, request: Request) -> Response:
+        from starlette.background import BackgroundTask
+        from starlette.requests import ClientDisconnect
+
+        started, (stable, canary) = time.perf_counter(), self.holder.serving
+        self.metrics.in_progress.inc()
         served: Loaded | None = None
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
 
         def reply(status: int, body: Any, background: BackgroundTask | None = None) -> Response:
-            return answer(
+            return self.answer(
                 "/invocations",
                 status,
                 body,
@@ -363,7 +349,7 @@ def create_app(
                 request_id = ""  # not echoed: it is not one
                 return reply(400, {"error": BAD_REQUEST_ID})
             if stable is None:
-                return reply(503, {"error": f"no model: {holder.problem}"})
+                return reply(503, {"error": f"no model: {self.holder.problem}"})
             copy = None
             served = stable
             if canary is not None and routed(request_id, canary.deployment.percent):
@@ -372,33 +358,56 @@ def create_app(
                 else:
                     served = canary
             try:
-                body = await _read_body(request, max_body_bytes)
+                body = await _read_body(request, self.max_body_bytes)
             except ClientDisconnect:  # the client's doing: no version's request, no 5xx
                 served = None
                 return reply(CLIENT_CLOSED, {"error": "the client closed the request"})
             if body is None:
-                return reply(
-                    413, {"error": f"the body is over the limit of {max_body_bytes:,} bytes"}
-                )
+                limit = f"{self.max_body_bytes:,} bytes"
+                return reply(413, {"error": f"the body is over the limit of {limit}"})
             if not served.features:  # nothing to check a request against: never guess
                 return reply(400, {"error": NO_CARD})
             frame = payload.parse(body, request.headers.get("content-type", ""), served.features)
-            predictions = await predict(served, frame, request_id)
-            shadowed = None if copy is None else BackgroundTask(shadow, copy, frame, request_id)
+            predictions = await self.predict(served, frame, request_id)
+            shadowed = (
+                None if copy is None else BackgroundTask(self.shadow, copy, frame, request_id)
+            )
             return reply(200, {"predictions": predictions}, shadowed)
         except payload.UnsupportedMediaType as exc:
             return reply(415, {"error": str(exc)})
         except payload.BadRequest as exc:
             return reply(400, {"error": str(exc)})
         except Exception as exc:  # the model's own failure: say what kind, never the data
-            print(f"mlgate serve: prediction failed: {type(exc).__name__}", file=sys.stderr)
+            log.warning("prediction failed: %s", type(exc).__name__)
             return reply(500, {"error": f"prediction failed ({type(exc).__name__})"})
         finally:
-            metrics.in_progress.dec()
+            self.metrics.in_progress.dec()
 
+
+# what /version says of a deployment
+_SHOWN = ("artifact", "version", "md5", "commit", "environment", "time", "monitoring", "runtime")
+
+
+def create_app(
+    env: environments.Environment,
+    max_body_bytes: int,
+    max_batch_rows: int = batching.DEFAULT_MAX_ROWS,
+) -> FastAPI:
+    """The ASGI application; its lifespan runs the watcher thread."""
+    from fastapi import FastAPI
+
+    server = Server(env, max_body_bytes, max_batch_rows)
+    app = FastAPI(
+        title="mlgate", lifespan=server.lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.get("/ping")(server.ping)
+    app.get("/health")(server.ping)
+    app.get("/ready")(server.ready)
+    app.get("/version")(server.version)
+    app.get("/metrics")(server.prometheus)
     # A plain Starlette route: the body is read as bytes, with no validation layer in between.
-    app.add_route("/invocations", invocations, methods=["POST"])
-    app.state.holder = holder
+    app.add_route("/invocations", server.invocations, methods=["POST"])
+    app.state.holder = server.holder
     return app
 
 
@@ -513,10 +522,10 @@ def _log_rows(
         metrics.log_errors.inc()
         if not metrics.log_error_said:
             metrics.log_error_said = True
-            print(
-                f"mlgate serve: warning: requests are not being logged ({exc}); answers go on, "
+            log.warning(
+                "warning: requests are not being logged (%s); answers go on, "
                 "mlgate_log_errors_total counts the requests not logged",
-                file=sys.stderr,
+                exc,
             )
 
 

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from mlgate.serve.logs import log
+
 RESTARTS, RESTART_WINDOW = 5, 60.0
 METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own setting
 
@@ -53,7 +55,7 @@ def run(count: int, serve: Callable[[int], None]) -> int:
             try:
                 serve(number)
             except BaseException as exc:  # a worker's end is never a traceback in the parent
-                print(f"mlgate serve: worker {number} stopped: {exc}", file=sys.stderr, flush=True)
+                log.warning("worker %d stopped: %s", number, exc)
                 code = 1
             finally:
                 sys.stdout.flush()
@@ -78,20 +80,13 @@ def run(count: int, serve: Callable[[int], None]) -> int:
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < RESTART_WINDOW] + [now]
             if len(restarts) > RESTARTS:
-                print(
-                    f"mlgate serve: workers died {len(restarts)} times in "
-                    f"{RESTART_WINDOW:.0f} s; stopping",
-                    file=sys.stderr,
-                    flush=True,
+                log.warning(
+                    "workers died %d times in %.0f s; stopping", len(restarts), RESTART_WINDOW
                 )
                 code = 1
                 stop(signal.SIGTERM, None)
                 continue
-            print(
-                f"mlgate serve: worker {number} ended ({_how(status)}); starting it again",
-                file=sys.stderr,
-                flush=True,
-            )
+            log.warning("worker %d ended (%s); starting it again", number, _how(status))
             start(number)
     finally:
         for signum, handler in previous.items():

@@ -8,17 +8,17 @@ under its URL scheme.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mlgate.deploy.targets.base import SegmentStore, Target
 from mlgate.deploy.targets.local import LocalTarget
 from mlgate.deploy.targets.s3 import S3Target, open_s3
 from mlgate.errors import ConfigError
+from mlgate.policy import EnvironmentOptions
 
 # (the policy's target text, the repository root, the environment's options)
-Opener = Callable[[str, Path, Mapping[str, Any]], Target]
+Opener = Callable[[str, Path, EnvironmentOptions], Target]
 
 SCHEMES: dict[str, Opener] = {}
 
@@ -29,7 +29,7 @@ def register(scheme: str, opener: Opener) -> None:
 
 
 def open_target(
-    text: str, root: Path, *, environment: str, options: Mapping[str, Any] | None = None
+    text: str, root: Path, *, environment: str, options: EnvironmentOptions | None = None
 ) -> Target:
     """The target the policy's text names: ``<scheme>://...`` or a path (relative to the
     repository)."""
@@ -41,7 +41,7 @@ def open_target(
             f"environment '{environment}': target {text} is a URL mlgate cannot deploy to "
             f"(URL targets: {supported}); use a local or mounted directory"
         )
-    return opener(text, root, options or {})
+    return opener(text, root, options or EnvironmentOptions())
 
 
 register("", lambda text, root, options: LocalTarget((root / text).resolve()))

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from mlgate import objectstore, valid
 from mlgate.deploy.targets.local import ignore_in_git
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import file_md5
+from mlgate.policy import EnvironmentOptions
 
 LEASE_SECONDS = 60.0  # a lease not renewed for this long belongs to a dead holder
 VERSIONS, CURRENT, LOG, LEASE, MONITORING = "versions", "current", "log", "lease", "monitoring"
@@ -412,9 +413,10 @@ def _lease_id(body: bytes) -> str | None:
     return document.get("id") if isinstance(document, dict) else None
 
 
-def open_s3(text: str, root: Path, options: Mapping[str, Any]) -> S3Target:
+def open_s3(text: str, root: Path, options: EnvironmentOptions) -> S3Target:
     """``s3://bucket/prefix``; its local files (downloaded versions, the request log) under
     ``.mlgate/targets/`` in the repository."""
     bucket, _, prefix = text.split("://", 1)[1].partition("/")
     local = root / ".mlgate" / "targets" / "s3" / bucket / prefix.strip("/")
-    return S3Target(text, local, lease_seconds=float(options.get("lease_seconds", LEASE_SECONDS)))
+    lease = options.lease_seconds
+    return S3Target(text, local, lease_seconds=LEASE_SECONDS if lease is None else lease)

@@ -23,8 +23,7 @@ from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import write_text
 from mlgate.measures import better
 from mlgate.policy import POLICY_FILES
-from mlgate.registry import release
-from mlgate.registry import tags as registry
+from mlgate.registry import release, tags
 from mlgate.snapshot import read_policy, read_snapshot
 
 # Where each template goes in a repository.
@@ -115,7 +114,7 @@ def workflows(settings: Settings) -> dict[str, str]:
     return {path: render(template, settings) for path, template in TEMPLATES.items()}
 
 
-def init(root: Path, settings: Settings, *, force: bool = False) -> list[Written]:
+def write_files(root: Path, settings: Settings, *, force: bool = False) -> list[Written]:
     """Write what is missing; report each file. ``dvc init`` runs first when ``.dvc/`` is."""
     # Everything that reads the project (and may refuse it: a broken pyproject.toml, several
     # artifacts) comes before anything is written.
@@ -325,7 +324,7 @@ def _append_policy(root: Path, table: str) -> None:
 
 def gto_environments(root: Path) -> list[str]:
     """The stages the repository's GTO tags assign, in the order a version usually travels."""
-    stages = registry.read_registry(root).stage_names()
+    stages = tags.read_registry(root).stage_names()
     known = [name for name in ENVIRONMENT_LADDER if name in stages]
     return known + [name for name in stages if name not in known]
 
@@ -371,7 +370,7 @@ def uses_s3(root: Path) -> bool:
         return True
     policy = read_policy(git.revision(git.WORKSPACE, root))
     return any(
-        str(options.get("target", "")).lower().startswith("s3://")
+        (options.target or "").lower().startswith("s3://")
         for options in policy.environments.values()
     )
 

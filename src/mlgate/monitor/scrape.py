@@ -8,7 +8,7 @@ import urllib.parse
 from collections.abc import Sequence
 
 from mlgate.errors import MlgateError
-from mlgate.monitor.canary import Served
+from mlgate.monitor.canary_verdict import Served
 
 MAX_BYTES = 16 * 2**20
 TIMEOUT_SECONDS = 10.0

@@ -249,7 +249,7 @@ def batch_data(path: Path, reference: Reference) -> pd.DataFrame:
     return frame[list(kinds)]
 
 
-def judge(
+def assess(
     frame: pd.DataFrame | logtable.Table, reference: Reference, subject: str, options: Monitoring
 ) -> Report:
     """Test each of the reference's columns in ``frame`` (a logtable.Table reads each column

@@ -106,3 +106,23 @@ def test_each_stage_depends_on_all_the_code_it_runs() -> None:
         }
         missing = sorted(f for f in files if f not in stage["deps"])
         assert not missing, f"stage {name} runs {missing}, which its deps leave out"
+
+
+def test_the_architecture_drawing_is_the_code_s() -> None:
+    """ARCHITECTURE.md draws the layers and every import between them as the code has them
+    today, Mermaid's parser accepts it, and every arrow points down a layer."""
+    import architecture
+    import mermaid_parser
+
+    path = REPO_ROOT / "ARCHITECTURE.md"
+    text = path.read_text()
+    if os.environ.get("MLGATE_UPDATE_GOLDEN"):
+        path.write_text(text := architecture.with_drawing(text))
+    drawn = architecture.in_document(text)
+    assert drawn == architecture.drawing(), (
+        "run MLGATE_UPDATE_GOLDEN=1 pytest tests/test_code_quality.py"
+    )
+    assert mermaid_parser.errors(mermaid_parser.blocks(drawn)) == [None]
+    rank = {name: n for n, layer in enumerate(architecture.layers()) for name in layer}
+    upward = sorted((a, b) for a, b in architecture.edges() if rank[a] >= rank[b])
+    assert not upward, f"imports that do not point down a layer: {upward}"

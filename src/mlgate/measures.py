@@ -10,8 +10,11 @@ gated by its value (any numeric metric can); significance needs it here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-HIGHER, LOWER = "higher", "lower"
+Direction = Literal["higher", "lower"]
+HIGHER: Direction = "higher"
+LOWER: Direction = "lower"
 LABELS, SCORES = "labels", "scores"  # what a measure reads of the predictions
 VALUES = "values"  # a regression measure: the predicted values against the true ones
 

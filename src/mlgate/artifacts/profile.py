@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.errors import MlgateError
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 PROFILE_FILE = "profile.json"  # in a deployed version, beside model.json
 PROFILE_SUFFIX = ".profile.json"  # next to the model in the repository: models/model.profile.json
-NUMERIC, CATEGORICAL = "numeric", "categorical"
+ColumnKind = Literal["numeric", "categorical"]
+NUMERIC: ColumnKind = "numeric"
+CATEGORICAL: ColumnKind = "categorical"
 SMALL_REFERENCE = 1_000  # rows: at most this many, every value is kept (exact p-value tests)
 MAX_CATEGORY_VALUES = 5  # a numeric column with at most this many values is categorical
 LEVELS = 1_000  # quantiles kept per numeric column
@@ -34,7 +36,7 @@ class ColumnProfile:
     """What the training data looked like in one column."""
 
     name: str
-    kind: str  # NUMERIC or CATEGORICAL
+    kind: ColumnKind
     rows: int  # values present (missing ones left out)
     missing: int
     quantiles: tuple[float, ...] = ()  # numeric: at levels (i + 0.5) / LEVELS

@@ -6,6 +6,7 @@ import contextlib
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -15,8 +16,8 @@ from mlgate.commands.output import (
     format_option,
     full_report,
     print_report,
+    publish,
     report_option,
-    write_report,
 )
 from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
 from mlgate.gate import actions, compare
@@ -84,7 +85,12 @@ def check_command(
     reported = fmt != "table" or bool(report_path) or comment or github.in_actions()
     with collector_paused():
         result = compare.check(
-            git.repo_root(), base, head, policy_from, data_pushed=pushed, charts=reported
+            git.repo_root(),
+            base,
+            head,
+            cast(compare.PolicyFrom, policy_from),
+            data_pushed=pushed,
+            charts=reported,
         )
     if reported:  # a report that shows charts: the pipeline's own plots when no predictions
         result = compare.with_plotted_charts(result)
@@ -95,20 +101,19 @@ def check_command(
         markdown,
         lambda colour: check_text(result, colour=colour),
     )
-    publish(result, markdown, report_path)
+    publish_check(result, markdown, report_path)
     if comment:
         post_comment(markdown, report_path)
     ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
 
 
-def publish(result: compare.Check, markdown: str, report_path: Path | None) -> None:
-    """The report to its file, and to the Actions job when there is one."""
-    if report_path:
-        write_report(report_path, markdown)
-    if github.in_actions():
-        full = full_report(report_path)
-        for annotation in actions.publish(result, markdown, full=full, report_path=report_path):
-            echo(annotation)
+def publish_check(result: compare.Check, markdown: str, report_path: Path | None) -> None:
+    """The gate's report to its file, and to the Actions job when there is one."""
+    publish(
+        markdown,
+        report_path,
+        lambda full: actions.publish(result, markdown, full=full, report_path=report_path),
+    )
 
 
 @contextlib.contextmanager

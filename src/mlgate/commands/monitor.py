@@ -11,10 +11,10 @@ from mlgate import escape, github
 from mlgate.commands.output import (
     echo,
     format_option,
-    full_report,
     labels_option,
     print_report,
     progress_bar,
+    publish,
     report_option,
     wait_option,
     warn,
@@ -126,12 +126,11 @@ def monitor_command(
         monitor_markdown(result) + live_md,
         lambda colour: monitor_text(result, colour=colour) + live_text,
     )
-    if report_path:
-        write_report(report_path, markdown)
-    if github.in_actions():
-        full = full_report(report_path)
-        for annotation in actions.publish(result, markdown, full=full, report_path=report_path):
-            echo(annotation)
+    publish(
+        markdown,
+        report_path,
+        lambda full: actions.publish(result, markdown, full=full, report_path=report_path),
+    )
     ctx.exit(EXIT_REJECTED if watched.problems else EXIT_OK)
 
 

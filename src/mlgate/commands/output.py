@@ -116,6 +116,21 @@ def full_report(report_path: Path | None) -> str:
     )
 
 
+def publish(
+    markdown: str,
+    report_path: Path | None,
+    to_actions: Callable[[str], list[github.WorkflowCommand]],
+) -> None:
+    """A report to its file (``--report``), and in GitHub Actions to the job: ``to_actions``
+    writes the summary and outputs given where the full report is, and returns the
+    annotations, printed here."""
+    if report_path:
+        write_report(report_path, markdown)
+    if github.in_actions():
+        for annotation in to_actions(full_report(report_path)):
+            echo(annotation)
+
+
 @contextlib.contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on stderr for long reads, only when stderr is a terminal."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlgate import github
-from mlgate.commands.check import publish
+from mlgate.commands.check import publish_check
 from mlgate.commands.output import echo, remote_option, report_option
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_OK, EXIT_REJECTED
@@ -78,7 +78,7 @@ def retrain_command(
         return
     markdown = check_markdown(retrained.check)
     echo(check_text(retrained.check, colour=sys.stdout.isatty()), nl=False)
-    publish(retrained.check, markdown, report_path)
+    publish_check(retrained.check, markdown, report_path)
     passed = retrained.check.gate.passed
     if client is not None:
         proposal = retrain.propose(

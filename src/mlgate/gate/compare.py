@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mlgate import dvcfiles, git
 from mlgate.errors import DataError, GitError
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from mlgate.gate.significance import PredictionsFile
     from mlgate.gate.stats import Difference
 
-POLICY_FROM = ("base", "head")
+PolicyFrom = Literal["base", "head"]
+POLICY_FROM: tuple[PolicyFrom, ...] = ("base", "head")
 DISAGREEMENT = 5e-4  # metrics file vs predictions: more than scores rounded in a CSV explain
 
 
@@ -45,7 +46,7 @@ class Comparison:
 class Check:
     comparison: Comparison
     policy: Policy
-    policy_from: str
+    policy_from: PolicyFrom
     policy_changed: bool
     gate: GateResult
     data_changes: tuple[dvcfiles.DataChange, ...]
@@ -87,7 +88,7 @@ def check(
     root: Path,
     base: str | None = None,
     head: str = git.WORKSPACE,
-    policy_from: str = "base",
+    policy_from: PolicyFrom = "base",
     env: Mapping[str, str] | None = None,
     *,
     merge_base: bool = True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.errors import ConfigError
 from mlgate.policy import PREDICTION_METRICS, Policy, Rule, prediction_metric
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 FileValues = dict[str, dict[str, Any]]
 
-PASS, FAIL, SKIP = "pass", "fail", "skip"
+Status = Literal["pass", "fail", "skip"]
+PASS: Status = "pass"
+FAIL: Status = "fail"
+SKIP: Status = "skip"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Outcome:
     metric: str | None
     base: Any
     head: Any
-    status: str
+    status: Status
     reason: str
     tested: Difference | None = None  # the significance test behind the verdict, if any
 
@@ -144,7 +147,7 @@ def judge_rule(
 ) -> Outcome:
     evidence = tested if rule.significance is not None else None  # reported even when a bound fails
 
-    def outcome(status: str, reason: str) -> Outcome:
+    def outcome(status: Status, reason: str) -> Outcome:
         return Outcome(rule, path, metric, base, head, status, reason, evidence)
 
     if head is None:
@@ -195,7 +198,7 @@ def significance_verdict(rule: Rule, tested: Difference) -> str:
     return IMPROVEMENT if better else REGRESSION if worse else NOISE
 
 
-def _judge_tested(rule: Rule, tested: Difference, allowed: float) -> tuple[str, str]:
+def _judge_tested(rule: Rule, tested: Difference, allowed: float) -> tuple[Status, str]:
     """Fail only on a regression that is both significant and larger than the margin (the
     interval and p-value are in the report's significance table)."""
     if tested.unjudged is not None:  # fail closed: NaN is neither noise nor a regression

@@ -36,7 +36,11 @@ Decision = Literal["promote", "roll back", "wait"]
 PROMOTE: Decision = "promote"
 ROLL_BACK: Decision = "roll back"
 WAIT: Decision = "wait"
-PASSED, FAILED, WAITING, SHOWN = "pass", "fail", "wait", "info"
+CheckStatus = Literal["pass", "fail", "wait", "info"]
+PASSED: CheckStatus = "pass"
+FAILED: CheckStatus = "fail"
+WAITING: CheckStatus = "wait"
+SHOWN: CheckStatus = "info"
 ERROR_P_VALUE = 0.05
 P99_REQUESTS = 100  # below this a p99 is the slowest request or two: shown, not judged
 

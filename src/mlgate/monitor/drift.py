@@ -29,13 +29,14 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlgate.artifacts.profile import (
     CATEGORICAL,
     LEVELS,
     NUMERIC,
     SMALL_REFERENCE,
+    ColumnKind,
     ColumnProfile,
     category_counts,
     quantiles_of_sorted,
@@ -47,7 +48,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 P_VALUE, DISTANCE = 0.05, 0.1  # default thresholds
-P_VALUE_TEST, DISTANCE_TEST = "p-value", "distance"  # what a test's score is
+Score = Literal["p-value", "distance"]
+P_VALUE_TEST: Score = "p-value"
+DISTANCE_TEST: Score = "distance"  # what a test's score is
 PSI_BANDS = (0.1, 0.25)
 HISTOGRAM_BINS = 12
 _ZERO_SHARE = 1e-4  # an empty bin's share in PSI and Jensen-Shannon (a log of 0 is undefined)
@@ -59,7 +62,7 @@ class ColumnDrift:
     """One column's verdict: which test, its score against its threshold, and PSI beside."""
 
     name: str
-    kind: str
+    kind: ColumnKind
     test: str
     score: float
     threshold: float
@@ -96,10 +99,10 @@ class DriftTest(Protocol):
     def name(self) -> str: ...  # as reports show it: "K-S p-value"
 
     @property
-    def kind(self) -> str: ...  # NUMERIC or CATEGORICAL
+    def kind(self) -> ColumnKind: ...
 
     @property
-    def gives(self) -> str: ...  # P_VALUE (drift when below) or DISTANCE (drift at or above)
+    def gives(self) -> Score: ...  # a p-value (drift when below) or a distance (at or above)
 
     def applies(self, sample: Sample) -> bool: ...
 
@@ -111,8 +114,8 @@ class Test:
     """A drift test made of two functions."""
 
     name: str
-    kind: str
-    gives: str
+    kind: ColumnKind
+    gives: Score
     when: Callable[[Sample], bool]
     scorer: Callable[[Sample], float]
 

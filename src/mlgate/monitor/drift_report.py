@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate import dvcfiles, git
 from mlgate.artifacts import requestlog
@@ -42,7 +42,10 @@ from mlgate.registry import release
 if TYPE_CHECKING:
     import pandas as pd
 
-DRIFT, NO_DRIFT, NOT_ENOUGH_DATA = "drift", "no drift", "not enough data"
+Verdict = Literal["drift", "no drift", "not enough data"]
+DRIFT: Verdict = "drift"
+NO_DRIFT: Verdict = "no drift"
+NOT_ENOUGH_DATA: Verdict = "not enough data"
 _DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -73,7 +76,7 @@ class Report:
         return len(self.drifted) / len(self.columns) if self.columns else 0.0
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.rows < self.options.min_rows or not self.columns:
             return NOT_ENOUGH_DATA
         return DRIFT if self.share >= self.options.drift_share else NO_DRIFT

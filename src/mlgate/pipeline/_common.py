@@ -8,12 +8,14 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlgate.errors import EXIT_OK, MlgateError, first_line, guarded
 
 META_FILE = "meta.json"
-CLASSIFICATION, REGRESSION = "classification", "regression"
+Task = Literal["classification", "regression"]
+CLASSIFICATION: Task = "classification"
+REGRESSION: Task = "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
 MAX_CLASSES = 20  # a numeric target with more distinct values (or any fraction) is a quantity
 

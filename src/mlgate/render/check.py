@@ -261,9 +261,8 @@ def _significance_json(outcome: Outcome) -> dict[str, Any] | None:
 def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
     verdict = f"{outcome.status.upper()}: {outcome.reason}"
     if markdown:
-        verdict = {PASS: ":white_check_mark: ", FAIL: ":x: "}.get(
-            outcome.status, ":warning: "
-        ) + verdict
+        marks: dict[str, str] = {PASS: ":white_check_mark: ", FAIL: ":x: "}
+        verdict = marks.get(outcome.status, ":warning: ") + verdict
     change_pct = outcome.change_pct
     return [
         _name(outcome),

@@ -1,6 +1,6 @@
 """Golden-output tests for render/: fixed results in, the exact text, Markdown, JSON and SVG out,
 compared with files in tests/golden/. A change to a renderer shows here as a diff to review;
-`MLGATE_UPDATE_GOLDEN=1 pytest tests/test_render.py` rewrites the files after such a review.
+`MLGATE_UPDATE_GOLDEN=1 pytest tests/render/test_render.py` rewrites the files after such a review.
 
 The results are built by the pure core (judge, drift) from fixed values, not by hand, so the
 fixtures stay what the commands would really render."""
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import REPO_ROOT
 from mlgate.artifacts.deployment import Deployment
 from mlgate.artifacts.profile import profile_column
 from mlgate.dvcfiles import DataChange
@@ -32,7 +33,7 @@ from mlgate.render import monitor as render_monitor
 from mlgate.render import registry as render_registry
 from mlgate.snapshot import Snapshot
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = REPO_ROOT / "tests" / "golden"
 UPDATE = os.environ.get("MLGATE_UPDATE_GOLDEN") == "1"
 
 

@@ -22,7 +22,7 @@ from mlgate.deploy import environments
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy, read_snapshot
 from mlgate.values import diff
-from test_serve import score, serving
+from servers import score, serving
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from mlgate.artifacts.card import parse_card
 from mlgate.deploy import environments, modelfile
 from mlgate.git import WORKSPACE, revision
 from mlgate.snapshot import read_policy
-from test_serve import request, score, serving
+from servers import request, score, serving
 
 RNG = np.random.default_rng(0)
 FRAME = pd.DataFrame(

@@ -334,11 +334,10 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
     worse, promoted. Then an upstream labelling bug: the next model passes the gate (its test
     set has the same bug), is merged, released and canaried the same way, and live labels show
     it worse: rolled back, the good model serving every request."""
-    from test_serve import serving
-
     from mlgate.deploy import deployments, environments
     from mlgate.git import WORKSPACE, revision
     from mlgate.snapshot import read_policy
+    from servers import serving
 
     upstream = tmp_path / "upstream.csv"
     target, staging = tmp_path / "deployments" / "production", tmp_path / "deployments" / "staging"

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from mlgate import git
-from mlgate.artifacts.deployment import RuntimeChoice
 from mlgate.commands.output import echo, env_option, wait_option, warn
 from mlgate.commands.project import project
 from mlgate.render.describe import described_text
 from mlgate.render.registry import canary_replaced_text, deployed_text, deployments_text
 from mlgate.render.table import to_json
+
+if TYPE_CHECKING:
+    from mlgate.artifacts.deployment import RuntimeChoice
 
 
 @click.command("deploy")
@@ -88,7 +90,7 @@ def deploy_command(
         monitoring=logged,
         wait=wait,
         predictions=predictions,
-        runtime=cast(RuntimeChoice, runtime),
+        runtime=cast("RuntimeChoice", runtime),
         canary=canary,
         shadow=shadow,
     )

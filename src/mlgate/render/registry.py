@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlgate.artifacts.deployment import Deployment
 from mlgate.escape import terminal
 from mlgate.render.table import fmt, table
+
+if TYPE_CHECKING:
+    from mlgate.artifacts.deployment import Deployment
 
 
 def releases_text(rows: list[dict[str, Any]]) -> str:

@@ -3,8 +3,8 @@ into one line that says what to do.
 
 Everything else reads DVC's files (dvc.yaml, dvc.lock, .dvc files, the cache's manifests) as
 plain data without importing DVC (mlgate.dvcfiles): importing DVC costs about a second, so
-these functions import it only when called, and only the slow paths call them (a templated
-pipeline, a file only the remote holds, `dvc checkout` after a branch switch, `dvc status`
+these functions import it only when called, and only the slow paths call them (a file only
+the remote holds, `dvc checkout` after a branch switch, `dvc status`
 before a release, `dvc repro` and `dvc push` when retraining, `dvc init`).
 """
 
@@ -40,20 +40,6 @@ def read(revision: git.Revision, path: str, record: dvcfiles.DvcRecord | None = 
 def reason(exc: BaseException) -> str:
     """What DVC said: the first line of the exception (or of the one it wraps)."""
     return first_line(exc.__cause__ or exc).rstrip(".")
-
-
-def show(revision: git.Revision) -> dict[str, dict[str, Any]]:
-    """DVC's own `metrics show` and `params show` at ``revision`` (it resolves templated
-    pipelines, which only DVC can), as its API returns them: kind -> revision -> result."""
-    dvcfiles.check_pipeline_files(revision)
-    from dvc.repo import Repo
-
-    rev = revision.commit or "workspace"
-    with Repo(str(revision.root)) as repo:
-        return {
-            "metrics": repo.metrics.show(revs=[rev] if revision.commit else None),
-            "params": repo.params.show(revs=[rev] if revision.commit else None),
-        }
 
 
 @dataclass(frozen=True)

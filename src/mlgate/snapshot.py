@@ -2,7 +2,8 @@
 and their diff; and its [tool.mlgate] policy (read_policy).
 
 Files kept in git are read from git objects (or the workspace); metrics that live only in DVC's
-cache, and pipelines whose dvc.yaml is templated, are read through DVC's API, imported lazily.
+cache are read through DVC's API, imported lazily. A templated dvc.yaml is resolved as DVC
+resolves it (dvcfiles.templating), without DVC.
 The diff follows ``dvc metrics diff --json`` / ``dvc params diff --json`` value for value.
 """
 
@@ -33,8 +34,6 @@ def read_snapshot(revision: Revision) -> Snapshot:
     A file that exists but cannot be parsed raises DataError naming the file and the revision.
     """
     declared = dvcfiles.read_declarations(revision)
-    if declared.templated:
-        return _snapshot_through_dvc(revision)
     paths = [m.path for m in declared.metrics] + list(declared.params)
     contents = revision.read(paths)
     metrics: FileValues = {}
@@ -100,44 +99,6 @@ def read_recorded(revision: Revision, path: str) -> bytes | None:
     if record.output != path and dvcfiles.directory_lists(revision.root, record, path) is False:
         return None  # the directory's manifest says the file was never in it
     return dvc.read(revision, path, record)
-
-
-def _snapshot_through_dvc(revision: Revision) -> Snapshot:
-    """DVC resolves templated pipelines itself: it shows their metrics and params."""
-    shown = dvc.show(revision)
-    rev = revision.commit or "workspace"
-    values: dict[str, FileValues] = {}
-    missing: list[str] = []
-    for kind, by_rev in shown.items():
-        result_at_rev: dict[str, Any] = by_rev.get(rev) or next(iter(by_rev.values()), {})
-        files: dict[str, Any] = result_at_rev.get("data", {})
-        values[kind] = {}
-        for path, result in files.items():
-            if "error" in result:
-                if kind == "metrics" and revision.commit is not None:
-                    _refuse_unreadable(revision, path, result["error"])
-                if kind == "metrics":
-                    missing.append(path)
-                continue
-            data = result.get("data", {})
-            values[kind][path] = flatten(data) if kind == "metrics" else _param_values(data)
-    return Snapshot(revision, values["metrics"], values["params"], tuple(missing))
-
-
-def _refuse_unreadable(revision: Revision, path: str, error: Any) -> None:
-    """DVC could not show a metrics file: fine when the revision never had it, else DataError."""
-    if revision.read_one(path) is None and dvcfiles.dvc_record(revision, path) is None:
-        return
-    reason = error if isinstance(error, str) else type(error).__name__
-    if isinstance(error, dict):
-        reason = str(error.get("msg") or error.get("type") or "unknown error")
-    elif isinstance(error, BaseException):
-        reason = dvc.reason(error)
-    raise DataError(
-        f"{path} at {revision.label} exists but DVC cannot read it: {reason}; "
-        "fetch it into the cache (`dvc fetch --all-branches`) or configure the DVC "
-        "remote that holds it"
-    )
 
 
 def read_policy(revision: Revision) -> Policy:

@@ -206,7 +206,7 @@ def test_metrics_dvc_records_but_cannot_read_are_an_error_not_missing(cached_met
         read_snapshot(gitmod.revision("base", cached_metrics))
 
 
-def test_templated_pipeline_falls_back_to_dvc(two_revisions: Path) -> None:
+def test_a_templated_pipeline_is_read_as_dvc_reads_it(two_revisions: Path) -> None:
     templated = {
         "vars": [{"scores": "eval/scores.yaml"}],
         "stages": {

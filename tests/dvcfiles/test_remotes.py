@@ -197,3 +197,50 @@ def test_an_s3_remote_is_checked_by_content_hash(
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in printed.out + printed.err
     dvc(project, "push", "-q")
     assert mlgate_in(project, monkeypatch, "check") == 0
+
+
+TEMPLATED_PIPELINE = {
+    "vars": [{"files": {"model": "model.txt", "report": "report.txt"}, "inputs": ["lib", "data", "raw"]}],
+    "stages": {
+        "score": {
+            "cmd": "python score.py",
+            "deps": ["score.py", "${inputs[0]}", "${inputs[1]}", "${inputs[2]}"],
+            "params": ["score"],
+            "outs": ["${files.model}"],
+            "metrics": [{"metrics.json": {"cache": False}}],
+        },
+        "report": {
+            "foreach": ["${files.report}"],
+            "do": {
+                "cmd": "python -c \"open('${item}', 'w').write(open('${files.model}').read())\"",
+                "deps": ["${files.model}"],
+                "outs": ["${item}"],
+            },
+        },
+    },
+}  # fmt: skip
+
+
+def test_a_templated_pipeline_s_outputs_are_checked_too(
+    scored: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 32: with `vars`, `${}` and `foreach` in dvc.yaml the gate skipped the push check
+    and passed a change whose outputs were never pushed. Resolved as DVC resolves it, the same
+    outputs are named as DVC names them."""
+    project = Path(shutil.copytree(scored, tmp_path / "project", symlinks=True))
+    (project / "dvc.yaml").write_text(yaml.safe_dump(TEMPLATED_PIPELINE, sort_keys=False))
+    dvc(project, "repro", "-q")
+    dvc(project, "remote", "add", "-d", "storage", "../../store")
+    commit_all(project, "a templated pipeline and a DVC remote")
+    dvc(project, "push", "-q")
+    change(project, 0.95)
+    assert mlgate_in(project, monkeypatch, "check", "--head", "HEAD") == 1
+    out = capsys.readouterr().out
+    assert "FAIL: 3 outputs not in the DVC remote 'storage' (run `dvc push`)" in out
+    flagged = {
+        line.strip() for line in out.split("Not in the DVC remote 'storage':")[1].splitlines()[2:5]
+    }
+    assert flagged == {"data", "model.txt", "report.txt"} == dvc_not_in_remote(project)

@@ -219,3 +219,37 @@ def test_is_templated_says_when_resolving_changes_anything() -> None:
     assert templating.is_templated({"stages": {"s": {"cmd": "echo ${x}"}}})
     assert templating.is_templated({"vars": [], "stages": {}})
     assert templating.is_templated({"stages": {"s": {"foreach": [1], "do": {"cmd": "x"}}}})
+
+
+def test_a_templated_pipeline_declares_its_plots_metrics_and_artifacts(tmp_path: Path) -> None:
+    """Issue 32: a dvc.yaml with `vars` declared no plots (no charts in the report), and its
+    metrics and params were left to DVC to find."""
+    from helpers import commit_all, init_dvc_repo
+    from mlgate import dvcfiles
+    from mlgate.git import revision
+
+    repo = init_dvc_repo(tmp_path / "p")
+    (repo / "params.yaml").write_text(yaml.safe_dump({"eval": {"dir": "eval"}, "lr": 0.1}))
+    (repo / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "vars": [{"model": "churn"}],
+                "stages": {
+                    "evaluate": {
+                        "cmd": "python eval.py",
+                        "params": ["lr"],
+                        "metrics": [{"${eval.dir}/metrics.json": {"cache": False}}],
+                        "plots": [{"${eval.dir}/roc.json": {"x": "fpr", "y": "tpr"}}],
+                    }
+                },
+                "artifacts": {"${model}": {"path": "models/${model}.pkl", "type": "model"}},
+            }
+        )
+    )
+    commit_all(repo, "templated")
+    at_head = revision("HEAD", repo)
+    assert dvcfiles.declared_plots(at_head) == {"eval/roc.json": ("fpr", "tpr")}
+    declared = dvcfiles.read_declarations(at_head)
+    assert [m.path for m in declared.metrics] == ["eval/metrics.json"]
+    assert declared.params == {"params.yaml": None}
+    assert declared.artifacts == {"churn": {"path": "models/churn.pkl", "type": "model"}}

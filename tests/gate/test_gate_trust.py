@@ -202,8 +202,8 @@ def test_a_base_that_never_had_the_metrics_is_judged_on_bounds_and_says_so(
 def test_an_unreadable_base_of_a_templated_pipeline_stops_the_gate_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """dvc.yaml with ${...} is resolved by DVC itself, which reports a missing file as an error
-    entry: one DVC records is still "cannot read", not "never had"."""
+    """dvc.yaml with ${...}, resolved as DVC resolves it: a metrics file DVC records is still
+    "cannot read" when its cache is gone, not "never had"."""
     repo = init_dvc_repo(tmp_path / "p")
     (repo / "dvc.yaml").write_text(TEMPLATED)
     (repo / "params.yaml").write_text("q: 0.9\n")
@@ -217,7 +217,7 @@ def test_an_unreadable_base_of_a_templated_pipeline_stops_the_gate_too(
     drop_cached(repo, "main")
     capsys.readouterr()
     assert mlgate_in(repo, monkeypatch, "check") == 2
-    one_line_error(capsys, "m.json at main", "DVC cannot read it", "dvc fetch")
+    one_line_error(capsys, "m.json at main", "cannot be read", "dvc fetch")
 
 
 TEMPLATED = """\

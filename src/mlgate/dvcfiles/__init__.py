@@ -51,7 +51,6 @@ from mlgate.dvcfiles.pipelines import (
     MetricsFile,
     collect_stage_params,
     declared_plots,
-    is_templated,
     pipeline_files,
     read_declarations,
 )
@@ -81,7 +80,6 @@ __all__ = [
     "dvc_record",
     "entries",
     "folder_of",
-    "is_templated",
     "join",
     "lock_changes",
     "lock_outputs",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate.dvcfiles.paths import DVC_LOCK, entries, folder_of, join, stage_address
-from mlgate.dvcfiles.pipelines import is_templated, pipeline_files, read_pipelines, stages_of
+from mlgate.dvcfiles.pipelines import pipeline_files, read_pipelines, resolved, stages_of
+from mlgate.dvcfiles.templating import Reader
 from mlgate.dvcfiles.yaml12 import parse_yaml
 from mlgate.git import Revision
 
@@ -18,7 +19,8 @@ def read_lock(revision: Revision) -> dict[str, Any]:
     them (``sub/dvc.yaml:train``), each with the ``wdir`` its paths are relative to in the
     repository: dvc.lock records paths relative to the stage's wdir, which only dvc.yaml says."""
     pipelines = pipeline_files(revision)
-    return lock_stages(pipelines, revision.read(with_locks(pipelines)), revision.label)
+    contents = revision.read(with_locks(pipelines))
+    return lock_stages(pipelines, contents, revision.label, read=revision.read_one)
 
 
 def with_locks(pipelines: list[str]) -> list[str]:
@@ -27,9 +29,10 @@ def with_locks(pipelines: list[str]) -> list[str]:
 
 
 def lock_stages(
-    pipelines: list[str], contents: Mapping[str, bytes | None], label: str
+    pipelines: list[str], contents: Mapping[str, bytes | None], label: str, *, read: Reader
 ) -> dict[str, Any]:
-    """read_lock's answer from files already read (``contents`` holds with_locks(pipelines))."""
+    """read_lock's answer from files already read (``contents`` holds with_locks(pipelines));
+    ``read``: any other file at the revision (what a templated dvc.yaml's ``vars`` name)."""
     stages: dict[str, Any] = {}
     for path in pipelines:
         lock_path = posixpath.join(posixpath.dirname(path), DVC_LOCK)
@@ -37,21 +40,23 @@ def lock_stages(
         if lock is None:
             continue
         folder = folder_of(path)
-        wdirs = _wdirs(contents[path], f"{path} at {label}")
+        wdirs = _wdirs(contents[path], folder, read, f"{path} at {label}")
         for name, stage in parse_lock(lock, f"{lock_path} at {label}").items():
             if isinstance(stage, dict):
-                stage = {**stage, "wdir": join(folder, wdirs.get(str(name).split("@")[0], "."))}
+                stage = {**stage, "wdir": join(folder, wdirs.get(str(name), "."))}
             stages[stage_address(path, str(name))] = stage
     return stages
 
 
-def _wdirs(content: bytes | None, where: str) -> dict[str, str]:
-    """Each stage's wdir in a dvc.yaml (templated stages: their own folder)."""
+def _wdirs(content: bytes | None, folder: str, read: Reader, where: str) -> dict[str, str]:
+    """Each stage's wdir in a dvc.yaml, by its name as dvc.lock records it (``build@us`` for
+    a foreach's)."""
     if not content or b"wdir" not in content:  # the usual case: no second parse of dvc.yaml
         return {}
     document = parse_yaml(content, where)
-    if not isinstance(document, dict) or is_templated(content or b"", document):
+    if not isinstance(document, dict):
         return {}
+    document = resolved(document, folder, read, where)
     return {
         str(name): str(stage.get("wdir", ".")) for name, stage in stages_of(document, where).items()
     }
@@ -125,7 +130,9 @@ def cached_outputs(revision: Revision) -> dict[str, str]:
                 for out, options in entries(stage.get(section)):
                     if bool((options or {}).get("cache", True)):
                         cached.add(join(wdir, out))
-    recorded = lock_outputs(lock_stages(pipelines, contents, revision.label))
+    recorded = lock_outputs(
+        lock_stages(pipelines, contents, revision.label, read=revision.read_one)
+    )
     found = {
         path: str(entry["md5"])
         for path, entry in recorded.items()

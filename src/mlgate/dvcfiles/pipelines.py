@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.dvcfiles import templating
 from mlgate.dvcfiles.params import DEFAULT_PARAMS_FILE
 from mlgate.dvcfiles.paths import DVC_IGNORE, DVC_YAML, entries, folder_of, join, output_paths
+from mlgate.dvcfiles.templating import Reader
 from mlgate.dvcfiles.yaml12 import parse_yaml
 from mlgate.errors import DataError
 from mlgate.git import Revision
@@ -25,7 +27,6 @@ class Declarations:
     metrics: tuple[MetricsFile, ...] = ()
     # file -> the keys stages track (None: the whole file)
     params: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
-    templated: bool = False
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -57,8 +58,6 @@ def read_declarations(revision: Revision) -> Declarations:
     artifacts: dict[str, dict[str, Any]] = {}
     for pipeline in read_pipelines(revision):
         document, folder = pipeline.document, pipeline.folder
-        if is_templated(pipeline.content, document):
-            return Declarations(templated=True)
         metrics.update((join(folder, p), False) for p in output_paths(document.get("metrics")))
         params.update((join(folder, p), None) for p in output_paths(document.get("params")))
         for wdir, stage in pipeline.stages():
@@ -83,8 +82,6 @@ def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
     a stage's plots are its outputs."""
     found: dict[str, tuple[str, str]] = {}
     for pipeline in read_pipelines(revision):
-        if is_templated(pipeline.content, pipeline.document):
-            continue
         declared = [
             (pipeline.folder, name, options)
             for name, options in entries(pipeline.document.get("plots"))
@@ -134,9 +131,21 @@ def read_pipelines(
         if content is None:
             continue
         where = f"{path} at {revision.label}"
-        document = _pipeline_document(content, where)
-        pipelines.append(_Pipeline(where, folder_of(path), content, document))
+        folder = folder_of(path)
+        document = resolved(_pipeline_document(content, where), folder, revision.read_one, where)
+        pipelines.append(_Pipeline(where, folder, content, document))
     return pipelines
+
+
+def resolved(document: dict[str, Any], folder: str, read: Reader, where: str) -> dict[str, Any]:
+    """A dvc.yaml's document with its templating resolved as DVC resolves it (``vars``,
+    ``${}``, ``foreach``, ``matrix``); as it is when it uses none. ``read``: a file at the
+    revision, by its path in the repository (the params files ``vars`` names)."""
+    if not templating.is_templated(document):
+        return document
+    return templating.resolve(
+        document, folder="" if folder == "." else folder, read=read, where=where
+    )
 
 
 def _pipeline_document(content: bytes, where: str) -> dict[str, Any]:
@@ -175,10 +184,3 @@ def _track(
         params[path] = None  # once the whole file is tracked, it stays whole
         return
     params[path] = (*(params.get(path) or ()), *keys) if keys else None
-
-
-def is_templated(content: bytes, document: dict[str, Any]) -> bool:
-    if b"${" in content or "vars" in document:
-        return True
-    stages = document.get("stages") or {}
-    return any(isinstance(s, dict) and ("foreach" in s or "matrix" in s) for s in stages.values())

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import dvcfiles, git
-from mlgate.dvcfiles import join
+from mlgate.dvcfiles import join, templating
 from mlgate.errors import DataError
 from mlgate.values import flatten
 
@@ -109,7 +109,7 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     if not stages or (staged is not None and not _touches_pipeline(staged, stages, pipelines)):
         return Staleness(checked=False)
     view.lock = dvcfiles.lock_stages(
-        dvc_yamls, {p: view.read(p) for p in pipelines}, revision.label
+        dvc_yamls, {p: view.read(p) for p in pipelines}, revision.label, read=view.read
     )
     view.tracked = set(git.tracked_files(revision.root, _paths_to_hash(stages)))
     view.preload(sorted(_small_files(stages, view)))
@@ -130,7 +130,7 @@ def read_stages(view: View) -> list[Stage] | None:
         document = dvcfiles.parse_yaml(content, where) or {}
         if not isinstance(document, dict):
             raise DataError(f"{where} must be a mapping")
-        if dvcfiles.is_templated(content, document):
+        if templating.is_templated(document):
             return None
         folder = dvcfiles.folder_of(path)
         stages += [

@@ -58,7 +58,9 @@ def test_the_gate_names_what_the_remote_lacks_as_dvc_does_and_passes_once_pushed
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    project = with_remote(scored, tmp_path, "../../store")  # relative to .dvc/, as DVC reads it
+    project = with_remote(
+        scored, tmp_path, "../store"
+    )  # relative, as DVC resolves it: tmp_path/store
     change(project, 0.95)
     assert mlgate_in(project, monkeypatch, "check", "--head", "HEAD") == 1
     out = capsys.readouterr().out
@@ -233,7 +235,7 @@ def test_a_templated_pipeline_s_outputs_are_checked_too(
     project = Path(shutil.copytree(scored, tmp_path / "project", symlinks=True))
     (project / "dvc.yaml").write_text(yaml.safe_dump(TEMPLATED_PIPELINE, sort_keys=False))
     dvc(project, "repro", "-q")
-    dvc(project, "remote", "add", "-d", "storage", "../../store")
+    dvc(project, "remote", "add", "-d", "storage", "../store")  # this test's own store
     commit_all(project, "a templated pipeline and a DVC remote")
     dvc(project, "push", "-q")
     change(project, 0.95)

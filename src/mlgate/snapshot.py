@@ -26,6 +26,9 @@ class Snapshot:
     params: FileValues = field(default_factory=dict)
     # Declared metrics files that do not exist at this revision.
     missing_metrics: tuple[str, ...] = ()
+    # Declared metrics files in no metrics format that DVC reads as YAML and skips when they
+    # are none (a TSV, a CSV): what DVC warns of, said as a note.
+    skipped: tuple[str, ...] = ()
 
 
 def read_snapshot(revision: Revision) -> Snapshot:
@@ -37,7 +40,7 @@ def read_snapshot(revision: Revision) -> Snapshot:
     paths = [m.path for m in declared.metrics] + list(declared.params)
     contents = revision.read(paths)
     metrics: FileValues = {}
-    missing = []
+    missing, skipped = [], []
     for metrics_file in declared.metrics:
         content = contents[metrics_file.path]
         if content is None:
@@ -45,14 +48,34 @@ def read_snapshot(revision: Revision) -> Snapshot:
         if content is None:
             missing.append(metrics_file.path)
             continue
-        parsed = _parse(metrics_file.path, content, revision)
+        if not dvcfiles.is_data_format(metrics_file.path):
+            parsed, problem = _as_dvc_reads_other_files(metrics_file.path, content, revision)
+            if problem:
+                skipped.append(problem)
+                continue
+        else:
+            parsed = _parse(metrics_file.path, content, revision)
         metrics[metrics_file.path] = flatten(metric_values(parsed) or {})
     params: FileValues = {}
     for path, keys in declared.params.items():
         content = contents[path]
         if content is not None:
             params[path] = _param_values(_select(_parse(path, content, revision), keys))
-    return Snapshot(revision, metrics, params, tuple(missing))
+    return Snapshot(revision, metrics, params, tuple(missing), tuple(skipped))
+
+
+def _as_dvc_reads_other_files(path: str, content: bytes, revision: Revision) -> tuple[Any, str]:
+    """A metrics file of another extension (``scores.tsv``), read as DVC reads it: as YAML.
+    DVC skips it, with a warning, when that is no table of values; so does mlgate, saying why
+    (the second item), rather than stopping the comparison."""
+    where = f"{path} at {revision.label}"
+    try:
+        parsed = dvcfiles.parse_yaml(content, where)
+    except DataError:
+        return None, f"{where} is no metrics file DVC can read (it reads it as YAML): left out"
+    if not isinstance(parsed, dict):
+        return None, f"{where} holds no metrics DVC can read (no YAML table of values): left out"
+    return parsed, ""
 
 
 def _parse(path: str, content: bytes, revision: Revision) -> Any:

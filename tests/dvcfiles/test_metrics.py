@@ -371,3 +371,36 @@ def test_a_python_params_file_that_is_not_python_is_one_line(tmp_path: Path) -> 
     deep = b"X = " + b"[" * 5000 + b"]" * 5000 + b"\n"  # the parser's own limit
     with pytest.raises(DataError, match="too many nested parentheses"):
         dvcfiles.parse_data_file("params.py", deep, "params.py at x")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"scores.tsv": "a\tb\n1\t2\n"},  # DVC: "YAML file structure is corrupted", skipped
+        {"scores.csv": "a,b\n1,2\n"},  # DVC: a YAML string, no values, skipped
+        {"scores.txt": "acc: 0.5\n"},  # DVC reads any other extension as YAML: a table counts
+    ],
+)
+def test_a_metrics_file_in_another_format_is_read_as_dvc_reads_it(
+    tmp_path: Path, other: dict[str, str]
+) -> None:
+    """Issue 32.4: a TSV or CSV declared as metrics stopped the gate (exit 2, with advice to
+    fetch the cache) where DVC warns and leaves it out."""
+    from mlgate.gate.compare import compare
+
+    root = init_dvc_repo(tmp_path / "repo")
+    [(name, text)] = other.items()
+    pipeline = {"stages": {"s": {"cmd": "true", "metrics": [{"m.json": {"cache": False}},
+                                                           {name: {"cache": False}}]}}}  # fmt: skip
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    (root / "m.json").write_text('{"acc": 0.9}')
+    (root / name).write_text(text)
+    commit_all(root, "base")
+    git(root, "tag", "base")
+    (root / "m.json").write_text('{"acc": 0.8}')
+    (root / name).write_text(text.replace("0.5", "0.6"))
+    commit_all(root, "head")
+    assert ours(root, "metrics") == dvc_json(root, "metrics", "diff", "base", "HEAD")
+    notes = compare(root, "base", "HEAD", merge_base=False).notes
+    left_out = name != "scores.txt"
+    assert any(name in note and "left out" in note for note in notes) == left_out

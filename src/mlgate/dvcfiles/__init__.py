@@ -36,7 +36,7 @@ from mlgate.dvcfiles.lock import (
     read_lock,
     with_locks,
 )
-from mlgate.dvcfiles.params import DEFAULT_PARAMS_FILE, parse_data_file
+from mlgate.dvcfiles.params import DEFAULT_PARAMS_FILE, is_data_format, parse_data_file
 from mlgate.dvcfiles.paths import (
     DVC_IGNORE,
     DVC_LOCK,
@@ -80,6 +80,7 @@ __all__ = [
     "dvc_record",
     "entries",
     "folder_of",
+    "is_data_format",
     "join",
     "lock_changes",
     "lock_outputs",

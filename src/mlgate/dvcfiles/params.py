@@ -12,6 +12,15 @@ from mlgate.errors import DataError, first_line
 DEFAULT_PARAMS_FILE = "params.yaml"
 
 
+DATA_FORMATS = (".json", ".toml", ".yaml", ".yml", ".py")
+
+
+def is_data_format(path: str) -> bool:
+    """Whether ``path``'s extension names a format DVC parses as such (any other it reads as
+    YAML, warning and skipping the file when that fails)."""
+    return posixpath.splitext(path)[1].lower() in DATA_FORMATS
+
+
 def parse_data_file(path: str, content: bytes, where: str) -> Any:
     """Parse a metrics or params file by its extension, as DVC does (JSON, YAML, TOML, Python)."""
     extension = posixpath.splitext(path)[1].lower()

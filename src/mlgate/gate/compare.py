@@ -79,6 +79,8 @@ def compare(
         if not partial:
             raise DataError(problem)
         notes = (*notes, problem)
+    skipped = dict.fromkeys([*base_snapshot.skipped, *head_snapshot.skipped])
+    notes = (*notes, *skipped)
     if not any(base_snapshot.metrics.values()):
         notes = (*notes, f"{base_revision.label} has no metrics yet: nothing to compare against")
     return Comparison(base_snapshot, head_snapshot, notes)

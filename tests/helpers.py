@@ -152,6 +152,30 @@ SCORE_PIPELINE = {
     }
 }
 
+# SCORE_PIPELINE as a templated dvc.yaml: `vars`, `${}` (selection, indexing) and `foreach`.
+TEMPLATED_PIPELINE = {
+    "vars": [
+        {"files": {"model": "model.txt", "report": "report.txt"}, "inputs": ["lib", "data", "raw"]}
+    ],
+    "stages": {
+        "score": {
+            "cmd": "python score.py",
+            "deps": ["score.py", "${inputs[0]}", "${inputs[1]}", "${inputs[2]}"],
+            "params": ["score"],
+            "outs": ["${files.model}"],
+            "metrics": [{"metrics.json": {"cache": False}}],
+        },
+        "report": {
+            "foreach": ["${files.report}"],
+            "do": {
+                "cmd": "python -c \"open('${item}', 'w').write(open('${files.model}').read())\"",
+                "deps": ["${files.model}"],
+                "outs": ["${item}"],
+            },
+        },
+    },
+}  # fmt: skip
+
 GATE_POLICY = """\
 [tool.mlgate]
 base = "main"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import commit_all, dvc, git, make_score_project, mlgate_in
+from helpers import TEMPLATED_PIPELINE, commit_all, dvc, git, make_score_project, mlgate_in
 from mlgate import dvcfiles
 from mlgate.dvcfiles import remotes
 from mlgate.git import revision
@@ -199,28 +199,6 @@ def test_an_s3_remote_is_checked_by_content_hash(
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in printed.out + printed.err
     dvc(project, "push", "-q")
     assert mlgate_in(project, monkeypatch, "check") == 0
-
-
-TEMPLATED_PIPELINE = {
-    "vars": [{"files": {"model": "model.txt", "report": "report.txt"}, "inputs": ["lib", "data", "raw"]}],
-    "stages": {
-        "score": {
-            "cmd": "python score.py",
-            "deps": ["score.py", "${inputs[0]}", "${inputs[1]}", "${inputs[2]}"],
-            "params": ["score"],
-            "outs": ["${files.model}"],
-            "metrics": [{"metrics.json": {"cache": False}}],
-        },
-        "report": {
-            "foreach": ["${files.report}"],
-            "do": {
-                "cmd": "python -c \"open('${item}', 'w').write(open('${files.model}').read())\"",
-                "deps": ["${files.model}"],
-                "outs": ["${item}"],
-            },
-        },
-    },
-}  # fmt: skip
 
 
 def test_a_templated_pipeline_s_outputs_are_checked_too(

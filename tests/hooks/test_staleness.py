@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import commit_all, dvc, git, init_dvc_repo, make_score_project
+from helpers import TEMPLATED_PIPELINE, commit_all, dvc, git, init_dvc_repo, make_score_project
 from mlgate.hooks import staleness
 
 
@@ -136,13 +138,61 @@ def test_a_dvc_2_lock_hashes_text_with_unix_line_endings(repo: Path) -> None:
     assert stale(staleness.check_staged(repo)) == {"s": ("code.py changed",)}
 
 
-def test_a_templated_pipeline_is_not_checked_and_says_so(tmp_path: Path) -> None:
-    repo = init_dvc_repo(tmp_path / "repo")
-    (repo / "dvc.yaml").write_text("vars:\n  - n: 1\nstages:\n  s:\n    cmd: echo ${n}\n")
-    git(repo, "add", "-A")
+def dvc_stale(repo: Path) -> set[str]:
+    """The stages `dvc status` says changed."""
+    return set(json.loads(dvc(repo, "status", "--json").stdout or "{}"))
+
+
+def test_a_templated_pipeline_is_checked_as_dvc_resolves_it(repo: Path) -> None:
+    """Issue 32.1: with `vars`, `${}` or `foreach` the hook waved every change through with a
+    note. Resolved as DVC resolves it, it names the stale stages `dvc status` names."""
+    templated = copy.deepcopy(TEMPLATED_PIPELINE)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(templated, sort_keys=False))
+    dvc(repo, "repro", "-q")
+    commit_all(repo, "templated")
+    result = staleness.check_workspace(repo)
+    assert result.checked and not result.is_stale and not result.notes
+    assert dvc_stale(repo) == set()
+
+    set_quality(repo, 0.5)
+    git(repo, "add", "params.yaml")
     result = staleness.check_staged(repo)
-    assert not result.checked
-    assert "templating" in result.notes[0]
+    assert stale(result) == {"score": ("params.yaml changed: score.quality (0.9 -> 0.5)",)}
+    assert result.downstream == ("report@report.txt",)
+    assert dvc_stale(repo) == {"score"}
+
+    git(repo, "checkout", "-q", "--", ".")
+    git(repo, "reset", "-q", "--hard")
+    templated["stages"]["report"]["do"]["cmd"] += " # ${files.report}"  # resolved: new text
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(templated, sort_keys=False))
+    git(repo, "add", "dvc.yaml")
+    reasons = stale(staleness.check_staged(repo))
+    assert set(reasons) == dvc_stale(repo) == {"report@report.txt"}
+    assert any("command changed" in r for r in reasons["report@report.txt"])
+
+
+def test_a_staged_vars_file_is_a_change_to_the_pipeline(tmp_path: Path) -> None:
+    """A file named in `vars` is no declared dependency, yet it changes the commands."""
+    repo = init_dvc_repo(tmp_path / "repo")
+    (repo / "conf.yaml").write_text("greeting: hello\n")
+    pipeline = {"vars": ["conf.yaml"], "stages": {"s": {"cmd": "echo ${greeting} > out.txt",
+                                                        "outs": ["out.txt"]}}}  # fmt: skip
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    dvc(repo, "repro", "-q")
+    commit_all(repo, "a templated stage")
+    (repo / "conf.yaml").write_text("greeting: goodbye\n")
+    git(repo, "add", "conf.yaml")
+    assert stale(staleness.check_staged(repo)) == {"s": ("command changed",)}
+    assert dvc_stale(repo) == {"s"}
+
+
+def test_a_templated_pipeline_that_cannot_be_resolved_is_one_line(repo: Path) -> None:
+    from mlgate.errors import DataError
+
+    (repo / "dvc.yaml").write_text("stages:\n  s:\n    cmd: echo ${nowhere}\n")
+    git(repo, "add", "dvc.yaml")
+    with pytest.raises(DataError, match="Could not find 'nowhere'"):
+        staleness.check_staged(repo)
 
 
 def test_a_repository_without_a_pipeline_has_nothing_to_check(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from mlgate.dvcfiles.pipelines import (
     declared_plots,
     pipeline_files,
     read_declarations,
+    resolved,
 )
 from mlgate.dvcfiles.project import artifact_file, artifact_path, check_pipeline_files
 from mlgate.dvcfiles.yaml12 import check_bounded, parse_yaml
@@ -91,6 +92,7 @@ __all__ = [
     "read_cached",
     "read_declarations",
     "read_lock",
+    "resolved",
     "stage_address",
     "with_locks",
 ]

@@ -20,16 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import dvcfiles, git
-from mlgate.dvcfiles import join, templating
+from mlgate.dvcfiles import join
 from mlgate.errors import DataError
 from mlgate.values import flatten
 
 HASH_LIMIT = 64 * 1024 * 1024  # bytes of untracked data hashed at most; larger is size-checked
 NOT_HASHED = "not hashed"
-TEMPLATED_NOTE = (
-    "dvc.yaml uses templating (vars, ${...}, foreach or matrix), which only DVC can resolve: "
-    "not checked (`dvc status` checks it)"
-)
 
 
 @dataclass(frozen=True)
@@ -68,6 +64,7 @@ class View:
     lock: dict[str, Any] = field(default_factory=dict)
     tracked: set[str] = field(default_factory=set)  # files git tracks at or under the paths asked
     notes: list[str] = field(default_factory=list)
+    templates: set[str] = field(default_factory=set)  # files a dvc.yaml's `vars` read
     _blobs: dict[str, bytes | None] = field(default_factory=dict)
 
     @property
@@ -78,6 +75,11 @@ class View:
         if path not in self._blobs:
             self._blobs.update(self.revision.read([path]))
         return self._blobs[path]
+
+    def read_for_template(self, path: str) -> bytes | None:
+        """A file ``vars`` reads: a change to it is a change to the pipeline."""
+        self.templates.add(path)
+        return self.read(path)
 
     def preload(self, paths: Iterable[str]) -> None:
         wanted = [p for p in paths if p not in self._blobs]
@@ -101,12 +103,8 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     pipelines = dvcfiles.with_locks(dvc_yamls)  # preloaded: read once, through the view
     view.preload([*pipelines, dvcfiles.DEFAULT_PARAMS_FILE])
     stages = read_stages(view)
-    if stages is None:
-        touched = staged is None or bool(
-            {*pipelines, dvcfiles.DEFAULT_PARAMS_FILE}.intersection(staged)
-        )
-        return Staleness(checked=False, notes=(TEMPLATED_NOTE,) if touched else ())
-    if not stages or (staged is not None and not _touches_pipeline(staged, stages, pipelines)):
+    watched = [*pipelines, *sorted(view.templates)]
+    if not stages or (staged is not None and not _touches_pipeline(staged, stages, watched)):
         return Staleness(checked=False)
     view.lock = dvcfiles.lock_stages(
         dvc_yamls, {p: view.read(p) for p in pipelines}, revision.label, read=view.read
@@ -118,9 +116,9 @@ def _check(revision: git.Revision, staged: list[str] | None) -> Staleness:
     return Staleness(tuple(stale), tuple(downstream), tuple(dict.fromkeys(view.notes)))
 
 
-def read_stages(view: View) -> list[Stage] | None:
+def read_stages(view: View) -> list[Stage]:
     """The stages of every dvc.yaml (``sub/dvc.yaml:train`` for a subfolder's, as DVC names
-    them): [] without one, None when one is templated (only DVC resolves it)."""
+    them), templating resolved as DVC resolves it; [] without one."""
     stages = []
     for path in dvcfiles.pipeline_files(view.revision):
         content = view.read(path)
@@ -130,9 +128,8 @@ def read_stages(view: View) -> list[Stage] | None:
         document = dvcfiles.parse_yaml(content, where) or {}
         if not isinstance(document, dict):
             raise DataError(f"{where} must be a mapping")
-        if templating.is_templated(document):
-            return None
         folder = dvcfiles.folder_of(path)
+        document = dvcfiles.resolved(document, folder, view.read_for_template, where)
         stages += [
             _stage(dvcfiles.stage_address(path, str(name)), body, where, folder)
             for name, body in (document.get("stages") or {}).items()

@@ -404,3 +404,29 @@ def test_a_metrics_file_in_another_format_is_read_as_dvc_reads_it(
     notes = compare(root, "base", "HEAD", merge_base=False).notes
     left_out = name != "scores.txt"
     assert any(name in note and "left out" in note for note in notes) == left_out
+
+
+def test_the_values_a_stage_interpolates_from_a_vars_file_are_params_as_dvc_shows_them(
+    tmp_path: Path,
+) -> None:
+    """Issue 32.4: DVC shows the keys a stage's `${}` takes from a `vars` file as params of that
+    file (`conf.yaml: greeting`), though no stage declares them; not the keys nothing uses."""
+    root = init_dvc_repo(tmp_path / "repo")
+    (root / "conf.yaml").write_text("greeting: hello\nunused: 1\nnested: {a: 1, b: 2}\n")
+    (root / "params.yaml").write_text("x: 1\n")
+    pipeline = {
+        "vars": ["conf.yaml", {"local": {"v": 3}}],
+        "stages": {
+            "s": {"cmd": "echo ${greeting} ${nested.a} ${local.v} ${x} > out", "outs": ["out"]},
+            "t": {"foreach": ["${nested.b}"], "do": {"cmd": "echo ${item}"}},
+        },
+    }
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    commit_all(root, "base")
+    git(root, "tag", "base")
+    (root / "conf.yaml").write_text("greeting: bye\nunused: 2\nnested: {a: 5, b: 3}\n")
+    (root / "params.yaml").write_text("x: 2\n")
+    commit_all(root, "head")
+    for flags in ([], ["--all"]):
+        expected = dvc_json(root, "params", "diff", "base", "HEAD", *flags)
+        assert ours(root, "params", with_unchanged=bool(flags)) == expected, flags

@@ -4,6 +4,7 @@ the same top-level sections; what DVC refuses, mlgate refuses with one line."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def both(
                 theirs[section] = getattr(resolver, f"resolve_{section}")()
         if "artifacts" in document:
             theirs["artifacts"] = resolver.resolve_artifacts()
+        # the plain values stages took from vars files, which `dvc params diff` shows
+        tracked: dict[str, set[str]] = {}
+        for files_used in resolver.tracked_vars.values():
+            for file, keys in files_used.items():
+                tracked.setdefault(os.path.relpath(file, root), set()).update(keys)
+        theirs["tracked"] = tracked
     finally:
         repo.close()
 
@@ -55,8 +62,11 @@ def both(
         file = root / path
         return file.read_bytes() if file.is_file() else None
 
-    ours = templating.resolve(document, folder=folder, read=read, where=f"{folder}/dvc.yaml")
+    ours, used = templating.resolve_tracking(
+        document, folder=folder, read=read, where=f"{folder}/dvc.yaml"
+    )
     ours = {k: v for k, v in ours.items() if k in theirs}
+    ours["tracked"] = {file: set(keys) for file, keys in used.items()}
     return ours, theirs
 
 
@@ -253,3 +263,28 @@ def test_a_templated_pipeline_declares_its_plots_metrics_and_artifacts(tmp_path:
     assert [m.path for m in declared.metrics] == ["eval/metrics.json"]
     assert declared.params == {"params.yaml": None}
     assert declared.artifacts == {"churn": {"path": "models/churn.pkl", "type": "model"}}
+
+
+def test_the_values_stages_take_from_vars_files_are_tracked_as_dvc_tracks_them(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`dvc params diff` shows them: a table's plain values (not the table), through `item` of
+    a foreach over a file's table or list, from a stage's own vars file, never a local var."""
+    document = {
+        "vars": ["conf.yaml", {"local": {"v": 1}}],
+        "stages": {
+            "fit": {
+                "foreach": "${models}",
+                "do": {"cmd": "fit ${item.lr} ${key} ${local.v} ${train}", "outs": ["${key}"]},
+            },
+            "each": {"foreach": "${data.splits}", "do": {"cmd": "split ${item}"}},
+            "own": {"vars": ["stage.yaml"], "cmd": "own ${depth} ${seed}", "wdir": "${sub}"},
+        },
+    }
+    files = {
+        "conf.yaml": {"models": {"a": {"lr": 1, "x": 2}, "b": {"lr": 3}}, "sub": "."},
+        "stage.yaml": {"depth": 4, "spare": 5},
+    }
+    ours, theirs = both(tmp_path, monkeypatch, document, files)
+    assert ours == theirs
+    assert ours["tracked"]["conf.yaml"] == {"models.a.lr", "models.b.lr", "sub"}

@@ -56,8 +56,11 @@ def read_declarations(revision: Revision) -> Declarations:
     metrics: dict[str, bool] = {}
     params: dict[str, tuple[str, ...] | None] = {}
     artifacts: dict[str, dict[str, Any]] = {}
+    tracked: dict[str, list[str]] = {}
     for pipeline in read_pipelines(revision):
         document, folder = pipeline.document, pipeline.folder
+        for file, used in pipeline.tracked.items():
+            tracked.setdefault(file, []).extend(used)
         metrics.update((join(folder, p), False) for p in output_paths(document.get("metrics")))
         params.update((join(folder, p), None) for p in output_paths(document.get("params")))
         for wdir, stage in pipeline.stages():
@@ -69,6 +72,10 @@ def read_declarations(revision: Revision) -> Declarations:
                 spec = {**spec, "path": join(folder, str(spec["path"]))}
             artifacts[str(name) if folder == "." else f"{folder}:{name}"] = spec
     params[DEFAULT_PARAMS_FILE] = None  # DVC always shows the default params file whole
+    # and the plain values stages interpolate from other vars files, as that file's params
+    for file, interpolated in tracked.items():
+        if file not in params:
+            params[file] = tuple(dict.fromkeys(interpolated))
     return Declarations(
         metrics=tuple(MetricsFile(p, c) for p, c in metrics.items()),
         params=params,
@@ -107,6 +114,7 @@ class _Pipeline:
     folder: str  # its folder: the one its paths are relative to
     content: bytes
     document: dict[str, Any]
+    tracked: templating.Tracked = field(default_factory=dict)  # keys stages take from vars files
 
     def stages(self) -> list[tuple[str, dict[str, Any]]]:
         """Each stage with its working directory (the repository's path)."""
@@ -132,8 +140,10 @@ def read_pipelines(
             continue
         where = f"{path} at {revision.label}"
         folder = folder_of(path)
-        document = resolved(_pipeline_document(content, where), folder, revision.read_one, where)
-        pipelines.append(_Pipeline(where, folder, content, document))
+        document, tracked = _resolved(
+            _pipeline_document(content, where), folder, revision.read_one, where
+        )
+        pipelines.append(_Pipeline(where, folder, content, document, tracked))
     return pipelines
 
 
@@ -141,9 +151,15 @@ def resolved(document: dict[str, Any], folder: str, read: Reader, where: str) ->
     """A dvc.yaml's document with its templating resolved as DVC resolves it (``vars``,
     ``${}``, ``foreach``, ``matrix``); as it is when it uses none. ``read``: a file at the
     revision, by its path in the repository (the params files ``vars`` names)."""
+    return _resolved(document, folder, read, where)[0]
+
+
+def _resolved(
+    document: dict[str, Any], folder: str, read: Reader, where: str
+) -> tuple[dict[str, Any], templating.Tracked]:
     if not templating.is_templated(document):
-        return document
-    return templating.resolve(
+        return document, {}
+    return templating.resolve_tracking(
         document, folder="" if folder == "." else folder, read=read, where=where
     )
 

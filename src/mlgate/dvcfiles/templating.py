@@ -11,12 +11,13 @@ table, ``key``) and ``matrix`` (``NAME@v1-v2``, ``item`` the combination, ``key`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import posixpath
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mlgate.dvcfiles.params import DEFAULT_PARAMS_FILE, parse_data_file
@@ -56,11 +57,22 @@ def _has_expression(data: Any) -> bool:
     return False
 
 
+Tracked = dict[str, tuple[str, ...]]  # a vars file -> the keys stages interpolate from it
+
+
 def resolve(
     document: Mapping[str, Any], *, folder: str, read: Reader, where: str
 ) -> dict[str, Any]:
     """The dvc.yaml at ``folder`` (``""``: the repository's root) with every stage generated
     and every ``${}`` replaced; ``vars`` gone. ``read`` gives a file relative to the root."""
+    return resolve_tracking(document, folder=folder, read=read, where=where)[0]
+
+
+def resolve_tracking(
+    document: Mapping[str, Any], *, folder: str, read: Reader, where: str
+) -> tuple[dict[str, Any], Tracked]:
+    """:func:`resolve`, and the keys stages took from each ``vars`` file (a plain value each,
+    not a table, as DVC tracks them): ``dvc params diff`` shows them as that file's params."""
     context = _Context(read)
     top_vars = document.get("vars", [])
     _no_expressions(top_vars, "vars", where)
@@ -79,6 +91,7 @@ def resolve(
         stages.update(_stage_group(context, str(name), definition, folder, where))
     if "stages" in document:
         resolved["stages"] = stages
+    tracked = {path: tuple(keys) for path, keys in context.tracked.items()}
     for section in _SECTIONS:
         if isinstance(document.get(section), list):
             resolved[section] = [
@@ -95,7 +108,7 @@ def resolve(
                     f"{type(key).__name__}"
                 )
             resolved["artifacts"][key] = _top(context, item, f"artifacts.{name}", where)
-    return resolved
+    return resolved, tracked
 
 
 def _top(context: _Context, data: Any, entry: str, where: str) -> Any:
@@ -108,6 +121,13 @@ def _top(context: _Context, data: Any, entry: str, where: str) -> Any:
 def _stage_group(
     context: _Context, name: str, definition: Mapping[str, Any], folder: str, where: str
 ) -> dict[str, Any]:
+    with context.tracking():
+        return _stage_members(context, name, definition, folder, where)
+
+
+def _stage_members(
+    context: _Context, name: str, definition: Mapping[str, Any], folder: str, where: str
+) -> dict[str, Any]:
     if "matrix" in definition:
         template = {k: v for k, v in definition.items() if k != "matrix"}
         members = _matrix(context, name, definition["matrix"], where)
@@ -116,12 +136,27 @@ def _stage_group(
         members = _foreach(context, name, definition["foreach"], where)
     else:
         return {name: _stage(context, name, definition, folder, where)}
+    origins = _item_origins(definition.get("foreach"), members, "foreach" in definition)
     generated = {}
-    for key, values in members.items():
+    for (key, values), origin in zip(members.items(), origins, strict=True):
         full = f"{name}@{key}"
-        with context.temporarily(values):
+        with context.temporarily(values, aliases={"item": origin} if origin else {}):
             generated[full] = _stage(context, full, template, folder, where)
     return generated
+
+
+def _item_origins(data: Any, members: dict[str, dict[str, Any]], foreach: bool) -> list[str]:
+    """Where each member's ``item`` came from (``data.splits.0``), when ``foreach`` is one
+    ``${}`` of a file's list or table: a value ``${item}`` takes from it is that file's, as
+    DVC tracks it. Empty strings otherwise."""
+    match = _EXPRESSION.fullmatch(data) if foreach and isinstance(data, str) else None
+    if match is None or not _GRAMMAR.fullmatch(match["inner"]):
+        return [""] * len(members)
+    base = _dotted(match["inner"])
+    return [  # a table's member has its key; a list's, its place
+        f"{base}.{values['key']}" if "key" in values else f"{base}.{n}"
+        for n, values in enumerate(members.values())
+    ]
 
 
 def _foreach(context: _Context, name: str, data: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -204,13 +239,29 @@ class _Context:
         self.data: dict[str, Any] = {}
         self.imports: dict[str, list[str] | None] = {}
         self.reserved: set[str] = set()
+        self.origin: dict[str, str] = {}  # a file's plain value's dotted path -> the file
+        self.tracked: dict[str, dict[str, None]] = {}  # file -> keys interpolated, in order
+        self._tracking = False
+        self.aliases: dict[str, str] = {}  # item -> where a foreach member came from
 
     def clone(self) -> _Context:
         other = _Context(self.read)
         other.data = copy.deepcopy(self.data)
         other.imports = copy.deepcopy(self.imports)
         other.reserved = set(self.reserved)
+        other.origin = dict(self.origin)
+        other.tracked = self.tracked  # one record for the whole file
+        other._tracking = self._tracking
+        other.aliases = dict(self.aliases)
         return other
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        self._tracking = True
+        try:
+            yield
+        finally:
+            self._tracking = False
 
     def load_vars(self, entries: Any, folder: str, *, default: bool, stage: str) -> None:
         if default:
@@ -260,6 +311,7 @@ class _Context:
             data = {k: data[k] for k in keys}
         self._check_reserved(data, entry)
         self._merge(self.data, dict(data), path)
+        self.origin.update(dict.fromkeys(_leaves(data), path))
         if path not in self.imports:
             self.imports[path] = keys
         elif keys:
@@ -281,8 +333,8 @@ class _Context:
             else:
                 into[key] = copy.deepcopy(value)
 
-    def temporarily(self, values: dict[str, Any]) -> _Temporarily:
-        return _Temporarily(self, values)
+    def temporarily(self, values: dict[str, Any], aliases: dict[str, str]) -> _Temporarily:
+        return _Temporarily(self, values, aliases)
 
     def select(self, expression: str) -> Any:
         normalized = expression.replace("[", ".").replace("]", "")
@@ -298,7 +350,19 @@ class _Context:
                     raise TemplateError(f"Could not find '{expression}'")
             except (KeyError, IndexError, ValueError):
                 raise TemplateError(f"Could not find '{expression}'") from None
+        if self._tracking and not isinstance(node, (Mapping, list)):
+            self._track(_dotted(expression))
         return node
+
+    def _track(self, dotted: str) -> None:
+        head, _, rest = dotted.partition(".")
+        if head in self.aliases:  # ${item...} of a foreach over a file's list or table
+            dotted = f"{self.aliases[head]}.{rest}" if rest else self.aliases[head]
+        elif head in self.reserved:
+            return
+        source = self.origin.get(dotted)
+        if source is not None:
+            self.tracked.setdefault(source, {})[dotted] = None
 
     def resolve(self, data: Any, *, key: str | None) -> Any:
         if isinstance(data, str):
@@ -327,8 +391,8 @@ class _Context:
 
 
 class _Temporarily:
-    def __init__(self, context: _Context, values: dict[str, Any]) -> None:
-        self.context, self.values = context, values
+    def __init__(self, context: _Context, values: dict[str, Any], aliases: dict[str, str]) -> None:
+        self.context, self.values, self.aliases = context, values, aliases
         self.saved: dict[str, Any] = {}
 
     def __enter__(self) -> None:
@@ -336,6 +400,7 @@ class _Temporarily:
         self.saved = {k: data[k] for k in self.values if k in data}
         data.update(self.values)
         self.context.reserved |= set(self.values)
+        self.context.aliases = self.aliases
 
     def __exit__(self, *_: object) -> None:
         data = self.context.data
@@ -343,6 +408,12 @@ class _Temporarily:
             data.pop(key, None)
         data.update(self.saved)
         self.context.reserved -= set(self.values)
+        self.context.aliases = {}
+
+
+def _dotted(expression: str) -> str:
+    """``a[0].b`` as DVC names the value: ``a.0.b``."""
+    return ".".join(p.strip() for p in expression.replace("[", ".").replace("]", "").split("."))
 
 
 def _checked(inner: str) -> str:
@@ -400,3 +471,17 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _leaves(data: Any, prefix: str = "") -> list[str]:
+    """The dotted paths of a table's plain values (``a.b``, ``inputs.0``), as DVC names them."""
+    if isinstance(data, Mapping):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return [prefix]
+    found = []
+    for key, value in items:
+        found += _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return found

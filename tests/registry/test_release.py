@@ -460,3 +460,51 @@ def test_auto_promote_puts_each_new_release_in_its_environment(
     assert mlgate_in(repo, monkeypatch, "release", "--push") == 0
     assert f"{NAME}@v0.2.0 is in staging" in capsys.readouterr().out
     assert git(repo, "rev-parse", f"{NAME}#staging#2^{{commit}}") == git(repo, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "path", ["models/other.pkl", "models", "../models/model.pkl", "metrics.json.bak"]
+)
+def test_an_artifact_that_no_stage_writes_is_refused_in_one_line(
+    repo: Path, path: str, monkeypatch, capsys
+) -> None:
+    """Issue 32.2: dvc.yaml's artifact named a file no stage writes, and the release went out
+    without an md5 (no deploy could verify it)."""
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    dvc_yaml["artifacts"][NAME]["path"] = path
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml))
+    commit_all(repo, "an artifact nothing writes")
+    assert_refused(repo, "no stage in dvc.lock writes it")
+    assert mlgate_in(repo, monkeypatch, "release", NAME) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no stage in dvc.lock writes it" in err
+
+
+def test_a_directory_artifact_is_released_with_its_manifest_s_md5(
+    repo: Path, monkeypatch, capsys
+) -> None:
+    """A model kept as a directory (`model/clf-model`, a `.dir` manifest in dvc.lock) is
+    released with the md5 DVC records for it, not without one."""
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    dvc_yaml["artifacts"][NAME]["path"] = "model/clf-model"
+    dvc_yaml["stages"]["train"]["outs"] = ["model/clf-model"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml))
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    manifest = weights_md5("dir") + ".dir"
+    lock["stages"]["train"]["outs"][0] = {
+        "path": "model/clf-model", "md5": manifest, "size": 20, "nfiles": 2
+    }  # fmt: skip
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    commit_all(repo, "a directory model")
+    made = release(repo, NAME).release
+    record = read_record(made.message)
+    assert record is not None
+    assert (record.model.path, record.model.md5) == ("model/clf-model", manifest)
+    # deploying it says why it cannot, in one line, before anything is copied
+    deployed = mlgate_in(
+        repo, monkeypatch, "deploy", "--model", f"{NAME}@v0.1.0", "--env", "staging"
+    )
+    err = capsys.readouterr().err.strip()
+    assert deployed == 2 and len(err.splitlines()) == 1, err
+    assert "is a directory (a .dir manifest in dvc.lock)" in err
+    assert not (repo / "deployments").exists()

@@ -24,6 +24,8 @@ END = "-----END MLGATE RELEASE RECORD-----"
 SCHEMA = 1
 
 Md5 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}\Z")]
+# a file's md5, or a directory's (its `.dir` manifest's), as dvc.lock records an output
+OutputMd5 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}(\.dir)?\Z")]
 CommitId = Annotated[str, msgspec.Meta(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")]
 ReleaseVersion = Annotated[str, msgspec.Meta(pattern=rf"^{SEMVER}\Z")]
 
@@ -35,7 +37,7 @@ class Bump(msgspec.Struct, frozen=True):
 
 class ModelFile(msgspec.Struct, frozen=True):
     path: str | None = None  # inside the repository
-    md5: Md5 | None = None
+    md5: OutputMd5 | None = None
 
     def __post_init__(self) -> None:
         if self.path is not None and not _inside(self.path):

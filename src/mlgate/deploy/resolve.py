@@ -92,6 +92,11 @@ def _release(root: Path, reg: tags.Registry, ref: str, artifact: str, version: s
             f"{ref}: its release record names {escape.one_line(str(path))!r}, which is "
             f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied"
         )
+    if str(recorded.get("md5", "")).endswith(".dir"):
+        raise Refused(
+            f"{ref}: its model {escape.one_line(str(path))!r} is a directory (a .dir manifest "
+            "in dvc.lock): mlgate deploys one model file, so declare that file as the artifact"
+        )
     locked = valid.file_md5(recorded.get("md5"), what=f"dvc.lock at {event.commit[:8]}")
     if str(md5) != locked:
         raise Refused(

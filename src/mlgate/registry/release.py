@@ -259,6 +259,12 @@ def _record(
 ) -> Record:
     outputs = dvcfiles.lock_outputs(dvcfiles.read_lock(head.revision))
     path, md5 = dvcfiles.artifact_file(head.revision, artifact, outputs)
+    if path is not None and not md5:
+        raise Refused(
+            f"dvc.yaml's artifact {artifact} is {escape.one_line(path)!r}, but no stage in "
+            "dvc.lock writes it, so its md5 is unknown and no deploy could verify it: declare "
+            "a stage's output (and `dvc repro`)"
+        )
     return Record(
         artifact=artifact,
         version=str(version),

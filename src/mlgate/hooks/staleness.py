@@ -92,6 +92,11 @@ def check_staged(root: Path) -> Staleness:
     return _check(git.revision(git.STAGED, root), staged) if staged else Staleness(checked=False)
 
 
+def check_commit(root: Path, rev: str = "HEAD") -> Staleness:
+    """The same check against a commit: is the dvc.lock it holds true of its code and data?"""
+    return _check(git.revision(rev, root), None)
+
+
 def check_workspace(root: Path) -> Staleness:
     """The same check against the files on disk (what `dvc repro` would see)."""
     return _check(git.revision(git.WORKSPACE, root), None)

@@ -62,11 +62,55 @@ def repo_root(cwd: Path | str = ".") -> Path:
 
 
 def resolve_commit(rev: str, cwd: Path | str = ".") -> str:
-    """Return the full commit id of ``rev``, or raise GitError naming it."""
+    """Return the full commit id of ``rev``, or raise GitError naming it. As DVC does, a name
+    git does not know may be a DVC experiment's (``dvc exp run -n NAME``)."""
     try:
         return run_git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd).strip()
     except GitError:
-        raise GitError(f"unknown revision '{rev}': no such branch, tag or commit") from None
+        pass
+    named = [e for e in experiments(cwd) if e.name == rev]
+    if len(named) > 1:
+        refs = ", ".join(e.ref for e in named)
+        raise GitError(f"'{rev}' names several DVC experiments: use one of {refs}")
+    if named:
+        return named[0].commit
+    raise GitError(
+        f"unknown revision '{rev}': no such branch, tag, commit or DVC experiment"
+    ) from None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A DVC experiment: ``refs/exps/<baseline[:2]>/<baseline[2:]>/<name>``, as `dvc exp run`
+    writes it (its commit's parent is the baseline)."""
+
+    name: str
+    commit: str
+    baseline: str
+    ref: str
+    timestamp: int  # the experiment commit's, seconds since the epoch
+
+
+_EXPERIMENT_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/\s]+)\Z")
+
+
+def experiments(cwd: Path | str = ".") -> list[Experiment]:
+    """Every DVC experiment in the repository, newest first (``refs/exps/exec`` and DVC's
+    other working refs are not experiments and are left out)."""
+    listed = run_git(
+        "for-each-ref",
+        "--sort=-committerdate",
+        "--format=%(refname)%00%(objectname)%00%(committerdate:unix)",
+        "refs/exps/",
+        cwd=cwd,
+    )
+    found = []
+    for line in listed.splitlines():
+        ref, commit, when = [*line.split("\0"), "", ""][:3]
+        match = _EXPERIMENT_REF.match(ref)
+        if match and when.isdigit():
+            found.append(Experiment(match[3], commit, match[1] + match[2], ref, int(when)))
+    return found
 
 
 def has_commit(rev: str, cwd: Path | str = ".") -> bool:

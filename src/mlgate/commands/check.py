@@ -1,4 +1,4 @@
-"""``mlgate diff``, ``mlgate check`` (the gate) and ``mlgate comment``."""
+"""``mlgate diff``, ``mlgate check`` (the gate), ``mlgate exp`` and ``mlgate comment``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mlgate.commands.output import (
     report_option,
 )
 from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
-from mlgate.gate import actions, compare
+from mlgate.gate import actions, compare, experiments
 from mlgate.render.check import (
     COMMENT_MARKER,
     check_json,
@@ -29,6 +29,7 @@ from mlgate.render.check import (
     diff_json,
     diff_text,
 )
+from mlgate.render.experiments import ranking_json, ranking_text
 
 
 @click.command("diff")
@@ -105,6 +106,30 @@ def check_command(
     if comment:
         post_comment(markdown, report_path)
     ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
+
+
+@click.command("exp")
+@click.option("--base", help="Gate against the merge-base of this ref (default: the main branch).")
+@click.option("--all", "every", is_flag=True, help="Every commit's experiments, not only HEAD's.")
+@format_option("Output: a table, Markdown, or JSON.")
+@click.pass_context
+def exp_command(ctx: click.Context, base: str | None, every: bool, fmt: str) -> None:
+    """Rank DVC experiments (`dvc exp run`) by the gate: which one to propose.
+
+    Each experiment is gated as its pull request would be (against the merge-base with the
+    main branch, under the base's policy, significance included), then ranked: passing
+    first, then by significant improvements, improvements, the first rule's gain.
+    Exit 0 with one to propose, 1 when none passes, 2 when there are none.
+    """
+    with collector_paused():
+        ranking = experiments.rank_experiments(git.repo_root(), base=base, every=every)
+    print_report(
+        fmt,
+        lambda: ranking_json(ranking),
+        ranking_text(ranking, markdown=True),
+        lambda _colour: ranking_text(ranking),
+    )
+    ctx.exit(EXIT_OK if ranking.proposed is not None else EXIT_REJECTED)
 
 
 def publish_check(result: compare.Check, markdown: str, report_path: Path | None) -> None:

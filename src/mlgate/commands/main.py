@@ -33,6 +33,7 @@ def cli(show_traceback: bool) -> None:  # main() acts on --traceback: see there
 for command in (
     check.diff_command,
     check.check_command,
+    check.exp_command,
     check.comment_command,
     registry.release_command,
     retrain.retrain_command,

@@ -18,8 +18,8 @@ from mlgate.artifacts import release_record
 from mlgate.artifacts.card import card_path, parse_card
 from mlgate.artifacts.release_record import Record
 from mlgate.errors import ConfigError, Refused
-from mlgate.gate import compare
-from mlgate.gate.judge import FAIL, GateResult, Outcome, evaluate, show_number, show_value
+from mlgate.gate import compare, ranking
+from mlgate.gate.judge import GateResult, Outcome, evaluate, show_number, show_value
 from mlgate.registry import tags
 from mlgate.registry.tags import Version
 from mlgate.snapshot import Snapshot, read_policy, read_snapshot
@@ -216,18 +216,11 @@ def _choose_version(
     new_signature = _signature(root, artifact, commit)
     if old_signature != new_signature:
         return current.bump("major"), "major", "the model's input signature changed"
-    improved = [o for o in result.outcomes if _improved(o)]
+    improved = [o for o in result.outcomes if ranking.improved(o)]
     if improved:
         names = ", ".join(o.metric or o.rule.key for o in improved)
         return current.bump("minor"), "minor", f"gated metrics improved: {names}"
     return current.bump("patch"), "patch", "no gated metric improved, same input signature"
-
-
-def _improved(outcome: Outcome) -> bool:
-    change, direction = outcome.change, outcome.rule.direction
-    if change is None or direction is None or outcome.status == FAIL:
-        return False
-    return change > 0 if direction == "higher" else change < 0
 
 
 def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] | None:

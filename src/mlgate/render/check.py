@@ -139,7 +139,7 @@ def check_json(check: Check) -> str:
             "file": check.policy.source,
             "changed": check.policy_changed,
         },
-        "rules": [_outcome_json(o) for o in check.gate.outcomes],
+        "rules": [outcome_json(o) for o in check.gate.outcomes],
         **_diffs(comparison, all_keys=False),
         "data": [vars(c) for c in check.data_changes],
         "unpushed": list(check.gate.unpushed),
@@ -275,7 +275,7 @@ def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
     ]
 
 
-def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
         "rule": outcome.rule.key,
         "file": outcome.path,

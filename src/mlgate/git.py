@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from mlgate import valid
+from mlgate import escape, valid
 from mlgate.errors import GitError
 
 WORKSPACE = "workspace"
@@ -77,6 +77,15 @@ def resolve_commit(rev: str, cwd: Path | str = ".") -> str:
     raise GitError(
         f"unknown revision '{rev}': no such branch, tag, commit or DVC experiment"
     ) from None
+
+
+def check_branch_name(name: str, cwd: Path | str = ".") -> str:
+    """``name`` when git takes it as a branch name; else a GitError naming it."""
+    try:
+        run_git("check-ref-format", f"refs/heads/{name}", cwd=cwd)
+    except GitError:
+        raise GitError(f"{escape.one_line(name)!r} is not a branch name git accepts") from None
+    return name
 
 
 @dataclass(frozen=True)

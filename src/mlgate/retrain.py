@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mlgate import dvc, dvcfiles, git, github
 from mlgate.errors import MlgateError
-from mlgate.gate import compare
+from mlgate.gate import compare, ranking
 from mlgate.policy import Policy
 from mlgate.registry.release import refuse_uncommitted
 from mlgate.snapshot import read_policy
@@ -107,6 +107,44 @@ def propose(
             "Actions to create pull requests in the repository's Actions settings"
         ) from None
     return Proposal(branch, commit, action, number, url, data_pushed, base)
+
+
+def propose_experiment(
+    root: Path,
+    proposed: ranking.Entry,
+    report_markdown: str,
+    client: github.GitHubClient,
+    *,
+    branch: str | None,
+    base: str | None,
+    remote: str,
+) -> Proposal:
+    """Push the experiment the gate ranked first as ``branch`` (default ``exp/NAME``), its
+    data to the DVC remote if there is one (`dvc exp push`), and open its pull request into
+    ``base`` (default: the policy's base, else the main branch) or update the one open."""
+    base = base or read_policy(git.revision("HEAD", root)).base or _main_branch(root)
+    branch = branch or f"exp/{proposed.name}"
+    git.check_branch_name(branch, root)
+    git.run_git(
+        "push", "--quiet", "--force", remote, f"{proposed.commit}:refs/heads/{branch}", cwd=root
+    )
+    data_pushed = _has_dvc_remote(root)
+    if data_pushed:
+        dvc.run(root, "exp", "push", remote, proposed.name)
+    title = f"Experiment {proposed.name}, proposed by the gate ({_today()})"
+    body = (
+        f"`mlgate exp --propose` gated the DVC experiments of `{proposed.commit[:8]}`'s "
+        "baseline as their pull requests would be gated and proposes the one ranked first; "
+        "it goes through the same gate as any change:\n\n"
+        f"{report_markdown}"
+    )
+    try:
+        action, number, url = client.upsert_pull_request(branch, base, title, body)
+    except github.Forbidden:
+        raise MlgateError(
+            f"GitHub refused to open the pull request (403); the branch {branch} is pushed"
+        ) from None
+    return Proposal(branch, proposed.commit, action, number, url, data_pushed, base)
 
 
 def auto_merge(

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from helpers import commit_all, dvc, git, make_score_project, mlgate_in
+from fake_github import FakeGitHub, fake_github
+from helpers import commit_all, dvc, git, make_score_project, mlgate_in, push_to_new_origin
 from mlgate.gate.judge import GateResult, judge_rule
 from mlgate.gate.ranking import Entry, rank
 from mlgate.gate.stats import Difference
@@ -134,3 +137,54 @@ def test_an_experiment_name_on_two_baselines_is_ambiguous_in_one_line(
     err = capsys.readouterr().err.strip()
     assert "'better' names several DVC experiments: use one of refs/exps/" in err
     assert "\n" not in err
+
+
+@pytest.fixture
+def github_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A loopback server implementing the GitHub endpoints a proposal calls (fake_github.py)."""
+    with fake_github() as state:
+        monkeypatch.setenv("GITHUB_API_URL", state.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "team/model")
+        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+        yield state
+
+
+def test_the_best_experiment_is_proposed_as_a_pull_request_with_its_data(
+    project: Path, github_server: FakeGitHub, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Issue 32.3: the one to propose is chosen by the gate, and opened as its pull request:
+    the experiment's own commit as the branch, its outputs in the DVC remote."""
+    origin = push_to_new_origin(project, tmp_path / "origin.git")
+    store = tmp_path / "store"
+    dvc(project, "remote", "add", "-d", "storage", str(store))
+    commit_all(project, "a DVC remote")
+    git(project, "push", "-q", "origin", "main")
+    # a new baseline: its experiments
+    for name, quality in (("good", 0.93), ("bad", 0.5)):
+        dvc(project, "exp", "run", "-q", "-S", f"score.quality={quality}", "-n", name)
+    git(project, "checkout", "-q", "--", ".")
+    good = git(project, "rev-parse", git_ref(project, "good"))
+
+    assert mlgate_in(project, monkeypatch, "exp", "--propose", "--branch", "a..b") == 2
+    err = capsys.readouterr().err.strip()
+    assert "'a..b' is not a branch name git accepts" in err and "\n" not in err
+    assert github_server.pulls == []
+
+    assert mlgate_in(project, monkeypatch, "exp", "--propose") == 0
+    out = capsys.readouterr().out
+    assert "Pushed exp/good (" in out and "opened pull request #1" in out
+    [pull] = github_server.pulls
+    assert (pull["head"], pull["base"], pull["state"]) == ("exp/good", "main", "open")
+    assert "Propose good (" in pull["body"] and "| 2 | bad | FAIL |" in pull["body"]
+    assert git(origin, "rev-parse", "exp/good") == good
+    lock = yaml.safe_load(git(origin, "show", "exp/good:dvc.lock"))
+    model_md5 = next(o["md5"] for o in lock["stages"]["score"]["outs"] if o["path"] == "model.txt")
+    assert (store / "files" / "md5" / model_md5[:2] / model_md5[2:]).is_file()
+
+
+def git_ref(root: Path, name: str) -> str:
+    [ref] = [
+        line.split()[1] for line in git(root, "show-ref").splitlines() if line.endswith(f"/{name}")
+    ]
+    return ref

@@ -17,6 +17,7 @@ from mlgate.commands.output import (
     full_report,
     print_report,
     publish,
+    remote_option,
     report_option,
 )
 from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
@@ -112,8 +113,24 @@ def check_command(
 @click.option("--base", help="Gate against the merge-base of this ref (default: the main branch).")
 @click.option("--all", "every", is_flag=True, help="Every commit's experiments, not only HEAD's.")
 @format_option("Output: a table, Markdown, or JSON.")
+@click.option(
+    "--propose",
+    is_flag=True,
+    help="Push the experiment ranked first (when it passes) as a branch and open or update "
+    "its pull request.",
+)
+@click.option("--branch", help="The proposal's branch (default: exp/NAME).")
+@remote_option("The remote --propose pushes to.")
 @click.pass_context
-def exp_command(ctx: click.Context, base: str | None, every: bool, fmt: str) -> None:
+def exp_command(
+    ctx: click.Context,
+    base: str | None,
+    every: bool,
+    fmt: str,
+    propose: bool,
+    branch: str | None,
+    remote: str,
+) -> None:
     """Rank DVC experiments (`dvc exp run`) by the gate: which one to propose.
 
     Each experiment is gated as its pull request would be (against the merge-base with the
@@ -121,15 +138,28 @@ def exp_command(ctx: click.Context, base: str | None, every: bool, fmt: str) -> 
     first, then by significant improvements, improvements, the first rule's gain.
     Exit 0 with one to propose, 1 when none passes, 2 when there are none.
     """
+    root = git.repo_root()
+    client = github.GitHubClient.from_env() if propose else None  # before any work
     with collector_paused():
-        ranking = experiments.rank_experiments(git.repo_root(), base=base, every=every)
+        ranking = experiments.rank_experiments(root, base=base, every=every)
+    markdown = ranking_text(ranking, markdown=True)
     print_report(
-        fmt,
-        lambda: ranking_json(ranking),
-        ranking_text(ranking, markdown=True),
-        lambda _colour: ranking_text(ranking),
+        fmt, lambda: ranking_json(ranking), markdown, lambda _colour: ranking_text(ranking)
     )
-    ctx.exit(EXIT_OK if ranking.proposed is not None else EXIT_REJECTED)
+    proposed = ranking.proposed
+    if client is not None and proposed is not None:
+        from mlgate import retrain
+
+        proposal = retrain.propose_experiment(
+            root, proposed, markdown, client, branch=branch, base=base, remote=remote
+        )
+        data = " and its data to the DVC remote" if proposal.data_pushed else ""
+        echo(
+            f"Pushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
+            f"pull request #{proposal.number} {proposal.url}".rstrip(),
+            err=fmt == "json",
+        )
+    ctx.exit(EXIT_OK if proposed is not None else EXIT_REJECTED)
 
 
 def publish_check(result: compare.Check, markdown: str, report_path: Path | None) -> None:

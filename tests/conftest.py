@@ -22,6 +22,11 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """
     with pytest.MonkeyPatch.context() as monkeypatch:
         _isolate(monkeypatch, tmp_path_factory.mktemp("home"))
+        # DVC sets up its logging when first imported, on the sys.stdout and sys.stderr of the
+        # moment: imported first under a test's capsys, its handlers would write to streams
+        # closed when that test ends, and any later in-process DVC call in the worker fail.
+        import dvc  # noqa: F401
+
         yield
 
 

@@ -258,7 +258,7 @@ def test_a_templated_pipeline_declares_its_plots_metrics_and_artifacts(tmp_path:
     )
     commit_all(repo, "templated")
     at_head = revision("HEAD", repo)
-    assert dvcfiles.declared_plots(at_head) == {"eval/roc.json": ("fpr", "tpr")}
+    assert dvcfiles.declared_plots(at_head) == {"eval/roc.json": dvcfiles.Plot("fpr", "tpr")}
     declared = dvcfiles.read_declarations(at_head)
     assert [m.path for m in declared.metrics] == ["eval/metrics.json"]
     assert declared.params == {"params.yaml": None}

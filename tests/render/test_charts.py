@@ -205,3 +205,52 @@ def test_a_plotted_predicted_against_actual_curve_is_drawn(tmp_path: Path) -> No
     assert all(low <= v <= high for v in (*curve.base, *curve.head) if v is not None)
     text = "\n".join(charts.charts_markdown(drawn, "main", "workspace"))
     assert mermaid_parser.errors(mermaid_parser.blocks(text)) == [None]
+
+
+def test_a_confusion_template_plot_is_a_confusion_matrix_in_a_templated_dvc_yaml(
+    tmp_path: Path,
+) -> None:
+    """Issue 32.5: dvclive's confusion matrix (rows of actual and predicted labels, DVC's
+    `confusion` template) was drawn as a regressor's predicted-against-actual chart. It is
+    the confusion matrix, as scikit-learn counts it, beside the ROC curve of the same
+    templated dvc.yaml."""
+    repo = init_dvc_repo(tmp_path / "repo")
+    pipeline = {
+        "vars": [{"plots_dir": "eval/plots/sklearn"}],
+        "plots": [
+            {"${plots_dir}/cm.json": {"template": "confusion", "x": "actual", "y": "predicted"}},
+            {"${plots_dir}/roc.json": {"template": "simple", "x": "fpr", "y": "tpr"}},
+        ],
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    folder = repo / "eval/plots/sklearn"
+    folder.mkdir(parents=True)
+
+    def write(model: Scored) -> None:
+        rows = [  # as dvclive's log_sklearn_plot("confusion_matrix") writes them: strings
+            {"actual": str(a), "predicted": str(p)}
+            for a, p in zip(model.labels.tolist(), model.predictions.tolist(), strict=True)
+        ]
+        (folder / "cm.json").write_text(json.dumps(rows))
+        fpr, tpr, _ = roc_curve(model.labels == 1, model.probabilities[:, 1])
+        points = [{"fpr": f, "tpr": t} for f, t in zip(fpr.tolist(), tpr.tolist(), strict=True)]
+        (folder / "roc.json").write_text(json.dumps({"roc": points}))
+
+    base, head = binary(1), binary(2, noise=3)
+    write(base)
+    commit_all(repo, "base")
+    write(head)
+    drawn, notes = plotted.charts(revision("main", repo), revision(WORKSPACE, repo))
+    assert notes == [] and drawn is not None
+    assert [c.name for c in drawn.curves] == ["roc"]  # no predicted-against-actual chart
+    assert drawn.classes == ("0", "1")
+    assert drawn.base_confusion == tuple(
+        map(tuple, confusion_matrix(base.labels, base.predictions).tolist())
+    )
+    assert drawn.head_confusion == tuple(
+        map(tuple, confusion_matrix(head.labels, head.predictions).tolist())
+    )
+    assert drawn.rows == (len(base.labels), len(head.labels))
+    text = "\n".join(charts.charts_markdown(drawn, "main", "workspace"))
+    assert "Confusion" in text
+    assert mermaid_parser.errors(mermaid_parser.blocks(text)) == [None]

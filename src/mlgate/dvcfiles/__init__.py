@@ -49,6 +49,7 @@ from mlgate.dvcfiles.paths import (
 from mlgate.dvcfiles.pipelines import (
     Declarations,
     MetricsFile,
+    Plot,
     collect_stage_params,
     declared_plots,
     pipeline_files,
@@ -67,6 +68,7 @@ __all__ = [
     "Declarations",
     "DvcRecord",
     "MetricsFile",
+    "Plot",
     "RemoteConfig",
     "artifact_file",
     "artifact_path",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlgate.dvcfiles import templating
 from mlgate.dvcfiles.params import DEFAULT_PARAMS_FILE
@@ -83,11 +83,20 @@ def read_declarations(revision: Revision) -> Declarations:
     )
 
 
-def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
+class Plot(NamedTuple):
+    """One declared plot of one file: its x and y fields, and DVC's template (None: the
+    default, a line), such as ``confusion`` for rows of actual and predicted labels."""
+
+    x: str
+    y: str
+    template: str | None = None
+
+
+def declared_plots(revision: Revision) -> dict[str, Plot]:
     """The plots every dvc.yaml declares with one x and one y field: the file's path (the
-    repository's) -> (x, y). Top-level plots name their files as keys or in ``y``'s mapping;
-    a stage's plots are its outputs."""
-    found: dict[str, tuple[str, str]] = {}
+    repository's) -> its Plot. Top-level plots name their files as keys or in ``y``'s
+    mapping; a stage's plots are its outputs."""
+    found: dict[str, Plot] = {}
     for pipeline in read_pipelines(revision):
         declared = [
             (pipeline.folder, name, options)
@@ -97,12 +106,14 @@ def declared_plots(revision: Revision) -> dict[str, tuple[str, str]]:
             declared += [(wdir, name, options) for name, options in entries(stage.get("plots"))]
         for where, name, options in declared:
             x, y = (options or {}).get("x"), (options or {}).get("y")
+            template = (options or {}).get("template")
+            template = template if isinstance(template, str) else None
             if isinstance(x, str) and isinstance(y, str):
-                found[join(where, name)] = (x, y)
+                found[join(where, name)] = Plot(x, y, template)
             elif isinstance(x, str) and isinstance(y, dict):
                 for file, field in y.items():
                     if isinstance(field, str):
-                        found[join(where, str(file))] = (x, field)
+                        found[join(where, str(file))] = Plot(x, field, template)
     return found
 
 

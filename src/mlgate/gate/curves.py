@@ -15,6 +15,7 @@ per-class precision and recall.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,7 @@ class ClassFigures:
 
 @dataclass(frozen=True)
 class Charts:
-    classes: tuple[str, ...]  # () when drawn from the pipeline's plots: no tables then
+    classes: tuple[str, ...]  # (): no tables (drawn from plots other than a confusion plot)
     curves: tuple[Curve, ...]  # empty for more than two classes
     base_confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
     head_confusion: tuple[tuple[int, ...], ...]
@@ -166,24 +167,53 @@ def charts(classes: list[str], base: Scored, head: Scored) -> Charts:
             ),
         )
     base_matrix, head_matrix = _confusion(base, len(classes)), _confusion(head, len(classes))
+    tables = _tables(classes, base_matrix, head_matrix)
+    return Charts(
+        tables.classes, curves, tables.base, tables.head, tables.per_class, (len(base), len(head))
+    )
+
+
+@dataclass(frozen=True)
+class ConfusionTables:
+    classes: tuple[str, ...]
+    base: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted
+    head: tuple[tuple[int, ...], ...]
+    per_class: tuple[ClassFigures, ...]
+    rows: tuple[int, int]
+
+
+def confusion_tables(
+    classes: list[str],
+    base: tuple[list[str], list[str]],
+    head: tuple[list[str], list[str]],
+) -> ConfusionTables:
+    """The confusion matrices of (actual, predicted) labels at both revisions, ``classes``
+    in the order of the matrices' rows and columns (every label must be among them)."""
+    index = {name: k for k, name in enumerate(classes)}
+
+    def matrix(pairs: tuple[list[str], list[str]]) -> np.ndarray:
+        counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+        actual = np.array([index[a] for a in pairs[0]], dtype=np.intp)
+        predicted = np.array([index[p] for p in pairs[1]], dtype=np.intp)
+        np.add.at(counts, (actual, predicted), 1)
+        return counts
+
+    tables = _tables(classes, matrix(base), matrix(head))
+    return dataclasses.replace(tables, rows=(len(base[0]), len(head[0])))
+
+
+def _tables(classes: list[str], base: np.ndarray, head: np.ndarray) -> ConfusionTables:
     per_class = tuple(
         ClassFigures(
             name,
-            _share(base_matrix[k, k], base_matrix[:, k].sum()),
-            _share(head_matrix[k, k], head_matrix[:, k].sum()),
-            _share(base_matrix[k, k], base_matrix[k, :].sum()),
-            _share(head_matrix[k, k], head_matrix[k, :].sum()),
+            _share(base[k, k], base[:, k].sum()),
+            _share(head[k, k], head[:, k].sum()),
+            _share(base[k, k], base[k, :].sum()),
+            _share(head[k, k], head[k, :].sum()),
         )
         for k, name in enumerate(classes)
     )
-    return Charts(
-        tuple(classes),
-        curves,
-        _tuples(base_matrix),
-        _tuples(head_matrix),
-        per_class,
-        (len(base), len(head)),
-    )
+    return ConfusionTables(tuple(classes), _tuples(base), _tuples(head), per_class, (0, 0))
 
 
 def _binary(scored: Scored) -> tuple[np.ndarray, np.ndarray]:

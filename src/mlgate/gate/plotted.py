@@ -23,7 +23,9 @@ from mlgate.gate.curves import (
     GRID,
     PLOTTED,
     Charts,
+    ConfusionTables,
     Curve,
+    confusion_tables,
     from_points,
     points_on_bins,
     span,
@@ -32,6 +34,8 @@ from mlgate.git import Revision
 from mlgate.snapshot import read_recorded
 
 MAX_BYTES = 20 << 20  # a plot file larger than this is not read
+MAX_CLASSES = 50  # a confusion plot with more labels is left out, with a note
+CONFUSION_TEMPLATES = ("confusion", "confusion_normalized")  # DVC's, for rows of labels
 ORDER = ("roc", "precision_recall", "calibration", "predicted_actual")
 
 
@@ -40,7 +44,19 @@ def charts(base: Revision, head: Revision) -> tuple[Charts | None, list[str]]:
     found: dict[str, Curve] = {}
     sources: list[str] = []
     notes: list[str] = []
-    for path, fields in sorted(dvcfiles.declared_plots(head).items()):
+    confusion: tuple[str, ConfusionTables] | None = None
+    for path, plot in sorted(dvcfiles.declared_plots(head).items()):
+        fields = (plot.x, plot.y)
+        if plot.template in CONFUSION_TEMPLATES:  # rows of labels, whatever the fields' names
+            if confusion is None:
+                try:
+                    tables = _confusion(base, head, path, fields)
+                except MlgateError as exc:
+                    notes.append(f"chart left out: {exc}")
+                    continue
+                if tables is not None:
+                    confusion = path, tables
+            continue
         kind = PLOTTED.get(fields)
         if kind is None or kind in found:
             continue
@@ -73,10 +89,65 @@ def charts(base: Revision, head: Revision) -> tuple[Charts | None, list[str]]:
                 kind, x, from_points(kind, *base_points), from_points(kind, *head_points)
             )
         sources.append(path)
-    if not found:
+    if not found and confusion is None:
         return None, notes
     curves = tuple(found[k] for k in ORDER if k in found)
-    return Charts((), curves, (), (), (), (0, 0), source=", ".join(sources)), notes
+    if confusion is None:
+        return Charts((), curves, (), (), (), (0, 0), source=", ".join(sources)), notes
+    path, tables = confusion
+    source = ", ".join(sorted([*sources, path]))
+    return Charts(tables.classes, curves, tables.base, tables.head, tables.per_class,
+                  tables.rows, source=source), notes  # fmt: skip
+
+
+def _confusion(
+    base: Revision, head: Revision, path: str, fields: tuple[str, str]
+) -> ConfusionTables | None:
+    """Both revisions' confusion matrices from a ``confusion`` plot's rows of labels."""
+    head_pairs = _labels(head, path, fields)
+    base_pairs = _labels(base, path, fields)
+    if head_pairs is None or base_pairs is None:
+        return None
+    seen = {label for pairs in (base_pairs, head_pairs) for column in pairs for label in column}
+    if len(seen) > MAX_CLASSES:
+        raise MlgateError(f"{path} has more than {MAX_CLASSES} labels: no confusion matrix")
+    classes = sorted(seen, key=_label_order)
+    return confusion_tables(classes, base_pairs, head_pairs)
+
+
+def _labels(
+    revision: Revision, path: str, fields: tuple[str, str]
+) -> tuple[list[str], list[str]] | None:
+    content = read_recorded(revision, path)
+    if content is None:
+        return None
+    where = f"{path} at {revision.label}"
+    if len(content) > MAX_BYTES:
+        raise MlgateError(f"{where} is over {MAX_BYTES >> 20} MiB")
+    try:
+        records = _records(content, path)
+        actual = [_label(r[fields[0]]) for r in records]
+        predicted = [_label(r[fields[1]]) for r in records]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        raise MlgateError(
+            f"{where} is not a confusion plot of {fields[0]} and {fields[1]} (a list of rows "
+            "with both as labels)"
+        ) from None
+    return actual, predicted
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError("not a label")
+    return str(value)
+
+
+def _label_order(label: str) -> tuple[int, float, str]:
+    """Numbers in numeric order, then the rest in text order."""
+    try:
+        return 0, float(label), label
+    except ValueError:
+        return 1, 0.0, label
 
 
 def _points(revision: Revision, path: str, fields: tuple[str, str]) -> tuple[Any, Any] | None:

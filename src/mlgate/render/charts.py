@@ -55,9 +55,9 @@ def charts_markdown(charts: Charts, base_label: str, head_label: str) -> list[st
     )
     for curve in charts.curves:
         lines += [*mermaid(curve), "", legend + " " + reading(curve), ""]
-    if not charts.classes:  # the pipeline's own plots: curves only
+    if not charts.classes:  # plots other than a confusion plot: curves only
         return lines
-    if not charts.curves:
+    if not charts.curves and not charts.source:  # from predictions: more than two classes
         lines += ["Curves are drawn for two-class models; per-class figures below.", ""]
     lines += _confusion(charts)
     lines += _per_class(charts)

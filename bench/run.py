@@ -137,10 +137,21 @@ def add_history(project: Path, commits: int) -> None:
     subprocess.run(["git", "checkout", "-q", "HEAD", "--", "history.txt"], cwd=project, check=True)
 
 
-def gate_project(root: Path, history: int) -> Path:
-    """This repository's pipeline trained on main after ``history`` commits, and a change branch."""
+def templated(dvc_yaml: str) -> str:
+    """This repository's dvc.yaml written with DVC's templating (``vars``, ``${}``), as DVC
+    resolves it to the same stages and paths."""
+    text = dvc_yaml.replace("data/processed", "${dirs.data}/processed")
+    text = text.replace("models/model.", "${dirs.models}/model.")
+    return "vars:\n  - dirs: {data: data, models: models}\n" + text
+
+
+def gate_project(root: Path, history: int, template: bool = False) -> Path:
+    """This repository's pipeline trained on main after ``history`` commits, and a change
+    branch; with ``template``, its dvc.yaml written with templating."""
     dvc = [sys.executable, "-m", "dvc"]
     project = make_project(root, {"data": {"rows": 20_000}}, commit=False)
+    if template:
+        (project / "dvc.yaml").write_text(templated((project / "dvc.yaml").read_text()))
     add_history(project, history)
     (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
@@ -158,14 +169,17 @@ def bench_gate(args: argparse.Namespace) -> None:
     on repositories whose main branch has more and more history."""
     dvc = [sys.executable, "-m", "dvc"]
     mlgate = [sys.executable, "-m", "mlgate", "check"]
-    print(f"gate: median of {args.repeat} runs, this repository's pipeline on a change branch")
+    kind = " (dvc.yaml templated: vars, ${})" if args.templated else ""
+    print(
+        f"gate: median of {args.repeat} runs, this repository's pipeline{kind} on a change branch"
+    )
     print(f"{'commits':>8} {'mlgate check s':>15} {'dvc metrics+params diff s':>26} {'ratio':>6}")
     # Both tools run as installed packages do, with their bytecode cached (pip compiles DVC's;
     # an editable mlgate writes its own on the warm-up run), whatever this shell says.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for history in args.history:
         with tempfile.TemporaryDirectory() as tmp:
-            project = gate_project(Path(tmp) / "p", history)
+            project = gate_project(Path(tmp) / "p", history, args.templated)
 
             def run(command: list[str], project: Path = project) -> None:
                 subprocess.run(command, cwd=project, capture_output=True, env=env)
@@ -181,10 +195,13 @@ def bench_gate(args: argparse.Namespace) -> None:
         print(f"{commits:>8} {ours:>15.3f} {theirs:>26.3f} {theirs / ours:>5.1f}x", flush=True)
 
 
-def hooks_project(root: Path) -> Path:
-    """This repository's pipeline trained on main, pushed to a bare origin, with mlgate's hooks."""
+def hooks_project(root: Path, template: bool = False) -> Path:
+    """This repository's pipeline trained on main, pushed to a bare origin, with mlgate's hooks
+    (with ``template``, its dvc.yaml written with templating)."""
     dvc = [sys.executable, "-m", "dvc"]
     project = make_project(root / "p", {"data": {"rows": 20_000}}, commit=False)
+    if template:
+        (project / "dvc.yaml").write_text(templated((project / "dvc.yaml").read_text()))
     (project / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     subprocess.run([*dvc, "repro"], cwd=project, check=True, capture_output=True)
     commit_all(project, "trained on main")
@@ -211,10 +228,11 @@ def bench_hooks(args: argparse.Namespace) -> None:
     dvc = [sys.executable, "-m", "dvc"]
     print(
         f"hooks: median of {args.repeat} runs of the installed hook scripts, this repository's "
-        "pipeline (20,000 rows) on a change branch"
+        f"pipeline (20,000 rows{', dvc.yaml templated' if args.templated else ''}) on a change "
+        "branch"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        project = hooks_project(Path(tmp))
+        project = hooks_project(Path(tmp), args.templated)
         hook = project / ".git" / "hooks"
 
         def timed(command: list[str], expect: int, stdin: str = "") -> float:
@@ -573,6 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--evidently-venv",
         default=str(ROOT / "bench" / ".peers" / "evidently"),
         help="monitor: Evidently's own virtual environment (made on first use)",
+    )
+    parser.add_argument(
+        "--templated", action="store_true", help="gate, hooks: the project's dvc.yaml is templated"
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs per timed figure")
     args = parser.parse_args(argv)

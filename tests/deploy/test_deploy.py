@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from helpers import commit_all, dvc, git, make_model_project, mlgate_in, write_params
 from mlgate.deploy import deployments, environments
@@ -651,3 +652,75 @@ def test_a_model_checked_out_as_a_symlink_into_the_cache_deploys(
     assert (project / "models" / "model.pkl").is_symlink()
     assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl") == 0
     assert "Deployed scorer" in capsys.readouterr().out
+
+
+def directory_model(project: Path) -> None:
+    """The scorer written into a directory output, `model/clf-model/` (model.pkl beside its
+    card), declared as the artifact, as a project that keeps its model as a folder does."""
+    script = (project / "train.py").read_text().replace('"models/', '"model/clf-model/')
+    (project / "train.py").write_text(script.replace('"models"', '"model/clf-model"'))
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    pipeline["stages"]["train"]["outs"] = ["model/clf-model"]
+    pipeline["artifacts"]["scorer"]["path"] = "model/clf-model"
+    (project / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    git(project, "rm", "-q", "--cached", "models/model.json")
+    dvc(project, "repro", "-q")
+    commit_all(project, "the model as a directory")
+
+
+def test_a_directory_artifact_is_released_and_deployed_verified_through_its_manifest(
+    project: Path, monkeypatch, capsys
+) -> None:
+    """Issue 32.2: a model kept as a directory (a `.dir` manifest in dvc.lock) is released with
+    the manifest's md5 and deployed: the manifest hashed against dvc.lock, the model file and
+    its card against the manifest, before anything is loaded."""
+    directory_model(project)
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env",
+                     "staging") == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Deployed scorer v0.1.0" in out, out
+    now = current(project, "staging")
+    inner = file_md5(project / "model/clf-model/model.pkl")
+    assert now is not None and now["md5"] == inner
+    installed = project / "deployed/staging/versions/v0.1.0"
+    assert json.loads((installed / "model.json").read_text())["features"][0]["name"] == "x1"
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("fault", ["manifest", "card", "no-cache"])
+def test_a_directory_artifact_whose_manifest_or_card_was_tampered_with_is_refused(
+    project: Path, fault: str, monkeypatch, capsys
+) -> None:
+    directory_model(project)
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "model/clf-model")
+    cache = project / ".dvc/cache/files/md5"
+    manifest = cache / md5[:2] / md5[2:]
+    if fault == "manifest":  # another model's md5 in the manifest: its bytes no longer match
+        entries = json.loads(manifest.read_text())
+        next(e for e in entries if e["relpath"] == "model.pkl")["md5"] = "0" * 32
+        manifest.chmod(0o644)
+        manifest.write_text(json.dumps(entries))
+    elif fault == "card":  # the card's object in the cache, edited
+        entries = json.loads(manifest.read_text())
+        card = next(e["md5"] for e in entries if e["relpath"] == "model.json")
+        (project / "model/clf-model/model.json").unlink()
+        obj = cache / card[:2] / card[2:]
+        obj.chmod(0o644)
+        obj.write_text('{"features": []}')
+    else:
+        shutil.rmtree(project / ".dvc/cache")
+    capsys.readouterr()
+    code = mlgate_in(project, monkeypatch, "deploy", "--model", "scorer@v0.1.0", "--env", "staging")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    expected = {
+        "manifest": "does not hash to the md5 dvc.lock records",
+        "card": "is the one its manifest records",
+        "no-cache": "is not in DVC's local cache",
+    }[fault]
+    assert expected in err
+    assert current(project, "staging") is None  # nothing switched

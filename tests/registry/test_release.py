@@ -500,11 +500,12 @@ def test_a_directory_artifact_is_released_with_its_manifest_s_md5(
     record = read_record(made.message)
     assert record is not None
     assert (record.model.path, record.model.md5) == ("model/clf-model", manifest)
-    # deploying it says why it cannot, in one line, before anything is copied
+    # deploying it needs the manifest, which only DVC's cache holds: said in one line
     deployed = mlgate_in(
         repo, monkeypatch, "deploy", "--model", f"{NAME}@v0.1.0", "--env", "staging"
     )
     err = capsys.readouterr().err.strip()
     assert deployed == 2 and len(err.splitlines()) == 1, err
-    assert "is a directory (a .dir manifest in dvc.lock)" in err
+    assert "the manifest of its model directory 'model/clf-model'" in err
+    assert "is not in DVC's local cache" in err
     assert not (repo / "deployments").exists()

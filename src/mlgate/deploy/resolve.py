@@ -5,14 +5,18 @@ layout), or DVC's remote; every copy hashed against the recorded md5."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlgate import dvcfiles, escape, git, valid
+from mlgate.artifacts.card import CARD_SUFFIX
 from mlgate.deploy.modelfile import check_model_file
-from mlgate.errors import ConfigError, MlgateError, Refused
+from mlgate.errors import ConfigError, DataError, MlgateError, Refused
 from mlgate.registry import tags
 from mlgate.registry.lifecycle import parse_release_ref
 from mlgate.registry.release import declared_artifact, read_record
@@ -33,6 +37,9 @@ class Model:
     commit: str | None  # None: the workspace
     path: str  # the model file's path in the repository
     md5: str
+    # For a model inside a directory output: every file of the directory (repository path ->
+    # md5), from its verified manifest; the card and profile beside the model are read by it.
+    companions: Mapping[str, str] = field(default_factory=dict)
 
 
 def resolve(root: Path, ref: str, cwd: Path | None = None) -> Model:
@@ -93,10 +100,7 @@ def _release(root: Path, reg: tags.Registry, ref: str, artifact: str, version: s
             f"not an output in dvc.lock at {event.commit[:8]}: nothing was copied"
         )
     if str(recorded.get("md5", "")).endswith(".dir"):
-        raise Refused(
-            f"{ref}: its model {escape.one_line(str(path))!r} is a directory (a .dir manifest "
-            "in dvc.lock): mlgate deploys one model file, so declare that file as the artifact"
-        )
+        return _in_directory(root, ref, artifact, version, event.commit, str(path), recorded)
     locked = valid.file_md5(recorded.get("md5"), what=f"dvc.lock at {event.commit[:8]}")
     if str(md5) != locked:
         raise Refused(
@@ -105,6 +109,67 @@ def _release(root: Path, reg: tags.Registry, ref: str, artifact: str, version: s
             "describe its commit, and nothing was read"
         )
     return Model(ref, artifact, version, event.commit, str(path), locked)
+
+
+def _in_directory(
+    root: Path,
+    ref: str,
+    artifact: str,
+    version: str,
+    commit: str,
+    directory: str,
+    recorded: dict[str, Any],
+) -> Model:
+    """A release whose model is a directory output: its ``.dir`` manifest, from DVC's local
+    cache, must hash to the md5 dvc.lock records; the model is the one file in it with its
+    card beside it, each with the md5 the manifest gives (checked again when copied)."""
+    where = f"dvc.lock at {commit[:8]}"
+    manifest_md5 = valid.md5(recorded.get("md5"), what=where)
+    shown = escape.one_line(directory)
+    cached = dvcfiles.cached_object(root, manifest_md5, what=where)
+    if cached is None:
+        raise Refused(
+            f"{ref}: the manifest of its model directory {shown!r} ({manifest_md5}) is not in "
+            "DVC's local cache (`dvc fetch` or `dvc pull` it): nothing was copied"
+        )
+    content = cached.read_bytes()
+    if hashlib.md5(content).hexdigest() != manifest_md5.removesuffix(".dir"):
+        raise Refused(
+            f"{ref}: the cached manifest of {shown!r} does not hash to the md5 dvc.lock records "
+            f"({manifest_md5}): DVC's cache was altered, and nothing was read"
+        )
+    files = _manifest_files(content, directory, f"the manifest of {shown}")
+    models = [p for p in files if not p.endswith(".json") and card_path_of(p) in files]
+    if len(models) != 1:
+        raise Refused(
+            f"{ref}: its model {shown!r} is a directory holding {len(models)} model files with "
+            "a card beside them (NAME.pkl and NAME.json): mlgate deploys one, so declare that "
+            "file as the artifact"
+        )
+    [model] = models
+    return Model(ref, artifact, version, commit, model, files[model], companions=files)
+
+
+def _manifest_files(content: bytes, directory: str, what: str) -> dict[str, str]:
+    """A ``.dir`` manifest's files: repository path -> md5, each path checked to stay inside
+    the directory and each md5 to be one, before either is used."""
+    try:
+        entries = json.loads(content)
+    except (ValueError, RecursionError):
+        raise DataError(f"{what} is not JSON") from None
+    if not isinstance(entries, list):
+        raise DataError(f"{what} is not a list of files")
+    files: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise DataError(f"{what} holds an entry that is not a file")
+        relpath = valid.relative_path(entry.get("relpath"), what=what)
+        files[f"{directory}/{relpath}"] = valid.file_md5(entry.get("md5"), what=what)
+    return files
+
+
+def card_path_of(model_path: str) -> str:
+    return str(Path(model_path).with_suffix("")) + CARD_SUFFIX
 
 
 def _workspace_file(root: Path, reg: tags.Registry, ref: str, cwd: Path) -> Model:
@@ -201,6 +266,22 @@ def companion(root: Path, model: Model, suffix: str) -> bytes | None:
     """A file the pipeline writes next to the model (``models/model.json`` is the card), from
     the release's commit or, for a model file, the workspace."""
     path = str(Path(model.path).with_suffix("")) + suffix
+    if path in model.companions:  # inside the model's directory: the manifest's md5
+        return _verified_companion(root, path, model.companions[path])
     if model.commit:
         return git.read_blobs(model.commit, [path], root).get(path)
     return (root / path).read_bytes() if (root / path).is_file() else None
+
+
+def _verified_companion(root: Path, path: str, md5: str) -> bytes:
+    """A file of the model's directory, from the workspace or DVC's cache, with the md5 its
+    verified manifest records."""
+    for source in (root / path, dvcfiles.cached_object(root, md5)):
+        if source is not None and source.is_file():
+            content = source.read_bytes()
+            if hashlib.md5(content).hexdigest() == md5:
+                return content
+    raise Refused(
+        f"{path}: no copy in the workspace or DVC's cache is the one its manifest records "
+        f"(md5 {md5})"
+    )

@@ -57,14 +57,15 @@ def logged_rows(
     one of ``ids`` (None: every row with an id), logged at or after ``since``; one per version
     and id."""
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    # one set of ids, built once, matched by pyarrow against every part of the log
-    wanted = None if ids is None else pa.array(ids, pa.string(), from_pandas=True)
     parts: list[pd.DataFrame] = []
-    if isinstance(env.target, SegmentStore):
+    if isinstance(env.target, SegmentStore):  # shipped Parquet: pyarrow, of the s3 extra
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        # one set of ids, built once, matched by pyarrow against every segment
+        wanted = None if ids is None else pa.array(ids, pa.string(), from_pandas=True)
         keys = env.target.shipped_segments(since)
         fetched = logtable.fetch(env.target, keys, env.target.workdir() / logtable.CACHE)
         for key, path in fetched:
@@ -87,13 +88,11 @@ def logged_rows(
         files, {REQUEST_ID: "text", PREDICTION: "text"}, since=since, fixed_columns=True
     )
     local = local[list(COLUMNS)].astype(str).where(local[list(COLUMNS)].notna(), None)
-    if len(local):
-        keep = local[REQUEST_ID].notna().to_numpy()
-        if wanted is not None:
-            logged_ids = pa.array(local[REQUEST_ID].to_numpy(dtype=object), pa.string())
-            matched = pc.fill_null(pc.is_in(logged_ids, value_set=wanted), False)
-            keep = keep & matched.to_numpy(zero_copy_only=False)
-        parts.append(local[keep])
+    if len(local):  # this machine's CSV log: pandas alone, so the serve extra suffices
+        keep = local[REQUEST_ID].notna()
+        if ids is not None:
+            keep &= local[REQUEST_ID].isin(pd.Series(ids, dtype=object).dropna().astype(str))
+        parts.append(local[keep.to_numpy()])
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(COLUMNS))
     # A client's retry with the same id is logged again: its last answer counts, once.
     return frame.drop_duplicates(["version", REQUEST_ID], keep="last")

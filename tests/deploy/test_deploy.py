@@ -686,6 +686,16 @@ def test_a_directory_artifact_is_released_and_deployed_verified_through_its_mani
     assert now is not None and now["md5"] == inner
     installed = project / "deployed/staging/versions/v0.1.0"
     assert json.loads((installed / "model.json").read_text())["features"][0]["name"] == "x1"
+    # the card inside the directory is the release's input signature: a new one is major
+    script = (project / "train.py").read_text()
+    (project / "train.py").write_text(
+        script.replace('"x2", "dtype": "float64"', '"x2", "dtype": "int64"')
+    )
+    dvc(project, "repro", "-q")
+    commit_all(project, "x2 is an integer")
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, "release") == 0
+    assert "Created tag scorer@v1.0.0" in capsys.readouterr().out
 
 
 @pytest.mark.faults

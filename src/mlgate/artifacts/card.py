@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +120,13 @@ def card_path(model_path: str) -> str:
     """Where a model's card sits in the repository: ``models/model.json`` beside
     ``models/model.pkl``."""
     return str(Path(model_path).with_suffix(CARD_SUFFIX))
+
+
+def models_with_cards(files: Iterable[str]) -> list[str]:
+    """The model files among a directory's ``files`` that have their card beside them
+    (``model.pkl`` and ``model.json``): what a directory artifact's model is."""
+    present = set(files)
+    return sorted(p for p in present if not p.endswith(CARD_SUFFIX) and card_path(p) in present)
 
 
 def card_libraries() -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import dvcfiles, escape, git, valid
-from mlgate.artifacts.card import CARD_SUFFIX
+from mlgate.artifacts.card import models_with_cards
 from mlgate.deploy.modelfile import check_model_file
 from mlgate.errors import ConfigError, DataError, MlgateError, Refused
 from mlgate.registry import tags
@@ -139,7 +139,7 @@ def _in_directory(
             f"({manifest_md5}): DVC's cache was altered, and nothing was read"
         )
     files = _manifest_files(content, directory, f"the manifest of {shown}")
-    models = [p for p in files if not p.endswith(".json") and card_path_of(p) in files]
+    models = models_with_cards(files)
     if len(models) != 1:
         raise Refused(
             f"{ref}: its model {shown!r} is a directory holding {len(models)} model files with "
@@ -166,10 +166,6 @@ def _manifest_files(content: bytes, directory: str, what: str) -> dict[str, str]
         relpath = valid.relative_path(entry.get("relpath"), what=what)
         files[f"{directory}/{relpath}"] = valid.file_md5(entry.get("md5"), what=what)
     return files
-
-
-def card_path_of(model_path: str) -> str:
-    return str(Path(model_path).with_suffix("")) + CARD_SUFFIX
 
 
 def _workspace_file(root: Path, reg: tags.Registry, ref: str, cwd: Path) -> Model:

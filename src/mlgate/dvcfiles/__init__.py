@@ -22,6 +22,7 @@ What the rest of mlgate uses is exported here.
 from mlgate.dvcfiles.cache import (
     DvcRecord,
     cached_object,
+    directory_files,
     directory_lists,
     dvc_record,
     read_cached,
@@ -79,6 +80,7 @@ __all__ = [
     "collect_stage_params",
     "declared_plots",
     "default_remote",
+    "directory_files",
     "directory_lists",
     "dvc_record",
     "entries",

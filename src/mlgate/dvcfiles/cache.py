@@ -80,6 +80,19 @@ def directory_lists(root: Path, record: DvcRecord, path: str) -> bool | None:
     return _entry_md5(entries, record, path) is not None
 
 
+def directory_files(root: Path, record: DvcRecord) -> dict[str, str] | None:
+    """The files of the directory output ``record`` as its cached manifest lists them:
+    repository path -> md5; None when the manifest is not in the local cache."""
+    entries = _manifest(root, record)
+    if entries is None:
+        return None
+    return {
+        join(record.output, str(e["relpath"])): str(e["md5"])
+        for e in entries
+        if isinstance(e, dict) and e.get("relpath") and e.get("md5")
+    }
+
+
 def read_cached(root: Path, record: DvcRecord, path: str) -> bytes | None:
     """``path``'s bytes from DVC's local cache, read as DVC lays it out (a file output's object,
     or a directory's ``.dir`` manifest and then the file's object), without importing DVC;

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlgate import __version__, defaults, dvcfiles, escape, git
 from mlgate.artifacts import release_record
-from mlgate.artifacts.card import card_path, parse_card
+from mlgate.artifacts.card import card_path, models_with_cards, parse_card
 from mlgate.artifacts.release_record import Record
 from mlgate.errors import ConfigError, Refused
 from mlgate.gate import compare, ranking
@@ -231,6 +231,13 @@ def _signature(root: Path, artifact: str, commit: str) -> list[tuple[str, str]] 
         return None
     where = card_path(path)
     content = revision.read_one(where)
+    record = dvcfiles.dvc_record(revision, path) if content is None else None
+    if record is not None and (record.md5 or "").endswith(".dir"):  # a directory artifact
+        files = dvcfiles.directory_files(root, record) or {}
+        models = models_with_cards(files)
+        if len(models) == 1:
+            where = card_path(models[0])
+            content = dvcfiles.read_cached(root, record, where)
     if content is None:
         return None
     card = parse_card(dvcfiles.parse_data_file(where, content, f"{where} at {revision.label}"))

@@ -217,3 +217,15 @@ def fake_github() -> Iterator[FakeGitHub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def github_for_a_job(monkeypatch: Any) -> Iterator[FakeGitHub]:
+    """The server above, and the environment a job outside Actions calls it with (a token, the
+    repository, the API's address), as `retrain --propose` and `exp --propose` read it."""
+    with fake_github() as state:
+        monkeypatch.setenv("GITHUB_API_URL", state.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "team/model")
+        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+        yield state

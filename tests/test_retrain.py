@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_github import FakeGitHub, fake_github
+from fake_github import FakeGitHub, github_for_a_job
 from helpers import dvc, git, make_fetch_project, mlgate_in, push_to_new_origin
 from mlgate.policy import ConfigError, parse_policy
 
@@ -31,11 +31,7 @@ BRANCH = "mlgate/retrain"
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    with fake_github() as state:
-        monkeypatch.setenv("GITHUB_API_URL", state.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", "team/model")
-        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    with github_for_a_job(monkeypatch) as state:
         yield state
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fake_github import FakeGitHub, fake_github
+from fake_github import FakeGitHub, github_for_a_job
 from helpers import commit_all, dvc, git, make_score_project, mlgate_in, push_to_new_origin
 from mlgate.gate.judge import GateResult, judge_rule
 from mlgate.gate.ranking import Entry, rank
@@ -142,11 +142,7 @@ def test_an_experiment_name_on_two_baselines_is_ambiguous_in_one_line(
 @pytest.fixture
 def github_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     """A loopback server implementing the GitHub endpoints a proposal calls (fake_github.py)."""
-    with fake_github() as state:
-        monkeypatch.setenv("GITHUB_API_URL", state.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", "team/model")
-        monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    with github_for_a_job(monkeypatch) as state:
         yield state
 
 

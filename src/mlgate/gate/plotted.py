@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from mlgate.gate.curves import (
 from mlgate.git import Revision
 from mlgate.snapshot import read_recorded
 
+T = TypeVar("T")
 MAX_BYTES = 20 << 20  # a plot file larger than this is not read
 MAX_CLASSES = 50  # a confusion plot with more labels is left out, with a note
 CONFUSION_TEMPLATES = ("confusion", "confusion_normalized")  # DVC's, for rows of labels
@@ -118,22 +120,7 @@ def _confusion(
 def _labels(
     revision: Revision, path: str, fields: tuple[str, str]
 ) -> tuple[list[str], list[str]] | None:
-    content = read_recorded(revision, path)
-    if content is None:
-        return None
-    where = f"{path} at {revision.label}"
-    if len(content) > MAX_BYTES:
-        raise MlgateError(f"{where} is over {MAX_BYTES >> 20} MiB")
-    try:
-        records = _records(content, path)
-        actual = [_label(r[fields[0]]) for r in records]
-        predicted = [_label(r[fields[1]]) for r in records]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
-        raise MlgateError(
-            f"{where} is not a confusion plot of {fields[0]} and {fields[1]} (a list of rows "
-            "with both as labels)"
-        ) from None
-    return actual, predicted
+    return _columns(revision, path, fields, _label, "a confusion plot", "rows with both as labels")
 
 
 def _label(value: Any) -> str:
@@ -151,6 +138,21 @@ def _label_order(label: str) -> tuple[int, float, str]:
 
 
 def _points(revision: Revision, path: str, fields: tuple[str, str]) -> tuple[Any, Any] | None:
+    found = _columns(revision, path, fields, float, "a plot", "points with both as numbers")
+    if found is None:
+        return None
+    return np.array(found[0], dtype=np.float64), np.array(found[1], dtype=np.float64)
+
+
+def _columns(
+    revision: Revision,
+    path: str,
+    fields: tuple[str, str],
+    convert: Callable[[Any], T],
+    kind: str,
+    rows: str,
+) -> tuple[list[T], list[T]] | None:
+    """The plot file's two fields at ``revision``, each value converted (None: no file)."""
     content = read_recorded(revision, path)
     if content is None:
         return None
@@ -159,13 +161,12 @@ def _points(revision: Revision, path: str, fields: tuple[str, str]) -> tuple[Any
         raise MlgateError(f"{where} is over {MAX_BYTES >> 20} MiB")
     try:
         records = _records(content, path)
-        x = np.array([float(r[fields[0]]) for r in records], dtype=np.float64)
-        y = np.array([float(r[fields[1]]) for r in records], dtype=np.float64)
+        x = [convert(r[fields[0]]) for r in records]
+        y = [convert(r[fields[1]]) for r in records]
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         # what the file holds is never quoted: a pull request chooses which file this is
         raise MlgateError(
-            f"{where} is not a plot of {fields[0]} and {fields[1]} (a list of points with both "
-            "as numbers)"
+            f"{where} is not {kind} of {fields[0]} and {fields[1]} (a list of {rows})"
         ) from None
     return x, y
 

@@ -848,9 +848,9 @@ def test_mlgate_canary_judges_on_late_labels_rolls_back_or_promotes(
         assert "errors" in out and "latency p99" in out and "predictions" in out
         # issue 33.5: a local log needs no pyarrow (the `serve` extra does not install it)
         monitored = ("monitor", "--env", "production", "--labels", str(labels))
-        for args, expected in ((judge, 1), (monitored, None)):
+        for args, codes in ((judge, (1,)), (monitored, (0, 1))):
             code, said_err = without_pyarrow(project, *args)
-            assert code == expected if expected is not None else code in (0, 1), said_err
+            assert code in codes, said_err
         not_metrics = f"http://{address}/ping"  # answers 200, but is no server's metrics
         assert mlgate_in(project, monkeypatch, *judge, "--metrics", not_metrics) == 2
         assert "has no mlgate_version_requests" in capsys.readouterr().err

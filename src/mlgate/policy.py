@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -29,20 +30,36 @@ DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the ba
 _GLOB_CHARS = "*?["
 
 
+def _key(meaning: str, default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
+    """A policy key: its default and what it means, as the reference page of every key
+    (docs/reference/policy.md, generated from these fields) says it."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"doc": meaning})
+    return field(default=default, metadata={"doc": meaning})
+
+
 @dataclass(frozen=True)
 class Rule:
     """What the policy demands of the metrics a key matches."""
 
     key: str
-    direction: Direction | None = None
-    min: float | None = None
-    max: float | None = None
-    tolerance: float | None = None
-    tolerance_pct: float | None = None
-    required: bool = False
-    significance: float | None = None  # the test's level: a regression counts only if p < it
-    min_effect: float | None = None  # with significance: the practical margin, metric's units
-    fallback: Fallback = "error"  # predictions unusable: stop ("error") or judge the estimate
+    direction: Direction | None = _key(
+        "`higher` or `lower` is better; without it only `min`/`max` apply"
+    )
+    min: float | None = _key("the head's value must be at least this")
+    max: float | None = _key("the head's value must be at most this")
+    tolerance: float | None = _key("how much worse than the base still passes, in its units")
+    tolerance_pct: float | None = _key("the same, as a percentage of the base's value")
+    required: bool = _key("a metric this key matches must exist at the head", False)
+    significance: float | None = _key(
+        "the test's level: a regression counts only when its p-value is below it"
+    )
+    min_effect: float | None = _key(
+        "with `significance`: the practical margin, in the metric's units"
+    )
+    fallback: Fallback = _key(
+        "predictions unusable: stop (`error`) or judge the estimate (`point-estimate`)", "error"
+    )
 
     def matches(self, path: str, metric: str) -> bool:
         """``roc_auc``, ``metrics.json:roc_auc`` or a glob such as ``*.roc_auc``."""
@@ -87,28 +104,32 @@ class Rule:
 class Retraining:
     """``[tool.mlgate.retrain]``: how scheduled retraining gets fresh data and proposes it."""
 
-    refresh: tuple[str, ...] = ()  # stages rerun even when unchanged: they fetch fresh data
-    branch: str = DEFAULT_RETRAIN_BRANCH  # the pull request's branch, replaced on each run
-    auto_merge: bool = False  # a proposal whose gate passed is merged once its checks pass
-    auto_promote: str | None = None  # the environment each new release is promoted to
+    refresh: tuple[str, ...] = _key("stages rerun even when unchanged: they fetch fresh data", ())
+    branch: str = _key(
+        "the retraining pull request's branch, replaced on each run", DEFAULT_RETRAIN_BRANCH
+    )
+    auto_merge: bool = _key("a proposal whose gate passed is merged once its checks pass", False)
+    auto_promote: str | None = _key("the environment each new release is promoted to")
 
 
 @dataclass(frozen=True)
 class Monitoring:
     """``[tool.mlgate.monitor]``: when `mlgate monitor` calls the data drifted."""
 
-    drift_share: float = 0.5  # the dataset drifts when at least this share of its columns do
-    min_rows: int = 100  # fewer current rows: not enough data to say either way
+    drift_share: float = _key("the data drifts when at least this share of its columns do", 0.5)
+    min_rows: int = _key("fewer current rows: not enough data to say either way", 100)
 
 
 @dataclass(frozen=True)
 class Canary:
     """``[tool.mlgate.canary]``: when `mlgate canary` has seen enough, and what is worse."""
 
-    min_labels: int = 100  # labelled rows each version needs before labels decide
-    min_requests: int = 100  # scoring requests each version needs before errors decide
-    max_error_increase: float = 0.01  # of the share of requests failed
-    max_latency_ratio: float = 1.5  # the canary's p99 over the stable version's
+    min_labels: int = _key("labelled rows each version needs before labels decide", 100)
+    min_requests: int = _key("scoring requests each version needs before errors decide", 100)
+    max_error_increase: float = _key(
+        "how much the share of failed requests may grow over the stable version's", 0.01
+    )
+    max_latency_ratio: float = _key("the canary's p99 latency over the stable version's", 1.5)
 
 
 @dataclass(frozen=True)
@@ -116,30 +137,50 @@ class EnvironmentOptions:
     """``[tool.mlgate.environments.NAME]``: where the environment deploys to, and how its
     servers log. None: the default of what reads it (the request log's, the target's)."""
 
-    target: str | None = None  # a directory, or s3://BUCKET/PREFIX; None: .mlgate/deployments/NAME
-    monitoring_sample: float | None = None  # the share of requests logged
-    monitoring_max_mb: float | None = None  # the log's size before it rotates
-    monitoring_segment_seconds: float | None = None  # a replica's segment open before shipping
-    lease_seconds: float | None = None  # an object-store lock outliving a stopped holder
+    target: str | None = _key(
+        "a directory, or `s3://BUCKET/PREFIX`; unset: `.mlgate/deployments/NAME`"
+    )
+    monitoring_sample: float | None = _key("the share of requests the server logs")
+    monitoring_max_mb: float | None = _key("the request log's size, in MB, before it rotates")
+    monitoring_segment_seconds: float | None = _key(
+        "seconds a replica's log segment stays open before it is shipped"
+    )
+    lease_seconds: float | None = _key(
+        "seconds an object-store lock outlives a holder that stopped"
+    )
 
 
 @dataclass(frozen=True)
 class Policy:
-    rules: tuple[Rule, ...] = ()
-    base: str | None = None
+    """``[tool.mlgate]``: the gate's rules, and the releases, environments and loops around it."""
+
+    rules: tuple[Rule, ...] = _key("`[tool.mlgate.rules]`: one rule per metric key", ())
+    base: str | None = _key("the branch changes are gated against (default: the main branch)")
     source: str | None = None  # the file it came from; None: no policy
     table: dict[str, Any] = field(default_factory=dict)  # as written, to compare two policies
-    model: str | None = None  # the artifact name when dvc.yaml declares none
-    environments: dict[str, EnvironmentOptions] = field(default_factory=dict)
-    promotion_order: tuple[str, ...] = ()  # a version reaches each only after the one before
-    predictions: str | None = None  # per-example predictions, for significance rules
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = DEFAULT_SEED
-    retrain: Retraining = field(default_factory=Retraining)
-    monitor: Monitoring = field(default_factory=Monitoring)
-    max_rows_drop: float = DEFAULT_MAX_ROWS_DROP  # the share of prediction rows head may lose
-    require_pushed: bool = True  # outputs dvc.lock records must be in the DVC remote
-    canary: Canary = field(default_factory=Canary)
+    model: str | None = _key("the model artifact's name when dvc.yaml declares none")
+    environments: dict[str, EnvironmentOptions] = _key(
+        "`[tool.mlgate.environments.NAME]`: where each environment deploys", factory=dict
+    )
+    promotion_order: tuple[str, ...] = _key(
+        "environments in order: a version reaches each only after the one before", ()
+    )
+    predictions: str | None = _key(
+        "the per-example predictions file significance rules test (a CSV in git or DVC)"
+    )
+    resamples: int = _key("bootstrap resamples of a significance test", DEFAULT_RESAMPLES)
+    seed: int = _key("the bootstrap's seed: the same verdict on every run", DEFAULT_SEED)
+    retrain: Retraining = _key("`[tool.mlgate.retrain]`", factory=Retraining)
+    monitor: Monitoring = _key("`[tool.mlgate.monitor]`", factory=Monitoring)
+    max_rows_drop: float = _key(
+        "the share of prediction rows the head may lose before significance is distrusted",
+        DEFAULT_MAX_ROWS_DROP,
+    )
+    require_pushed: bool = _key(
+        "the outputs a change records must be in the DVC remote (checked in CI and pre-push)",
+        True,
+    )
+    canary: Canary = _key("`[tool.mlgate.canary]`", factory=Canary)
 
     def shrinkage(self, base_rows: int, head_rows: int) -> str | None:
         """Why significance cannot be trusted when the head's test set is much smaller than

@@ -164,7 +164,7 @@ def _pre_commit(root: Path, *, force: bool) -> Written:
     target = root / PRE_COMMIT_CONFIG
     if target.exists() and not target.read_text(errors="replace").startswith(_PRE_COMMIT_HEADER):
         note = (
-            "yours: add the mlgate hooks from the README"
+            "yours: add the mlgate hooks as docs/hooks.md shows"
             if "mlgate-" not in target.read_text(errors="replace")
             else "yours, with mlgate's hooks"
         )

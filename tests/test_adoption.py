@@ -17,6 +17,7 @@ import yaml
 import mermaid_parser
 from getstarted import ARTIFACT, make_get_started
 from helpers import dvc, git, mlgate_in, push_to_new_origin
+from manual import examples
 from mlgate import __version__
 from mlgate.deploy import environments
 from mlgate.git import WORKSPACE, revision
@@ -44,7 +45,9 @@ def test_init_fits_the_project(
     """A rule per dvclive metric (dotted names kept), the project's requirements installed by
     the workflows, its GTO stages as environments, and a word on its CML workflow."""
     assert mlgate_in(project, monkeypatch, "init") == 0
-    out = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr().out
+    assert examples("docs/adopt.md", "mlgate init") == [printed]  # the manual shows it as it is
+    out = printed.splitlines()
     assert out[6:12] == [
         "wrote     pyproject.toml [tool.mlgate] (4 rules, direction from each name: review them)",
         "rule      avg_prec.test (higher is better, tolerance 0.0092)",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO_ROOT
+from manual import examples
 from mlgate import policy
 from mlgate.commands.main import cli
 
@@ -59,25 +60,9 @@ def test_every_policy_key_is_in_the_reference_with_its_meaning(site: Path) -> No
             assert squeezed(f"{key}") in page and squeezed(field.metadata["doc"]) in page, key
 
 
-def readme_blocks(command: str) -> list[str]:
-    """The output under ``$ COMMAND`` in each of the README's code blocks that show it."""
-    blocks: list[list[str]] = []
-    current: list[str] | None = None
-    for line in (REPO_ROOT / "README.md").read_text().splitlines():
-        if line.startswith("```"):
-            if current is None:
-                current = []
-            else:
-                blocks.append(current)
-                current = None
-        elif current is not None:
-            current.append(line)
-    return ["\n".join(b[1:]) + "\n" for b in blocks if b and b[0] == f"$ {command}"]
-
-
 def test_the_readme_s_help_is_what_mlgate_prints() -> None:
     """An example that cannot drift: the README's `mlgate --help` is the command's own."""
-    [shown] = readme_blocks("mlgate --help")
+    [shown] = examples("README.md", "mlgate --help")
     environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     printed = subprocess.run(
         [sys.executable, "-m", "mlgate", "--help"], capture_output=True, text=True, env=environment

@@ -274,7 +274,10 @@ def test_init_keeps_an_edited_file_unless_forced_and_never_replaces_a_teams_pre_
         "kept      .github/workflows/pr.yml (differs from mlgate's template: --force overwrites)"
         in out
     )
-    assert "kept      .pre-commit-config.yaml (yours: add the mlgate hooks as docs/hooks.md shows)" in out
+    assert (
+        "kept      .pre-commit-config.yaml (yours: add the mlgate hooks as docs/hooks.md shows)"
+        in out
+    )
     assert pr.read_text().endswith("# ours\n")
     assert run_init(plain, monkeypatch, "--force", "--python", "3.12") == 0
     out = capsys.readouterr().out

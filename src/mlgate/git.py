@@ -62,21 +62,31 @@ def repo_root(cwd: Path | str = ".") -> Path:
 
 
 def resolve_commit(rev: str, cwd: Path | str = ".") -> str:
-    """Return the full commit id of ``rev``, or raise GitError naming it. As DVC does, a name
-    git does not know may be a DVC experiment's (``dvc exp run -n NAME``)."""
+    """Return the full commit id of ``rev``, or raise GitError naming it."""
     try:
         return run_git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd).strip()
     except GitError:
+        raise GitError(f"unknown revision '{rev}': no such branch, tag or commit") from None
+
+
+def resolve_revision(rev: str, cwd: Path | str = ".") -> str:
+    """A revision a person names (``--head``, ``mlgate diff A B``): what git resolves, else, as
+    DVC does, a DVC experiment's name (``dvc exp run -n NAME``). Only here: a branch lookup
+    (the main branch, a base) never takes an experiment for a branch."""
+    try:
+        return resolve_commit(rev, cwd)
+    except GitError:
         pass
-    named = [e for e in experiments(cwd) if e.name == rev]
+    try:
+        named = [e for e in experiments(cwd) if e.name == rev]
+    except GitError:
+        named = []
     if len(named) > 1:
         refs = ", ".join(e.ref for e in named)
         raise GitError(f"'{rev}' names several DVC experiments: use one of {refs}")
     if named:
         return named[0].commit
-    raise GitError(
-        f"unknown revision '{rev}': no such branch, tag, commit or DVC experiment"
-    ) from None
+    raise GitError(f"unknown revision '{rev}': no such branch, tag, commit or DVC experiment")
 
 
 def check_branch_name(name: str, cwd: Path | str = ".") -> str:
@@ -377,7 +387,7 @@ def revision(name: str, root: Path) -> Revision:
         return Revision(root, None, WORKSPACE)
     if name == STAGED:
         return Revision(root, "", "the staged changes")
-    return Revision(root, resolve_commit(name, root), name)
+    return Revision(root, resolve_revision(name, root), name)
 
 
 def staged_paths(root: Path) -> list[str]:

@@ -48,8 +48,16 @@ def test_several_dvc_yaml_a_tsv_metric_and_experiments(tmp_path: Path, monkeypat
         assert "models/seq2seq/scores.tsv" in said.err  # left out, as DVC leaves it out
         assert "models/seq2seq/scores.tsv" not in ours["metrics"]
         assert mlgate_in(project, monkeypatch, "check", "--head", name) == code, name
+    # run the plain way, the model's stage is never reproduced: its params are new, its
+    # metrics are main's, and its dvc.lock says so; it cannot be judged, nor proposed
+    dvc(project, "exp", "run", "-q", "-S", "models/seq2seq/params.yaml:train.epochs=12", "-n",
+        "unreproduced")  # fmt: skip
+    git(project, "checkout", "-q", "--", ".")
     capsys.readouterr()
     assert mlgate_in(project, monkeypatch, "exp", "--format", "json") == 0
     ranking = json.loads(capsys.readouterr().out)
-    assert [e["name"] for e in ranking["experiments"]] == ["longer", "noisier"]
+    assert [e["name"] for e in ranking["experiments"]] == ["longer", "noisier", "unreproduced"]
     assert ranking["proposed"] == "longer"
+    [skipped] = [e for e in ranking["experiments"] if e["verdict"] == "cannot judge"]
+    assert skipped["name"] == "unreproduced"
+    assert f"{TRAIN}: params.yaml changed: train.epochs (4 -> 12)" in skipped["problem"]

@@ -140,8 +140,12 @@ def exp_command(
     """
     root = git.repo_root()
     client = github.GitHubClient.from_env() if propose else None  # before any work
+    from mlgate.hooks import staleness
+
     with collector_paused():
-        ranking = experiments.rank_experiments(root, base=base, every=every)
+        ranking = experiments.rank_experiments(
+            root, base=base, every=every, stale=staleness.why_stale
+        )
     markdown = ranking_text(ranking, markdown=True)
     print_report(
         fmt, lambda: ranking_json(ranking), markdown, lambda _colour: ranking_text(ranking)

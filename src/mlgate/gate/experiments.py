@@ -3,6 +3,7 @@ the one to propose is the gate's choice, significance included."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,17 @@ class Ranking:
         return best if best is not None and best.standing == "pass" else None
 
 
-def rank_experiments(root: Path, *, base: str | None = None, every: bool = False) -> Ranking:
+def rank_experiments(
+    root: Path,
+    *,
+    base: str | None = None,
+    every: bool = False,
+    stale: Callable[[Path, str], str | None] | None = None,
+) -> Ranking:
     """Each experiment of HEAD (``every``: of any commit) gated as its pull request would be:
-    against the merge-base with the main branch (or ``base``), under the base's policy."""
+    against the merge-base with the main branch (or ``base``), under the base's policy.
+    ``stale`` says what an experiment's dvc.lock does not record (hooks.staleness.why_stale):
+    such an experiment's metrics are not what its params give, so it cannot be judged."""
     head = git.resolve_commit("HEAD", root)
     found = [e for e in git.experiments(root) if every or e.baseline == head]
     if not found:
@@ -35,6 +44,12 @@ def rank_experiments(root: Path, *, base: str | None = None, every: bool = False
         raise DataError(f"no DVC experiments of {where}: {hint}")
     entries = []
     for experiment in found:
+        unrecorded = stale(root, experiment.ref) if stale is not None else None
+        if unrecorded:
+            entries.append(ranking.Entry(experiment.name, experiment.commit, experiment.timestamp,
+                                         None, f"its dvc.lock does not record what it ran "
+                                         f"({unrecorded}): reproduce those stages"))  # fmt: skip
+            continue
         try:
             check = compare.check(root, base=base, head=experiment.ref)
         except MlgateError as exc:

@@ -97,6 +97,15 @@ def check_commit(root: Path, rev: str = "HEAD") -> Staleness:
     return _check(git.revision(rev, root), None)
 
 
+def why_stale(root: Path, rev: str) -> str | None:
+    """What a commit's dvc.lock does not record (``train: params.yaml changed: ...``), or
+    None when it is true of the commit's code, params and data."""
+    result = check_commit(root, rev)
+    if not result.is_stale:
+        return None
+    return "; ".join(f"{s.name}: {', '.join(s.reasons)}" for s in result.stale)
+
+
 def check_workspace(root: Path) -> Staleness:
     """The same check against the files on disk (what `dvc repro` would see)."""
     return _check(git.revision(git.WORKSPACE, root), None)

@@ -26,8 +26,8 @@ class Snapshot:
     params: FileValues = field(default_factory=dict)
     # Declared metrics files that do not exist at this revision.
     missing_metrics: tuple[str, ...] = ()
-    # Declared metrics files in no metrics format that DVC reads as YAML and skips when they
-    # are none (a TSV, a CSV): what DVC warns of, said as a note.
+    # Notes on declared metrics files of another format (a TSV, a CSV) that DVC reads as YAML
+    # and leaves out, with a warning, when they hold no table of values.
     skipped: tuple[str, ...] = ()
 
 

@@ -5,7 +5,6 @@ layout), or DVC's remote; every copy hashed against the recorded md5."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from typing import Any
 from mlgate import dvcfiles, escape, git, valid
 from mlgate.artifacts.card import models_with_cards
 from mlgate.deploy.modelfile import check_model_file
-from mlgate.errors import ConfigError, DataError, MlgateError, Refused
+from mlgate.errors import ConfigError, MlgateError, Refused
 from mlgate.registry import tags
 from mlgate.registry.lifecycle import parse_release_ref
 from mlgate.registry.release import declared_artifact, read_record
@@ -126,19 +125,13 @@ def _in_directory(
     where = f"dvc.lock at {commit[:8]}"
     manifest_md5 = valid.md5(recorded.get("md5"), what=where)
     shown = escape.one_line(directory)
-    cached = dvcfiles.cached_object(root, manifest_md5, what=where)
-    if cached is None:
+    record = dvcfiles.DvcRecord(dvcfiles.DVC_LOCK, directory, manifest_md5)
+    files = dvcfiles.directory_files(root, record)
+    if files is None:
         raise Refused(
             f"{ref}: the manifest of its model directory {shown!r} ({manifest_md5}) is not in "
             "DVC's local cache (`dvc fetch` or `dvc pull` it): nothing was copied"
         )
-    content = cached.read_bytes()
-    if hashlib.md5(content).hexdigest() != manifest_md5.removesuffix(".dir"):
-        raise Refused(
-            f"{ref}: the cached manifest of {shown!r} does not hash to the md5 dvc.lock records "
-            f"({manifest_md5}): DVC's cache was altered, and nothing was read"
-        )
-    files = _manifest_files(content, directory, f"the manifest of {shown}")
     models = models_with_cards(files)
     if len(models) != 1:
         raise Refused(
@@ -148,24 +141,6 @@ def _in_directory(
         )
     [model] = models
     return Model(ref, artifact, version, commit, model, files[model], companions=files)
-
-
-def _manifest_files(content: bytes, directory: str, what: str) -> dict[str, str]:
-    """A ``.dir`` manifest's files: repository path -> md5, each path checked to stay inside
-    the directory and each md5 to be one, before either is used."""
-    try:
-        entries = json.loads(content)
-    except (ValueError, RecursionError):
-        raise DataError(f"{what} is not JSON") from None
-    if not isinstance(entries, list):
-        raise DataError(f"{what} is not a list of files")
-    files: dict[str, str] = {}
-    for entry in entries:
-        if not isinstance(entry, dict):
-            raise DataError(f"{what} holds an entry that is not a file")
-        relpath = valid.relative_path(entry.get("relpath"), what=what)
-        files[f"{directory}/{relpath}"] = valid.file_md5(entry.get("md5"), what=what)
-    return files
 
 
 def _workspace_file(root: Path, reg: tags.Registry, ref: str, cwd: Path) -> Model:

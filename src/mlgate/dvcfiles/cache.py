@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate import valid
+from mlgate import escape, valid
 from mlgate.dvcfiles.lock import lock_outputs, read_lock
 from mlgate.dvcfiles.paths import DVC_LOCK, join
 from mlgate.dvcfiles.yaml12 import parse_yaml
+from mlgate.errors import DataError
 from mlgate.git import Revision
 
 
@@ -81,16 +83,37 @@ def directory_lists(root: Path, record: DvcRecord, path: str) -> bool | None:
 
 
 def directory_files(root: Path, record: DvcRecord) -> dict[str, str] | None:
-    """The files of the directory output ``record`` as its cached manifest lists them:
-    repository path -> md5; None when the manifest is not in the local cache."""
-    entries = _manifest(root, record)
-    if entries is None:
+    """The files of the directory output ``record`` as its cached ``.dir`` manifest lists them:
+    repository path -> md5; None when the manifest is not in the local cache. The manifest must
+    hash to the md5 the record gives, each path stay inside the directory and each md5 be one
+    (a DataError otherwise): what it lists decides which bytes are trusted."""
+    what = f"{record.record} (for {record.output})"
+    if record.md5 is None or not valid.md5(record.md5, what=what).endswith(".dir"):
         return None
-    return {
-        join(record.output, str(e["relpath"])): str(e["md5"])
-        for e in entries
-        if isinstance(e, dict) and e.get("relpath") and e.get("md5")
-    }
+    cached = cached_object(root, record.md5, what=what)
+    if cached is None:
+        return None
+    content = cached.read_bytes()
+    shown = escape.one_line(record.output)
+    if hashlib.md5(content).hexdigest() != record.md5.removesuffix(".dir"):
+        raise DataError(
+            f"the cached manifest of {shown!r} does not hash to the md5 {record.record} records "
+            f"({record.md5}): DVC's cache was altered, and nothing was read"
+        )
+    where = f"the manifest of {shown}"
+    try:
+        entries = json.loads(content)
+    except (ValueError, RecursionError):
+        raise DataError(f"{where} is not JSON") from None
+    if not isinstance(entries, list):
+        raise DataError(f"{where} is not a list of files")
+    files: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise DataError(f"{where} holds an entry that is not a file")
+        relpath = valid.relative_path(entry.get("relpath"), what=where)
+        files[join(record.output, relpath)] = valid.file_md5(entry.get("md5"), what=where)
+    return files
 
 
 def read_cached(root: Path, record: DvcRecord, path: str) -> bytes | None:

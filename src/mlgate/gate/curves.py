@@ -15,7 +15,6 @@ per-class precision and recall.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,10 +166,8 @@ def charts(classes: list[str], base: Scored, head: Scored) -> Charts:
             ),
         )
     base_matrix, head_matrix = _confusion(base, len(classes)), _confusion(head, len(classes))
-    tables = _tables(classes, base_matrix, head_matrix)
-    return Charts(
-        tables.classes, curves, tables.base, tables.head, tables.per_class, (len(base), len(head))
-    )
+    tables = _tables(classes, base_matrix, head_matrix, (len(base), len(head)))
+    return Charts(tables.classes, curves, tables.base, tables.head, tables.per_class, tables.rows)
 
 
 @dataclass(frozen=True)
@@ -198,11 +195,12 @@ def confusion_tables(
         np.add.at(counts, (actual, predicted), 1)
         return counts
 
-    tables = _tables(classes, matrix(base), matrix(head))
-    return dataclasses.replace(tables, rows=(len(base[0]), len(head[0])))
+    return _tables(classes, matrix(base), matrix(head), (len(base[0]), len(head[0])))
 
 
-def _tables(classes: list[str], base: np.ndarray, head: np.ndarray) -> ConfusionTables:
+def _tables(
+    classes: list[str], base: np.ndarray, head: np.ndarray, rows: tuple[int, int]
+) -> ConfusionTables:
     per_class = tuple(
         ClassFigures(
             name,
@@ -213,7 +211,7 @@ def _tables(classes: list[str], base: np.ndarray, head: np.ndarray) -> Confusion
         )
         for k, name in enumerate(classes)
     )
-    return ConfusionTables(tuple(classes), _tuples(base), _tuples(head), per_class, (0, 0))
+    return ConfusionTables(tuple(classes), _tuples(base), _tuples(head), per_class, rows)
 
 
 def _binary(scored: Scored) -> tuple[np.ndarray, np.ndarray]:

@@ -337,10 +337,9 @@ class _Context:
         return _Temporarily(self, values, aliases)
 
     def select(self, expression: str) -> Any:
-        normalized = expression.replace("[", ".").replace("]", "")
+        dotted = _dotted(expression)
         node: Any = self.data
-        for part in normalized.split("."):
-            index = part.strip()
+        for index in dotted.split("."):
             try:
                 if isinstance(node, list):
                     node = node[int(index)]
@@ -351,7 +350,7 @@ class _Context:
             except (KeyError, IndexError, ValueError):
                 raise TemplateError(f"Could not find '{expression}'") from None
         if self._tracking and not isinstance(node, (Mapping, list)):
-            self._track(_dotted(expression))
+            self._track(dotted)
         return node
 
     def _track(self, dotted: str) -> None:

@@ -61,7 +61,7 @@ def verdict_line(check: Check) -> str:
     if not gate.passed:
         failed = []
         if gate.failures:
-            names = ", ".join(dict.fromkeys(_name(o) for o in gate.failures))
+            names = ", ".join(dict.fromkeys(outcome_name(o) for o in gate.failures))
             failed.append(f"{len(gate.failures)} of {len(judged)} checks failed ({names})")
         if gate.unpushed:
             count = len(gate.unpushed)
@@ -226,7 +226,7 @@ def _significance_row(outcome: Outcome) -> list[str]:
     assert tested is not None
     p_value = "<0.001" if tested.p_value < 0.001 else f"{tested.p_value:.3f}"
     return [
-        _name(outcome),
+        outcome_name(outcome),
         f"{tested.difference:+.4f}",
         f"{tested.confidence:.0%} [{tested.low:+.4f}, {tested.high:+.4f}]",
         p_value,
@@ -265,7 +265,7 @@ def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:
         verdict = marks.get(outcome.status, ":warning: ") + verdict
     change_pct = outcome.change_pct
     return [
-        _name(outcome),
+        outcome_name(outcome),
         fmt(outcome.base),
         fmt(outcome.head),
         fmt_signed(outcome.change),
@@ -294,5 +294,5 @@ def _revision_json(revision: Any) -> dict[str, Any]:
     return {"name": revision.name, "commit": revision.commit}
 
 
-def _name(outcome: Outcome) -> str:
+def outcome_name(outcome: Outcome) -> str:
     return outcome.metric or outcome.rule.key

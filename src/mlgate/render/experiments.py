@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
-from mlgate.render.check import outcome_json
+from mlgate.render.check import outcome_json, outcome_name
 from mlgate.render.table import fmt, fmt_signed, table, to_json
 
 if TYPE_CHECKING:
@@ -25,11 +25,13 @@ def ranking_text(ranking: Ranking, *, markdown: bool = False) -> str:
         else f"mlgate exp: {title}, each gated as its pull request would be",
         "",
     ]
-    metrics = list(dict.fromkeys(_name(o) for e in entries for o in e.outcomes))
+    metrics = list(dict.fromkeys(outcome_name(o) for e in entries for o in e.outcomes))
     header = ["rank", "experiment", "verdict", "against", *metrics, "improved"]
     rows = []
     for n, entry in enumerate(entries, 1):
-        values = {_name(o): f"{fmt(o.head)} ({fmt_signed(o.change)})" for o in entry.outcomes}
+        values = {
+            outcome_name(o): f"{fmt(o.head)} ({fmt_signed(o.change)})" for o in entry.outcomes
+        }
         improved = (
             f"{len(entry.improved)} ({len(entry.significant)} significant)"
             if entry.result is not None
@@ -51,7 +53,7 @@ def ranking_text(ranking: Ranking, *, markdown: bool = False) -> str:
     for entry in entries:
         for outcome in entry.outcomes:
             if outcome.status == "fail":
-                line = f"{entry.name}: {_name(outcome)} {outcome.reason}"
+                line = f"{entry.name}: {outcome_name(outcome)} {outcome.reason}"
                 lines.append("- " + (escape.markdown(line) if markdown else escape.one_line(line)))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -90,11 +92,7 @@ def _entry_json(rank: int, entry: Entry) -> dict[str, Any]:
         "against": entry.against or None,
         "verdict": entry.standing,
         "problem": entry.problem or None,
-        "improved": [_name(o) for o in entry.improved],
-        "significant": [_name(o) for o in entry.significant],
+        "improved": [outcome_name(o) for o in entry.improved],
+        "significant": [outcome_name(o) for o in entry.significant],
         "rules": [outcome_json(o) for o in entry.outcomes],
     }
-
-
-def _name(outcome: Any) -> str:
-    return str(outcome.metric or outcome.rule.key)

@@ -33,6 +33,17 @@ def test_several_dvc_yaml_a_tsv_metric_and_experiments(tmp_path: Path, monkeypat
     git(project, "checkout", "-q", "--", ".")
     git(project, "reset", "-q", "--hard")
 
+    # run the plain way, the model's stage is never reproduced: its params are new, its
+    # metrics are main's, and its dvc.lock says so; it cannot be judged, nor proposed
+    dvc(project, "exp", "run", "-q", "-S", "models/seq2seq/params.yaml:train.epochs=12", "-n",
+        "unreproduced")  # fmt: skip
+    git(project, "checkout", "-q", "--", ".")
+    capsys.readouterr()
+    # nothing could be judged: exit 2, as for any verdict that cannot be given, not 1
+    assert mlgate_in(project, monkeypatch, "exp") == 2
+    said = capsys.readouterr()
+    assert "CANNOT JUDGE" in said.out and "no experiment could be judged" in said.err
+
     for name, setting in (("longer", "train.epochs=8"), ("noisier", "train.dropout=0.9")):
         # the model's own dvc.yaml, as `dvc exp run` reproduces the root's alone by default
         dvc(project, "exp", "run", "-q", "models/seq2seq/dvc.yaml", "-S",
@@ -48,11 +59,6 @@ def test_several_dvc_yaml_a_tsv_metric_and_experiments(tmp_path: Path, monkeypat
         assert "models/seq2seq/scores.tsv" in said.err  # left out, as DVC leaves it out
         assert "models/seq2seq/scores.tsv" not in ours["metrics"]
         assert mlgate_in(project, monkeypatch, "check", "--head", name) == code, name
-    # run the plain way, the model's stage is never reproduced: its params are new, its
-    # metrics are main's, and its dvc.lock says so; it cannot be judged, nor proposed
-    dvc(project, "exp", "run", "-q", "-S", "models/seq2seq/params.yaml:train.epochs=12", "-n",
-        "unreproduced")  # fmt: skip
-    git(project, "checkout", "-q", "--", ".")
     capsys.readouterr()
     assert mlgate_in(project, monkeypatch, "exp", "--format", "json") == 0
     ranking = json.loads(capsys.readouterr().out)

@@ -20,7 +20,7 @@ from mlgate.commands.output import (
     remote_option,
     report_option,
 )
-from mlgate.errors import EXIT_OK, EXIT_REJECTED, MlgateError
+from mlgate.errors import EXIT_OK, EXIT_REJECTED, DataError, MlgateError
 from mlgate.gate import actions, compare, experiments
 from mlgate.render.check import (
     COMMENT_MARKER,
@@ -136,7 +136,8 @@ def exp_command(
     Each experiment is gated as its pull request would be (against the merge-base with the
     main branch, under the base's policy, significance included), then ranked: passing
     first, then by significant improvements, improvements, the first rule's gain.
-    Exit 0 with one to propose, 1 when none passes, 2 when there are none.
+    Exit 0 with one to propose, 1 when none passes, 2 when there are none or none could be
+    judged.
     """
     root = git.repo_root()
     client = github.GitHubClient.from_env() if propose else None  # before any work
@@ -150,6 +151,8 @@ def exp_command(
     print_report(
         fmt, lambda: ranking_json(ranking), markdown, lambda _colour: ranking_text(ranking)
     )
+    if not ranking.judged:  # a verdict that cannot be given is exit 2, never "none passes"
+        raise DataError("no experiment could be judged (each one's reason is in the table)")
     proposed = ranking.proposed
     if client is not None and proposed is not None:
         from mlgate import retrain

@@ -19,6 +19,11 @@ class Ranking:
     baseline: str | None  # the commit whose experiments these are (None: every commit's)
 
     @property
+    def judged(self) -> bool:
+        """Whether the gate could judge any of them (else each says why not)."""
+        return any(e.result is not None for e in self.entries)
+
+    @property
     def proposed(self) -> ranking.Entry | None:
         """The experiment to propose: the best, when it passes the gate."""
         best = self.entries[0] if self.entries else None

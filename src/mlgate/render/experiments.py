@@ -60,7 +60,9 @@ def ranking_text(ranking: Ranking, *, markdown: bool = False) -> str:
 
 def _conclusion(ranking: Ranking, *, markdown: bool) -> str:
     proposed = ranking.proposed
-    if proposed is None:
+    if not ranking.judged:
+        text = "No experiment could be judged: none to propose."
+    elif proposed is None:
         text = "No experiment passes the gate: none to propose."
     else:
         text = (

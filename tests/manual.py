@@ -45,7 +45,7 @@ SHOWN_HOME = "/home/you/mlgate"
 SHOWN_VENV = "/home/you/mlgate/.venv"
 SHOWN_PORT = 8080
 # The pages of one scripted run, in the order a reader follows them.
-TOURS: dict[str, tuple[str, ...]] = {"repository": ("docs/tutorial.md",)}
+TOURS: dict[str, tuple[str, ...]] = {"repository": ("docs/tutorial.md", "docs/releases.md")}
 COMMAND_TIMEOUT = 600  # seconds: the longest documented command is a full `dvc repro`
 
 
@@ -209,8 +209,6 @@ class Session:
             "COLUMNS": "100",
             "DVC_NO_ANALYTICS": "1",
             "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_DATE": "2026-12-01T09:00:00Z",
-            "GIT_COMMITTER_DATE": "2026-12-01T09:00:00Z",
         }
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         (home / ".gitconfig").write_text(

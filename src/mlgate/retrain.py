@@ -22,6 +22,7 @@ from mlgate import dvc, dvcfiles, git, github
 from mlgate.errors import MlgateError
 from mlgate.gate import compare, ranking
 from mlgate.policy import Policy
+from mlgate.progress import SILENT, Progress
 from mlgate.registry.release import refuse_uncommitted
 from mlgate.snapshot import read_policy
 
@@ -86,15 +87,20 @@ def propose(
     base: str | None,
     remote: str,
     env: Mapping[str, str] | None = None,
+    progress: Progress = SILENT,
 ) -> Proposal:
     """Commit the retrained files on ``branch`` (from HEAD), push it, push the data to the DVC
     remote if there is one, and open the pull request into ``base`` (default: the policy's base,
     else the main branch) or update the one already open."""
     env = os.environ if env is None else env
     base = base or read_policy(git.revision("HEAD", root)).base or _main_branch(root)
+    progress.step(f"committing the retrained files on {branch}")
     commit = _commit_on_branch(root, _message(retrained))
+    progress.step(f"pushing {branch} to {remote}")
     git.run_git("push", "--quiet", "--force", remote, f"{commit}:refs/heads/{branch}", cwd=root)
+    progress.step("pushing the data to the DVC remote")
     data_pushed = _push_data(root)
+    progress.step(f"opening the pull request into {base}")
     title = f"Retrain {retrained.artifact} on fresh data ({_today()})"
     try:
         action, number, url = client.upsert_pull_request(
@@ -154,6 +160,7 @@ def auto_merge(
     passed: bool,
     client: github.GitHubClient,
     wait_seconds: float,
+    progress: Progress = SILENT,
 ) -> tuple[bool | None, str]:
     """What ``[tool.mlgate.retrain] auto_merge`` (read from the base branch, so a proposal
     cannot turn it on for itself) does with a proposal: nothing when it is off (None); never
@@ -171,6 +178,7 @@ def auto_merge(
             f"Auto-merge enabled on pull request #{number} ({proposal.commit[:8]}): GitHub "
             "merges it once its required checks pass."
         )
+    progress.step(f"waiting for the checks of pull request #{number}")
     merged, said = client.merge_when_green(number, proposal.commit, wait_seconds)
     return merged, (
         f"GitHub's auto-merge is not available ({why_not}); pull request #{number} {said}."

@@ -169,6 +169,44 @@ def test_deploy_by_release_promotion_tag_and_environment_then_roll_back(
     assert len(json.loads(capsys.readouterr().out)) == 5  # staging's four and production's one
 
 
+def test_a_version_is_compiled_once_per_machine_and_checked_at_every_deploy(
+    project: Path, monkeypatch, capsys
+) -> None:
+    """Promoting a version to the next environment reuses its ONNX model (keyed by the model,
+    its card and the converters' versions); parity is still checked, so a cached file that is
+    cut short is compiled again and one that is wrong is served by nothing but the pickle."""
+    from mlgate.deploy import onnx_model
+
+    two_releases(project, monkeypatch)
+    deploy = ("deploy", "--model")
+    assert mlgate_in(project, monkeypatch, *deploy, "scorer@v0.1.0", "--env", "staging") == 0
+    assert mlgate_in(project, monkeypatch, *deploy, "scorer@v0.2.0", "--env", "staging") == 0
+    compiled = project / ".mlgate/compiled"
+    first, second = sorted(compiled.iterdir(), key=lambda path: path.stat().st_mtime)
+    assert ".mlgate" not in git(project, "status", "--porcelain")  # it ignores itself
+
+    def not_again(*args: object) -> bytes:
+        raise AssertionError("compiled again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(onnx_model, "compile_model", not_again)
+        assert mlgate_in(project, monkeypatch, *deploy, "scorer@v0.2.0", "--env", "production") == 0
+    assert current(project, "production")["runtime"] == "onnx"  # type: ignore[index]
+
+    first.write_bytes(first.read_bytes()[:100])  # a crash or a bad disk cut it short
+    capsys.readouterr()
+    assert mlgate_in(project, monkeypatch, *deploy, "scorer@v0.1.0", "--env", "production") == 0
+    assert "Runtime: onnx (agrees with the pickle" in capsys.readouterr().out
+    assert onnx_model.readable(first.read_bytes())  # compiled again, and kept
+
+    first.write_bytes(second.read_bytes())  # v0.2.0's model where v0.1.0's belongs
+    shutil.rmtree(project / "deployed/production/versions/v0.1.0")
+    assert mlgate_in(project, monkeypatch, *deploy, "scorer@v0.1.0", "--env", "production") == 0
+    out = capsys.readouterr().out
+    assert "Runtime: pickle (the ONNX model's" in out and "differ from the pickle's" in out
+    assert current(project, "production")["runtime"] == "pickle"  # type: ignore[index]
+
+
 @pytest.mark.faults
 def test_a_lightweight_tag_is_never_a_promotion(project: Path, monkeypatch, capsys) -> None:
     assert mlgate_in(project, monkeypatch, "release") == 0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from mlgate import git
-from mlgate.commands.output import echo, env_option, wait_option, warn
+from mlgate.commands.output import echo, env_option, progress, quiet_option, wait_option, warn
 from mlgate.commands.project import project
 from mlgate.render.describe import described_text
 from mlgate.render.registry import canary_replaced_text, deployed_text, deployments_text
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     help="Install it beside the version serving, run on a copy of the requests (all, or "
     "--canary's share) without answering with it.",
 )
+@quiet_option()
 def deploy_command(
     model_ref: str,
     env_name: str,
@@ -64,6 +65,7 @@ def deploy_command(
     runtime: str,
     canary: float | None,
     shadow: bool,
+    quiet: bool,
 ) -> None:
     """Verify, smoke-test and switch ENV to a model version, atomically and logged."""
     from mlgate.deploy import deployments, resolve
@@ -83,17 +85,19 @@ def deploy_command(
             here.root, here.policy.predictions, model.commit
         )
     before = deployments.read_current(env)
-    done = deployments.deploy(
-        here.root,
-        model,
-        env,
-        monitoring=logged,
-        wait=wait,
-        predictions=predictions,
-        runtime=cast("RuntimeChoice", runtime),
-        canary=canary,
-        shadow=shadow,
-    )
+    with progress("mlgate deploy", quiet=quiet) as shown:
+        done = deployments.deploy(
+            here.root,
+            model,
+            env,
+            monitoring=logged,
+            wait=wait,
+            predictions=predictions,
+            runtime=cast("RuntimeChoice", runtime),
+            canary=canary,
+            shadow=shadow,
+            progress=shown,
+        )
     echo(deployed_text(done, env.name, env.target.location))
     replaced = canary_replaced_text(before)
     if replaced:

@@ -13,8 +13,9 @@ from mlgate.commands.output import (
     format_option,
     labels_option,
     print_report,
-    progress_bar,
+    progress,
     publish,
+    quiet_option,
     report_option,
     wait_option,
     warn,
@@ -65,6 +66,7 @@ from mlgate.render.table import to_json
     show_default=True,
     help="With --labels: the span of each window of live metrics.",
 )
+@quiet_option()
 @click.pass_context
 def monitor_command(
     ctx: click.Context,
@@ -75,6 +77,7 @@ def monitor_command(
     report_path: Path | None,
     labels_file: Path | None,
     window: str,
+    quiet: bool,
 ) -> None:
     """Has the data drifted from the training data, and (with --labels) is the model still
     right? Exit 0 no drift and no performance problem (or not enough data to say), 1 either,
@@ -88,7 +91,7 @@ def monitor_command(
     if labels_file is not None and env_name is None:
         raise click.UsageError("--labels joins an environment's logged predictions: give --env")
     here = project()
-    with progress_bar("reading the monitoring log") as progress:
+    with progress("mlgate monitor", quiet=quiet) as shown:
         watched = watch.watch(
             here.root,
             here.policy,
@@ -97,7 +100,7 @@ def monitor_command(
             batch=batch,
             labels_file=labels_file,
             window=cast(watch.Window, window),
-            progress=progress,
+            progress=shown,
         )
     performance, result = watched.performance, watched.drift
     if result is None:  # no reference profile: the live metrics alone

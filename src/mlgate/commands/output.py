@@ -4,19 +4,23 @@ options several commands share."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TextIO, cast
 
 import click
 
 from mlgate import defaults, escape, github
 from mlgate.errors import MlgateError
+from mlgate.progress import SILENT, Progress
 
 Format = Literal["table", "md", "json"]
 FORMATS = click.Choice(["table", "md", "json"])
-_PROGRESS_MIN_BYTES = 50 * 2**20  # smaller logs are read before a bar would be seen
+_REDRAW_SECONDS = 0.1  # a progress line is redrawn at most this often
+_BAR_WIDTH = 24
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -131,26 +135,65 @@ def publish(
             echo(annotation)
 
 
+class TerminalProgress:
+    """Progress on one line of stderr, rewritten at each step (``mlgate deploy: compiling the
+    model to ONNX``, with a bar and a percentage where the step has a size) and erased when
+    the command ends, so what the command prints is the same as without it."""
+
+    def __init__(self, command: str, stream: TextIO) -> None:
+        self._command = command
+        self._stream = stream
+        self._what = ""
+        self._drawn = 0.0  # when the line was last drawn (monotonic seconds)
+        self._shown = False
+
+    def step(self, what: str) -> None:
+        self._what = escape.one_line(what)
+        self._draw("")
+
+    def advance(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._drawn < _REDRAW_SECONDS and done < total:
+            return
+        share = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+        filled = round(share * _BAR_WIDTH)
+        self._draw(f" [{'#' * filled}{'-' * (_BAR_WIDTH - filled)}] {share:4.0%}")
+
+    def _draw(self, tail: str) -> None:
+        self._drawn = time.monotonic()
+        width = shutil.get_terminal_size().columns - 1
+        line = f"{self._command}: {self._what}{tail}"[:width]
+        self._stream.write(f"\r\x1b[K{line}")
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
 @contextlib.contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on stderr for long reads, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        yield None
+def progress(command: str, *, quiet: bool) -> Iterator[Progress]:
+    """Where the core tells what it is doing: a line on stderr when stderr is a terminal and
+    ``--quiet`` was not given, else nowhere (a log, a pipe, CI)."""
+    if quiet or not sys.stderr.isatty():
+        yield SILENT
         return
-    bar: Any = None
-
-    def advance(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and total >= _PROGRESS_MIN_BYTES:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr).__enter__()
-        if bar is not None:
-            bar.update(done - bar.pos)
-
+    shown = TerminalProgress(command, sys.stderr)
     try:
-        yield advance
+        yield shown
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        shown.close()
+
+
+def quiet_option() -> Decorator:
+    return click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        help="No progress line on the terminal (it is never shown when stderr is not one).",
+    )
 
 
 def pushed(push: bool, remote: str) -> str:

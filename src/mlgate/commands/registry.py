@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlgate import defaults, git, github
-from mlgate.commands.output import echo, pushed, remote_option, say_taken
+from mlgate.commands.output import echo, progress, pushed, quiet_option, remote_option, say_taken
 from mlgate.commands.project import project
 from mlgate.render.registry import history_text, releases_text, versions_text
 from mlgate.render.table import to_json
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Release only if the model file differs from the latest release's (CI on main).",
 )
+@quiet_option()
 def release_command(
     name: str | None,
     bump: str,
@@ -51,6 +52,7 @@ def release_command(
     push: bool,
     remote: str,
     if_changed: bool,
+    quiet: bool,
 ) -> None:
     """Tag HEAD as a new version NAME@vX.Y.Z, with a release record in the annotation.
 
@@ -69,9 +71,18 @@ def release_command(
     if same_as:
         echo(f"Nothing to release: the model is the one released as {same_as}.")
         return
-    outcome = release.release(
-        root, artifact, bump, version, force=force, message=message, push=push, remote=remote
-    )
+    with progress("mlgate release", quiet=quiet) as shown:
+        outcome = release.release(
+            root,
+            artifact,
+            bump,
+            version,
+            force=force,
+            message=message,
+            push=push,
+            remote=remote,
+            progress=shown,
+        )
     made = outcome.release
     say_taken(outcome.taken)
     echo(f"Created tag {made.tag} on {made.commit[:8]} ({made.reason}){pushed(push, remote)}.")

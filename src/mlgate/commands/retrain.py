@@ -9,7 +9,7 @@ import click
 
 from mlgate import github
 from mlgate.commands.check import publish_check
-from mlgate.commands.output import echo, remote_option, report_option
+from mlgate.commands.output import echo, progress, quiet_option, remote_option, report_option
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_OK, EXIT_REJECTED
 from mlgate.render.check import check_markdown, check_text
@@ -41,6 +41,7 @@ from mlgate.render.check import check_markdown, check_text
     help="With auto_merge where GitHub's auto-merge is not allowed: seconds to wait for the "
     "pull request's checks before merging it.",
 )
+@quiet_option()
 @click.pass_context
 def retrain_command(
     ctx: click.Context,
@@ -52,6 +53,7 @@ def retrain_command(
     branch: str | None,
     remote: str,
     merge_wait: float,
+    quiet: bool,
 ) -> None:
     """Retrain on fresh data and gate the new model against the main branch.
 
@@ -81,17 +83,31 @@ def retrain_command(
     publish_check(retrained.check, markdown, report_path)
     passed = retrained.check.gate.passed
     if client is not None:
-        proposal = retrain.propose(
-            here.root, retrained, markdown, client, branch or policy.retrain.branch, base, remote
-        )
+        with progress("mlgate retrain", quiet=quiet) as shown:
+            proposal = retrain.propose(
+                here.root,
+                retrained,
+                markdown,
+                client,
+                branch or policy.retrain.branch,
+                base,
+                remote,
+                progress=shown,
+            )
         data = " and its data to the DVC remote" if proposal.data_pushed else ""
         echo(
             f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
             f"pull request #{proposal.number} {proposal.url}".rstrip()
         )
-        merging, said = retrain.auto_merge(
-            here.root, proposal, passed=passed, client=client, wait_seconds=merge_wait
-        )
+        with progress("mlgate retrain", quiet=quiet) as shown:
+            merging, said = retrain.auto_merge(
+                here.root,
+                proposal,
+                passed=passed,
+                client=client,
+                wait_seconds=merge_wait,
+                progress=shown,
+            )
         if said:
             echo(said)
         if merging is False and passed:  # checks failed, or still running

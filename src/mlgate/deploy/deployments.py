@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import hashlib
 import json
 import os
 import uuid
@@ -47,11 +48,15 @@ from mlgate.deploy import onnx_model
 from mlgate.deploy.environments import Environment
 from mlgate.deploy.modelfile import NO_CARD, load_model, refusing_missing, smoke_test, verify
 from mlgate.deploy.resolve import Model, companion, fetch
+from mlgate.deploy.targets.local import ignore_in_git
 from mlgate.errors import MlgateError, Refused, first_line
-from mlgate.files import file_md5
+from mlgate.files import atomic_path, file_md5
+from mlgate.progress import SILENT, Progress
 
 DEPLOYED_FILE = "deployed.json"
 PREDICTIONS_FILE = "predictions.json"  # the evaluation-time predictions' profile
+COMPILED_DIR = ".mlgate/compiled"  # models compiled to ONNX on this machine, by what they depend on
+ONNX_SUFFIX = ".onnx"
 NOT_COMPILED = "not_compiled"  # deployed.json: why the version has no model.onnx
 
 
@@ -70,6 +75,7 @@ def deploy(
     runtime: RuntimeChoice = AUTO,
     canary: float | None = None,
     shadow: bool = False,
+    progress: Progress = SILENT,
 ) -> Deployment:
     """Fetch and verify the model, smoke-test it, copy it into ``versions/``, switch
     ``current``. On any failure ``current`` is untouched and the failure is logged.
@@ -78,10 +84,12 @@ def deploy(
     serves that when it matches the pickle (else the pickle, saying why), ``onnx`` refuses a
     model that does not compile, ``pickle`` does not try. ``canary`` (a percentage) or
     ``shadow``: install it beside the version serving, on that share of requests (a shadow:
-    all of them, unless ``canary`` says otherwise) instead of switching to it."""
+    all of them, unless ``canary`` says otherwise) instead of switching to it. ``progress`` is
+    told each step."""
     beside = canary is not None or shadow
     if canary is not None and not 0 < canary < 100:
         raise Refused(f"--canary {canary:g}: a share of requests, above 0 and below 100")
+    progress.step(f"waiting for {env.name}'s lock")
     with env.target.lock(wait):
         _recover(env)
         previous = read_current(env)
@@ -106,7 +114,7 @@ def deploy(
         )
 
         def prepare() -> tuple[Path, Any]:
-            folder, unpickled = _install(root, model, env, record, predictions, runtime)
+            folder, unpickled = _install(root, model, env, record, predictions, runtime, progress)
             if beside and previous is not None:
                 _check_same_columns(env, previous, folder)
             return folder, unpickled
@@ -114,7 +122,7 @@ def deploy(
         def served(done: Deployment) -> Deployment:
             return previous.replace(canary=done) if beside and previous else done
 
-        return _switch_after_checks(env, record, previous, prepare, runtime, served)
+        return _switch_after_checks(env, record, previous, prepare, runtime, served, progress)
 
 
 def _check_canary_beside(env: Environment, current: Deployment | None, version: str) -> None:
@@ -246,6 +254,7 @@ def _switch_after_checks(
     prepare: Callable[[], tuple[Path, Any]],
     runtime: RuntimeChoice,
     served: Callable[[Deployment], Deployment] = lambda done: done,
+    progress: Progress = SILENT,
 ) -> Deployment:
     """``prepare`` the version's folder (verified; and the model, when preparing unpickled it
     already), smoke-test it, choose its runtime, then switch to it (``current`` becomes
@@ -256,12 +265,15 @@ def _switch_after_checks(
         if record.monitoring and not card.features:
             raise Refused(f"monitoring logs each request's columns, and {NO_CARD}")
         if model is None:
+            progress.step(f"loading {record.version}'s model")
             model = load_model(version_dir / record.model_file)
+        progress.step(f"smoke-testing {record.version}")
         rows = smoke_test(model, card)
         checked = record.replace(
             smoke_rows=rows, refusing_missing=tuple(refusing_missing(model, card))
         )
-        done = _choose_runtime(checked, model, version_dir, card, runtime)
+        done = _choose_runtime(checked, model, version_dir, card, runtime, progress)
+        progress.step(f"switching {env.name} to {record.version}")
         _write_current(env, served(done))
     except (MlgateError, OSError) as exc:  # OSError: a full disk, a read-only target
         reason = str(exc) if isinstance(exc, MlgateError) else _disk_problem(exc, env)
@@ -290,6 +302,7 @@ def _choose_runtime(
     folder: Path,
     card: Card,
     runtime: RuntimeChoice,
+    progress: Progress = SILENT,
 ) -> Deployment:
     """The record with the runtime that will serve it: ONNX when the version has a compiled
     model that agrees with the pickle (checked here, on this machine), else the pickle (why:
@@ -311,6 +324,7 @@ def _choose_runtime(
             )
         if record.action == "rollback" and record.onnx_md5:
             verify(path, record.onnx_md5, f"{record.environment} {record.version}")
+        progress.step(f"checking {record.version}'s ONNX model against its pickle")
         profile = _read_json(folder / PROFILE_FILE)
         onnx = onnx_model.load(path, card)
         rows = onnx_model.check_parity(
@@ -389,6 +403,7 @@ def _install(
     record: Deployment,
     predictions: dict[str, Any] | None,
     runtime: RuntimeChoice,
+    progress: Progress,
 ) -> tuple[Path, Any]:
     """``versions/<version>/`` with the verified model, its card, deployed.json (with why the
     model did not compile, if it did not) and the model compiled to ONNX (unless ``runtime``
@@ -396,19 +411,22 @@ def _install(
     model, when compiling it unpickled it (after checking its md5), else None."""
     if env.target.has_version(model.version):
         final = env.target.version_folder(model.version)
+        progress.step(f"verifying the {model.version} installed in {env.name}")
         verify(final / record.model_file, model.md5, f"{env.name} {model.version}")
         return final, None
     unpickled = None
 
     def fill(staging: Path) -> None:
         nonlocal unpickled
+        progress.step(f"fetching {model.path} (md5 {model.md5[:8]})")
         fetch(root, model, staging / record.model_file)
         card = companion(root, model, CARD_SUFFIX) or b"{}"
         (staging / CARD_FILE).write_bytes(card)
         why_not = None
         if runtime != PICKLE:
+            progress.step(f"compiling {model.version} to ONNX")
             unpickled, why_not = _compile(
-                staging / record.model_file, model.md5, staging / CARD_FILE
+                root, staging / record.model_file, model.md5, staging / CARD_FILE
             )
         profile = companion(root, model, PROFILE_SUFFIX)
         if profile is not None:
@@ -423,22 +441,53 @@ def _install(
         (staging / DEPLOYED_FILE).write_text(json.dumps(description, indent=2) + "\n")
         if predictions is not None:
             (staging / PREDICTIONS_FILE).write_text(json.dumps(predictions) + "\n")
+        progress.step(f"publishing {model.version} to {env.target.location}")
 
     env.target.install_version(model.version, fill)
     return env.target.version_folder(model.version), unpickled
 
 
-def _compile(model_file: Path, md5: str, card_file: Path) -> tuple[Any, str | None]:
+def _compile(root: Path, model_file: Path, md5: str, card_file: Path) -> tuple[Any, str | None]:
     """model.onnx beside the verified model file: (the model unpickled, why it did not
-    compile or None)."""
+    compile or None). Compiled once per machine for a model, its card and the converters'
+    versions (``.mlgate/compiled/``): promoting a version to the next environment does not
+    convert it again. Parity is checked at every deploy all the same, so a cached file that
+    is wrong is refused as a fresh one would be."""
     verify(model_file, md5, str(model_file.name))
     unpickled = load_model(model_file)
-    try:
-        data = onnx_model.compile_model(unpickled, read_card(card_file))
-    except onnx_model.NotCompiled as exc:
-        return unpickled, str(exc)
+    card = card_file.read_bytes()
+    cached = root / COMPILED_DIR / f"{_compiled_key(md5, card)}{ONNX_SUFFIX}"
+    data = None
+    with contextlib.suppress(OSError):
+        data = cached.read_bytes()
+    if data is not None and not onnx_model.readable(data):  # cut short by a crash or a disk
+        data = None
+    if data is None:
+        try:
+            data = onnx_model.compile_model(unpickled, read_card(card_file))
+        except onnx_model.NotCompiled as exc:
+            return unpickled, str(exc)
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            ignore_in_git(cached)
+            with atomic_path(cached) as partial:
+                partial.write_bytes(data)
     (model_file.parent / onnx_model.ONNX_FILE).write_bytes(data)
     return unpickled, None
+
+
+def _compiled_key(md5: str, card: bytes) -> str:
+    """What a compiled model depends on: the model, its card, and the converters' versions."""
+    from importlib import metadata
+
+    versions = []
+    for package in ("mlgate", "skl2onnx", "onnx", "onnxmltools", "scikit-learn"):
+        try:
+            versions.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} absent")
+    parts = [md5, hashlib.sha256(card).hexdigest(), *versions]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 def _write_current(env: Environment, done: Deployment) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -37,6 +36,7 @@ from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError, first_line
 from mlgate.monitor import drift, logtable
 from mlgate.policy import Monitoring
+from mlgate.progress import SILENT, Progress
 from mlgate.registry import release
 
 if TYPE_CHECKING:
@@ -180,10 +180,10 @@ def logged_data(
     deployment: Deployment,
     reference: Reference,
     since: timedelta | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress = SILENT,
 ) -> tuple[logtable.Table, str]:
-    """The current version's logged rows (since ``since`` ago), and a description of them.
-    ``progress(done, total)`` is told the bytes read."""
+    """The current version's logged rows (since ``since`` ago), and a description of them;
+    ``progress`` is told the bytes read and the segments fetched."""
     cutoff = None if since is None else requestlog.timestamp(datetime.now(timezone.utc) - since)
     if not deployment.monitoring:
         raise MlgateError(
@@ -193,12 +193,12 @@ def logged_data(
     files = requestlog.log_files(env.target.workdir(), cutoff)
     total = sum(f.stat().st_size for f in files)
     done = 0
+    progress.step(f"reading {env.name}'s monitoring log")
 
     def step(size: int) -> None:
         nonlocal done
         done += size
-        if progress is not None:
-            progress(done, total)
+        progress.advance(done, total)
 
     cut: list[Path] = []
     kinds = logged_kinds(reference)
@@ -208,7 +208,7 @@ def logged_data(
     if isinstance(env.target, SegmentStore):  # every replica's closed segments, from the bucket
         keys = env.target.shipped_segments(cutoff)
         cache = env.target.workdir() / logtable.CACHE
-        fetched = logtable.fetch(env.target, keys, cache)
+        fetched = logtable.fetch(env.target, keys, cache, progress)
         segments = logtable.open_segments(fetched, kinds, deployment.version, cutoff)
         replicas = len({key.rsplit("/", 2)[-2] for key in keys})
         shipped = (

@@ -23,6 +23,7 @@ from mlgate.artifacts import requestlog
 from mlgate.deploy.targets.base import SegmentStore
 from mlgate.errors import MlgateError
 from mlgate.files import atomic_path
+from mlgate.progress import SILENT, Progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,9 +105,10 @@ def fetch(
     store: SegmentStore,
     keys: Sequence[str],
     cache: Path,
+    progress: Progress = SILENT,
 ) -> list[tuple[str, Path]]:
     """Each key's local copy in ``cache`` (``<replica>/<segment>``), fetching the ones not
-    there yet, several at a time."""
+    there yet, several at a time (``progress`` told how many are in)."""
     wanted = []
     for key in keys:
         replica, name = ["", *key.split("/")][-2:]
@@ -124,8 +126,11 @@ def fetch(
             raise MlgateError(f"cannot keep the log segment {key} in {cache}: {exc}") from None
 
     missing = [item for item in wanted if not item[1].is_file()]
+    if missing:
+        progress.step(f"fetching {len(missing)} log segments")
     with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
-        list(pool.map(get, missing))
+        for done, _ in enumerate(pool.map(get, missing), start=1):
+            progress.advance(done, len(missing))
     return wanted
 
 

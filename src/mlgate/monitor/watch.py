@@ -4,13 +4,13 @@ performance. What the command prints comes from the Watched this returns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from mlgate.monitor import canary, drift_report, live_metrics
 from mlgate.policy import Policy
+from mlgate.progress import SILENT, Progress
 
 Window = Literal["day", "hour"]
 
@@ -37,7 +37,7 @@ def watch(
     batch: Path | None,
     labels_file: Path | None,
     window: Window,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress = SILENT,
 ) -> Watched:
     from mlgate.deploy import environments
 

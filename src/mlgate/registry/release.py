@@ -20,6 +20,7 @@ from mlgate.artifacts.release_record import Record
 from mlgate.errors import ConfigError, Refused
 from mlgate.gate import compare, ranking
 from mlgate.gate.judge import GateResult, Outcome, evaluate, show_number, show_value
+from mlgate.progress import SILENT, Progress
 from mlgate.registry import tags
 from mlgate.registry.tags import Version
 from mlgate.snapshot import Snapshot, read_policy, read_snapshot
@@ -146,6 +147,7 @@ def release(
     message: str | None = None,
     push: bool = False,
     remote: str = "origin",
+    progress: Progress = SILENT,
 ) -> Released:
     """Plan, tag and (optionally) push; on a push race, fetch tags and plan again."""
     planned, taken = tags.publish(
@@ -153,6 +155,7 @@ def release(
         lambda: plan(root, artifact, bump, version, force=force, message=message),
         push=push,
         remote=remote,
+        progress=progress,
     )
     return Released(planned, pushed=push, taken=tuple(taken))
 

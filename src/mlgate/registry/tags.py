@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 from mlgate import git
 from mlgate.errors import ConfigError, GitError, Refused
 from mlgate.names import NAME, NAME_RE, SEMVER
+from mlgate.progress import SILENT, Progress
 
 REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = (
     "register",
@@ -350,7 +351,12 @@ PUSH_ATTEMPTS = 5
 
 
 def publish(
-    root: Path, plan: Callable[[], Planned], *, push: bool = False, remote: str = "origin"
+    root: Path,
+    plan: Callable[[], Planned],
+    *,
+    push: bool = False,
+    remote: str = "origin",
+    progress: Progress = SILENT,
 ) -> tuple[Planned, list[str]]:
     """Create the tag ``plan()`` decides on, and push it if asked.
 
@@ -360,6 +366,7 @@ def publish(
     """
     taken: list[str] = []
     for _ in range(PUSH_ATTEMPTS if push else 1):
+        progress.step(f"planning again: {taken[-1]} was taken" if taken else "planning the tag")
         planned = plan()
         if tag_exists(root, planned.tag):
             raise Refused(f"tag {planned.tag} already exists")
@@ -367,6 +374,7 @@ def publish(
         if not push:
             return planned, taken
         try:
+            progress.step(f"pushing {planned.tag} to {remote}")
             push_tag(root, planned.tag, remote)
             return planned, taken
         except GitError as exc:

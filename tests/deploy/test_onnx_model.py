@@ -19,6 +19,8 @@ HYPERPARAMETERS = {
     "hist_gradient_boosting": {"max_iter": 20, "random_state": 0},
     "gradient_boosting": {"n_estimators": 15, "random_state": 0},
     "logistic_regression": {"max_iter": 500},
+    "lightgbm": {"n_estimators": 20, "random_state": 0},
+    "xgboost": {"n_estimators": 20, "random_state": 0},
 }
 
 
@@ -58,6 +60,8 @@ REGRESSOR_PARAMETERS = {
     "hist_gradient_boosting": {"max_iter": 20, "random_state": 0},
     "gradient_boosting": {"n_estimators": 15, "random_state": 0},
     "ridge": {},
+    "lightgbm": {"n_estimators": 20, "random_state": 0},
+    "xgboost": {"n_estimators": 20, "random_state": 0},
 }
 
 
@@ -123,3 +127,72 @@ def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:
         onnx_model.parity_rows(card, broken)
     with pytest.raises(onnx_model.NotCompiled, match="is not a reference profile"):
         onnx_model.parity_rows(card, {"columns": 5})
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_boosted_model_fed_missing_values_routes_them_as_its_library_does(library: str) -> None:
+    """No imputer in front: the trees themselves send a missing value down the branch their
+    library learned for it, and the ONNX model must send it the same way."""
+    import pandas as pd
+
+    frame = synthetic.generate_transactions(3_000, seed=5)
+    numeric = [c for c in frame.columns if c not in (synthetic.TARGET, synthetic.ID_COLUMN)
+               and pd.api.types.is_numeric_dtype(frame[c])]  # fmt: skip
+    rng = np.random.default_rng(0)
+    data = frame[numeric].astype("float64")
+    data = data.mask(rng.random(data.shape) < 0.2)  # a fifth of every column missing
+    model = train.make_estimator({"model": library, "n_estimators": 30, "random_state": 0})
+    model.fit(data, frame[synthetic.TARGET])
+    card = parse_card(
+        {
+            "features": [{"name": c, "dtype": "float64"} for c in numeric],
+            "classes": [0, 1],
+            "input_example": data.head(5).to_dict(orient="records"),
+        }
+    )
+    onnx = onnx_model.OnnxModel(onnx_model.compile_model(model, card), card)
+    holes = data.sample(2_000, random_state=1).reset_index(drop=True)
+    assert holes.isna().any(axis=None)
+    assert onnx_model.check_parity(model, onnx, [holes]) == 2_000
+
+
+def test_a_boosted_model_without_onnxmltools_says_what_to_install(monkeypatch) -> None:
+    pipeline, card, _ = trained("wine", "lightgbm")
+    monkeypatch.setattr(onnx_model, "_register_boosted_trees", lambda: False)
+    with pytest.raises(onnx_model.NotCompiled, match=r"onnxmltools.*mlgate\[gbdt\]"):
+        onnx_model.compile_model(pipeline, card)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    ["RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier",
+     "RandomForestRegressor"],
+)  # fmt: skip
+@pytest.mark.parametrize("trained_on_holes", [True, False])
+def test_a_scikit_learn_forest_fed_missing_values_routes_them_as_the_pickle_does(
+    estimator: str, trained_on_holes: bool
+) -> None:
+    """scikit-learn's trees take NaN themselves (no imputer, as DVC's get-started forest):
+    each node sends it where training learned to, or towards its larger child."""
+    import sklearn.ensemble
+    import sklearn.tree
+
+    frame = synthetic.generate_transactions(3_000, seed=5)
+    numeric = ["amount", "hour", "velocity_24h", "account_age_days", "distance_from_home_km"]
+    rng = np.random.default_rng(0)
+    data = frame[numeric].astype("float64")
+    fitted_on = data.mask(rng.random(data.shape) < 0.1) if trained_on_holes else data
+    kind = getattr(sklearn.ensemble, estimator, None) or getattr(sklearn.tree, estimator)
+    options = {"random_state": 0} | ({} if "Decision" in estimator else {"n_estimators": 10})
+    model = kind(**options).fit(fitted_on, frame[synthetic.TARGET])
+    regression = estimator.endswith("Regressor")
+    card = parse_card(
+        {
+            "features": [{"name": c, "dtype": "float64"} for c in numeric],
+            **({} if regression else {"classes": [0, 1]}),
+            "input_example": data.head(5).to_dict(orient="records"),
+        }
+    )
+    onnx = onnx_model.OnnxModel(onnx_model.compile_model(model, card), card)
+    holes = data.mask(rng.random(data.shape) < 0.2).sample(2_000, random_state=1)
+    assert onnx_model.check_parity(model, onnx, [holes.reset_index(drop=True)]) == 2_000

@@ -10,6 +10,12 @@ one row of the default 200-tree forest here); onnxruntime runs the same trees co
   are fed as float32 (scikit-learn's trees compare float32 too), text as strings. ONNX strings
   hold no NaN, so a missing text value is fed as :data:`MISSING_TEXT`, and a fitted text
   imputer is converted as one that replaces that value.
+- **Gradient-boosted trees** (LightGBM's and XGBoost's scikit-learn estimators, alone or as a
+  Pipeline's last step): onnxmltools' converters, registered with skl2onnx when both libraries
+  are installed (``pip install 'mlgate[gbdt]'``), so a pipeline of scikit-learn steps and a
+  booster converts as one graph.
+- **Missing values** reach a scikit-learn tree's nodes as they reach the pickle's: each node's
+  learned direction for NaN is carried into the ONNX tree ensemble.
 - **Parity**: the ONNX model must give the same labels as the pickle, and probabilities within
   :data:`TOLERANCE`, on the card's input example and on :data:`PARITY_ROWS` rows drawn from the
   training data's profile (one in twenty values missing where the pickle accepts that). Any
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +75,13 @@ def compile_model(model: Any, card: Card) -> bytes:
     except ImportError:
         raise NotCompiled(f"skl2onnx is not installed ({INSTALL})") from None
     columns = columns_of(card)
+    final = _final_step(model)
+    boosted = _boosted_trees(type(final))
+    if boosted is not None and not _register_boosted_trees():
+        raise NotCompiled(
+            f"{type(final).__name__} compiles with onnxmltools' converters: "
+            f"pip install 'mlgate[gbdt]'"
+        )
     by_name = _selects_columns(model)
     if by_name:
         inputs = [
@@ -80,6 +94,10 @@ def compile_model(model: Any, card: Card) -> bytes:
         inputs = [("input", FloatTensorType([None, len(columns)]))]
     converted = _text_imputers_as_strings(copy.deepcopy(model))
     final = _final_step(converted)
+    if boosted is not None and boosted.startswith("XGBoost"):
+        # onnxmltools names XGBoost's inputs f0, f1...: one fitted on a frame forgets its names
+        # (the ONNX model's inputs are the card's columns anyway)
+        final.get_booster().feature_names = None
     options = {id(final): {"zipmap": False}} if hasattr(final, "classes_") else None
     try:
         with _integer_tree_attributes():
@@ -90,10 +108,136 @@ def compile_model(model: Any, card: Card) -> bytes:
         raise NotCompiled(
             f"skl2onnx cannot convert {type(final).__name__}: {first_line(exc)[:200].rstrip('.')}"
         ) from None
+    _route_missing_values(document, final)
     if hasattr(final, "classes_"):  # what the server counts predictions by
         entry = document.metadata_props.add()
         entry.key, entry.value = CLASSES_KEY, json.dumps(final.classes_.tolist())
     return bytes(document.SerializeToString())
+
+
+# The boosted-tree estimators onnxmltools converts: (module, class) -> its skl2onnx alias.
+BOOSTED_TREES = {
+    ("lightgbm.sklearn", "LGBMClassifier"): "LightGbmLGBMClassifier",
+    ("lightgbm.sklearn", "LGBMRegressor"): "LightGbmLGBMRegressor",
+    ("xgboost.sklearn", "XGBClassifier"): "XGBoostXGBClassifier",
+    ("xgboost.sklearn", "XGBRegressor"): "XGBoostXGBRegressor",
+}
+
+
+def _boosted_trees(kind: type) -> str | None:
+    """skl2onnx's alias for ``kind`` when it is a boosted-tree estimator onnxmltools converts."""
+    return BOOSTED_TREES.get((kind.__module__, kind.__name__))
+
+
+@functools.cache
+def _register_boosted_trees() -> bool:
+    """Register onnxmltools' LightGBM and XGBoost converters with skl2onnx (for the libraries
+    installed); False when onnxmltools is not."""
+    import importlib
+
+    try:
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+        from skl2onnx import update_registered_converter
+        from skl2onnx.common.shape_calculator import (
+            calculate_linear_classifier_output_shapes,
+            calculate_linear_regressor_output_shapes,
+        )
+    except ImportError:
+        return False
+    converters = {"lightgbm": convert_lightgbm, "xgboost": convert_xgboost}
+    for (module_name, class_name), alias in BOOSTED_TREES.items():
+        try:
+            kind = getattr(importlib.import_module(module_name), class_name)
+        except ImportError:  # that library is not installed: nothing of it to convert
+            continue
+        classifier = class_name.endswith("Classifier")
+        update_registered_converter(
+            kind,
+            alias,
+            calculate_linear_classifier_output_shapes
+            if classifier
+            else calculate_linear_regressor_output_shapes,
+            converters[module_name.split(".")[0]],
+            options={"nocl": [True, False], "zipmap": [True, False, "columns"]}
+            if classifier
+            else None,
+        )
+    return True
+
+
+def _route_missing_values(document: Any, final: Any) -> None:
+    """Send a missing value down the branch scikit-learn's tree sends it. scikit-learn 1.4 and
+    later trees route NaN per node (``missing_go_to_left``: learned where training had missing
+    values, else towards the child with more samples); skl2onnx 1.20 leaves every node's
+    ``nodes_missing_value_tracks_true`` at false, so rows with a missing value could take
+    another path in ONNX. Copied node by node, only where the graph has the one tree ensemble
+    of ``final`` with the trees' own numbering; otherwise left as converted, for parity to
+    judge."""
+    trees = _sklearn_trees(final)
+    ensembles = [n for n in document.graph.node if n.op_type in _TREE_ENSEMBLES]
+    if not trees or len(ensembles) != 1:
+        return
+    directions = [getattr(tree.tree_, "missing_go_to_left", None) for tree in trees]
+    if any(d is None for d in directions):
+        return  # a scikit-learn without missing-value support: nothing to carry
+    attributes = {a.name: a for a in ensembles[0].attribute}
+    if not {"nodes_treeids", "nodes_nodeids", "nodes_modes"} <= set(attributes):
+        return
+    tracks = []
+    for tree, node, mode in zip(
+        attributes["nodes_treeids"].ints,
+        attributes["nodes_nodeids"].ints,
+        attributes["nodes_modes"].strings,
+        strict=True,
+    ):
+        if tree >= len(directions) or node >= len(directions[tree]):
+            return  # not numbered as the trees are: leave it to parity
+        tracks.append(0 if mode == b"LEAF" else int(directions[tree][node]))
+    existing = attributes.get("nodes_missing_value_tracks_true")
+    if existing is not None:
+        del existing.ints[:]
+        existing.ints.extend(tracks)
+    else:
+        from onnx import helper
+
+        ensembles[0].attribute.append(
+            helper.make_attribute("nodes_missing_value_tracks_true", tracks)
+        )
+
+
+_TREE_ENSEMBLES = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
+
+
+def _sklearn_trees(final: Any) -> list[Any]:
+    """The decision trees of a scikit-learn tree or forest (random or extra trees), in the
+    order skl2onnx numbers them; none for any other estimator."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree
+
+    if isinstance(final, BaseDecisionTree):
+        return [final]
+    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
+               ExtraTreesRegressor)  # fmt: skip
+    if isinstance(final, forests):
+        return list(final.estimators_)
+    return []
+
+
+def readable(data: bytes) -> bool:
+    """Whether ``data`` parses as an ONNX model (not whether it is right: parity says that)."""
+    try:
+        import onnx
+
+        onnx.checker.check_model(onnx.load_from_string(data))
+    except Exception:  # protobuf's and onnx's own error types
+        return False
+    return True
 
 
 def _selects_columns(model: Any) -> bool:

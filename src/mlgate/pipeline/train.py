@@ -41,6 +41,8 @@ ESTIMATORS = {
     "hist_gradient_boosting": "sklearn.ensemble:HistGradientBoostingClassifier",
     "gradient_boosting": "sklearn.ensemble:GradientBoostingClassifier",
     "logistic_regression": "sklearn.linear_model:LogisticRegression",
+    "lightgbm": "lightgbm:LGBMClassifier",
+    "xgboost": "xgboost:XGBClassifier",
 }
 REGRESSORS = {
     "random_forest": "sklearn.ensemble:RandomForestRegressor",
@@ -48,7 +50,14 @@ REGRESSORS = {
     "hist_gradient_boosting": "sklearn.ensemble:HistGradientBoostingRegressor",
     "gradient_boosting": "sklearn.ensemble:GradientBoostingRegressor",
     "ridge": "sklearn.linear_model:Ridge",
+    "lightgbm": "lightgbm:LGBMRegressor",
+    "xgboost": "xgboost:XGBRegressor",
 }
+# Gradient-boosted trees from their own libraries, an optional extra: the package to install.
+OPTIONAL = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
+# Defaults of ours where a library's own would be wrong here: LightGBM prints a line per
+# warning to stdout, which would go into DVC's log of every run.
+OWN_DEFAULTS: dict[str, dict[str, Any]] = {"lightgbm": {"verbose": -1}}
 _SCALED = {"logistic_regression", "ridge"}
 INPUT_EXAMPLE_ROWS = 5
 
@@ -67,10 +76,17 @@ def make_estimator(params: dict[str, Any], task: str = CLASSIFICATION) -> Any:
             f"unknown train.model '{name}' for {task}; valid models: {', '.join(known)}"
         )
     module_name, class_name = known[name].split(":")
-    estimator_class = getattr(importlib.import_module(module_name), class_name)
-    hyperparameters = {k: v for k, v in params.items() if k not in ("model", "task")}
+    try:
+        estimator_class = getattr(importlib.import_module(module_name), class_name)
+    except ImportError:
+        raise StageError(
+            f"train.model '{name}' needs {OPTIONAL.get(name, module_name)}, which is not "
+            "installed: pip install 'mlgate[gbdt]'"
+        ) from None
+    given = {k: v for k, v in params.items() if k not in ("model", "task")}
+    hyperparameters = {**OWN_DEFAULTS.get(name, {}), **given}
     valid = estimator_class().get_params()
-    unknown = sorted(set(hyperparameters) - set(valid))
+    unknown = sorted(set(given) - set(valid))  # ours are the library's own, if not listed
     if unknown:
         raise StageError(
             f"train.{unknown[0]} is not a hyperparameter of {name} ({class_name}); "

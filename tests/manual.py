@@ -8,7 +8,8 @@ md5s throughout, as a reader who follows the pages in order would see it.
 
 What is masked, on both sides, before comparing:
 - the sandbox's path and the virtual environment's are shown as ``/home/you/mlgate`` and
-  ``/home/you/mlgate/.venv``, and the port a server really listens on as ``8080``;
+  ``/home/you/mlgate/.venv`` (its ``python3`` as ``python``, whichever name the venv gave it), and the ports servers really listen on as ``8080`` and ``8081``
+  (the manual's ports stand for free ones, in commands and in what they print);
 - a hexadecimal hash (an md5, a commit) is compared by where it appears first, not by its
   digits: the same hash must stand in the same places (a model's md5 in the release and in the
   deploy), but a scikit-learn release that pickles differently does not fail the manual;
@@ -43,9 +44,11 @@ from helpers import REPO_ROOT
 
 SHOWN_HOME = "/home/you/mlgate"
 SHOWN_VENV = "/home/you/mlgate/.venv"
-SHOWN_PORT = 8080
+SHOWN_PORTS = (8080, 8081)  # a `mlgate serve` without --port listens on the first
 # The pages of one scripted run, in the order a reader follows them.
-TOURS: dict[str, tuple[str, ...]] = {"repository": ("docs/tutorial.md", "docs/releases.md")}
+TOURS: dict[str, tuple[str, ...]] = {
+    "repository": ("docs/tutorial.md", "docs/releases.md", "docs/deployments.md")
+}
 COMMAND_TIMEOUT = 600  # seconds: the longest documented command is a full `dvc repro`
 
 
@@ -196,7 +199,7 @@ class Session:
     def __init__(self, home: Path, project: Path) -> None:
         self.project = project
         self.cwd = project
-        self.port = free_port()
+        self.ports = {shown: free_port() for shown in SHOWN_PORTS}  # shown -> real
         self.background: list[subprocess.Popen[bytes]] = []
         self.status = 0  # the last command's exit status, for a shown `echo $?`
         venv_bin = Path(sys.executable).parent
@@ -216,20 +219,30 @@ class Session:
             "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
         )
         self.substitutions = sorted(
-            ((str(project), SHOWN_HOME), (sys.prefix, SHOWN_VENV), (str(venv_bin), f"{SHOWN_VENV}/bin")),
+            (
+                (str(project), SHOWN_HOME),
+                (sys.prefix, SHOWN_VENV),
+                # the hooks name the Python that runs mlgate: python or python3, by the venv
+                (f"{venv_bin}/python3", f"{SHOWN_VENV}/bin/python"),
+                (str(venv_bin), f"{SHOWN_VENV}/bin"),
+            ),
             key=lambda pair: -len(pair[0]),
         )  # fmt: skip
 
     def as_shown(self, text: str) -> str:
         for real, shown in self.substitutions:
             text = text.replace(real, shown)
-        return re.sub(rf"\b{self.port}\b", str(SHOWN_PORT), text)
+        for port, free in self.ports.items():
+            text = re.sub(rf"\b{free}\b", str(port), text)
+        return text
 
     def real(self, command: str) -> str:
-        """The command as run: the manual's port is this session's free one."""
-        command = re.sub(rf"(:|--port ){SHOWN_PORT}\b", rf"\g<1>{self.port}", command)
+        """The command as run: the manual's ports are this session's free ones."""
+        for port, free in self.ports.items():
+            command = re.sub(rf"(:|--port ){port}\b", rf"\g<1>{free}", command)
         if re.match(r"mlgate serve\b", command) and "--port" not in command:
-            command = command.replace("mlgate serve", f"mlgate serve --port {self.port}", 1)
+            first = self.ports[SHOWN_PORTS[0]]
+            command = command.replace("mlgate serve", f"mlgate serve --port {first}", 1)
         return command
 
     def run(self, command: str) -> str:
@@ -256,7 +269,7 @@ class Session:
         return printed if printed.endswith("\n") or not printed else f"{printed}\n"
 
     def start(self, command: str) -> None:
-        log = self.cwd / f".tour-background-{len(self.background)}.log"
+        log = Path(self.environment["TMPDIR"]) / f"background-{len(self.background)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 ["bash", "-c", f"exec {command}"],
@@ -270,7 +283,8 @@ class Session:
         self.background.append(process)
         if command.startswith("mlgate serve"):
             deadline = time.monotonic() + 60
-            while not answers(self.port):
+            port = int(re.findall(r"--port (\d+)", command)[-1])
+            while not answers(port):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"{command} did not start:\n{log.read_text()}")
                 time.sleep(0.1)
@@ -332,6 +346,7 @@ class Ran:
     example: Example
     printed: str  # what its command printed, paths and port as the manual shows them
     matched: bool
+    seconds: float
 
 
 def run_tour(tour: str, sandbox: Path) -> tuple[list[Ran], Hashes]:
@@ -342,8 +357,10 @@ def run_tour(tour: str, sandbox: Path) -> tuple[list[Ran], Hashes]:
     with session(tour, sandbox) as terminal:
         for page in TOURS[tour]:
             for example in blocks(page, console_only=True):
+                started = time.monotonic()
                 printed = terminal.run(example.command)
-                ran.append(Ran(example, printed, hashes.matches(example.shown, printed)))
+                seconds = time.monotonic() - started
+                ran.append(Ran(example, printed, hashes.matches(example.shown, printed), seconds))
     return ran, hashes
 
 
@@ -372,16 +389,35 @@ def write(ran: list[Ran], hashes: Hashes) -> None:
         path.write_text("".join(f"{line}\n" for line in lines))
 
 
+def stale_pipeline() -> str | None:
+    """Why this checkout's own pipeline would not reproduce as committed (its dvc.lock records
+    other code than its stages read), or None: a tour of such a checkout retrains in its first
+    `dvc repro` and shows that, which is not what a fresh clone prints."""
+    from mlgate.hooks import staleness
+
+    stale = staleness.check_workspace(REPO_ROOT).stale
+    if not stale:
+        return None
+    return "; ".join(f"{stage.name}: {', '.join(stage.reasons)}" for stage in stale)
+
+
 def main() -> int:
     import tempfile
 
     rewrite = "--write" in sys.argv[1:]
+    why = stale_pipeline()
+    if why is not None:
+        print(f"dvc.lock is out of date ({why}): run `dvc repro` first", file=sys.stderr)
+        return 2
     failed = 0
     for tour in TOURS:
         with tempfile.TemporaryDirectory() as sandbox:
             ran, hashes = run_tour(tour, Path(sandbox))
         different = mismatches(ran)
-        print(f"{tour}: {len(ran)} examples, {len(different)} differ")
+        total = sum(each.seconds for each in ran)
+        print(f"{tour}: {len(ran)} examples in {total:.0f} s, {len(different)} differ; slowest:")
+        for each in sorted(ran, key=lambda e: -e.seconds)[:8]:
+            print(f"  {each.seconds:5.1f} s  {each.example.page}: {each.example.command[:70]}")
         for mismatch in different:
             print(mismatch)
         failed += len(different)

@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import REPO_ROOT, commit_all, dvc, git, make_project, write_params
+from helpers import REPO_ROOT, commit_all, dvc, git, write_params
 from mlgate.commands.main import main
 from mlgate.registry.release import read_record
 
 pytestmark = pytest.mark.slow
 
 
-def test_release_promote_and_a_stale_pipeline_refused(tmp_path: Path, monkeypatch, capsys) -> None:
-    project = make_project(tmp_path / "project", commit=False)
+def test_release_promote_and_a_stale_pipeline_refused(
+    reproduced_project: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    project = reproduced_project
     shutil.copy2(REPO_ROOT / "pyproject.toml", project / "pyproject.toml")
-    dvc(project, "repro")
     commit_all(project, "trained")
     git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(project, "remote", "add", "origin", str(tmp_path / "origin.git"))

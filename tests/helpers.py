@@ -354,15 +354,29 @@ if p.get("estimator") == "nearest_centroid":  # a classifier skl2onnx cannot con
 elif p.get("estimator") == "ridge":  # a regressor: a quantity from the same columns
     from sklearn.linear_model import Ridge
     model = Ridge().fit(frame[["x1", "x2"]], 3 * frame.x1 - frame.x2 + 10)
+elif p.get("estimator") == "strict_kind":  # refuses a category of `kind` training lacked
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from mlgate.artifacts.profile import profile_frame
+    columns = ColumnTransformer([("numbers", "passthrough", ["x1", "x2"]),
+                                 ("kind", OneHotEncoder(handle_unknown="error"), ["kind"])])
+    model = Pipeline([("columns", columns), ("estimator", LogisticRegression(C=p["C"]))])
+    model.fit(frame, label)
+    os.makedirs("models", exist_ok=True)
+    json.dump(profile_frame(frame, ["x1", "x2", "kind"]), open("models/model.profile.json", "w"))
 else:
     model = LogisticRegression(C=p["C"]).fit(frame[["x1", "x2"]], label)
 model.padding = os.urandom(p.get("pad_mb", 0) << 20)
 os.makedirs("models", exist_ok=True)
 joblib.dump(model, "models/model.pkl")
 features = [{"name": "x1", "dtype": "float64"}, {"name": "x2", "dtype": "float64"}]
-example = frame[["x1", "x2"]].head(3).to_dict("records")
+if p.get("estimator") == "strict_kind":
+    features.append({"name": "kind", "dtype": "object"})
+example = frame[[f["name"] for f in features]].head(3).to_dict("records")
 json.dump({"features": features, "input_example": example}, open("models/model.json", "w"))
-json.dump({"accuracy": float(model.score(frame[["x1", "x2"]], label))}, open("metrics.json", "w"))
+inputs = frame if p.get("estimator") == "strict_kind" else frame[["x1", "x2"]]
+json.dump({"accuracy": float(model.score(inputs, label))}, open("metrics.json", "w"))
 """
 
 MODEL_PIPELINE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,19 @@ def test_unknown_hyperparameter_lists_valid_ones() -> None:
         StageError, match=r"train.n_trees is not a hyperparameter of random_forest.*n_estimators"
     ):
         train.make_estimator({"model": "random_forest", "n_trees": 3})
+
+
+def test_a_boosting_library_that_is_not_installed_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # as if it were not installed
+    with pytest.raises(StageError, match=r"needs lightgbm, which is not installed: pip install"):
+        train.make_estimator({"model": "lightgbm"})
+
+
+def test_lightgbm_is_quiet_unless_asked_and_its_own_keys_are_checked() -> None:
+    assert train.make_estimator({"model": "lightgbm"}).get_params()["verbose"] == -1
+    assert train.make_estimator({"model": "lightgbm", "verbose": 1}).get_params()["verbose"] == 1
+    with pytest.raises(StageError, match=r"train\.n_trees is not a hyperparameter of lightgbm"):
+        train.make_estimator({"model": "lightgbm", "n_trees": 3})
 
 
 def test_each_model_trains_on_mixed_columns() -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import commit_all, dvc, git, make_project, mlgate_in, write_params
 
@@ -209,3 +210,26 @@ def test_a_regression_target_trains_evaluates_and_is_gated_on_mae(
     assert mlgate_in(project, monkeypatch, "check") == 1
     out = capsys.readouterr().out
     assert "mae" in out and "regression, significant" in out and "paired bootstrap" in out
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_boosted_model_is_trained_gated_released_and_deployed_compiled(
+    reproduced_project: Path, library: str, monkeypatch, capsys
+) -> None:
+    """`train.model: lightgbm | xgboost` goes the forest's way: evaluated, gated against the
+    forest, released, and deployed compiled to ONNX (parity checked on rows with holes)."""
+    project = reproduced_project
+    commit_all(project, "the forest")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"] = {"model": library, "n_estimators": 40, "random_state": 0}  # its own keys
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc(project, "repro", "-q")
+    card = json.loads((project / "models/model.json").read_text())
+    assert card["estimator"] == library and card["estimator_class"].endswith("Classifier")
+    assert mlgate_in(project, monkeypatch, "check") in (0, 1)  # a verdict, either way
+    assert capsys.readouterr().out.startswith(("PASS", "FAIL"))
+    commit_all(project, library)
+    assert mlgate_in(project, monkeypatch, "release", "--force") == 0
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl") == 0
+    out = capsys.readouterr().out
+    assert "Runtime: onnx (agrees with the pickle on 4,005 rows" in out, out

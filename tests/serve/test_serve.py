@@ -975,3 +975,30 @@ def test_a_null_for_a_model_without_an_imputer_is_a_400_naming_the_column(projec
                 status, body = request(address, "POST", "/invocations", csv.encode(), "text/csv")
                 assert status == 400 and f"'{missing}' has no value" in json.loads(body)["error"]
             assert score(address, {"instances": ROWS[:1]})[0] == 200
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "pickle"])
+def test_a_category_the_model_refuses_is_a_400_naming_the_column_on_either_runtime(
+    tmp_path: Path, runtime: str, monkeypatch
+) -> None:
+    """A one-hot encoder that raises on a category training did not have: the pickle would
+    fail (a 500), and its ONNX conversion would answer as if the column were empty. Deploy
+    finds that the model refuses unknown `kind`s; the server takes only the training data's
+    (its profile) and says which column and row, on both runtimes alike."""
+    project = make_model_project(tmp_path / "p", estimator="strict_kind")
+    deploy = ("deploy", "--model", "models/model.pkl", "--runtime", runtime)
+    assert mlgate_in(project, monkeypatch, *deploy) == 0
+    record = json.loads((project / ".mlgate/deployments/local/current").read_text())
+    assert record["runtime"] == runtime and record["refusing_unknown"] == ["kind"]
+    env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "local")
+    row = {"x1": 0.3, "x2": -0.2, "kind": "a"}
+    with serving(env) as address:
+        assert score(address, {"dataframe_records": [row]})[0] == 200
+        status, body = score(address, {"dataframe_records": [row, {**row, "kind": "zebra"}]})
+        assert status == 400, body
+        assert body == {
+            "error": "column 'kind' must hold a category the model was trained on "
+            "(it refuses others) (row 2)"
+        }
+        assert "zebra" not in json.dumps(body)  # never echoed
+        assert score(address, {"dataframe_records": [{**row, "kind": None}]})[0] == 400

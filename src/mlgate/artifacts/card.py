@@ -36,6 +36,10 @@ class Feature:
     # imputer for the column answers 400 naming it, never a 500 or a guess
     takes_missing: bool = True
     dtype: str = "object"  # pandas' dtype in the training data, as the card spells it
+    # a text column whose model refuses a category its training data did not have: the ones it
+    # had (from the training data's profile), so a request with another is a 400 naming the
+    # column, on either runtime (ONNX's one-hot encoder would take it silently); None: any
+    categories: frozenset[str] | None = None
 
     @classmethod
     def from_card(cls, entry: Mapping[str, Any]) -> Feature:
@@ -74,6 +78,14 @@ class Card:
         refused = set(names)
         features = tuple(
             dataclasses.replace(f, takes_missing=f.name not in refused) for f in self.features
+        )
+        return dataclasses.replace(self, features=features)
+
+    def refusing_unknown(self, known: Mapping[str, Sequence[str]]) -> Card:
+        """This card, with each column of ``known`` taking only those categories."""
+        features = tuple(
+            dataclasses.replace(f, categories=frozenset(known[f.name])) if f.name in known else f
+            for f in self.features
         )
         return dataclasses.replace(self, features=features)
 

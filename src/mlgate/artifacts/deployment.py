@@ -69,6 +69,9 @@ class Deployment(msgspec.Struct, frozen=True):
     # the card's columns the model cannot predict without (modelfile.refusing_missing): a
     # request leaving one of them missing is a 400 naming it
     refusing_missing: tuple[str, ...] = ()
+    # the card's text columns where the model refuses a category training did not have
+    # (modelfile.refusing_unknown): the server takes only the profile's categories there
+    refusing_unknown: tuple[str, ...] = ()
     canary: Deployment | None = None  # in ``current`` only: the canary beside this version
 
     def __post_init__(self) -> None:

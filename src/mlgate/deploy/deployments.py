@@ -46,7 +46,14 @@ from mlgate.artifacts.deployment import (
 from mlgate.artifacts.profile import PROFILE_FILE, PROFILE_SUFFIX
 from mlgate.deploy import onnx_model
 from mlgate.deploy.environments import Environment
-from mlgate.deploy.modelfile import NO_CARD, load_model, refusing_missing, smoke_test, verify
+from mlgate.deploy.modelfile import (
+    NO_CARD,
+    load_model,
+    refusing_missing,
+    refusing_unknown,
+    smoke_test,
+    verify,
+)
 from mlgate.deploy.resolve import Model, companion, fetch
 from mlgate.deploy.targets.local import ignore_in_git
 from mlgate.errors import MlgateError, Refused, first_line
@@ -270,7 +277,9 @@ def _switch_after_checks(
         progress.step(f"smoke-testing {record.version}")
         rows = smoke_test(model, card)
         checked = record.replace(
-            smoke_rows=rows, refusing_missing=tuple(refusing_missing(model, card))
+            smoke_rows=rows,
+            refusing_missing=tuple(refusing_missing(model, card)),
+            refusing_unknown=tuple(refusing_unknown(model, card)),
         )
         done = _choose_runtime(checked, model, version_dir, card, runtime, progress)
         progress.step(f"switching {env.name} to {record.version}")

@@ -139,6 +139,35 @@ def refusing_missing(model: Any, card: Card) -> list[str]:
     return refused
 
 
+UNSEEN = "\x00mlgate: a category no training data has"
+
+
+def refusing_unknown(model: Any, card: Card) -> list[str]:
+    """The text columns where the model refuses a category it was not trained on (an encoder
+    that raises on unknown categories): the card's input example's first row with that
+    column's value replaced by one no data has, predicted; a column whose row raises is one.
+    [] when the card has no example."""
+    features = [f.name for f in card.features if f.kind == "text"]
+    if not card.input_example or not features:
+        return []
+    import pandas as pd
+
+    try:
+        first = pd.DataFrame(list(card.input_example))[card.feature_names].iloc[:1]
+    except (KeyError, ValueError, TypeError):
+        return []
+    servable_model = servable(model, card)
+    refused = []
+    for name in features:
+        probe = first.copy()
+        probe[name] = UNSEEN
+        try:
+            servable_model.predict(probe)
+        except Exception:  # the model's own error, whatever its type: it does not take it
+            refused.append(name)
+    return refused
+
+
 def verify(path: Path, md5: str, what: str) -> None:
     """Refuse a file whose md5 is not the recorded one (before anything unpickles it)."""
     if not path.is_file():

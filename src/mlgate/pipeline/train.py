@@ -86,7 +86,8 @@ def make_estimator(params: dict[str, Any], task: str = CLASSIFICATION) -> Any:
     given = {k: v for k, v in params.items() if k not in ("model", "task")}
     hyperparameters = {**OWN_DEFAULTS.get(name, {}), **given}
     valid = estimator_class().get_params()
-    unknown = sorted(set(given) - set(valid))  # ours are the library's own, if not listed
+    own = OWN_DEFAULTS.get(name, {})  # the library's own keys, even where it does not list them
+    unknown = sorted(set(given) - set(valid) - set(own))
     if unknown:
         raise StageError(
             f"train.{unknown[0]} is not a hyperparameter of {name} ({class_name}); "

@@ -35,6 +35,7 @@ from mlgate import defaults
 from mlgate.artifacts import requestlog
 from mlgate.artifacts.card import CARD_FILE, Feature, read_card
 from mlgate.artifacts.deployment import ONNX, Deployment
+from mlgate.artifacts.profile import PROFILE_FILE, parse_profile
 from mlgate.deploy import deployments, environments, modelfile, onnx_model
 from mlgate.deploy.targets import SegmentStore
 from mlgate.errors import MlgateError
@@ -169,7 +170,11 @@ class ModelHolder:
             modelfile.smoke_test(model, card)
             _one_thread_per_prediction(model)
             model = modelfile.servable(model, card)
-        features = card.refusing_missing(deployment.refusing_missing).features
+        features = (
+            card.refusing_missing(deployment.refusing_missing)
+            .refusing_unknown(_trained_categories(folder, deployment.refusing_unknown))
+            .features
+        )
         log = None
         if deployment.monitoring:
             options = self.env.options
@@ -494,6 +499,23 @@ def _serving(holder: ModelHolder) -> str:
 
 def _problem(exc: Exception) -> str:
     return str(exc) if isinstance(exc, MlgateError) else f"{type(exc).__name__}: {exc}"
+
+
+def _trained_categories(folder: Any, columns: tuple[str, ...]) -> dict[str, list[str]]:
+    """The categories the training data had in each of ``columns``, from the version's
+    profile; a column it does not describe as text categories is left out (taking any)."""
+    if not columns:
+        return {}
+    try:
+        document = json.loads((folder / PROFILE_FILE).read_text(encoding="utf-8"))
+        described = parse_profile(document, PROFILE_FILE).columns
+    except (OSError, ValueError, RecursionError, MlgateError):
+        return {}
+    return {
+        name: [category for category, _ in described[name].counts]
+        for name in columns
+        if name in described and described[name].text
+    }
 
 
 def _one_thread_per_prediction(model: Any) -> None:

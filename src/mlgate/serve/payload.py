@@ -28,6 +28,7 @@ _NUMBER_KINDS = {"f": "float", "i": "integer", "u": "integer", "b": "integer"}
 # larger value, or an infinity, fails inside the model: the client's error, not the server's).
 LARGEST = 3.4028234663852886e38
 _RANGE = "numbers from -3.4e38 to 3.4e38"
+_KNOWN_CATEGORY = "a category the model was trained on (it refuses others)"
 
 
 class BadRequest(MlgateError):
@@ -231,6 +232,10 @@ def _cast(values: np.ndarray, feature: Feature, *, from_text: bool) -> np.ndarra
         text = _as_text(values, feature)
         if not feature.takes_missing:
             _reject_missing(np.array([v is None or v != v for v in text], dtype=bool), feature)
+        if feature.categories is not None:
+            known = feature.categories
+            unseen = [isinstance(v, str) and v not in known for v in text]
+            _reject_rows(np.array(unseen, dtype=bool), feature, _KNOWN_CATEGORY)
         return text
     if from_text:
         numbers = pd.to_numeric(values, errors="coerce")

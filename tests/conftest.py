@@ -49,8 +49,19 @@ def _reproduced_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from helpers import dvc, make_project
 
     project = make_project(tmp_path_factory.mktemp("reproduced") / "project")
-    dvc(project, "repro", "-q")
+    first = dvc(project, "repro")
+    # what a fresh `dvc repro` printed, kept outside the project for tests that check it
+    (project.parent / FIRST_REPRO).write_text(first.stdout)
     return project
+
+
+FIRST_REPRO = "first-repro.txt"
+
+
+@pytest.fixture
+def first_repro(_reproduced_once: Path) -> str:
+    """What the first `dvc repro` of ``reproduced_project`` printed (on stdout)."""
+    return (_reproduced_once.parent / FIRST_REPRO).read_text()
 
 
 @pytest.fixture

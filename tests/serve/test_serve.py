@@ -977,15 +977,20 @@ def test_a_null_for_a_model_without_an_imputer_is_a_400_naming_the_column(projec
             assert score(address, {"instances": ROWS[:1]})[0] == 200
 
 
+@pytest.fixture(scope="module")
+def strict_scorer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model_project(tmp_path_factory.mktemp("strict") / "p", estimator="strict_kind")
+
+
 @pytest.mark.parametrize("runtime", ["onnx", "pickle"])
 def test_a_category_the_model_refuses_is_a_400_naming_the_column_on_either_runtime(
-    tmp_path: Path, runtime: str, monkeypatch
+    strict_scorer: Path, tmp_path: Path, runtime: str, monkeypatch
 ) -> None:
     """A one-hot encoder that raises on a category training did not have: the pickle would
     fail (a 500), and its ONNX conversion would answer as if the column were empty. Deploy
     finds that the model refuses unknown `kind`s; the server takes only the training data's
     (its profile) and says which column and row, on both runtimes alike."""
-    project = make_model_project(tmp_path / "p", estimator="strict_kind")
+    project = Path(shutil.copytree(strict_scorer, tmp_path / "p", symlinks=True))
     deploy = ("deploy", "--model", "models/model.pkl", "--runtime", runtime)
     assert mlgate_in(project, monkeypatch, *deploy) == 0
     record = json.loads((project / ".mlgate/deployments/local/current").read_text())

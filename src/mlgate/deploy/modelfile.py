@@ -4,6 +4,7 @@ loaded, smoke-tested on its card's input example; shared by deploy and serve. It
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,29 +115,13 @@ def refusing_missing(model: Any, card: Card) -> list[str]:
     """The columns the model cannot predict without: the card's input example's first row with
     that column's value missing, predicted; a column whose row raises (no imputer for it) or
     gives a prediction that is not a finite number is one. [] when the card has no example."""
-    features = card.feature_names
-    if not card.input_example or not features:
-        return []
     import numpy as np
     import pandas as pd
 
-    try:
-        first = pd.DataFrame(list(card.input_example))[features].iloc[:1]
-    except (KeyError, ValueError, TypeError):
-        return []
-    servable_model = servable(model, card)
-    refused = []
-    for name in features:
-        probe = first.copy()
-        probe[name] = np.nan if pd.api.types.is_numeric_dtype(probe[name]) else None
-        try:
-            answer = np.asarray(servable_model.predict(probe))
-            finite = answer.dtype.kind not in "fc" or bool(np.isfinite(answer).all())
-        except Exception:
-            finite = False
-        if not finite:
-            refused.append(name)
-    return refused
+    def missing(values: Any) -> Any:
+        return np.nan if pd.api.types.is_numeric_dtype(values) else None
+
+    return _refused(model, card, card.feature_names, missing)
 
 
 UNSEEN = "\x00mlgate: a category no training data has"
@@ -144,12 +129,20 @@ UNSEEN = "\x00mlgate: a category no training data has"
 
 def refusing_unknown(model: Any, card: Card) -> list[str]:
     """The text columns where the model refuses a category it was not trained on (an encoder
-    that raises on unknown categories): the card's input example's first row with that
-    column's value replaced by one no data has, predicted; a column whose row raises is one.
-    [] when the card has no example."""
-    features = [f.name for f in card.features if f.kind == "text"]
-    if not card.input_example or not features:
+    that raises on unknown categories): the first example row with that column's value
+    replaced by one no data has; a column whose row raises, or answers no finite number, is
+    one. [] when the card has no example."""
+    texts = [f.name for f in card.features if f.kind == "text"]
+    return _refused(model, card, texts, lambda values: UNSEEN)
+
+
+def _refused(model: Any, card: Card, names: list[str], replaced: Callable[[Any], Any]) -> list[str]:
+    """Of ``names``, the columns where the model does not predict the card's first example row
+    with that column's value replaced (``replaced(the column)``): it raises, or answers
+    something that is not a finite number."""
+    if not card.input_example or not names:
         return []
+    import numpy as np
     import pandas as pd
 
     try:
@@ -158,12 +151,15 @@ def refusing_unknown(model: Any, card: Card) -> list[str]:
         return []
     servable_model = servable(model, card)
     refused = []
-    for name in features:
+    for name in names:
         probe = first.copy()
-        probe[name] = UNSEEN
+        probe[name] = replaced(probe[name])
         try:
-            servable_model.predict(probe)
+            answer = np.asarray(servable_model.predict(probe))
+            finite = answer.dtype.kind not in "fc" or bool(np.isfinite(answer).all())
         except Exception:  # the model's own error, whatever its type: it does not take it
+            finite = False
+        if not finite:
             refused.append(name)
     return refused
 

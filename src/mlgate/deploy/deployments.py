@@ -486,7 +486,8 @@ def _compile(root: Path, model_file: Path, md5: str, card_file: Path) -> tuple[A
 
 
 def _compiled_key(md5: str, card: bytes) -> str:
-    """What a compiled model depends on: the model, its card, and the converters' versions."""
+    """What a compiled model depends on: the model, its card, the converters' versions and
+    mlgate's conversion code."""
     from importlib import metadata
 
     versions = []
@@ -495,7 +496,9 @@ def _compiled_key(md5: str, card: bytes) -> str:
             versions.append(f"{package}=={metadata.version(package)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{package} absent")
-    parts = [md5, hashlib.sha256(card).hexdigest(), *versions]
+    # mlgate's own conversion code too: its version number does not change with every fix
+    converter = hashlib.sha256(Path(onnx_model.__file__).read_bytes()).hexdigest()
+    parts = [md5, hashlib.sha256(card).hexdigest(), converter, *versions]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 

@@ -11,9 +11,9 @@ one row of the default 200-tree forest here); onnxruntime runs the same trees co
   hold no NaN, so a missing text value is fed as :data:`MISSING_TEXT`, and a fitted text
   imputer is converted as one that replaces that value.
 - **Gradient-boosted trees** (LightGBM's and XGBoost's scikit-learn estimators, alone or as a
-  Pipeline's last step): onnxmltools' converters, registered with skl2onnx when both libraries
-  are installed (``pip install 'mlgate[gbdt]'``), so a pipeline of scikit-learn steps and a
-  booster converts as one graph.
+  Pipeline's last step): onnxmltools' converters, registered with skl2onnx for each library
+  installed beside onnxmltools (``pip install 'mlgate[gbdt]'``), so a pipeline of scikit-learn
+  steps and a boosted model converts as one graph.
 - **Missing values** reach a scikit-learn tree's nodes as they reach the pickle's: each node's
   learned direction for NaN is carried into the ONNX tree ensemble.
 - **Parity**: the ONNX model must give the same labels as the pickle, and probabilities within

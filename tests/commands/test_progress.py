@@ -114,3 +114,17 @@ def test_deploy_shows_no_steps_with_quiet_or_outside_a_terminal(
     )  # fmt: skip
     assert piped.returncode == 0, piped.stderr
     assert "\x1b" not in piped.stderr + piped.stdout and "mlgate deploy:" not in piped.stderr
+
+
+def test_a_line_printed_while_progress_shows_starts_on_a_clean_line(monkeypatch, capsys) -> None:
+    from mlgate.commands import output
+
+    stream = io.StringIO()
+    shown = TerminalProgress("mlgate monitor", stream)
+    shown.step("reading staging's monitoring log")
+    monkeypatch.setattr(output, "_shown_progress", shown)
+    output.warn("segment 3 was cut short")
+    assert stream.getvalue().endswith(ERASE)  # erased before the warning went out
+    assert capsys.readouterr().err == "mlgate: warning: segment 3 was cut short\n"
+    shown.close()
+    assert stream.getvalue().count(ERASE) == 2  # nothing left to erase at the end

@@ -80,6 +80,8 @@ def echo(text: str | github.WorkflowCommand, *, err: bool = False, nl: bool = Tr
     """The one way the CLI prints: text made terminal-safe as a whole (escape.terminal_block),
     so a renderer that forgot to escape a value still cannot start a workflow command or move
     the cursor; only a github.WorkflowCommand, built with its values escaped, goes out as is."""
+    if _shown_progress is not None:  # a line printed while progress is shown starts clean
+        _shown_progress.clear()
     if isinstance(text, github.WorkflowCommand):
         click.echo(text.line, err=True, nl=nl)
     else:
@@ -167,10 +169,18 @@ class TerminalProgress:
         self._stream.flush()
         self._shown = True
 
-    def close(self) -> None:
+    def clear(self) -> None:
+        """Erase the line (the next step draws it again)."""
         if self._shown:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
+            self._shown = False
+
+    def close(self) -> None:
+        self.clear()
+
+
+_shown_progress: TerminalProgress | None = None  # the one drawn now, which echo clears first
 
 
 @contextlib.contextmanager
@@ -180,10 +190,12 @@ def progress(command: str, *, quiet: bool) -> Iterator[Progress]:
     if quiet or not sys.stderr.isatty():
         yield SILENT
         return
-    shown = TerminalProgress(command, sys.stderr)
+    global _shown_progress
+    shown = _shown_progress = TerminalProgress(command, sys.stderr)
     try:
         yield shown
     finally:
+        _shown_progress = None
         shown.close()
 
 

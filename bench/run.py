@@ -7,6 +7,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py hooks [--repeat 15]
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
+                              [--serve-model lightgbm]
     python bench/run.py serve-steps [--repeat 5]
     python bench/run.py monitor [--monitor-rows 1000000] [--repeat 3] [--evidently-venv DIR]
     python bench/run.py monitor-replicas [--monitor-rows 10000000] [--repeat 3]
@@ -581,6 +582,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=int, default=10, help="serve: seconds of load per run")
     parser.add_argument("--serve-rows", type=int, default=20_000, help="serve: training rows")
+    parser.add_argument(
+        "--serve-model",
+        choices=["lightgbm"],
+        help="serve: train this model instead of params.yaml's (as many trees)",
+    )
     parser.add_argument(
         "--mlflow-venv",
         default=str(ROOT / "bench" / ".peers" / "mlflow"),

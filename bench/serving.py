@@ -37,15 +37,17 @@ from helpers import commit_all, make_project  # noqa: E402  (the tests' project 
 SAVE_FOR_MLFLOW = """\
 import json, sys
 import joblib, mlflow.sklearn, pandas
-model_file, card_file, out = sys.argv[1:]
+model_file, card_file, out, serialization = sys.argv[1:]
 model = joblib.load(model_file)
 for step in [model, *getattr(model, "named_steps", {}).values()]:
     if getattr(step, "n_jobs", None) not in (None, 1):
         step.n_jobs = 1  # as mlgate serves it: one thread per prediction
 example = pandas.DataFrame(json.load(open(card_file))["input_example"])
-# MLflow's default format (skops), told to trust the types a forest is made of
-mlflow.sklearn.save_model(model, out, input_example=example,
-                          skops_trusted_types=["numpy.dtype", "sklearn.tree._tree.Tree"])
+if serialization == "skops":  # MLflow's default format, told to trust a forest's types
+    mlflow.sklearn.save_model(model, out, input_example=example,
+                              skops_trusted_types=["numpy.dtype", "sklearn.tree._tree.Tree"])
+else:  # a pipeline ending in LightGBM, which skops does not take
+    mlflow.sklearn.save_model(model, out, input_example=example, serialization_format=serialization)
 """
 
 PICKLE, ONNX, MLFLOW = "mlgate serve, pickle", "mlgate serve, ONNX", "mlflow models serve"
@@ -66,11 +68,19 @@ class Load:
     p99_ms: float
 
 
-def mlflow_python(venv: Path) -> Path:
-    """The peer environment's Python, made with MLflow and this scikit-learn on first use."""
+def mlflow_python(venv: Path, *, model: str | None = None) -> Path:
+    """The peer environment's Python, made with MLflow and this scikit-learn on first use (and
+    this LightGBM, for a LightGBM model)."""
     import sklearn
 
     python = venv / "bin" / "python"
+    if model == "lightgbm" and python.exists():
+        import lightgbm
+
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"lightgbm=={lightgbm.__version__}"],
+            check=True,
+        )
     if not python.exists():
         print(f"(making MLflow's own environment in {venv}: a minute, once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -89,12 +99,22 @@ def mlflow_python(venv: Path) -> Path:
     return python
 
 
-def trained_project(root: Path, rows: int) -> Path:
-    """This repository's pipeline with its own model parameters, trained and committed."""
+def trained_project(root: Path, rows: int, model: str | None = None) -> Path:
+    """This repository's pipeline with its own model parameters (or ``model``'s defaults, as
+    many trees as the forest), trained and committed."""
     import yaml
 
     train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+
     project = make_project(root, {"data": {"rows": rows}, "train": train}, commit=False)
+    if model is not None:  # its own keys only: the forest's are not its hyperparameters
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["train"] = {
+            "model": model,
+            "n_estimators": train["n_estimators"],
+            "random_state": 42,
+        }
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True)
     commit_all(project, "trained")
     return project
@@ -201,10 +221,12 @@ def request_bodies(project: Path, folder: Path) -> dict[str, Path]:
 def bench_serve(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("the serve benchmark needs wrk on PATH (Debian: apt-get install wrk)")
-    peer = mlflow_python(Path(args.mlflow_venv))
+    peer = mlflow_python(Path(args.mlflow_venv), model=args.serve_model)
+    if args.serve_model == "lightgbm":
+        mlflow_python(Path(args.mlflow_venv), model="lightgbm")  # made, then given LightGBM
     mlgate = [sys.executable, "-m", "mlgate"]
     with tempfile.TemporaryDirectory() as tmp:
-        project = trained_project(Path(tmp) / "p", args.serve_rows)
+        project = trained_project(Path(tmp) / "p", args.serve_rows, args.serve_model)
         for env, monitoring, runtime in (
             ("pickle", "disable", "pickle"),
             ("onnx", "disable", "onnx"),
@@ -229,7 +251,15 @@ def bench_serve(args: argparse.Namespace) -> None:
             )
         saved = Path(tmp) / "mlflow-model"
         subprocess.run(
-            [str(peer), "-c", SAVE_FOR_MLFLOW, "models/model.pkl", "models/model.json", str(saved)],
+            [
+                str(peer),
+                "-c",
+                SAVE_FOR_MLFLOW,
+                "models/model.pkl",
+                "models/model.json",
+                str(saved),
+                "skops" if args.serve_model is None else "cloudpickle",
+            ],
             cwd=project,
             check=True,
         )
@@ -303,7 +333,8 @@ def _print_results(
 ) -> None:
     print(
         f"serve: {args.seconds} s of load per run, median of {args.repeat} runs; one process "
-        "per server unless said; the same random forest; wrk on the same 2 cores"
+        f"per server unless said; the same model ({args.serve_model or 'the default forest'}); "
+        "wrk on the same 2 cores"
     )
     print(f"{'body':<9} {'conns':>5} {'server':<30} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
     for (label, connections, name), loads in results.items():

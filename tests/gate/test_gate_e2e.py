@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import commit_all, dvc, git, make_project, mlgate_in, write_params
+from helpers import commit_all, dvc, git, mlgate_in, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +28,14 @@ log_loss = { max = 1000.0 }
 
 
 @pytest.fixture(scope="module")
-def trained_main(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project trained and committed on main, with a policy (built once, copied per test)."""
-    project = make_project(tmp_path_factory.mktemp("gate") / "project", {"data": {"rows": 6000}})
+def trained_main(_reproduced_once: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's reproduced project with a policy, committed on main (once for the
+    module, cloned per test)."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("gate") / "project"
+    shutil.copytree(_reproduced_once, project, symlinks=True)
     (project / "pyproject.toml").write_text(POLICY)
-    dvc(project, "repro")
     commit_all(project, "trained on main")
     return project
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import commit_all, dvc, make_project, mlgate_in
+from helpers import commit_all, mlgate_in
 from mlgate.artifacts import requestlog
 from mlgate.artifacts.profile import NUMERIC, ColumnProfile, parse_profile, profile_frame
 from mlgate.deploy import deployments, environments
@@ -28,13 +28,14 @@ target = "deployed/production"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained once for the module; each test deploys a copy."""
-    project = make_project(
-        tmp_path_factory.mktemp("trained") / "p", {"data": {"rows": 3000}}, commit=False
-    )
+def trained(_reproduced_once: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's reproduced project with this module's policy, committed once for the
+    module; each test deploys a copy."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("trained") / "p"
+    shutil.copytree(_reproduced_once, project, symlinks=True)
     (project / "pyproject.toml").write_text(POLICY)
-    dvc(project, "repro", "-q")
     commit_all(project, "trained")
     return project
 

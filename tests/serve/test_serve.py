@@ -1007,3 +1007,19 @@ def test_a_category_the_model_refuses_is_a_400_naming_the_column_on_either_runti
         }
         assert "zebra" not in json.dumps(body)  # never echoed
         assert score(address, {"dataframe_records": [{**row, "kind": None}]})[0] == 400
+
+
+def test_a_version_whose_profile_cannot_list_the_categories_it_refuses_is_not_served(
+    strict_scorer: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The check is never turned off quietly: without the training data's categories the
+    server would give 500s (pickle) or silent answers (ONNX), so it serves nothing and says
+    why."""
+    project = Path(shutil.copytree(strict_scorer, tmp_path / "p", symlinks=True))
+    assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl") == 0
+    [version] = (project / ".mlgate/deployments/local/versions").iterdir()
+    (version / "profile.json").unlink()
+    env = environments.environment(project, read_policy(revision(WORKSPACE, project)), "local")
+    with serving(env) as address:
+        status, body = score(address, {"dataframe_records": [{"x1": 0.3, "x2": 0.1, "kind": "a"}]})
+    assert status == 503 and "profile.json" in str(body["error"]), body

@@ -502,20 +502,24 @@ def _problem(exc: Exception) -> str:
 
 
 def _trained_categories(folder: Any, columns: tuple[str, ...]) -> dict[str, list[str]]:
-    """The categories the training data had in each of ``columns``, from the version's
-    profile; a column it does not describe as text categories is left out (taking any)."""
+    """The categories the training data had in each of ``columns`` (the text columns where the
+    model refuses others), from the version's profile. A profile that cannot say is an error:
+    the version is not served, since it would fail (the pickle) or answer as if the value were
+    absent (ONNX) on a category it never saw."""
     if not columns:
         return {}
+    path = folder / PROFILE_FILE
     try:
-        document = json.loads((folder / PROFILE_FILE).read_text(encoding="utf-8"))
-        described = parse_profile(document, PROFILE_FILE).columns
-    except (OSError, ValueError, RecursionError, MlgateError):
-        return {}
-    return {
-        name: [category for category, _ in described[name].counts]
-        for name in columns
-        if name in described and described[name].text
-    }
+        described = parse_profile(json.loads(path.read_text(encoding="utf-8")), str(path)).columns
+    except (OSError, ValueError, RecursionError) as exc:
+        raise MlgateError(f"cannot read {path}: {exc}") from None
+    lacking = [name for name in columns if name not in described or not described[name].text]
+    if lacking:
+        raise MlgateError(
+            f"{path} lists no categories for {', '.join(lacking)}, where the model refuses "
+            "categories it was not trained on"
+        )
+    return {name: [category for category, _ in described[name].counts] for name in columns}
 
 
 def _one_thread_per_prediction(model: Any) -> None:

@@ -12,9 +12,9 @@ from typing import ClassVar
 import pytest
 
 from fake_github import FakeGitHub, fake_github
-from mlgate import github
 from mlgate.commands.main import main
 from mlgate.errors import MlgateError
+from mlgate.forges import github, rest
 
 TOKEN = "ghs_secret_token_value"
 
@@ -218,18 +218,16 @@ def test_a_redirect_within_the_origin_keeps_the_token(server: FakeGitHub) -> Non
 
 
 def test_origins() -> None:
-    assert github._origin("https://api.github.com/a") == github._origin(
-        "https://API.github.com:443/b"
-    )
-    assert github._origin("https://api.github.com/a") != github._origin("http://api.github.com/a")
-    assert github._origin("http://127.0.0.1:1/a") != github._origin("http://127.0.0.1:2/a")
+    assert rest.origin("https://api.github.com/a") == rest.origin("https://API.github.com:443/b")
+    assert rest.origin("https://api.github.com/a") != rest.origin("http://api.github.com/a")
+    assert rest.origin("http://127.0.0.1:1/a") != rest.origin("http://127.0.0.1:2/a")
 
 
 # --- issue 24: auto-merge ---------------------------------------------------------------------
 
 
 def _open_pull(server: FakeGitHub) -> int:
-    return client(server).upsert_pull_request("mlgate/retrain", "main", "Retrain", "body")[1]
+    return client(server).upsert_change("mlgate/retrain", "main", "Retrain", "body")[1]
 
 
 def test_auto_merge_is_enabled_pinned_to_the_commit(server: FakeGitHub) -> None:

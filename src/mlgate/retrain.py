@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlgate import dvc, dvcfiles, git, github
+from mlgate import dvc, dvcfiles, forges, git
 from mlgate.errors import MlgateError
 from mlgate.gate import compare, ranking
 from mlgate.policy import Policy
@@ -82,7 +82,7 @@ def propose(
     root: Path,
     retrained: Retrained,
     report_markdown: str,
-    client: github.GitHubClient,
+    client: forges.Forge,
     branch: str,
     base: str | None,
     remote: str,
@@ -103,15 +103,11 @@ def propose(
     progress.step(f"opening the pull request into {base}")
     title = f"Retrain {retrained.artifact} on fresh data ({_today()})"
     try:
-        action, number, url = client.upsert_pull_request(
-            branch, base, title, _body(retrained, report_markdown, env)
+        action, number, url = client.upsert_change(
+            branch, base, title, _body(retrained, report_markdown, client.run_url(env))
         )
-    except github.Forbidden:
-        raise MlgateError(
-            f"GitHub refused to open the pull request (403); the branch {branch} is pushed. "
-            "Give the job a token that may (secret MLGATE_RELEASE_TOKEN), or allow GitHub "
-            "Actions to create pull requests in the repository's Actions settings"
-        ) from None
+    except forges.Forbidden:
+        raise MlgateError(client.refused_proposal(branch)) from None
     return Proposal(branch, commit, action, number, url, data_pushed, base)
 
 
@@ -119,7 +115,7 @@ def propose_experiment(
     root: Path,
     proposed: ranking.Entry,
     report_markdown: str,
-    client: github.GitHubClient,
+    client: forges.Forge,
     *,
     branch: str | None,
     base: str | None,
@@ -145,11 +141,9 @@ def propose_experiment(
         f"{report_markdown}"
     )
     try:
-        action, number, url = client.upsert_pull_request(branch, base, title, body)
-    except github.Forbidden:
-        raise MlgateError(
-            f"GitHub refused to open the pull request (403); the branch {branch} is pushed"
-        ) from None
+        action, number, url = client.upsert_change(branch, base, title, body)
+    except forges.Forbidden:
+        raise MlgateError(client.refused_proposal(branch)) from None
     return Proposal(branch, proposed.commit, action, number, url, data_pushed, base)
 
 
@@ -158,7 +152,7 @@ def auto_merge(
     proposal: Proposal,
     *,
     passed: bool,
-    client: github.GitHubClient,
+    client: forges.Forge,
     wait_seconds: float,
     progress: Progress = SILENT,
 ) -> tuple[bool | None, str]:
@@ -169,20 +163,18 @@ def auto_merge(
     that commit passed (True when enabled or merged). And what to say."""
     if not base_policy(root, proposal.base).retrain.auto_merge:
         return None, ""
-    number = proposal.number
+    change = f"{client.change} {client.sigil}{proposal.number}"
     if not passed:
-        return False, f"Not merging pull request #{number}: its gate failed."
-    why_not = client.enable_auto_merge(number, proposal.commit)
+        return False, f"Not merging {change}: its gate failed."
+    why_not = client.enable_auto_merge(proposal.number, proposal.commit)
     if why_not is None:
         return True, (
-            f"Auto-merge enabled on pull request #{number} ({proposal.commit[:8]}): GitHub "
+            f"Auto-merge enabled on {change} ({proposal.commit[:8]}): {client.name} "
             "merges it once its required checks pass."
         )
-    progress.step(f"waiting for the checks of pull request #{number}")
-    merged, said = client.merge_when_green(number, proposal.commit, wait_seconds)
-    return merged, (
-        f"GitHub's auto-merge is not available ({why_not}); pull request #{number} {said}."
-    )
+    progress.step(f"waiting for the checks of {change}")
+    merged, said = client.merge_when_green(proposal.number, proposal.commit, wait_seconds)
+    return merged, f"{client.name}'s auto-merge is not available ({why_not}); {change} {said}."
 
 
 def base_policy(root: Path, base: str) -> Policy:
@@ -244,13 +236,8 @@ def _message(retrained: Retrained) -> str:
     )
 
 
-def _body(retrained: Retrained, report_markdown: str, env: Mapping[str, str]) -> str:
-    run = ""
-    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_SERVER_URL"):
-        run = (
-            f" by [this run]({env['GITHUB_SERVER_URL']}/{env.get('GITHUB_REPOSITORY', '')}"
-            f"/actions/runs/{env['GITHUB_RUN_ID']})"
-        )
+def _body(retrained: Retrained, report_markdown: str, run_url: str | None) -> str:
+    run = f" by [this run]({run_url})" if run_url else ""
     return (
         f"Scheduled retraining{run} on {_today()} produced a new `{retrained.model_path}` "
         f"(md5 `{retrained.new_md5}`, was `{retrained.old_md5}`). It goes through the same gate "

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
+from mlgate import escape
 from mlgate.artifacts.deployment import Deployment
 from mlgate.artifacts.profile import profile_column
 from mlgate.dvcfiles import DataChange
@@ -29,6 +30,7 @@ from mlgate.monitor.drift_report import Report
 from mlgate.policy import Monitoring, parse_policy
 from mlgate.render import check as render_check
 from mlgate.render import hooks as render_hooks
+from mlgate.render import junit as render_junit
 from mlgate.render import monitor as render_monitor
 from mlgate.render import registry as render_registry
 from mlgate.snapshot import Snapshot
@@ -102,6 +104,8 @@ def a_check() -> Check:
         ("diff.json", lambda c: render_check.diff_json(c.comparison)),
         ("check-unpushed.txt", lambda c: render_check.check_text(unpushed(c))),
         ("check-unpushed.md", lambda c: render_check.check_markdown(unpushed(c))),
+        ("check.junit.xml", render_junit.check_junit),
+        ("check-unpushed.junit.xml", lambda c: render_junit.check_junit(unpushed(c))),
     ],
 )
 def test_check_renders_as_its_golden_file(name: str, render) -> None:  # type: ignore[no-untyped-def]
@@ -114,6 +118,27 @@ def unpushed(check: Check) -> Check:
         check.gate, unpushed=("data/raw", "models/model.pkl", "x`|<!--y"), remote="'storage'"
     )
     return dataclasses.replace(check, gate=gate)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a]]>b", "<script>&amp;", "x\x1b[2Jy\x00z", "bad\ufffe\ud800", "q\"u'o", "line\nbreak"],
+)
+def test_a_junit_report_is_xml_whatever_a_metric_is_called(name: str) -> None:
+    """A metric's name comes from the change's files: the report stays well-formed XML (parsed
+    here by a real parser), the name shown as one line with its controls visible."""
+    import xml.etree.ElementTree as ET
+
+    policy = parse_policy({"rules": {name: {"direction": "higher"}}}, "p", "pyproject.toml")
+    base, head = {"m.json": {name: 0.9}}, {"m.json": {name: 0.5}}
+    result = evaluate(policy, base, head)
+    check = dataclasses.replace(a_check(), policy=policy, gate=result)
+    document = ET.fromstring(render_junit.check_junit(check).split("\n", 1)[1])
+    [case] = document.iter("testcase")
+    shown = case.get("name") or ""
+    assert shown.startswith(escape.one_line(name) + ":") and "\n" not in shown
+    [failure] = case.iter("failure")
+    assert document.find("testsuite").get("failures") == "1" and failure.get("message")
 
 
 def a_monitor_report() -> Report:

@@ -10,7 +10,7 @@ from typing import cast
 
 import click
 
-from mlgate import escape, git, github
+from mlgate import escape, forges, git
 from mlgate.commands.output import (
     echo,
     format_option,
@@ -19,8 +19,10 @@ from mlgate.commands.output import (
     publish,
     remote_option,
     report_option,
+    write_report,
 )
 from mlgate.errors import EXIT_OK, EXIT_REJECTED, DataError, MlgateError
+from mlgate.forges import github
 from mlgate.gate import actions, compare, experiments
 from mlgate.render.check import (
     COMMENT_MARKER,
@@ -65,7 +67,16 @@ def diff_command(base: str | None, head: str, all_keys: bool, fmt: str) -> None:
 @format_option("Output: a table, Markdown, or the documented JSON document.")
 @report_option("Also write the Markdown report to this file.")
 @click.option(
-    "--comment", is_flag=True, help="Post the report as the pull request's sticky comment."
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the verdict as a JUnit XML report to this file (GitLab lists its "
+    "failures in the merge request).",
+)
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="Post the report as the pull or merge request's sticky comment.",
 )
 @click.pass_context
 def check_command(
@@ -75,6 +86,7 @@ def check_command(
     policy_from: str,
     fmt: str,
     report_path: Path | None,
+    junit_path: Path | None,
     comment: bool,
 ) -> None:
     """Gate the change: compare its metrics with the base under the policy.
@@ -83,7 +95,7 @@ def check_command(
     """
     # Whether the DVC remote holds the data is checked where it matters: in CI, and for a
     # committed head (the pre-push hook checks it too); not for work in progress.
-    pushed = github.in_actions() or head != git.WORKSPACE
+    pushed = forges.in_ci() or head != git.WORKSPACE
     reported = fmt != "table" or bool(report_path) or comment or github.in_actions()
     with collector_paused():
         result = compare.check(
@@ -104,6 +116,10 @@ def check_command(
         lambda colour: check_text(result, colour=colour),
     )
     publish_check(result, markdown, report_path)
+    if junit_path:
+        from mlgate.render.junit import check_junit
+
+        write_report(junit_path, check_junit(result), "JUnit report")
     if comment:
         post_comment(markdown, report_path)
     ctx.exit(EXIT_OK if result.gate.passed else EXIT_REJECTED)
@@ -140,7 +156,7 @@ def exp_command(
     judged.
     """
     root = git.repo_root()
-    client = github.GitHubClient.from_env() if propose else None  # before any work
+    client = forges.client() if propose else None  # before any work
     from mlgate.hooks import staleness
 
     with collector_paused():
@@ -194,7 +210,7 @@ def collector_paused() -> Iterator[None]:
 @click.command("comment")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def comment_command(file: Path) -> None:
-    """Post FILE as the pull request's sticky comment, updating it in place on later runs."""
+    """Post FILE as the pull or merge request's sticky comment, updated in place on later runs."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -203,7 +219,7 @@ def comment_command(file: Path) -> None:
 
 
 def post_comment(markdown: str, report_path: Path | None) -> None:
-    said = github.post_sticky_comment(
+    said = forges.post_sticky_comment(
         markdown, marker=COMMENT_MARKER, full=full_report(report_path)
     )
     if isinstance(said, github.WorkflowCommand) or said.startswith("mlgate: warning"):

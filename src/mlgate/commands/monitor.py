@@ -7,7 +7,7 @@ from typing import cast
 
 import click
 
-from mlgate import escape, github
+from mlgate import escape
 from mlgate.commands.output import (
     echo,
     format_option,
@@ -23,6 +23,7 @@ from mlgate.commands.output import (
 )
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_OK, EXIT_REJECTED
+from mlgate.forges import github
 from mlgate.render.live import (
     canary_json,
     canary_markdown,

@@ -13,8 +13,9 @@ from typing import Any, Literal, TextIO, cast
 
 import click
 
-from mlgate import defaults, escape, github
+from mlgate import defaults, escape
 from mlgate.errors import MlgateError
+from mlgate.forges import github
 from mlgate.progress import SILENT, Progress
 
 Format = Literal["table", "md", "json"]
@@ -104,13 +105,13 @@ def print_report(
         echo(as_text(sys.stdout.isatty()), nl=False)
 
 
-def write_report(path: Path, markdown: str) -> None:
+def write_report(path: Path, text: str, what: str = "report") -> None:
     from mlgate.files import write_text
 
     try:
-        write_text(path, markdown)
+        write_text(path, text)
     except OSError as exc:
-        raise MlgateError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+        raise MlgateError(f"cannot write the {what} to {path}: {exc.strerror or exc}") from None
 
 
 def full_report(report_path: Path | None) -> str:

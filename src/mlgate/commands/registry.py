@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlgate import defaults, git, github
+from mlgate import defaults, git
 from mlgate.commands.output import echo, progress, pushed, quiet_option, remote_option, say_taken
 from mlgate.commands.project import project
+from mlgate.forges import github
 from mlgate.render.registry import history_text, releases_text, versions_text
 from mlgate.render.table import to_json
 

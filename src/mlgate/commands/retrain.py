@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mlgate import github
+from mlgate import forges
 from mlgate.commands.check import publish_check
 from mlgate.commands.output import echo, progress, quiet_option, remote_option, report_option
 from mlgate.commands.project import project
@@ -69,7 +69,7 @@ def retrain_command(
     if artifact is None:
         echo(f"Nothing to retrain: no model artifact ({release.NO_ARTIFACT_HINT}).")
         return
-    client = github.GitHubClient.from_env() if propose else None  # before hours of training
+    client = forges.client() if propose else None  # before hours of training
     retrain.reproduce(here.root, refresh or policy.retrain.refresh)
     retrained = retrain.gate_retrained(here.root, artifact, base)
     if retrained.check is None:

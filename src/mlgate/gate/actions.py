@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate import github
+from mlgate.forges import github
 
 if TYPE_CHECKING:
     from mlgate.gate.compare import Check

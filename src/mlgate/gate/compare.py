@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from mlgate import dvcfiles, git
+from mlgate import dvcfiles, forges, git
 from mlgate.errors import DataError, GitError
 from mlgate.gate.judge import GateResult, evaluate, is_real, significance_rules
 from mlgate.policy import POLICY_FILES, Policy
@@ -260,8 +260,9 @@ def resolve_base(
     head_commit = head.commit or git.resolve_commit("HEAD", root)
     if base is not None and not merge_base:
         return git.revision(base, root), ()
-    main = None if base or env.get("GITHUB_BASE_REF") else git.find_main(root)
-    branch = base or env.get("GITHUB_BASE_REF") or (main and _configured_base(root, main))
+    ci_base = forges.base_branch(env)  # a pull or merge request's target, in its CI
+    main = None if base or ci_base else git.find_main(root)
+    branch = base or ci_base or (main and _configured_base(root, main))
     found = _find_or_fetch(root, branch, env) if branch and branch != (main or ("",))[0] else main
     if found is None:
         raise GitError(
@@ -299,6 +300,8 @@ def _find_or_fetch(root: Path, branch: str, env: Mapping[str, str]) -> tuple[str
         how = (
             "give actions/checkout `fetch-depth: 0`"
             if env.get("GITHUB_ACTIONS") == "true"
+            else "set `GIT_DEPTH: 0` in the job's variables"
+            if env.get("GITLAB_CI") == "true"
             else f"check the name, or `git fetch origin {branch}`"
         )
         raise GitError(

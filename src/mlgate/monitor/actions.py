@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlgate import github
+from mlgate.forges import github
 from mlgate.monitor import drift_report
 
 

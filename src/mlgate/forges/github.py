@@ -1,7 +1,7 @@
 """GitHub Actions without glue: job summary, step outputs, annotations, and the sticky comment.
 
-The REST client uses the standard library only. It honours GITHUB_API_URL (GitHub Enterprise),
-retries 5xx and rate limits with backoff, and never prints the token.
+The REST client (mlgate.forges.rest) uses the standard library only. It honours GITHUB_API_URL
+(GitHub Enterprise), retries 5xx and rate limits with backoff, and never prints the token.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgate.errors import MlgateError
 from mlgate.escape import one_line
-
-if TYPE_CHECKING:
-    import urllib.error
-    import urllib.request
+from mlgate.forges.fitting import fit
+from mlgate.forges.rest import Api, Forbidden
 
 DEFAULT_API_URL = "https://api.github.com"
-RETRIES = 4
 MAX_PAGES = 100  # 10,000 comments: a pull request's thread, bounded
 ACTIONS_BOT = "github-actions[bot]"  # who comments with the Actions token (GET /user is 403)
 COMMENT_LIMIT = 65_536  # characters in an issue or pull request comment (HTTP 422 above)
@@ -37,12 +34,6 @@ mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!, $expectedHe
   }
 }
 """
-_CUT_NOTE_SIZE = 300  # room kept for each "rows not shown" line
-
-
-class Forbidden(MlgateError):
-    """GitHub answered 403: the token may not do this (a fork's pull request gets a read-only
-    token; GITHUB_TOKEN opens pull requests only where the repository allows it)."""
 
 
 def in_actions(env: Mapping[str, str] | None = None) -> bool:
@@ -57,7 +48,7 @@ def append_step_summary(
     """Append to the job summary, cut to fit GitHub's limit (``full``: where the rest is)."""
     path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if path:
-        _append(path, fit(markdown, SUMMARY_LIMIT, full) + "\n", "GITHUB_STEP_SUMMARY")
+        _append(path, fit(markdown, SUMMARY_LIMIT, full, "GitHub") + "\n", "GITHUB_STEP_SUMMARY")
 
 
 def _append(path: str, text: str, variable: str) -> None:
@@ -66,64 +57,6 @@ def _append(path: str, text: str, variable: str) -> None:
             f.write(text)
     except OSError as exc:
         raise MlgateError(f"cannot write to {variable} ({path}): {exc.strerror or exc}") from None
-
-
-def fit(markdown: str, limit: int, full: str) -> str:
-    """``markdown`` in at most ``limit`` bytes of UTF-8 (so at most that many characters too):
-    the longest tables and lists lose their last rows first, each saying how many it lost and
-    where the full report is (``full``); text outside them is cut only as a last resort."""
-    if _size(markdown) <= limit:
-        return markdown
-    lines = markdown.split("\n")
-    blocks = _cuttable_blocks(lines)
-    kept = {start: end for start, end in blocks}
-    sizes = {start: sum(_size(line) + 1 for line in lines[start:end]) for start, end in blocks}
-    excess = _size(markdown) - limit + _CUT_NOTE_SIZE * len(blocks)
-    while excess > 0 and any(kept[s] > s for s in kept):
-        start = max((s for s in kept if kept[s] > s), key=sizes.__getitem__)
-        kept[start] -= 1
-        dropped = _size(lines[kept[start]]) + 1
-        sizes[start] -= dropped
-        excess -= dropped
-    out: list[str] = []
-    position = 0
-    for start, end in blocks:
-        out.extend(lines[position : kept[start]])
-        if kept[start] < end:
-            count = end - kept[start]
-            out.append(
-                f"\n*{count:,} more row{'s' if count > 1 else ''} not shown: GitHub "
-                f"limits this to {limit:,} characters; {full}.*"
-            )
-        position = end
-    out.extend(lines[position:])
-    text = "\n".join(out)
-    if _size(text) <= limit:
-        return text
-    note = f"\n\n*Cut here: GitHub limits this to {limit:,} characters; {full}.*\n"
-    budget = limit - _size(note)
-    return text.encode()[:budget].decode(errors="ignore").rsplit("\n", 1)[0] + note
-
-
-def _cuttable_blocks(lines: list[str]) -> list[tuple[int, int]]:
-    """(first, end) of each run of Markdown table rows (below a table's |---| line) and each run
-    of list items: the lines ``fit`` may drop, from the end of a run."""
-    blocks, index = [], 0
-    while index < len(lines):
-        table = lines[index].startswith("|---")
-        start = index + 1 if table else index
-        prefix = "|" if table else "- "
-        end = start
-        while end < len(lines) and lines[end].startswith(prefix):
-            end += 1
-        if end > start:
-            blocks.append((start, end))
-        index = max(end, index + 1)
-    return blocks
-
-
-def _size(text: str) -> int:
-    return len(text.encode("utf-8", errors="replace"))
 
 
 def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
@@ -183,6 +116,21 @@ def _annotation(level: str, message: str, title: str) -> WorkflowCommand:
     return WorkflowCommand(f"::{level} title={shown_title}::{escape(message)}")
 
 
+def base_branch(env: Mapping[str, str]) -> str | None:
+    """The branch a pull_request workflow's change is to be merged into."""
+    return env.get("GITHUB_BASE_REF") or None
+
+
+def run_url(env: Mapping[str, str]) -> str | None:
+    """The workflow run this job belongs to, when there is one."""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_SERVER_URL"):
+        return (
+            f"{env['GITHUB_SERVER_URL']}/{env.get('GITHUB_REPOSITORY', '')}"
+            f"/actions/runs/{env['GITHUB_RUN_ID']}"
+        )
+    return None
+
+
 def pull_request_number(env: Mapping[str, str] | None = None) -> int:
     """The pull request's number, from the event payload GitHub writes at GITHUB_EVENT_PATH."""
     env = os.environ if env is None else env
@@ -211,6 +159,9 @@ class GitHubClient:
     token: str
     sleep: Callable[[float], None] = time.sleep
     graphql_url: str = ""  # "": derived from api_url (…/api/v3 -> …/api/graphql)
+    name = "GitHub"
+    change = "pull request"
+    sigil = "#"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GitHubClient:
@@ -230,6 +181,22 @@ class GitHubClient:
     def __repr__(self) -> str:  # the token never appears in logs or tracebacks
         return f"GitHubClient(api_url={self.api_url!r}, repository={self.repository!r})"
 
+    def refused_proposal(self, branch: str) -> str:
+        return (
+            f"GitHub refused to open the pull request (403); the branch {branch} is pushed. "
+            "Give the job a token that may (secret MLGATE_RELEASE_TOKEN), or allow GitHub "
+            "Actions to create pull requests in the repository's Actions settings"
+        )
+
+    def refused_comment(self) -> str:
+        return (
+            "GitHub refused the comment (403): the token is read-only, as for a pull "
+            "request from a fork; the report is in the job summary instead"
+        )
+
+    def run_url(self, env: Mapping[str, str]) -> str | None:
+        return run_url(env)
+
     def upsert_comment(
         self,
         number: int,
@@ -243,7 +210,7 @@ class GitHubClient:
         into a comment of their own, which must neither be edited nor stop the report."""
         if marker not in body:
             body = f"{marker}\n{body}"
-        body = fit(body, COMMENT_LIMIT, full)
+        body = fit(body, COMMENT_LIMIT, full, "GitHub")
         existing = self._find_comment(number, marker, self.identity())
         if existing is None:
             created = self.request(
@@ -255,9 +222,7 @@ class GitHubClient:
         )
         return "updated", str(updated.get("html_url", ""))
 
-    def upsert_pull_request(
-        self, branch: str, base: str, title: str, body: str
-    ) -> tuple[str, int, str]:
+    def upsert_change(self, branch: str, base: str, title: str, body: str) -> tuple[str, int, str]:
         """Update the open pull request from ``branch`` into ``base``, else open one.
         Returns (action, number, URL)."""
         owner = self.repository.split("/")[0]
@@ -408,110 +373,13 @@ class GitHubClient:
     def request(self, method: str, path: str, payload: Any = None, *, url: str = "") -> Any:
         """One REST call (to ``url`` when given) with retries on 5xx and rate limits; 403
         raises Forbidden."""
-        import urllib.error  # only when posting: the gate's start-up stays short
-        import urllib.request
+        return self._api().call(method, path, payload, url=url)
 
-        data = None if payload is None else json.dumps(payload).encode()
-        for attempt in range(RETRIES + 1):
-            request = urllib.request.Request(
-                url or self.api_url.rstrip("/") + path, data=data, method=method
-            )
-            # Unredirected: urllib would copy it to wherever a redirect points; _opener puts it
-            # back only for a redirect to the same origin.
-            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
-            request.add_header("Accept", "application/vnd.github+json")
-            request.add_header("X-GitHub-Api-Version", "2022-11-28")
-            request.add_header("User-Agent", "mlgate")
-            if data is not None:
-                request.add_header("Content-Type", "application/json")
-            try:
-                with _opener().open(request, timeout=30) as response:
-                    body = response.read()
-                    return json.loads(body) if body else {}
-            except urllib.error.HTTPError as exc:
-                wait = _retry_after(exc, attempt)
-                if wait is None or attempt == RETRIES:
-                    raise self._error(method, path or "/graphql", exc) from None
-                self.sleep(wait)
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                if attempt == RETRIES:
-                    raise MlgateError(
-                        f"cannot reach the GitHub API at {self.api_url}: {exc}"
-                    ) from None
-                self.sleep(2.0**attempt)
-        raise AssertionError("unreachable")
-
-    def _error(self, method: str, path: str, exc: urllib.error.HTTPError) -> MlgateError:
-        if exc.code == 403:
-            return Forbidden(
-                f"GitHub API {method} {path.split('?')[0]} refused (HTTP 403): the token may not "
-                "do this"
-            )
-        return MlgateError(
-            f"GitHub API {method} {path.split('?')[0]} failed: HTTP {exc.code} {exc.reason}"
+    def _api(self) -> Api:
+        return Api(
+            "GitHub",
+            self.api_url,
+            ("Authorization", f"Bearer {self.token}"),
+            {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"},
+            self.sleep,
         )
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    """urllib's opener, but a redirect to another origin (scheme, host, port) loses the token."""
-    import urllib.request
-
-    class SameOriginAuth(urllib.request.HTTPRedirectHandler):
-        def redirect_request(
-            self,
-            req: urllib.request.Request,
-            fp: Any,
-            code: int,
-            msg: str,
-            headers: Any,
-            newurl: str,
-        ) -> urllib.request.Request | None:
-            new = super().redirect_request(req, fp, code, msg, headers, newurl)
-            token = req.unredirected_hdrs.get("Authorization")
-            if new is not None and token and _origin(newurl) == _origin(req.full_url):
-                new.add_unredirected_header("Authorization", token)
-            return new
-
-    return urllib.request.build_opener(SameOriginAuth)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
-
-
-def _retry_after(exc: urllib.error.HTTPError, attempt: int) -> float | None:
-    """Seconds to wait before retrying, or None when retrying cannot help."""
-    headers = exc.headers
-    rate_limited = exc.code == 429 or (
-        exc.code == 403 and headers.get("x-ratelimit-remaining") == "0"
-    )
-    if not rate_limited and exc.code < 500:
-        return None
-    if headers.get("retry-after", "").isdigit():
-        return min(float(headers["retry-after"]), 60.0)
-    if rate_limited and headers.get("x-ratelimit-reset", "").isdigit():
-        return min(max(float(headers["x-ratelimit-reset"]) - time.time(), 1.0), 60.0)
-    return min(2.0**attempt, 30.0)
-
-
-def post_sticky_comment(
-    markdown: str, *, marker: str, full: str, env: Mapping[str, str] | None = None
-) -> str | WorkflowCommand:
-    """Post ``markdown`` as the pull request's comment that begins with ``marker``, or update
-    it in place; what to say of it: the comment's address, or, when GitHub refused (a
-    read-only token, as for a pull request from a fork), a warning. ``full``: where the full
-    report is when the comment must be cut."""
-    client = GitHubClient.from_env(env)
-    number = pull_request_number(env)
-    where = "the full report is in the job summary" if in_actions(env) else full
-    try:
-        action, url = client.upsert_comment(number, markdown, marker, where)
-    except Forbidden:
-        warning = (
-            "GitHub refused the comment (403): the token is read-only, as for a pull "
-            "request from a fork; the report is in the job summary instead"
-        )
-        return warning_annotation(warning) if in_actions(env) else f"mlgate: warning: {warning}"
-    return f"mlgate: {action} the pull request comment {url}".rstrip()

@@ -7,6 +7,7 @@ A file that exists and differs from what init would write is kept unless ``force
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -22,6 +23,7 @@ from mlgate.dvcfiles import parse_data_file
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.files import write_text
 from mlgate.measures import better
+from mlgate.names import NAME_RE
 from mlgate.policy import POLICY_FILES
 from mlgate.registry import release, tags
 from mlgate.snapshot import read_policy, read_snapshot
@@ -34,12 +36,19 @@ TEMPLATES = {
     ".github/workflows/retrain.yml": "workflows/retrain.yml",
     ".github/zizmor.yml": "zizmor.yml",
 }
+GITLAB_TEMPLATES = {".gitlab-ci.yml": "gitlab-ci.yml"}
+CI_CHOICES = ("github", "gitlab")
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 WROTE, SAME, KEPT, OVERWROTE, NOTE, RULE = "wrote", "unchanged", "kept", "overwrote", "note", "rule"
 PROTECT_HINT = (
     "a pull request can edit its own workflow and policy: make the `Gate` check "
     "(pr.yml) required in branch protection, and give .github/ and pyproject.toml "
     "owners in CODEOWNERS whose review is required"
+)
+GITLAB_PROTECT_HINT = (
+    "a merge request can edit its own pipeline and policy: protect the main branch, turn on "
+    '"Pipelines must succeed", and give .gitlab-ci.yml and pyproject.toml code owners whose '
+    "approval is required"
 )
 _PRE_COMMIT_HEADER = "# Written by `mlgate init`"
 
@@ -53,6 +62,8 @@ class Settings:
     main: str = defaults.MAIN_BRANCH
     # the environment of the steps that reach object storage: storage_env(root)
     storage_env: tuple[tuple[str, str], ...] = ()
+    # the environments a GitLab pipeline deploys to, a job each (GitHub's reads the tag)
+    environments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,16 @@ def render(template: str, settings: Settings) -> str:
         ("PYTHON", settings.python),
         ("INSTALL", settings.install),
         ("MAIN", settings.main),
+        ("IMAGE", f"python:{settings.python}"),
     ):
         text = text.replace(f"@@{name}@@", yaml_scalar(value))
     lines = []
     for line in text.splitlines(keepends=True):
         indent = line[: len(line) - len(line.lstrip())]
         marker = line.strip()
-        if marker == "@@STORAGE_ENV@@":
+        if marker == "@@DEPLOY_JOBS@@":
+            lines.append(deploy_jobs(settings.environments))
+        elif marker == "@@STORAGE_ENV@@":
             lines += [
                 f"{indent}{key}: {yaml_scalar(value)}\n" for key, value in settings.storage_env
             ]
@@ -109,22 +123,60 @@ def yaml_scalar(value: str) -> str:
 _OWN_EXPRESSION = re.compile(r"\$\{\{ secrets\.[A-Z_]+ \}\}")
 
 
-def workflows(settings: Settings) -> dict[str, str]:
-    """Each workflow file's path in the repository and its content."""
-    return {path: render(template, settings) for path, template in TEMPLATES.items()}
+def workflows(settings: Settings, ci: str = "github") -> dict[str, str]:
+    """Each workflow file's path in the repository and its content, for GitHub Actions or
+    GitLab CI/CD (``ci``)."""
+    templates = GITLAB_TEMPLATES if ci == "gitlab" else TEMPLATES
+    return {path: render(template, settings) for path, template in templates.items()}
 
 
-def write_files(root: Path, settings: Settings, *, force: bool = False) -> list[Written]:
+def deploy_jobs(environments: Sequence[str]) -> str:
+    """GitLab jobs deploying a promotion to each environment: one job per environment, run by
+    the tags that promote to it, so GitLab's protected environments decide who may deploy."""
+    if not environments:
+        return (
+            "# No environments in [tool.mlgate.environments] yet: once they are declared,\n"
+            "# `mlgate init --ci gitlab --force` adds a deploy job for each.\n\n"
+        )
+    jobs = []
+    for name in environments:
+        if not NAME_RE.match(name):
+            raise ConfigError(f"cannot write a deploy job for the environment {name[:60]!r}")
+        pattern = re.escape(name).replace("/", "\\/")
+        jobs.append(
+            f"{yaml_scalar(f'deploy-{name}')}:\n"
+            "  extends: .deploy\n"
+            "  rules:\n"
+            f"    - if: '$CI_COMMIT_TAG =~ /^[^#]+#{pattern}#[0-9]+$/'\n"
+            "  environment:\n"
+            f"    name: {yaml_scalar(name)}\n"
+            "  variables:\n"
+            f"    MLGATE_ENV: {yaml_scalar(name)}\n"
+        )
+    return "\n".join(jobs) + "\n"
+
+
+def write_files(
+    root: Path, settings: Settings, *, force: bool = False, ci: str = "github"
+) -> list[Written]:
     """Write what is missing; report each file. ``dvc init`` runs first when ``.dvc/`` is."""
     # Everything that reads the project (and may refuse it: a broken pyproject.toml, several
     # artifacts) comes before anything is written.
     policy_table, said_of_policy = _starter_policy(root)
     has_artifact = release.declared_artifact(root) is not None
+    if ci == "gitlab":  # a deploy job for each environment the policy declares, or will
+        declared = (
+            list(read_policy(git.revision(git.WORKSPACE, root)).environments)
+            if policy_table is None
+            else gto_environments(root)
+        )
+        settings = dataclasses.replace(settings, environments=tuple(declared))
+    files = workflows(settings, ci)
     written = []
     if not (root / ".dvc").is_dir():
         dvc.init(root)
         written.append(Written(".dvc/", WROTE))
-    for path, content in workflows(settings).items():
+    for path, content in files.items():
         written.append(_write(root / path, path, content, force=force))
     written.append(_pre_commit(root, force=force))
     if policy_table is not None:
@@ -133,6 +185,8 @@ def write_files(root: Path, settings: Settings, *, force: bool = False) -> list[
     if not has_artifact:
         need = "releases, retraining and deploys need a model artifact"
         written.append(Written("dvc.yaml", NOTE, f"{need}: {release.NO_ARTIFACT_HINT}"))
+    if ci == "gitlab":
+        return [*written, Written("CODEOWNERS", NOTE, GITLAB_PROTECT_HINT)]
     for path in pull_request_workflows(root):
         written.append(
             Written(

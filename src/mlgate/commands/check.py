@@ -179,7 +179,7 @@ def exp_command(
         data = " and its data to the DVC remote" if proposal.data_pushed else ""
         echo(
             f"Pushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
-            f"pull request #{proposal.number} {proposal.url}".rstrip(),
+            f"{client.change} {client.sigil}{proposal.number} {proposal.url}".rstrip(),
             err=fmt == "json",
         )
     ctx.exit(EXIT_OK if proposed is not None else EXIT_REJECTED)

@@ -30,9 +30,19 @@ from mlgate.commands.project import project
     show_default=True,
     help="The branch releases are made from.",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["github", "gitlab"]),
+    default="github",
+    show_default=True,
+    help="Write GitHub Actions workflows, or a .gitlab-ci.yml for GitLab CI/CD.",
+)
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the templates.")
-def init_command(python_version: str, install: str | None, main_branch: str, force: bool) -> None:
-    """Write GitHub Actions workflows, pre-commit hooks and a starter policy; dvc init if needed."""
+def init_command(
+    python_version: str, install: str | None, main_branch: str, ci: str, force: bool
+) -> None:
+    """Write CI pipelines (GitHub or GitLab), pre-commit hooks and a starter policy; dvc init
+    if needed."""
     from mlgate import init
 
     root = project().root
@@ -42,6 +52,6 @@ def init_command(python_version: str, install: str | None, main_branch: str, for
         main_branch,
         init.storage_env(root),
     )
-    for written in init.write_files(root, settings, force=force):
+    for written in init.write_files(root, settings, force=force, ci=ci):
         note = f" ({written.note})" if written.note else ""
         echo(f"{written.action:<9} {written.path}{note}")

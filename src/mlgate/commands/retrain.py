@@ -97,7 +97,7 @@ def retrain_command(
         data = " and its data to the DVC remote" if proposal.data_pushed else ""
         echo(
             f"\nPushed {proposal.branch} ({proposal.commit[:8]}){data}; {proposal.action} "
-            f"pull request #{proposal.number} {proposal.url}".rstrip()
+            f"{client.change} {client.sigil}{proposal.number} {proposal.url}".rstrip()
         )
         with progress("mlgate retrain", quiet=quiet) as shown:
             merging, said = retrain.auto_merge(

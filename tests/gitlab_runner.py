@@ -165,7 +165,7 @@ def _checkout(workspace: Path, origin: str, sha: str, env: dict[str, str]) -> No
 
 
 def _variables(declared: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for key, value in declared.items():
         if isinstance(value, dict):
             raw, expand = str(value.get("value", "")), value.get("expand", True)

@@ -47,7 +47,7 @@ SHOWN_VENV = "/home/you/mlgate/.venv"
 SHOWN_PORTS = (8080, 8081)  # a `mlgate serve` without --port listens on the first
 # The pages of one scripted run, in the order a reader follows them.
 TOURS: dict[str, tuple[str, ...]] = {
-    "repository": ("docs/tutorial.md", "docs/releases.md", "docs/deployments.md")
+    "repository": ("docs/tutorial.md", "docs/releases.md", "docs/deployments.md", "docs/gitlab.md")
 }
 COMMAND_TIMEOUT = 600  # seconds: the longest documented command is a full `dvc repro`
 

@@ -334,3 +334,24 @@ def test_init_writes_the_gitlab_pipeline_into_a_plain_repository(
     assert schema_check(repo / ".gitlab-ci.yml").returncode == 0
     assert mlgate_in(repo, monkeypatch, "init", "--ci", "gitlab") == 0
     assert "unchanged .gitlab-ci.yml" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_retraining_stops_when_the_monitored_environment_cannot_be_read(tmp_path: Path) -> None:
+    """MLGATE_MONITOR_ENV names an environment that is not declared: the monitor's exit 2 is
+    the job's failure, never a retraining started anyway."""
+    developer = make_predict_project(tmp_path / "developer", 200, POLICY)
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
+    sha = git(developer, "rev-parse", "HEAD")
+    with fake_gitlab() as server:
+        variables = variables_for(
+            server,
+            CI_PIPELINE_SOURCE="schedule",
+            CI_COMMIT_BRANCH="main",
+            MLGATE_MONITOR_ENV="nowhere",
+        )
+        job = run_job(
+            ci_file(tmp_path, ()), "retrain", tmp_path / "run", origin.as_uri(), sha, variables
+        )
+        assert job.exit_code == 1 and "nowhere" in job.output, job.output[-800:]
+        assert "mlgate retrain" not in job.output and server.merge_requests == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from helpers import (
     make_model_project,
     make_plain_project,
     make_predict_project,
+    make_project,
     mlgate_in,
     push_to_new_origin,
     retrain,
@@ -355,3 +357,107 @@ def test_retraining_stops_when_the_monitored_environment_cannot_be_read(tmp_path
         )
         assert job.exit_code == 1 and "nowhere" in job.output, job.output[-800:]
         assert "mlgate retrain" not in job.output and server.merge_requests == []
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_the_daily_loop_on_gitlab_merges_releases_and_promotes_a_canary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The daily loop's first day (tests/init/test_workflows.py runs both days on GitHub), with
+    GitLab's jobs: production sees drifted traffic; the scheduled `retrain` job finds the drift,
+    retrains, opens a merge request whose gate passes and sets it to merge when its pipeline
+    succeeds; merged, the `release` job releases it (promoted to staging by the policy);
+    production gets it as a canary, judged on late labels and promoted."""
+    from daily_loop import POLICY_OF_THE_LOOP, get, send
+    from mlgate.deploy import deployments, environments
+    from mlgate.git import WORKSPACE, revision
+    from mlgate.pipeline.synthetic import generate_transactions
+    from mlgate.snapshot import read_policy
+    from servers import serving
+
+    upstream = tmp_path / "upstream.csv"
+    target, staging = tmp_path / "deployments" / "production", tmp_path / "deployments" / "staging"
+    generate_transactions(3_000, seed=1).to_csv(upstream, index=False)
+    params = {"data": {"source": str(upstream), "target": "is_fraud", "id": "transaction_id"}}
+    developer = make_project(tmp_path / "developer", params, commit=False)
+    policy = POLICY_OF_THE_LOOP.format(target=target, staging=staging)
+    (developer / "pyproject.toml").write_text(policy)
+    dvc(developer, "repro", "-q")
+    dvc(developer, "remote", "add", "--default", "storage", str(tmp_path / "storage"))
+    commit_all(developer, "a fraud model on main, its data in a DVC remote")
+    dvc(developer, "push", "-q")  # so that each job pulls what the one before it pushed
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
+    assert mlgate_in(developer, monkeypatch, "release", "--version", "v0.1.0", "--push") == 0
+    deploy = ("deploy", "--env", "production", "--monitoring", "enable")
+    assert mlgate_in(developer, monkeypatch, *deploy, "--model", "fraud-detector@v0.1.0") == 0
+    env = environments.environment(
+        developer, read_policy(revision(WORKSPACE, developer)), "production"
+    )
+    names = [
+        f["name"] for f in json.loads((developer / "models/model.json").read_text())["features"]
+    ]
+    path = ci_file(tmp_path, ("staging", "production"))
+
+    def job(name: str, run: str, **variables: str):
+        sha = git(origin, "rev-parse", "main")
+        pipeline = variables_for(server, CI_COMMIT_BRANCH="main", **variables)
+        return run_job(
+            path,
+            name,
+            tmp_path / run,
+            origin.as_uri(),
+            sha,
+            pipeline,
+            git_config=push_address(origin),
+        )
+
+    with fake_gitlab() as server, serving(env) as address:
+        server.pipelines = [{"id": 8, "status": "running", "source": "merge_request_event"}]
+        scheduled = {"CI_PIPELINE_SOURCE": "schedule", "MLGATE_MONITOR_ENV": "production"}
+        quiet = job("retrain", "run-quiet", **scheduled)  # nothing logged: no retraining
+        assert quiet.succeeded and "NOT ENOUGH DATA" in quiet.output, quiet.output[-1500:]
+        assert server.merge_requests == []
+
+        send(address, 600, seed=2, drift=1.0, names=names)
+        generate_transactions(3_000, seed=3, drift=1.0).to_csv(upstream, index=False)
+        drifted = job("retrain", "run-drift", **scheduled)
+        assert drifted.succeeded, drifted.output[-1500:]
+        assert "PASS" in drifted.output
+        assert "Auto-merge enabled on merge request !1" in drifted.output
+        [merge_request] = server.merge_requests
+        proposed = git(origin, "rev-parse", "refs/heads/mlgate/retrain")
+        assert merge_request["auto_merge_sha"] == proposed
+        git(origin, "update-ref", "refs/heads/main", proposed)  # GitLab merges it, green
+        merge_request["state"] = "merged"
+
+        released = job("release", "run-release", CI_PIPELINE_SOURCE="push")
+        assert released.succeeded, released.output[-1500:]
+        version = released.output.split("Created tag fraud-detector@", 1)[1].split(" ", 1)[0]
+        assert f"fraud-detector@{version} is in staging" in released.output
+        runner = tmp_path / "run-release"
+        git(runner, "remote", "set-url", "origin", str(origin))  # as a person's clone has it
+        model = ("--model", f"fraud-detector@{version}")
+        assert mlgate_in(runner, monkeypatch, *deploy, *model, "--canary", "50") == 0
+        deadline = time.monotonic() + 30
+        while json.loads(get(address, "/version")).get("canary", {}).get("version") != version:
+            assert time.monotonic() < deadline, f"the server did not take {version} as a canary"
+            time.sleep(0.2)
+        truth = send(address, 1_000, seed=4, drift=1.0, names=names, prefix="day1")
+        labels = tmp_path / "labels.csv"  # chargebacks, days later
+        labels.write_text("request_id,label\n" + "".join(f"{k},{v}\n" for k, v in truth.items()))
+        capsys.readouterr()
+        judge = ("canary", "--env", "production", "--labels", str(labels), "--apply")
+        code = mlgate_in(runner, monkeypatch, *judge, "--metrics", f"http://{address}/metrics")
+        out = capsys.readouterr().out
+        assert code == 0 and f"PROMOTE: canary {version} against v0.1.0" in out, out
+        deadline = time.monotonic() + 30
+        while json.loads(get(address, "/version"))["version"] != version:
+            assert time.monotonic() < deadline, f"the server did not switch to {version}"
+            time.sleep(0.2)
+    assert [(d.action, d.version) for d in deployments.read_log(env)] == [
+        ("deploy", "v0.1.0"),
+        ("canary", version),
+        ("promote", version),
+    ]
+    assert {r["token"] for r in server.requests} == {TOKEN}

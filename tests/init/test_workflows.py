@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from actions_runner import Job, pull_request_event, run_job
+from daily_loop import POLICY_OF_THE_LOOP, get, send
 from fake_github import FakeGitHub, fake_github
 from helpers import (
     PLAIN_TRAIN,
@@ -155,6 +156,32 @@ def test_the_release_job_tags_a_changed_model_once(
     assert git(origin, "tag", "--list") == "predictor@v0.1.0"
 
 
+def test_the_release_job_pulls_the_data_dvc_lock_records_from_the_remote(
+    workflows: Path, tmp_path: Path
+) -> None:
+    """A project whose model DVC caches (not git): the release job's fresh checkout has none of
+    the data, and `--pull --allow-missing` would leave it out, so the release found the
+    pipeline stale; the job pulls it from the DVC remote instead."""
+    developer = make_model_project(tmp_path / "developer")
+    dvc(developer, "remote", "add", "--default", "storage", str(tmp_path / "storage"))
+    commit_all(developer, "a DVC remote")
+    dvc(developer, "push", "-q")
+    origin = push_to_new_origin(developer, tmp_path / "origin.git")
+    sha = git(developer, "rev-parse", "HEAD")
+    context = {
+        "github.token": "t0ken",
+        "github.ref": "refs/heads/main",
+        "github.sha": sha,
+        "github.event_name": "push",
+        "github.repository": "team/scorer",
+    }
+    job = run_job(
+        workflows / "release.yml", "release", tmp_path / "run", origin.as_uri(), sha, context
+    )
+    assert job.succeeded, [(s.name, s.exit_code, s.output[-800:]) for s in job.steps]
+    assert "Created tag scorer@v0.1.0" in job.step("Release if the model changed").output
+
+
 def test_the_retrain_job_opens_a_pull_request_when_fresh_data_changes_the_model(
     workflows: Path, tmp_path: Path
 ) -> None:
@@ -272,57 +299,6 @@ def test_the_deploy_job_deploys_the_promoted_version_from_the_dvc_remote(
     assert (current["version"], current["monitoring"], current["commit"]) == ("v0.1.0", True, sha)
 
 
-LOOP_POLICY = """\
-[tool.mlgate]
-base = "main"
-
-[tool.mlgate.rules]
-roc_auc = {{ min = 0.6 }}
-
-[tool.mlgate.retrain]
-refresh = ["ingest"]
-auto_merge = true
-auto_promote = "staging"
-
-[tool.mlgate.canary]
-min_requests = 5  # of 50 rows each
-
-[tool.mlgate.environments.staging]
-target = "{staging}"
-
-[tool.mlgate.environments.production]
-target = "{target}"
-"""
-
-
-def _send(
-    address: str, rows: int, seed: int, drift: float, names: list[str], prefix: str = ""
-) -> dict[str, int]:
-    """Transactions to the served model, 50 per request, over HTTP; with ``prefix``, each
-    request with the id ``<prefix>-<n>``: then each row's id in the log and its true label."""
-    import http.client
-
-    frame = generate_transactions(rows, seed=seed, drift=drift)
-    truth: dict[str, int] = {}
-    connection = http.client.HTTPConnection(address, timeout=30)
-    for start in range(0, rows, 50):
-        part = frame.iloc[start : start + 50]
-        document = json.loads(part[names].to_json(orient="split", index=False))
-        headers = {"Content-Type": "application/json"}
-        if prefix:
-            headers["X-Request-Id"] = request_id = f"{prefix}-{start // 50}"
-            for n, label in enumerate(part["is_fraud"]):
-                truth[f"{request_id}/{n}"] = int(label)
-        connection.request(
-            "POST", "/invocations", json.dumps({"dataframe_split": document}), headers=headers
-        )
-        response = connection.getresponse()
-        assert response.status == 200, response.read()
-        response.read()
-    connection.close()
-    return truth
-
-
 @pytest.mark.long
 def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
     workflows: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
@@ -344,7 +320,9 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
     generate_transactions(3_000, seed=1).to_csv(upstream, index=False)
     params = {"data": {"source": str(upstream), "target": "is_fraud", "id": "transaction_id"}}
     developer = make_project(tmp_path / "developer", params, commit=False)
-    (developer / "pyproject.toml").write_text(LOOP_POLICY.format(target=target, staging=staging))
+    (developer / "pyproject.toml").write_text(
+        POLICY_OF_THE_LOOP.format(target=target, staging=staging)
+    )
     dvc(developer, "repro", "-q")
     commit_all(developer, "a fraud model on main")
     origin = push_to_new_origin(developer, tmp_path / "origin.git")
@@ -387,7 +365,7 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
         model = ("--model", f"fraud-detector@{version}")
         assert mlgate_in(runner, monkeypatch, *deploy, *model, "--canary", "50") == 0
         deadline = time.monotonic() + 30
-        while json.loads(_get(address, "/version")).get("canary", {}).get("version") != version:
+        while json.loads(get(address, "/version")).get("canary", {}).get("version") != version:
             assert time.monotonic() < deadline, f"the server did not take {version} as a canary"
             time.sleep(0.2)
         return runner, version
@@ -407,7 +385,7 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
         assert quiet.succeeded and quiet.step("Retrain and propose").exit_code is None
         assert "NOT ENOUGH DATA" in quiet.step("Look for drift").output and not server.pulls
 
-        _send(address, 600, seed=2, drift=1.0, names=names)
+        send(address, 600, seed=2, drift=1.0, names=names)
         generate_transactions(3_000, seed=3, drift=1.0).to_csv(upstream, index=False)
         job = retrain_job("run-drift")
         assert job.succeeded, [(s.name, s.exit_code, s.output[-1500:]) for s in job.steps]
@@ -415,14 +393,14 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
         proposing = job.step("Retrain and propose").output
         assert "PASS" in proposing and "Auto-merge enabled on pull request #1" in proposing
         runner, good = merged_released_and_canaried("run-drift")
-        truth = _send(address, 1_000, seed=4, drift=1.0, names=names, prefix="day1")
+        truth = send(address, 1_000, seed=4, drift=1.0, names=names, prefix="day1")
         out = judged(runner, truth, 0)
         assert f"PROMOTE: canary {good} against v0.1.0" in out
         deadline = time.monotonic() + 30
-        while json.loads(_get(address, "/version"))["version"] != good:
+        while json.loads(get(address, "/version"))["version"] != good:
             assert time.monotonic() < deadline, f"the server did not switch to {good}"
             time.sleep(0.2)
-        assert "canary" not in json.loads(_get(address, "/version"))
+        assert "canary" not in json.loads(get(address, "/version"))
 
         # An upstream labelling bug: every night-time payment marked fraud. The test split has
         # the bug too, so the new model's metrics look fine and the gate passes it.
@@ -433,14 +411,14 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
         proposing = job.step("Retrain and propose").output
         assert job.succeeded and "PASS" in proposing, proposing[-1500:]
         runner, bad = merged_released_and_canaried("run-bug")
-        truth = _send(address, 1_000, seed=7, drift=1.0, names=names, prefix="day2")
+        truth = send(address, 1_000, seed=7, drift=1.0, names=names, prefix="day2")
         out = judged(runner, truth, 1)
         assert f"ROLL BACK: canary {bad} against {good} (accuracy: worse" in out
         deadline = time.monotonic() + 30
-        while "canary" in json.loads(_get(address, "/version")):
+        while "canary" in json.loads(get(address, "/version")):
             assert time.monotonic() < deadline, "the server kept the rolled-back canary"
             time.sleep(0.2)
-        assert json.loads(_get(address, "/version"))["version"] == good
+        assert json.loads(get(address, "/version"))["version"] == good
     actions = [(d.action, d.version) for d in deployments.read_log(env)]
     assert actions == [
         ("deploy", "v0.1.0"),
@@ -449,14 +427,3 @@ def test_the_daily_loop_merges_releases_canaries_and_judges_on_late_labels(
         ("canary", bad),
         ("remove-canary", bad),
     ]
-
-
-def _get(address: str, path: str) -> bytes:
-    import http.client
-
-    connection = http.client.HTTPConnection(address, timeout=30)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().read()
-    finally:
-        connection.close()

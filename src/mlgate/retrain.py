@@ -100,7 +100,7 @@ def propose(
     git.run_git("push", "--quiet", "--force", remote, f"{commit}:refs/heads/{branch}", cwd=root)
     progress.step("pushing the data to the DVC remote")
     data_pushed = _push_data(root)
-    progress.step(f"opening the pull request into {base}")
+    progress.step(f"opening the {client.change} into {base}")
     title = f"Retrain {retrained.artifact} on fresh data ({_today()})"
     try:
         action, number, url = client.upsert_change(
@@ -158,7 +158,7 @@ def auto_merge(
 ) -> tuple[bool | None, str]:
     """What ``[tool.mlgate.retrain] auto_merge`` (read from the base branch, so a proposal
     cannot turn it on for itself) does with a proposal: nothing when it is off (None); never
-    for a failed gate (False); else GitHub's auto-merge, pinned to the proposal's commit, or,
+    for a failed gate (False); else the forge's auto-merge, pinned to the proposal's commit, or,
     where the repository does not allow it, a merge through the REST API once every check on
     that commit passed (True when enabled or merged). And what to say."""
     if not base_policy(root, proposal.base).retrain.auto_merge:

@@ -29,7 +29,8 @@ from mlgate.render.check import check_markdown, check_text
 @click.option(
     "--propose",
     is_flag=True,
-    help="Commit a changed model on a branch, push it and open or update its pull request.",
+    help="Commit a changed model on a branch, push it and open or update its pull request "
+    "(GitHub) or merge request (GitLab).",
 )
 @click.option("--branch", help="The proposal's branch (default: the policy's retrain.branch).")
 @remote_option("The remote --propose pushes to.")
@@ -38,8 +39,8 @@ from mlgate.render.check import check_markdown, check_text
     type=click.FloatRange(min=0, max=6 * 3600),
     default=1800,
     show_default=True,
-    help="With auto_merge where GitHub's auto-merge is not allowed: seconds to wait for the "
-    "pull request's checks before merging it.",
+    help="With auto_merge where the forge's own auto-merge is not available: seconds to wait "
+    "for the change's checks before merging it.",
 )
 @quiet_option()
 @click.pass_context

@@ -21,6 +21,7 @@ HYPERPARAMETERS = {
     "logistic_regression": {"max_iter": 500},
     "lightgbm": {"n_estimators": 20, "random_state": 0},
     "xgboost": {"n_estimators": 20, "random_state": 0},
+    "catboost": {"n_estimators": 20, "random_state": 0},
 }
 
 
@@ -62,6 +63,7 @@ REGRESSOR_PARAMETERS = {
     "ridge": {},
     "lightgbm": {"n_estimators": 20, "random_state": 0},
     "xgboost": {"n_estimators": 20, "random_state": 0},
+    "catboost": {"n_estimators": 20, "random_state": 0},
 }
 
 
@@ -129,7 +131,7 @@ def test_a_profile_edited_by_hand_is_a_reason_not_a_traceback() -> None:
         onnx_model.parity_rows(card, {"columns": 5})
 
 
-@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost", "catboost"])
 def test_a_boosted_model_fed_missing_values_routes_them_as_its_library_does(library: str) -> None:
     """No imputer in front: the trees themselves send a missing value down the branch their
     library learned for it, and the ONNX model must send it the same way."""
@@ -154,6 +156,40 @@ def test_a_boosted_model_fed_missing_values_routes_them_as_its_library_does(libr
     holes = data.sample(2_000, random_state=1).reset_index(drop=True)
     assert holes.isna().any(axis=None)
     assert onnx_model.check_parity(model, onnx, [holes]) == 2_000
+
+
+def test_a_catboost_model_given_categories_itself_is_served_by_its_pickle_saying_why() -> None:
+    """CatBoost's ONNX export holds numbers only: a model that took `cat_features` itself is
+    not compiled, and the reason says what to do instead."""
+    frame = synthetic.generate_transactions(500, seed=2)
+    columns = ["amount", "merchant_category"]
+    model = train.make_estimator({"model": "catboost", "n_estimators": 5, "random_state": 0})
+    model.set_params(cat_features=["merchant_category"])
+    model.fit(frame[columns], frame[synthetic.TARGET])
+    card = parse_card(
+        {
+            "features": [
+                {"name": "amount", "dtype": "float64"},
+                {"name": "merchant_category", "dtype": "object"},
+            ],
+            "classes": [0, 1],
+            "input_example": frame[columns].head(5).to_dict(orient="records"),
+        }
+    )
+    with pytest.raises(onnx_model.NotCompiled, match=r"categorical features itself.*one-hot"):
+        onnx_model.compile_model(model, card)
+
+
+def test_catboosts_three_classes_are_one_label_per_row_on_either_runtime() -> None:
+    """CatBoost's multi-class classifier predicts a column of labels (shape (n, 1)): the pickle
+    runtime answers one label per row, as the compiled one does, not a list per row."""
+    from mlgate.deploy import modelfile
+
+    pipeline, card, profile = trained("wine", "catboost")
+    [example, *_] = onnx_model.parity_rows(card, profile)
+    assert np.asarray(pipeline.predict(example)).shape == (5, 1)  # CatBoost's own shape
+    served = modelfile.servable(pipeline, card).predict(example)
+    assert served.shape == (5,) and served.tolist() == pipeline.predict(example)[:, 0].tolist()
 
 
 def test_a_boosted_model_without_onnxmltools_says_what_to_install(monkeypatch) -> None:

@@ -214,12 +214,13 @@ def test_a_regression_target_trains_evaluates_and_is_gated_on_mae(
     assert "mae" in out and "regression, significant" in out and "paired bootstrap" in out
 
 
-@pytest.mark.parametrize("library", ["lightgbm"])  # XGBoost's compile: test_onnx_model.py
+@pytest.mark.parametrize("library", ["lightgbm", "catboost"])  # XGBoost's: test_onnx_model.py
 def test_a_boosted_model_is_trained_gated_released_and_deployed_compiled(
     reproduced_project: Path, library: str, monkeypatch, capsys
 ) -> None:
-    """`train.model: lightgbm | xgboost` goes the forest's way: evaluated, gated against the
-    forest, released, and deployed compiled to ONNX (parity checked on rows with holes)."""
+    """`train.model: lightgbm | xgboost | catboost` goes the forest's way: evaluated, gated
+    against the forest, released, and deployed compiled to ONNX (parity checked on rows with
+    holes); CatBoost writes no catboost_info/ folder into the project."""
     project = reproduced_project
     commit_all(project, "the forest")
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -235,3 +236,4 @@ def test_a_boosted_model_is_trained_gated_released_and_deployed_compiled(
     assert mlgate_in(project, monkeypatch, "deploy", "--model", "models/model.pkl") == 0
     out = capsys.readouterr().out
     assert "Runtime: onnx (agrees with the pickle on 4,005 rows" in out, out
+    assert not (project / "catboost_info").exists()

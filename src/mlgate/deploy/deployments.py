@@ -491,7 +491,8 @@ def _compiled_key(md5: str, card: bytes) -> str:
     from importlib import metadata
 
     versions = []
-    for package in ("mlgate", "skl2onnx", "onnx", "onnxmltools", "scikit-learn"):
+    # catboost exports its own models to ONNX; the other libraries' trees are read by onnxmltools
+    for package in ("mlgate", "skl2onnx", "onnx", "onnxmltools", "scikit-learn", "catboost"):
         try:
             versions.append(f"{package}=={metadata.version(package)}")
         except metadata.PackageNotFoundError:

@@ -70,10 +70,19 @@ class Servable:
 
     def predict(self, rows: Any) -> Any:
         frame = rows.frame() if callable(getattr(rows, "frame", None)) else rows
-        return self.model.predict(frame.to_numpy() if self.as_array else frame)
+        return one_label_each(self.model.predict(frame.to_numpy() if self.as_array else frame))
 
     def __getattr__(self, name: str) -> Any:  # classes_, n_jobs...: the model's own
         return getattr(self.model, name)
+
+
+def one_label_each(predicted: Any) -> Any:
+    """A model's predictions as one value per row: CatBoost's multi-class classifier gives a
+    column of them (shape (n, 1)), which would be answered as a list per row."""
+    import numpy as np
+
+    answer = np.asarray(predicted)
+    return answer[:, 0] if answer.ndim == 2 and answer.shape[1] == 1 else answer
 
 
 def servable(model: Any, card: Card) -> Any:

@@ -10,10 +10,13 @@ one row of the default 200-tree forest here); onnxruntime runs the same trees co
   are fed as float32 (scikit-learn's trees compare float32 too), text as strings. ONNX strings
   hold no NaN, so a missing text value is fed as :data:`MISSING_TEXT`, and a fitted text
   imputer is converted as one that replaces that value.
-- **Gradient-boosted trees** (LightGBM's and XGBoost's scikit-learn estimators, alone or as a
-  Pipeline's last step): onnxmltools' converters, registered with skl2onnx for each library
-  installed beside onnxmltools (``pip install 'mlgate[gbdt]'``), so a pipeline of scikit-learn
-  steps and a boosted model converts as one graph.
+- **Gradient-boosted trees** (LightGBM's, XGBoost's and CatBoost's scikit-learn estimators,
+  alone or as a Pipeline's last step): onnxmltools' converters for the first two, and
+  CatBoost's own ONNX export for the third, registered with skl2onnx for each library
+  installed (``pip install 'mlgate[gbdt]'``), so a pipeline of scikit-learn steps and a
+  boosted model converts as one graph. CatBoost exports numbers only: a CatBoost model given
+  categorical features itself (``cat_features``) is served by its pickle, saying so; one
+  behind the pipeline's one-hot encoder compiles.
 - **Missing values** reach a scikit-learn tree's nodes as they reach the pickle's: each node's
   learned direction for NaN is carried into the ONNX tree ensemble.
 - **Parity**: the ONNX model must give the same labels as the pickle, and probabilities within
@@ -37,6 +40,7 @@ from typing import Any
 from mlgate.artifacts.card import Card
 from mlgate.artifacts.deployment import ONNX
 from mlgate.artifacts.profile import NUMERIC, parse_profile
+from mlgate.deploy.modelfile import one_label_each
 from mlgate.errors import MlgateError, first_line
 
 ONNX_FILE = "model.onnx"
@@ -82,6 +86,11 @@ def compile_model(model: Any, card: Card) -> bytes:
             f"{type(final).__name__} compiles with onnxmltools' converters: "
             f"pip install 'mlgate[gbdt]'"
         )
+    if boosted is not None and boosted.startswith("CatBoost") and final.get_cat_feature_indices():
+        raise NotCompiled(
+            f"{type(final).__name__} was given categorical features itself (cat_features), "
+            "which CatBoost's ONNX export cannot hold; one-hot encode them in front of it"
+        )
     by_name = _selects_columns(model)
     if by_name:
         inputs = [
@@ -98,7 +107,8 @@ def compile_model(model: Any, card: Card) -> bytes:
         # onnxmltools names XGBoost's inputs f0, f1...: one fitted on a frame forgets its names
         # (the ONNX model's inputs are the card's columns anyway)
         final.get_booster().feature_names = None
-    options = {id(final): {"zipmap": False}} if hasattr(final, "classes_") else None
+    classifies = _classifies(final)
+    options = {id(final): {"zipmap": False}} if classifies else None
     try:
         with _integer_tree_attributes():
             document = convert_sklearn(
@@ -109,49 +119,61 @@ def compile_model(model: Any, card: Card) -> bytes:
             f"skl2onnx cannot convert {type(final).__name__}: {first_line(exc)[:200].rstrip('.')}"
         ) from None
     _route_missing_values(document, final)
-    if hasattr(final, "classes_"):  # what the server counts predictions by
+    if classifies:  # what the server counts predictions by
         entry = document.metadata_props.add()
         entry.key, entry.value = CLASSES_KEY, json.dumps(final.classes_.tolist())
     return bytes(document.SerializeToString())
 
 
-# The boosted-tree estimators onnxmltools converts: (module, class) -> its skl2onnx alias.
+# The boosted-tree estimators converted: (module, class) -> its skl2onnx alias.
 BOOSTED_TREES = {
     ("lightgbm.sklearn", "LGBMClassifier"): "LightGbmLGBMClassifier",
     ("lightgbm.sklearn", "LGBMRegressor"): "LightGbmLGBMRegressor",
     ("xgboost.sklearn", "XGBClassifier"): "XGBoostXGBClassifier",
     ("xgboost.sklearn", "XGBRegressor"): "XGBoostXGBRegressor",
+    ("catboost.core", "CatBoostClassifier"): "CatBoostCatBoostClassifier",
+    ("catboost.core", "CatBoostRegressor"): "CatBoostCatBoostRegressor",
 }
 
 
 def _boosted_trees(kind: type) -> str | None:
-    """skl2onnx's alias for ``kind`` when it is a boosted-tree estimator onnxmltools converts."""
+    """skl2onnx's alias for ``kind`` when it is a boosted-tree estimator mlgate converts."""
     return BOOSTED_TREES.get((kind.__module__, kind.__name__))
 
 
 @functools.cache
 def _register_boosted_trees() -> bool:
-    """Register onnxmltools' LightGBM and XGBoost converters with skl2onnx (for the libraries
-    installed); False when onnxmltools is not."""
+    """Register the converters of LightGBM's and XGBoost's estimators (onnxmltools') and of
+    CatBoost's (its own export) with skl2onnx, for the libraries installed; False when
+    onnxmltools is not."""
     import importlib
 
     try:
         from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
         from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
         from skl2onnx import update_registered_converter
+        from skl2onnx._supported_operators import sklearn_classifier_list
         from skl2onnx.common.shape_calculator import (
             calculate_linear_classifier_output_shapes,
             calculate_linear_regressor_output_shapes,
         )
     except ImportError:
         return False
-    converters = {"lightgbm": convert_lightgbm, "xgboost": convert_xgboost}
+    converters = {
+        "lightgbm": convert_lightgbm,
+        "xgboost": convert_xgboost,
+        "catboost": _convert_catboost,
+    }
     for (module_name, class_name), alias in BOOSTED_TREES.items():
         try:
             kind = getattr(importlib.import_module(module_name), class_name)
         except ImportError:  # that library is not installed: nothing of it to convert
             continue
         classifier = class_name.endswith("Classifier")
+        if classifier and kind not in sklearn_classifier_list:
+            # skl2onnx's parser gives a label and probabilities to the classes it lists, and to
+            # subclasses of scikit-learn's ClassifierMixin, which CatBoost's is not
+            sklearn_classifier_list.append(kind)
         update_registered_converter(
             kind,
             alias,
@@ -164,6 +186,44 @@ def _register_boosted_trees() -> bool:
             else None,
         )
     return True
+
+
+def _classifies(final: Any) -> bool:
+    """A classifier (CatBoost's regressor has a ``classes_`` too)."""
+    from sklearn.base import is_classifier
+
+    return bool(is_classifier(final)) and hasattr(final, "classes_")
+
+
+def _convert_catboost(scope: Any, operator: Any, container: Any) -> None:
+    """A CatBoost estimator in skl2onnx's graph: CatBoost's own ONNX export of the fitted model
+    (its oblivious trees as one tree ensemble, each node's direction for a missing value
+    included), that ensemble's node placed between the operator's input and outputs."""
+    from catboost.utils import convert_to_onnx_object
+    from onnx.helper import get_attribute_value
+
+    model = operator.raw_operator
+    if model.get_cat_feature_indices():
+        raise RuntimeError("CatBoost's ONNX export holds no categorical features (cat_features)")
+    exported = convert_to_onnx_object(model)
+    ensembles = [n for n in exported.graph.node if n.op_type in _TREE_ENSEMBLES]
+    others = [
+        n.op_type for n in exported.graph.node if n.op_type not in (*_TREE_ENSEMBLES, "ZipMap")
+    ]
+    if len(ensembles) != 1 or others or exported.graph.initializer:
+        raise RuntimeError(
+            f"CatBoost's ONNX export is not one tree ensemble ({others or ensembles})"
+        )
+    node = ensembles[0]
+    container.add_node(
+        node.op_type,
+        [operator.inputs[0].full_name],
+        [output.full_name for output in operator.outputs[: len(node.output)]],
+        op_domain=node.domain,
+        op_version=_OPSETS[node.domain],
+        name=scope.get_unique_operator_name("CatBoost"),
+        **{attribute.name: get_attribute_value(attribute) for attribute in node.attribute},
+    )
 
 
 def _route_missing_values(document: Any, final: Any) -> None:
@@ -450,7 +510,7 @@ def check_parity(
     for frame in frames:
         given = frame.to_numpy() if input_is_array else frame
         try:
-            labels = np.asarray(model.predict(given))
+            labels = one_label_each(model.predict(given))
             probabilities = (
                 np.asarray(model.predict_proba(given)) if hasattr(compiled, "classes_") else None
             )

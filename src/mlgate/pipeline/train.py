@@ -43,6 +43,7 @@ ESTIMATORS = {
     "logistic_regression": "sklearn.linear_model:LogisticRegression",
     "lightgbm": "lightgbm:LGBMClassifier",
     "xgboost": "xgboost:XGBClassifier",
+    "catboost": "catboost:CatBoostClassifier",
 }
 REGRESSORS = {
     "random_forest": "sklearn.ensemble:RandomForestRegressor",
@@ -52,12 +53,18 @@ REGRESSORS = {
     "ridge": "sklearn.linear_model:Ridge",
     "lightgbm": "lightgbm:LGBMRegressor",
     "xgboost": "xgboost:XGBRegressor",
+    "catboost": "catboost:CatBoostRegressor",
 }
 # Gradient-boosted trees from their own libraries, an optional extra: the package to install.
-OPTIONAL = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
+OPTIONAL = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
 # Defaults of ours where a library's own would be wrong here: LightGBM prints a line per
-# warning to stdout, which would go into DVC's log of every run.
-OWN_DEFAULTS: dict[str, dict[str, Any]] = {"lightgbm": {"verbose": -1}}
+# warning to stdout, which would go into DVC's log of every run; CatBoost prints a line per
+# iteration and writes a catboost_info/ folder into the stage's working directory (an output
+# DVC does not know of).
+OWN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lightgbm": {"verbose": -1},
+    "catboost": {"verbose": 0, "allow_writing_files": False},
+}
 _SCALED = {"logistic_regression", "ridge"}
 INPUT_EXAMPLE_ROWS = 5
 
@@ -85,7 +92,8 @@ def make_estimator(params: dict[str, Any], task: str = CLASSIFICATION) -> Any:
         ) from None
     given = {k: v for k, v in params.items() if k not in ("model", "task")}
     hyperparameters = {**OWN_DEFAULTS.get(name, {}), **given}
-    valid = estimator_class().get_params()
+    # CatBoost's get_params lists only what was set: its constructor names the rest
+    valid = set(estimator_class().get_params()) | _constructor_keywords(estimator_class)
     own = OWN_DEFAULTS.get(name, {})  # the library's own keys, even where it does not list them
     unknown = sorted(set(given) - set(valid) - set(own))
     if unknown:
@@ -97,6 +105,15 @@ def make_estimator(params: dict[str, Any], task: str = CLASSIFICATION) -> Any:
         return estimator_class(**hyperparameters)
     except (TypeError, ValueError) as exc:
         raise StageError(f"invalid hyperparameters for {name}: {exc}") from None
+
+
+def _constructor_keywords(kind: type) -> set[str]:
+    import inspect
+
+    parameters = inspect.signature(kind).parameters.values()
+    return {
+        p.name for p in parameters if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+    } - {"self"}
 
 
 def make_pipeline(
@@ -135,7 +152,10 @@ def model_card(
 ) -> dict[str, Any]:
 
     example = frame[features].head(INPUT_EXAMPLE_ROWS)
-    regression = not hasattr(model, "classes_")
+    from sklearn.base import is_classifier
+
+    # not hasattr(classes_): CatBoost's regressor has one
+    regression = not is_classifier(model.named_steps["estimator"])
     return {
         "estimator": params.get("model", "random_forest"),
         "estimator_class": type(model.named_steps["estimator"]).__name__,

@@ -48,14 +48,19 @@ def check_model_file(model_file: Path, shown: str | None = None) -> None:
 
 
 def load_model(model_file: Path) -> Any:
-    """Unpickle a model file; call only after its md5 was verified."""
+    """Unpickle a model file; call only after its md5 was verified. A bare booster (LightGBM's,
+    XGBoost's, CatBoost's) comes back as its library's scikit-learn estimator
+    (mlgate.deploy.boosters)."""
     check_model_file(model_file)
     try:
         import joblib
 
-        return joblib.load(model_file)
+        model = joblib.load(model_file)
     except Exception as exc:  # an unpickling error can be anything the pickle raises
         raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
+    from mlgate.deploy import boosters
+
+    return boosters.as_estimator(model)
 
 
 class Servable:

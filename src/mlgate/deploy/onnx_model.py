@@ -133,6 +133,9 @@ BOOSTED_TREES = {
     ("xgboost.sklearn", "XGBRegressor"): "XGBoostXGBRegressor",
     ("catboost.core", "CatBoostClassifier"): "CatBoostCatBoostClassifier",
     ("catboost.core", "CatBoostRegressor"): "CatBoostCatBoostRegressor",
+    # a bare lightgbm.Booster, as mlgate.deploy.boosters loads it
+    ("mlgate.deploy.boosters", "LightGbmBoosterClassifier"): "LightGbmLGBMClassifier",
+    ("mlgate.deploy.boosters", "LightGbmBoosterRegressor"): "LightGbmLGBMRegressor",
 }
 
 
@@ -160,9 +163,9 @@ def _register_boosted_trees() -> bool:
     except ImportError:
         return False
     converters = {
-        "lightgbm": convert_lightgbm,
-        "xgboost": convert_xgboost,
-        "catboost": _convert_catboost,
+        "LightGbm": convert_lightgbm,
+        "XGBoost": convert_xgboost,
+        "CatBoost": _convert_catboost,
     }
     for (module_name, class_name), alias in BOOSTED_TREES.items():
         try:
@@ -180,7 +183,7 @@ def _register_boosted_trees() -> bool:
             calculate_linear_classifier_output_shapes
             if classifier
             else calculate_linear_regressor_output_shapes,
-            converters[module_name.split(".")[0]],
+            next(convert for prefix, convert in converters.items() if alias.startswith(prefix)),
             options={"nocl": [True, False], "zipmap": [True, False, "columns"]}
             if classifier
             else None,

@@ -9,15 +9,15 @@ for every commit; ``checks_after`` replaces them after that many reads), and the
 
 from __future__ import annotations
 
-import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import JsonHandler, serving
 
 
 @dataclass
@@ -43,25 +43,9 @@ class FakeGitHub:
 
 
 def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(
-            self, status: int, body: Any = None, headers: dict[str, str] | None = None
-        ) -> None:
-            data = json.dumps(body if body is not None else {"message": "error"}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            payload: Any = json.loads(self.rfile.read(length)) if length else {}
+            payload = self._payload()
             state.requests.append(
                 {
                     "method": method,
@@ -190,35 +174,15 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, pull)
             return self._answer(404, {"message": "Not Found"})
 
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-        def do_PATCH(self) -> None:
-            self._handle("PATCH")
-
-        def do_PUT(self) -> None:
-            self._handle("PUT")
-
     return Handler
 
 
 @contextmanager
 def fake_github() -> Iterator[FakeGitHub]:
     state = FakeGitHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(_handler(state)) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

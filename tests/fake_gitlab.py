@@ -11,14 +11,14 @@ every commit, ``pipelines_after`` replaces them after that many reads.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from loopback import JsonHandler, serving
 
 PROJECT = "team/model"  # the project's path; its id is 42
 
@@ -57,25 +57,9 @@ class FakeGitLab:
 
 
 def _handler(state: FakeGitLab) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(
-            self, status: int, body: Any = None, headers: dict[str, str] | None = None
-        ) -> None:
-            data = json.dumps(body if body is not None else {"message": "error"}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            payload: Any = json.loads(self.rfile.read(length)) if length else {}
+            payload = self._payload()
             token = self.headers.get("PRIVATE-TOKEN")
             state.requests.append(
                 {"method": method, "path": self.path, "body": payload, "token": token}
@@ -244,40 +228,12 @@ def _handler(state: FakeGitLab) -> type[BaseHTTPRequestHandler]:
                 return self._page(found[0].get("jobs", []), query)
             return self._answer(404, {"message": "404 Not Found"})
 
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-        def do_PUT(self) -> None:
-            self._handle("PUT")
-
     return Handler
 
 
 @contextmanager
 def fake_gitlab() -> Iterator[FakeGitLab]:
     state = FakeGitLab()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def gitlab_for_a_job(monkeypatch: Any) -> Iterator[FakeGitLab]:
-    """The server above, and the environment a GitLab job calls it with (no GitHub variables)."""
-    with fake_gitlab() as state:
-        for name in ("GITHUB_ACTIONS", "GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in state.env().items():
-            monkeypatch.setenv(name, value)
+    with serving(_handler(state)) as url:
+        state.url = url
         yield state

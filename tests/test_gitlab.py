@@ -363,3 +363,32 @@ def test_a_job_token_alone_is_an_error_before_any_call(
     assert main(["comment", str(tmp_path / "r.md")]) == 2
     assert "GITLAB_TOKEN is not set" in capsys.readouterr().err
     assert pipeline_env.requests == []
+
+
+# --- outputs, as a dotenv report ------------------------------------------------------------
+
+
+def test_outputs_go_to_the_dotenv_file_one_line_each(tmp_path: Path) -> None:
+    """A value comes from the change's files (a metric's name): it cannot end its line and
+    set another variable for the jobs after."""
+    report = tmp_path / "mlgate.env"
+    env = {"GITLAB_CI": "true", "MLGATE_DOTENV": str(report)}
+    forges.write_outputs({"decision": "wait", "failed": "x\nMLGATE_DECISION=promote"}, env)
+    forges.write_outputs({"check-ref": "a=b"}, env)
+    assert report.read_text().splitlines() == [
+        "MLGATE_DECISION=wait",
+        "MLGATE_FAILED=x\\nMLGATE_DECISION=promote",
+        "MLGATE_CHECK_REF=a=b",
+    ]
+
+
+def test_no_dotenv_file_is_written_outside_a_gitlab_job_or_without_its_name(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "mlgate.env"
+    forges.write_outputs({"decision": "wait"}, {"MLGATE_DOTENV": str(report)})
+    forges.write_outputs({"decision": "wait"}, {"GITLAB_CI": "true"})
+    assert not report.exists()
+    with pytest.raises(MlgateError, match="cannot write to MLGATE_DOTENV"):
+        env = {"GITLAB_CI": "true", "MLGATE_DOTENV": str(tmp_path / "no" / "such" / "f.env")}
+        forges.write_outputs({"decision": "wait"}, env)

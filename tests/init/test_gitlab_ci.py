@@ -368,7 +368,8 @@ def test_the_daily_loop_on_gitlab_merges_releases_and_promotes_a_canary(
     GitLab's jobs: production sees drifted traffic; the scheduled `retrain` job finds the drift,
     retrains, opens a merge request whose gate passes and sets it to merge when its pipeline
     succeeds; merged, the `release` job releases it (promoted to staging by the policy);
-    production gets it as a canary, judged on late labels and promoted."""
+    production gets it as a canary, which the next scheduled run leaves waiting (no labels)
+    and the one after, given late labels, promotes."""
     from daily_loop import POLICY_OF_THE_LOOP, get, send
     from mlgate.deploy import deployments, environments
     from mlgate.git import WORKSPACE, revision
@@ -414,9 +415,15 @@ def test_the_daily_loop_on_gitlab_merges_releases_and_promotes_a_canary(
 
     with fake_gitlab() as server, serving(env) as address:
         server.pipelines = [{"id": 8, "status": "running", "source": "merge_request_event"}]
-        scheduled = {"CI_PIPELINE_SOURCE": "schedule", "MLGATE_MONITOR_ENV": "production"}
-        quiet = job("retrain", "run-quiet", **scheduled)  # nothing logged: no retraining
+        scheduled = {
+            "CI_PIPELINE_SOURCE": "schedule",
+            "MLGATE_MONITOR_ENV": "production",
+            "MLGATE_CANARY_ENV": "production",
+        }
+        quiet = job("retrain", "run-quiet", **scheduled)  # no canary, nothing logged: no work
         assert quiet.succeeded and "NOT ENOUGH DATA" in quiet.output, quiet.output[-1500:]
+        said = (tmp_path / "run-quiet" / "mlgate-canary.md").read_text()
+        assert said.startswith("Nothing to judge: production has no canary")
         assert server.merge_requests == []
 
         send(address, 600, seed=2, drift=1.0, names=names)
@@ -443,14 +450,23 @@ def test_the_daily_loop_on_gitlab_merges_releases_and_promotes_a_canary(
         while json.loads(get(address, "/version")).get("canary", {}).get("version") != version:
             assert time.monotonic() < deadline, f"the server did not take {version} as a canary"
             time.sleep(0.2)
+        waiting = job("retrain", "run-wait", **scheduled)  # no label yet: the canary waits
+        assert waiting.succeeded, waiting.output[-1500:]
+        assert "WAIT: canary" in (tmp_path / "run-wait" / "mlgate-canary.md").read_text()
+        assert len(server.merge_requests) == 1  # the model is unchanged: nothing proposed
+
         truth = send(address, 1_000, seed=4, drift=1.0, names=names, prefix="day1")
         labels = tmp_path / "labels.csv"  # chargebacks, days later
         labels.write_text("request_id,label\n" + "".join(f"{k},{v}\n" for k, v in truth.items()))
-        capsys.readouterr()
-        judge = ("canary", "--env", "production", "--labels", str(labels), "--apply")
-        code = mlgate_in(runner, monkeypatch, *judge, "--metrics", f"http://{address}/metrics")
-        out = capsys.readouterr().out
-        assert code == 0 and f"PROMOTE: canary {version} against v0.1.0" in out, out
+        judging = {
+            **scheduled,
+            "MLGATE_LABELS": str(labels),
+            "MLGATE_METRICS_URLS": f"http://{address}/metrics",
+        }
+        judged = job("retrain", "run-judge", **judging)
+        assert judged.succeeded, judged.output[-1500:]
+        verdict = (tmp_path / "run-judge" / "mlgate-canary.md").read_text()
+        assert f"PROMOTE: canary {version} against v0.1.0" in verdict, verdict
         deadline = time.monotonic() + 30
         while json.loads(get(address, "/version"))["version"] != version:
             assert time.monotonic() < deadline, f"the server did not switch to {version}"

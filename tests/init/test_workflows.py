@@ -84,6 +84,17 @@ def scheduled(sha: str, server: FakeGitHub) -> dict[str, str]:
     }
 
 
+def pushed_to_main(sha: str) -> dict[str, str]:
+    """The context of the release workflow's run on a push to main."""
+    return {
+        "github.token": "t0ken",
+        "github.ref": "refs/heads/main",
+        "github.sha": sha,
+        "github.event_name": "push",
+        "github.repository": "team/model",
+    }
+
+
 def pull_request_job(
     workflows: Path, developer: Path, origin: Path, sha: str, server: FakeGitHub, workspace: Path
 ) -> Job:
@@ -136,13 +147,7 @@ def test_the_release_job_tags_a_changed_model_once(
 ) -> None:
     developer, origin = project
     sha = push_model(developer, "main", flip=0.0)
-    context = {
-        "github.token": "t0ken",
-        "github.ref": "refs/heads/main",
-        "github.sha": sha,
-        "github.event_name": "push",
-        "github.repository": "team/model",
-    }
+    context = pushed_to_main(sha)
     job = run_job(
         workflows / "release.yml", "release", tmp_path / "run1", origin.as_uri(), sha, context
     )
@@ -168,13 +173,7 @@ def test_the_release_job_pulls_the_data_dvc_lock_records_from_the_remote(
     dvc(developer, "push", "-q")
     origin = push_to_new_origin(developer, tmp_path / "origin.git")
     sha = git(developer, "rev-parse", "HEAD")
-    context = {
-        "github.token": "t0ken",
-        "github.ref": "refs/heads/main",
-        "github.sha": sha,
-        "github.event_name": "push",
-        "github.repository": "team/scorer",
-    }
+    context = pushed_to_main(sha)
     job = run_job(
         workflows / "release.yml", "release", tmp_path / "run", origin.as_uri(), sha, context
     )

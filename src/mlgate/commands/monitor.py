@@ -7,7 +7,7 @@ from typing import cast
 
 import click
 
-from mlgate import escape
+from mlgate import escape, forges
 from mlgate.commands.output import (
     echo,
     format_option,
@@ -23,7 +23,6 @@ from mlgate.commands.output import (
 )
 from mlgate.commands.project import project
 from mlgate.errors import EXIT_COULD_NOT_RUN, EXIT_OK, EXIT_REJECTED
-from mlgate.forges import github
 from mlgate.render.live import (
     canary_json,
     canary_markdown,
@@ -180,8 +179,7 @@ def canary_command(
     verdict = canary.judge_canary(env, here.policy, labels_file, metrics_urls)
     if verdict is None:  # nothing to judge, which is no failure
         echo(f"Nothing to judge: {env_name} has no canary (deploy one with --canary or --shadow).")
-        if github.in_actions():
-            github.write_outputs({"decision": "none"})
+        forges.write_outputs({"decision": "none"})
         return
     print_report(
         fmt,
@@ -194,7 +192,6 @@ def canary_command(
         done = canary.carry_out(env, verdict, note=note, wait=wait)
         if done is not None:
             echo(carried_out_text(done, verdict, env_name), err=fmt != "table")
-    if github.in_actions():
-        github.write_outputs({"decision": verdict.decision.replace(" ", "-")})
+    forges.write_outputs({"decision": verdict.decision.replace(" ", "-")})
     codes = {canary_verdict.PROMOTE: EXIT_OK, canary_verdict.ROLL_BACK: EXIT_REJECTED}
     ctx.exit(codes.get(verdict.decision, EXIT_COULD_NOT_RUN))

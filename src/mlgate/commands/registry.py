@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mlgate import defaults, git
+from mlgate import defaults, forges, git
 from mlgate.commands.output import echo, progress, pushed, quiet_option, remote_option, say_taken
 from mlgate.commands.project import project
-from mlgate.forges import github
 from mlgate.render.registry import history_text, releases_text, versions_text
 from mlgate.render.table import to_json
 
@@ -174,10 +173,9 @@ def read_registry() -> Registry:
 @click.command("check-ref")
 @click.argument("ref")
 def check_ref_command(ref: str) -> None:
-    """Say what a pushed registry tag means, as JSON (and as step outputs in GitHub Actions)."""
+    """Say what a pushed registry tag means, as JSON (and as the CI job's outputs)."""
     from mlgate.registry import lifecycle
 
     meaning = lifecycle.check_ref(git.repo_root(), ref)
     echo(to_json(meaning), nl=False)
-    if github.in_actions():
-        github.write_outputs({k: v or "" for k, v in meaning.items()})
+    forges.write_outputs({k: v or "" for k, v in meaning.items()})

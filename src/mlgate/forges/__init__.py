@@ -133,6 +133,15 @@ def in_ci(env: Mapping[str, str] | None = None) -> bool:
     return any(host.in_ci(env) for host in FORGES.values())
 
 
+def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
+    """A command's outputs to the CI job running it: a GitHub Actions step's outputs, or a
+    GitLab job's dotenv report (MLGATE_DOTENV); nothing elsewhere."""
+    env = os.environ if env is None else env
+    if github.in_actions(env):
+        github.write_outputs(outputs, env)
+    gitlab.write_outputs(outputs, env)
+
+
 def base_branch(env: Mapping[str, str]) -> str | None:
     """The branch the CI job's change is to be merged into, as its forge says."""
     for host in FORGES.values():

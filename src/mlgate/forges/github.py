@@ -17,6 +17,7 @@ from typing import Any
 from mlgate.errors import MlgateError
 from mlgate.escape import one_line
 from mlgate.forges.fitting import fit
+from mlgate.forges.jobfiles import append
 from mlgate.forges.rest import Api, Forbidden
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -48,15 +49,7 @@ def append_step_summary(
     """Append to the job summary, cut to fit GitHub's limit (``full``: where the rest is)."""
     path = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if path:
-        _append(path, fit(markdown, SUMMARY_LIMIT, full, "GitHub") + "\n", "GITHUB_STEP_SUMMARY")
-
-
-def _append(path: str, text: str, variable: str) -> None:
-    try:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise MlgateError(f"cannot write to {variable} ({path}): {exc.strerror or exc}") from None
+        append(path, fit(markdown, SUMMARY_LIMIT, full, "GitHub") + "\n", "GITHUB_STEP_SUMMARY")
 
 
 def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
@@ -70,7 +63,7 @@ def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = No
     for name, value in outputs.items():
         delimiter = f"mlgate_{uuid.uuid4().hex}"  # a value cannot end the block early
         blocks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-    _append(path, "".join(blocks), "GITHUB_OUTPUT")
+    append(path, "".join(blocks), "GITHUB_OUTPUT")
 
 
 @dataclass(frozen=True)

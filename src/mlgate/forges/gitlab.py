@@ -20,10 +20,12 @@ from typing import Any
 from mlgate.errors import MlgateError
 from mlgate.escape import one_line
 from mlgate.forges.fitting import fit
+from mlgate.forges.jobfiles import append
 from mlgate.forges.rest import Api, HttpError
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TOKEN_VARIABLE = "GITLAB_TOKEN"
+OUTPUT_VARIABLE = "MLGATE_DOTENV"  # where a job's outputs go, as a dotenv report
 NOTE_LIMIT = 1_000_000  # characters in a note's body (GitLab answers 400 above)
 MAX_PAGES = 100  # 10,000 notes or pipelines: bounded
 GATE_JOB = "gate"  # the job `mlgate init --ci gitlab` writes for the gate
@@ -64,6 +66,22 @@ def run_url(env: Mapping[str, str]) -> str | None:
     """The pipeline running this job, when there is one."""
     url = env.get("CI_PIPELINE_URL", "")
     return url if url.startswith(("https://", "http://")) else None
+
+
+def write_outputs(outputs: Mapping[str, str], env: Mapping[str, str] | None = None) -> None:
+    """In a GitLab job whose MLGATE_DOTENV names a file (the job's ``artifacts: reports:
+    dotenv``), append ``MLGATE_NAME=value`` lines to it: later jobs get them as variables, and
+    a script reads them there. Each value is one line with its controls shown as escapes, so
+    no value can end its line and set another variable."""
+    env = os.environ if env is None else env
+    path = env.get(OUTPUT_VARIABLE, "")
+    if not (in_ci(env) and path):
+        return
+    lines = [
+        f"MLGATE_{re.sub(r'[^A-Za-z0-9_]', '_', name).upper()}={one_line(value)}\n"
+        for name, value in outputs.items()
+    ]
+    append(path, "".join(lines), OUTPUT_VARIABLE)
 
 
 def parse_api_url(value: str) -> str:

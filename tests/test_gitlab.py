@@ -52,6 +52,7 @@ def test_a_note_someone_else_wrote_with_the_marker_is_not_ours(server: FakeGitLa
     iid = _open(server)
     server.notes[iid] = [
         {"id": 1, "body": f"{MARKER} fake verdict", "author": {"username": "mallory"}},
+        {"id": 3, "body": f"{MARKER} odd", "author": "project_42_bot"},  # not an object
         {
             "id": 2,
             "body": f"{MARKER} system",
@@ -61,9 +62,14 @@ def test_a_note_someone_else_wrote_with_the_marker_is_not_ours(server: FakeGitLa
     ]
     assert client(server).upsert_comment(iid, "report", MARKER)[0] == "created"
     bodies = [n["body"] for n in server.notes[iid]]
-    assert bodies == [f"{MARKER} fake verdict", f"{MARKER} system", f"{MARKER}\nreport"]
+    assert bodies == [
+        f"{MARKER} fake verdict",
+        f"{MARKER} odd",
+        f"{MARKER} system",
+        f"{MARKER}\nreport",
+    ]
     assert client(server).upsert_comment(iid, "again", MARKER)[0] == "updated"
-    assert [n["body"] for n in server.notes[iid]][:2] == bodies[:2]
+    assert [n["body"] for n in server.notes[iid]][:3] == bodies[:3]
 
 
 def test_our_newest_note_is_updated_among_many_pages(server: FakeGitLab) -> None:

@@ -23,7 +23,19 @@ from mlgate.errors import ConfigError
 from mlgate.forges import github, gitlab
 from mlgate.forges.rest import Forbidden, HttpError
 
-__all__ = ["FORGES", "Forbidden", "Forge", "Host", "HttpError", "detect", "in_ci"]
+__all__ = [
+    "FORGES",
+    "Forbidden",
+    "Forge",
+    "Host",
+    "HttpError",
+    "base_branch",
+    "client",
+    "detect",
+    "in_ci",
+    "post_sticky_comment",
+    "write_outputs",
+]
 
 CHOICE_VARIABLE = "MLGATE_FORGE"
 

@@ -181,13 +181,13 @@ class GitLabClient:
         if isinstance(existing, list) and existing:
             iid = _iid(existing[0])
             changed = self.request("PUT", self._mr(iid), payload)
-            return "updated", iid, str(changed.get("web_url", ""))
+            return "updated", iid, _web_url(changed)
         opened = self.request(
             "POST",
             f"{self._project()}/merge_requests",
             {**payload, "source_branch": branch, "target_branch": base},
         )
-        return "opened", _iid(opened), str(opened.get("web_url", ""))
+        return "opened", _iid(opened), _web_url(opened)
 
     def enable_auto_merge(self, number: int, head_sha: str) -> str | None:
         """Set the merge request to merge when its pipeline succeeds, pinned to ``head_sha``:
@@ -286,7 +286,9 @@ class GitLabClient:
         """The newest note by ``author`` carrying ``marker`` (asked oldest first)."""
         found = None
         for note in self._every_page(f"{notes}?sort=asc&order_by=created_at"):
-            if note.get("system") or (note.get("author") or {}).get("username") != author:
+            written_by = note.get("author")
+            username = written_by.get("username") if isinstance(written_by, dict) else None
+            if note.get("system") or username != author:
                 continue
             if marker in str(note.get("body") or ""):
                 found = _id(note)
@@ -322,6 +324,11 @@ def _id(item: dict[str, Any]) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise MlgateError("GitLab API: an item without an id in the answer")
     return value
+
+
+def _web_url(answer: Any) -> str:
+    url = answer.get("web_url") if isinstance(answer, dict) else None
+    return url if isinstance(url, str) else ""
 
 
 def _pipeline_name(pipeline: dict[str, Any]) -> str:

@@ -135,3 +135,52 @@ def test_a_failing_thread_pool_answers_every_waiting_request(failure: type[BaseE
 
     answers = answer_all(Batcher(broken_pool), [(trained(), f) for f in frames(3, 2)])
     assert all(isinstance(a, failure) for a in answers)
+
+
+class CompiledModel(CountedModel):
+    """As the server's ONNX model says of itself: a few rows are cheap enough for the loop."""
+
+    runs_inline = True
+    threads: list[int]
+
+    def predict(self, X: Any) -> np.ndarray:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return super().predict(X)
+
+
+def test_a_small_request_for_a_compiled_model_is_predicted_on_the_event_loop() -> None:
+    """The hop to a worker thread and back costs more than a compiled model's few rows; a
+    larger request, or a scikit-learn model, still goes to the pool."""
+    import threading
+
+    compiled = CompiledModel().fit(*_xy())
+    compiled.calls, compiled.threads = [], []
+    loop_thread = threading.get_ident()  # asyncio.run runs the loop in this thread
+    sizes: list[int] = []
+    batcher = Batcher(asyncio.to_thread, on_call=sizes.append)
+    small, large = frames(1, 3)[0], frames(1, 100)[0]
+    answers = answer_all(batcher, [(compiled, small)])
+    answers += answer_all(batcher, [(compiled, large)])
+    assert compiled.calls == [3, 100] and sizes == [1, 1]
+    assert compiled.threads[0] == loop_thread and compiled.threads[1] != loop_thread
+    assert answers == [LogisticRegression.predict(compiled, f).tolist() for f in (small, large)]
+    pickled = trained()
+    pickled.threads = []  # type: ignore[attr-defined]
+    answer_all(batcher, [(pickled, small)])
+    assert pickled.calls == [3]
+
+
+def test_a_compiled_model_s_failure_on_the_event_loop_is_that_request_s_own() -> None:
+    compiled = CompiledModel().fit(*_xy())
+    compiled.calls, compiled.threads = [], []
+    bad = pd.DataFrame({"x1": ["not a number"], "x2": [1.0]})
+    [answer] = answer_all(Batcher(asyncio.to_thread), [(compiled, bad)])
+    assert isinstance(answer, Exception)
+
+
+def _xy() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
+    return frame, (frame["x1"] + frame["x2"] > 0).astype(int)

@@ -16,12 +16,12 @@ from typing import Any
 
 from mlgate.errors import MlgateError
 from mlgate.escape import one_line
+from mlgate.forges import green
 from mlgate.forges.fitting import fit
 from mlgate.forges.jobfiles import append
 from mlgate.forges.rest import Api, Forbidden
 
 DEFAULT_API_URL = "https://api.github.com"
-MAX_PAGES = 100  # 10,000 comments: a pull request's thread, bounded
 ACTIONS_BOT = "github-actions[bot]"  # who comments with the Actions token (GET /user is 403)
 COMMENT_LIMIT = 65_536  # characters in an issue or pull request comment (HTTP 422 above)
 SUMMARY_LIMIT = 1_048_576  # bytes of one step's job summary (GitHub drops a larger one)
@@ -258,22 +258,21 @@ class GitHubClient:
         among them (``gate``: its check run's name and the app that ran it, so another app's
         check of that name never stands for it), pinned to that commit; wait at most
         ``wait_seconds``, looking every tenth of it (20 s at most). (merged, what happened)."""
-        poll_seconds = min(20.0, max(0.2, wait_seconds / 10))
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            waiting, failed = self._checks(head_sha, gate)
-            if failed:
-                return False, f"not merged: {', '.join(failed)} failed"
-            if waiting is None:
-                self.request(
-                    "PUT",
-                    f"/repos/{self.repository}/pulls/{number}/merge",
-                    {"sha": head_sha, "merge_method": MERGE_METHOD.lower()},
-                )
-                return True, "merged: every check on its commit passed, the gate's own among them"
-            if time.monotonic() >= deadline:
-                return False, f"not merged: {waiting} after {wait_seconds:g} s"
-            self.sleep(poll_seconds)
+
+        def merge() -> None:
+            self.request(
+                "PUT",
+                f"/repos/{self.repository}/pulls/{number}/merge",
+                {"sha": head_sha, "merge_method": MERGE_METHOD.lower()},
+            )
+
+        return green.merge_when_green(
+            lambda: self._checks(head_sha, gate),
+            merge,
+            wait_seconds,
+            self.sleep,
+            "merged: every check on its commit passed, the gate's own among them",
+        )
 
     def _checks(self, sha: str, gate: GateCheck) -> tuple[str | None, list[str]]:
         """What is still running on the commit or has not run (None: nothing, and the gate's
@@ -309,16 +308,7 @@ class GitHubClient:
         return None, failed
 
     def _every_page(self, path: str, key: str) -> list[dict[str, Any]]:
-        """Every item of a paginated list answer (``{key: [...]}``), 100 a page, bounded."""
-        found: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
-            answer = self.request("GET", f"{path}?per_page=100&page={page}")
-            items = answer.get(key) if isinstance(answer, dict) else None
-            items = items if isinstance(items, list) else []
-            found += [item for item in items if isinstance(item, dict)]
-            if len(items) < 100:
-                break
-        return found
+        return self._api().every_page(path, key)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> Any:
         """One GraphQL call (at ``graphql_url``); errors come back in the answer."""
@@ -346,22 +336,13 @@ class GitHubClient:
 
     def _find_comment(self, number: int, marker: str, author: str) -> int | None:
         """The newest comment by ``author`` that carries ``marker`` (comments come oldest first)."""
-        found, page = None, 1
-        while True:
-            comments = self.request(
-                "GET", f"/repos/{self.repository}/issues/{number}/comments?per_page=100&page={page}"
-            )
-            for comment in comments if isinstance(comments, list) else ():
-                login = (
-                    ((comment.get("user") or {}).get("login"))
-                    if isinstance(comment, dict)
-                    else None
-                )
-                if login == author and marker in str(comment.get("body") or ""):
-                    found = int(comment["id"])
-            if not isinstance(comments, list) or len(comments) < 100 or page >= MAX_PAGES:
-                return found
-            page += 1
+        found = None
+        path = f"/repos/{self.repository}/issues/{number}/comments"
+        for comment in self._api().every_page(path):
+            login = (comment.get("user") or {}).get("login")
+            if login == author and marker in str(comment.get("body") or ""):
+                found = int(comment["id"])
+        return found
 
     def request(self, method: str, path: str, payload: Any = None, *, url: str = "") -> Any:
         """One REST call (to ``url`` when given) with retries on 5xx and rate limits; 403

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlgate.errors import MlgateError
 from mlgate.escape import one_line
+from mlgate.forges import green
 from mlgate.forges.fitting import fit
 from mlgate.forges.jobfiles import append
 from mlgate.forges.rest import Api, HttpError
@@ -27,7 +28,6 @@ DEFAULT_API_URL = "https://gitlab.com/api/v4"
 TOKEN_VARIABLE = "GITLAB_TOKEN"
 OUTPUT_VARIABLE = "MLGATE_DOTENV"  # where a job's outputs go, as a dotenv report
 NOTE_LIMIT = 1_000_000  # characters in a note's body (GitLab answers 400 above)
-MAX_PAGES = 100  # 10,000 notes or pipelines: bounded
 GATE_JOB = "gate"  # the job `mlgate init --ci gitlab` writes for the gate
 PASSING = ("success", "skipped", "manual")  # a pipeline's statuses that do not block
 RUNNING = ("created", "waiting_for_resource", "preparing", "pending", "running", "scheduled")
@@ -216,24 +216,21 @@ class GitLabClient:
         running the gate's own job (``gate``; an external commit status of that name never
         stands for it), pinned to that commit; wait at most ``wait_seconds``, looking every
         tenth of it (20 s at most). (merged, what happened)."""
-        poll_seconds = min(20.0, max(0.2, wait_seconds / 10))
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            waiting, failed = self._pipelines(head_sha, gate)
-            if failed:
-                return False, f"not merged: {', '.join(failed)} failed"
-            if waiting is None:
-                try:
-                    self._merge(number, head_sha, auto=False)
-                except _Refused as refused:
-                    return False, f"not merged: {refused}"
-                return (
-                    True,
-                    "merged: every pipeline of its commit passed, the gate's job among them",
-                )
-            if time.monotonic() >= deadline:
-                return False, f"not merged: {waiting} after {wait_seconds:g} s"
-            self.sleep(poll_seconds)
+
+        def merge() -> str | None:
+            try:
+                self._merge(number, head_sha, auto=False)
+            except _Refused as refused:
+                return str(refused)
+            return None
+
+        return green.merge_when_green(
+            lambda: self._pipelines(head_sha, gate),
+            merge,
+            wait_seconds,
+            self.sleep,
+            "merged: every pipeline of its commit passed, the gate's job among them",
+        )
 
     def _merge(self, number: int, head_sha: str, *, auto: bool) -> Any:
         payload: dict[str, Any] = {"sha": head_sha}
@@ -264,15 +261,7 @@ class GitLabClient:
         return f"the gate's own job ({gate}) has not passed in a pipeline of its commit", failed
 
     def _every_page(self, path: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        join = "&" if "?" in path else "?"
-        for page in range(1, MAX_PAGES + 1):
-            answer = self.request("GET", f"{path}{join}per_page=100&page={page}")
-            items = answer if isinstance(answer, list) else []
-            found += [item for item in items if isinstance(item, dict)]
-            if len(items) < 100:
-                break
-        return found
+        return self._api().every_page(path)
 
     def identity(self) -> str:
         """The username the token acts as (a project access token's bot user, say)."""

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 RETRIES = 4
 TIMEOUT_SECONDS = 30
+PAGE_SIZE = 100
+MAX_PAGES = 100  # 10,000 comments, notes or pipelines: a long thread, bounded
 
 
 class HttpError(MlgateError):
@@ -82,6 +84,21 @@ class Api:
                     ) from None
                 self.sleep(2.0**attempt)
         raise AssertionError("unreachable")
+
+    def every_page(self, path: str, key: str | None = None) -> list[dict[str, Any]]:
+        """Every object of a paginated list answer (a list, or ``{key: [...]}``), 100 a page,
+        at most MAX_PAGES pages."""
+        found: list[dict[str, Any]] = []
+        join = "&" if "?" in path else "?"
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.call("GET", f"{path}{join}per_page={PAGE_SIZE}&page={page}")
+            if key is not None:
+                answer = answer.get(key) if isinstance(answer, dict) else None
+            items = answer if isinstance(answer, list) else []
+            found += [item for item in items if isinstance(item, dict)]
+            if len(items) < PAGE_SIZE:
+                break
+        return found
 
     def _json(self, method: str, path: str, body: bytes) -> Any:
         try:

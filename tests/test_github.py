@@ -296,3 +296,9 @@ def test_a_merge_waits_for_every_check_to_pass(
         assert server.pulls[0]["merged_sha"] == "abc123" and not slept
     puts = [r for r in server.requests if r["method"] == "PUT"]
     assert len(puts) == (1 if merged else 0)
+
+
+def test_a_comment_whose_author_is_not_an_object_is_nobody_s(server: FakeGitHub) -> None:
+    server.comments[7] = [{"id": 1, "body": "<!-- m --> odd", "user": "github-actions[bot]"}]
+    assert client(server).upsert_comment(7, "report", "<!-- m -->")[0] == "created"
+    assert server.comments[7][0]["body"] == "<!-- m --> odd"

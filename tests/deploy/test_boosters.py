@@ -4,6 +4,7 @@ ONNX with parity, as their libraries' scikit-learn estimators are."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,24 @@ def test_lightgbm_s_own_names_for_a_bare_matrix_are_positions(tmp_path: Path) ->
     joblib.dump(trained, tmp_path / "model.pkl")
     model = modelfile.load_model(tmp_path / "model.pkl")
     assert not hasattr(model, "feature_names_in_") and model.n_features_in_ == rows.shape[1]
+
+
+def test_a_booster_that_was_never_trained_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A user's mistake (the script pickled the model before fitting it) is said in one line,
+    never a traceback from the library."""
+    import catboost
+
+    from mlgate.commands.main import main
+
+    joblib.dump(catboost.CatBoost({"loss_function": "Logloss"}), tmp_path / "model.pkl")
+    rows, label = data("binary")
+    rows.assign(label=label.to_numpy()).head(50).to_csv(tmp_path / "rows.csv", index=False)
+    with pytest.raises(MlgateError, match="the model does not load: CatBoostError"):
+        modelfile.load_model(tmp_path / "model.pkl")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)  # a project, as usual
+    monkeypatch.chdir(tmp_path)
+    code = main(["describe", "model.pkl", "--data", "rows.csv", "--target", "label"])
+    err = capsys.readouterr().err
+    assert code == 2 and "the model does not load" in err and "Traceback" not in err

@@ -60,7 +60,12 @@ def load_model(model_file: Path) -> Any:
         raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
     from mlgate.deploy import boosters
 
-    return boosters.as_estimator(model)
+    try:
+        return boosters.as_estimator(model)
+    except MlgateError:
+        raise
+    except Exception as exc:  # the library's own error: a booster never trained, say
+        raise MlgateError(f"the model does not load: {type(exc).__name__}: {exc}") from None
 
 
 class Servable:

@@ -339,7 +339,8 @@ class GitHubClient:
         found = None
         path = f"/repos/{self.repository}/issues/{number}/comments"
         for comment in self._api().every_page(path):
-            login = (comment.get("user") or {}).get("login")
+            user = comment.get("user")
+            login = user.get("login") if isinstance(user, dict) else None
             if login == author and marker in str(comment.get("body") or ""):
                 found = int(comment["id"])
         return found

@@ -7,6 +7,7 @@ The gate reads the policy from the base revision, so a pull request cannot relax
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -24,6 +25,12 @@ PREDICTION_METRICS = tuple(MEASURES)
 Direction = Literal["higher", "lower"]
 Fallback = Literal["error", "point-estimate"]  # when a significance rule's predictions are unusable
 FALLBACKS: tuple[Fallback, ...] = ("error", "point-estimate")
+Correction = Literal["holm", "bh"]  # multiple-testing control across slices
+CORRECTIONS: tuple[Correction, ...] = ("holm", "bh")
+# What a slice rule may say: a slice fails only when it is significantly worse.
+SLICE_RULE_KEYS = ("direction", "significance", "min_effect")
+# Columns of the predictions file that are the gate's own, never a slice.
+RESERVED_COLUMNS = ("id", "label", "prediction", "score")
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20261123
 DEFAULT_MAX_ROWS_DROP = 0.1  # a head with 10% fewer prediction rows than the base fails
@@ -133,6 +140,31 @@ class Canary:
 
 
 @dataclass(frozen=True)
+class Slicing:
+    """``[tool.mlgate.slices]``: the columns of the predictions file each change is also judged
+    on, one slice per value (or bin), with a paired test per slice and correction across them."""
+
+    columns: tuple[str, ...] = _key("columns of the predictions file to slice by", ())
+    rules: tuple[Rule, ...] = _key(
+        "`[tool.mlgate.slices.rules]`: `direction`, `significance` and `min_effect` per metric",
+        (),
+    )
+    min_rows: int = _key("a slice with fewer rows at either revision is listed, not judged", 200)
+    correction: Correction = _key(
+        "across slices: `holm` (the chance of any false alarm) or `bh` (their expected share)",
+        "holm",
+    )
+    bins: int = _key("quantile bins of a numeric column with more than 20 distinct values", 4)
+    edges: dict[str, tuple[float, ...]] = _key(
+        "`{ COLUMN = [EDGES] }`: a numeric column's bin edges, instead of its quantiles",
+        factory=dict,
+    )
+    discover: bool = _key(
+        "also test each pair of the columns' values, reported as warnings that never fail", False
+    )
+
+
+@dataclass(frozen=True)
 class EnvironmentOptions:
     """``[tool.mlgate.environments.NAME]``: where the environment deploys to, and how its
     servers log. None: the default of what reads it (the request log's, the target's)."""
@@ -181,6 +213,7 @@ class Policy:
         True,
     )
     canary: Canary = _key("`[tool.mlgate.canary]`", factory=Canary)
+    slices: Slicing | None = _key("`[tool.mlgate.slices]`: judged per slice too")
 
     def shrinkage(self, base_rows: int, head_rows: int) -> str | None:
         """Why significance cannot be trusted when the head's test set is much smaller than
@@ -195,6 +228,11 @@ class Policy:
     @property
     def tests_significance(self) -> bool:
         return any(rule.significance is not None for rule in self.rules)
+
+    @property
+    def reads_predictions(self) -> bool:
+        """A rule asks for significance, or the policy slices the predictions."""
+        return self.tests_significance or self.slices is not None
 
     def allows_environment(self, name: str) -> bool:
         """With no environments declared, any name is allowed (as GTO allows any stage)."""
@@ -220,6 +258,7 @@ POLICY_KEYS = _keys(Policy, internal=("source", "table"))
 RETRAIN_KEYS = _keys(Retraining)
 MONITOR_KEYS = _keys(Monitoring)
 CANARY_KEYS = _keys(Canary)
+SLICING_KEYS = _keys(Slicing)
 ENVIRONMENT_KEYS = _keys(EnvironmentOptions)
 
 
@@ -268,7 +307,14 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         raise ConfigError(
             f'{where}: predictions must be a file path such as "eval/predictions.csv"'
         )
+    slices = _parse_slices(table["slices"], where) if "slices" in table else None
     asking = [rule.key for rule in rules if rule.significance is not None]
+    if slices is not None and predictions is None:
+        raise ConfigError(
+            f"{where}: [tool.mlgate.slices] slices the per-example predictions: add "
+            'predictions = "eval/predictions.csv" (your file, with the slice columns) to '
+            "[tool.mlgate]"
+        )
     if asking and predictions is None:
         raise ConfigError(
             f"{where}: rule '{asking[0]}' asks for significance, which needs "
@@ -310,7 +356,99 @@ def parse_policy(table: Any, where: str, source: str) -> Policy:
         max_rows_drop=DEFAULT_MAX_ROWS_DROP if rows_drop is None else rows_drop,
         require_pushed=require_pushed,
         canary=_parse_canary(table.get("canary", {}), where),
+        slices=slices,
     )
+
+
+def _parse_slices(table: Any, where: str) -> Slicing:
+    context = f"{where}: [tool.mlgate.slices]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{context} must be a table")
+    _reject_unknown(table, SLICING_KEYS, context)
+    columns = table.get("columns")
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(c, str) and c.strip() == c and c for c in columns)
+    ):
+        raise ConfigError(
+            f'{context}: columns must list columns of the predictions file, such as ["country"]'
+        )
+    if len(set(columns)) != len(columns):
+        raise ConfigError(f"{context}: columns names a column twice")
+    reserved = [c for c in columns if c in RESERVED_COLUMNS or c.startswith("score_")]
+    if reserved:
+        raise ConfigError(
+            f"{context}: {reserved[0]} is a column the gate reads as the prediction itself "
+            "(id, label, prediction, score, score_<class>), not one to slice by"
+        )
+    rules_table = table.get("rules")
+    if not isinstance(rules_table, dict) or not rules_table:
+        raise ConfigError(
+            f"{context}: add [tool.mlgate.slices.rules], such as "
+            'roc_auc = { direction = "higher", significance = 0.05 }'
+        )
+    rules = tuple(_parse_slice_rule(key, value, context) for key, value in rules_table.items())
+    correction = table.get("correction", "holm")
+    if correction not in CORRECTIONS:
+        raise ConfigError(
+            f"{context}: correction must be 'holm' (Holm-Bonferroni) or 'bh' "
+            f"(Benjamini-Hochberg), not {correction!r}"
+        )
+    edges = table.get("edges", {})
+    if not isinstance(edges, dict):
+        raise ConfigError(f"{context}: edges must be a table such as {{ hour = [6, 12, 18] }}")
+    parsed_edges = {}
+    for column, values in edges.items():
+        if column not in columns:
+            raise ConfigError(f"{context}: edges names {column}, which is not in columns")
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(_is_finite(v) for v in values)
+            or any(b <= a for a, b in itertools.pairwise(values))
+        ):
+            raise ConfigError(
+                f"{context}: edges of {column} must be increasing numbers, such as [6, 12, 18]"
+            )
+        parsed_edges[column] = tuple(float(v) for v in values)
+    discover = table.get("discover", False)
+    if not isinstance(discover, bool):
+        raise ConfigError(f"{context}: discover must be true or false")
+    return Slicing(
+        columns=tuple(columns),
+        rules=rules,
+        min_rows=_integer(table, "min_rows", Slicing.min_rows, (10, 10**9), context),
+        correction=correction,
+        bins=_integer(table, "bins", Slicing.bins, (2, 20), context),
+        edges=parsed_edges,
+        discover=discover,
+    )
+
+
+def _parse_slice_rule(key: str, value: Any, context: str) -> Rule:
+    """A slice rule: a prediction metric, better in a direction, judged by a test (a slice
+    fails only when significantly worse; bounds would fail small slices on noise)."""
+    rule_context = f"{context}: rule '{key}'"
+    name = prediction_metric(key)
+    if name is None:
+        raise ConfigError(
+            f"{rule_context}: a slice rule names a metric computed from predictions "
+            f"({', '.join(PREDICTION_METRICS)})"
+        )
+    if not isinstance(value, dict):
+        raise ConfigError(f'{rule_context} must be a table such as {{ direction = "higher" }}')
+    _reject_unknown(value, SLICE_RULE_KEYS, rule_context)
+    if "significance" not in value or "direction" not in value:
+        raise ConfigError(
+            f"{rule_context}: a slice fails only when significantly worse: give direction "
+            "and significance (such as 0.05)"
+        )
+    return _parse_rule(name, value, context)
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_canary(table: Any, where: str) -> Canary:

@@ -33,6 +33,7 @@ from helpers import (
 )
 from mlgate.dvcfiles import check_bounded, parse_data_file
 from mlgate.errors import DataError
+from sinks import assert_markdown_tables_hold, assert_no_workflow_command_but_ours
 
 pytestmark = pytest.mark.slow
 
@@ -381,36 +382,6 @@ def actions(monkeypatch: pytest.MonkeyPatch, folder: Path) -> dict[str, Path]:
     for name, path in paths.items():
         monkeypatch.setenv(name, str(path))
     return paths
-
-
-def assert_no_workflow_command_but_ours(text: str) -> None:
-    import re
-
-    for line in text.splitlines():
-        assert "\x1b" not in line and "\r" not in line and "\u202e" not in line
-        if line.lstrip().startswith("::"):
-            # ours: an annotation whose title has no raw ':' or ',' and whose message no newline
-            assert re.match(r"^::(error|warning) title=[^:,]*::", line), line
-
-
-def assert_markdown_tables_hold(markdown: str) -> None:
-    import re
-
-    lines = markdown.splitlines()
-    assert lines[0] == "<!-- mlgate-report -->"
-    rest = "\n".join(lines[1:])
-    assert not re.search(r"(?<!\\)<", rest) and "](" not in rest.replace("\\](", "")
-    assert not re.search(r"^>", rest, re.MULTILINE), "a quote opened"
-    assert "@octocat" not in rest  # a mention would notify someone
-    header_cells = None
-    for line in lines:
-        if not line.startswith("|"):
-            header_cells = None
-            continue
-        cells = len(re.findall(r"(?<!\\)\|", line))
-        header_cells = header_cells or cells
-        assert cells == header_cells, line
-        assert not re.search(r"(?<!\\)`", line), line
 
 
 def test_hostile_names_and_values_are_neutralised_in_every_output(

@@ -20,10 +20,14 @@ def publish(
     holds JSON only)."""
     github.append_step_summary(markdown, full=full)
     gate = result.gate
+    sliced = gate.slices.failures if gate.slices is not None else ()
+    failed = [o.metric or o.rule.key for o in gate.failures] + [
+        f"{o.rule.key}@{o.slice.name}" for o in sliced
+    ]
     github.write_outputs(
         {
             "verdict": "pass" if gate.passed else "fail",
-            "failed": ",".join(dict.fromkeys(o.metric or o.rule.key for o in gate.failures)),
+            "failed": ",".join(dict.fromkeys(failed)),
             "report": str(report_path or ""),
         }
     )
@@ -31,6 +35,12 @@ def publish(
     for outcome in gate.failures:
         name = outcome.metric or outcome.rule.key
         annotations.append(github.error_annotation(f"{name}: {outcome.reason}", f"mlgate: {name}"))
+    for failure in sliced:
+        message = f"{failure.rule.key} on {failure.slice.name}: {failure.reason}"
+        annotations.append(github.error_annotation(message, f"mlgate: {failure.rule.key} slice"))
+    if gate.slices is not None and gate.slices.distrusted is not None:
+        message = f"slices not judged: {gate.slices.distrusted}"
+        annotations.append(github.error_annotation(message, "mlgate: slices"))
     if gate.unpushed:
         paths = ", ".join(gate.unpushed)
         message = f"not in the DVC remote {gate.remote} (run `dvc push`): {paths}"

@@ -24,6 +24,7 @@ from mlgate.snapshot import Snapshot, read_policy, read_recorded, read_snapshot
 if TYPE_CHECKING:
     from mlgate.gate.curves import Charts
     from mlgate.gate.significance import PredictionsFile
+    from mlgate.gate.slicing import SliceReport
     from mlgate.gate.stats import Difference
 
 PolicyFrom = Literal["base", "head"]
@@ -115,7 +116,7 @@ def check(
             *notes,
             "policy read from the change itself (--policy-from head): for local experiments only",
         )
-    tested, untested, test_notes, distrusted, drawn = _test_significance(
+    tested, untested, test_notes, distrusted, drawn, sliced = _test_significance(
         policy, comparison, draw=charts
     )
     result = evaluate(
@@ -126,6 +127,10 @@ def check(
         untested,
         distrusted=distrusted,
     )
+    if sliced is not None:
+        result = dataclasses.replace(
+            result, slices=dataclasses.replace(sliced, distrusted=distrusted)
+        )
     notes = (*notes, *test_notes, *_disagreements(result, policy.predictions))
     if data_pushed and policy.require_pushed:
         unpushed, cannot_tell, remote = _unpushed(root, comparison)
@@ -195,21 +200,32 @@ def _import_significance() -> None:
         from mlgate.gate import significance  # noqa: F401
 
 
-def _test_significance(
-    policy: Policy, comparison: Comparison, *, draw: bool = False
-) -> tuple[dict[str, Difference], str | None, tuple[str, ...], str | None, Charts | None]:
+Tested = tuple[
+    dict[str, "Difference"],
+    str | None,
+    tuple[str, ...],
+    str | None,
+    "Charts | None",
+    "SliceReport | None",
+]
+
+
+def _test_significance(policy: Policy, comparison: Comparison, *, draw: bool = False) -> Tested:
     """Tests for the rules that ask for significance: (by prediction metric, why there are
-    none, notes, why they cannot be trusted, the charts of both revisions). Unusable
-    predictions stop the check unless every such rule falls back to its point estimate."""
-    if not policy.tests_significance or not comparison.compared or policy.predictions is None:
-        return {}, None, (), None, None
+    none, notes, why they cannot be trusted, the charts of both revisions, each slice's
+    verdicts). Unusable predictions stop the check unless every such rule falls back to its
+    point estimate and the policy does not slice (a slice has no point estimate to fall back
+    on)."""
+    nothing: Tested = ({}, None, (), None, None, None)
+    if not policy.reads_predictions or not comparison.compared or policy.predictions is None:
+        return nothing
     rules = significance_rules(policy, comparison.base.metrics, comparison.head.metrics)
     levels: dict[str, float] = {}
     for tested_metrics in rules.values():
         for name, level in tested_metrics.items():
             levels[name] = min(levels.get(name, 1.0), level)
-    if not levels:
-        return {}, None, (), None, None
+    if not levels and policy.slices is None:
+        return nothing
     from mlgate.gate import significance  # NumPy, only when a rule asks for significance
 
     try:
@@ -221,16 +237,26 @@ def _test_significance(
             policy.resamples,
             policy.seed,
             draw=draw,
+            slicing=policy.slices,
         )
     except DataError as exc:
-        if all(rule.fallback == "point-estimate" for rule in rules):
-            return {}, f"no significance test ({exc})", (), None, None
+        if rules and policy.slices is None and all(r.fallback == "point-estimate" for r in rules):
+            return {}, f"no significance test ({exc})", (), None, None, None
+        if policy.slices is not None:
+            raise
         raise DataError(
             f'{exc}; or set fallback = "point-estimate" on the rule to judge its '
             "point estimate instead"
         ) from None
     shrunk = policy.shrinkage(*measured.rows)
-    return measured.differences, None, measured.notes, shrunk, measured.charts
+    return (
+        measured.differences,
+        None,
+        measured.notes,
+        shrunk,
+        measured.charts,
+        measured.slices,
+    )
 
 
 def _disagreements(result: GateResult, predictions: str | None) -> list[str]:

@@ -14,6 +14,7 @@ from mlgate.errors import ConfigError
 from mlgate.policy import PREDICTION_METRICS, Policy, Rule, prediction_metric
 
 if TYPE_CHECKING:
+    from mlgate.gate.slicing import SliceReport
     from mlgate.gate.stats import Difference
 
 FileValues = dict[str, dict[str, Any]]
@@ -57,10 +58,15 @@ class GateResult:
     compared: bool  # False: the base had no metrics, so only absolute bounds were applied
     unpushed: tuple[str, ...] = ()  # outputs the DVC remote lacks (the policy requires them)
     remote: str = ""  # that remote, as reports name it: "'storage'"
+    slices: SliceReport | None = None  # each slice's verdicts, when the policy slices
 
     @property
     def passed(self) -> bool:
-        return all(o.status != FAIL for o in self.outcomes) and not self.unpushed
+        return (
+            all(o.status != FAIL for o in self.outcomes)
+            and not self.unpushed
+            and (self.slices is None or self.slices.passed)
+        )
 
     @property
     def failures(self) -> tuple[Outcome, ...]:

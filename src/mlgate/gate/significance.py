@@ -12,13 +12,17 @@ import csv
 import io
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlgate.errors import DataError
 from mlgate.gate import curves, stats
+
+if TYPE_CHECKING:
+    from mlgate.gate.slicing import SliceReport
+    from mlgate.policy import Slicing
 
 REQUIRED_COLUMNS = ("id", "label", "prediction")
 SAME_ORDER = np.arange(0)  # a marker: head's rows are in base's order already
@@ -37,6 +41,7 @@ class Predictions:
     classes: tuple[str, ...]  # from the score_<class> columns; () for a binary ``score``
     scores: stats.Floats  # rows x score columns (none for a regression model's values)
     values: stats.Floats | None = None  # a regression model's: rows x (label, prediction)
+    columns: dict[str, list[str]] = field(default_factory=dict)  # every column, as read
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -49,6 +54,7 @@ class Significance:
     notes: tuple[str, ...] = ()
     rows: tuple[int, int] = (0, 0)  # the predictions' rows at base and at head
     charts: curves.Charts | None = None  # what the report draws of both revisions
+    slices: SliceReport | None = None  # each slice's verdicts, when the policy slices
 
 
 @dataclass(frozen=True)
@@ -68,15 +74,18 @@ def measure(
     seed: int = stats.DEFAULT_SEED,
     *,
     draw: bool = False,
+    slicing: Slicing | None = None,
 ) -> Significance:
     """Each statistic's difference at its confidence level (``levels``: "roc_auc" -> 0.95);
-    ``draw``: the charts of both revisions too (for a report that shows them).
+    ``draw``: the charts of both revisions too (for a report that shows them); ``slicing``:
+    each slice's tests too.
 
     Raises DataError when the predictions cannot be used at either revision.
     """
-    values = [m for m in levels if m in stats.VALUE_METRICS]
-    if values and len(values) < len(levels):
-        classes = ", ".join(m for m in levels if m not in stats.VALUE_METRICS)
+    metrics = [*levels, *(rule.key for rule in (slicing.rules if slicing else ()))]
+    values = [m for m in dict.fromkeys(metrics) if m in stats.VALUE_METRICS]
+    if values and len(values) < len(dict.fromkeys(metrics)):
+        classes = ", ".join(m for m in dict.fromkeys(metrics) if m not in stats.VALUE_METRICS)
         raise DataError(
             f"the policy tests {', '.join(values)} (a regression model's) and {classes} (a "
             "classifier's) on one predictions file"
@@ -89,9 +98,13 @@ def measure(
         base_data, head_data = _values_of(base_predictions), _values_of(head_predictions)
     else:
         base_data, head_data = _scored(base_predictions, head_predictions)
-    head_data, paired, notes = _paired(base_predictions, head_predictions, base_data, head_data)
-    differences = stats.compare(
-        levels, base_data, head_data, paired=paired, resamples=resamples, seed=seed
+    head_data, paired, notes, order = _paired(
+        base_predictions, head_predictions, base_data, head_data
+    )
+    differences = (
+        stats.compare(levels, base_data, head_data, paired=paired, resamples=resamples, seed=seed)
+        if levels
+        else {}
     )
     for tested in differences.values():
         if tested.unjudged is not None:
@@ -107,7 +120,26 @@ def measure(
     elif draw and isinstance(base_data, stats.Scored) and isinstance(head_data, stats.Scored):
         names = _class_names(base_predictions, head_predictions)
         drawn = curves.charts(names, base_data, head_data)
-    return Significance(differences, paired, notes, rows, drawn)
+    sliced = None
+    if slicing is not None:
+        from mlgate.gate import slices
+
+        head_columns = head_predictions.columns
+        if order is not None and order is not SAME_ORDER:
+            head_columns = {k: [v[i] for i in order] for k, v in head_columns.items()}
+        sliced = slices.measure(
+            slicing,
+            base_predictions.columns,
+            head_columns,
+            base_data,
+            head_data,
+            paired=paired,
+            ids=base_predictions.ids,
+            where=(base_predictions.where, head_predictions.where),
+            resamples=resamples,
+            seed=seed,
+        )
+    return Significance(differences, paired, notes, rows, drawn, sliced)
 
 
 def _classes_seen(predictions: Predictions) -> str:
@@ -128,12 +160,12 @@ def _paired(
     head: Predictions,
     base_data: stats.Scored | stats.Valued,
     head_data: stats.Scored | stats.Valued,
-) -> tuple[Any, bool, tuple[str, ...]]:
+) -> tuple[Any, bool, tuple[str, ...], stats.NDArray[np.intp] | None]:
     """Head's rows in base's order when both scored the same ids with the same labels:
-    (head's data, paired, notes saying why not)."""
+    (head's data, paired, notes saying why not, head's rows in base's order or SAME_ORDER)."""
     order = _pairing(base, head)
     if order is None:
-        return head_data, False, (_unpaired_reason(base, head),)
+        return head_data, False, (_unpaired_reason(base, head),), None
     if order is not SAME_ORDER:
         head_data = head_data.take(order)
     relabelled = int(np.sum(base_data.labels != head_data.labels))
@@ -145,8 +177,9 @@ def _paired(
                 f"unpaired comparison: the same row ids, but {relabelled:,} of them have "
                 "another label at head, so each revision was resampled on its own",
             ),
+            order,
         )
-    return head_data, True, ()
+    return head_data, True, (), order
 
 
 def read_predictions(file: PredictionsFile, path: str, *, values: bool = False) -> Predictions:
@@ -177,7 +210,9 @@ def parse_predictions(content: bytes, where: str, *, values: bool = False) -> Pr
     classes = tuple(
         name[len(CLASS_SCORE_PREFIX) :] for name in score_columns if name != BINARY_SCORE
     )
-    return Predictions(where, ids, columns["label"], columns["prediction"], classes, scores)
+    return Predictions(
+        where, ids, columns["label"], columns["prediction"], classes, scores, columns=columns
+    )
 
 
 def _read_columns(text: str, where: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -238,7 +273,9 @@ def _valued(
         [_finite(columns[name], name, where) for name in ("label", "prediction")]
     )
     empty = np.empty((len(ids), 0))
-    return Predictions(where, ids, columns["label"], columns["prediction"], (), empty, found)
+    return Predictions(
+        where, ids, columns["label"], columns["prediction"], (), empty, found, columns
+    )
 
 
 def _finite(values: list[str], column: str, where: str) -> stats.Floats:

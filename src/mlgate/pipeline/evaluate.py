@@ -4,6 +4,10 @@ Writes the metrics (kept in git), per-example predictions ``id,label,prediction,
 ``score_<class>`` column per class for multi-class problems) and ROC and precision-recall curves
 for ``dvc plots``. A regression model (its card's ``task``) gets mae, rmse and r2, predictions
 ``id,label,prediction`` and its predicted values against the actual ones.
+
+``evaluate.slice_columns`` in params.yaml: columns of the test data written beside each
+prediction, so that the gate can judge a change on each of their slices
+(``[tool.mlgate.slices]``). A column the test data lacks is named and left out.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from mlgate.pipeline._common import (
     META_FILE,
     REGRESSION,
     StageError,
+    load_params,
     read_json,
     run_stage,
     to_json,
@@ -156,6 +161,25 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", type=Path, required=True, help="metrics file (JSON)")
     parser.add_argument("--predictions", type=Path, required=True, help="predictions (CSV)")
     parser.add_argument("--plots", type=Path, required=True, help="directory for plot data")
+    parser.add_argument("--params", type=Path, default=None, help="params.yaml (slice columns)")
+
+
+def _slice_columns(args: argparse.Namespace, test: pd.DataFrame, reserved: list[str]) -> list[str]:
+    """The test data's columns params.yaml asks to write beside the predictions."""
+    if args.params is None:
+        return []
+    wanted = load_params(args.params, "evaluate").get("slice_columns", [])
+    if not isinstance(wanted, list) or not all(isinstance(c, str) for c in wanted):
+        raise StageError("evaluate.slice_columns must be a list of column names")
+    clashing = [c for c in wanted if c in reserved or c.startswith("score_")]
+    if clashing:
+        raise StageError(
+            f"evaluate.slice_columns names {clashing[0]}, a column of the predictions themselves"
+        )
+    missing = [c for c in wanted if c not in test.columns]
+    if missing:
+        print(f"evaluate: the test data has no {', '.join(missing)}: not written for slicing")
+    return [c for c in wanted if c in test.columns]
 
 
 def _main(args: argparse.Namespace) -> None:
@@ -184,6 +208,8 @@ def _main(args: argparse.Namespace) -> None:
     predictions = predictions_frame(
         test[meta["id_column"]], test[meta["target"]], predicted, probabilities, classes
     )
+    for column in _slice_columns(args, test, list(predictions.columns)):
+        predictions[column] = test[column].to_numpy()
     plot_data = curves(labels, probabilities, classes)
 
     with atomic_path(args.predictions) as tmp:
@@ -223,6 +249,8 @@ def _evaluate_values(
     predictions = pd.DataFrame(
         {"id": test[meta["id_column"]].to_numpy(), "label": labels, "prediction": predicted}
     )
+    for column in _slice_columns(args, test, list(predictions.columns)):
+        predictions[column] = test[column].to_numpy()
     order = np.argsort(labels, kind="stable")
     points = _points(actual=labels[order], predicted=predicted[order])
     with atomic_path(args.predictions) as tmp:

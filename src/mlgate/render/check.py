@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS, Outcome, significance_verdict
+from mlgate.render import slices
 from mlgate.render.charts import charts_markdown
 from mlgate.render.table import fmt, fmt_signed, notes, painter, short_md5, size, table, to_json
 from mlgate.values import diff
@@ -63,6 +64,9 @@ def verdict_line(check: Check) -> str:
         if gate.failures:
             names = ", ".join(dict.fromkeys(outcome_name(o) for o in gate.failures))
             failed.append(f"{len(gate.failures)} of {len(judged)} checks failed ({names})")
+        said = slices.summary(gate.slices) if gate.slices is not None else None
+        if said:
+            failed.append(said)
         if gate.unpushed:
             count = len(gate.unpushed)
             failed.append(
@@ -70,9 +74,10 @@ def verdict_line(check: Check) -> str:
                 f"{gate.remote} (run `dvc push`)"
             )
         return "FAIL: " + "; ".join(failed)
-    if not judged:
+    sliced = "" if gate.slices is None else f", and {len(gate.slices.judged())} slice tests"
+    if not judged and not sliced:
         return "PASS: no rule applied (add rules under [tool.mlgate.rules])"
-    return f"PASS: all {len(judged)} checks passed"
+    return f"PASS: all {len(judged)} checks passed{sliced}"
 
 
 def check_text(check: Check, *, colour: bool = False) -> str:
@@ -143,6 +148,7 @@ def check_json(check: Check) -> str:
         **_diffs(comparison, all_keys=False),
         "data": [vars(c) for c in check.data_changes],
         "unpushed": list(check.gate.unpushed),
+        "slices": None if check.gate.slices is None else slices.document(check.gate.slices),
         "notes": list(comparison.notes),
         "charts": None if check.charts is None else dataclasses.asdict(check.charts),
     }
@@ -166,6 +172,11 @@ def _sections(check: Check, *, markdown: bool) -> list[str]:
         rows = [_significance_row(o) for o in tested]
         header = ["metric", "difference", "interval", "p-value", "test", "verdict", "rows"]
         lines.extend(table(header, rows, markdown=markdown))
+    if check.gate.slices is not None:
+        lines.extend(heading("Slices"))
+        lines.extend(slices.lines(check.gate.slices, markdown=markdown))
+        if markdown:
+            lines.extend(["", *slices.chart(check.gate.slices)])
     params = diff(check.comparison.base.params, check.comparison.head.params)
     if params:
         lines.extend(heading("Params changed"))

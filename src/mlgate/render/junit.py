@@ -1,6 +1,6 @@
 """The gate's verdict as a JUnit XML report: one test case per rule and metric, failed when the
-rule failed, skipped when it did not apply, and one case for outputs missing from the DVC
-remote. GitLab lists such a report's failures in the merge request (``artifacts: reports:
+rule failed, skipped when it did not apply, one per judged slice of a slice rule, and one case
+for outputs missing from the DVC remote. GitLab lists such a report's failures in the merge request (``artifacts: reports:
 junit``); Jenkins, Azure Pipelines and others read it too.
 
 Every name and message comes from files the change controls. ElementTree escapes what XML
@@ -39,6 +39,20 @@ def check_junit(check: Check) -> str:
         elif outcome.status == "skip":
             skipped += 1
             ET.SubElement(case, "skipped", _attributes(message=outcome.reason))
+    for sliced in gate.slices.judged() if gate.slices is not None else ():
+        name = f"{sliced.rule.key} on {sliced.slice.name}"
+        case = ET.SubElement(suite, "testcase", _attributes(name=name, classname="mlgate.slices"))
+        if sliced.status == "fail":
+            failures += 1
+            failure = ET.SubElement(case, "failure", _attributes(message=sliced.reason))
+            failure.text = _text(f"{name}: {sliced.reason}")
+    if gate.slices is not None and gate.slices.distrusted is not None:
+        case = ET.SubElement(
+            suite, "testcase", _attributes(name="slices", classname="mlgate.slices")
+        )
+        message = gate.slices.distrusted
+        ET.SubElement(case, "failure", _attributes(message=message)).text = _text(message)
+        failures += 1
     if gate.unpushed:
         case = ET.SubElement(
             suite, "testcase", _attributes(name="data in the DVC remote", classname="mlgate.data")

@@ -6,6 +6,7 @@ tool does the same job, the ratio measured side by side in the same run.
     python bench/run.py registry [--repeat 5]
     python bench/run.py hooks [--repeat 15]
     python bench/run.py significance [--prediction-rows 100000] [--repeat 5]
+    python bench/run.py slices [--prediction-rows 100000] [--repeat 5]
     python bench/run.py serve [--connections 1,4] [--seconds 10] [--repeat 3] [--mlflow-venv DIR]
                               [--serve-model lightgbm]
     python bench/run.py serve-steps [--repeat 5]
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -373,9 +375,12 @@ roc_auc = { direction = "higher", significance = 0.05 }
 """
 
 
-def predictions_repository(root: Path, rows: int) -> Path:
+def predictions_repository(
+    root: Path, rows: int, extra: dict[str, list[str]] | None = None
+) -> Path:
     """main: a model's predictions on ``rows`` test rows and its metrics; branch change: the
-    same rows, the model wrong on 1% more of them."""
+    same rows, the model wrong on 1% more of them; ``extra``: more columns, the same at both."""
+    extra = extra or {}
     import numpy as np
 
     rng = np.random.default_rng(1)
@@ -391,10 +396,11 @@ def predictions_repository(root: Path, rows: int) -> Path:
             subprocess.run(["git", "checkout", "-q", "-b", branch], cwd=root, check=True)
         predicted = (values >= 0.5).astype(int)
         lines = [
-            f"{i},{y},{p},{s:.6f}"
+            ",".join([f"{i},{y},{p},{s:.6f}", *(column[i] for column in extra.values())])
             for i, (y, p, s) in enumerate(zip(labels, predicted, values, strict=True))
         ]
-        (root / PREDICTIONS).write_text("id,label,prediction,score\n" + "\n".join(lines) + "\n")
+        header = ",".join(["id,label,prediction,score", *extra])
+        (root / PREDICTIONS).write_text(header + "\n" + "\n".join(lines) + "\n")
         accuracy = float(np.mean(predicted == labels))
         (root / "metrics.json").write_text(f'{{"accuracy": {accuracy}, "roc_auc": 0.9}}\n')
         commit_all(root, branch)
@@ -476,6 +482,100 @@ def bench_significance(args: argparse.Namespace) -> None:
             )
 
 
+def bench_slices(args: argparse.Namespace) -> None:
+    """The slice gate: `significance.measure` with [tool.mlgate.slices] (roc_auc and accuracy
+    per slice of a 20-value column and a 4-bin numeric one, 1,000 paired resamples each) on
+    ``--prediction-rows`` paired predictions read from git, without and with discovery (the 80
+    pairs of their values); then `mlgate check` as a process. No peer compares a change with its
+    base per slice with paired tests; the reference is the scikit-learn loop one writes (each
+    slice's paired roc_auc, 100 resamples timed, scaled to 1,000)."""
+    import numpy as np
+    from sklearn import metrics
+
+    from mlgate.gate import compare, significance
+    from mlgate.policy import parse_policy
+
+    rows = args.prediction_rows
+    rng = np.random.default_rng(3)
+    segment = rng.integers(0, 20, rows)
+    amount = np.round(rng.exponential(50, rows), 2)
+    extra = {"segment": [f"m{k:02d}" for k in segment], "amount": [f"{a:.2f}" for a in amount]}
+    with tempfile.TemporaryDirectory() as tmp:
+        project = predictions_repository(Path(tmp) / "p", rows, extra=extra)
+        files = [
+            compare.predictions_file(revision, PREDICTIONS)
+            for revision in (git_revision("main", project), git_revision("change", project))
+        ]
+        print(
+            f"slices: {rows:,} paired predictions, 20 segments x 4 amount bins, roc_auc and "
+            f"accuracy per slice, 1,000 resamples, median of {args.repeat} runs, reading both "
+            "files from git"
+        )
+        print(f"{'what':<52} {'median s':>9}")
+        whole = median_time(
+            lambda: significance.measure(*files, PREDICTIONS, {"roc_auc": 0.95, "accuracy": 0.95}),
+            args.repeat,
+        )
+        print(f"{'the whole file only (no slices)':<52} {whole:>9.3f}", flush=True)
+        for discover in (False, True):
+            table = {
+                "predictions": PREDICTIONS,
+                "slices": {
+                    "columns": ["segment", "amount"],
+                    "discover": discover,
+                    "rules": {
+                        "roc_auc": {"direction": "higher", "significance": 0.05},
+                        "accuracy": {"direction": "higher", "significance": 0.05},
+                    },
+                },
+            }
+            slicing = parse_policy(table, "bench", "bench").slices
+            seconds = median_time(
+                lambda slicing=slicing: significance.measure(
+                    *files, PREDICTIONS, {"roc_auc": 0.95, "accuracy": 0.95}, slicing=slicing
+                ),
+                args.repeat,
+            )
+            label = "and 24 slices" + (" + 80 pairs (discover)" if discover else "")
+            print(f"{'the whole file ' + label:<52} {seconds:>9.3f}", flush=True)
+        (project / "pyproject.toml").write_text(
+            SIGNIFICANCE_POLICY
+            + '\n[tool.mlgate.slices]\ncolumns = ["segment", "amount"]\n\n'
+            + '[tool.mlgate.slices.rules]\nroc_auc = { direction = "higher", significance = 0.05 }\n'
+        )
+        commit_all(project, "slices")
+        subprocess.run(["git", "checkout", "-q", "change"], cwd=project, check=True)
+        subprocess.run(["git", "merge", "-q", "main", "-m", "policy"], cwd=project, check=True)
+        check = [sys.executable, "-m", "mlgate", "check", "--base", "main"]
+        result = subprocess.run(check, cwd=project, capture_output=True, text=True)
+        assert "Slices" in result.stdout, result.stdout + result.stderr
+        end_to_end = median_time(
+            lambda: subprocess.run(check, cwd=project, capture_output=True), args.repeat
+        )
+        print(f"{'mlgate check with 24 roc_auc slices, process':<52} {end_to_end:>9.3f}")
+        base = significance.read_predictions(files[0], PREDICTIONS)
+        head = significance.read_predictions(files[1], PREDICTIONS)
+        labels = np.array(base.labels, dtype=int)
+        scores = base.scores[:, 0], head.scores[:, 0]
+        groups = [np.flatnonzero(segment == k) for k in range(20)]
+
+        def naive() -> None:
+            for rows_in in groups:
+                for _ in range(100):
+                    drawn = rows_in[rng.integers(0, len(rows_in), len(rows_in))]
+                    metrics.roc_auc_score(labels[drawn], scores[1][drawn])
+                    metrics.roc_auc_score(labels[drawn], scores[0][drawn])
+
+        seconds = median_time(naive, max(1, args.repeat // 2)) * 10
+        print(f"{'scikit-learn loop: paired roc_auc, 20 segments only':<52} {seconds:>9.3f}")
+
+
+def git_revision(name: str, project: Path) -> Any:
+    from mlgate.git import revision
+
+    return revision(name, project)
+
+
 def bench_pushed(args: argparse.Namespace) -> None:
     """Is the data pushed? `mlgate check --head HEAD` (the whole gate, the push check with it)
     against `dvc data status --not-in-remote`, on this repository's pipeline whose change
@@ -548,6 +648,7 @@ BENCHMARKS = {
     "serve-steps": bench_serve_steps,
     "serve-canary": bench_serve_canary,
     "significance": bench_significance,
+    "slices": bench_slices,
 }
 
 

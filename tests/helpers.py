@@ -210,20 +210,22 @@ def make_score_project(path: Path) -> Path:
 
 # A one-stage DVC pipeline that "predicts" in a second: the same test rows on every revision
 # (their own random stream); a worse model is wrong on `flip` of the rows the good one gets
-# right. It writes metrics.json (accuracy), eval/predictions.csv and model.txt (git-tracked).
+# right (of the segment `flip_segment` only, when set). It writes metrics.json (accuracy),
+# eval/predictions.csv (with each row's segment, s0 to s4) and model.txt (git-tracked).
 PREDICT = """\
 import json, pathlib, random, yaml
 p = yaml.safe_load(open("params.yaml"))["predict"]
 rows, flip = random.Random(p["rows_seed"]), random.Random(1)
-lines, right = ["id,label,prediction,score"], 0
+lines, right = ["id,label,prediction,score,segment"], 0
 for i in range(p["rows"]):
     label = int(rows.random() < 0.3)
     score = min(1.0, max(0.0, rows.gauss(0.75 if label else 0.25, 0.2)))
-    prediction = int(score >= 0.5)
-    if prediction == label and flip.random() < p["flip"]:
+    prediction, segment = int(score >= 0.5), f"s{i % 5}"
+    flipped = p.get("flip_segment") in (None, segment)
+    if prediction == label and flipped and flip.random() < p["flip"]:
         prediction, score = 1 - label, 1 - score
     right += prediction == label
-    lines.append(f"{p['first_id'] + i},{label},{prediction},{score:.6f}")
+    lines.append(f"{p['first_id'] + i},{label},{prediction},{score:.6f},{segment}")
 pathlib.Path("eval").mkdir(exist_ok=True)
 pathlib.Path("eval/predictions.csv").write_text("\\n".join(lines) + "\\n")
 json.dump({"accuracy": right / p["rows"]}, open("metrics.json", "w"))

@@ -114,7 +114,9 @@ def test_unusable_predictions_stop_the_check_saying_what_to_do(
     retrain(repo, flip=0.1)
     predictions = repo / "eval" / "predictions.csv"
     header, first, *rest = predictions.read_text().splitlines()
-    predictions.write_text("\n".join([header, first.rsplit(",", 1)[0] + ",nan", *rest]) + "\n")
+    cells = first.split(",")
+    cells[header.split(",").index("score")] = "nan"
+    predictions.write_text("\n".join([header, ",".join(cells), *rest]) + "\n")
     assert check(repo, monkeypatch) == 2
     err = capsys.readouterr().err
     assert "eval/predictions.csv at workspace: score is 'nan' on line" in err

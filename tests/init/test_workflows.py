@@ -120,10 +120,31 @@ def pull_request_job(
     )
 
 
+SLICED_POLICY = """\
+[tool.mlgate]
+base = "main"
+predictions = "eval/predictions.csv"
+
+[tool.mlgate.rules]
+accuracy = { direction = "higher", tolerance = 0.05 }
+
+[tool.mlgate.slices]
+columns = ["segment"]
+
+[tool.mlgate.slices.rules]
+accuracy = { direction = "higher", significance = 0.05, min_effect = 0.02 }
+"""
+
+
 def test_the_pull_request_job_passes_an_improvement_fails_a_regression_and_comments_once(
     workflows: Path, project: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """Main judges each segment too: a change worse everywhere fails, and so does one worse in
+    one segment only, which moves the whole file's accuracy within the rule's tolerance."""
     developer, origin = project
+    (developer / "pyproject.toml").write_text(SLICED_POLICY)
+    commit_all(developer, "gate each segment")
+    git(developer, "push", "-q", "origin", "main")
     with fake_github() as server:
         better = push_model(developer, "change", flip=0.0)
         first = pull_request_job(workflows, developer, origin, better, server, tmp_path / "run1")
@@ -138,6 +159,18 @@ def test_the_pull_request_job_passes_an_improvement_fails_a_regression_and_comme
         assert second.step("Upload the report and plots").exit_code == 0  # runs after a failure
         [comment] = server.comments[PULL_REQUEST]
         assert "FAIL" in comment["body"] and "accuracy" in comment["body"]
+        git(developer, "checkout", "-q", "-B", "change", "main")
+        retrain(developer, flip=0.1, flip_segment="s2")  # wrong on a tenth of s2's right rows
+        commit_all(developer, "a model worse in one segment")
+        git(developer, "push", "-q", "-f", "origin", "HEAD:change")
+        sha = git(developer, "rev-parse", "HEAD")
+        third = pull_request_job(workflows, developer, origin, sha, server, tmp_path / "run3")
+        gate = third.step("Gate").output
+        assert third.step("Gate").exit_code == 1, gate[-1500:]
+        assert "FAIL: 1 slice significantly worse (accuracy on segment = s2)" in gate
+        assert "checks failed" not in gate  # the whole file's accuracy, within its tolerance
+        [comment] = server.comments[PULL_REQUEST]  # the same comment, updated
+        assert "segment = s2" in comment["body"] and "### Slices" in comment["body"]
         tokens = {r["authorization"] for r in server.requests}
         assert tokens == {"Bearer t0ken"}
 

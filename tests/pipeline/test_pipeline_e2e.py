@@ -38,9 +38,8 @@ def test_fresh_repro_runs_every_stage_then_nothing_then_only_what_changed(
         "dvc.lock",
     ):
         assert (project / output).is_file(), output
-    assert (project / "eval/predictions.csv").read_text().splitlines()[
-        0
-    ] == "id,label,prediction,score"
+    header = (project / "eval/predictions.csv").read_text().splitlines()[0]
+    assert header == "id,label,prediction,score,merchant_category,hour"  # the slice columns
     commit_all(project, "trained")
 
     second = dvc(project, "repro")
@@ -78,6 +77,7 @@ def test_iris_quickstart_parity(tmp_path: Path) -> None:
             "data": {"source": "sklearn:iris"},
             "prepare": {"test_size": 0.3, "seed": 42, "stratify": False},
             "train": {"model": "random_forest", "random_state": 42},
+            "evaluate": {"slice_columns": []},
         },
         replace=True,
     )
@@ -158,12 +158,19 @@ def test_user_csv_trains_end_to_end(tmp_path: Path) -> None:
             "data": {"source": "mine.csv", "target": "label"},
             "prepare": {"test_size": 0.25, "seed": 1},
             "train": {"model": "logistic_regression", "max_iter": 500},
+            "evaluate": {"slice_columns": ["colour", "size"]},
         },
         replace=True,
     )
-    dvc(project, "repro")
+    ran = dvc(project, "repro")
     metrics = json.loads((project / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.9
+    # the user's column is written beside each prediction for the gate's slices; one the data
+    # lacks is named, not invented
+    assert "evaluate: the test data has no size: not written for slicing" in ran.stdout
+    predictions = (project / "eval/predictions.csv").read_text().splitlines()
+    assert predictions[0] == "id,label,prediction,score,colour"
+    assert {line.rsplit(",", 1)[1] for line in predictions[1:]} == {"red", "blue"}
 
 
 def test_a_regression_target_trains_evaluates_and_is_gated_on_mae(
@@ -184,6 +191,7 @@ def test_a_regression_target_trains_evaluates_and_is_gated_on_mae(
             "data": {"source": "sklearn:diabetes"},
             "prepare": {"test_size": 0.3, "seed": 42, "stratify": True},  # not for a quantity
             "train": {"model": "random_forest", "n_estimators": 50, "random_state": 0},
+            "evaluate": {"slice_columns": []},
         },
         replace=True,
     )

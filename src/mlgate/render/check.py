@@ -74,10 +74,11 @@ def verdict_line(check: Check) -> str:
                 f"{gate.remote} (run `dvc push`)"
             )
         return "FAIL: " + "; ".join(failed)
-    sliced = "" if gate.slices is None else f", and {len(gate.slices.judged())} slice tests"
-    if not judged and not sliced:
+    if gate.slices is not None:
+        return f"PASS: all {len(judged)} checks and {len(gate.slices.judged())} slice tests passed"
+    if not judged:
         return "PASS: no rule applied (add rules under [tool.mlgate.rules])"
-    return f"PASS: all {len(judged)} checks passed{sliced}"
+    return f"PASS: all {len(judged)} checks passed"
 
 
 def check_text(check: Check, *, colour: bool = False) -> str:

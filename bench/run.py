@@ -538,6 +538,7 @@ def bench_slices(args: argparse.Namespace) -> None:
             )
             label = "and 24 slices" + (" + 80 pairs (discover)" if discover else "")
             print(f"{'the whole file ' + label:<52} {seconds:>9.3f}", flush=True)
+        subprocess.run(["git", "checkout", "-q", "main"], cwd=project, check=True)
         (project / "pyproject.toml").write_text(
             SIGNIFICANCE_POLICY
             + '\n[tool.mlgate.slices]\ncolumns = ["segment", "amount"]\n\n'

@@ -19,6 +19,7 @@ SECTIONS = (
     ("Retraining", "[tool.mlgate.retrain]"),
     ("Monitoring", "[tool.mlgate.monitor]"),
     ("Canary", "[tool.mlgate.canary]"),
+    ("Slicing", "[tool.mlgate.slices]"),
 )
 # Keys whose default is the one the code that reads them has (None in the policy)
 _READERS_DEFAULTS = {
@@ -76,7 +77,9 @@ def _type(annotation: Any) -> str:
     text = str(annotation).removesuffix(" | None")
     if text in _TYPES:
         return _TYPES[text]
-    literal = re.fullmatch(r"(Direction|Fallback)", text)
+    if text == "tuple[Rule, ...]":
+        return "table of rules"
+    literal = re.fullmatch(r"(Direction|Fallback|Correction)", text)
     if literal:
         from mlgate import policy
 

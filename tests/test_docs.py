@@ -53,7 +53,7 @@ def test_every_command_is_in_the_reference(site: Path) -> None:
 def test_every_policy_key_is_in_the_reference_with_its_meaning(site: Path) -> None:
     page = text_of(site / "reference/policy/index.html")
     for record in (policy.Policy, policy.Rule, policy.EnvironmentOptions, policy.Retraining,
-                   policy.Monitoring, policy.Canary):  # fmt: skip
+                   policy.Monitoring, policy.Canary, policy.Slicing):  # fmt: skip
         for key in policy._keys(record, internal=("key", "source", "table")):
             field = record.__dataclass_fields__[key]
             assert "doc" in field.metadata, f"{record.__name__}.{key} has no meaning for the docs"

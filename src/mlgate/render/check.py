@@ -10,7 +10,17 @@ from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS, Outcome, significance_verdict
 from mlgate.render import slices
 from mlgate.render.charts import charts_markdown
-from mlgate.render.table import fmt, fmt_signed, notes, painter, short_md5, size, table, to_json
+from mlgate.render.table import (
+    difference_json,
+    fmt,
+    fmt_signed,
+    notes,
+    painter,
+    short_md5,
+    size,
+    table,
+    to_json,
+)
 from mlgate.values import diff
 
 if TYPE_CHECKING:
@@ -252,22 +262,7 @@ def _significance_json(outcome: Outcome) -> dict[str, Any] | None:
     tested = outcome.tested
     if tested is None:
         return None
-    return {
-        "difference": tested.difference,
-        "low": tested.low,
-        "high": tested.high,
-        "confidence": tested.confidence,
-        "p_value": tested.p_value,
-        "test": tested.test,
-        "method": tested.method,
-        "paired": tested.method.startswith("paired"),
-        "resamples": tested.resamples,
-        "seed": tested.seed,
-        "rows": tested.rows,
-        "base": tested.base,
-        "head": tested.head,
-        "verdict": significance_verdict(outcome.rule, tested),
-    }
+    return {**difference_json(tested), "verdict": significance_verdict(outcome.rule, tested)}
 
 
 def _outcome_row(outcome: Outcome, *, markdown: bool = False) -> list[str]:

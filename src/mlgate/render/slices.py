@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS
 from mlgate.render.charts import HEAD_COLOUR, MAX_DIAGRAM
-from mlgate.render.table import table
+from mlgate.render.table import difference_json, table
 
 if TYPE_CHECKING:
     from mlgate.gate.slicing import SliceOutcome, SliceReport
@@ -133,19 +133,7 @@ def _outcome_json(outcome: SliceOutcome) -> dict[str, Any]:
         "status": outcome.status,
         "reason": outcome.reason,
         "adjusted_p": outcome.adjusted_p,
-        "test": None
-        if tested is None
-        else {
-            "base": tested.base,
-            "head": tested.head,
-            "difference": tested.difference,
-            "low": tested.low,
-            "high": tested.high,
-            "confidence": tested.confidence,
-            "p_value": tested.p_value,
-            "test": tested.test,
-            "method": tested.method,
-        },
+        "test": None if tested is None else difference_json(tested),
     }
 
 

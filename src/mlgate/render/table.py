@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate import escape
 from mlgate.gate.judge import FAIL, PASS, show_number, show_value
+
+if TYPE_CHECKING:
+    from mlgate.gate.stats import Difference
 
 COLOURS = {PASS: "32", FAIL: "31", "skip": "33", "bold": "1"}
 
@@ -78,6 +81,25 @@ def painter(*, colour: bool) -> Any:
         return f"\033[{codes}m{text}\033[0m"
 
     return paint
+
+
+def difference_json(tested: Difference) -> dict[str, Any]:
+    """A significance test's figures, as every JSON report writes them."""
+    return {
+        "difference": tested.difference,
+        "low": tested.low,
+        "high": tested.high,
+        "confidence": tested.confidence,
+        "p_value": tested.p_value,
+        "test": tested.test,
+        "method": tested.method,
+        "paired": tested.method.startswith("paired"),
+        "resamples": tested.resamples,
+        "seed": tested.seed,
+        "rows": tested.rows,
+        "base": tested.base,
+        "head": tested.head,
+    }
 
 
 def to_json(document: Any) -> str:
